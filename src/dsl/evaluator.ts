@@ -1,0 +1,80 @@
+import { type ConditionIssue, ConditionSyntaxError } from "../errors.ts";
+import type { ChangeEvent } from "../events/types.ts";
+import type { Expr } from "./ast.ts";
+import {
+  applyCall,
+  applyCompare,
+  applyContains,
+  applyIn,
+  applyMatches,
+  readOperand,
+} from "./operations.ts";
+import { parseCondition } from "./parser.ts";
+import { compileRegex } from "./regex.ts";
+
+/** A condition ready to run: parsed once, evaluated many times. */
+export interface CompiledCondition {
+  readonly source: string;
+  readonly ast: Expr;
+  /**
+   * True when the observer should fire for this event. Throws `ConditionEvaluationError` when the
+   * condition cannot be answered (a missing field, a type error): not the same as false.
+   */
+  evaluate(event: ChangeEvent): boolean;
+}
+
+type Evaluate = (event: ChangeEvent) => boolean;
+
+/**
+ * Compiles a condition into a closure tree (no `eval`: Workers forbid it). Throws
+ * `ConditionSyntaxError` carrying the issues when the source does not parse.
+ */
+export function compileCondition(source: string): CompiledCondition {
+  const result = parseCondition(source);
+  if (!result.success) throw new ConditionSyntaxError(result.issues);
+  return { source, ast: result.ast, evaluate: compileExpr(result.ast) };
+}
+
+/** Like `compileCondition`, but returns the issues instead of throwing. */
+export function safeCompileCondition(
+  source: string,
+): { success: true; condition: CompiledCondition } | { success: false; issues: ConditionIssue[] } {
+  const result = parseCondition(source);
+  if (!result.success) return result;
+  return {
+    success: true,
+    condition: { source, ast: result.ast, evaluate: compileExpr(result.ast) },
+  };
+}
+
+export function compileExpr(expr: Expr): Evaluate {
+  switch (expr.kind) {
+    case "and": {
+      const left = compileExpr(expr.left);
+      const right = compileExpr(expr.right);
+      return (event) => left(event) && right(event);
+    }
+    case "or": {
+      const left = compileExpr(expr.left);
+      const right = compileExpr(expr.right);
+      return (event) => left(event) || right(event);
+    }
+    case "not": {
+      const operand = compileExpr(expr.operand);
+      return (event) => !operand(event);
+    }
+    case "compare":
+      return (event) =>
+        applyCompare(expr, readOperand(event, expr.left), readOperand(event, expr.right));
+    case "in":
+      return (event) => applyIn(expr, readOperand(event, expr.subject));
+    case "contains":
+      return (event) => applyContains(expr, readOperand(event, expr.subject));
+    case "matches": {
+      const regex = compileRegex(expr.pattern.value);
+      return (event) => applyMatches(expr, regex, readOperand(event, expr.subject));
+    }
+    case "call":
+      return (event) => applyCall(expr, event);
+  }
+}

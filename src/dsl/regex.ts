@@ -1,0 +1,88 @@
+import { RE2JS } from "re2js";
+
+/**
+ * `matches` runs on RE2 (re2js, pure JavaScript): matching time is linear in the input, so no
+ * pattern can backtrack catastrophically, and it runs on every runtime (Workers included, which
+ * forbid code generation). `.` matches newlines too, as it does in PostgreSQL's `~`.
+ */
+export interface CompiledRegex {
+  test(input: string): boolean;
+}
+
+export function compileRegex(pattern: string): CompiledRegex {
+  return RE2JS.compile(pattern, RE2JS.DOTALL);
+}
+
+/** Why the pattern does not compile, or undefined when it does. */
+export function regexSyntaxProblem(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern, RE2JS.DOTALL);
+    return undefined;
+  } catch (error: unknown) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.replace(/^error parsing regexp: /, "");
+  }
+}
+
+const PLAIN_ESCAPES = new Set(".^$|?*+()[]{}\\/-".split(""));
+const ESCAPES_SAME_IN_BOTH = new Set(["n", "t", "r"]);
+/** PostgreSQL caps bounded repetition at 255 (RE_DUP_MAX). */
+const PG_MAX_REPEAT = 255;
+
+/**
+ * Says why a pattern that RE2 accepts may not mean the same in PostgreSQL's regex engine, or
+ * undefined when it uses only the syntax the two share: literals, `.`, anchors, classes without
+ * named sets, groups, alternation, quantifiers and a leading `(?i)`.
+ */
+export function sqlRegexProblem(pattern: string): string | undefined {
+  let i = pattern.startsWith("(?i)") ? 4 : 0;
+  while (i < pattern.length) {
+    const ch = pattern[i] as string;
+    if (ch === "\\") {
+      const next = pattern[i + 1] ?? "";
+      if (!PLAIN_ESCAPES.has(next) && !ESCAPES_SAME_IN_BOTH.has(next)) {
+        return `the escape \\${next} means something else (or depends on the locale) in PostgreSQL`;
+      }
+      i += 2;
+    } else if (ch === "(" && pattern[i + 1] === "?") {
+      if (pattern[i + 2] !== ":")
+        return "flags and special groups other than a leading (?i) differ in PostgreSQL";
+      i += 3;
+    } else if (ch === "[") {
+      const end = scanClass(pattern, i);
+      if (typeof end === "string") return end;
+      i = end;
+    } else if (ch === "{") {
+      const match = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+      if (!match) return "a '{' that is not a repetition count must be escaped for PostgreSQL";
+      const counts = [match[1], match[3]].filter((n) => n !== undefined && n !== "").map(Number);
+      if (counts.some((n) => n > PG_MAX_REPEAT)) {
+        return `PostgreSQL limits repetition counts to ${PG_MAX_REPEAT}`;
+      }
+      i += match[0].length;
+    } else {
+      i++;
+    }
+  }
+  return undefined;
+}
+
+function scanClass(pattern: string, start: number): number | string {
+  let i = start + 1;
+  if (pattern[i] === "^") i++;
+  if (pattern[i] === "]")
+    return "a ']' first in a class is read differently by PostgreSQL: escape it as \\]";
+  while (i < pattern.length && pattern[i] !== "]") {
+    if (pattern[i] === "[")
+      return "nested '[' and named classes like [:alpha:] differ in PostgreSQL";
+    if (pattern[i] === "\\") {
+      const next = pattern[i + 1] ?? "";
+      if (!PLAIN_ESCAPES.has(next) && !ESCAPES_SAME_IN_BOTH.has(next)) {
+        return `the escape \\${next} inside a class differs in PostgreSQL`;
+      }
+      i++;
+    }
+    i++;
+  }
+  return i + 1;
+}

@@ -1,0 +1,79 @@
+/**
+ * The closed set of errors the core raises. Each carries a stable `code` (for logs, metrics and
+ * API problem documents) and, where it wraps another failure, a `cause`.
+ */
+
+/** One problem found in a condition, with where it is in the source. */
+export interface ConditionIssue {
+  /** What is wrong, phrased so a person can fix it. */
+  message: string;
+  /** Offset (UTF-16 code units, 0-based) of the offending text in the condition source. */
+  position: number;
+  /** Length of the offending text (0 at end of input). */
+  length: number;
+  /** The offending text itself ("" at end of input). */
+  text: string;
+}
+
+/** Base class of every error the core throws on purpose. */
+export abstract class ObserversError extends Error {
+  abstract readonly code: string;
+}
+
+/** The condition source does not parse. */
+export class ConditionSyntaxError extends ObserversError {
+  readonly code = "CONDITION_SYNTAX";
+  readonly issues: readonly ConditionIssue[];
+  constructor(issues: readonly ConditionIssue[]) {
+    const first = issues[0];
+    super(
+      first
+        ? `Invalid condition at position ${first.position}: ${first.message}`
+        : "Invalid condition",
+    );
+    this.name = "ConditionSyntaxError";
+    this.issues = issues;
+  }
+}
+
+/** A condition that parsed could not be evaluated against an event (a missing field, a type error). */
+export class ConditionEvaluationError extends ObserversError {
+  readonly code = "CONDITION_EVALUATION";
+  /** Where in the condition source the failing sub-expression starts, and its length. */
+  readonly position: number;
+  readonly length: number;
+  constructor(message: string, position: number, length: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConditionEvaluationError";
+    this.position = position;
+    this.length = length;
+  }
+}
+
+/** A change-log row is not a change event this system can read. */
+export class ChangeEventError extends ObserversError {
+  readonly code = "INVALID_CHANGE_EVENT";
+  /** The column (or `column.key`) that is wrong. */
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super(`${field}: ${message}`, options);
+    this.name = "ChangeEventError";
+    this.field = field;
+  }
+}
+
+/** Anything not thrown on purpose (a bug, or a failure in a dependency). */
+export class InternalError extends ObserversError {
+  readonly code = "INTERNAL";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InternalError";
+  }
+}
+
+/** Normalises whatever a `catch (e: unknown)` caught into one of the core's errors. */
+export function toObserversError(error: unknown): ObserversError {
+  if (error instanceof ObserversError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new InternalError(message, { cause: error });
+}

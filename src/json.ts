@@ -1,0 +1,88 @@
+/**
+ * JSON values as events carry them. Integers beyond 2^53 arrive as `bigint` (see
+ * `events/parse-json.ts`) so that identifiers and money in minor units compare exactly.
+ */
+export type JsonPrimitive = string | number | bigint | boolean | null;
+export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
+export interface JsonObject {
+  [key: string]: JsonValue;
+}
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function isNumeric(value: unknown): value is number | bigint {
+  return typeof value === "number" || typeof value === "bigint";
+}
+
+/** A JSON number's text as a value: integers beyond 2^53 stay exact as bigint; `-0` is `0`. */
+export function parseJsonNumber(text: string): number | bigint {
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) && /^-?[0-9]+$/.test(text)) return BigInt(text);
+  return n === 0 ? 0 : n;
+}
+
+function toExactInteger(value: number | bigint): bigint | undefined {
+  if (typeof value === "bigint") return value;
+  return Number.isInteger(value) ? BigInt(value) : undefined;
+}
+
+/**
+ * Orders two numbers the way a person expects: `100.00` equals `100`, and integers compare exactly
+ * even beyond 2^53. Returns NaN when either side is NaN.
+ */
+export function compareNumbers(a: number | bigint, b: number | bigint): number {
+  if (typeof a === "number" && typeof b === "number") {
+    return a < b ? -1 : a > b ? 1 : a === b ? 0 : Number.NaN;
+  }
+  const ia = toExactInteger(a);
+  const ib = toExactInteger(b);
+  if (ia !== undefined && ib !== undefined) return ia < ib ? -1 : ia > ib ? 1 : 0;
+  const fa = Number(a);
+  const fb = Number(b);
+  return fa < fb ? -1 : fa > fb ? 1 : fa === fb ? 0 : Number.NaN;
+}
+
+/**
+ * Deep JSON equality where numbers compare numerically (as PostgreSQL's `jsonb =` does) and
+ * nothing else is coerced: a number never equals a string.
+ */
+export function jsonEquals(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (isNumeric(a)) return isNumeric(b) && compareNumbers(a, b) === 0;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (!jsonEquals(a[i] as JsonValue, b[i] as JsonValue)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.hasOwn(b, key) || !jsonEquals(a[key] as JsonValue, b[key] as JsonValue)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The JSON type name of a value, for error messages. */
+export function jsonTypeOf(value: JsonValue): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "bigint") return "number";
+  return typeof value;
+}
+
+/** A short rendering of a value for error messages and explanations. */
+export function previewJson(value: JsonValue, max = 60): string {
+  const text =
+    typeof value === "string"
+      ? `'${value}'`
+      : JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

@@ -1,0 +1,59 @@
+import type { Expr, PathNode } from "../dsl/ast.ts";
+import type { JsonValue } from "../json.ts";
+
+/**
+ * How a condition can be found without evaluating it: by the value its first conjunct requires.
+ * Only the first conjunct counts, because `&&` evaluates left to right: when that conjunct is
+ * false, the condition is false without an error, so skipping it changes nothing.
+ */
+export type IndexKey =
+  | { kind: "equals"; path: PathNode; keys: string[] }
+  | { kind: "changed_to" | "changed_from"; path: PathNode; keys: string[] };
+
+/** A key under which equal JSON scalars meet: `100`, `100.0` and `100n` share one. */
+export function valueKey(value: JsonValue): string | undefined {
+  switch (typeof value) {
+    case "string":
+      return `s:${value}`;
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return `n:${value}`;
+    case "number":
+      return Number.isInteger(value) ? `n:${BigInt(value)}` : `n:${value}`;
+    default:
+      return value === null ? "null" : undefined;
+  }
+}
+
+export function indexKeyOf(expr: Expr): IndexKey | undefined {
+  let first = expr;
+  while (first.kind === "and") first = first.left;
+  switch (first.kind) {
+    case "compare": {
+      if (first.op !== "==") return undefined;
+      const { left, right } = first;
+      if (left.kind === "path" && right.kind === "literal") {
+        return { kind: "equals", path: left, keys: [valueKey(right.value) as string] };
+      }
+      if (left.kind === "literal" && right.kind === "path") {
+        return { kind: "equals", path: right, keys: [valueKey(left.value) as string] };
+      }
+      return undefined;
+    }
+    case "in":
+      return {
+        kind: "equals",
+        path: first.subject,
+        keys: first.values.map((v) => valueKey(v.value) as string),
+      };
+    case "call":
+      if (first.name === "field_changed_to" || first.name === "field_changed_from") {
+        const kind = first.name === "field_changed_to" ? "changed_to" : "changed_from";
+        return { kind, path: first.field, keys: [valueKey(first.value?.value ?? null) as string] };
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}

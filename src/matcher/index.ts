@@ -1,0 +1,12 @@
+export {
+  type ConditionCache,
+  createConditionCache,
+  defaultConditionCache,
+} from "./condition-cache.ts";
+export {
+  createMatcher,
+  type MatchableObserver,
+  type Matcher,
+  type MatcherOptions,
+  type MatchResult,
+} from "./matcher.ts";

@@ -1,0 +1,189 @@
+import { pathText } from "../dsl/ast.ts";
+import { lookupPath, lookupSegments, MISSING } from "../dsl/paths.ts";
+import { type ObserversError, toObserversError } from "../errors.ts";
+import type { ChangeEvent } from "../events/types.ts";
+import { type ConditionCache, defaultConditionCache } from "./condition-cache.ts";
+import { type IndexKey, indexKeyOf, valueKey } from "./index-key.ts";
+
+/** What the matcher needs of an observer (a `core.tb_observer` row has all of it). */
+export interface MatchableObserver {
+  entity_type?: string | null;
+  /** INSERT, UPDATE, DELETE or CUSTOM (any case); null or absent matches every event type. */
+  event_type?: string | null;
+  condition_expression?: string | null;
+  /** Disabled observers never match (default true). */
+  enabled?: boolean;
+  /** Lower runs first, as FraiseQL orders them (default 100). */
+  priority?: number;
+  /** The tenant the observer belongs to; null or absent means it sees every tenant's events. */
+  fk_customer_org?: string | number | bigint | null;
+}
+
+export interface MatchResult<O> {
+  /** Observers whose condition is true, by priority then by the order they were given in. */
+  matched: O[];
+  /** Observers whose condition could not be answered for this event, or does not parse. */
+  errors: { observer: O; error: ObserversError }[];
+}
+
+export interface Matcher<O> {
+  match(event: ChangeEvent): MatchResult<O>;
+  /** Enabled observers held. */
+  readonly size: number;
+}
+
+export interface MatcherOptions {
+  /** Where compiled conditions are kept between matcher rebuilds (default: a shared LRU cache). */
+  cache?: ConditionCache;
+}
+
+interface Entry<O> {
+  observer: O;
+  order: number;
+  priority: number;
+  evaluate: (event: ChangeEvent) => boolean;
+}
+
+interface IndexedGroup<O> {
+  key: IndexKey;
+  byValue: Map<string, Entry<O>[]>;
+  all: Entry<O>[];
+}
+
+interface Bucket<O> {
+  scan: Entry<O>[];
+  groups: Map<string, IndexedGroup<O>>;
+}
+
+const ANY = "*";
+
+/**
+ * Indexes observers by tenant, event type and entity type (null = any), and by the value their
+ * condition's first equality requires, so an event is evaluated only against observers that can
+ * fire for it: matching against 10 000 observers costs about what 10 do.
+ */
+export function createMatcher<O extends MatchableObserver>(
+  observers: Iterable<O>,
+  options: MatcherOptions = {},
+): Matcher<O> {
+  const cache = options.cache ?? defaultConditionCache;
+  const buckets = new Map<string, Bucket<O>>();
+  let size = 0;
+  let order = 0;
+  for (const observer of observers) {
+    order++;
+    if (observer.enabled === false) continue;
+    size++;
+    const entry: Entry<O> = {
+      observer,
+      order,
+      priority: observer.priority ?? 100,
+      evaluate: alwaysTrue,
+    };
+    let indexKey: IndexKey | undefined;
+    const source = observer.condition_expression?.trim();
+    if (source) {
+      const compiled = cache.get(source);
+      if (compiled instanceof Error) {
+        entry.evaluate = () => {
+          throw compiled;
+        };
+      } else {
+        entry.evaluate = compiled.evaluate;
+        indexKey = indexKeyOf(compiled.ast);
+      }
+    }
+    const tenant = observer.fk_customer_org == null ? ANY : String(observer.fk_customer_org);
+    const bucketKey = keyOf(
+      tenant,
+      observer.event_type?.toUpperCase() ?? ANY,
+      observer.entity_type ?? ANY,
+    );
+    let bucket = buckets.get(bucketKey);
+    if (!bucket) {
+      bucket = { scan: [], groups: new Map() };
+      buckets.set(bucketKey, bucket);
+    }
+    if (indexKey) addIndexed(bucket, indexKey, entry);
+    else bucket.scan.push(entry);
+  }
+
+  return {
+    size,
+    match(event) {
+      const candidates: Entry<O>[] = [];
+      const tenants = event.tenant_id === null ? [ANY] : [event.tenant_id, ANY];
+      for (const tenant of tenants) {
+        for (const eventType of [event.event_type, ANY]) {
+          for (const entityType of [event.entity_type, ANY]) {
+            const bucket = buckets.get(keyOf(tenant, eventType, entityType));
+            if (bucket) collect(bucket, event, candidates);
+          }
+        }
+      }
+      candidates.sort((a, b) => a.priority - b.priority || a.order - b.order);
+      const result: MatchResult<O> = { matched: [], errors: [] };
+      for (const entry of candidates) {
+        try {
+          if (entry.evaluate(event)) result.matched.push(entry.observer);
+        } catch (error: unknown) {
+          result.errors.push({ observer: entry.observer, error: toObserversError(error) });
+        }
+      }
+      return result;
+    },
+  };
+}
+
+function alwaysTrue(): boolean {
+  return true;
+}
+
+function keyOf(tenant: string, eventType: string, entityType: string): string {
+  return `${tenant}\u0000${eventType}\u0000${entityType}`;
+}
+
+function addIndexed<O>(bucket: Bucket<O>, key: IndexKey, entry: Entry<O>): void {
+  const groupKey = `${key.kind}\u0000${key.path.image}\u0000${pathText(key.path)}`;
+  let group = bucket.groups.get(groupKey);
+  if (!group) {
+    group = { key, byValue: new Map(), all: [] };
+    bucket.groups.set(groupKey, group);
+  }
+  group.all.push(entry);
+  for (const value of new Set(key.keys)) {
+    const list = group.byValue.get(value);
+    if (list) list.push(entry);
+    else group.byValue.set(value, [entry]);
+  }
+}
+
+function collect<O>(bucket: Bucket<O>, event: ChangeEvent, into: Entry<O>[]): void {
+  for (const entry of bucket.scan) into.push(entry);
+  for (const group of bucket.groups.values()) {
+    const { key } = group;
+    let value: ReturnType<typeof lookupPath>;
+    if (key.kind === "equals") {
+      value = lookupPath(event, key.path);
+      // A missing field makes the condition an error, which the caller must hear about.
+      if (value === MISSING) {
+        for (const entry of group.all) into.push(entry);
+        continue;
+      }
+    } else {
+      if (event.event_type !== "UPDATE") continue;
+      if (event.before === null) {
+        for (const entry of group.all) into.push(entry);
+        continue;
+      }
+      value = lookupSegments(
+        key.kind === "changed_to" ? event.after : event.before,
+        key.path.segments,
+      );
+      if (value === MISSING) continue;
+    }
+    const hit = valueKey(value);
+    const entries = hit === undefined ? undefined : group.byValue.get(hit);
+    if (entries) for (const entry of entries) into.push(entry);
+  }
+}
