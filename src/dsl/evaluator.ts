@@ -65,7 +65,7 @@ export function compileExpr(expr: Expr): Evaluate {
     }
     case "compare":
       return (event) =>
-        applyCompare(expr, readOperand(event, expr.left), readOperand(event, expr.right));
+        applyCompare(expr, readOperand(event, expr.left), readOperand(event, expr.right, true));
     case "in":
       return (event) => applyIn(expr, readOperand(event, expr.subject));
     case "contains":

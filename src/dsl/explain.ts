@@ -161,7 +161,7 @@ function evaluateLeaf(
       record(values, event, expr.left, source);
       record(values, event, expr.right, source);
       const left = readOperand(event, expr.left);
-      const right = readOperand(event, expr.right);
+      const right = readOperand(event, expr.right, true);
       const result = applyCompare(expr, left, right);
       const hint = quotedNumberHint(left, right) ?? quotedNumberHint(right, left);
       if (!result && expr.op === "==" && hint) step.hint = hint;

@@ -31,10 +31,21 @@ function fail(span: Span, message: string): never {
 }
 
 /** The value of an operand; a path that leads nowhere is an error (FraiseQL: "Field not found"). */
-export function readOperand(event: ChangeEvent, operand: Operand): JsonValue {
+export function readOperand(
+  event: ChangeEvent,
+  operand: Operand,
+  rightOfComparison = false,
+): JsonValue {
   if (operand.kind === "literal") return operand.value;
   const value = lookupPath(event, operand);
-  if (value === MISSING) fail(operand.span, describeMissing(event, operand, pathText(operand)));
+  if (value === MISSING) {
+    let message = describeMissing(event, operand, pathText(operand));
+    // FraiseQL read an unquoted word on the right of a comparison as text; here it is a field.
+    if (rightOfComparison && operand.image === "data" && operand.segments.length === 1) {
+      message += `; to compare with the text '${operand.segments[0]}', quote it`;
+    }
+    fail(operand.span, message);
+  }
   return value;
 }
 

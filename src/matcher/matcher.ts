@@ -24,6 +24,8 @@ export interface MatchResult<O> {
   matched: O[];
   /** Observers whose condition could not be answered for this event, or does not parse. */
   errors: { observer: O; error: ObserversError }[];
+  /** How many conditions were evaluated: what the indexes left to check. */
+  evaluated: number;
 }
 
 export interface Matcher<O> {
@@ -122,7 +124,7 @@ export function createMatcher<O extends MatchableObserver>(
         }
       }
       candidates.sort((a, b) => a.priority - b.priority || a.order - b.order);
-      const result: MatchResult<O> = { matched: [], errors: [] };
+      const result: MatchResult<O> = { matched: [], errors: [], evaluated: candidates.length };
       for (const entry of candidates) {
         try {
           if (entry.evaluate(event)) result.matched.push(entry.observer);
