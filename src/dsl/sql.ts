@@ -118,9 +118,9 @@ class SqlCompiler {
       case "compare":
         return this.compare(expr.op, expr.left, expr.right, expr.span);
       case "in": {
-        const value = this.path(expr.subject);
-        const tests = expr.values.map((literal) => `${value} = ${this.jsonb(literal)}`);
-        return { sql: `(${tests.join(" OR ")})`, nullable: true };
+        const subject = this.path(expr.subject);
+        const list = expr.values.map((literal) => this.jsonb(literal)).join(", ");
+        return { sql: `(${subject} IN (${list}))`, nullable: true };
       }
       case "contains": {
         const value = this.path(expr.subject);
