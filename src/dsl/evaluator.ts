@@ -30,9 +30,9 @@ type Evaluate = (event: ChangeEvent) => boolean;
  * `ConditionSyntaxError` carrying the issues when the source does not parse.
  */
 export function compileCondition(source: string): CompiledCondition {
-  const result = parseCondition(source);
+  const result = safeCompileCondition(source);
   if (!result.success) throw new ConditionSyntaxError(result.issues);
-  return { source, ast: result.ast, evaluate: compileExpr(result.ast) };
+  return result.condition;
 }
 
 /** Like `compileCondition`, but returns the issues instead of throwing. */

@@ -71,7 +71,7 @@ interface Fragment {
   nullable: boolean;
 }
 
-const ORDERING: Readonly<Record<CompareOp, string>> = {
+const SQL_OPERATOR: Readonly<Record<CompareOp, string>> = {
   "==": "=",
   "!=": "<>",
   ">": ">",
@@ -176,7 +176,7 @@ class SqlCompiler {
     }
     if (op === "==" || op === "!=") {
       return {
-        sql: `(${this.jsonOperand(left)} ${ORDERING[op]} ${this.jsonOperand(right)})`,
+        sql: `(${this.jsonOperand(left)} ${SQL_OPERATOR[op]} ${this.jsonOperand(right)})`,
         nullable: true,
       };
     }
@@ -190,7 +190,7 @@ class SqlCompiler {
     const l = numeric(left);
     const r = numeric(right);
     return {
-      sql: `(CASE WHEN ${guards.join(" AND ")} THEN ${l} ${ORDERING[op]} ${r} END)`,
+      sql: `(CASE WHEN ${guards.join(" AND ")} THEN ${l} ${SQL_OPERATOR[op]} ${r} END)`,
       nullable: true,
     };
   }
