@@ -20,7 +20,10 @@ export function valueKey(value: JsonValue): string | undefined {
     case "bigint":
       return `n:${value}`;
     case "number":
-      return Number.isInteger(value) ? `n:${BigInt(value)}` : `n:${value}`;
+      // Integral doubles beyond 2^53 print as 1e+21; spell them out to meet their bigint twins.
+      return Number.isInteger(value) && !Number.isSafeInteger(value)
+        ? `n:${BigInt(value)}`
+        : `n:${value}`;
     default:
       return value === null ? "null" : undefined;
   }

@@ -69,7 +69,8 @@ export function createMatcher<O extends MatchableObserver>(
   options: MatcherOptions = {},
 ): Matcher<O> {
   const cache = options.cache ?? defaultConditionCache;
-  const buckets = new Map<string, Bucket<O>>();
+  // tenant → event type → entity type → bucket; "*" stands for "any" at each level.
+  const index: Index<O> = new Map();
   let size = 0;
   let order = 0;
   for (const observer of observers) {
@@ -96,16 +97,17 @@ export function createMatcher<O extends MatchableObserver>(
       }
     }
     const tenant = observer.fk_customer_org == null ? ANY : String(observer.fk_customer_org);
-    const bucketKey = keyOf(
-      tenant,
+    const byEventType = getOrCreate(index, tenant, () => new Map<string, Map<string, Bucket<O>>>());
+    const byEntityType = getOrCreate(
+      byEventType,
       observer.event_type?.toUpperCase() ?? ANY,
-      observer.entity_type ?? ANY,
+      () => new Map<string, Bucket<O>>(),
     );
-    let bucket = buckets.get(bucketKey);
-    if (!bucket) {
-      bucket = { scan: [], groups: new Map() };
-      buckets.set(bucketKey, bucket);
-    }
+    const bucket = getOrCreate(
+      byEntityType,
+      observer.entity_type ?? ANY,
+      (): Bucket<O> => ({ scan: [], groups: new Map() }),
+    );
     if (indexKey) addIndexed(bucket, indexKey, entry);
     else bucket.scan.push(entry);
   }
@@ -114,35 +116,61 @@ export function createMatcher<O extends MatchableObserver>(
     size,
     match(event) {
       const candidates: Entry<O>[] = [];
-      const tenants = event.tenant_id === null ? [ANY] : [event.tenant_id, ANY];
-      for (const tenant of tenants) {
-        for (const eventType of [event.event_type, ANY]) {
-          for (const entityType of [event.entity_type, ANY]) {
-            const bucket = buckets.get(keyOf(tenant, eventType, entityType));
-            if (bucket) collect(bucket, event, candidates);
-          }
-        }
-      }
-      candidates.sort((a, b) => a.priority - b.priority || a.order - b.order);
-      const result: MatchResult<O> = { matched: [], errors: [], evaluated: candidates.length };
+      collectTenant(index.get(ANY), event, candidates);
+      if (event.tenant_id !== null) collectTenant(index.get(event.tenant_id), event, candidates);
+      const matched: Entry<O>[] = [];
+      const failed: { entry: Entry<O>; error: ObserversError }[] = [];
+      // Evaluate in index order (cache-friendly) and sort only what fired or failed.
       for (const entry of candidates) {
         try {
-          if (entry.evaluate(event)) result.matched.push(entry.observer);
+          if (entry.evaluate(event)) matched.push(entry);
         } catch (error: unknown) {
-          result.errors.push({ observer: entry.observer, error: toObserversError(error) });
+          failed.push({ entry, error: toObserversError(error) });
         }
       }
-      return result;
+      matched.sort(byPriority);
+      failed.sort((a, b) => byPriority(a.entry, b.entry));
+      return {
+        matched: matched.map((entry) => entry.observer),
+        errors: failed.map(({ entry, error }) => ({ observer: entry.observer, error })),
+        evaluated: candidates.length,
+      };
     },
   };
 }
+
+type Index<O> = Map<string, Map<string, Map<string, Bucket<O>>>>;
 
 function alwaysTrue(): boolean {
   return true;
 }
 
-function keyOf(tenant: string, eventType: string, entityType: string): string {
-  return `${tenant}\u0000${eventType}\u0000${entityType}`;
+function byPriority<O>(a: Entry<O>, b: Entry<O>): number {
+  return a.priority - b.priority || a.order - b.order;
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}
+
+function collectTenant<O>(
+  byEventType: Map<string, Map<string, Bucket<O>>> | undefined,
+  event: ChangeEvent,
+  into: Entry<O>[],
+): void {
+  if (!byEventType) return;
+  for (const byEntityType of [byEventType.get(event.event_type), byEventType.get(ANY)]) {
+    if (!byEntityType) continue;
+    const exact = byEntityType.get(event.entity_type);
+    if (exact) collect(exact, event, into);
+    const any = byEntityType.get(ANY);
+    if (any && any !== exact) collect(any, event, into);
+  }
 }
 
 function addIndexed<O>(bucket: Bucket<O>, key: IndexKey, entry: Entry<O>): void {
