@@ -10,13 +10,23 @@ export interface CompiledRegex {
 }
 
 export function compileRegex(pattern: string): CompiledRegex {
-  return RE2JS.compile(pattern, RE2JS.DOTALL);
+  let regex = recent.get(pattern);
+  if (regex === undefined) {
+    regex = RE2JS.compile(pattern, RE2JS.DOTALL);
+    if (recent.size >= RECENT_LIMIT) recent.delete(recent.keys().next().value as string);
+    recent.set(pattern, regex);
+  }
+  return regex;
 }
+
+/** Parsing checks a pattern and compiling the condition then needs it: keep recent ones. */
+const RECENT_LIMIT = 256;
+const recent = new Map<string, CompiledRegex>();
 
 /** Why the pattern does not compile, or undefined when it does. */
 export function regexSyntaxProblem(pattern: string): string | undefined {
   try {
-    RE2JS.compile(pattern, RE2JS.DOTALL);
+    compileRegex(pattern);
     return undefined;
   } catch (error: unknown) {
     const message = error instanceof Error ? error.message : String(error);
