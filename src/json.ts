@@ -16,11 +16,32 @@ export function isNumeric(value: unknown): value is number | bigint {
   return typeof value === "number" || typeof value === "bigint";
 }
 
-/** A JSON number's text as a value: integers beyond 2^53 stay exact as bigint; `-0` is `0`. */
+/** Integers longer than this stay doubles: exactness is not worth an unbounded bigint. */
+const MAX_EXACT_DIGITS = 400;
+const NUMBER_PARTS = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * A JSON number's text as a value. Integers beyond 2^53 stay exact as bigint however they are
+ * written (`9007199254740993`, `9007199254740993.0`, `1e23`), as PostgreSQL's numeric keeps them;
+ * other numbers are doubles. `-0` is `0`.
+ */
 export function parseJsonNumber(text: string): number | bigint {
   const n = Number(text);
-  if (!Number.isSafeInteger(n) && /^-?[0-9]+$/.test(text)) return BigInt(text);
-  return n === 0 ? 0 : n;
+  if (Number.isSafeInteger(n)) return n === 0 ? 0 : n;
+  if (Number.isFinite(n) && !Number.isInteger(n)) return n;
+  // An integer beyond 2^53 (or beyond the range of doubles): spell it out exactly.
+  const parts = NUMBER_PARTS.exec(text);
+  if (!parts) return n;
+  const [, sign, whole, fraction = "", exponent = "0"] = parts;
+  let digits = `${whole}${fraction}`.replace(/^0+(?=\d)/, "");
+  let scale = Number(exponent) - fraction.length;
+  while (scale < 0 && digits.endsWith("0")) {
+    digits = digits.slice(0, -1);
+    scale++;
+  }
+  if (scale < 0 || digits.length + scale > MAX_EXACT_DIGITS) return n;
+  const value = BigInt(digits) * 10n ** BigInt(scale);
+  return sign === "-" ? -value : value;
 }
 
 function toExactInteger(value: number | bigint): bigint | undefined {

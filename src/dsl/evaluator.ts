@@ -1,4 +1,4 @@
-import { type ConditionIssue, ConditionSyntaxError } from "../errors.ts";
+import { ConditionEvaluationError, type ConditionIssue, ConditionSyntaxError } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Expr } from "./ast.ts";
 import {
@@ -41,10 +41,36 @@ export function safeCompileCondition(
 ): { success: true; condition: CompiledCondition } | { success: false; issues: ConditionIssue[] } {
   const result = parseCondition(source);
   if (!result.success) return result;
+  const evaluate = compileExpr(result.ast);
   return {
     success: true,
-    condition: { source, ast: result.ast, evaluate: compileExpr(result.ast) },
+    condition: {
+      source,
+      ast: result.ast,
+      evaluate(event) {
+        try {
+          return evaluate(event);
+        } catch (error: unknown) {
+          throw asEvaluationError(error, source);
+        }
+      },
+    },
   };
+}
+
+/** Keeps the promise that evaluation raises only its own error, even on pathological events. */
+export function asEvaluationError(error: unknown, source: string): ConditionEvaluationError {
+  if (error instanceof ConditionEvaluationError) return error;
+  const reason =
+    error instanceof RangeError ? "the event's data is nested too deeply" : String(error);
+  return new ConditionEvaluationError(
+    `the condition could not be evaluated: ${reason}`,
+    0,
+    source.length,
+    {
+      cause: error,
+    },
+  );
 }
 
 export function compileExpr(expr: Expr): Evaluate {

@@ -1,7 +1,8 @@
-import { ConditionEvaluationError, type ConditionIssue } from "../errors.ts";
+import type { ConditionIssue } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import { isNumeric, type JsonValue } from "../json.ts";
 import { type Expr, type LiteralNode, type Operand, pathText } from "./ast.ts";
+import { asEvaluationError } from "./evaluator.ts";
 import {
   applyCall,
   applyCompare,
@@ -121,9 +122,8 @@ function explain(expr: Expr, event: ChangeEvent, source: string): ExplainStep {
     const result = evaluateLeaf(expr as LeafExpr, event, source, values, step);
     step.outcome = result ? "true" : "false";
   } catch (error: unknown) {
-    if (!(error instanceof ConditionEvaluationError)) throw error;
     step.outcome = "error";
-    step.error = error.message;
+    step.error = asEvaluationError(error, source).message;
   }
   return step;
 }

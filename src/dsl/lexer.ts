@@ -155,7 +155,8 @@ export function tokenize(source: string): Token[] {
       i = readNumber(source, i, tokens);
       continue;
     }
-    if (IDENT_START.test(ch)) {
+    // Test the whole code point: a letter outside the BMP is two UTF-16 units.
+    if (IDENT_START.test(String.fromCodePoint(source.codePointAt(i) ?? 0))) {
       i = readPath(source, i, tokens);
       continue;
     }

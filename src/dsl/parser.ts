@@ -157,7 +157,8 @@ class Parser {
         );
       }
       this.depth--;
-      return inner;
+      // The parenthesised node spans its parentheses, so its text reads as a whole.
+      return { ...inner, span: { start: token.start, end: close.end } };
     }
     if (token.kind === "path" && this.tokens[this.index + 1]?.kind === "(") {
       return this.parseCall();

@@ -42,27 +42,28 @@ const PG_MAX_REPEAT = 255;
 /**
  * Says why a pattern that RE2 accepts may not mean the same in PostgreSQL's regex engine, or
  * undefined when it uses only the syntax the two share: literals, `.`, anchors, classes without
- * named sets, groups, alternation, quantifiers and a leading `(?i)`.
+ * named sets, groups, alternation and quantifiers (greedy or lazy) on something to repeat.
  */
 export function sqlRegexProblem(pattern: string): string | undefined {
-  let i = pattern.startsWith("(?i)") ? 4 : 0;
+  // What the previous item was: a quantifier needs something to repeat, and may be made lazy once.
+  let previous: "nothing" | "atom" | "quantifier" | "lazy" = "nothing";
+  let i = 0;
   while (i < pattern.length) {
     const ch = pattern[i] as string;
-    if (ch === "\\") {
-      const next = pattern[i + 1] ?? "";
-      if (!PLAIN_ESCAPES.has(next) && !ESCAPES_SAME_IN_BOTH.has(next)) {
-        return `the escape \\${next} means something else (or depends on the locale) in PostgreSQL`;
+    if (ch === "*" || ch === "+" || ch === "?" || ch === "{") {
+      if (ch === "?" && previous === "quantifier") {
+        previous = "lazy";
+        i++;
+        continue;
       }
-      i += 2;
-    } else if (ch === "(" && pattern[i + 1] === "?") {
-      if (pattern[i + 2] !== ":")
-        return "flags and special groups other than a leading (?i) differ in PostgreSQL";
-      i += 3;
-    } else if (ch === "[") {
-      const end = scanClass(pattern, i);
-      if (typeof end === "string") return end;
-      i = end;
-    } else if (ch === "{") {
+      if (previous !== "atom") {
+        return `'${ch}' must follow something to repeat in PostgreSQL (group an anchor to repeat it: (^)*)`;
+      }
+      previous = "quantifier";
+      if (ch !== "{") {
+        i++;
+        continue;
+      }
       const match = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
       if (!match) return "a '{' that is not a repetition count must be escaped for PostgreSQL";
       const counts = [match[1], match[3]].filter((n) => n !== undefined && n !== "").map(Number);
@@ -70,7 +71,35 @@ export function sqlRegexProblem(pattern: string): string | undefined {
         return `PostgreSQL limits repetition counts to ${PG_MAX_REPEAT}`;
       }
       i += match[0].length;
+      continue;
+    }
+    if (ch === "\\") {
+      const next = pattern[i + 1] ?? "";
+      if (!PLAIN_ESCAPES.has(next) && !ESCAPES_SAME_IN_BOTH.has(next)) {
+        return `the escape \\${next} means something else (or depends on the locale) in PostgreSQL`;
+      }
+      previous = "atom";
+      i += 2;
+    } else if (ch === "(") {
+      if (pattern.startsWith("(?i)", i)) {
+        return "case-insensitive matching folds Unicode letters differently in PostgreSQL (RE2 matches 'ſ' for s and 'K' for k): spell out the cases, e.g. [Ss]";
+      }
+      if (pattern[i + 1] === "?" && pattern[i + 2] !== ":") {
+        return "flags and special groups differ in PostgreSQL";
+      }
+      previous = "nothing";
+      i += pattern[i + 1] === "?" ? 3 : 1;
+    } else if (ch === "^" || ch === "$" || ch === "|") {
+      previous = "nothing";
+      i++;
+    } else if (ch === "[") {
+      const end = scanClass(pattern, i);
+      if (typeof end === "string") return end;
+      previous = "atom";
+      i = end;
     } else {
+      // A literal, '.', or ')' closing a group: all repeatable.
+      previous = "atom";
       i++;
     }
   }

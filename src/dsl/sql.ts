@@ -29,7 +29,7 @@ export type ConditionSql =
       success: true;
       /** A boolean SQL expression: TRUE where the condition is true, FALSE where false, NULL where it errors. */
       sql: string;
-      /** Text parameters for `$n` placeholders, in order. */
+      /** Parameters for the `$n` placeholders, in order; all text (each placeholder casts its own). */
       params: string[];
     }
   | { success: false; issues: ConditionIssue[] };
@@ -232,7 +232,9 @@ class SqlCompiler {
       index = this.offset + this.params.length;
       this.paramIndex.set(key, index);
     }
-    return `$${index}::${type}`;
+    // Declared text first so every driver sends the string as is (postgres.js would otherwise
+    // serialise a string bound to a jsonb parameter as JSON a second time).
+    return type === "text" ? `$${index}::text` : `$${index}::text::${type}`;
   }
 
   private unsupported(span: Span, message: string): void {

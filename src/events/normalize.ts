@@ -52,6 +52,17 @@ const OPS = new Set<string>(["c", "u", "d", "r"]);
  * `ChangeEventError` naming the column; nothing else is thrown.
  */
 export function normalizeChangeEvent(row: unknown): ChangeEvent {
+  try {
+    return normalize(row);
+  } catch (error: unknown) {
+    if (error instanceof ChangeEventError) throw error;
+    // Pathological input (JSON nested thousands deep overflows the stack): still a typed error.
+    const reason = error instanceof RangeError ? "its JSON is nested too deeply" : String(error);
+    throw new ChangeEventError("row", `could not be read: ${reason}`, { cause: error });
+  }
+}
+
+function normalize(row: unknown): ChangeEvent {
   const parsed = v.safeParse(ChangeLogRowSchema, row);
   if (!parsed.success) {
     const issue = parsed.issues[0];
