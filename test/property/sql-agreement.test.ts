@@ -91,8 +91,8 @@ async function disagreements(
   const query = `SELECT ${CHANGE_LOG_ROW_AS_TEXT}, (${compiled.sql}) AS r FROM ${table} e ORDER BY e.pk_entity_change_log`;
   let selected: Record<string, unknown>[];
   try {
-    // Bound as text, as ConditionSql documents them (see textParameters and the test below).
-    selected = await sql.unsafe(query, textParameters(sql, compiled.params));
+    // Plain strings, as a caller would pass them: every placeholder is declared text.
+    selected = await sql.unsafe(query, compiled.params);
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`the SQL for ${source} fails in PostgreSQL: ${reason}`, { cause: error });
