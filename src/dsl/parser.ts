@@ -114,21 +114,20 @@ class Parser {
   }
 
   private parseOr(): Expr {
-    let left = this.parseAnd();
-    while (this.peek().kind === "or") {
-      this.next();
-      const right = this.parseAnd();
-      left = { kind: "or", left, right, span: { start: left.span.start, end: right.span.end } };
-    }
-    return left;
+    return this.parseChain("or", () => this.parseAnd());
   }
 
   private parseAnd(): Expr {
-    let left = this.parseUnary();
-    while (this.peek().kind === "and") {
+    return this.parseChain("and", () => this.parseUnary());
+  }
+
+  /** `operand (op operand)*`, left-associative. */
+  private parseChain(kind: "and" | "or", operand: () => Expr): Expr {
+    let left = operand();
+    while (this.peek().kind === kind) {
       this.next();
-      const right = this.parseUnary();
-      left = { kind: "and", left, right, span: { start: left.span.start, end: right.span.end } };
+      const right = operand();
+      left = { kind, left, right, span: { start: left.span.start, end: right.span.end } };
     }
     return left;
   }
