@@ -214,7 +214,11 @@ function readNumber(source: string, start: number, tokens: Token[]): number {
       `'${source.slice(start, stop)}' is not a number (strings need quotes)`,
     );
   }
-  tokens.push({ kind: "number", start, end, value: parseJsonNumber(text) });
+  const value = parseJsonNumber(text);
+  if (value === Number.POSITIVE_INFINITY || value === Number.NEGATIVE_INFINITY) {
+    throw issueAt(source, start, end, `${text} is too large a number`);
+  }
+  tokens.push({ kind: "number", start, end, value });
   return end;
 }
 

@@ -168,6 +168,7 @@ describe("parseCondition: issues a person can act on", () => {
     ["name matches 5", 13, "5", "regular expression in quotes"],
     ["total > 12abc", 8, "12abc", "not a number"],
     ["customer. == 1", 8, ".", "followed by a field name"],
+    ["total > 1e400", 8, "1e400", "too large a number"],
   ])("%s → at %i (%s): %s", (source, position, text, message) => {
     const issue = issueOf(source);
     expect(issue.message).toContain(message);
