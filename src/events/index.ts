@@ -1,5 +1,6 @@
 export { diffImages } from "./diff.ts";
-export { type ChangeLogRow, normalizeChangeEvent } from "./normalize.ts";
+export { normalizeChangeEvent } from "./normalize.ts";
 export { parseJson } from "./parse-json.ts";
+export type { ChangeLogRow } from "./row.ts";
 export type * from "./types.ts";
 export { EVENT_TYPES } from "./types.ts";

@@ -1,32 +1,9 @@
-import * as v from "valibot";
 import { ChangeEventError } from "../errors.ts";
 import { isJsonObject, type JsonObject, type JsonValue } from "../json.ts";
 import { diffImages } from "./diff.ts";
 import { parseJson } from "./parse-json.ts";
+import { readChangeLogRow } from "./row.ts";
 import type { ChangeEvent, ChangeOp, ChangeSource, EventType } from "./types.ts";
-
-const Integer = v.union([v.string(), v.number(), v.bigint()]);
-
-/** The columns of `core.tb_entity_change_log` the reader uses, as SQL drivers return them. */
-const ChangeLogRowSchema = v.looseObject({
-  id: v.pipe(v.string("must be the change's UUID (a string)"), v.nonEmpty("must not be empty")),
-  pk_entity_change_log: v.nullish(Integer),
-  object_type: v.pipe(
-    v.string("must be the entity type (a string)"),
-    v.nonEmpty("must name the entity type"),
-  ),
-  modification_type: v.string("must be INSERT, UPDATE, DELETE or CUSTOM"),
-  object_id: v.nullish(Integer),
-  object_data: v.optional(v.unknown()),
-  object_data_before: v.optional(v.unknown()),
-  fk_customer_org: v.nullish(Integer),
-  tenant_id: v.nullish(v.string()),
-  created_at: v.union([v.date(), v.string()], "must be a timestamp"),
-  transaction_id: v.nullish(Integer),
-});
-
-/** A change-log row as a SQL driver returns it (JSONB as objects or as text). */
-export type ChangeLogRow = v.InferInput<typeof ChangeLogRowSchema>;
 
 const EVENT_TYPE_BY_MODIFICATION: Readonly<Record<string, EventType>> = {
   INSERT: "INSERT",
@@ -63,14 +40,7 @@ export function normalizeChangeEvent(row: unknown): ChangeEvent {
 }
 
 function normalize(row: unknown): ChangeEvent {
-  const parsed = v.safeParse(ChangeLogRowSchema, row);
-  if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const field = issue.path?.map((item) => String(item.key)).join(".") ?? "row";
-    const message = issue.path ? issue.message : "must be an object with the change-log columns";
-    throw new ChangeEventError(field, message);
-  }
-  const r = parsed.output;
+  const r = readChangeLogRow(row);
   const eventType = EVENT_TYPE_BY_MODIFICATION[r.modification_type.toUpperCase()];
   if (!eventType) {
     throw new ChangeEventError(
