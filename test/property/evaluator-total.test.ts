@@ -17,7 +17,7 @@ import {
   nearValidRowArb,
   pathArb,
   vocabularyPathArb,
-} from "../support/arbitraries.ts";
+} from "../support/arbitraries/index.ts";
 
 /** Conditions over the fields events usually have, and over arbitrary paths. */
 const sourceArb = conditionArb({

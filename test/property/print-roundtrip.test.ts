@@ -14,7 +14,7 @@ import {
   pathNode,
   stripSpans,
   walkExpr,
-} from "../support/arbitraries.ts";
+} from "../support/arbitraries/index.ts";
 
 const byteLength = (text: string) => new TextEncoder().encode(text).length;
 

@@ -29,7 +29,7 @@ import {
   sqlLiteralArb,
   vocabularyPathArb,
   walkExpr,
-} from "../support/arbitraries.ts";
+} from "../support/arbitraries/index.ts";
 import {
   CHANGE_LOG_ROW_AS_TEXT,
   type ChangeLogDatabase,
