@@ -31,6 +31,7 @@ export function lookupSegments(root: JsonValue | null, segments: readonly string
   return current;
 }
 
+/** The value a path names in an event, or `MISSING`. */
 export function lookupPath(event: ChangeEvent, path: PathNode): Lookup {
   return lookupSegments(imageOf(event, path.image), path.segments);
 }
@@ -39,14 +40,9 @@ export function lookupPath(event: ChangeEvent, path: PathNode): Lookup {
 export function describeMissing(event: ChangeEvent, path: PathNode, written: string): string {
   const image = imageOf(event, path.image);
   if (image === null) {
-    const which =
-      path.image === "old"
-        ? "before"
-        : path.image === "new"
-          ? "after"
-          : event.event_type === "DELETE"
-            ? "before"
-            : "after";
+    const readsBefore =
+      path.image === "old" || (path.image === "data" && event.event_type === "DELETE");
+    const which = readsBefore ? "before" : "after";
     const hint =
       which === "before" && event.event_type !== "INSERT"
         ? " (capture it with the pre_image option of core.fn_track_table)"
