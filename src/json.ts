@@ -8,10 +8,12 @@ export interface JsonObject {
   [key: string]: JsonValue;
 }
 
+/** A JSON object (not null, not an array). */
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** A JSON number, as a double or as an exact bigint. */
 export function isNumeric(value: unknown): value is number | bigint {
   return typeof value === "number" || typeof value === "bigint";
 }

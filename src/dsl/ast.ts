@@ -12,6 +12,7 @@ export interface Span {
  */
 export type PathImage = "data" | "old" | "new";
 
+/** A field reference: `status`, `customer.tier`, `old.total`. */
 export interface PathNode {
   kind: "path";
   image: PathImage;
@@ -20,16 +21,20 @@ export interface PathNode {
   span: Span;
 }
 
+/** A quoted string, a number, `true`, `false` or `null`. */
 export interface LiteralNode {
   kind: "literal";
   value: JsonPrimitive;
   span: Span;
 }
 
+/** Either side of a comparison. */
 export type Operand = PathNode | LiteralNode;
 
+/** The comparison operators. */
 export type CompareOp = "==" | "!=" | ">" | "<" | ">=" | "<=";
 
+/** `left OP right`. */
 export interface CompareNode {
   kind: "compare";
   op: CompareOp;
@@ -38,6 +43,7 @@ export interface CompareNode {
   span: Span;
 }
 
+/** `subject in [values]`. */
 export interface InNode {
   kind: "in";
   subject: PathNode;
@@ -45,6 +51,7 @@ export interface InNode {
   span: Span;
 }
 
+/** `subject contains value`: a substring, or an array element. */
 export interface ContainsNode {
   kind: "contains";
   subject: PathNode;
@@ -52,6 +59,7 @@ export interface ContainsNode {
   span: Span;
 }
 
+/** `subject matches 'pattern'`. */
 export interface MatchesNode {
   kind: "matches";
   subject: PathNode;
@@ -60,12 +68,14 @@ export interface MatchesNode {
   span: Span;
 }
 
+/** The functions a condition may call. */
 export type FunctionName =
   | "has_field"
   | "field_changed"
   | "field_changed_to"
   | "field_changed_from";
 
+/** `has_field(...)`, `field_changed(...)`, `field_changed_to(...)`, `field_changed_from(...)`. */
 export interface CallNode {
   kind: "call";
   name: FunctionName;
@@ -76,12 +86,14 @@ export interface CallNode {
   span: Span;
 }
 
+/** `!operand` or `NOT operand`. */
 export interface NotNode {
   kind: "not";
   operand: Expr;
   span: Span;
 }
 
+/** `left && right` or `left || right`, evaluated left to right with short-circuit. */
 export interface LogicalNode {
   kind: "and" | "or";
   left: Expr;
@@ -89,6 +101,7 @@ export interface LogicalNode {
   span: Span;
 }
 
+/** A parsed condition. */
 export type Expr =
   | CompareNode
   | InNode
@@ -102,6 +115,7 @@ export type Expr =
 export const MAX_CONDITION_LENGTH = 4096;
 export const MAX_CONDITION_DEPTH = 64;
 
+/** How many arguments each function takes. */
 export const FUNCTION_ARITY: Readonly<Record<FunctionName, 1 | 2>> = {
   has_field: 1,
   field_changed: 1,

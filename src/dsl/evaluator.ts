@@ -73,6 +73,7 @@ export function asEvaluationError(error: unknown, source: string): ConditionEval
   );
 }
 
+/** Compiles an AST node into a closure; the parts a condition is made of. */
 export function compileExpr(expr: Expr): Evaluate {
   switch (expr.kind) {
     case "and": {

@@ -39,6 +39,7 @@ export interface ExplainStep {
   children?: ExplainStep[];
 }
 
+/** What `explainCondition` found: the parse issues, or the outcome and every step. */
 export type ExplainResult =
   | { success: false; issues: ConditionIssue[] }
   | {

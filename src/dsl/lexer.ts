@@ -2,6 +2,7 @@ import type { ConditionIssue } from "../errors.ts";
 import { parseJsonNumber } from "../json.ts";
 import type { CompareOp } from "./ast.ts";
 
+/** What a token is. */
 export type TokenKind =
   | "("
   | ")"
@@ -23,6 +24,7 @@ export type TokenKind =
   | "path"
   | "eof";
 
+/** One token and where it is in the source. */
 export interface Token {
   kind: TokenKind;
   start: number;
@@ -40,6 +42,7 @@ export class SyntaxIssue extends Error {
   }
 }
 
+/** A syntax issue over `source[start, end)`. */
 export function issueAt(source: string, start: number, end: number, message: string): SyntaxIssue {
   return new SyntaxIssue({
     message,

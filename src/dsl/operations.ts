@@ -49,6 +49,7 @@ export function readOperand(
   return value;
 }
 
+/** `==` and `!=` on any JSON values; ordering only between numbers. */
 export function applyCompare(node: CompareNode, left: JsonValue, right: JsonValue): boolean {
   switch (node.op) {
     case "==":
@@ -77,11 +78,13 @@ export function applyCompare(node: CompareNode, left: JsonValue, right: JsonValu
   }
 }
 
+/** Whether the subject equals one of the listed values. */
 export function applyIn(node: InNode, subject: JsonValue): boolean {
   for (const literal of node.values) if (jsonEquals(subject, literal.value)) return true;
   return false;
 }
 
+/** Substring of a string, or element of an array; anything else is an error. */
 export function applyContains(node: ContainsNode, subject: JsonValue): boolean {
   const needle = node.value.value;
   if (Array.isArray(subject)) return subject.some((item) => jsonEquals(item, needle));
@@ -98,6 +101,7 @@ export function applyContains(node: ContainsNode, subject: JsonValue): boolean {
   );
 }
 
+/** Whether the regex is found in the subject, which must be a string. */
 export function applyMatches(node: MatchesNode, regex: CompiledRegex, subject: JsonValue): boolean {
   if (typeof subject !== "string") {
     fail(
@@ -134,6 +138,7 @@ export function fieldChangeFacts(node: CallNode, event: ChangeEvent): FieldChang
   return { before, after, changed };
 }
 
+/** `has_field` and the `field_changed*` functions. */
 export function applyCall(node: CallNode, event: ChangeEvent): boolean {
   if (node.name === "has_field") return lookupPath(event, node.field) !== MISSING;
   const facts = fieldChangeFacts(node, event);

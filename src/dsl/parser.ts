@@ -15,6 +15,7 @@ import {
 import { issueAt, SyntaxIssue, type Token, tokenize } from "./lexer.ts";
 import { regexSyntaxProblem } from "./regex.ts";
 
+/** The AST, or the issues that stop the condition from parsing. */
 export type ParseResult =
   | { success: true; ast: Expr }
   | { success: false; issues: ConditionIssue[] };

@@ -4,6 +4,7 @@ import type { PathImage, PathNode } from "./ast.ts";
 
 /** Marks a path that leads nowhere (distinct from a present JSON `null`). */
 export const MISSING: unique symbol = Symbol("missing");
+/** What following a path gives: a value, or `MISSING`. */
 export type Lookup = JsonValue | typeof MISSING;
 
 /** The image a path reads: plain fields read the after-image, or the before-image of a delete. */

@@ -9,6 +9,7 @@ export interface CompiledRegex {
   test(input: string): boolean;
 }
 
+/** Compiles (or reuses) an RE2 pattern with `.` matching newlines. */
 export function compileRegex(pattern: string): CompiledRegex {
   let regex = recent.get(pattern);
   if (regex === undefined) {

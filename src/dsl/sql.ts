@@ -15,6 +15,7 @@ export interface ChangeLogSqlImages {
   eventType: string;
 }
 
+/** Where the predicate will sit in the surrounding query. */
 export interface ConditionSqlOptions {
   /** Alias of `core.tb_entity_change_log` in the surrounding query (default `e`). */
   alias?: string;
@@ -24,6 +25,7 @@ export interface ConditionSqlOptions {
   images?: ChangeLogSqlImages;
 }
 
+/** The predicate and its parameters, or why the condition has no faithful SQL form. */
 export type ConditionSql =
   | {
       success: true;

@@ -6,6 +6,7 @@ export type EventType = "INSERT" | "UPDATE" | "DELETE" | "CUSTOM";
 /** Debezium operation codes: create, update, delete, read (snapshot / custom). */
 export type ChangeOp = "c" | "u" | "d" | "r";
 
+/** Every event type, in FraiseQL's order. */
 export const EVENT_TYPES: readonly EventType[] = ["INSERT", "UPDATE", "DELETE", "CUSTOM"];
 
 /** One top-level field's change in an UPDATE. A field added has `old: null`; removed, `new: null`. */

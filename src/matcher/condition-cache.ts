@@ -8,6 +8,7 @@ export interface ConditionCache {
   readonly size: number;
 }
 
+/** A cache holding at most `maxEntries` compiled conditions. */
 export function createConditionCache(maxEntries = 10_000): ConditionCache {
   const entries = new Map<string, CompiledCondition | ConditionSyntaxError>();
   return {

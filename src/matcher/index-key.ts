@@ -29,6 +29,7 @@ export function valueKey(value: JsonValue): string | undefined {
   }
 }
 
+/** The index key of a condition, if its first conjunct is an equality the matcher can index. */
 export function indexKeyOf(expr: Expr): IndexKey | undefined {
   let first = expr;
   while (first.kind === "and") first = first.left;

@@ -19,6 +19,7 @@ export interface MatchableObserver {
   fk_customer_org?: string | number | bigint | null;
 }
 
+/** What one event matched. */
 export interface MatchResult<O> {
   /** Observers whose condition is true, by priority then by the order they were given in. */
   matched: O[];
@@ -28,12 +29,14 @@ export interface MatchResult<O> {
   evaluated: number;
 }
 
+/** Observers, indexed for matching events. */
 export interface Matcher<O> {
   match(event: ChangeEvent): MatchResult<O>;
   /** Enabled observers held. */
   readonly size: number;
 }
 
+/** How a matcher is built. */
 export interface MatcherOptions {
   /** Where compiled conditions are kept between matcher rebuilds (default: a shared LRU cache). */
   cache?: ConditionCache;
