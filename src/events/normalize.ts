@@ -103,7 +103,12 @@ interface Envelope {
 function asEnvelope(data: JsonValue | null): Envelope | undefined {
   if (!isJsonObject(data)) return undefined;
   const op = data.op;
-  if (typeof op !== "string" || !OPS.has(op) || !("before" in data) || !("after" in data)) {
+  if (
+    typeof op !== "string" ||
+    !OPS.has(op) ||
+    !Object.hasOwn(data, "before") ||
+    !Object.hasOwn(data, "after")
+  ) {
     return undefined;
   }
   return {
