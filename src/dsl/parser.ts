@@ -250,13 +250,16 @@ class Parser {
         };
       }
       default: {
-        const written =
-          left.kind === "path" ? this.source.slice(left.span.start, left.span.end) : "";
-        const hint =
-          left.kind === "path" ? ` (to test a boolean field, write ${written} == true)` : "";
+        const written = this.source.slice(left.span.start, left.span.end);
+        let hint = "";
+        if (opToken.kind === "not") {
+          hint = ` (to negate, put NOT in front: NOT ${written} ${this.text(this.tokens[this.index] as Token)} ...)`;
+        } else if (left.kind === "path") {
+          hint = ` (to test a boolean field, write ${written} == true)`;
+        }
         throw this.error(
           opToken,
-          `expected ${COMPARISON_HINT} after '${this.source.slice(left.span.start, left.span.end)}', found ${this.describe(opToken)}${hint}`,
+          `expected ${COMPARISON_HINT} after '${written}', found ${this.describe(opToken)}${hint}`,
         );
       }
     }

@@ -169,6 +169,7 @@ describe("parseCondition: issues a person can act on", () => {
     ["total > 12abc", 8, "12abc", "not a number"],
     ["customer. == 1", 8, ".", "followed by a field name"],
     ["total > 1e400", 8, "1e400", "too large a number"],
+    ["status not in ['a']", 7, "not", "put NOT in front: NOT status in ..."],
   ])("%s → at %i (%s): %s", (source, position, text, message) => {
     const issue = issueOf(source);
     expect(issue.message).toContain(message);
