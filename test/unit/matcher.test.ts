@@ -43,6 +43,14 @@ describe("createMatcher", () => {
     expect(names(matcher.match(update({}, {})).matched)).toEqual(["lower", "any-entity"]);
   });
 
+  it("reads '*' as a wildcard too, as FraiseQL's definitions wrote it", () => {
+    const matcher = createMatcher([observer("star", { entity_type: "*", event_type: "*" })]);
+    expect(names(matcher.match(insert({})).matched)).toEqual(["star"]);
+    expect(names(matcher.match(update({}, {}, { object_type: "Invoice" })).matched)).toEqual([
+      "star",
+    ]);
+  });
+
   it("skips disabled observers", () => {
     const matcher = createMatcher([observer("off", { enabled: false }), observer("on")]);
     expect(matcher.size).toBe(1);
