@@ -1,0 +1,4 @@
+// Entry for Node, Bun and Deno: print the smoke results as one JSON line.
+import { coreSmoke } from "./core-smoke.ts";
+
+console.log(JSON.stringify(coreSmoke()));
