@@ -1,5 +1,5 @@
 /**
- * The core benchmark's observer sets: two scenarios built at 10 / 1 000 / 10 000 observers, a
+ * The core benchmark's observer sets: three scenarios built at 10 / 1 000 / 10 000 observers, a
  * brute-force reference matcher, and the check that a matcher agrees with it.
  */
 import {
@@ -18,7 +18,7 @@ export interface Observer extends MatchableObserver {
 }
 
 export interface Scenario {
-  name: "indexed" | "unindexable";
+  name: "equality" | "range" | "unindexable";
   description: string;
   build(count: number): Observer[];
   /** How many observers must match EVENT, at every observer count measured. */
@@ -29,7 +29,7 @@ export interface Scenario {
 
 export const SCENARIOS: readonly Scenario[] = [
   {
-    name: "indexed",
+    name: "equality",
     description:
       "`customer_id == <n> && total > 100`; entity types Order / any / Invoice / Shipment, event types UPDATE / any / insert, tenants any / 1 / 2; the first 12 observers watch the event's customer",
     // Of the first 12 (which watch customer 4711), those for Order-or-any and UPDATE-or-any.
@@ -51,23 +51,34 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    name: "range",
+    description:
+      "`total > <245 + n>`; entity type Order or any, event type UPDATE or any, tenant any or 1, so every observer is a candidate; the range index leaves the first 5, which match",
+    expectedMatches: 5,
+    expectedEvaluated: () => 5,
+    build: (count) => thresholdObservers(count, (i) => `total > ${245 + i}`),
+  },
+  {
     name: "unindexable",
     description:
-      "`total > <245 + n>`; entity type Order or any, event type UPDATE or any, tenant any or 1, so every observer is a candidate and is evaluated; the first 5 match",
+      "`total != <n> && total > <245 + n>` on the same spread: a first conjunct no index can use, so every observer is evaluated; the first 5 match",
     expectedMatches: 5,
     expectedEvaluated: (count) => count,
-    build(count) {
-      return Array.from({ length: count }, (_, i) => ({
-        id: i,
-        entity_type: i % 2 === 0 ? "Order" : null,
-        event_type: Math.floor(i / 2) % 2 === 0 ? "UPDATE" : null,
-        fk_customer_org: i % 3 === 2 ? 1 : null,
-        priority: 100 - (i % 3) * 10,
-        condition_expression: `total > ${245 + i}`,
-      }));
-    },
+    build: (count) => thresholdObservers(count, (i) => `total != ${i} && total > ${245 + i}`),
   },
 ];
+
+/** Observers that all fit the event's tenant, event type and entity type. */
+function thresholdObservers(count: number, condition: (i: number) => string): Observer[] {
+  return Array.from({ length: count }, (_, i) => ({
+    id: i,
+    entity_type: i % 2 === 0 ? "Order" : null,
+    event_type: Math.floor(i / 2) % 2 === 0 ? "UPDATE" : null,
+    fk_customer_org: i % 3 === 2 ? 1 : null,
+    priority: 100 - (i % 3) * 10,
+    condition_expression: condition(i),
+  }));
+}
 
 /**
  * What the matcher must return, worked out the slow way: every observer checked in turn. Also

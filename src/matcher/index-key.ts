@@ -8,7 +8,14 @@ import type { JsonValue } from "../json.ts";
  */
 export type IndexKey =
   | { kind: "equals"; path: PathNode; keys: string[] }
-  | { kind: "changed_to" | "changed_from"; path: PathNode; keys: string[] };
+  | { kind: "changed_to" | "changed_from"; path: PathNode; keys: string[] }
+  /** `path op bound`, with the path on the left. */
+  | { kind: "range"; path: PathNode; op: RangeOp; bound: number | bigint };
+
+export type RangeOp = ">" | ">=" | "<" | "<=";
+
+/** `100 < total` is `total > 100`. */
+const FLIPPED: Readonly<Record<RangeOp, RangeOp>> = { ">": "<", ">=": "<=", "<": ">", "<=": ">=" };
 
 /** A key under which equal JSON scalars meet: `100`, `100.0` and `100n` share one. */
 export function valueKey(value: JsonValue): string | undefined {
@@ -35,15 +42,19 @@ export function indexKeyOf(expr: Expr): IndexKey | undefined {
   while (first.kind === "and") first = first.left;
   switch (first.kind) {
     case "compare": {
-      if (first.op !== "==") return undefined;
-      const { left, right } = first;
-      if (left.kind === "path" && right.kind === "literal") {
-        return { kind: "equals", path: left, keys: [valueKey(right.value) as string] };
-      }
-      if (left.kind === "literal" && right.kind === "path") {
-        return { kind: "equals", path: right, keys: [valueKey(left.value) as string] };
-      }
-      return undefined;
+      const { left, right, op } = first;
+      if (op === "!=") return undefined;
+      const [path, literal, flipped] =
+        left.kind === "path" && right.kind === "literal"
+          ? [left, right, false]
+          : left.kind === "literal" && right.kind === "path"
+            ? [right, left, true]
+            : [];
+      if (!path || !literal) return undefined;
+      if (op === "==") return { kind: "equals", path, keys: [valueKey(literal.value) as string] };
+      // The parser only lets numbers stand beside an ordering operator.
+      const bound = literal.value as number | bigint;
+      return { kind: "range", path, op: flipped ? FLIPPED[op as RangeOp] : (op as RangeOp), bound };
     }
     case "in":
       return {

@@ -1,9 +1,14 @@
-import { pathText } from "../dsl/ast.ts";
-import { lookupPath, lookupSegments, MISSING } from "../dsl/paths.ts";
 import { type ObserversError, toObserversError } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import { type ConditionCache, defaultConditionCache } from "./condition-cache.ts";
-import { type IndexKey, indexKeyOf, valueKey } from "./index-key.ts";
+import { type IndexKey, indexKeyOf } from "./index-key.ts";
+import {
+  addIndexed,
+  collectIndexed,
+  type Entry,
+  type IndexedGroup,
+  sealIndexed,
+} from "./indexed-groups.ts";
 
 /** What the matcher needs of an observer (a `core.tb_observer` row has all of it). */
 export interface MatchableObserver {
@@ -42,19 +47,6 @@ export interface MatcherOptions {
   cache?: ConditionCache;
 }
 
-interface Entry<O> {
-  observer: O;
-  order: number;
-  priority: number;
-  evaluate: (event: ChangeEvent) => boolean;
-}
-
-interface IndexedGroup<O> {
-  key: IndexKey;
-  byValue: Map<string, Entry<O>[]>;
-  all: Entry<O>[];
-}
-
 interface Bucket<O> {
   scan: Entry<O>[];
   groups: Map<string, IndexedGroup<O>>;
@@ -63,9 +55,10 @@ interface Bucket<O> {
 const ANY = "*";
 
 /**
- * Indexes observers by tenant, event type and entity type (null = any), and by the value their
- * condition's first equality requires, so an event is evaluated only against observers that can
- * fire for it: matching against 10 000 observers costs about what 10 do.
+ * Indexes observers by tenant, event type and entity type (null = any), and by what their
+ * condition's first conjunct requires (a value, a changed-to value, or a numeric bound), so an
+ * event is evaluated only against observers that can fire for it: matching against 10 000
+ * observers costs about what 10 do.
  */
 export function createMatcher<O extends MatchableObserver>(
   observers: Iterable<O>,
@@ -111,8 +104,15 @@ export function createMatcher<O extends MatchableObserver>(
       observer.entity_type ?? ANY,
       (): Bucket<O> => ({ scan: [], groups: new Map() }),
     );
-    if (indexKey) addIndexed(bucket, indexKey, entry);
+    if (indexKey) addIndexed(bucket.groups, indexKey, entry);
     else bucket.scan.push(entry);
+  }
+  for (const byEventType of index.values()) {
+    for (const byEntityType of byEventType.values()) {
+      for (const bucket of byEntityType.values()) {
+        for (const group of bucket.groups.values()) sealIndexed(group);
+      }
+    }
   }
 
   return {
@@ -176,47 +176,7 @@ function collectTenant<O>(
   }
 }
 
-function addIndexed<O>(bucket: Bucket<O>, key: IndexKey, entry: Entry<O>): void {
-  const groupKey = `${key.kind}\u0000${key.path.image}\u0000${pathText(key.path)}`;
-  let group = bucket.groups.get(groupKey);
-  if (!group) {
-    group = { key, byValue: new Map(), all: [] };
-    bucket.groups.set(groupKey, group);
-  }
-  group.all.push(entry);
-  for (const value of new Set(key.keys)) {
-    const list = group.byValue.get(value);
-    if (list) list.push(entry);
-    else group.byValue.set(value, [entry]);
-  }
-}
-
 function collect<O>(bucket: Bucket<O>, event: ChangeEvent, into: Entry<O>[]): void {
   for (const entry of bucket.scan) into.push(entry);
-  for (const group of bucket.groups.values()) {
-    const { key } = group;
-    let value: ReturnType<typeof lookupPath>;
-    if (key.kind === "equals") {
-      value = lookupPath(event, key.path);
-      // A missing field makes the condition an error, which the caller must hear about.
-      if (value === MISSING) {
-        for (const entry of group.all) into.push(entry);
-        continue;
-      }
-    } else {
-      if (event.event_type !== "UPDATE") continue;
-      if (event.before === null) {
-        for (const entry of group.all) into.push(entry);
-        continue;
-      }
-      value = lookupSegments(
-        key.kind === "changed_to" ? event.after : event.before,
-        key.path.segments,
-      );
-      if (value === MISSING) continue;
-    }
-    const hit = valueKey(value);
-    const entries = hit === undefined ? undefined : group.byValue.get(hit);
-    if (entries) for (const entry of entries) into.push(entry);
-  }
+  for (const group of bucket.groups.values()) collectIndexed(group, event, into);
 }

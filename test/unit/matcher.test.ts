@@ -105,6 +105,36 @@ describe("createMatcher", () => {
     expect(result.evaluated).toBe(1);
   });
 
+  it("evaluates only observers whose numeric bound the value passes", () => {
+    const observers = Array.from({ length: 10_000 }, (_, i) =>
+      observer(`over-${i}`, { condition_expression: `amount > ${i} && currency == 'EUR'` }),
+    );
+    observers.push(observer("under", { condition_expression: "3 >= amount" }));
+    const result = createMatcher(observers).match(update({ amount: 4.5, currency: "EUR" }, {}));
+    expect(names(result.matched)).toEqual(["over-0", "over-1", "over-2", "over-3", "over-4"]);
+    expect(result.evaluated).toBe(5);
+    // A value that is not a number makes every such condition an error, which must be reported.
+    const wrongType = createMatcher(observers.slice(0, 3)).match(update({ amount: "4" }, {}));
+    expect(wrongType.errors).toHaveLength(3);
+  });
+
+  it("finds exactly the bounds each ordering operator accepts, the equal bound included or not", () => {
+    const tens = Array.from({ length: 10 }, (_, i) => i);
+    const conditions = [
+      ...[">", ">=", "<", "<="].flatMap((op) => tens.map((i) => `a ${op} ${i}`)),
+      ...tens.map((i) => `${i} < a`),
+    ];
+    const observers = conditions.map((c) => observer(c, { condition_expression: c }));
+    const result = createMatcher(observers).match(update({ a: 5 }, {}));
+    // > 0..4 (5), >= 0..5 (6), < 6..9 (4), <= 5..9 (5), and "k < a" for k = 0..4 (5).
+    expect(result.matched).toHaveLength(25);
+    expect(result.evaluated).toBe(25);
+    expect(names(result.matched)).toContain("a >= 5");
+    expect(names(result.matched)).toContain("a <= 5");
+    expect(names(result.matched)).not.toContain("a > 5");
+    expect(names(result.matched)).not.toContain("a < 5");
+  });
+
   it("indexes `in` lists and field_changed_to / field_changed_from", () => {
     const matcher = createMatcher([
       observer("tiers", { condition_expression: "customer.tier in ['gold', 'platinum']" }),
@@ -144,10 +174,32 @@ describe("createMatcher", () => {
       "has_field('status') && status == 'shipped'",
       "flag == true",
       "flag == null",
+      "total > 10",
+      "total >= 100 && status == 'shipped'",
+      "100 > total",
+      "total <= 100.5 || flag == true",
+      "total < 10",
+      "10 <= total",
+      "total > 9007199254740993",
+      "total <= 100",
+      "total <= 50 && has_field('status')",
       "total >",
     ];
     const value = fc.oneof(
-      fc.constantFrom("shipped", "pending", "x", 100, 100.5, 10, true, null),
+      fc.constantFrom(
+        "shipped",
+        "pending",
+        "x",
+        100,
+        100.5,
+        10,
+        9.99,
+        -3,
+        9007199254740994n,
+        true,
+        null,
+      ),
+      fc.integer({ min: -5, max: 120 }),
       fc.constant({ a: 1 }),
     );
     const image = fc.option(
