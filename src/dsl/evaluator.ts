@@ -1,6 +1,7 @@
 import { ConditionEvaluationError, type ConditionIssue, ConditionSyntaxError } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
-import type { Expr } from "./ast.ts";
+import type { JsonValue } from "../json.ts";
+import type { Expr, Operand } from "./ast.ts";
 import {
   applyCall,
   applyCompare,
@@ -10,6 +11,7 @@ import {
   readOperand,
 } from "./operations.ts";
 import { parseCondition } from "./parser.ts";
+import { imageOf } from "./paths.ts";
 import { compileRegex } from "./regex.ts";
 
 /** A condition ready to run: parsed once, evaluated many times. */
@@ -90,18 +92,49 @@ export function compileExpr(expr: Expr): Evaluate {
       const operand = compileExpr(expr.operand);
       return (event) => !operand(event);
     }
-    case "compare":
-      return (event) =>
-        applyCompare(expr, readOperand(event, expr.left), readOperand(event, expr.right, true));
-    case "in":
-      return (event) => applyIn(expr, readOperand(event, expr.subject));
-    case "contains":
-      return (event) => applyContains(expr, readOperand(event, expr.subject));
+    case "compare": {
+      const left = compileOperand(expr.left, false);
+      const right = compileOperand(expr.right, true);
+      return (event) => applyCompare(expr, left(event), right(event));
+    }
+    case "in": {
+      const subject = compileOperand(expr.subject, false);
+      return (event) => applyIn(expr, subject(event));
+    }
+    case "contains": {
+      const subject = compileOperand(expr.subject, false);
+      return (event) => applyContains(expr, subject(event));
+    }
     case "matches": {
       const regex = compileRegex(expr.pattern.value);
-      return (event) => applyMatches(expr, regex, readOperand(event, expr.subject));
+      const subject = compileOperand(expr.subject, false);
+      return (event) => applyMatches(expr, regex, subject(event));
     }
     case "call":
       return (event) => applyCall(expr, event);
   }
+}
+
+/**
+ * An operand as a closure. The common case, a top-level field of the row, is read directly; any
+ * miss (or a deeper path) goes through `readOperand`, which is what explain uses and which raises
+ * the error, so the two never disagree.
+ */
+function compileOperand(
+  operand: Operand,
+  rightOfComparison: boolean,
+): (event: ChangeEvent) => JsonValue {
+  if (operand.kind === "literal") {
+    const value = operand.value;
+    return () => value;
+  }
+  const [key, ...deeper] = operand.segments;
+  if (key === undefined || deeper.length > 0)
+    return (event) => readOperand(event, operand, rightOfComparison);
+  const image = operand.image;
+  return (event) => {
+    const root = imageOf(event, image);
+    if (root !== null && Object.hasOwn(root, key)) return root[key] as JsonValue;
+    return readOperand(event, operand, rightOfComparison);
+  };
 }
