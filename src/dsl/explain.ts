@@ -129,22 +129,21 @@ function explain(expr: Expr, event: ChangeEvent, source: string): ExplainStep {
   return step;
 }
 
+/** A value read, as explain reports it: the value, or that nothing was there. */
+function seen(text: string, found: JsonValue | typeof MISSING): ExplainedValue {
+  return found === MISSING ? { text, missing: true } : { text, value: found };
+}
+
 function record(
   values: ExplainedValue[],
   event: ChangeEvent,
   operand: Operand,
   source: string,
 ): void {
-  const text = source.slice(operand.span.start, operand.span.end);
-  if (operand.kind === "literal") {
-    values.push({ text, value: operand.value });
-    return;
-  }
-  const found = lookupPath(event, operand);
   values.push(
-    found === MISSING
-      ? { text: pathText(operand), missing: true }
-      : { text: pathText(operand), value: found },
+    operand.kind === "literal"
+      ? { text: source.slice(operand.span.start, operand.span.end), value: operand.value }
+      : seen(pathText(operand), lookupPath(event, operand)),
   );
 }
 
@@ -187,16 +186,7 @@ function evaluateLeaf(
       if (facts === undefined) {
         step.hint = `${expr.name} is false for ${event.event_type} events: only updates have changes`;
       } else {
-        values.push(
-          facts.before === MISSING
-            ? { text: `old.${name}`, missing: true }
-            : { text: `old.${name}`, value: facts.before },
-        );
-        values.push(
-          facts.after === MISSING
-            ? { text: `new.${name}`, missing: true }
-            : { text: `new.${name}`, value: facts.after },
-        );
+        values.push(seen(`old.${name}`, facts.before), seen(`new.${name}`, facts.after));
         const literal = expr.value as LiteralNode | undefined;
         const compared = expr.name === "field_changed_to" ? facts.after : facts.before;
         if (literal && compared !== MISSING) {

@@ -13,6 +13,7 @@ import {
   type CompareNode,
   type ContainsNode,
   type InNode,
+  type LiteralNode,
   type MatchesNode,
   type Operand,
   pathText,
@@ -145,7 +146,5 @@ export function applyCall(node: CallNode, event: ChangeEvent): boolean {
   if (!facts?.changed) return false;
   if (node.name === "field_changed") return true;
   const value = node.name === "field_changed_to" ? facts.after : facts.before;
-  return (
-    value !== MISSING && jsonEquals(value, (node.value as Operand & { kind: "literal" }).value)
-  );
+  return value !== MISSING && jsonEquals(value, (node.value as LiteralNode).value);
 }
