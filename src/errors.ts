@@ -77,3 +77,26 @@ export function toObserversError(error: unknown): ObserversError {
   const message = error instanceof Error ? error.message : String(error);
   return new InternalError(message, { cause: error });
 }
+
+/** One problem in a configuration value (an observer, an action, a template), with where it is. */
+export interface ConfigIssue {
+  /** Dotted path of the offending value, e.g. `actions.0.url` ("" for the value itself). */
+  path: string;
+  /** What is wrong, phrased so a person can fix it. */
+  message: string;
+}
+
+/** An observer, action or template configuration is invalid. */
+export class ConfigError extends ObserversError {
+  readonly code = "INVALID_CONFIG";
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: readonly ConfigIssue[], options?: ErrorOptions) {
+    const first = issues[0];
+    super(
+      first ? `${first.path ? `${first.path}: ` : ""}${first.message}` : "Invalid configuration",
+      options,
+    );
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}

@@ -109,3 +109,30 @@ export function previewJson(value: JsonValue, max = 60): string {
       : JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
+
+/**
+ * JSON text of a value, bigints included (as exact integer literals, which `JSON.stringify`
+ * refuses). The common case, no bigint anywhere, takes the native path.
+ */
+export function stringifyJson(value: JsonValue): string {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    return stringifyWithBigints(value);
+  }
+}
+
+function stringifyWithBigints(value: JsonValue): string {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return `[${value.map(stringifyWithBigints).join(",")}]`;
+  if (isJsonObject(value)) {
+    const members: string[] = [];
+    for (const [key, member] of Object.entries(value)) {
+      if (member === undefined) continue;
+      members.push(`${JSON.stringify(key)}:${stringifyWithBigints(member)}`);
+    }
+    return `{${members.join(",")}}`;
+  }
+  return JSON.stringify(value);
+}

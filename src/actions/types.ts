@@ -1,0 +1,132 @@
+import type * as v from "valibot";
+import { ObserversError } from "../errors.ts";
+import type { ChangeEvent } from "../events/types.ts";
+import type { CacheStore } from "../ports/cache.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { EmailTransport } from "../ports/email.ts";
+import type { JobQueue } from "../ports/jobs.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+
+/** Every action type an observer can declare. */
+export const ACTION_TYPES = [
+  "webhook",
+  "slack",
+  "email",
+  "sms",
+  "push",
+  "search",
+  "cache",
+  "database",
+  "log",
+  "job",
+] as const;
+export type ActionType = (typeof ACTION_TYPES)[number];
+
+/**
+ * What the runtime offers actions: Web-standard `fetch`, its environment variables (for
+ * `*_env` secrets), time, a log, and the optional services a runtime may have. An action whose
+ * service is missing fails permanently with code `UNSUPPORTED_ON_RUNTIME`, naming what is missing.
+ */
+export interface ActionEnvironment {
+  fetch: typeof fetch;
+  env: Readonly<Record<string, string | undefined>>;
+  clock: Clock;
+  logger: Logger;
+  /** `OBSERVERS_ALLOW_PRIVATE_TARGETS`: permit loopback and private-network destinations. */
+  allowPrivateTargets: boolean;
+  /** SMTP, where the runtime has TCP sockets. */
+  email?: EmailTransport;
+  /** Redis (TCP) or an Upstash-compatible REST store, for `cache`. */
+  cache?: CacheStore;
+  /** The store's SQL port, for `database`. */
+  sql?: SqlExecutor;
+  /** The runtime's job queue, for `job`. */
+  jobs?: JobQueue;
+}
+
+/** The observer an action belongs to, as actions and their payloads name it. */
+export interface ObserverRef {
+  id: string;
+  name: string;
+}
+
+/** One attempt at one action for one event. */
+export interface ActionRequest<Config> {
+  /** The action's configuration, already validated by the action's schema. */
+  config: Config;
+  event: ChangeEvent;
+  observer: ObserverRef;
+  /** The delivery's id: identical on every retry (`webhook-id`, idempotency keys). */
+  deliveryId: string;
+  /** 1-based attempt number. */
+  attempt: number;
+  maxAttempts: number;
+  /** Aborted at the action's timeout or at shutdown: pass it to every I/O call. */
+  signal: AbortSignal;
+  environment: ActionEnvironment;
+}
+
+/** A successful attempt. */
+export interface ActionResult {
+  /** Short summary for the log, e.g. `HTTP 204` or `invalidated 3 key(s)`. */
+  message: string;
+  httpStatus?: number;
+  /** The start of the response body, bounded (see `RESPONSE_EXCERPT_BYTES`). */
+  responseExcerpt?: string;
+}
+
+/** How a failure affects the delivery: retry later, or give up (dead letter). */
+export type FailureKind = "transient" | "permanent";
+
+/**
+ * An attempt that failed in a known way. Actions throw it; the executor turns it into an outcome.
+ * Anything else an action throws counts as transient (retried, then dead-lettered): an unknown
+ * failure must never drop a delivery.
+ */
+export class ActionFailure extends ObserversError {
+  readonly code: string;
+  readonly kind: FailureKind;
+  readonly httpStatus: number | undefined;
+  /** The receiver asked for this much delay (`Retry-After`), in milliseconds. */
+  readonly retryAfterMs: number | undefined;
+  readonly responseExcerpt: string | undefined;
+  constructor(
+    kind: FailureKind,
+    code: string,
+    message: string,
+    details: {
+      httpStatus?: number;
+      retryAfterMs?: number;
+      responseExcerpt?: string;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "ActionFailure";
+    this.kind = kind;
+    this.code = code;
+    this.httpStatus = details.httpStatus;
+    this.retryAfterMs = details.retryAfterMs;
+    this.responseExcerpt = details.responseExcerpt;
+  }
+}
+
+/** One action type: how its config is validated, where it sends, and how it runs. */
+export interface ActionDefinition<Config = unknown> {
+  type: ActionType;
+  /** Validates and normalises a config object (`{type: "...", ...}`) for this action. */
+  schema: v.GenericSchema<unknown, Config>;
+  /**
+   * Concurrency key: actions with the same destination share a per-destination limit, so one slow
+   * host cannot starve the others. Typically `type:origin`.
+   */
+  destination(config: Config, environment: ActionEnvironment): string;
+  /** Runs one attempt. Resolves on success; throws `ActionFailure` (or anything) on failure. */
+  run(request: ActionRequest<Config>): Promise<ActionResult>;
+}
+
+/** Action definitions by type. The default registry (`src/actions/registry.ts`) holds them all. */
+export interface ActionRegistry {
+  get(type: string): ActionDefinition | undefined;
+}

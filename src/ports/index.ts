@@ -1,0 +1,12 @@
+export type { CacheStore } from "./cache.ts";
+export { type Clock, systemClock } from "./clock.ts";
+export type { EmailMessage, EmailReceipt, EmailTransport } from "./email.ts";
+export type { JobQueue, JobRequest } from "./jobs.ts";
+export {
+  createConsoleLogger,
+  LOG_LEVELS,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./logger.ts";
+export type { SqlExecutor } from "./sql.ts";

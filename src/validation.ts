@@ -1,0 +1,44 @@
+import * as v from "valibot";
+import { ConfigError, type ConfigIssue } from "./errors.ts";
+
+/** Result of validating configuration: the normalised value, or every issue found. */
+export type ConfigResult<T> =
+  | { success: true; output: T }
+  | { success: false; issues: ConfigIssue[] };
+
+/** valibot's issues as the core reports them: a dotted path and a message. */
+export function toConfigIssues(
+  issues: readonly v.BaseIssue<unknown>[],
+  prefix = "",
+): ConfigIssue[] {
+  return issues.map((issue) => {
+    const path = v.getDotPath(issue) ?? "";
+    return {
+      path: prefix && path ? `${prefix}.${path}` : prefix || path,
+      message: issue.message,
+    };
+  });
+}
+
+/** Validates `value` against `schema` without throwing. */
+export function safeParseConfig<T>(
+  schema: v.GenericSchema<unknown, T>,
+  value: unknown,
+  prefix = "",
+): ConfigResult<T> {
+  const result = v.safeParse(schema, value);
+  return result.success
+    ? { success: true, output: result.output }
+    : { success: false, issues: toConfigIssues(result.issues, prefix) };
+}
+
+/** Validates `value` against `schema`; throws `ConfigError` carrying every issue. */
+export function parseConfig<T>(
+  schema: v.GenericSchema<unknown, T>,
+  value: unknown,
+  prefix = "",
+): T {
+  const result = safeParseConfig(schema, value, prefix);
+  if (!result.success) throw new ConfigError(result.issues);
+  return result.output;
+}
