@@ -1,0 +1,84 @@
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One request as the receiver saw it. */
+export interface ReceivedRequest {
+  method: string;
+  /** Path and query, e.g. `/hook?x=1`. */
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** The body as UTF-8 text. */
+  text: string;
+}
+
+/** What the receiver answers; a function may also write to `res` itself and return nothing. */
+export type ReceiverReply =
+  | { status?: number; headers?: Record<string, string>; body?: string | Buffer }
+  | undefined;
+export type ReceiverHandler = (
+  request: ReceivedRequest,
+  res: ServerResponse,
+) => ReceiverReply | Promise<ReceiverReply>;
+
+/** A real HTTP server on 127.0.0.1 recording every request. Close it in `afterAll`/`afterEach`. */
+export interface Receiver {
+  url: string;
+  requests: ReceivedRequest[];
+  /** Replaces the handler (default: 204 with an empty body). */
+  reply(handler: ReceiverHandler): void;
+  /** Resolves once `count` requests have arrived. */
+  waitFor(count: number): Promise<ReceivedRequest[]>;
+  close(): Promise<void>;
+}
+
+export async function startReceiver(handler?: ReceiverHandler): Promise<Receiver> {
+  let current: ReceiverHandler = handler ?? (() => ({ status: 204 }));
+  const requests: ReceivedRequest[] = [];
+  const waiters: { count: number; resolve: (r: ReceivedRequest[]) => void }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks);
+      const received: ReceivedRequest = {
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body,
+        text: body.toString("utf8"),
+      };
+      requests.push(received);
+      for (const waiter of waiters.filter((w) => requests.length >= w.count)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(requests);
+      }
+      try {
+        const reply = await current(received, res);
+        if (res.writableEnded || res.headersSent) return;
+        res.writeHead(reply?.status ?? 204, reply?.headers ?? {});
+        res.end(reply?.body ?? "");
+      } catch (error) {
+        res.writeHead(500);
+        res.end(String(error));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    reply(next) {
+      current = next;
+    },
+    waitFor(count) {
+      if (requests.length >= count) return Promise.resolve(requests);
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
