@@ -1,44 +1,17 @@
-// INTERFACE STUB — the templates helper replaces this file's bodies (keep these exports).
-import type { ConfigIssue } from "../errors.ts";
-import type { ChangeEvent } from "../events/types.ts";
-
 /**
- * `text`: values inserted as text (strings raw, other values as JSON). `json`: the template is a
- * JSON document; inside a JSON string a value is JSON-escaped without quotes, outside it is a JSON
- * token (a string gains quotes, a missing value is `null`), so data can never break out.
+ * Templates for action bodies, messages and subjects: `{{ path }}` placeholders over a change event.
+ *
+ * Paths start at a root: `event` (id, sequence, entity_type, entity_id, event_type, op, before,
+ * after, changes, tenant_id, timestamp, transaction_id, source), `after`, `before`, `changes`
+ * (`changes.status.old`), `observer` (id, name) or `delivery` (id, attempt). Any other first name
+ * reads the row, as FraiseQL's `{{ key }}` does: the after-image, or the before-image of a delete.
+ * A column named like a root is reached through its image: `{{ after.event }}`. Below the root,
+ * `.name`, `.0` and `[0]` step down; only own properties are read, never the prototype chain.
+ *
+ * A missing value and `null` both render as "" in text (and inside JSON strings) and as `null` as
+ * a JSON token. `{{` always opens a placeholder; a `}}` outside one is literal. There are no
+ * filters, conditionals or loops.
  */
-export type TemplateMode = "text" | "json";
-
-/** What a template can read. */
-export interface TemplateContext {
-  event: ChangeEvent;
-  observer: { id: string; name: string };
-  deliveryId: string;
-  attempt: number;
-}
-
-/** A parsed template, ready to render many times. */
-export interface Template {
-  readonly source: string;
-  readonly mode: TemplateMode;
-  render(context: TemplateContext): string;
-}
-
-/** Problems in a template's source (unclosed `{{`, an empty or malformed path, JSON skeleton). */
-export function templateIssues(_source: string, _mode: TemplateMode): ConfigIssue[] {
-  return [];
-}
-
-/** Parses a template; throws `ConfigError` with its issues. */
-export function compileTemplate(source: string, mode: TemplateMode): Template {
-  return { source, mode, render: () => source };
-}
-
-/** Renders `source` (parsed once and cached, bounded) against `context`. */
-export function renderTemplate(
-  source: string,
-  mode: TemplateMode,
-  context: TemplateContext,
-): string {
-  return compileTemplate(source, mode).render(context);
-}
+export { compileTemplate, renderTemplate, TEMPLATE_CACHE_SIZE, templateIssues } from "./compile.ts";
+export { EVENT_FIELDS, TEMPLATE_ROOTS } from "./path.ts";
+export type { Template, TemplateContext, TemplateMode } from "./types.ts";

@@ -1,0 +1,135 @@
+import * as v from "valibot";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { slackAction } from "../../src/actions/slack.ts";
+import { ActionFailure } from "../../src/actions/types.ts";
+import { runAction, testEnvironment } from "../support/actions.ts";
+import { insert, update } from "../support/events.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+
+let receiver: Receiver;
+beforeAll(async () => {
+  receiver = await startReceiver();
+});
+afterAll(() => receiver.close());
+beforeEach(() => {
+  receiver.requests.length = 0;
+  receiver.reply(() => ({ status: 200, body: "ok" }));
+});
+
+function post(config: Record<string, unknown> = {}, event = insert({ id: 42, status: "new" })) {
+  return runAction(
+    slackAction,
+    { type: "slack", webhook_url: `${receiver.url}/services/T/B/x`, ...config },
+    event,
+  );
+}
+
+async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ActionFailure);
+  return error as ActionFailure;
+}
+
+function sentPayload(): unknown {
+  const request = receiver.requests.at(-1);
+  expect(request?.method).toBe("POST");
+  expect(request?.headers["content-type"]).toBe("application/json");
+  return JSON.parse(request?.text ?? "");
+}
+
+describe("slack delivery", () => {
+  it("posts FraiseQL's default message", async () => {
+    const result = await post();
+    expect(result).toMatchObject({ message: "HTTP 200", httpStatus: 200 });
+    expect(sentPayload()).toEqual({ text: "Event: INSERT on Order (ID: 42)" });
+    expect(receiver.requests[0]?.path).toBe("/services/T/B/x");
+  });
+
+  it("escapes Slack markup in the default message's data", async () => {
+    await post({}, insert({ id: 1 }, { object_id: "<!channel> & co" }));
+    expect(sentPayload()).toEqual({
+      text: "Event: INSERT on Order (ID: &lt;!channel&gt; &amp; co)",
+    });
+  });
+
+  it("renders message_template and adds channel, username and icon", async () => {
+    await post(
+      {
+        message_template: "Order {{ id }} is {{ status }} (was {{ before.status }})",
+        channel: "#ops",
+        username: "observer",
+        icon_emoji: ":package:",
+      },
+      update({ id: 42, status: "shipped" }, { id: 42, status: "paid" }),
+    );
+    expect(sentPayload()).toEqual({
+      text: "Order 42 is shipped (was paid)",
+      channel: "#ops",
+      username: "observer",
+      icon_emoji: ":package:",
+    });
+  });
+
+  it("reads the webhook URL from the environment, failing permanently when unset", async () => {
+    const config = { type: "slack", webhook_url_env: "SLACK_URL" };
+    const unset = await failure(runAction(slackAction, config, insert({ id: 1 })));
+    expect(unset).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
+    const environment = testEnvironment({ env: { SLACK_URL: `${receiver.url}/env` } });
+    await runAction(slackAction, config, insert({ id: 1 }), { environment });
+    expect(receiver.requests[0]?.path).toBe("/env");
+    expect(slackAction.destination(v.parse(slackAction.schema, config), environment)).toBe(
+      `slack:${receiver.url}`,
+    );
+  });
+});
+
+describe("slack outcomes", () => {
+  it("retries 429 after Slack's Retry-After (FraiseQL gave up)", async () => {
+    receiver.reply(() => ({ status: 429, headers: { "retry-after": "30" }, body: "rate_limited" }));
+    const error = await failure(post());
+    expect(error).toMatchObject({ kind: "transient", httpStatus: 429, retryAfterMs: 30_000 });
+  });
+
+  it("gives up on 404 no_service and 410 channel_is_archived, naming Slack's reason", async () => {
+    receiver.reply(() => ({ status: 404, body: "no_service" }));
+    const missing = await failure(post());
+    expect(missing).toMatchObject({ kind: "permanent", httpStatus: 404 });
+    expect(missing.message).toContain("no_service");
+    receiver.reply(() => ({ status: 410, body: "channel_is_archived" }));
+    const archived = await failure(post());
+    expect(archived).toMatchObject({ kind: "permanent", httpStatus: 410 });
+    expect(archived.message).toContain("channel_is_archived");
+  });
+
+  it("retries 5xx", async () => {
+    receiver.reply(() => ({ status: 500, body: "internal_error" }));
+    expect(await failure(post())).toMatchObject({ kind: "transient", httpStatus: 500 });
+  });
+});
+
+describe("slack config", () => {
+  const messages = (config: object) => {
+    const result = v.safeParse(slackAction.schema, { type: "slack", ...config });
+    return result.success ? [] : result.issues.map((issue) => issue.message);
+  };
+
+  it("accepts FraiseQL's shape, nulls included", () => {
+    const url = "https://hooks.slack.com/services/T/B/x";
+    expect(messages({ webhook_url: url, channel: null, message_template: null })).toEqual([]);
+    expect(messages({ webhook_url_env: "SLACK_URL", channel: "#ops" })).toEqual([]);
+  });
+
+  it("rejects a missing or doubled URL, unknown fields and empty values", () => {
+    expect(messages({})).toEqual(["give exactly one of webhook_url and webhook_url_env"]);
+    expect(messages({ webhook_url: "https://a.example", webhook_url_env: "X" })).toHaveLength(1);
+    expect(messages({ webhook_url: "ftp://a.example" })).toHaveLength(1);
+    expect(messages({ webhook_url: "https://a.example", text: "hi" })).toHaveLength(1);
+    expect(messages({ webhook_url: "https://a.example", channel: "" })).toHaveLength(1);
+    expect(messages({ webhook_url: "https://a.example", message_template: "{{ x" })).toHaveLength(
+      1,
+    );
+  });
+});
