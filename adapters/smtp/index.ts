@@ -1,0 +1,6 @@
+export {
+  createSmtpTransport,
+  type SmtpTransport,
+  type SmtpTransportOptions,
+  smtpFailure,
+} from "./smtp-transport.ts";

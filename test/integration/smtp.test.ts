@@ -1,0 +1,216 @@
+/**
+ * The email action over SMTP, through the nodemailer adapter, against a real SMTP server
+ * (Debian's python3-aiosmtpd writing a Maildir). Never skipped: a missing aiosmtpd fails loudly.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSmtpTransport, type SmtpTransport } from "../../adapters/smtp/index.ts";
+import { emailAction } from "../../src/actions/email.ts";
+import { ActionFailure } from "../../src/actions/types.ts";
+import { runAction, testEnvironment } from "../support/actions.ts";
+import { insert } from "../support/events.ts";
+import { freePort, type SmtpServer, startSmtpServer } from "../support/smtp-server.ts";
+
+const order = insert({
+  id: 7,
+  status: "shipped",
+  buyer: "buyer@example.com",
+  note: "<i>fragile</i>",
+});
+
+let server: SmtpServer;
+let transport: SmtpTransport;
+beforeAll(async () => {
+  server = await startSmtpServer();
+  transport = createSmtpTransport({ url: `smtp://${server.host}:${server.port}` });
+}, 20_000);
+afterAll(async () => {
+  transport?.close();
+  await server?.stop();
+});
+
+function config(extra: Record<string, unknown> = {}) {
+  return {
+    type: "email",
+    provider: "smtp",
+    from: "Shop <shop@example.com>",
+    to_template: "{{ buyer }}",
+    cc: "ops@example.com",
+    bcc: "audit@example.com",
+    reply_to: "support@example.com",
+    subject_template: "Order {{ id }} {{ status }}",
+    body_template: "Your order {{ id }} has {{ status }}.",
+    ...extra,
+  };
+}
+
+/** One header's value (unfolded) from a raw message. */
+function header(raw: string, name: string): string | undefined {
+  const head = raw.split(/\r?\n\r?\n/, 1)[0] ?? "";
+  const unfolded = head.replace(/\r?\n[ \t]+/g, " ");
+  const match = new RegExp(`^${name}:[ \\t]*(.*)$`, "im").exec(unfolded);
+  return match?.[1]?.trim();
+}
+
+async function messageWithSubject(subject: string): Promise<string> {
+  const messages = await server.messages();
+  const found = messages.find((raw) => header(raw, "Subject") === subject);
+  if (!found) throw new Error(`no delivered message has subject ${subject}`);
+  return found;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<ActionFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ActionFailure);
+    return error as ActionFailure;
+  }
+  throw new Error("expected the action to fail");
+}
+
+describe("email over SMTP (aiosmtpd)", () => {
+  it("delivers a rendered message with from, to, cc, bcc, reply-to, subject and body", async () => {
+    const environment = testEnvironment({ email: transport });
+    const result = await runAction(emailAction, config(), order, { environment });
+    expect(result.message).toMatch(/^250\b/);
+    const raw = await messageWithSubject("Order 7 shipped");
+    expect(header(raw, "From")).toBe("Shop <shop@example.com>");
+    expect(header(raw, "To")).toBe("buyer@example.com");
+    expect(header(raw, "Cc")).toBe("ops@example.com");
+    expect(header(raw, "Reply-To")).toBe("support@example.com");
+    // Bcc is in the envelope, never in the headers.
+    expect(header(raw, "Bcc")).toBeUndefined();
+    expect(header(raw, "X-RcptTo")).toBe("buyer@example.com, ops@example.com, audit@example.com");
+    expect(header(raw, "X-MailFrom")).toBe("shop@example.com");
+    expect(raw).toContain("Your order 7 has shipped.");
+  });
+
+  it("sends text and HTML alternatives, with row values escaped in the HTML", async () => {
+    const environment = testEnvironment({ email: transport });
+    await runAction(
+      emailAction,
+      config({ subject_template: "HTML {{ id }}", html_template: "<p>{{ note }}</p>" }),
+      order,
+      { environment },
+    );
+    const raw = await messageWithSubject("HTML 7");
+    expect(header(raw, "Content-Type")).toContain("multipart/alternative");
+    expect(raw).toContain("<p>&lt;i&gt;fragile&lt;/i&gt;</p>");
+  });
+
+  it("treats a 550 for the only recipient as permanent SMTP_REJECTED", async () => {
+    const environment = testEnvironment({ email: transport });
+    const failure = await failureOf(
+      runAction(
+        emailAction,
+        config({ to_template: "reject@example.com", cc: undefined, bcc: undefined }),
+        order,
+        {
+          environment,
+        },
+      ),
+    );
+    expect(failure).toMatchObject({ kind: "permanent", code: "SMTP_REJECTED" });
+    expect(failure.message).toContain("550");
+  });
+
+  it("treats a 451 (greylisting) as transient SMTP_UNAVAILABLE", async () => {
+    const environment = testEnvironment({ email: transport });
+    const failure = await failureOf(
+      runAction(
+        emailAction,
+        config({ to_template: "busy@example.com", cc: undefined, bcc: undefined }),
+        order,
+        {
+          environment,
+        },
+      ),
+    );
+    expect(failure).toMatchObject({ kind: "transient", code: "SMTP_UNAVAILABLE" });
+    expect(failure.message).toContain("451");
+  });
+
+  it("succeeds when some recipients are refused, and says which", async () => {
+    const result = await transport.send(
+      {
+        from: "shop@example.com",
+        to: ["buyer@example.com", "reject@example.com"],
+        cc: [],
+        bcc: [],
+        replyTo: null,
+        subject: "Partial",
+        text: "Hello",
+        html: null,
+      },
+      new AbortController().signal,
+    );
+    expect(result.response).toContain("rejected reject@example.com");
+    expect(header(await messageWithSubject("Partial"), "X-RcptTo")).toBe("buyer@example.com");
+  });
+});
+
+describe("SMTP failures without a working server", () => {
+  it("maps a refused connection to transient SMTP_UNAVAILABLE", async () => {
+    const closed = createSmtpTransport({ host: "127.0.0.1", port: await freePort() });
+    try {
+      const failure = await failureOf(
+        runAction(emailAction, config(), order, {
+          environment: testEnvironment({ email: closed }),
+        }),
+      );
+      expect(failure).toMatchObject({ kind: "transient", code: "SMTP_UNAVAILABLE" });
+      expect(failure.message).toMatch(/ECONNREFUSED|ECONNECTION|ESOCKET/);
+    } finally {
+      closed.close();
+    }
+  });
+
+  describe("a server that accepts connections and never greets", () => {
+    let silent: Server;
+    let port = 0;
+    const sockets: Socket[] = [];
+    beforeAll(async () => {
+      silent = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+      const address = silent.address();
+      port = typeof address === "object" && address ? address.port : 0;
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+
+    it("maps a greeting timeout to transient SMTP_UNAVAILABLE", async () => {
+      const slow = createSmtpTransport({ host: "127.0.0.1", port, greetingTimeout: 200 });
+      try {
+        const failure = await failureOf(
+          runAction(emailAction, config(), order, {
+            environment: testEnvironment({ email: slow }),
+          }),
+        );
+        expect(failure).toMatchObject({ kind: "transient", code: "SMTP_UNAVAILABLE" });
+        expect(failure.message).toContain("ETIMEDOUT");
+      } finally {
+        slow.close();
+      }
+    });
+
+    it("rejects with the signal's reason when aborted mid-send", async () => {
+      const hung = createSmtpTransport({ host: "127.0.0.1", port });
+      const controller = new AbortController();
+      const reason = new Error("action timed out");
+      setTimeout(() => controller.abort(reason), 100);
+      try {
+        await expect(
+          runAction(emailAction, config(), order, {
+            environment: testEnvironment({ email: hung }),
+            signal: controller.signal,
+          }),
+        ).rejects.toBe(reason);
+      } finally {
+        hung.close();
+      }
+    });
+  });
+});
