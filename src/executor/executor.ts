@@ -1,0 +1,228 @@
+import {
+  type ActionDefinition,
+  type ActionEnvironment,
+  ActionFailure,
+  type ActionRegistry,
+  type ActionResult,
+} from "../actions/types.ts";
+import { type ConfigResult, safeParseConfig } from "../validation.ts";
+import { runAbortable } from "./abortable.ts";
+import { type AttemptFailure, classifyFailure, truncate } from "./classify.ts";
+import { createKeyedLimiter } from "./limiter.ts";
+import {
+  type AttemptContext,
+  type Delivery,
+  type ExecutionOutcome,
+  failureOutcome,
+  successOutcome,
+} from "./outcome.ts";
+import { DEFAULT_RETRY_CONFIG, type RetryConfig, retryConfigSchema } from "./retry-policy.ts";
+
+/** Options for `createExecutor`. */
+export interface ExecutorOptions {
+  registry: ActionRegistry;
+  environment: ActionEnvironment;
+  /** Attempts running at once, across all destinations (default 64). */
+  concurrency?: number;
+  /** Attempts running at once against one destination (default 8). */
+  perDestination?: number;
+  /** Per-action timeout when the observer sets none (default 30 000 ms). */
+  defaultTimeoutMs?: number;
+  /** Jitter source (default `Math.random`); fixed in tests. */
+  random?: () => number;
+  /** Shutdown: aborts running attempts (cancelled, not counted) and stops new ones starting. */
+  signal?: AbortSignal;
+}
+
+/** Runs single attempts of actions and says what should happen next; never sleeps to retry. */
+export interface Executor {
+  /** Runs one attempt. Never rejects: every failure becomes an outcome. */
+  execute(delivery: Delivery): Promise<ExecutionOutcome>;
+  /** Runs attempts concurrently (within the limits); outcomes in input order. */
+  executeAll(deliveries: readonly Delivery[]): Promise<ExecutionOutcome[]>;
+  /** Attempts holding a slot. */
+  readonly active: number;
+  /** Attempts waiting for a slot. */
+  readonly queued: number;
+}
+
+const DEFAULT_POLICY: ConfigResult<RetryConfig> = { success: true, output: DEFAULT_RETRY_CONFIG };
+
+const permanent = (code: string, message: string) =>
+  classifyFailure(new ActionFailure("permanent", code, message));
+
+const issueText = (result: ConfigResult<unknown>) =>
+  result.success ? "" : result.issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+
+/** Creates an executor over `registry`'s actions, sharing one set of concurrency limits. */
+export function createExecutor(options: ExecutorOptions): Executor {
+  const { registry, environment } = options;
+  const { clock, logger } = environment;
+  const random = options.random ?? Math.random;
+  const shutdown = options.signal;
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  const limiter = createKeyedLimiter({
+    limit: options.concurrency ?? 64,
+    perKey: options.perDestination ?? 8,
+  });
+  // Deliveries of one observer share its action and retry objects: validate each once. (Callers
+  // replace these objects when an observer changes; they are never mutated in place.)
+  const configs = new WeakMap<object, ConfigResult<unknown>>();
+  const policies = new WeakMap<object, ConfigResult<RetryConfig>>();
+
+  function resolvePolicy(raw: unknown): ConfigResult<RetryConfig> {
+    if (raw == null) return DEFAULT_POLICY;
+    if (typeof raw !== "object") return safeParseConfig(retryConfigSchema, raw, "retry_config");
+    let result = policies.get(raw);
+    if (!result) {
+      result = safeParseConfig(retryConfigSchema, raw, "retry_config");
+      policies.set(raw, result);
+    }
+    return result;
+  }
+
+  function validateConfig(definition: ActionDefinition, action: object): ConfigResult<unknown> {
+    let result = configs.get(action);
+    if (!result) {
+      result = safeParseConfig(definition.schema, action, "action");
+      configs.set(action, result);
+    }
+    return result;
+  }
+
+  function timeoutFor(delivery: Delivery): number {
+    const asked = delivery.observer.timeout_ms;
+    const ms = typeof asked === "number" && asked > 0 ? asked : defaultTimeoutMs;
+    return Math.ceil(ms);
+  }
+
+  function finish(
+    delivery: Delivery,
+    context: AttemptContext,
+    settled: { result: ActionResult } | { failure: AttemptFailure },
+  ): ExecutionOutcome {
+    const now = clock.now();
+    if ("result" in settled) return successOutcome(context, settled.result, now);
+    const outcome = failureOutcome(context, settled.failure, now, random);
+    const level =
+      outcome.status === "cancelled" ? "debug" : outcome.disposition === "retry" ? "warn" : "error";
+    // Names and codes only: config values (URLs, tokens) and messages stay out of the log.
+    // A failing log sink must not change the outcome.
+    try {
+      logger.log(level, `action attempt ${outcome.status}`, {
+        observer: delivery.observer.name,
+        observer_id: delivery.observer.id,
+        delivery_id: delivery.id,
+        event_id: delivery.event.id,
+        attempt: outcome.attempt,
+        max_attempts: outcome.maxAttempts,
+        code: outcome.errorCode,
+        http_status: outcome.httpStatus,
+        disposition: outcome.disposition,
+      });
+    } catch {}
+    return outcome;
+  }
+
+  async function run(
+    delivery: Delivery,
+    definition: ActionDefinition,
+    config: unknown,
+    context: AttemptContext,
+  ): Promise<ExecutionOutcome> {
+    const cancelled = { failure: classifyFailure(null, { by: "shutdown" }) };
+    if (shutdown?.aborted) return finish(delivery, context, cancelled);
+    const release = await limiter.acquire(definition.destination(config, environment), shutdown);
+    if (!release || shutdown?.aborted) {
+      release?.();
+      return finish(delivery, { ...context, startedAt: clock.now() }, cancelled);
+    }
+
+    const started = { ...context, startedAt: clock.now() };
+    try {
+      const settled = await runAbortable(
+        (signal) =>
+          definition.run({
+            config,
+            event: delivery.event,
+            observer: { id: delivery.observer.id, name: delivery.observer.name },
+            deliveryId: delivery.id,
+            attempt: context.attempt,
+            maxAttempts: context.maxAttempts,
+            signal,
+            environment,
+          }),
+        { clock, timeoutMs: timeoutFor(delivery), shutdown },
+      );
+      return settled.ok
+        ? finish(delivery, started, { result: settled.value })
+        : finish(delivery, started, {
+            failure: classifyFailure(settled.error, settled.abortedBy),
+          });
+    } finally {
+      release();
+    }
+  }
+
+  async function execute(delivery: Delivery): Promise<ExecutionOutcome> {
+    const attempt =
+      Number.isSafeInteger(delivery.attempt) && delivery.attempt > 0 ? delivery.attempt : 1;
+    let context: AttemptContext = {
+      deliveryId: delivery.id,
+      attempt,
+      // Nothing more will be tried if the retry policy itself is broken.
+      maxAttempts: attempt,
+      policy: DEFAULT_RETRY_CONFIG,
+      startedAt: clock.now(),
+    };
+    try {
+      const policy = resolvePolicy(delivery.observer.retry_config);
+      if (policy.success) {
+        context = { ...context, maxAttempts: policy.output.max_attempts, policy: policy.output };
+      }
+      const action = delivery.action;
+      const type =
+        typeof action === "object" && action !== null ? (action as { type?: unknown }).type : null;
+      if (typeof action !== "object" || action === null || typeof type !== "string") {
+        const failure = permanent(
+          "INVALID_ACTION_CONFIG",
+          'action: must be an object with a string "type"',
+        );
+        return finish(delivery, context, { failure });
+      }
+      const definition = registry.get(type);
+      if (!definition) {
+        const name = JSON.stringify(truncate(type, 64));
+        return finish(delivery, context, {
+          failure: permanent("UNKNOWN_ACTION_TYPE", `action.type: unknown action type ${name}`),
+        });
+      }
+      const config = validateConfig(definition, action);
+      if (!config.success) {
+        return finish(delivery, context, {
+          failure: permanent("INVALID_ACTION_CONFIG", issueText(config)),
+        });
+      }
+      if (!policy.success) {
+        return finish(delivery, context, {
+          failure: permanent("INVALID_RETRY_CONFIG", issueText(policy)),
+        });
+      }
+      return await run(delivery, definition, config.output, context);
+    } catch (error) {
+      // A throwing schema or destination() is a bug, but must still yield an outcome.
+      return finish(delivery, context, { failure: classifyFailure(error) });
+    }
+  }
+
+  return {
+    execute,
+    executeAll: (deliveries) => Promise.all(deliveries.map(execute)),
+    get active() {
+      return limiter.active;
+    },
+    get queued() {
+      return limiter.queued;
+    },
+  };
+}
