@@ -1,0 +1,5 @@
+export {
+  createRedisCacheStore,
+  type RedisCacheStore,
+  type RedisCacheStoreOptions,
+} from "./redis-cache-store.ts";

@@ -1,0 +1,186 @@
+import * as v from "valibot";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { searchAction, searchConfigSchema } from "../../src/actions/search.ts";
+import { ActionFailure } from "../../src/actions/types.ts";
+import { runAction, testEnvironment } from "../support/actions.ts";
+import { insert, remove, update } from "../support/events.ts";
+import { type ReceivedRequest, type Receiver, startReceiver } from "../support/receiver.ts";
+
+let receiver: Receiver;
+beforeAll(async () => {
+  receiver = await startReceiver();
+});
+afterAll(() => receiver.close());
+beforeEach(() => {
+  receiver.requests.length = 0;
+  receiver.reply(() => ({ status: 200, body: "{}" }));
+});
+
+const meili = (extra: Record<string, unknown> = {}) => ({
+  type: "search",
+  provider: "meilisearch",
+  base_url: `${receiver.url}/meili/`,
+  index: "orders",
+  ...extra,
+});
+const elastic = (extra: Record<string, unknown> = {}) => ({
+  type: "search",
+  provider: "elasticsearch",
+  base_url: receiver.url,
+  index: "orders",
+  ...extra,
+});
+
+async function send(config: Record<string, unknown>, event = insert({ id: 42, total: 150 })) {
+  const env = { MEILI_KEY: "meili-secret", ES_PASSWORD: "pä55" };
+  const result = await runAction(searchAction, config, event, {
+    environment: testEnvironment({ env }),
+  });
+  const request = receiver.requests.at(-1) as ReceivedRequest;
+  return { result, request, body: request.text === "" ? undefined : JSON.parse(request.text) };
+}
+
+async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ActionFailure);
+  return error as ActionFailure;
+}
+
+describe("meilisearch", () => {
+  it("upserts an insert as a one-document array, with the bearer key", async () => {
+    receiver.reply(() => ({ status: 202, body: '{"taskUid":1}' }));
+    const { result, request, body } = await send(
+      meili({ api_key_env: "MEILI_KEY", primary_key: "id" }),
+    );
+    expect(result.httpStatus).toBe(202);
+    expect(request.method).toBe("POST");
+    expect(request.path).toBe("/meili/indexes/orders/documents?primaryKey=id");
+    expect(request.headers.authorization).toBe("Bearer meili-secret");
+    expect(request.headers["content-type"]).toBe("application/json");
+    expect(body).toEqual([{ id: 42, total: 150 }]);
+  });
+
+  it("upserts an update with a rendered document and fills in the primary key", async () => {
+    const event = update({ id: 42, status: "shipped" }, { id: 42, status: "new" });
+    const { request, body } = await send(
+      meili({
+        primary_key: "order_id",
+        id_template: "order-{{ id }}",
+        document_template: '{"status": "{{ status }}", "from": {{ before.status }}}',
+      }),
+      event,
+    );
+    expect(request.method).toBe("POST");
+    expect(request.headers.authorization).toBeUndefined();
+    expect(body).toEqual([{ status: "shipped", from: "new", order_id: "order-42" }]);
+  });
+
+  it("deletes a deleted row's document, URL-encoding index and id", async () => {
+    receiver.reply(() => ({ status: 202, body: "{}" }));
+    const event = remove({ id: "a/b c" }, { object_id: "a/b c" });
+    const { result, request } = await send(
+      meili({ index: "ord ers/{{ event.entity_type }}" }),
+      event,
+    );
+    expect(result.httpStatus).toBe(202);
+    expect(request.method).toBe("DELETE");
+    expect(request.path).toBe("/meili/indexes/ord%20ers%2FOrder/documents/a%2Fb%20c");
+    expect(request.text).toBe("");
+  });
+
+  it("treats 404 on delete as already gone", async () => {
+    receiver.reply(() => ({ status: 404, body: '{"code":"index_not_found"}' }));
+    const { result } = await send(meili(), remove({ id: 42 }));
+    expect(result.httpStatus).toBe(404);
+  });
+});
+
+describe("elasticsearch", () => {
+  it("indexes an insert by id with refresh=false and an ApiKey", async () => {
+    receiver.reply(() => ({ status: 201, body: '{"result":"created"}' }));
+    const { result, request, body } = await send(elastic({ api_key: "aWQ6a2V5" }));
+    expect(result.httpStatus).toBe(201);
+    expect(request.method).toBe("PUT");
+    expect(request.path).toBe("/orders/_doc/42?refresh=false");
+    expect(request.headers.authorization).toBe("ApiKey aWQ6a2V5");
+    expect(body).toEqual({ id: 42, total: 150 });
+  });
+
+  it("replaces on update, with basic auth and a configured refresh", async () => {
+    const event = update({ id: 42, total: 99 }, null);
+    const { request, body } = await send(
+      elastic({ username: "élastic", password_env: "ES_PASSWORD", refresh: "wait_for" }),
+      event,
+    );
+    expect(request.method).toBe("PUT");
+    expect(request.path).toBe("/orders/_doc/42?refresh=wait_for");
+    const basic = Buffer.from("élastic:pä55", "utf8").toString("base64");
+    expect(request.headers.authorization).toBe(`Basic ${basic}`);
+    expect(body).toEqual({ id: 42, total: 99 });
+  });
+
+  it("deletes, and a 404 on delete is success", async () => {
+    receiver.reply(() => ({ status: 404, body: '{"result":"not_found"}' }));
+    const { result, request } = await send(elastic({ refresh: true }), remove({ id: 42 }));
+    expect(request.method).toBe("DELETE");
+    expect(request.path).toBe("/orders/_doc/42?refresh=true");
+    expect(result.httpStatus).toBe(404);
+  });
+});
+
+describe("failures", () => {
+  it("5xx is transient", async () => {
+    receiver.reply(() => ({ status: 503, body: "busy" }));
+    const error = await failure(send(elastic()));
+    expect(error.kind).toBe("transient");
+    expect(error.httpStatus).toBe(503);
+  });
+
+  it("400 is permanent, and so is a 404 on upsert", async () => {
+    receiver.reply(() => ({ status: 400, body: '{"error":"mapper_parsing_exception"}' }));
+    expect((await failure(send(meili()))).kind).toBe("permanent");
+    receiver.reply(() => ({ status: 404, body: "{}" }));
+    expect((await failure(send(elastic()))).kind).toBe("permanent");
+  });
+
+  it("a missing id or document fails permanently without sending", async () => {
+    const noId = insert({ total: 1 }, { object_id: null });
+    expect((await failure(send(elastic(), noId))).code).toBe("INVALID_SEARCH_TARGET");
+    const notObject = meili({ document_template: "[{{ total }}]" });
+    expect((await failure(send(notObject))).code).toBe("INVALID_SEARCH_DOCUMENT");
+    expect(receiver.requests).toHaveLength(0);
+  });
+
+  it("an unset key variable is MISSING_SECRET", async () => {
+    const error = await failure(send(meili({ api_key_env: "UNSET_KEY" })));
+    expect(error.code).toBe("MISSING_SECRET");
+    expect(error.kind).toBe("permanent");
+  });
+});
+
+describe("config", () => {
+  const issues = (config: Record<string, unknown>) =>
+    v.safeParse(searchConfigSchema, config).issues?.map((issue) => issue.message) ?? [];
+
+  it("rejects mixed or misplaced options", () => {
+    const base = { type: "search", base_url: "https://search.example", index: "i" };
+    expect(issues({ ...base, provider: "solr" })[0]).toMatch(/must be one of/);
+    expect(issues({ ...base, provider: "meilisearch", api_key: "a", api_key_env: "B" })).toEqual([
+      "give api_key or api_key_env, not both",
+    ]);
+    expect(issues({ ...base, provider: "elasticsearch", username: "u" })).toEqual([
+      "username and password_env go together",
+    ]);
+    expect(issues({ ...base, provider: "meilisearch", refresh: "true" })[0]).toMatch(
+      /elasticsearch only/,
+    );
+    expect(issues({ ...base, provider: "elasticsearch", primary_key: "id" })[0]).toMatch(
+      /meilisearch only/,
+    );
+    expect(issues({ ...base, provider: "elasticsearch", extra: 1 })).toHaveLength(1);
+    expect(issues({ ...base, provider: "elasticsearch" })).toEqual([]);
+  });
+});
