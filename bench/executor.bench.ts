@@ -13,8 +13,8 @@
  */
 import { normalizeChangeEvent } from "../src/events/normalize.ts";
 import { stringifyJson } from "../src/json.ts";
-import { createExecutorScenarios, type Scenario } from "./executor/scenarios.ts";
 import { startReceiverProcess } from "./executor/receiver.ts";
+import { createExecutorScenarios, type Scenario } from "./executor/scenarios.ts";
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
 import { describeMachine, integer, machine, round, table, writeResults } from "./support/report.ts";
@@ -63,7 +63,9 @@ await runBenchmark("executor", async () => {
 
   const baseline = results[0]?.perSecond ?? fail("no baseline");
   const host = machine();
-  console.log(`\nExecutor: ${integer.format(deliveries)} deliveries per round, median of ${rounds} rounds, concurrency ${concurrency}`);
+  console.log(
+    `\nExecutor: ${integer.format(deliveries)} deliveries per round, median of ${rounds} rounds, concurrency ${concurrency}`,
+  );
   console.log(`${describeMachine(host)}\n`);
   const rows = results.map(({ scenario, perSecond }) => [
     scenario.name,
@@ -72,7 +74,9 @@ await runBenchmark("executor", async () => {
     scenario.sends ? `${round(1e6 / perSecond - 1e6 / baseline)} µs` : "–",
     `${round(1e6 / perSecond)} µs`,
   ]);
-  console.log(table(["scenario", "actions/s", "vs fetch", "added per action", "wall/action"], rows, 1));
+  console.log(
+    table(["scenario", "actions/s", "vs fetch", "added per action", "wall/action"], rows, 1),
+  );
   writeResults("executor", {
     machine: host,
     settings: { deliveries, rounds, concurrency },

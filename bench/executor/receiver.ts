@@ -10,9 +10,13 @@ export interface ReceiverProcess {
 }
 
 export async function startReceiverProcess(): Promise<ReceiverProcess> {
-  const child = spawn(process.execPath, [new URL("./receiver-process.ts", import.meta.url).pathname], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [new URL("./receiver-process.ts", import.meta.url).pathname],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   const lines = createInterface({ input: child.stdout });
   const pending: ((line: string) => void)[] = [];
   lines.on("line", (line) => pending.shift()?.(line));

@@ -91,8 +91,13 @@ export function createExecutorScenarios(inputs: ScenarioInputs): Scenario[] {
     through("webhook, body_template", {
       type: "webhook",
       url,
-      body_template: '{"order": {{ after.id }}, "status": "{{ after.status }}", "tier": "{{ after.customer.tier }}"}',
+      body_template:
+        '{"order": {{ after.id }}, "status": "{{ after.status }}", "tier": "{{ after.customer.tier }}"}',
     }),
-    through("log (no I/O)", { type: "log", message_template: "order {{ after.id }} is {{ after.status }}" }, false),
+    through(
+      "log (no I/O)",
+      { type: "log", message_template: "order {{ after.id }} is {{ after.status }}" },
+      false,
+    ),
   ];
 }

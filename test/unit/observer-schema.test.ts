@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.ts";
 import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 import { parseConfig, safeParseConfig } from "../../src/validation.ts";
-import { ConfigError } from "../../src/errors.ts";
 
 const webhook = { type: "webhook", url: "https://example.com/hook" };
 
