@@ -9,7 +9,8 @@
  * Environment: BENCH_DELIVERIES (per round, default 20 000), BENCH_ROUNDS (default 3; the median
  * round is reported), BENCH_CONCURRENCY (default 64).
  *
- * Run with `npm run bench`; writes bench/results/executor.json.
+ * `npm run bench` runs it on Bun (what `bun run server` uses) and on Node, writing
+ * bench/results/executor-bun.json and executor-node.json.
  */
 import { normalizeChangeEvent } from "../src/events/normalize.ts";
 import { stringifyJson } from "../src/json.ts";
@@ -18,6 +19,8 @@ import { createExecutorScenarios, type Scenario } from "./executor/scenarios.ts"
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
 import { describeMachine, integer, machine, round, table, writeResults } from "./support/report.ts";
+
+const runtimeName = () => ("bun" in process.versions ? "bun" : "node");
 
 await runBenchmark("executor", async () => {
   const deliveries = envNumber("BENCH_DELIVERIES", 20_000);
@@ -77,7 +80,7 @@ await runBenchmark("executor", async () => {
   console.log(
     table(["scenario", "actions/s", "vs fetch", "added per action", "wall/action"], rows, 1),
   );
-  writeResults("executor", {
+  writeResults(`executor-${runtimeName()}`, {
     machine: host,
     settings: { deliveries, rounds, concurrency },
     results: results.map(({ scenario, perSecond }) => ({

@@ -2,9 +2,22 @@
  * fraiseql-observers core: runtime-agnostic (Web-standard APIs only). Runtimes and drivers live in
  * `adapters/` and are exported from their own entry points.
  */
+export * from "./actions/index.ts";
 export * from "./dsl/index.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";
+export * from "./executor/index.ts";
 export type { JsonObject, JsonPrimitive, JsonValue } from "./json.ts";
-export { jsonEquals } from "./json.ts";
+export { jsonEquals, stringifyJson } from "./json.ts";
 export * from "./matcher/index.ts";
+export {
+  checkTarget,
+  expectSuccess,
+  type HttpRequest,
+  type HttpResponse,
+  sendHttp,
+} from "./net/index.ts";
+export * from "./observers/index.ts";
+export * from "./ports/index.ts";
+export * from "./templates/index.ts";
+export { type ConfigResult, parseConfig, safeParseConfig } from "./validation.ts";

@@ -76,6 +76,8 @@ export function table(headers: string[], body: string[][], alignLeft: number): s
 }
 
 export interface Machine {
+  /** The JavaScript runtime that ran the benchmark, e.g. "Bun 1.4.5" or "Node v22.23.3". */
+  runtime: string;
   node: string;
   v8: string;
   platform: string;
@@ -84,7 +86,9 @@ export interface Machine {
 
 export function machine(): Machine {
   const cpuList = cpus();
+  const bun = (process.versions as Record<string, string | undefined>).bun;
   return {
+    runtime: bun ? `Bun ${bun}` : `Node ${process.version}`,
     node: process.version,
     v8: process.versions.v8,
     platform: `${platform()}/${arch()}`,
@@ -96,10 +100,10 @@ export function machine(): Machine {
   };
 }
 
-/** "Node v22…, <cpu>, N cores (M available), linux/x64". */
+/** "Node v22… (or Bun 1.…), <cpu>, N cores (M available), linux/x64". */
 export function describeMachine(host: Machine): string {
   const { cpu } = host;
-  return `Node ${host.node}, ${cpu.model}, ${cpu.cores} cores (${cpu.available_parallelism} available), ${host.platform}`;
+  return `${host.runtime}, ${cpu.model}, ${cpu.cores} cores (${cpu.available_parallelism} available), ${host.platform}`;
 }
 
 /** The settings line printed above the task table. */

@@ -1,8 +1,6 @@
 import * as v from "valibot";
+import { MAX_URL_BYTES } from "../net/target.ts";
 import { type TemplateMode, templateIssues } from "../templates/index.ts";
-
-/** Outbound URLs longer than this are refused (FraiseQL's cap). */
-export const MAX_URL_BYTES = 2048;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** RFC 9110 field-name token. */

@@ -1,8 +1,9 @@
 // Entry for workerd (wrangler dev): answer every request with the smoke results.
+import { actionsSmoke } from "./actions-smoke.ts";
 import { coreSmoke } from "./core-smoke.ts";
 
 export default {
-  fetch(): Response {
-    return Response.json(coreSmoke());
+  async fetch(): Promise<Response> {
+    return Response.json({ ...coreSmoke(), actions: await actionsSmoke() });
   },
 };

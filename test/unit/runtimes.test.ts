@@ -3,7 +3,10 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-/** The core promises Web-standard APIs only: run the same script on every runtime we ship for. */
+/**
+ * The core promises Web-standard APIs only: run the same script (the DSL, the matcher, and real
+ * actions through the executor against faked services) on every runtime we ship for.
+ */
 const here = join(import.meta.dirname, "../runtimes");
 const bin = (name: string) => join(import.meta.dirname, "../../node_modules/.bin", name);
 
@@ -31,6 +34,28 @@ const expected = {
   explained: expect.stringContaining("'missing' is not in the UPDATE event's data"),
   sql: true,
   matched: ["a"],
+  actions: {
+    webhook: { status: "success", disposition: "done", code: null, http: 204 },
+    retry: { status: "failed", disposition: "retry", code: "HTTP_STATUS", http: 503 },
+    forbidden: {
+      status: "failed",
+      disposition: "dead_letter",
+      code: "TARGET_FORBIDDEN",
+      http: null,
+    },
+    webPush: { status: "success", disposition: "done", code: null, http: 201 },
+    fcm: { status: "success", disposition: "done", code: null, http: 200 },
+    cache: { status: "success", disposition: "done", code: null, http: null },
+    facts: {
+      hookBody: { order: 42, note: 'say "hi"}' },
+      hookSigned: true,
+      retryAfterHonoured: true,
+      pushEncrypted: true,
+      pushVapid: true,
+      fcmAuthorised: true,
+      fcmTitle: "Order 42 shipped",
+    },
+  },
 };
 
 function freePort(): Promise<number> {
