@@ -11,7 +11,7 @@ import {
   parseMailboxList,
   splitAddressList,
 } from "./email-address.ts";
-import { htmlEscapedContext } from "./email-html.ts";
+import { HTML_TEMPLATE } from "./email-html.ts";
 import {
   DEFAULT_EMAIL_BASE_URLS,
   expectProviderSuccess,
@@ -158,7 +158,7 @@ export function buildEmailMessage(request: ActionRequest<EmailConfig>): EmailMes
     html:
       config.html_template === undefined
         ? null
-        : renderTemplate(config.html_template, "text", htmlEscapedContext(context)),
+        : renderTemplate(config.html_template, "text", context, HTML_TEMPLATE),
   };
 }
 

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import type { ChangeEvent } from "../events/types.ts";
 import { expectSuccess, type HttpResponse, sendHttp } from "../net/http.ts";
-import { renderTemplate } from "../templates/index.ts";
+import { renderTemplate, type TemplateOptions } from "../templates/index.ts";
 import { urlDestination } from "./destination.ts";
 import { envName, exactlyOne, httpUrl, nonEmptyString, template } from "./fields.ts";
 import { requireSecret } from "./secrets.ts";
@@ -30,6 +30,9 @@ export type SlackConfig = v.InferOutput<typeof slackSchema>;
 function escapeSlack(text: string): string {
   return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
+
+/** Values from the event are Slack-escaped; the template's own markup (`<!here>`, links) is kept. */
+const SLACK_TEMPLATE: TemplateOptions = { escape: escapeSlack };
 
 /** FraiseQL's default message, e.g. `Event: INSERT on Order (ID: 42)`. */
 function defaultMessage(event: ChangeEvent): string {
@@ -99,7 +102,7 @@ export const slackAction: ActionDefinition<SlackConfig> = {
       "slack webhook url",
     );
     const text = config.message_template
-      ? renderTemplate(config.message_template, "text", request)
+      ? renderTemplate(config.message_template, "text", request, SLACK_TEMPLATE)
       : defaultMessage(request.event);
     const response = await send(url, payload(config, text), environment, request.signal);
     try {

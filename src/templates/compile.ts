@@ -1,8 +1,9 @@
+import { MISSING } from "../dsl/paths.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { compileReader, type Reader } from "./context.ts";
 import { type Formatter, formatJsonStringContent, formatJsonToken, formatText } from "./format.ts";
 import { type Placeholder, scanTemplate } from "./parse.ts";
-import type { Template, TemplateContext, TemplateMode } from "./types.ts";
+import type { Template, TemplateContext, TemplateMode, TemplateOptions } from "./types.ts";
 
 /** Compiled templates kept by `renderTemplate`; past this, the oldest is dropped. */
 export const TEMPLATE_CACHE_SIZE = 1000;
@@ -14,10 +15,23 @@ function formatterFor(mode: TemplateMode, placeholder: Placeholder): Formatter {
   return placeholder.inString ? formatJsonStringContent : formatJsonToken;
 }
 
-function writerFor(mode: TemplateMode, placeholder: Placeholder): Writer {
+function writerFor(
+  mode: TemplateMode,
+  placeholder: Placeholder,
+  source: string,
+  options: TemplateOptions,
+): Writer {
   const read: Reader = compileReader(placeholder.path);
   const format = formatterFor(mode, placeholder);
-  return (context) => format(read(context));
+  const { escape: escapeValue, onMissing } = options;
+  if (!escapeValue && !onMissing) return (context) => format(read(context));
+  const text = source.slice(placeholder.position, source.indexOf("}}", placeholder.position) + 2);
+  return (context) => {
+    const value = read(context);
+    if (value === MISSING) onMissing?.(text);
+    const formatted = format(value);
+    return escapeValue ? escapeValue(formatted) : formatted;
+  };
 }
 
 /** Problems in a template's source (unclosed `{{`, an empty or malformed path, JSON skeleton). */
@@ -26,9 +40,16 @@ export function templateIssues(source: string, mode: TemplateMode): ConfigIssue[
 }
 
 /** Parses a template; throws `ConfigError` with its issues. */
-export function compileTemplate(source: string, mode: TemplateMode): Template {
+export function compileTemplate(
+  source: string,
+  mode: TemplateMode,
+  options: TemplateOptions = NO_OPTIONS,
+): Template {
   const { parts, issues } = scanTemplate(source, mode);
   if (issues.length > 0) throw new ConfigError(issues);
+  if (options.escape && mode !== "text") {
+    throw new Error("template escape applies to text mode only: json mode escapes for JSON");
+  }
   // literals[i] precedes writers[i]; one more literal ends the template, so rendering is one loop.
   const literals: string[] = [""];
   const writers: Writer[] = [];
@@ -36,7 +57,7 @@ export function compileTemplate(source: string, mode: TemplateMode): Template {
     if (typeof part === "string") {
       literals[literals.length - 1] += part;
     } else {
-      writers.push(writerFor(mode, part));
+      writers.push(writerFor(mode, part, source, options));
       literals.push("");
     }
   }
@@ -51,19 +72,30 @@ export function compileTemplate(source: string, mode: TemplateMode): Template {
   return Object.freeze({ source, mode, render });
 }
 
-const cache = new Map<string, Template>();
+const NO_OPTIONS: TemplateOptions = {};
+/** One bounded cache per options object (callers pass module-level constants). */
+const caches = new WeakMap<TemplateOptions, Map<string, Template>>();
 
-/** Renders `source` (parsed once and cached, bounded) against `context`. */
+/**
+ * Renders `source` (parsed once and cached, bounded) against `context`. `options` should be a
+ * long-lived constant: compiled templates are cached per options object.
+ */
 export function renderTemplate(
   source: string,
   mode: TemplateMode,
   context: TemplateContext,
+  options: TemplateOptions = NO_OPTIONS,
 ): string {
+  let cache = caches.get(options);
+  if (cache === undefined) {
+    cache = new Map();
+    caches.set(options, cache);
+  }
   // Modes hold no ':', so the key is unambiguous.
   const key = `${mode}:${source}`;
   let template = cache.get(key);
   if (template === undefined) {
-    template = compileTemplate(source, mode);
+    template = compileTemplate(source, mode, options);
     if (cache.size >= TEMPLATE_CACHE_SIZE) {
       const oldest = cache.keys().next();
       if (!oldest.done) cache.delete(oldest.value);

@@ -14,4 +14,4 @@
  */
 export { compileTemplate, renderTemplate, TEMPLATE_CACHE_SIZE, templateIssues } from "./compile.ts";
 export { EVENT_FIELDS, TEMPLATE_ROOTS } from "./path.ts";
-export type { Template, TemplateContext, TemplateMode } from "./types.ts";
+export type { Template, TemplateContext, TemplateMode, TemplateOptions } from "./types.ts";

@@ -21,3 +21,17 @@ export interface Template {
   readonly mode: TemplateMode;
   render(context: TemplateContext): string;
 }
+
+/**
+ * How a text-mode template treats values, for targets with their own syntax. Literal template text
+ * is never touched: only what comes from the event is escaped.
+ */
+export interface TemplateOptions {
+  /** Applied to each value's text (e.g. HTML-, Slack- or glob-escaping). Text mode only. */
+  escape?: (text: string) => string;
+  /**
+   * Called with a placeholder's source (`{{ after.id }}`) when the event has no value there; throw
+   * to fail the render. By default a missing value renders empty (`null` as a JSON token).
+   */
+  onMissing?: (placeholder: string) => void;
+}

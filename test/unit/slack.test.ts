@@ -55,6 +55,16 @@ describe("slack delivery", () => {
     });
   });
 
+  it("escapes Slack markup in template values but keeps the template's own", async () => {
+    await post(
+      { message_template: "<!here> {{ note }} <https://example.com/o/{{ id }}|order>" },
+      insert({ id: 7, note: "<!channel> <https://evil.example|click> & more" }),
+    );
+    expect(sentPayload()).toEqual({
+      text: "<!here> &lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; more <https://example.com/o/7|order>",
+    });
+  });
+
   it("renders message_template and adds channel, username and icon", async () => {
     await post(
       {

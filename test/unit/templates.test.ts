@@ -543,3 +543,39 @@ describe("properties", () => {
     );
   });
 });
+
+describe("template options", () => {
+  const event = insert({ id: 7, name: "<b>Ann</b> & co", tags: ["<x>"] });
+  const upper = { escape: (text: string) => `[${text.toUpperCase()}]` };
+
+  it("escapes values, never the template's own text", () => {
+    expect(
+      renderTemplate("<p>{{ name }}</p> {{ id }} {{ tags }}", "text", context(event), upper),
+    ).toBe('<p>[<B>ANN</B> & CO]</p> [7] [["<X>"]]');
+    // Another options object has its own cache: the plain rendering is unaffected.
+    expect(renderTemplate("<p>{{ name }}</p>", "text", context(event))).toBe(
+      "<p><b>Ann</b> & co</p>",
+    );
+  });
+
+  it("reports a missing value with the placeholder's source when asked", () => {
+    const seen: string[] = [];
+    const options = { onMissing: (placeholder: string) => void seen.push(placeholder) };
+    expect(renderTemplate("a{{ id }}b{{  after.nope }}c", "text", context(event), options)).toBe(
+      "a7bc",
+    );
+    expect(seen).toEqual(["{{  after.nope }}"]);
+    const strict = {
+      onMissing: (placeholder: string) => {
+        throw new Error(`no value for ${placeholder}`);
+      },
+    };
+    expect(() => renderTemplate("{{ nope }}", "text", context(event), strict)).toThrow(
+      "no value for {{ nope }}",
+    );
+  });
+
+  it("refuses an escape in json mode, which escapes for JSON itself", () => {
+    expect(() => compileTemplate('{"a": "{{ id }}"}', "json", upper)).toThrow(/text mode only/);
+  });
+});
