@@ -11,9 +11,8 @@ import { createRedisCacheStore } from "../../adapters/redis/index.ts";
 import { cacheAction, cacheConfigSchema } from "../../src/actions/cache.ts";
 import { escapeGlob, hasUnescapedGlob, unescapeGlob } from "../../src/actions/cache-key.ts";
 import { createUpstashCacheStore } from "../../src/actions/cache-upstash.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
 import type { CacheStore } from "../../src/ports/cache.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, remove } from "../support/events.ts";
 import { startUpstashProxy, type UpstashProxy } from "../support/upstash-proxy.ts";
 
@@ -75,15 +74,6 @@ function counting(store: CacheStore) {
 function invalidate(store: CacheStore, keyPattern: string, event = insert({ id: 1 })) {
   const environment = testEnvironment({ cache: store });
   return runAction(cacheAction, { type: "cache", key_pattern: keyPattern }, event, { environment });
-}
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
 }
 
 /** The same scenarios for every store. */
@@ -164,7 +154,7 @@ cacheStoreSuite("upstash", async () => {
 
 describe("cache action failures", () => {
   it("a runtime without a store fails permanently, naming what to configure", async () => {
-    const error = await failure(
+    const error = await actionFailure(
       runAction(cacheAction, { type: "cache", key_pattern: "k" }, insert({ id: 1 })),
     );
     expect(error.kind).toBe("permanent");
@@ -176,7 +166,7 @@ describe("cache action failures", () => {
   it("an unreachable Redis is transient CACHE_UNAVAILABLE", async () => {
     const store = createRedisCacheStore({ url: "redis://127.0.0.1:1", connectTimeoutMs: 200 });
     try {
-      const error = await failure(invalidate(store, `${PREFIX}:x:{{ id }}`));
+      const error = await actionFailure(invalidate(store, `${PREFIX}:x:{{ id }}`));
       expect(error.kind).toBe("transient");
       expect(error.code).toBe("CACHE_UNAVAILABLE");
     } finally {
@@ -188,7 +178,7 @@ describe("cache action failures", () => {
     const proxy = await startUpstashProxy(REDIS_URL, "right-token");
     try {
       const store = createUpstashCacheStore({ url: proxy.url, token: "wrong-token" });
-      const error = await failure(invalidate(store, `${PREFIX}:x:*`));
+      const error = await actionFailure(invalidate(store, `${PREFIX}:x:*`));
       expect(error.code).toBe("CACHE_UNAVAILABLE");
       expect(error.message).toMatch(/Unauthorized/);
     } finally {
@@ -198,7 +188,7 @@ describe("cache action failures", () => {
 
   it("a placeholder the event lacks fails permanently instead of widening the pattern", async () => {
     const store = createUpstashCacheStore({ url: "http://127.0.0.1:1", token: "t" });
-    const error = await failure(
+    const error = await actionFailure(
       invalidate(store, `${PREFIX}:user:{{ after.id }}*`, remove({ id: 1 })),
     );
     expect(error.code).toBe("INVALID_CACHE_KEY");

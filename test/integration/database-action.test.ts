@@ -3,9 +3,8 @@ import { randomUUID } from "node:crypto";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { databaseAction, databaseConfigSchema } from "../../src/actions/database.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
-import { runAction, testEnvironment, testObserver } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment, testObserver } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 import { connectTestDatabase, quoteIdent, type Sql } from "../support/postgres.ts";
 
@@ -56,15 +55,6 @@ function call(functionName: string, params?: unknown, event = insert({ id: 7 }))
   return runAction(databaseAction, config, event, { environment, deliveryId: "dlv-1" });
 }
 
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
-}
-
 async function received(name: string) {
   return sql.unsafe(`SELECT envelope FROM ${q}.received WHERE name = $1`, [name]);
 }
@@ -103,11 +93,11 @@ describe("database action", () => {
   });
 
   it("a missing function or schema fails permanently", async () => {
-    const missing = await failure(call(`${schema}.no_such_function`));
+    const missing = await actionFailure(call(`${schema}.no_such_function`));
     expect(missing.kind).toBe("permanent");
     expect(missing.code).toBe("SQL_ERROR");
     expect(missing.message).toMatch(/42883/);
-    const noSchema = await failure(call("no_such_schema_x.record_event"));
+    const noSchema = await actionFailure(call("no_such_schema_x.record_event"));
     expect(noSchema.kind).toBe("permanent");
     expect(noSchema.message).toMatch(/3F000/);
   });
@@ -120,13 +110,13 @@ describe("database action", () => {
     ["57014", "transient"],
     ["P0001", "transient"],
   ])("SQLSTATE %s is %s", async (sqlstate, kind) => {
-    const error = await failure(call(`${schema}.fail_with`, { sqlstate }));
+    const error = await actionFailure(call(`${schema}.fail_with`, { sqlstate }));
     expect(error.kind).toBe(kind);
     expect(error.message).toContain(sqlstate);
   });
 
   it("a runtime without SQL fails permanently with UNSUPPORTED_ON_RUNTIME", async () => {
-    const error = await failure(
+    const error = await actionFailure(
       runAction(databaseAction, { type: "database", function_name: "f" }, insert({ id: 1 })),
     );
     expect(error.kind).toBe("permanent");

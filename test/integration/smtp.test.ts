@@ -6,8 +6,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSmtpTransport, type SmtpTransport } from "../../adapters/smtp/index.ts";
 import { emailAction } from "../../src/actions/email.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 import { freePort, type SmtpServer, startSmtpServer } from "../support/smtp-server.ts";
 
@@ -59,16 +58,6 @@ async function messageWithSubject(subject: string): Promise<string> {
   return found;
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<ActionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ActionFailure);
-    return error as ActionFailure;
-  }
-  throw new Error("expected the action to fail");
-}
-
 describe("email over SMTP (aiosmtpd)", () => {
   it("delivers a rendered message with from, to, cc, bcc, reply-to, subject and body", async () => {
     const environment = testEnvironment({ email: transport });
@@ -101,7 +90,7 @@ describe("email over SMTP (aiosmtpd)", () => {
 
   it("treats a 550 for the only recipient as permanent SMTP_REJECTED", async () => {
     const environment = testEnvironment({ email: transport });
-    const failure = await failureOf(
+    const failure = await actionFailure(
       runAction(
         emailAction,
         config({ to_template: "reject@example.com", cc: undefined, bcc: undefined }),
@@ -117,7 +106,7 @@ describe("email over SMTP (aiosmtpd)", () => {
 
   it("treats a 451 (greylisting) as transient SMTP_UNAVAILABLE", async () => {
     const environment = testEnvironment({ email: transport });
-    const failure = await failureOf(
+    const failure = await actionFailure(
       runAction(
         emailAction,
         config({ to_template: "busy@example.com", cc: undefined, bcc: undefined }),
@@ -154,7 +143,7 @@ describe("SMTP failures without a working server", () => {
   it("maps a refused connection to transient SMTP_UNAVAILABLE", async () => {
     const closed = createSmtpTransport({ host: "127.0.0.1", port: await freePort() });
     try {
-      const failure = await failureOf(
+      const failure = await actionFailure(
         runAction(emailAction, config(), order, {
           environment: testEnvironment({ email: closed }),
         }),
@@ -184,7 +173,7 @@ describe("SMTP failures without a working server", () => {
     it("maps a greeting timeout to transient SMTP_UNAVAILABLE", async () => {
       const slow = createSmtpTransport({ host: "127.0.0.1", port, greetingTimeout: 200 });
       try {
-        const failure = await failureOf(
+        const failure = await actionFailure(
           runAction(emailAction, config(), order, {
             environment: testEnvironment({ email: slow }),
           }),

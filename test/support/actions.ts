@@ -1,9 +1,11 @@
 import * as v from "valibot";
-import type {
-  ActionDefinition,
-  ActionEnvironment,
-  ActionResult,
-  ObserverRef,
+import { expect } from "vitest";
+import {
+  type ActionDefinition,
+  type ActionEnvironment,
+  ActionFailure,
+  type ActionResult,
+  type ObserverRef,
 } from "../../src/actions/types.ts";
 import type { ChangeEvent } from "../../src/events/types.ts";
 import { systemClock } from "../../src/ports/clock.ts";
@@ -49,4 +51,14 @@ export async function runAction<C>(
     signal: options.signal ?? new AbortController().signal,
     environment: options.environment ?? testEnvironment(),
   });
+}
+
+/** The `ActionFailure` a promise rejects with (the test fails if it resolves or rejects otherwise). */
+export async function actionFailure(promise: Promise<unknown>): Promise<ActionFailure> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ActionFailure);
+  return error as ActionFailure;
 }

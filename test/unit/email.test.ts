@@ -1,9 +1,8 @@
 import * as v from "valibot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { emailAction } from "../../src/actions/email.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
 import type { EmailMessage, EmailTransport } from "../../src/ports/email.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -40,16 +39,6 @@ function config(provider: string, extra: Record<string, unknown> = {}) {
     body_template: "Order {{ id }} is {{ status }}",
     ...extra,
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ActionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ActionFailure);
-    return error as ActionFailure;
-  }
-  throw new Error("expected the action to fail");
 }
 
 async function sentJson(provider: string, extra: Record<string, unknown> = {}) {
@@ -161,12 +150,12 @@ describe("email over HTTP providers", () => {
   });
 
   it("fails permanently when to_template renders something that is not an address", async () => {
-    const bad = await failureOf(
+    const bad = await actionFailure(
       runAction(emailAction, config("resend", { to_template: "{{ status }}" }), order),
     );
     expect(bad).toMatchObject({ kind: "permanent", code: "INVALID_RECIPIENT" });
     expect(bad.message).toContain("shipped");
-    const empty = await failureOf(
+    const empty = await actionFailure(
       runAction(
         emailAction,
         config("resend", { to: undefined, to_template: "{{ missing }}" }),
@@ -179,7 +168,7 @@ describe("email over HTTP providers", () => {
 
   it.each([429, 503])("treats HTTP %i as transient", async (status) => {
     receiver.reply(() => ({ status, body: '{"message":"slow down"}' }));
-    const failure = await failureOf(runAction(emailAction, config("resend"), order));
+    const failure = await actionFailure(runAction(emailAction, config("resend"), order));
     expect(failure).toMatchObject({ kind: "transient", httpStatus: status });
   });
 
@@ -189,7 +178,7 @@ describe("email over HTTP providers", () => {
       headers: { "content-type": "application/json" },
       body: '{"ErrorCode":300,"Message":"Invalid \'To\' address"}',
     }));
-    const failure = await failureOf(runAction(emailAction, config("postmark"), order));
+    const failure = await actionFailure(runAction(emailAction, config("postmark"), order));
     expect(failure).toMatchObject({ kind: "permanent", httpStatus: 422 });
     expect(failure.message).toContain("Invalid 'To' address (ErrorCode 300)");
   });
@@ -200,7 +189,7 @@ describe("email over HTTP providers", () => {
       environment: testEnvironment({ env: { RESEND_KEY: "re_env" } }),
     });
     expect(receiver.requests[0]?.headers.authorization).toBe("Bearer re_env");
-    const missing = await failureOf(runAction(emailAction, fromEnv, order));
+    const missing = await actionFailure(runAction(emailAction, fromEnv, order));
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     expect(missing.message).toContain("RESEND_KEY");
   });
@@ -225,7 +214,7 @@ describe("email over SMTP", () => {
   };
 
   it("fails permanently without a transport (Workers have no TCP SMTP)", async () => {
-    const failure = await failureOf(runAction(emailAction, smtpConfig, order));
+    const failure = await actionFailure(runAction(emailAction, smtpConfig, order));
     expect(failure).toMatchObject({ kind: "permanent", code: "UNSUPPORTED_ON_RUNTIME" });
     expect(failure.message).toContain("HTTP provider");
   });

@@ -2,11 +2,10 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { jobAction } from "../../src/actions/job.ts";
 import { logAction, logConfigSchema } from "../../src/actions/log.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
 import type { JsonValue } from "../../src/json.ts";
 import type { JobQueue, JobRequest } from "../../src/ports/jobs.ts";
 import type { Logger, LogLevel } from "../../src/ports/logger.ts";
-import { runAction, testEnvironment, testObserver } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment, testObserver } from "../support/actions.ts";
 import { insert, update } from "../support/events.ts";
 
 function capturingLogger() {
@@ -29,15 +28,6 @@ function capturingQueue(fail?: Error) {
     },
   };
   return { queue, jobs };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
 }
 
 describe("log action", () => {
@@ -130,7 +120,7 @@ describe("job action", () => {
 
   it("a queue error is transient JOB_ENQUEUE_FAILED", async () => {
     const { queue } = capturingQueue(new Error("queue full"));
-    const error = await failure(
+    const error = await actionFailure(
       runAction(jobAction, { type: "job", task: "t" }, insert({}), {
         environment: testEnvironment({ jobs: queue }),
       }),
@@ -141,7 +131,7 @@ describe("job action", () => {
   });
 
   it("a runtime without a queue fails permanently with UNSUPPORTED_ON_RUNTIME", async () => {
-    const error = await failure(runAction(jobAction, { type: "job", task: "t" }, insert({})));
+    const error = await actionFailure(runAction(jobAction, { type: "job", task: "t" }, insert({})));
     expect(error.kind).toBe("permanent");
     expect(error.code).toBe("UNSUPPORTED_ON_RUNTIME");
   });

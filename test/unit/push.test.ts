@@ -10,8 +10,7 @@ import { createRequire } from "node:module";
 import * as v from "valibot";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { pushAction } from "../../src/actions/push.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 import { type Receiver, type ReceiverHandler, startReceiver } from "../support/receiver.ts";
 
@@ -31,15 +30,6 @@ async function receiver(handler: ReceiverHandler): Promise<Receiver> {
 afterEach(async () => {
   await Promise.all(receivers.splice(0).map((r) => r.close()));
 });
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
-}
 
 function jwtParts(jwt: string) {
   const [header = "", payload = "", signature = ""] = jwt.split(".");
@@ -145,7 +135,7 @@ describe("push: FCM HTTP v1", () => {
         : { status: 200 },
     );
     await runAction(pushAction, config, event);
-    const error = await failure(runAction(pushAction, config, event));
+    const error = await actionFailure(runAction(pushAction, config, event));
     expect(error.kind).toBe("transient");
     expect(error.httpStatus).toBe(401);
     await runAction(pushAction, config, event);
@@ -173,9 +163,9 @@ describe("push: FCM HTTP v1", () => {
     const { config } = await fcm((call) =>
       call === 1 ? { status: 404, body: unregistered } : { status: 503 },
     );
-    const gone = await failure(runAction(pushAction, config, event));
+    const gone = await actionFailure(runAction(pushAction, config, event));
     expect(gone).toMatchObject({ kind: "permanent", code: "SUBSCRIPTION_GONE", httpStatus: 404 });
-    const busy = await failure(runAction(pushAction, config, event));
+    const busy = await actionFailure(runAction(pushAction, config, event));
     expect(busy).toMatchObject({ kind: "transient", httpStatus: 503 });
   });
 
@@ -208,7 +198,7 @@ describe("push: FCM HTTP v1", () => {
         data: { order: "7", kind: "order" },
       },
     });
-    const empty = await failure(runAction(pushAction, templated, insert({ id: 8 })));
+    const empty = await actionFailure(runAction(pushAction, templated, insert({ id: 8 })));
     expect(empty).toMatchObject({ kind: "permanent", code: "MISSING_DEVICE_TOKEN" });
     void device_token;
   });
@@ -235,10 +225,10 @@ describe("push: FCM HTTP v1", () => {
       body_template: "hi",
       base_url: server.url,
     };
-    const denied = await failure(runAction(pushAction, config, event));
+    const denied = await actionFailure(runAction(pushAction, config, event));
     expect(denied).toMatchObject({ kind: "permanent", code: "AUTH_FAILED" });
     tokenReply = { status: 500, body: { error: "backend" } };
-    const down = await failure(runAction(pushAction, config, event));
+    const down = await actionFailure(runAction(pushAction, config, event));
     expect(down).toMatchObject({ kind: "transient", code: "TOKEN_REQUEST_FAILED" });
   });
 
@@ -358,25 +348,25 @@ describe("push: Web Push", () => {
       note: 'say "hi"',
     });
 
-    const missing = await failure(runAction(pushAction, withPath, event, { environment }));
+    const missing = await actionFailure(runAction(pushAction, withPath, event, { environment }));
     expect(missing).toMatchObject({ kind: "permanent", code: "INVALID_SUBSCRIPTION" });
     void [title_template, body_template];
   });
 
   it("reports an expired subscription (410) as permanent SUBSCRIPTION_GONE", async () => {
     const { config } = await pushService(410);
-    const error = await failure(runAction(pushAction, config, event, { environment }));
+    const error = await actionFailure(runAction(pushAction, config, event, { environment }));
     expect(error).toMatchObject({ kind: "permanent", code: "SUBSCRIPTION_GONE", httpStatus: 410 });
   });
 
   it("refuses payloads too large for one record, and a missing key variable", async () => {
     const { config } = await pushService();
     const big = { ...config, body_template: "x".repeat(4000) };
-    const large = await failure(runAction(pushAction, big, event, { environment }));
+    const large = await actionFailure(runAction(pushAction, big, event, { environment }));
     expect(large).toMatchObject({ kind: "permanent", code: "PAYLOAD_TOO_LARGE" });
     const { vapid_private_key, ...viaEnv } = config;
     const envConfig = { ...viaEnv, vapid_private_key_env: "VAPID_PRIVATE" };
-    const missing = await failure(runAction(pushAction, envConfig, event, { environment }));
+    const missing = await actionFailure(runAction(pushAction, envConfig, event, { environment }));
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     const env = testEnvironment({ ...environment, env: { VAPID_PRIVATE: vapid_private_key } });
     await runAction(pushAction, envConfig, event, { environment: env });

@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { searchAction, searchConfigSchema } from "../../src/actions/search.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, remove, update } from "../support/events.ts";
 import { type ReceivedRequest, type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -38,15 +37,6 @@ async function send(config: Record<string, unknown>, event = insert({ id: 42, to
   });
   const request = receiver.requests.at(-1) as ReceivedRequest;
   return { result, request, body: request.text === "" ? undefined : JSON.parse(request.text) };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
 }
 
 describe("meilisearch", () => {
@@ -134,28 +124,28 @@ describe("elasticsearch", () => {
 describe("failures", () => {
   it("5xx is transient", async () => {
     receiver.reply(() => ({ status: 503, body: "busy" }));
-    const error = await failure(send(elastic()));
+    const error = await actionFailure(send(elastic()));
     expect(error.kind).toBe("transient");
     expect(error.httpStatus).toBe(503);
   });
 
   it("400 is permanent, and so is a 404 on upsert", async () => {
     receiver.reply(() => ({ status: 400, body: '{"error":"mapper_parsing_exception"}' }));
-    expect((await failure(send(meili()))).kind).toBe("permanent");
+    expect((await actionFailure(send(meili()))).kind).toBe("permanent");
     receiver.reply(() => ({ status: 404, body: "{}" }));
-    expect((await failure(send(elastic()))).kind).toBe("permanent");
+    expect((await actionFailure(send(elastic()))).kind).toBe("permanent");
   });
 
   it("a missing id or document fails permanently without sending", async () => {
     const noId = insert({ total: 1 }, { object_id: null });
-    expect((await failure(send(elastic(), noId))).code).toBe("INVALID_SEARCH_TARGET");
+    expect((await actionFailure(send(elastic(), noId))).code).toBe("INVALID_SEARCH_TARGET");
     const notObject = meili({ document_template: "[{{ total }}]" });
-    expect((await failure(send(notObject))).code).toBe("INVALID_SEARCH_DOCUMENT");
+    expect((await actionFailure(send(notObject))).code).toBe("INVALID_SEARCH_DOCUMENT");
     expect(receiver.requests).toHaveLength(0);
   });
 
   it("an unset key variable is MISSING_SECRET", async () => {
-    const error = await failure(send(meili({ api_key_env: "UNSET_KEY" })));
+    const error = await actionFailure(send(meili({ api_key_env: "UNSET_KEY" })));
     expect(error.code).toBe("MISSING_SECRET");
     expect(error.kind).toBe("permanent");
   });

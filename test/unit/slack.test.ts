@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { slackAction } from "../../src/actions/slack.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, update } from "../support/events.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -22,15 +21,6 @@ function post(config: Record<string, unknown> = {}, event = insert({ id: 42, sta
     { type: "slack", webhook_url: `${receiver.url}/services/T/B/x`, ...config },
     event,
   );
-}
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
 }
 
 function sentPayload(): unknown {
@@ -85,7 +75,7 @@ describe("slack delivery", () => {
 
   it("reads the webhook URL from the environment, failing permanently when unset", async () => {
     const config = { type: "slack", webhook_url_env: "SLACK_URL" };
-    const unset = await failure(runAction(slackAction, config, insert({ id: 1 })));
+    const unset = await actionFailure(runAction(slackAction, config, insert({ id: 1 })));
     expect(unset).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     const environment = testEnvironment({ env: { SLACK_URL: `${receiver.url}/env` } });
     await runAction(slackAction, config, insert({ id: 1 }), { environment });
@@ -99,24 +89,24 @@ describe("slack delivery", () => {
 describe("slack outcomes", () => {
   it("retries 429 after Slack's Retry-After (FraiseQL gave up)", async () => {
     receiver.reply(() => ({ status: 429, headers: { "retry-after": "30" }, body: "rate_limited" }));
-    const error = await failure(post());
+    const error = await actionFailure(post());
     expect(error).toMatchObject({ kind: "transient", httpStatus: 429, retryAfterMs: 30_000 });
   });
 
   it("gives up on 404 no_service and 410 channel_is_archived, naming Slack's reason", async () => {
     receiver.reply(() => ({ status: 404, body: "no_service" }));
-    const missing = await failure(post());
+    const missing = await actionFailure(post());
     expect(missing).toMatchObject({ kind: "permanent", httpStatus: 404 });
     expect(missing.message).toContain("no_service");
     receiver.reply(() => ({ status: 410, body: "channel_is_archived" }));
-    const archived = await failure(post());
+    const archived = await actionFailure(post());
     expect(archived).toMatchObject({ kind: "permanent", httpStatus: 410 });
     expect(archived.message).toContain("channel_is_archived");
   });
 
   it("retries 5xx", async () => {
     receiver.reply(() => ({ status: 500, body: "internal_error" }));
-    expect(await failure(post())).toMatchObject({ kind: "transient", httpStatus: 500 });
+    expect(await actionFailure(post())).toMatchObject({ kind: "transient", httpStatus: 500 });
   });
 });
 

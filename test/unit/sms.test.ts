@@ -1,8 +1,7 @@
 import * as v from "valibot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { smsAction } from "../../src/actions/sms.ts";
-import { ActionFailure } from "../../src/actions/types.ts";
-import { runAction, testEnvironment } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -33,16 +32,6 @@ function config(extra: Record<string, unknown> = {}) {
     base_url: receiver.url,
     ...extra,
   };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ActionFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ActionFailure);
-    return error as ActionFailure;
-  }
-  throw new Error("expected the action to fail");
 }
 
 describe("sms (Twilio Messages API)", () => {
@@ -87,7 +76,7 @@ describe("sms (Twilio Messages API)", () => {
   });
 
   it("fails permanently when the rendered recipient is not E.164", async () => {
-    const failure = await failureOf(
+    const failure = await actionFailure(
       runAction(smsAction, config({ to: undefined, to_template: "{{ status }}" }), order),
     );
     expect(failure).toMatchObject({ kind: "permanent", code: "INVALID_RECIPIENT" });
@@ -105,20 +94,20 @@ describe("sms (Twilio Messages API)", () => {
         status: 400,
       }),
     }));
-    const failure = await failureOf(runAction(smsAction, config(), order));
+    const failure = await actionFailure(runAction(smsAction, config(), order));
     expect(failure).toMatchObject({ kind: "permanent", httpStatus: 400 });
     expect(failure.message).toContain("Twilio error 21211: The 'To' number");
   });
 
   it("treats 429 as transient", async () => {
     receiver.reply(() => ({ status: 429, body: '{"code":20429,"message":"Too Many Requests"}' }));
-    const failure = await failureOf(runAction(smsAction, config(), order));
+    const failure = await actionFailure(runAction(smsAction, config(), order));
     expect(failure).toMatchObject({ kind: "transient", httpStatus: 429 });
     expect(failure.message).toContain("20429");
   });
 
   it("fails permanently when the auth token variable is unset", async () => {
-    const failure = await failureOf(
+    const failure = await actionFailure(
       runAction(smsAction, config({ auth_token: undefined, auth_token_env: "NOPE" }), order),
     );
     expect(failure).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });

@@ -2,10 +2,10 @@ import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import * as v from "valibot";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ActionEnvironment, ActionFailure } from "../../src/actions/types.ts";
+import type { ActionEnvironment } from "../../src/actions/types.ts";
 import { webhookAction } from "../../src/actions/webhook.ts";
 import { systemClock } from "../../src/ports/clock.ts";
-import { runAction, testEnvironment, testObserver } from "../support/actions.ts";
+import { actionFailure, runAction, testEnvironment, testObserver } from "../support/actions.ts";
 import { changeEvent, insert, update } from "../support/events.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -39,15 +39,6 @@ async function deliver(config: Record<string, unknown>, options = {}) {
   const request = receiver.requests.at(-1);
   if (!request) throw new Error("nothing was delivered");
   return { result, request, event };
-}
-
-async function failure(promise: Promise<unknown>): Promise<ActionFailure> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ActionFailure);
-  return error as ActionFailure;
 }
 
 function headersOf(request: { headers: Record<string, unknown> }): Record<string, string> {
@@ -198,14 +189,14 @@ describe("webhook signatures", () => {
   });
 
   it("never send unsigned: a missing or invalid env secret fails permanently", async () => {
-    const missing = await failure(deliver({ signing_secret_env: "HOOK_SECRET" }));
+    const missing = await actionFailure(deliver({ signing_secret_env: "HOOK_SECRET" }));
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     expect(missing.message).toContain("HOOK_SECRET");
-    const blank = await failure(
+    const blank = await actionFailure(
       deliver({ signing_secret_env: "HOOK_SECRET" }, { environment: at(0, { HOOK_SECRET: " " }) }),
     );
     expect(blank).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    const invalid = await failure(
+    const invalid = await actionFailure(
       deliver(
         { signing_secret_env: "HOOK_SECRET" },
         { environment: at(0, { HOOK_SECRET: "not base64!" }) },
@@ -220,16 +211,16 @@ describe("webhook signatures", () => {
 describe("webhook outcomes", () => {
   it("fails permanently on 4xx and transiently on 503, honouring Retry-After", async () => {
     receiver.reply(() => ({ status: 422, body: "unprocessable" }));
-    const rejected = await failure(deliver({}));
+    const rejected = await actionFailure(deliver({}));
     expect(rejected).toMatchObject({ kind: "permanent", httpStatus: 422 });
     receiver.reply(() => ({ status: 503, headers: { "retry-after": "7" } }));
-    const unavailable = await failure(deliver({}));
+    const unavailable = await actionFailure(deliver({}));
     expect(unavailable).toMatchObject({ kind: "transient", httpStatus: 503, retryAfterMs: 7000 });
   });
 
   it("fails permanently when url_env is unset, and resolves it when set", async () => {
     const config = { type: "webhook", url_env: "HOOK_URL" };
-    const unset = await failure(runAction(webhookAction, config, insert({ id: 1 })));
+    const unset = await actionFailure(runAction(webhookAction, config, insert({ id: 1 })));
     expect(unset).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     const environment = at(Date.now(), { HOOK_URL: `${receiver.url}/from-env` });
     await runAction(webhookAction, config, insert({ id: 1 }), { environment });
