@@ -13,39 +13,10 @@ import {
   type Delivery,
   type ExecutorOptions,
 } from "../../src/executor/index.ts";
-import type { Clock } from "../../src/ports/clock.ts";
 import type { Logger } from "../../src/ports/logger.ts";
 import { testEnvironment, testObserver } from "../support/actions.ts";
+import { fakeClock } from "../support/clock.ts";
 import { insert } from "../support/events.ts";
-
-/** A clock whose time moves only when the test says so. */
-function fakeClock(start = 1_700_000_000_000) {
-  let now = start;
-  let seq = 0;
-  const timers = new Map<number, { at: number; callback: () => void }>();
-  const clock: Clock & { advance(ms: number): void; readonly pending: number } = {
-    now: () => now,
-    setTimeout(callback, ms) {
-      timers.set(++seq, { at: now + ms, callback });
-      return seq;
-    },
-    clearTimeout(handle) {
-      timers.delete(handle as number);
-    },
-    advance(ms) {
-      now += ms;
-      const due = [...timers].filter(([, t]) => t.at <= now).sort((a, b) => a[1].at - b[1].at);
-      for (const [id, timer] of due) {
-        timers.delete(id);
-        timer.callback();
-      }
-    },
-    get pending() {
-      return timers.size;
-    },
-  };
-  return clock;
-}
 
 function deferred<T = void>() {
   let resolve!: (value: T) => void;
