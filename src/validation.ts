@@ -15,9 +15,19 @@ export function toConfigIssues(
     const path = v.getDotPath(issue) ?? "";
     return {
       path: prefix && path ? `${prefix}.${path}` : prefix || path,
-      message: issue.message,
+      message: issueMessage(issue),
     };
   });
+}
+
+/**
+ * An issue's message for people. valibot words an unknown field of a strict object as
+ * `Invalid key: Expected never but received "colour"`; say what it means instead.
+ */
+export function issueMessage(issue: v.BaseIssue<unknown>): string {
+  if (issue.type !== "strict_object" || issue.expected !== "never") return issue.message;
+  const key = issue.path?.at(-1)?.key;
+  return typeof key === "string" ? `unknown field ${JSON.stringify(key)}` : issue.message;
 }
 
 /** Validates `value` against `schema` without throwing. */

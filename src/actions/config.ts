@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { issueMessage } from "../validation.ts";
 import { defaultActionRegistry } from "./registry.ts";
 import { ACTION_TYPES } from "./types.ts";
 
@@ -20,7 +21,8 @@ export const actionConfigSchema = v.pipe(
     if (result.success) return result.output as { type: string } & Record<string, unknown>;
     for (const issue of result.issues) {
       const path = issue.path as [v.IssuePathItem, ...v.IssuePathItem[]] | undefined;
-      addIssue(path ? { message: issue.message, path } : { message: issue.message });
+      const message = issueMessage(issue);
+      addIssue(path ? { message, path } : { message });
     }
     return NEVER;
   }),

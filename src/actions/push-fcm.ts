@@ -24,7 +24,7 @@ const TOPIC = /^[a-zA-Z0-9\-_.~%]{1,900}$/;
 const RESERVED_DATA_KEY = /^(from|notification|message_type|google\..*|gcm\..*)$/;
 
 /** `{type: "push", provider: "fcm", ...}`: a message through Firebase Cloud Messaging HTTP v1. */
-export const fcmConfigSchema = v.object({
+export const fcmConfigSchema = v.strictObject({
   type: v.literal("push"),
   provider: v.literal("fcm"),
   /** Defaults to the service account's `project_id`. */

@@ -29,7 +29,7 @@ const isVapidSubject = (subject: string) =>
  * The subscription is literal (`subscription`) or read from the event (`subscription_path`, e.g.
  * `after.push_subscription`, holding the subscription object or its JSON text).
  */
-export const webPushConfigSchema = v.object({
+export const webPushConfigSchema = v.strictObject({
   type: v.literal("push"),
   provider: v.literal("web_push"),
   subscription: v.optional(subscriptionSchema),

@@ -87,7 +87,12 @@ describe("observerDefinitionSchema", () => {
   });
 
   it("refuses unknown fields, no actions, bad numbers and an empty name", () => {
-    expect(issues({ name: "a", actions: [webhook], colour: "red" })[0]?.path).toBe("colour");
+    expect(issues({ name: "a", actions: [webhook], colour: "red" })).toEqual([
+      { path: "colour", message: 'unknown field "colour"' },
+    ]);
+    expect(issues({ name: "a", actions: [{ ...webhook, secret: "x" }] })).toEqual([
+      { path: "actions.0.secret", message: 'unknown field "secret"' },
+    ]);
     expect(issues({ name: "a", actions: [] })[0]?.path).toBe("actions");
     expect(issues({ name: "a", actions: [webhook], timeout_ms: 0 })[0]?.path).toBe("timeout_ms");
     expect(issues({ name: "a", actions: [webhook], priority: 1.5 })[0]?.path).toBe("priority");
