@@ -1,4 +1,5 @@
 import { ActionFailure, type FailureKind } from "../actions/types.ts";
+import { redactUrls } from "../net/redact.ts";
 
 /** Longest error message an outcome carries. */
 export const MAX_ERROR_MESSAGE_CHARS = 1000;
@@ -25,21 +26,6 @@ export function truncate(text: string, max: number): string {
   const last = text.charCodeAt(end - 1);
   if (last >= 0xd800 && last <= 0xdbff) end--;
   return `${text.slice(0, end)}…`;
-}
-
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>()]+/gi;
-
-/**
- * Keeps only the origin of URLs quoted in a message: runtimes' fetch errors quote the URL, and
- * for Slack or Discord webhooks (or `user:pass@` URLs) the rest of it is the secret.
- */
-export function redactUrls(text: string): string {
-  return text.replace(URL_IN_TEXT, (url) => {
-    if (!URL.canParse(url)) return "[url]";
-    const { protocol, host, pathname, search } = new URL(url);
-    const origin = host ? `${protocol}//${host}` : `${protocol}//`;
-    return pathname.length > 1 || search ? `${origin}/…` : origin;
-  });
 }
 
 /** A message safe to store and bounded in length. */

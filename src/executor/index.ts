@@ -4,7 +4,6 @@ export {
   type AttemptFailure,
   classifyFailure,
   MAX_ERROR_MESSAGE_CHARS,
-  redactUrls,
 } from "./classify.ts";
 export { createExecutor, type Executor, type ExecutorOptions } from "./executor.ts";
 export {

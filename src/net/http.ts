@@ -1,5 +1,6 @@
 import { type ActionEnvironment, ActionFailure } from "../actions/types.ts";
 import { RESPONSE_EXCERPT_BYTES, readBody } from "./body.ts";
+import { redactUrls } from "./redact.ts";
 import { parseTarget } from "./target.ts";
 
 export { RESPONSE_EXCERPT_BYTES } from "./body.ts";
@@ -58,13 +59,6 @@ function buildInit(request: HttpRequest, signal: AbortSignal): Init {
     }
   }
   return { method, headers, body, redirect: "manual", signal };
-}
-
-/** Deno quotes the full URL in fetch errors; keep only the origin, as a query may carry tokens. */
-function redactUrls(text: string): string {
-  return text.replace(/\bhttps?:\/\/[^\s)'"<>]+/gi, (match) =>
-    URL.canParse(match) ? new URL(match).origin : "<url>",
-  );
 }
 
 /** The cause chain's messages (undici's `fetch failed` alone says nothing), bounded. */

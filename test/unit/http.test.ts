@@ -352,7 +352,7 @@ describe("sendHttp", () => {
       sendHttp({ url: "https://h.example/x?token=secret" }, testEnvironment({ fetch }), never),
     );
     expect(failure.message).toBe(
-      "request to h.example failed: error sending request for url (https://h.example)",
+      "request to h.example failed: error sending request for url (https://h.example/…)",
     );
   });
 
