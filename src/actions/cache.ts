@@ -2,7 +2,12 @@ import * as v from "valibot";
 import type { CacheStore } from "../ports/cache.ts";
 import { hasUnescapedGlob, renderKeyPattern, unescapeGlob } from "./cache-key.ts";
 import { template } from "./fields.ts";
-import { type ActionDefinition, ActionFailure, type ActionRequest } from "./types.ts";
+import {
+  type ActionDefinition,
+  ActionFailure,
+  type ActionRequest,
+  requireService,
+} from "./types.ts";
 
 /** How many keys one SCAN page asks for (FraiseQL's COUNT). */
 export const CACHE_SCAN_COUNT = 100;
@@ -54,14 +59,10 @@ async function invalidateMatching(
 
 async function run(request: ActionRequest<CacheConfig>) {
   const { config, environment, signal } = request;
-  const store = environment.cache;
-  if (store === undefined) {
-    throw new ActionFailure(
-      "permanent",
-      "UNSUPPORTED_ON_RUNTIME",
-      "cache action: no cache store on this runtime (set REDIS_URL, or give the runtime an Upstash REST store)",
-    );
-  }
+  const store = requireService(
+    environment.cache,
+    "cache action: no cache store on this runtime (set REDIS_URL, or give the runtime an Upstash REST store)",
+  );
   const rendered = renderKeyPattern(config.key_pattern, request);
   if ("missing" in rendered) {
     throw new ActionFailure(

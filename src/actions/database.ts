@@ -1,6 +1,11 @@
 import * as v from "valibot";
 import { type JsonValue, stringifyJson } from "../json.ts";
-import { type ActionDefinition, ActionFailure, type ActionRequest } from "./types.ts";
+import {
+  type ActionDefinition,
+  ActionFailure,
+  type ActionRequest,
+  requireService,
+} from "./types.ts";
 
 const IDENTIFIER = "[A-Za-z_][A-Za-z0-9_]*";
 const FUNCTION_NAME = new RegExp(`^${IDENTIFIER}(?:\\.${IDENTIFIER})?$`);
@@ -85,14 +90,10 @@ function aborted(signal: AbortSignal): { promise: Promise<never>; dispose(): voi
 
 async function run(request: ActionRequest<DatabaseConfig>) {
   const { config, environment, signal } = request;
-  const sql = environment.sql;
-  if (sql === undefined) {
-    throw new ActionFailure(
-      "permanent",
-      "UNSUPPORTED_ON_RUNTIME",
-      "database action: this runtime has no SQL connection",
-    );
-  }
+  const sql = requireService(
+    environment.sql,
+    "database action: this runtime has no SQL connection",
+  );
   const envelope = stringifyJson({
     event: request.event as unknown as JsonValue,
     params: config.params ?? null,

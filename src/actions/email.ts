@@ -26,6 +26,7 @@ import {
   ActionFailure,
   type ActionRequest,
   type ActionResult,
+  requireService,
 } from "./types.ts";
 
 /** Where email goes: SMTP (a runtime with TCP sockets) or an HTTP email API. */
@@ -163,13 +164,10 @@ export function buildEmailMessage(request: ActionRequest<EmailConfig>): EmailMes
 }
 
 async function sendSmtp(request: ActionRequest<EmailConfig>): Promise<ActionResult> {
-  const transport = request.environment.email;
-  if (!transport) {
-    throw invalid(
-      "UNSUPPORTED_ON_RUNTIME",
-      "SMTP needs a runtime with TCP sockets; use an HTTP provider on Workers",
-    );
-  }
+  const transport = requireService(
+    request.environment.email,
+    "SMTP needs a runtime with TCP sockets; use an HTTP provider on Workers",
+  );
   const receipt = await transport.send(buildEmailMessage(request), request.signal);
   const firstLine = receipt.response.split(/\r?\n/, 1)[0]?.trim();
   return { message: firstLine ? firstLine : "queued" };

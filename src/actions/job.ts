@@ -3,7 +3,12 @@ import { parseJson } from "../events/parse-json.ts";
 import type { JsonValue } from "../json.ts";
 import { renderTemplate } from "../templates/index.ts";
 import { nonEmptyString, template } from "./fields.ts";
-import { type ActionDefinition, ActionFailure, type ActionRequest } from "./types.ts";
+import {
+  type ActionDefinition,
+  ActionFailure,
+  type ActionRequest,
+  requireService,
+} from "./types.ts";
 
 /** The `job` action's config. */
 export const jobConfigSchema = v.strictObject({
@@ -37,14 +42,7 @@ function payloadOf(request: ActionRequest<JobConfig>): JsonValue {
 
 async function run(request: ActionRequest<JobConfig>) {
   const { config, environment, signal } = request;
-  const jobs = environment.jobs;
-  if (jobs === undefined) {
-    throw new ActionFailure(
-      "permanent",
-      "UNSUPPORTED_ON_RUNTIME",
-      "job action: this runtime has no job queue",
-    );
-  }
+  const jobs = requireService(environment.jobs, "job action: this runtime has no job queue");
   const payload = payloadOf(request);
   let id: string;
   try {

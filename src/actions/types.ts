@@ -130,3 +130,12 @@ export interface ActionDefinition<Config = unknown> {
 export interface ActionRegistry {
   get(type: string): ActionDefinition | undefined;
 }
+
+/**
+ * The optional service an action needs, or a permanent `UNSUPPORTED_ON_RUNTIME` failure saying
+ * what is missing (`why`), so the delivery waits in the dead-letter queue instead of crashing.
+ */
+export function requireService<T>(service: T | undefined, why: string): T {
+  if (service === undefined) throw new ActionFailure("permanent", "UNSUPPORTED_ON_RUNTIME", why);
+  return service;
+}
