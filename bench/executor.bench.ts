@@ -81,6 +81,7 @@ await runBenchmark("executor", async () => {
     table(["scenario", "actions/s", "vs fetch", "added per action", "wall/action"], rows, 1),
   );
   writeResults(`executor-${runtimeName()}`, {
+    date: new Date().toISOString(),
     machine: host,
     settings: { deliveries, rounds, concurrency },
     results: results.map(({ scenario, perSecond }) => ({
