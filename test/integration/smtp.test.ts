@@ -88,36 +88,18 @@ describe("email over SMTP (aiosmtpd)", () => {
     expect(raw).toContain("<p>&lt;i&gt;fragile&lt;/i&gt;</p>");
   });
 
-  it("treats a 550 for the only recipient as permanent SMTP_REJECTED", async () => {
+  it.each([
+    ["a 550 for the only recipient", "reject@example.com", "permanent", "SMTP_REJECTED", "550"],
+    ["a 451 (greylisting)", "busy@example.com", "transient", "SMTP_UNAVAILABLE", "451"],
+  ])("classifies %s as %s %s", async (_case, to, kind, code, reply) => {
     const environment = testEnvironment({ email: transport });
     const failure = await actionFailure(
-      runAction(
-        emailAction,
-        config({ to_template: "reject@example.com", cc: undefined, bcc: undefined }),
-        order,
-        {
-          environment,
-        },
-      ),
+      runAction(emailAction, config({ to_template: to, cc: undefined, bcc: undefined }), order, {
+        environment,
+      }),
     );
-    expect(failure).toMatchObject({ kind: "permanent", code: "SMTP_REJECTED" });
-    expect(failure.message).toContain("550");
-  });
-
-  it("treats a 451 (greylisting) as transient SMTP_UNAVAILABLE", async () => {
-    const environment = testEnvironment({ email: transport });
-    const failure = await actionFailure(
-      runAction(
-        emailAction,
-        config({ to_template: "busy@example.com", cc: undefined, bcc: undefined }),
-        order,
-        {
-          environment,
-        },
-      ),
-    );
-    expect(failure).toMatchObject({ kind: "transient", code: "SMTP_UNAVAILABLE" });
-    expect(failure.message).toContain("451");
+    expect(failure).toMatchObject({ kind, code });
+    expect(failure.message).toContain(reply);
   });
 
   it("succeeds when some recipients are refused, and says which", async () => {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 
 /** One request as the receiver saw it. */
 export interface ReceivedRequest {
@@ -81,4 +82,22 @@ export async function startReceiver(handler?: ReceiverHandler): Promise<Receiver
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * One receiver for a test file: started before its tests, closed after them, and emptied before
+ * each test with `reply` restored as the default answer. The returned object is filled in by
+ * `beforeAll`, so use it inside tests and hooks only.
+ */
+export function useReceiver(reply: ReceiverHandler): Receiver {
+  const receiver = {} as Receiver;
+  beforeAll(async () => {
+    Object.assign(receiver, await startReceiver(reply));
+  });
+  afterAll(() => receiver.close());
+  beforeEach(() => {
+    receiver.requests.length = 0;
+    receiver.reply(reply);
+  });
+  return receiver;
 }

@@ -1,10 +1,10 @@
 import * as v from "valibot";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { emailAction } from "../../src/actions/email.ts";
 import type { EmailMessage, EmailTransport } from "../../src/ports/email.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { useReceiver } from "../support/receiver.ts";
 
 const DELIVERY_ID = "0b9e4f3a-6c1d-4e2b-8f70-91a2b3c4d5e6";
 const order = insert({
@@ -15,17 +15,7 @@ const order = insert({
   note: "<b>fragile</b> & heavy",
 });
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await startReceiver();
-});
-afterAll(async () => {
-  await receiver.close();
-});
-beforeEach(() => {
-  receiver.requests.length = 0;
-  receiver.reply(() => ({ status: 200, body: '{"id":"msg_1"}' }));
-});
+const receiver = useReceiver(() => ({ status: 200, body: '{"id":"msg_1"}' }));
 
 function config(provider: string, extra: Record<string, unknown> = {}) {
   return {

@@ -1,19 +1,11 @@
 import * as v from "valibot";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { searchAction, searchConfigSchema } from "../../src/actions/search.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, remove, update } from "../support/events.ts";
-import { type ReceivedRequest, type Receiver, startReceiver } from "../support/receiver.ts";
+import { type ReceivedRequest, useReceiver } from "../support/receiver.ts";
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await startReceiver();
-});
-afterAll(() => receiver.close());
-beforeEach(() => {
-  receiver.requests.length = 0;
-  receiver.reply(() => ({ status: 200, body: "{}" }));
-});
+const receiver = useReceiver(() => ({ status: 200, body: "{}" }));
 
 const meili = (extra: Record<string, unknown> = {}) => ({
   type: "search",

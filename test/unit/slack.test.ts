@@ -1,19 +1,11 @@
 import * as v from "valibot";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { slackAction } from "../../src/actions/slack.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, update } from "../support/events.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { useReceiver } from "../support/receiver.ts";
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await startReceiver();
-});
-afterAll(() => receiver.close());
-beforeEach(() => {
-  receiver.requests.length = 0;
-  receiver.reply(() => ({ status: 200, body: "ok" }));
-});
+const receiver = useReceiver(() => ({ status: 200, body: "ok" }));
 
 function post(config: Record<string, unknown> = {}, event = insert({ id: 42, status: "new" })) {
   return runAction(

@@ -1,25 +1,15 @@
 import * as v from "valibot";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { smsAction } from "../../src/actions/sms.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { useReceiver } from "../support/receiver.ts";
 
 const DELIVERY_ID = "0b9e4f3a-6c1d-4e2b-8f70-91a2b3c4d5e6";
 const SID = `AC${"0123456789abcdef".repeat(2)}`;
 const order = insert({ id: 7, status: "shipped", phone: "+44 20 7946 0958" });
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await startReceiver();
-});
-afterAll(async () => {
-  await receiver.close();
-});
-beforeEach(() => {
-  receiver.requests.length = 0;
-  receiver.reply(() => ({ status: 201, body: '{"sid":"SM1","status":"queued"}' }));
-});
+const receiver = useReceiver(() => ({ status: 201, body: '{"sid":"SM1","status":"queued"}' }));
 
 function config(extra: Record<string, unknown> = {}) {
   return {

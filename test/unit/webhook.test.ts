@@ -1,27 +1,19 @@
 import { createHmac } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import * as v from "valibot";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ActionEnvironment } from "../../src/actions/types.ts";
 import { webhookAction } from "../../src/actions/webhook.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { actionFailure, runAction, testEnvironment, testObserver } from "../support/actions.ts";
 import { changeEvent, insert, update } from "../support/events.ts";
-import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { useReceiver } from "../support/receiver.ts";
 
 const SECRET_A = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const SECRET_B = "whsec_QWxsIHdvcmsgYW5kIG5vIHBsYXkgbWFrZXMgSmFjaw==";
 const DELIVERY = "0b9e4f3a-6c1d-4e2b-8f70-91a2b3c4d5e6";
 
-let receiver: Receiver;
-beforeAll(async () => {
-  receiver = await startReceiver();
-});
-afterAll(() => receiver.close());
-beforeEach(() => {
-  receiver.requests.length = 0;
-  receiver.reply(() => ({ status: 204 }));
-});
+const receiver = useReceiver(() => ({ status: 204 }));
 
 /** An environment whose clock reads `ms`. */
 function at(ms: number, env: Record<string, string> = {}): ActionEnvironment {
