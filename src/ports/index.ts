@@ -9,4 +9,4 @@ export {
   type LogLevel,
   silentLogger,
 } from "./logger.ts";
-export type { SqlExecutor } from "./sql.ts";
+export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";

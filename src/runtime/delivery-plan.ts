@@ -1,0 +1,191 @@
+import { toObserversError } from "../errors.ts";
+import { normalizeChangeEvent } from "../events/normalize.ts";
+import type { ChangeEvent } from "../events/types.ts";
+import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
+import type { ClaimedDelivery } from "../store/deliveries.ts";
+import type { OutcomeRecord } from "../store/outcomes.ts";
+
+/** A claimed delivery turned into an executor `Delivery`, or the reason it cannot run. */
+export type Planned =
+  | { ok: true; delivery: Delivery; actionType: string | null }
+  | { ok: false; record: OutcomeRecord };
+
+/**
+ * Parsed configuration by observer version: deliveries of one observer share the same action and
+ * retry objects, so the executor validates each once (it caches by object identity).
+ */
+export class ConfigCache {
+  readonly #entries = new Map<string, unknown>();
+  readonly #limit: number;
+  constructor(limit = 10_000) {
+    this.#limit = limit;
+  }
+  parse(key: string, text: string | null): unknown {
+    if (text === null) return null;
+    if (this.#entries.has(key)) return this.#entries.get(key);
+    if (this.#entries.size >= this.#limit) this.#entries.clear();
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = text;
+    }
+    this.#entries.set(key, value);
+    return value;
+  }
+}
+
+/** Builds the executor's delivery from a claim; events are shared by deliveries of one change. */
+export function planDelivery(
+  claim: ClaimedDelivery,
+  configs: ConfigCache,
+  events: Map<string, ChangeEvent | Error>,
+  now: number,
+): Planned {
+  const version = `${claim.fk_observer}@${claim.observer_version}`;
+  const action = configs.parse(`${version}#${claim.action_index}`, claim.action);
+  const actionType = actionTypeOf(action);
+  if (claim.observer_deleted || action === null) {
+    const why = claim.observer_deleted
+      ? ["OBSERVER_DELETED", "the observer was deleted before this delivery ran"]
+      : ["ACTION_REMOVED", `the observer no longer has action ${claim.action_index}`];
+    return {
+      ok: false,
+      record: recordOf(claim, actionType, {
+        disposition: "discard",
+        status: "cancelled",
+        attempt: claim.attempt,
+        max_attempts: claim.attempt,
+        error_code: why[0] ?? null,
+        error_message: why[1] ?? null,
+        completed_at: new Date(now).toISOString(),
+      }),
+    };
+  }
+  const key = claim.change.pk_entity_change_log ?? claim.change.id;
+  let event = events.get(key);
+  if (event === undefined) {
+    try {
+      event = normalizeChangeEvent(claim.change);
+    } catch (error: unknown) {
+      event = toObserversError(error);
+    }
+    events.set(key, event);
+  }
+  if (event instanceof Error) {
+    const failure = toObserversError(event);
+    return {
+      ok: false,
+      record: recordOf(claim, actionType, {
+        disposition: "dead_letter",
+        status: "failed",
+        attempt: claim.attempt,
+        max_attempts: claim.attempt,
+        error_code: failure.code,
+        error_message: failure.message,
+        completed_at: new Date(now).toISOString(),
+      }),
+    };
+  }
+  return {
+    ok: true,
+    actionType,
+    delivery: {
+      id: claim.id,
+      event,
+      observer: {
+        id: claim.observer_id,
+        name: claim.observer_name,
+        timeout_ms: claim.timeout_ms,
+        retry_config: configs.parse(`${version}#retry`, claim.retry_config),
+      },
+      action,
+      attempt: claim.attempt,
+    },
+  };
+}
+
+/** The record of an executed attempt. */
+export function outcomeRecord(
+  claim: ClaimedDelivery,
+  actionType: string | null,
+  outcome: ExecutionOutcome,
+): OutcomeRecord {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return recordOf(claim, actionType, {
+    disposition: outcome.disposition,
+    status: outcome.status,
+    attempt: outcome.attempt,
+    max_attempts: outcome.maxAttempts,
+    next_attempt: outcome.nextAttempt,
+    next_at: iso(outcome.nextAttemptAt),
+    started_at: iso(outcome.startedAt),
+    completed_at: iso(outcome.startedAt + outcome.durationMs) ?? "",
+    duration_ms: Math.round(outcome.durationMs),
+    http_status: outcome.httpStatus,
+    error_code: outcome.errorCode,
+    error_message: outcome.errorMessage,
+    message: outcome.message,
+    excerpt: outcome.responseExcerpt,
+  });
+}
+
+type RecordFields = Pick<
+  OutcomeRecord,
+  "disposition" | "status" | "attempt" | "max_attempts" | "completed_at"
+> &
+  Partial<OutcomeRecord>;
+
+function recordOf(
+  claim: ClaimedDelivery,
+  actionType: string | null,
+  fields: RecordFields,
+): OutcomeRecord {
+  const change = claim.change;
+  const createdAt =
+    change.created_at instanceof Date ? change.created_at.toISOString() : String(change.created_at);
+  return {
+    pk: claim.pk,
+    next_attempt: null,
+    next_at: null,
+    started_at: null,
+    duration_ms: null,
+    http_status: null,
+    error_code: null,
+    error_message: null,
+    message: null,
+    excerpt: null,
+    ...fields,
+    fk_observer: claim.fk_observer,
+    observer_name: claim.observer_name,
+    delivery_id: claim.id,
+    action_index: claim.action_index,
+    action_type: actionType,
+    event_id: change.id,
+    fk_entity_change_log: change.pk_entity_change_log,
+    entity_type: change.object_type,
+    entity_id: change.object_id,
+    event_type: change.modification_type,
+    fk_customer_org: change.fk_customer_org,
+    trace_id: change.trace_id,
+    change:
+      fields.disposition === "dead_letter"
+        ? {
+            object_type: change.object_type,
+            modification_type: change.modification_type,
+            object_id: change.object_id,
+            object_data: change.object_data,
+            object_data_before: change.object_data_before,
+            tenant_id: change.tenant_id,
+            transaction_id: change.transaction_id,
+            created_at: createdAt,
+          }
+        : null,
+  };
+}
+
+function actionTypeOf(action: unknown): string | null {
+  if (typeof action !== "object" || action === null) return null;
+  const type = (action as { type?: unknown }).type;
+  return typeof type === "string" ? type.slice(0, 64) : null;
+}

@@ -1,0 +1,201 @@
+import type { ChangeEvent } from "../events/types.ts";
+import type { Executor } from "../executor/executor.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
+import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
+import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+
+/** Options of `createDispatcher`. */
+export interface DispatcherOptions {
+  sql: SqlExecutor;
+  executor: Executor;
+  /** This runtime's lease owner name. */
+  owner: string;
+  /** Deliveries claimed and not yet recorded, at most. */
+  maxInFlight: number;
+  /** Deliveries per claim, at most. */
+  batchSize: number;
+  leaseMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** A database failure (claim, record, renew): counted by the runtime. */
+  onError(error: unknown, where: string): void;
+}
+
+/** Claims due deliveries, runs them through the executor, records outcomes in batches. */
+export interface Dispatcher {
+  /** Claims while there is capacity and due work. */
+  pump(): void;
+  /** Stops claiming; waits for running attempts up to `timeoutMs`, then cancels them; records everything. */
+  stop(timeoutMs: number, cancel: () => void): Promise<void>;
+  readonly inFlight: number;
+}
+
+/** Creates the claim → execute → record pipeline of one runtime. */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { sql, executor, owner, clock, logger } = options;
+  const configs = new ConfigCache();
+  /** Claimed, not yet recorded: their leases are renewed. */
+  const inFlight = new Map<string, ClaimedDelivery>();
+  let executing = 0;
+  let pending: OutcomeRecord[] = [];
+  let stopping = false;
+  let claiming: Promise<void> | null = null;
+  let claimAgain = false;
+  let flushing: Promise<void> | null = null;
+  let retryTimer: unknown = null;
+  let retryAt = Number.POSITIVE_INFINITY;
+  let flushFailures = 0;
+  const drained: (() => void)[] = [];
+
+  // Leases of claimed deliveries are renewed every third of their length until recorded.
+  let heartbeat: unknown = null;
+  function beat(): void {
+    heartbeat = clock.setTimeout(
+      () => {
+        if (inFlight.size > 0) {
+          renewLeases(sql, owner, [...inFlight.keys()], options.leaseMs).catch((e: unknown) =>
+            options.onError(e, "renew"),
+          );
+        }
+        beat();
+      },
+      Math.max(1, Math.floor(options.leaseMs / 3)),
+    );
+  }
+  beat();
+
+  function pump(): void {
+    if (stopping) return;
+    if (claiming) {
+      claimAgain = true;
+      return;
+    }
+    claiming = claimLoop()
+      .catch((error: unknown) => options.onError(error, "claim"))
+      .finally(() => {
+        claiming = null;
+        if (claimAgain && !stopping) pump();
+      });
+  }
+
+  async function claimLoop(): Promise<void> {
+    do {
+      claimAgain = false;
+      const room = Math.min(options.batchSize, options.maxInFlight - inFlight.size);
+      if (room <= 0) return;
+      const claims = await claimDeliveries(sql, owner, room, options.leaseMs);
+      if (claims.length > 0) start(claims);
+      if (claims.length === room) claimAgain = true;
+    } while (claimAgain && !stopping);
+  }
+
+  function start(claims: ClaimedDelivery[]): void {
+    const events = new Map<string, ChangeEvent | Error>();
+    const now = clock.now();
+    for (const claim of claims) {
+      inFlight.set(claim.pk, claim);
+      const planned = planDelivery(claim, configs, events, now);
+      if (!planned.ok) {
+        settle(planned.record);
+        continue;
+      }
+      executing++;
+      void executor.execute(planned.delivery).then((outcome) => {
+        executing--;
+        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+          scheduleRetry(outcome.nextAttemptAt);
+        }
+        settle(outcomeRecord(claim, planned.actionType, outcome));
+      });
+    }
+  }
+
+  function settle(record: OutcomeRecord): void {
+    pending.push(record);
+    flush();
+  }
+
+  /** One flush at a time; what arrives meanwhile goes in the next one (natural batching). */
+  function flush(): Promise<void> {
+    if (flushing || pending.length === 0) return flushing ?? Promise.resolve();
+    const batch = pending;
+    pending = [];
+    flushing = recordOutcomes(sql, owner, batch)
+      .then(() => {
+        flushFailures = 0;
+        for (const record of batch) if (record.pk !== null) inFlight.delete(record.pk);
+      })
+      .catch((error: unknown) => {
+        // Nothing is dropped: the batch goes back and is written on the next try. Meanwhile the
+        // leases are still renewed, so no other runtime re-sends these deliveries.
+        pending = batch.concat(pending);
+        flushFailures++;
+        options.onError(error, "record");
+        return new Promise<void>((resolve) =>
+          clock.setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(flushFailures, 6))),
+        );
+      })
+      .finally(() => {
+        flushing = null;
+        if (pending.length > 0) void flush();
+        else if (executing === 0 && inFlight.size === 0) for (const done of drained.splice(0)) done();
+        if (!stopping) pump();
+      });
+    return flushing;
+  }
+
+  function scheduleRetry(at: number): void {
+    if (stopping || at >= retryAt) return;
+    if (retryTimer !== null) clock.clearTimeout(retryTimer);
+    retryAt = at;
+    retryTimer = clock.setTimeout(
+      () => {
+        retryTimer = null;
+        retryAt = Number.POSITIVE_INFINITY;
+        pump();
+      },
+      Math.max(0, at - clock.now()),
+    );
+  }
+
+  async function stop(timeoutMs: number, cancel: () => void): Promise<void> {
+    stopping = true;
+    if (retryTimer !== null) clock.clearTimeout(retryTimer);
+    await claiming;
+    const idle = new Promise<void>((resolve) => {
+      if (inFlight.size === 0 && executing === 0) resolve();
+      else drained.push(resolve);
+    });
+    if ((await within(idle, timeoutMs)) === "timeout") {
+      logger.log("warn", "shutdown: cancelling attempts still running", { running: executing });
+      cancel();
+      // Cancelled attempts settle at once and their outcomes release the leases; if the database
+      // is unreachable the leases simply run out.
+      await within(idle, 5_000);
+    }
+    clock.clearTimeout(heartbeat);
+    const deadline = clock.now() + 5_000;
+    while ((flushing || pending.length > 0) && clock.now() < deadline) {
+      await within(flush(), Math.max(1, deadline - clock.now()));
+    }
+  }
+
+  function within(promise: Promise<void>, ms: number): Promise<void | "timeout"> {
+    let timer: unknown = null;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = clock.setTimeout(() => resolve("timeout"), ms);
+    });
+    return Promise.race([promise, timeout]).finally(() => clock.clearTimeout(timer));
+  }
+
+  return {
+    pump,
+    stop,
+    get inFlight() {
+      return inFlight.size;
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { createMatcher, type MatchableObserver, type Matcher } from "../matcher/matcher.ts";
+import type { Logger } from "../ports/logger.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { loadObservers } from "../store/observer-rows.ts";
+
+/** An observer as ingest needs it: what to match on, and how many actions to deliver. */
+export interface LoadedObserver extends MatchableObserver {
+  pk: string;
+  id: string;
+  name: string;
+  actionCount: number;
+}
+
+/** The enabled observers at one revision, indexed. */
+export interface ObserverSet {
+  revision: string;
+  matcher: Matcher<LoadedObserver>;
+}
+
+/** An empty set: nothing matches until the first load. */
+export const EMPTY_OBSERVER_SET: ObserverSet = {
+  revision: "",
+  matcher: createMatcher<LoadedObserver>([]),
+};
+
+/** Loads the enabled observers and indexes them. */
+export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise<ObserverSet> {
+  const { revision, observers } = await loadObservers(sql);
+  const loaded = observers.map((row): LoadedObserver => {
+    let actionCount = 0;
+    try {
+      const actions: unknown = JSON.parse(row.actions);
+      if (Array.isArray(actions)) actionCount = actions.length;
+    } catch {}
+    if (actionCount === 0) {
+      logger.log("warn", "observer has no actions and will never deliver", {
+        observer: row.name,
+        observer_id: row.id,
+      });
+    }
+    return {
+      pk: row.pk_observer,
+      id: row.id,
+      name: row.name,
+      actionCount,
+      entity_type: row.entity_type,
+      event_type: row.event_type,
+      condition_expression: row.condition_expression,
+      enabled: row.enabled,
+      priority: row.priority,
+      fk_customer_org: row.fk_customer_org,
+    };
+  });
+  return { revision, matcher: createMatcher(loaded) };
+}

@@ -1,0 +1,174 @@
+import { defaultActionRegistry } from "../actions/registry.ts";
+import { toObserversError } from "../errors.ts";
+import { createExecutor } from "../executor/executor.ts";
+import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { readBacklog } from "../store/change-log.ts";
+import { sweepRetention } from "../store/retention.ts";
+import { createCoalescedTask } from "./coalesced-task.ts";
+import { createDispatcher } from "./dispatcher.ts";
+import { ingestBatch } from "./ingest.ts";
+import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
+import type {
+  ObserverRuntime,
+  ObserverRuntimeOptions,
+  RetentionOptions,
+  RuntimeHealth,
+} from "./types.ts";
+import { startWakeups, type Wakeups } from "./wakeups.ts";
+
+const DEFAULT_RETENTION: RetentionOptions = {
+  changeLogDays: 7,
+  logDays: 30,
+  dlqDays: 30,
+  intervalMs: 60 * 60_000,
+};
+
+/** Ingest transactions in a row before claiming gets a turn, when a backlog keeps batches full. */
+const MAX_INGEST_ROUNDS = 8;
+
+/**
+ * Creates the observer runtime over a SQL client: reads committed changes gap-free, matches them
+ * into durable deliveries, claims due deliveries under a lease, runs them through the executor
+ * and records every outcome. Several runtimes may share one database.
+ */
+export function createObserverRuntime(options: ObserverRuntimeOptions): ObserverRuntime {
+  const { sql, environment } = options;
+  const { clock, logger } = environment;
+  const listenerId = options.listenerId ?? "default";
+  const batchSize = options.batchSize ?? 500;
+  const concurrency = options.concurrency ?? 64;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const retention = { ...DEFAULT_RETENTION, ...options.retention };
+  const owner = `runtime-${crypto.randomUUID()}`;
+  const shutdown = new AbortController();
+  const executor = createExecutor({
+    registry: options.registry ?? defaultActionRegistry,
+    environment,
+    concurrency,
+    perDestination: options.perDestination ?? 8,
+    defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
+    signal: shutdown.signal,
+    ...(options.random ? { random: options.random } : {}),
+  });
+
+  let running = false;
+  let stopped = false;
+  let observers: ObserverSet = EMPTY_OBSERVER_SET;
+  let eventsProcessed = 0;
+  let errors = 0;
+  let wakeups: Wakeups | null = null;
+  let retentionTimer: unknown = null;
+
+  function countError(error: unknown, where: string): void {
+    errors++;
+    const failure = toObserversError(error);
+    logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
+  }
+
+  const dispatcher = createDispatcher({
+    sql,
+    executor,
+    owner,
+    maxInFlight: concurrency * 4,
+    batchSize,
+    leaseMs,
+    clock,
+    logger,
+    onError: countError,
+  });
+
+  async function observersAt(revision: string, tx: SqlExecutor): Promise<ObserverSet> {
+    if (revision !== observers.revision) {
+      observers = await loadObserverSet(tx, logger);
+      logger.log("info", "observers loaded", { count: observers.matcher.size });
+    }
+    return observers;
+  }
+
+  const loop = createCoalescedTask(
+    async () => {
+      for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
+        const result = await ingestBatch({ sql, listenerId, batchSize, logger, clock, observers: observersAt });
+        eventsProcessed += result.changes;
+        errors += result.failures;
+        if (result.deliveries > 0) dispatcher.pump();
+        if (!result.more) break;
+      }
+      if (!stopped) dispatcher.pump();
+    },
+    (error) => countError(error, "ingest"),
+  );
+
+  function wake(): void {
+    if (running && !stopped) void loop.run();
+  }
+
+  function scheduleRetention(): void {
+    retentionTimer = clock.setTimeout(() => {
+      sweepRetention(sql, retention)
+        .then((deleted) => logger.log("info", "retention sweep", { ...deleted }))
+        .catch((error: unknown) => countError(error, "retention"))
+        .finally(() => {
+          if (!stopped) scheduleRetention();
+        });
+    }, retention.intervalMs);
+  }
+
+  return {
+    async start() {
+      if (running || stopped) return;
+      observers = await loadObserverSet(sql, logger);
+      running = true;
+      logger.log("info", "runtime started", {
+        observers: observers.matcher.size,
+        listener: listenerId,
+        owner,
+      });
+      wakeups = await startWakeups({
+        sql,
+        clock,
+        logger,
+        pollIntervalMs: options.pollIntervalMs ?? 1_000,
+        wake,
+      });
+      scheduleRetention();
+      wake();
+    },
+
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clock.clearTimeout(retentionTimer);
+      await wakeups?.stop();
+      await loop.running;
+      await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
+      running = false;
+      logger.log("info", "runtime stopped", { owner });
+    },
+
+    async health(): Promise<RuntimeHealth> {
+      const backlog = await readBacklog(sql, listenerId);
+      return {
+        running: running && !stopped,
+        observer_count: observers.matcher.size,
+        last_checkpoint: backlog.lastChangeLogId === null ? null : Number(backlog.lastChangeLogId),
+        events_processed: eventsProcessed,
+        errors,
+        lag: {
+          pending_changes: backlog.pending,
+          due_deliveries: backlog.due,
+          oldest_pending_ms: backlog.oldestMs,
+        },
+      };
+    },
+
+    async reload() {
+      observers = await loadObserverSet(sql, logger);
+      wake();
+      return observers.matcher.size;
+    },
+
+    wake,
+  };
+}

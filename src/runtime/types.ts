@@ -1,0 +1,80 @@
+import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import type { SqlClient } from "../ports/sql.ts";
+
+/** How far behind the runtime is. */
+export interface RuntimeLag {
+  /** Committed changes not yet matched (read by this runtime's listener). */
+  pending_changes: number;
+  /** Deliveries due now and not yet claimed, across every runtime on the database. */
+  due_deliveries: number;
+  /** Age of the oldest change not yet matched, in milliseconds (0 when caught up). */
+  oldest_pending_ms: number;
+}
+
+/** `GET /api/observers/runtime/health` (FraiseQL's fields, plus `lag`). */
+export interface RuntimeHealth {
+  running: boolean;
+  /** Enabled, live observers loaded into the matcher. */
+  observer_count: number;
+  /** The change-log id (`pk_entity_change_log`) the listener's cursor has passed, or null. */
+  last_checkpoint: number | null;
+  /** Changes this process has matched since it started. */
+  events_processed: number;
+  /** Failures this process has counted: unreadable changes, conditions that could not be evaluated, database errors. */
+  errors: number;
+  lag: RuntimeLag;
+}
+
+/** Options of `createObserverRuntime`. */
+export interface ObserverRuntimeOptions {
+  sql: SqlClient;
+  /** What actions get: fetch, env, clock, logger, and the optional services. */
+  environment: ActionEnvironment;
+  /** Default: every built-in action. */
+  registry?: ActionRegistry;
+  /** The cursor's name in `core.tb_observer_checkpoint` (default "default"). */
+  listenerId?: string;
+  /** Look at the tables this often even without a notification (default 1 000 ms). */
+  pollIntervalMs?: number;
+  /** Changes read per ingest transaction, and deliveries per claim (default 500). */
+  batchSize?: number;
+  /** Attempts running at once (default 64). */
+  concurrency?: number;
+  /** Attempts running at once against one destination (default 8). */
+  perDestination?: number;
+  /** A claim's lease; renewed every third of it while the attempt runs (default 30 000 ms). */
+  leaseMs?: number;
+  /** How long `stop` lets running attempts finish before cancelling them (default 10 000 ms). */
+  shutdownTimeoutMs?: number;
+  retention?: Partial<RetentionOptions>;
+  /** Jitter source for retry backoff (default Math.random). */
+  random?: () => number;
+}
+
+/** How long what is kept is kept. Dead letters are never deleted before their own retention. */
+export interface RetentionOptions {
+  /** Change-log rows older than this, already matched and no longer needed by a pending delivery (default 7). */
+  changeLogDays: number;
+  /** `tb_observer_log` rows (default 30). */
+  logDays: number;
+  /** `tb_observer_dlq` rows (default 30). */
+  dlqDays: number;
+  /** How often the sweep runs (default 1 hour; the first run is one interval after start). */
+  intervalMs: number;
+}
+
+/** The observer runtime: turns committed changes into delivered actions. */
+export interface ObserverRuntime {
+  /** Loads observers and starts listening, polling and delivering. */
+  start(): Promise<void>;
+  /**
+   * Stops claiming, lets running attempts finish within `shutdownTimeoutMs`, cancels the rest,
+   * releases leases and records every outcome. Does not close the SQL client.
+   */
+  stop(): Promise<void>;
+  health(): Promise<RuntimeHealth>;
+  /** Reloads observers now; resolves to how many are enabled. */
+  reload(): Promise<number>;
+  /** A hint that there may be new changes or due deliveries: look now. */
+  wake(): void;
+}

@@ -1,0 +1,137 @@
+import type { SqlExecutor } from "../ports/sql.ts";
+
+/** A position in the change log's gap-free read order `(transaction_id, pk_entity_change_log)`. */
+export interface ChangeCursor {
+  /** `xid8` as a decimal string. */
+  transactionId: string;
+  /** `pk_entity_change_log` as a decimal string. */
+  changeLogId: string;
+}
+
+/** A change-log row as the reader selects it: exact text for ids and JSON, ready for `normalizeChangeEvent`. */
+export interface ChangeRow extends Record<string, unknown> {
+  pk_entity_change_log: string;
+  id: string;
+  object_type: string;
+  modification_type: string;
+  object_id: string | null;
+  object_data: string | null;
+  object_data_before: string | null;
+  fk_customer_org: string | null;
+  tenant_id: string | null;
+  trace_id: string | null;
+  transaction_id: string;
+  created_at: Date | string;
+}
+
+/** The select list of a change row (alias `c`); shared with the claim, which reads the same columns. */
+export const CHANGE_COLUMNS = `c.pk_entity_change_log::text AS pk_entity_change_log, c.id::text AS id,
+  c.object_type, c.modification_type, c.object_id::text AS object_id,
+  c.object_data::text AS object_data, c.object_data_before::text AS object_data_before,
+  c.fk_customer_org::text AS fk_customer_org, c.tenant_id::text AS tenant_id, c.trace_id,
+  c.transaction_id::text AS transaction_id, c.created_at`;
+
+/** The locked cursor, and the observer revision read in the same round trip. */
+export interface LockedCursor {
+  cursor: ChangeCursor;
+  observerRevision: string;
+}
+
+/**
+ * Locks the listener's cursor for this transaction, creating it at the start of the log the first
+ * time. Null when another runtime holds it (it is reading; this one need not).
+ */
+export async function lockCursor(tx: SqlExecutor, listenerId: string): Promise<LockedCursor | null> {
+  const select = `SELECT last_transaction_id::text AS transaction_id, last_processed_id::text AS change_log_id,
+      (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision
+    FROM core.tb_observer_checkpoint WHERE listener_id = $1 FOR UPDATE SKIP LOCKED`;
+  type Row = { transaction_id: string; change_log_id: string; observer_revision: string | null };
+  let rows = await tx.query<Row>(select, [listenerId]);
+  if (rows.length === 0) {
+    const created = await tx.query(
+      `INSERT INTO core.tb_observer_checkpoint (listener_id) VALUES ($1)
+       ON CONFLICT (listener_id) DO NOTHING RETURNING listener_id`,
+      [listenerId],
+    );
+    if (created.length === 0) return null;
+    rows = await tx.query<Row>(select, [listenerId]);
+  }
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    cursor: { transactionId: row.transaction_id, changeLogId: row.change_log_id },
+    observerRevision: row.observer_revision ?? "0",
+  };
+}
+
+/**
+ * Changes after `cursor` whose writing transaction has ended before every transaction still
+ * running began (`transaction_id < xmin` of the current snapshot): no row can ever appear below
+ * them, so advancing past them never skips a change that commits late.
+ */
+export function readChanges(
+  tx: SqlExecutor,
+  cursor: ChangeCursor,
+  limit: number,
+): Promise<ChangeRow[]> {
+  return tx.query<ChangeRow>(
+    `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
+     WHERE (c.transaction_id, c.pk_entity_change_log) > ($1::text::xid8, $2::bigint)
+       AND c.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY c.transaction_id, c.pk_entity_change_log
+     LIMIT $3`,
+    [cursor.transactionId, cursor.changeLogId, limit],
+  );
+}
+
+/** Moves the cursor past `cursor` and counts the changes read. */
+export async function advanceCursor(
+  tx: SqlExecutor,
+  listenerId: string,
+  cursor: ChangeCursor,
+  changes: number,
+): Promise<void> {
+  await tx.query(
+    `UPDATE core.tb_observer_checkpoint
+     SET last_transaction_id = $2::text::xid8, last_processed_id = $3::bigint,
+         events_processed = events_processed + $4, last_processed_at = now(), updated_at = now()
+     WHERE listener_id = $1`,
+    [listenerId, cursor.transactionId, cursor.changeLogId, changes],
+  );
+}
+
+/** What the listener has not read yet, for health: a count (capped) and the oldest change's age. */
+export async function readBacklog(
+  sql: SqlExecutor,
+  listenerId: string,
+  cap = 100_000,
+): Promise<{ lastChangeLogId: string | null; pending: number; oldestMs: number; due: number }> {
+  const rows = await sql.query<{
+    last_id: string | null;
+    pending: string;
+    oldest_ms: string | null;
+    due: string;
+  }>(
+    `WITH k AS (
+       SELECT last_transaction_id, last_processed_id FROM core.tb_observer_checkpoint WHERE listener_id = $1
+       UNION ALL SELECT '0'::xid8, 0 WHERE NOT EXISTS (SELECT 1 FROM core.tb_observer_checkpoint WHERE listener_id = $1)
+     ), pending AS (
+       SELECT c.created_at FROM core.tb_entity_change_log c, k
+       WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)
+       LIMIT $2
+     )
+     SELECT (SELECT NULLIF(last_processed_id, 0)::text FROM k) AS last_id,
+            (SELECT count(*) FROM pending)::text AS pending,
+            (SELECT floor(extract(epoch FROM now() - min(created_at)) * 1000)::text FROM pending) AS oldest_ms,
+            (SELECT count(*) FROM (SELECT 1 FROM core.tb_observer_delivery
+               WHERE next_attempt_at <= now() LIMIT $2) d)::text AS due`,
+    [listenerId, cap],
+  );
+  const row = rows[0];
+  return {
+    lastChangeLogId: row?.last_id ?? null,
+    pending: Number(row?.pending ?? 0),
+    oldestMs: Math.max(0, Number(row?.oldest_ms ?? 0)),
+    due: Number(row?.due ?? 0),
+  };
+}

@@ -1,0 +1,112 @@
+import { ConfigError, NotFoundError } from "../errors.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import {
+  isoColumn,
+  isUuid,
+  type Page,
+  type PageRequest,
+  pageBounds,
+  type TenantScope,
+  toPage,
+} from "./common.ts";
+
+/** A dead letter as the API returns it. */
+export interface DeadLetter {
+  id: string;
+  /** The observer's public id; null once the observer row is gone. */
+  observer_id: string | null;
+  observer_name: string;
+  /** The webhook-id a replay sends again. */
+  delivery_id: string;
+  event_id: string;
+  entity_type: string;
+  entity_id: string | null;
+  event_type: string;
+  action_index: number;
+  action_type: string;
+  attempts: number;
+  max_attempts: number;
+  error_code: string | null;
+  error_message: string | null;
+  response_status_code: number | null;
+  /** `pending` (waiting for a person) or `retrying` (a replay is queued or running). */
+  status: string;
+  retry_count: number;
+  created_at: string;
+  last_attempt_at: string;
+  last_retry_at: string | null;
+}
+
+/** Filters and page of `listDeadLetters`. */
+export interface ListDeadLettersOptions extends PageRequest, TenantScope {
+  /** Only this observer's (its public id). */
+  observerId?: string;
+}
+
+const COLUMNS = `q.id::text AS id, o.id::text AS observer_id, q.observer_name,
+  q.delivery_id::text AS delivery_id, q.event_id::text AS event_id, q.object_type AS entity_type,
+  q.object_id AS entity_id, q.modification_type AS event_type, q.action_index, q.action_type,
+  q.attempts, q.max_attempts, q.error_code, q.error_message, q.response_status_code, q.status,
+  q.retry_count, ${isoColumn("q.created_at")}, ${isoColumn("q.last_attempt_at")},
+  ${isoColumn("q.last_retry_at")}`;
+const FROM =
+  "FROM core.tb_observer_dlq q LEFT JOIN core.tb_observer o ON o.pk_observer = q.fk_observer";
+const TENANT = (n: number) =>
+  `($${n}::text::bigint IS NULL OR q.fk_customer_org = $${n}::text::bigint)`;
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`no dead letter with id ${JSON.stringify(id)}`);
+}
+
+/** A page of dead letters, newest first. */
+export async function listDeadLetters(
+  sql: SqlExecutor,
+  options: ListDeadLettersOptions,
+): Promise<Page<DeadLetter>> {
+  const observerId = options.observerId ?? null;
+  if (observerId !== null && !isUuid(observerId)) {
+    throw new ConfigError([{ path: "observer_id", message: "must be an observer id (a UUID)" }]);
+  }
+  const { page, limit, offset } = pageBounds(options);
+  const where = `WHERE ${TENANT(1)} AND ($2::uuid IS NULL OR o.id = $2::uuid)`;
+  const params = [options.tenant ?? null, observerId];
+  const [rows, counts] = await Promise.all([
+    sql.query<DeadLetter>(
+      `SELECT ${COLUMNS} ${FROM} ${where}
+       ORDER BY q.created_at DESC, q.pk_observer_dlq DESC LIMIT $3::integer OFFSET $4::bigint`,
+      [...params, limit, offset],
+    ),
+    sql.query<{ total: string }>(`SELECT count(*)::text AS total ${FROM} ${where}`, params),
+  ]);
+  return toPage(rows, page, limit, Number(counts[0]?.total ?? 0));
+}
+
+/** One dead letter; `NotFoundError` when absent or another tenant's. */
+export async function getDeadLetter(
+  sql: SqlExecutor,
+  id: string,
+  scope: TenantScope = {},
+): Promise<DeadLetter> {
+  if (!isUuid(id)) throw notFound(id);
+  const rows = await sql.query<DeadLetter>(
+    `SELECT ${COLUMNS} ${FROM} WHERE q.id = $1::uuid AND ${TENANT(2)}`,
+    [id, scope.tenant ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw notFound(id);
+  return row;
+}
+
+/** Deletes a dead letter for good (and any replay of it still queued). */
+export async function deleteDeadLetter(
+  sql: SqlExecutor,
+  id: string,
+  scope: TenantScope = {},
+): Promise<void> {
+  if (!isUuid(id)) throw notFound(id);
+  const rows = await sql.query(
+    `DELETE FROM core.tb_observer_dlq q WHERE q.id = $1::uuid AND ${TENANT(2)} RETURNING 1 AS deleted`,
+    [id, scope.tenant ?? null],
+  );
+  if (rows.length === 0) throw notFound(id);
+}

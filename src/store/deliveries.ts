@@ -1,0 +1,157 @@
+import type { SqlExecutor } from "../ports/sql.ts";
+import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
+
+/** A delivery to create: one action of one observer for one change. */
+export interface NewDelivery {
+  fk_observer: string;
+  fk_entity_change_log: string;
+  action_index: number;
+  fk_customer_org: string | null;
+}
+
+/** Creates deliveries, due now, in one statement. */
+export async function insertDeliveries(
+  tx: SqlExecutor,
+  deliveries: readonly NewDelivery[],
+): Promise<void> {
+  if (deliveries.length === 0) return;
+  await tx.query(
+    `INSERT INTO core.tb_observer_delivery (fk_observer, fk_entity_change_log, action_index, fk_customer_org)
+     SELECT x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org
+     FROM jsonb_to_recordset($1::text::jsonb)
+       AS x(fk_observer bigint, fk_entity_change_log bigint, action_index integer, fk_customer_org bigint)`,
+    [JSON.stringify(deliveries)],
+  );
+}
+
+/** A claimed delivery: the row, the change it is about, and the observer's current configuration. */
+export interface ClaimedDelivery {
+  pk: string;
+  /** The webhook-id. */
+  id: string;
+  fk_observer: string;
+  action_index: number;
+  attempt: number;
+  fk_observer_dlq: string | null;
+  /** The change: from the change log, or the dead letter's copy when replaying one. */
+  change: ChangeRow;
+  observer_id: string;
+  observer_name: string;
+  /** Changes whenever the observer row does: parsed configuration can be cached under it. */
+  observer_version: string;
+  observer_deleted: boolean;
+  /** `actions[action_index]` as JSON text; null when the observer no longer has that action. */
+  action: string | null;
+  retry_config: string;
+  timeout_ms: number;
+}
+
+interface ClaimRow extends ChangeRow {
+  delivery_pk: string;
+  delivery_id: string;
+  fk_observer: string;
+  action_index: number;
+  attempt: number;
+  fk_observer_dlq: string | null;
+  observer_id: string;
+  observer_name: string;
+  observer_version: string;
+  observer_deleted: boolean;
+  action: string | null;
+  retry_config: string;
+  timeout_ms: number;
+}
+
+const DLQ_COPY = (column: string, cast = "") =>
+  `COALESCE(c.${column}${cast}, q.${column}${cast}) AS ${column}`;
+
+/**
+ * Claims up to `limit` due deliveries for `owner`: locks them with SKIP LOCKED (other runtimes
+ * take other rows) and leases them by moving `next_attempt_at` to the lease's end, so a crashed
+ * owner's deliveries come due again. One statement, returning everything needed to run them.
+ */
+export async function claimDeliveries(
+  sql: SqlExecutor,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+): Promise<ClaimedDelivery[]> {
+  const rows = await sql.query<ClaimRow>(
+    `WITH due AS (
+       SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer
+       FROM core.tb_observer_delivery
+       WHERE next_attempt_at <= now()
+       ORDER BY next_attempt_at
+       LIMIT $1
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE core.tb_observer_delivery d
+     SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3
+     FROM due
+       JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
+       LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
+       LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = due.fk_observer_dlq
+     WHERE d.pk_observer_delivery = due.pk_observer_delivery
+     RETURNING d.pk_observer_delivery::text AS delivery_pk, d.id::text AS delivery_id,
+       d.fk_observer::text AS fk_observer, d.action_index, d.attempt,
+       d.fk_observer_dlq::text AS fk_observer_dlq,
+       COALESCE(c.pk_entity_change_log, q.fk_entity_change_log)::text AS pk_entity_change_log,
+       COALESCE(c.id, q.event_id)::text AS id,
+       ${DLQ_COPY("object_type")}, ${DLQ_COPY("modification_type")},
+       ${DLQ_COPY("object_id", "::text")}, ${DLQ_COPY("object_data", "::text")},
+       ${DLQ_COPY("object_data_before", "::text")}, ${DLQ_COPY("fk_customer_org", "::text")},
+       ${DLQ_COPY("tenant_id", "::text")}, ${DLQ_COPY("trace_id")},
+       ${DLQ_COPY("transaction_id", "::text")},
+       COALESCE(c.created_at, q.change_created_at) AS created_at,
+       o.id::text AS observer_id, o.name AS observer_name,
+       (extract(epoch FROM o.updated_at) * 1000000)::bigint::text AS observer_version,
+       o.deleted_at IS NOT NULL AS observer_deleted,
+       (o.actions -> d.action_index)::text AS action,
+       o.retry_config::text AS retry_config, o.timeout_ms`,
+    [limit, leaseMs, owner],
+  );
+  return rows.map((row) => ({
+    pk: row.delivery_pk,
+    id: row.delivery_id,
+    fk_observer: row.fk_observer,
+    action_index: row.action_index,
+    attempt: row.attempt,
+    fk_observer_dlq: row.fk_observer_dlq,
+    change: {
+      pk_entity_change_log: row.pk_entity_change_log,
+      id: row.id,
+      object_type: row.object_type,
+      modification_type: row.modification_type,
+      object_id: row.object_id,
+      object_data: row.object_data,
+      object_data_before: row.object_data_before,
+      fk_customer_org: row.fk_customer_org,
+      tenant_id: row.tenant_id,
+      trace_id: row.trace_id,
+      transaction_id: row.transaction_id,
+      created_at: row.created_at,
+    },
+    observer_id: row.observer_id,
+    observer_name: row.observer_name,
+    observer_version: row.observer_version,
+    observer_deleted: row.observer_deleted,
+    action: row.action,
+    retry_config: row.retry_config,
+    timeout_ms: row.timeout_ms,
+  }));
+}
+
+/** Extends the leases `owner` still holds on `pks` (attempts still running). */
+export async function renewLeases(
+  sql: SqlExecutor,
+  owner: string,
+  pks: readonly string[],
+  leaseMs: number,
+): Promise<void> {
+  if (pks.length === 0) return;
+  await sql.query(
+    `UPDATE core.tb_observer_delivery SET next_attempt_at = now() + $2 * interval '1 millisecond'
+     WHERE pk_observer_delivery = ANY($1::text::bigint[]) AND lease_owner = $3`,
+    [`{${pks.join(",")}}`, leaseMs, owner],
+  );
+}

@@ -1,0 +1,96 @@
+import type { JsonObject, JsonValue } from "../json.ts";
+import { bigintValue, isoColumn } from "./common.ts";
+import { redactActions } from "./redact.ts";
+
+/** An observer as the API returns it: every column but the internal key, secrets redacted. */
+export interface Observer {
+  /** The public id (UUID). */
+  id: string;
+  name: string;
+  description: string | null;
+  entity_type: string | null;
+  event_type: string | null;
+  condition_expression: string | null;
+  actions: JsonValue[];
+  retry_config: JsonObject;
+  enabled: boolean;
+  priority: number;
+  timeout_ms: number;
+  /** The tenant: a number, or its text when beyond 2^53; null for none. */
+  fk_customer_org: number | string | null;
+  created_at: string;
+  updated_at: string;
+  created_by: string | null;
+  updated_by: string | null;
+  deleted_at: string | null;
+}
+
+/** An observer row as `OBSERVER_COLUMNS` reads it. */
+export interface StoredObserverRow extends Record<string, unknown> {
+  id: string;
+  name: string;
+  description: string | null;
+  entity_type: string | null;
+  event_type: string | null;
+  condition_expression: string | null;
+  actions: string;
+  retry_config: string;
+  enabled: boolean;
+  priority: number;
+  timeout_ms: number;
+  fk_customer_org: string | null;
+  created_at: string;
+  updated_at: string;
+  created_by: string | null;
+  updated_by: string | null;
+  deleted_at: string | null;
+  /** The row version (`xmin`), for optimistic updates. */
+  version: string;
+}
+
+/** The select (and RETURNING) list of an observer row. */
+export const OBSERVER_COLUMNS = `id::text AS id, name, description, entity_type, event_type,
+  condition_expression, actions::text AS actions, retry_config::text AS retry_config, enabled,
+  priority, timeout_ms, fk_customer_org::text AS fk_customer_org, ${isoColumn("created_at")},
+  ${isoColumn("updated_at")}, created_by, updated_by, ${isoColumn("deleted_at")},
+  xmin::text AS version`;
+
+/** The stored definition, secrets included: what a PATCH merges onto. */
+export function storedDefinition(row: StoredObserverRow): Record<string, unknown> {
+  return {
+    name: row.name,
+    description: row.description,
+    entity_type: row.entity_type,
+    event_type: row.event_type,
+    condition_expression: row.condition_expression,
+    actions: JSON.parse(row.actions) as unknown,
+    retry_config: JSON.parse(row.retry_config) as unknown,
+    enabled: row.enabled,
+    priority: row.priority,
+    timeout_ms: row.timeout_ms,
+  };
+}
+
+/** A row as the API's Observer JSON, secrets redacted. */
+export function toObserver(row: StoredObserverRow): Observer {
+  const actions = JSON.parse(row.actions) as JsonValue[];
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    entity_type: row.entity_type,
+    event_type: row.event_type,
+    condition_expression: row.condition_expression,
+    actions: redactActions(actions),
+    retry_config: JSON.parse(row.retry_config) as JsonObject,
+    enabled: row.enabled,
+    priority: Number(row.priority),
+    timeout_ms: Number(row.timeout_ms),
+    fk_customer_org: bigintValue(row.fk_customer_org),
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    created_by: row.created_by,
+    updated_by: row.updated_by,
+    deleted_at: row.deleted_at,
+  };
+}

@@ -1,0 +1,221 @@
+import { ConfigError, ConflictError, NotFoundError } from "../errors.ts";
+import { isJsonObject } from "../json.ts";
+import { type ObserverDefinition, observerDefinitionSchema } from "../observers/schema.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { safeParseConfig } from "../validation.ts";
+import {
+  isUuid,
+  type Page,
+  type PageRequest,
+  pageBounds,
+  sqlState,
+  type TenantScope,
+  toPage,
+  UNIQUE_VIOLATION,
+} from "./common.ts";
+import {
+  OBSERVER_COLUMNS,
+  type Observer,
+  type StoredObserverRow,
+  storedDefinition,
+  toObserver,
+} from "./observer-json.ts";
+import { redactedPlaceholders } from "./redact.ts";
+
+/** Who writes (recorded in `created_by`/`updated_by`) and for which tenant. */
+export interface ObserverWriteOptions extends TenantScope {
+  actor?: string | null;
+}
+
+/** Filters and page of `listObservers`. */
+export interface ListObserversOptions extends PageRequest, TenantScope {
+  entityType?: string;
+  eventType?: string;
+  enabled?: boolean;
+  /** Include soft-deleted observers (default false). */
+  includeDeleted?: boolean;
+}
+
+// `$n IS NULL OR ...` keeps one statement for every filter combination.
+const TENANT = (n: number) =>
+  `($${n}::text::bigint IS NULL OR fk_customer_org = $${n}::text::bigint)`;
+const UPDATE_ATTEMPTS = 5;
+
+function validate(value: unknown, sentActions: unknown): ObserverDefinition {
+  const placeholders = redactedPlaceholders(sentActions);
+  const result = safeParseConfig(observerDefinitionSchema, value);
+  if (result.success && placeholders.length === 0) return result.output;
+  throw new ConfigError([...placeholders, ...(result.success ? [] : result.issues)]);
+}
+
+function definitionParams(d: ObserverDefinition): unknown[] {
+  return [
+    d.name,
+    d.description,
+    d.entity_type,
+    d.event_type,
+    d.condition_expression,
+    JSON.stringify(d.actions),
+    JSON.stringify(d.retry_config),
+    d.enabled,
+    d.priority,
+    d.timeout_ms,
+  ];
+}
+
+function conflictOr(error: unknown, name: string): unknown {
+  if (sqlState(error) !== UNIQUE_VIOLATION) return error;
+  return new ConflictError(`an observer named ${JSON.stringify(name)} already exists`, {
+    cause: error,
+  });
+}
+
+function notFound(id: string): NotFoundError {
+  return new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+}
+
+/** Validates `body` (an observer, DESIGN section 3) and stores it; stamps the caller's tenant. */
+export async function createObserver(
+  sql: SqlExecutor,
+  body: unknown,
+  options: ObserverWriteOptions = {},
+): Promise<Observer> {
+  const definition = validate(body, isJsonObject(body) ? body.actions : undefined);
+  try {
+    const rows = await sql.query<StoredObserverRow>(
+      `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
+         condition_expression, actions, retry_config, enabled, priority, timeout_ms,
+         fk_customer_org, created_by, updated_by)
+       VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
+         $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text)
+       RETURNING ${OBSERVER_COLUMNS}`,
+      [...definitionParams(definition), options.tenant ?? null, options.actor ?? null],
+    );
+    return toObserver(rows[0] as StoredObserverRow);
+  } catch (error) {
+    throw conflictOr(error, definition.name);
+  }
+}
+
+async function readLive(sql: SqlExecutor, id: string, scope: TenantScope) {
+  if (!isUuid(id)) throw notFound(id);
+  const rows = await sql.query<StoredObserverRow>(
+    `SELECT ${OBSERVER_COLUMNS} FROM core.tb_observer
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)}`,
+    [id, scope.tenant ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw notFound(id);
+  return row;
+}
+
+/** A live observer by id; `NotFoundError` when absent, deleted or another tenant's. */
+export async function getObserver(
+  sql: SqlExecutor,
+  id: string,
+  scope: TenantScope = {},
+): Promise<Observer> {
+  return toObserver(await readLive(sql, id, scope));
+}
+
+/** A page of observers, ordered by priority then creation. */
+export async function listObservers(
+  sql: SqlExecutor,
+  options: ListObserversOptions,
+): Promise<Page<Observer>> {
+  const { page, limit, offset } = pageBounds(options);
+  const where = `WHERE ($1::boolean OR deleted_at IS NULL) AND ${TENANT(2)}
+    AND ($3::text IS NULL OR entity_type = $3::text)
+    AND ($4::text IS NULL OR event_type = upper($4::text))
+    AND ($5::boolean IS NULL OR enabled = $5::boolean)`;
+  const params = [
+    options.includeDeleted ?? false,
+    options.tenant ?? null,
+    options.entityType ?? null,
+    options.eventType ?? null,
+    options.enabled ?? null,
+  ];
+  const [rows, counts] = await Promise.all([
+    sql.query<StoredObserverRow>(
+      `SELECT ${OBSERVER_COLUMNS} FROM core.tb_observer ${where}
+       ORDER BY priority, pk_observer LIMIT $6::integer OFFSET $7::bigint`,
+      [...params, limit, offset],
+    ),
+    sql.query<{ total: string }>(
+      `SELECT count(*)::text AS total FROM core.tb_observer ${where}`,
+      params,
+    ),
+  ]);
+  return toPage(rows.map(toObserver), page, limit, Number(counts[0]?.total ?? 0));
+}
+
+/**
+ * Applies a partial update: `patch` is merged onto the stored definition and the whole is
+ * validated again (unknown fields refused). `actions`, when sent, replace the stored ones
+ * wholesale; when left out, the stored ones (secrets included) stay. Concurrent updates never
+ * overwrite each other: the write only lands on the row version it was merged onto.
+ */
+export async function updateObserver(
+  sql: SqlExecutor,
+  id: string,
+  patch: unknown,
+  options: ObserverWriteOptions = {},
+): Promise<Observer> {
+  if (!isJsonObject(patch)) {
+    throw new ConfigError([{ path: "", message: "must be a JSON object of the fields to change" }]);
+  }
+  for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
+    const stored = await readLive(sql, id, options);
+    const definition = validate({ ...storedDefinition(stored), ...patch }, patch.actions);
+    let rows: StoredObserverRow[];
+    try {
+      rows = await sql.query<StoredObserverRow>(
+        `UPDATE core.tb_observer SET name = $1::text, description = $2::text,
+           entity_type = $3::text, event_type = $4::text, condition_expression = $5::text,
+           actions = $6::text::jsonb, retry_config = $7::text::jsonb, enabled = $8::boolean,
+           priority = $9::integer, timeout_ms = $10::integer, updated_by = $11::text
+         WHERE id = $12::uuid AND deleted_at IS NULL AND xmin = $13::text::xid
+         RETURNING ${OBSERVER_COLUMNS}`,
+        [...definitionParams(definition), options.actor ?? null, id, stored.version],
+      );
+    } catch (error) {
+      throw conflictOr(error, definition.name);
+    }
+    if (rows[0]) return toObserver(rows[0]);
+  }
+  throw new ConflictError("the observer kept changing while it was being updated; try again");
+}
+
+/** Soft-deletes an observer (`deleted_at = now()`): it stops matching and leaves every list. */
+export async function deleteObserver(
+  sql: SqlExecutor,
+  id: string,
+  options: ObserverWriteOptions = {},
+): Promise<void> {
+  if (!isUuid(id)) throw notFound(id);
+  const rows = await sql.query(
+    `UPDATE core.tb_observer SET deleted_at = now(), updated_by = $3::text
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)} RETURNING 1 AS deleted`,
+    [id, options.tenant ?? null, options.actor ?? null],
+  );
+  if (rows.length === 0) throw notFound(id);
+}
+
+/** Enables or disables a live observer. */
+export async function setObserverEnabled(
+  sql: SqlExecutor,
+  id: string,
+  enabled: boolean,
+  options: ObserverWriteOptions = {},
+): Promise<Observer> {
+  if (!isUuid(id)) throw notFound(id);
+  const rows = await sql.query<StoredObserverRow>(
+    `UPDATE core.tb_observer SET enabled = $3::boolean, updated_by = $4::text
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)}
+     RETURNING ${OBSERVER_COLUMNS}`,
+    [id, options.tenant ?? null, enabled, options.actor ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw notFound(id);
+  return toObserver(row);
+}

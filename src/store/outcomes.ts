@@ -1,0 +1,131 @@
+import type { SqlExecutor } from "../ports/sql.ts";
+
+/**
+ * What became of one claimed delivery's attempt, with what the log row and a dead letter need.
+ * `discard` ends a delivery that can no longer run (its observer or action was deleted).
+ */
+export interface OutcomeRecord {
+  /** The delivery row (`pk_observer_delivery`); null for log-only rows (conditions, unreadable changes). */
+  pk: string | null;
+  disposition: "done" | "retry" | "dead_letter" | "discard" | "log";
+  status: "success" | "failed" | "timeout" | "cancelled" | "skipped";
+  attempt: number;
+  max_attempts: number;
+  next_attempt: number | null;
+  /** ISO timestamps. */
+  next_at: string | null;
+  started_at: string | null;
+  completed_at: string;
+  duration_ms: number | null;
+  http_status: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  message: string | null;
+  excerpt: string | null;
+  fk_observer: string | null;
+  observer_name: string | null;
+  delivery_id: string | null;
+  action_index: number | null;
+  action_type: string | null;
+  /** The change, for the log and (on dead letter) the DLQ's copy. */
+  event_id: string;
+  fk_entity_change_log: string | null;
+  entity_type: string | null;
+  entity_id: string | null;
+  event_type: string | null;
+  fk_customer_org: string | null;
+  trace_id: string | null;
+  change: DeadLetterChange | null;
+}
+
+/** The change columns a dead letter keeps (JSON as text, exactly as stored). */
+export interface DeadLetterChange {
+  object_type: string;
+  modification_type: string;
+  object_id: string | null;
+  object_data: string | null;
+  object_data_before: string | null;
+  tenant_id: string | null;
+  transaction_id: string | null;
+  created_at: string;
+}
+
+const RECORDSET = `jsonb_to_recordset($1::text::jsonb) AS x(
+  pk bigint, disposition text, status text, attempt integer, max_attempts integer,
+  next_attempt integer, next_at timestamptz, started_at timestamptz, completed_at timestamptz,
+  duration_ms integer, http_status integer, error_code text, error_message text, message text,
+  excerpt text, fk_observer bigint, observer_name text, delivery_id uuid, action_index integer,
+  action_type text, event_id uuid, fk_entity_change_log bigint, entity_type text, entity_id text,
+  event_type text, fk_customer_org bigint, trace_id text, change jsonb)`;
+
+/**
+ * Records a batch of outcomes in one statement: success deletes the delivery (and the dead letter
+ * it replayed), a retry puts it back to wait until `next_at`, a final failure moves it to the DLQ
+ * (or back into the dead letter it replayed), and every attempt gets its log row. Only rows still
+ * leased by `owner` change: a delivery whose lease was lost belongs to whoever claimed it since.
+ */
+export async function recordOutcomes(
+  sql: SqlExecutor,
+  owner: string,
+  outcomes: readonly OutcomeRecord[],
+): Promise<void> {
+  if (outcomes.length === 0) return;
+  await sql.query(
+    `WITH o AS (SELECT * FROM ${RECORDSET}),
+     finished AS (
+       DELETE FROM core.tb_observer_delivery d USING o
+       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition IN ('done', 'discard')
+       RETURNING d.fk_observer_dlq, o.disposition
+     ),
+     resolved AS (
+       DELETE FROM core.tb_observer_dlq q USING finished f
+       WHERE q.pk_observer_dlq = f.fk_observer_dlq AND f.disposition = 'done'
+     ),
+     retried AS (
+       UPDATE core.tb_observer_delivery d
+       SET attempt = o.next_attempt, next_attempt_at = o.next_at, lease_owner = NULL
+       FROM o
+       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition = 'retry'
+     ),
+     dead AS (
+       DELETE FROM core.tb_observer_delivery d USING o
+       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition = 'dead_letter'
+       RETURNING d.fk_observer_dlq, o.*
+     ),
+     requeued AS (
+       UPDATE core.tb_observer_dlq q
+       SET status = 'pending', attempts = dead.attempt, max_attempts = dead.max_attempts,
+           error_code = dead.error_code, error_message = dead.error_message,
+           response_status_code = dead.http_status, last_attempt_at = dead.completed_at
+       FROM dead WHERE q.pk_observer_dlq = dead.fk_observer_dlq
+     ),
+     buried AS (
+       INSERT INTO core.tb_observer_dlq (fk_observer, observer_name, delivery_id, action_index,
+         action_type, event_id, fk_entity_change_log, object_type, modification_type, object_id,
+         object_data, object_data_before, fk_customer_org, tenant_id, trace_id, transaction_id,
+         change_created_at, attempts, max_attempts, error_code, error_message,
+         response_status_code, last_attempt_at)
+       SELECT dead.fk_observer, dead.observer_name, dead.delivery_id, dead.action_index,
+         dead.action_type, dead.event_id, dead.fk_entity_change_log, dead.change ->> 'object_type',
+         dead.change ->> 'modification_type', dead.change ->> 'object_id',
+         (dead.change ->> 'object_data')::jsonb, (dead.change ->> 'object_data_before')::jsonb,
+         dead.fk_customer_org, (dead.change ->> 'tenant_id')::uuid, dead.trace_id,
+         (dead.change ->> 'transaction_id')::xid8, (dead.change ->> 'created_at')::timestamptz,
+         dead.attempt, dead.max_attempts, dead.error_code, dead.error_message, dead.http_status,
+         dead.completed_at
+       FROM dead WHERE dead.fk_observer_dlq IS NULL
+     )
+     INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
+       entity_type, entity_id, event_type, status, action_index, action_type, started_at,
+       completed_at, duration_ms, error_code, error_message, attempt_number, max_attempts,
+       next_retry_at, response_payload, response_status_code, trace_id, fk_customer_org)
+     SELECT o.fk_observer, o.fk_entity_change_log, o.delivery_id, o.event_id, o.entity_type,
+       o.entity_id, o.event_type, o.status, o.action_index, o.action_type, o.started_at,
+       o.completed_at, o.duration_ms, o.error_code, o.error_message, o.attempt, o.max_attempts,
+       CASE WHEN o.disposition = 'retry' THEN o.next_at END,
+       NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
+       o.http_status, o.trace_id, o.fk_customer_org
+     FROM o`,
+    [JSON.stringify(outcomes), owner],
+  );
+}

@@ -1,0 +1,63 @@
+import type { SqlExecutor } from "../ports/sql.ts";
+
+/** Rows deleted by one retention sweep. */
+export interface RetentionResult {
+  changes: number;
+  logs: number;
+  deadLetters: number;
+}
+
+const CHUNK = 5_000;
+
+/**
+ * Deletes, in bounded chunks, change-log rows older than `changeLogDays` that every listener has
+ * read and no pending delivery needs; log rows older than `logDays`; and dead letters whose last
+ * failure is older than `dlqDays` and that no replay is using. Each table has its own clock: log
+ * cleanup never touches dead letters.
+ */
+export async function sweepRetention(
+  sql: SqlExecutor,
+  days: { changeLogDays: number; logDays: number; dlqDays: number },
+): Promise<RetentionResult> {
+  const changes = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_entity_change_log WHERE pk_entity_change_log IN (
+       SELECT c.pk_entity_change_log FROM core.tb_entity_change_log c
+       WHERE c.created_at < now() - $1 * interval '1 day'
+         AND EXISTS (SELECT 1 FROM core.tb_observer_checkpoint)
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_checkpoint k
+           WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id))
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_delivery d
+           WHERE d.fk_entity_change_log = c.pk_entity_change_log)
+       LIMIT ${CHUNK})`,
+    days.changeLogDays,
+  );
+  const logs = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_log WHERE pk_observer_log IN (
+       SELECT pk_observer_log FROM core.tb_observer_log
+       WHERE created_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.logDays,
+  );
+  const deadLetters = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_dlq WHERE pk_observer_dlq IN (
+       SELECT pk_observer_dlq FROM core.tb_observer_dlq
+       WHERE last_attempt_at < now() - $1 * interval '1 day' AND status = 'pending' LIMIT ${CHUNK})`,
+    days.dlqDays,
+  );
+  return { changes, logs, deadLetters };
+}
+
+async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const rows = await sql.query<{ n: string }>(
+      `WITH deleted AS (${statement} RETURNING 1) SELECT count(*)::text AS n FROM deleted`,
+      [days],
+    );
+    const n = Number(rows[0]?.n ?? 0);
+    total += n;
+    if (n < CHUNK) return total;
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The Bun server as users run it (`bun adapters/bun/main.ts`), in a child process the test can
+ * stop gracefully or kill -9.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "../..");
+const BUN = join(ROOT, "node_modules/.bin/bun");
+
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  url: string;
+  token: string;
+  child: ChildProcess;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** `fetch` against the server with the admin token. */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL: no cleanup at all. */
+  kill9(): Promise<void>;
+}
+
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
+
+/** Starts the server with `env` on a free port and waits until its health answers 200. */
+export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+  const port = await freePort();
+  const token = env.OBSERVERS_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
+  const child = spawn(BUN, ["adapters/bun/main.ts"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      OBSERVERS_ADMIN_TOKEN: token,
+      OBSERVERS_ALLOW_PRIVATE_TARGETS: "1",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let printed = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    printed += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    printed += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) {
+      throw new Error(`server exited with ${child.exitCode} before it was healthy:\n${printed}`);
+    }
+    try {
+      const response = await fetch(`${url}/api/observers/runtime/health`);
+      if (response.status === 200) break;
+    } catch {}
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`server was not healthy within 30 s:\n${printed}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    token,
+    child,
+    output: () => printed,
+    api(path, init = {}) {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${token}`);
+      if (init.body) headers.set("content-type", "application/json");
+      return fetch(`${url}${path}`, { ...init, headers });
+    },
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill("SIGTERM");
+      return exited;
+    },
+    async kill9() {
+      if (child.exitCode !== null) return;
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
