@@ -63,8 +63,10 @@ CREATE INDEX tb_observer_dlq_event_idx ON core.tb_observer_dlq (event_id);
 -- deliveries come due again when its leases run out.
 CREATE TABLE core.tb_observer_delivery (
   pk_observer_delivery BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  -- The webhook-id: stable across retries.
-  id UUID NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  -- The webhook-id: derived from (change, observer, action), so it is the same on every retry,
+  -- on a replay, and even if the change were ever matched again. Not indexed: nothing looks
+  -- deliveries up by it, and every index is written once per change.
+  id UUID NOT NULL,
   fk_observer BIGINT NOT NULL REFERENCES core.tb_observer (pk_observer) ON DELETE CASCADE,
   fk_entity_change_log BIGINT,
   -- Set when the delivery replays a dead letter (whose copy of the change it reads).
@@ -77,15 +79,17 @@ CREATE TABLE core.tb_observer_delivery (
   created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   CHECK (fk_entity_change_log IS NOT NULL OR fk_observer_dlq IS NOT NULL)
 );
+-- The only index besides the primary key: this table takes several writes per change, and the
+-- retention sweep and observer deletes can afford to scan it (it holds pending work only).
 CREATE INDEX tb_observer_delivery_due_idx ON core.tb_observer_delivery (next_attempt_at);
-CREATE INDEX tb_observer_delivery_change_idx ON core.tb_observer_delivery (fk_entity_change_log);
-CREATE INDEX tb_observer_delivery_observer_idx ON core.tb_observer_delivery (fk_observer);
 
 -- One row per attempt of an action (FraiseQL's columns), and one per condition that could not be
 -- evaluated or change that could not be read.
 CREATE TABLE core.tb_observer_log (
   pk_observer_log BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  id UUID NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  -- Public id, not indexed: one row is written per attempt, and rows are found by observer,
+  -- event, trace or time.
+  id UUID NOT NULL DEFAULT gen_random_uuid(),
   fk_observer BIGINT REFERENCES core.tb_observer (pk_observer) ON DELETE CASCADE,
   fk_entity_change_log BIGINT,
   delivery_id UUID,

@@ -62,6 +62,18 @@ export class ChangeEventError extends ObserversError {
   }
 }
 
+/** A migration already applied to the database differs from its file. */
+export class MigrationError extends ObserversError {
+  readonly code = "MIGRATION_MISMATCH";
+  /** The migration's file name. */
+  readonly migration: string;
+  constructor(migration: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MigrationError";
+    this.migration = migration;
+  }
+}
+
 /** Anything not thrown on purpose (a bug, or a failure in a dependency). */
 export class InternalError extends ObserversError {
   readonly code = "INTERNAL";
@@ -98,5 +110,23 @@ export class ConfigError extends ObserversError {
     );
     this.name = "ConfigError";
     this.issues = issues;
+  }
+}
+
+/** The thing asked for does not exist, or is not visible to the caller (another tenant's). */
+export class NotFoundError extends ObserversError {
+  readonly code = "NOT_FOUND";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NotFoundError";
+  }
+}
+
+/** A write collides with the current state (a duplicate name, a concurrent update). */
+export class ConflictError extends ObserversError {
+  readonly code = "CONFLICT";
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConflictError";
   }
 }

@@ -141,7 +141,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .finally(() => {
         flushing = null;
         if (pending.length > 0) void flush();
-        else if (executing === 0 && inFlight.size === 0) for (const done of drained.splice(0)) done();
+        else if (executing === 0 && inFlight.size === 0)
+          for (const done of drained.splice(0)) done();
         if (!stopping) pump();
       });
     return flushing;
@@ -183,12 +184,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  function within(promise: Promise<void>, ms: number): Promise<void | "timeout"> {
+  function within(promise: Promise<void>, ms: number): Promise<"done" | "timeout"> {
     let timer: unknown = null;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = clock.setTimeout(() => resolve("timeout"), ms);
     });
-    return Promise.race([promise, timeout]).finally(() => clock.clearTimeout(timer));
+    const done = promise.then(() => "done" as const);
+    return Promise.race([done, timeout]).finally(() => clock.clearTimeout(timer));
   }
 
   return {

@@ -4,12 +4,7 @@ import type { ChangeEvent } from "../events/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
-import {
-  advanceCursor,
-  type ChangeRow,
-  lockCursor,
-  readChanges,
-} from "../store/change-log.ts";
+import { advanceCursor, type ChangeRow, lockCursor, readChanges } from "../store/change-log.ts";
 import { insertDeliveries, type NewDelivery } from "../store/deliveries.ts";
 import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
 import type { ObserverSet } from "./observer-set.ts";
@@ -100,6 +95,7 @@ function matchRow(
   for (const observer of result.matched) {
     for (let index = 0; index < observer.actionCount; index++) {
       deliveries.push({
+        event_id: row.id,
         fk_observer: observer.pk,
         fk_entity_change_log: row.pk_entity_change_log,
         action_index: index,

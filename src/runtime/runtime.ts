@@ -89,7 +89,14 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const loop = createCoalescedTask(
     async () => {
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
-        const result = await ingestBatch({ sql, listenerId, batchSize, logger, clock, observers: observersAt });
+        const result = await ingestBatch({
+          sql,
+          listenerId,
+          batchSize,
+          logger,
+          clock,
+          observers: observersAt,
+        });
         eventsProcessed += result.changes;
         errors += result.failures;
         if (result.deliveries > 0) dispatcher.pump();

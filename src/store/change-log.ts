@@ -41,7 +41,10 @@ export interface LockedCursor {
  * Locks the listener's cursor for this transaction, creating it at the start of the log the first
  * time. Null when another runtime holds it (it is reading; this one need not).
  */
-export async function lockCursor(tx: SqlExecutor, listenerId: string): Promise<LockedCursor | null> {
+export async function lockCursor(
+  tx: SqlExecutor,
+  listenerId: string,
+): Promise<LockedCursor | null> {
   const select = `SELECT last_transaction_id::text AS transaction_id, last_processed_id::text AS change_log_id,
       (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision
     FROM core.tb_observer_checkpoint WHERE listener_id = $1 FOR UPDATE SKIP LOCKED`;

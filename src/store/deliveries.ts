@@ -1,25 +1,31 @@
 import type { SqlExecutor } from "../ports/sql.ts";
-import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
+import type { ChangeRow } from "./change-log.ts";
 
 /** A delivery to create: one action of one observer for one change. */
 export interface NewDelivery {
+  /** The change's UUID (`event_id`): with the observer and action it makes the webhook-id. */
+  event_id: string;
   fk_observer: string;
   fk_entity_change_log: string;
   action_index: number;
   fk_customer_org: string | null;
 }
 
-/** Creates deliveries, due now, in one statement. */
+/**
+ * Creates deliveries, due now, in one statement. The webhook-id is a digest of (change, observer,
+ * action): whatever happens to the bookkeeping, one delivery never goes out under two ids.
+ */
 export async function insertDeliveries(
   tx: SqlExecutor,
   deliveries: readonly NewDelivery[],
 ): Promise<void> {
   if (deliveries.length === 0) return;
   await tx.query(
-    `INSERT INTO core.tb_observer_delivery (fk_observer, fk_entity_change_log, action_index, fk_customer_org)
-     SELECT x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org
-     FROM jsonb_to_recordset($1::text::jsonb)
-       AS x(fk_observer bigint, fk_entity_change_log bigint, action_index integer, fk_customer_org bigint)`,
+    `INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index, fk_customer_org)
+     SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
+       x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org
+     FROM jsonb_to_recordset($1::text::jsonb) AS x(event_id text, fk_observer bigint,
+       fk_entity_change_log bigint, action_index integer, fk_customer_org bigint)`,
     [JSON.stringify(deliveries)],
   );
 }

@@ -38,8 +38,14 @@ async function server(env: Record<string, string> = {}): Promise<ServerProcess> 
   return started;
 }
 
-async function createObserver(target: ServerProcess, body: Record<string, unknown>): Promise<string> {
-  const response = await target.api("/api/observers", { method: "POST", body: JSON.stringify(body) });
+async function createObserver(
+  target: ServerProcess,
+  body: Record<string, unknown>,
+): Promise<string> {
+  const response = await target.api("/api/observers", {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
   const json = (await response.json()) as { id?: string };
   expect(response.status, JSON.stringify(json)).toBe(201);
   return json.id as string;
@@ -74,7 +80,13 @@ describe("the Bun server", () => {
       name: "api-insert",
       entity_type: "Order",
       event_type: "INSERT",
-      actions: [{ type: "webhook", url: `${receiver.url}/hook`, signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }],
+      actions: [
+        {
+          type: "webhook",
+          url: `${receiver.url}/hook`,
+          signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        },
+      ],
     });
     await db.sql`INSERT INTO orders (status, total) VALUES ('new', 10)`;
     const [request] = await receiver.waitFor(1);
@@ -102,7 +114,11 @@ describe("the Bun server", () => {
     const before = receiver.requests.length;
     expect(before).toBeLessThan(total);
     await server({ OBSERVERS_PER_DESTINATION: "4" });
-    await eventually(() => (deliveriesByEvent(receiver.requests).size === total ? true : undefined), "every change", 60_000);
+    await eventually(
+      () => (deliveriesByEvent(receiver.requests).size === total ? true : undefined),
+      "every change",
+      60_000,
+    );
     const duplicates = expectEveryChangeOnceById(receiver.requests, total);
     // Only deliveries in flight at the kill can repeat.
     expect(duplicates).toBeLessThanOrEqual(4 * 4 * 2);
@@ -146,10 +162,16 @@ describe("the Bun server", () => {
     for (let i = 0; i < 10; i++) {
       await db.sql`INSERT INTO orders (status) SELECT 'shared' FROM generate_series(1, ${total / 10})`;
     }
-    await eventually(() => (deliveriesByEvent(receiver.requests).size === total ? true : undefined), "every change", 60_000);
+    await eventually(
+      () => (deliveriesByEvent(receiver.requests).size === total ? true : undefined),
+      "every change",
+      60_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 500));
     const duplicates = expectEveryChangeOnceById(receiver.requests, total);
-    console.log(`two processes: ${total} changes, ${receiver.requests.length} requests, ${duplicates} duplicates`);
+    console.log(
+      `two processes: ${total} changes, ${receiver.requests.length} requests, ${duplicates} duplicates`,
+    );
     expect(duplicates).toBe(0);
   });
 });

@@ -12,13 +12,11 @@ let sql: Sql;
 const schema = `test_dbaction_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
 const q = quoteIdent(schema);
 
-/** The SQL port over postgres.js, as small as the port (adapters/postgres is not written yet). */
+/** The SQL port the runtime gives actions: the postgres.js driver's, over the same connection. */
 function executor(db: Sql): SqlExecutor {
   return {
-    query: async <Row extends Record<string, unknown>>(
-      text: string,
-      params: readonly unknown[] = [],
-    ) => (await db.unsafe(text, params as never[])) as unknown as Row[],
+    query: async <Row extends object>(text: string, params: readonly unknown[] = []) =>
+      (await db.unsafe(text, params as never[])) as unknown as Row[],
   };
 }
 

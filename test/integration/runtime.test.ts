@@ -49,14 +49,19 @@ const bodies = () => receiver.requests.map((r) => JSON.parse(r.text));
 
 describe("the runtime", () => {
   it("delivers an INSERT as a webhook and logs the attempt", async () => {
-    await insertObserver(db.sql, { name: "on-insert", event_type: "INSERT", actions: [webhook(`${receiver.url}/hook`)] });
+    await insertObserver(db.sql, {
+      name: "on-insert",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
     await startRuntime("insert");
-    const [{ id: orderId }] = await db.sql`INSERT INTO orders (status, total, org) VALUES ('new', 42, 7) RETURNING id`;
+    const [order] =
+      await db.sql`INSERT INTO orders (status, total, org) VALUES ('new', 42, 7) RETURNING id`;
     const [request] = await receiver.waitFor(1);
     const body = JSON.parse(request?.text ?? "");
     expect(body).toMatchObject({
       entity_type: "Order",
-      entity_id: String(orderId),
+      entity_id: String(order?.id),
       event_type: "INSERT",
       op: "c",
       before: null,
@@ -105,21 +110,28 @@ describe("the runtime", () => {
     const requests = await receiver.waitFor(3);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(requests).toHaveLength(3);
-    const names = bodies().map((b) => `${b.observer.name}:${b.after.total}`).sort();
+    const names = bodies()
+      .map((b) => `${b.observer.name}:${b.after.total}`)
+      .sort();
     expect(names).toEqual(["any-update:50", "any-update:500", "shipped:500"]);
   });
 
   it("retries a failing receiver and logs every attempt under one webhook-id", async () => {
     let calls = 0;
     receiver.reply(() => (++calls <= 2 ? { status: 503 } : { status: 200, body: "ok" }));
-    await insertObserver(db.sql, { name: "flaky", event_type: "INSERT", actions: [webhook(`${receiver.url}/flaky`)] });
+    await insertObserver(db.sql, {
+      name: "flaky",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/flaky`)],
+    });
     await startRuntime("retries");
     await db.sql`INSERT INTO orders (status) VALUES ('new')`;
     const requests = await receiver.waitFor(3);
     const ids = new Set(requests.map((r) => r.headers["webhook-id"]));
     expect(ids.size).toBe(1);
     const log = await eventually(async () => {
-      const rows = await db.sql`SELECT status, attempt_number, response_status_code, next_retry_at IS NOT NULL AS retry
+      const rows =
+        await db.sql`SELECT status, attempt_number, response_status_code, next_retry_at IS NOT NULL AS retry
         FROM core.tb_observer_log WHERE delivery_id = ${[...ids][0] as string} ORDER BY attempt_number`;
       return rows.length === 3 ? rows : undefined;
     }, "three log rows");
@@ -132,7 +144,11 @@ describe("the runtime", () => {
 
   it("dead-letters a permanent failure and replays it, with the same webhook-id, once fixed", async () => {
     receiver.reply(() => ({ status: 410 }));
-    await insertObserver(db.sql, { name: "gone", event_type: "INSERT", actions: [webhook(`${receiver.url}/gone`)] });
+    await insertObserver(db.sql, {
+      name: "gone",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/gone`)],
+    });
     await startRuntime("dlq");
     await db.sql`INSERT INTO orders (status) VALUES ('new')`;
     const dead = await eventually(async () => {
@@ -140,7 +156,12 @@ describe("the runtime", () => {
         response_status_code, object_type FROM core.tb_observer_dlq WHERE observer_name = 'gone'`;
       return row;
     }, "a dead letter");
-    expect(dead).toMatchObject({ status: "pending", attempts: 1, response_status_code: 410, object_type: "Order" });
+    expect(dead).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      response_status_code: 410,
+      object_type: "Order",
+    });
     expect(receiver.requests).toHaveLength(1);
 
     receiver.reply(() => ({ status: 204 }));
@@ -156,7 +177,11 @@ describe("the runtime", () => {
   });
 
   it("delivers a change whose transaction commits after a later one", async () => {
-    await insertObserver(db.sql, { name: "late", event_type: "INSERT", actions: [webhook(`${receiver.url}/late`)] });
+    await insertObserver(db.sql, {
+      name: "late",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/late`)],
+    });
     await startRuntime("late-commit");
     const early = await db.sql.reserve();
     try {
@@ -169,18 +194,31 @@ describe("the runtime", () => {
       early.release();
     }
     await receiver.waitFor(2);
-    expect(bodies().map((b) => b.after.status).sort()).toEqual(["early", "later"]);
-    const [lower] = await db.sql`SELECT min(pk_entity_change_log)::int AS pk FROM core.tb_entity_change_log
+    expect(
+      bodies()
+        .map((b) => b.after.status)
+        .sort(),
+    ).toEqual(["early", "later"]);
+    const [lower] =
+      await db.sql`SELECT min(pk_entity_change_log)::int AS pk FROM core.tb_entity_change_log
       WHERE object_data -> 'after' ->> 'status' = 'early'`;
-    const [higher] = await db.sql`SELECT min(pk_entity_change_log)::int AS pk FROM core.tb_entity_change_log
+    const [higher] =
+      await db.sql`SELECT min(pk_entity_change_log)::int AS pk FROM core.tb_entity_change_log
       WHERE object_data -> 'after' ->> 'status' = 'later'`;
     expect(lower?.pk).toBeLessThan(higher?.pk);
   });
 
   it("reloads observers written with plain SQL, without a restart", async () => {
     await startRuntime("reload");
-    await insertObserver(db.sql, { name: "added-later", event_type: "INSERT", actions: [webhook(`${receiver.url}/added`)] });
-    await eventually(async () => ((await runtime.health()).observer_count === 1 ? true : undefined), "the reload");
+    await insertObserver(db.sql, {
+      name: "added-later",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/added`)],
+    });
+    await eventually(
+      async () => ((await runtime.health()).observer_count === 1 ? true : undefined),
+      "the reload",
+    );
     await db.sql`INSERT INTO orders (status) VALUES ('new')`;
     const [request] = await receiver.waitFor(1);
     expect(JSON.parse(request?.text ?? "").observer.name).toBe("added-later");
@@ -193,7 +231,11 @@ describe("the runtime", () => {
       condition_expression: "missing_field == 1",
       actions: [webhook(`${receiver.url}/never`)],
     });
-    await insertObserver(db.sql, { name: "all-inserts", event_type: "INSERT", actions: [webhook(`${receiver.url}/ok`)] });
+    await insertObserver(db.sql, {
+      name: "all-inserts",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/ok`)],
+    });
     await startRuntime("failures");
     await db.sql`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_data)
       VALUES ('Order', 'EXPLODE', '{}')`;
@@ -201,7 +243,8 @@ describe("the runtime", () => {
     const [request] = await receiver.waitFor(1);
     expect(request?.path).toBe("/ok");
     const rows = await eventually(async () => {
-      const r = await db.sql`SELECT error_code, fk_observer IS NULL AS no_observer FROM core.tb_observer_log
+      const r =
+        await db.sql`SELECT error_code, fk_observer IS NULL AS no_observer FROM core.tb_observer_log
         WHERE status = 'failed' AND error_code IN ('INVALID_CHANGE_EVENT', 'CONDITION_EVALUATION') ORDER BY error_code`;
       return r.length === 2 ? r : undefined;
     }, "two failure log rows");
@@ -219,12 +262,17 @@ describe("the runtime", () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       return { status: 204 };
     });
-    await insertObserver(db.sql, { name: "slow", event_type: "INSERT", actions: [webhook(`${receiver.url}/slow`)] });
+    await insertObserver(db.sql, {
+      name: "slow",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/slow`)],
+    });
     await startRuntime("shutdown");
     await db.sql`INSERT INTO orders (status) SELECT 'bulk' FROM generate_series(1, 20)`;
     await receiver.waitFor(1);
     await runtime.stop();
-    const [leased] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+    const [leased] =
+      await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
     expect(leased?.n).toBe(0);
     const [remaining] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
     const [logged] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_log l

@@ -43,7 +43,9 @@ export async function insertObserver(sql: postgres.Sql, seed: ObserverSeed): Pro
       seed.event_type ?? null,
       seed.condition_expression ?? null,
       JSON.stringify(seed.actions),
-      JSON.stringify(seed.retry_config ?? { max_attempts: 3, initial_delay_ms: 20, max_delay_ms: 100 }),
+      JSON.stringify(
+        seed.retry_config ?? { max_attempts: 3, initial_delay_ms: 20, max_delay_ms: 100 },
+      ),
       seed.timeout_ms ?? 5_000,
       seed.enabled ?? true,
       seed.fk_customer_org ?? null,

@@ -64,7 +64,9 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   child.stderr?.on("data", (chunk: Buffer) => {
     printed += chunk.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {

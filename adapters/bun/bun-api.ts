@@ -1,0 +1,38 @@
+/**
+ * The part of Bun's API this adapter uses, typed here rather than through @types/bun: its globals
+ * redefine `fetch` for the whole program (adding `preconnect`), which breaks every test that
+ * stubs fetch. See https://bun.sh/docs/api/http.
+ */
+
+/** `Bun.serve`'s options, as far as the adapter sets them. */
+export interface BunServeOptions {
+  hostname: string;
+  port: number;
+  fetch(request: Request): Response | Promise<Response>;
+  /** Bun refuses larger bodies itself (with a 413). */
+  maxRequestBodySize?: number;
+  /** Seconds a connection may be idle (Bun's default 10; at most 255). */
+  idleTimeout?: number;
+}
+
+/** A running `Bun.serve` (https://bun.sh/docs/api/http#bun-serve). */
+export interface BunServer {
+  readonly port: number;
+  readonly hostname: string;
+  /** Stops accepting connections; with `true`, also closes open ones at once. */
+  stop(closeActiveConnections?: boolean): Promise<void> | void;
+}
+
+interface BunGlobal {
+  serve(options: BunServeOptions): BunServer;
+  env: Record<string, string | undefined>;
+}
+
+/** The `Bun` global, or a clear error when this code runs elsewhere. */
+export function bunGlobal(): BunGlobal {
+  const bun = (globalThis as { Bun?: BunGlobal }).Bun;
+  if (!bun) {
+    throw new Error("adapters/bun needs Bun: run it with `bun adapters/bun/main.ts`");
+  }
+  return bun;
+}

@@ -1,0 +1,46 @@
+import type { ActionEnvironment } from "../../src/actions/types.ts";
+import type { ServerConfig } from "../../src/config/server-config.ts";
+import { systemClock } from "../../src/ports/clock.ts";
+import type { Logger } from "../../src/ports/logger.ts";
+import type { SqlClient } from "../../src/ports/sql.ts";
+import { createRedisCacheStore } from "../redis/index.ts";
+import { createSmtpTransport } from "../smtp/index.ts";
+
+/** What actions get on Bun, and how to close the connections behind it. */
+export interface BunServices {
+  environment: ActionEnvironment;
+  close(): Promise<void>;
+}
+
+/**
+ * The action environment of a Bun server: Bun's fetch, the process environment (for `*_env`
+ * secrets), the SQL client for `database` actions, Redis for `cache` (REDIS_URL) and SMTP for
+ * `email` (SMTP_URL). Both connect lazily, so an unreachable one fails its actions (retried), not
+ * the startup.
+ */
+export function createBunServices(
+  config: ServerConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  sql: SqlClient,
+  logger: Logger,
+): BunServices {
+  const cache = config.redisUrl ? createRedisCacheStore({ url: config.redisUrl }) : undefined;
+  const email = config.smtpUrl ? createSmtpTransport({ url: config.smtpUrl }) : undefined;
+  const environment: ActionEnvironment = {
+    fetch: globalThis.fetch,
+    env,
+    clock: systemClock,
+    logger,
+    allowPrivateTargets: config.allowPrivateTargets,
+    sql,
+    ...(cache ? { cache } : {}),
+    ...(email ? { email } : {}),
+  };
+  return {
+    environment,
+    async close() {
+      email?.close();
+      await cache?.close();
+    },
+  };
+}

@@ -1,0 +1,7 @@
+export { type ListenBackoff, listenWithReconnect } from "./listener.ts";
+export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";
+export {
+  createPostgresClient,
+  type PostgresClient,
+  type PostgresClientOptions,
+} from "./postgres-client.ts";

@@ -1,0 +1,49 @@
+/** Starts and talks to `receiver-process.ts` (on Node, so it runs beside the benchmark's Bun). */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+/** Latency percentiles, in milliseconds, from write to receipt. */
+export interface LatencyStats {
+  samples: number;
+  p50_ms: number;
+  p95_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+export interface LatencyReceiver {
+  url: string;
+  count(): Promise<number>;
+  stats(): Promise<LatencyStats>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const NODE = join(import.meta.dirname, "../../node_modules/.bin/node");
+
+export async function startLatencyReceiver(): Promise<LatencyReceiver> {
+  const child = spawn(NODE, [join(import.meta.dirname, "receiver-process.ts")], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const pending: ((line: string) => void)[] = [];
+  lines.on("line", (line) => pending.shift()?.(line));
+  const ask = (command: string | null) => {
+    const answer = new Promise<string>((resolve) => pending.push(resolve));
+    if (command) child.stdin.write(`${command}\n`);
+    return answer;
+  };
+  const port = await ask(null);
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    count: async () => Number(await ask("count")),
+    stats: async () => JSON.parse(await ask("stats")) as LatencyStats,
+    reset: async () => void (await ask("reset")),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once("exit", () => resolve());
+        child.stdin.end();
+      }),
+  };
+}

@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from "hono";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { findApiKey } from "../store/api-keys.ts";
+import type { TenantScope } from "../store/common.ts";
+import { HttpProblem } from "./problem.ts";
+
+/** Who is calling: the admin token or an API key. */
+export interface Principal {
+  /** Recorded as `created_by`/`updated_by`: `admin` or `key:<name>`. */
+  actor: string;
+  scope: "admin" | "read";
+  /** The key's tenant (BIGINT as text), or null for every tenant. */
+  tenant: string | null;
+}
+
+/** Hono's environment of the API's handlers. */
+export interface ApiEnv {
+  Variables: { principal: Principal };
+}
+
+/** Options of `createAuth`. */
+export interface AuthOptions {
+  sql: SqlExecutor;
+  /** `OBSERVERS_ADMIN_TOKEN`; null when only stored keys authenticate. */
+  adminToken?: string | null;
+}
+
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+const READ_METHODS = new Set(["GET", "HEAD"]);
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+}
+
+/** Compares digests, not tokens: the time taken says nothing about the admin token. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0);
+  return difference === 0;
+}
+
+function unauthorized(detail: string): HttpProblem {
+  return new HttpProblem(401, "UNAUTHORIZED", detail, { "www-authenticate": "Bearer" });
+}
+
+/**
+ * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
+ * only read (403 otherwise); a tenant-bound key's tenant reaches the store through `principal`.
+ */
+export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
+  const adminDigest = options.adminToken ? digest(options.adminToken) : undefined;
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    if (token === undefined) throw unauthorized("send Authorization: Bearer <token>");
+    let principal: Principal | undefined;
+    if (adminDigest && sameBytes(await adminDigest, await digest(token))) {
+      principal = { actor: "admin", scope: "admin", tenant: null };
+    } else {
+      const key = await findApiKey(options.sql, token);
+      if (key)
+        principal = { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org };
+    }
+    if (!principal) throw unauthorized("the token is not valid");
+    if (principal.scope === "read" && !READ_METHODS.has(c.req.method)) {
+      throw new HttpProblem(403, "FORBIDDEN", "this key has the read scope: it cannot write");
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+/** The store's tenant scope and actor for the calling principal. */
+export function callerScope(principal: Principal): TenantScope & { actor: string } {
+  return principal.tenant === null
+    ? { actor: principal.actor }
+    : { actor: principal.actor, tenant: principal.tenant };
+}

@@ -1,0 +1,181 @@
+import * as v from "valibot";
+import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
+import type { ServerEnvName } from "./env-vars.ts";
+
+/** The server's settings, parsed from its environment (see `SERVER_ENV_VARS`). */
+export interface ServerConfig {
+  /** Null: run on embedded PGlite under `dataDir`. */
+  databaseUrl: string | null;
+  port: number;
+  host: string;
+  /** Null: generate one (printed once, kept hashed in the database). */
+  adminToken: string | null;
+  allowPrivateTargets: boolean;
+  dataDir: string;
+  /** Port of the embedded database's socket; 0 means none. */
+  embeddedPort: number;
+  migrate: boolean;
+  logLevel: LogLevel;
+  redisUrl: string | null;
+  natsUrl: string | null;
+  smtpUrl: string | null;
+  listenerId: string;
+  pollIntervalMs: number;
+  batchSize: number;
+  concurrency: number;
+  perDestination: number;
+  leaseMs: number;
+  shutdownTimeoutMs: number;
+  retention: { changeLogDays: number; logDays: number; dlqDays: number };
+}
+
+const TRUE_WORDS = ["1", "true", "yes", "on"];
+const FALSE_WORDS = ["0", "false", "no", "off"];
+
+function integer(min: number, max: number, fallback: number) {
+  const allowed = `must be an integer from ${min} to ${max}`;
+  const message = (issue: v.BaseIssue<unknown>) => `${allowed}, got ${issue.received}`;
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^-?\d+$/, message),
+      v.transform(Number),
+      v.minValue(min, message),
+      v.maxValue(max, message),
+    ),
+    String(fallback),
+  );
+}
+
+function flag(fallback: boolean, allowed: string) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.picklist(
+        [...TRUE_WORDS, ...FALSE_WORDS],
+        (issue) => `must be ${allowed}, got ${issue.received}`,
+      ),
+      v.transform((word) => TRUE_WORDS.includes(word)),
+    ),
+    String(fallback),
+  );
+}
+
+/** A URL with one of `schemes`. Never echoes the value: URLs carry passwords. */
+function url(schemes: readonly string[]) {
+  const allowed = `must be a URL starting with ${schemes.map((s) => `${s}//`).join(" or ")}`;
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.check((value) => URL.canParse(value) && schemes.includes(new URL(value).protocol), allowed),
+    ),
+  );
+}
+
+const text = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.maxLength(1024, "must be at most 1024 characters"),
+      v.check((value) => !/\p{Cc}/u.test(value), "must not contain control characters"),
+    ),
+    fallback,
+  );
+
+const envSchema = v.object({
+  DATABASE_URL: url(["postgres:", "postgresql:"]),
+  PORT: integer(0, 65_535, 8080),
+  HOST: text("0.0.0.0"),
+  OBSERVERS_ADMIN_TOKEN: v.optional(
+    v.pipe(
+      v.string(),
+      // The length only: never echo a token.
+      v.minLength(16, (issue) => `must be at least 16 characters, got ${issue.received}`),
+      v.regex(/^[\x21-\x7e]+$/, "must be printable ASCII without spaces (it is sent as a header)"),
+    ),
+  ),
+  OBSERVERS_ALLOW_PRIVATE_TARGETS: flag(false, "one of 1, true, yes, on, 0, false, no, off"),
+  OBSERVERS_DATA_DIR: text("./.data"),
+  OBSERVERS_EMBEDDED_PORT: integer(0, 65_535, 5433),
+  OBSERVERS_MIGRATE: flag(true, "on or off"),
+  LOG_LEVEL: v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.picklist(
+        LOG_LEVELS,
+        (issue) => `must be one of ${LOG_LEVELS.join(", ")}, got ${issue.received}`,
+      ),
+    ),
+    "info",
+  ),
+  REDIS_URL: url(["redis:", "rediss:"]),
+  NATS_URL: url(["nats:", "tls:"]),
+  SMTP_URL: url(["smtp:", "smtps:"]),
+  OBSERVERS_LISTENER_ID: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^[A-Za-z0-9._:-]{1,200}$/, "must be 1 to 200 letters, digits, '.', '_', ':' or '-'"),
+    ),
+    "default",
+  ),
+  OBSERVERS_POLL_INTERVAL_MS: integer(10, 3_600_000, 1000),
+  OBSERVERS_BATCH_SIZE: integer(1, 10_000, 500),
+  OBSERVERS_CONCURRENCY: integer(1, 10_000, 64),
+  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 8),
+  OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
+  OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
+  OBSERVERS_CHANGE_LOG_RETENTION_DAYS: integer(1, 3650, 7),
+  OBSERVERS_LOG_RETENTION_DAYS: integer(1, 3650, 30),
+  OBSERVERS_DLQ_RETENTION_DAYS: integer(1, 3650, 30),
+} satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
+
+/**
+ * Reads the server's settings from `env` (`process.env`, `Bun.env`, `Deno.env.toObject()`).
+ * Empty values count as unset. Throws `ConfigError` listing every bad variable by name, with what
+ * is wrong and what is allowed.
+ */
+export function parseServerConfig(env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const input: Record<string, string> = {};
+  for (const name of Object.keys(envSchema.entries)) {
+    const value = env[name]?.trim();
+    if (value) input[name] = value;
+  }
+  const result = v.safeParse(envSchema, input);
+  if (!result.success) {
+    const issues: ConfigIssue[] = result.issues.map((issue) => ({
+      path: v.getDotPath(issue) ?? "",
+      message: issue.message,
+    }));
+    throw new ConfigError(issues);
+  }
+  const e = result.output;
+  return {
+    databaseUrl: e.DATABASE_URL ?? null,
+    port: e.PORT,
+    host: e.HOST,
+    adminToken: e.OBSERVERS_ADMIN_TOKEN ?? null,
+    allowPrivateTargets: e.OBSERVERS_ALLOW_PRIVATE_TARGETS,
+    dataDir: e.OBSERVERS_DATA_DIR,
+    embeddedPort: e.OBSERVERS_EMBEDDED_PORT,
+    migrate: e.OBSERVERS_MIGRATE,
+    logLevel: e.LOG_LEVEL,
+    redisUrl: e.REDIS_URL ?? null,
+    natsUrl: e.NATS_URL ?? null,
+    smtpUrl: e.SMTP_URL ?? null,
+    listenerId: e.OBSERVERS_LISTENER_ID,
+    pollIntervalMs: e.OBSERVERS_POLL_INTERVAL_MS,
+    batchSize: e.OBSERVERS_BATCH_SIZE,
+    concurrency: e.OBSERVERS_CONCURRENCY,
+    perDestination: e.OBSERVERS_PER_DESTINATION,
+    leaseMs: e.OBSERVERS_LEASE_MS,
+    shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
+    retention: {
+      changeLogDays: e.OBSERVERS_CHANGE_LOG_RETENTION_DAYS,
+      logDays: e.OBSERVERS_LOG_RETENTION_DAYS,
+      dlqDays: e.OBSERVERS_DLQ_RETENTION_DAYS,
+    },
+  };
+}
