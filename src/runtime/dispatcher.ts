@@ -28,6 +28,10 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Claims while there is capacity and due work. */
   pump(): void;
+  /** Runs deliveries this runtime created already leased to itself. */
+  adopt(claims: ClaimedDelivery[]): void;
+  /** How many more deliveries it can take on now. */
+  readonly room: number;
   /** Stops claiming; waits for running attempts up to `timeoutMs`, then cancels them; records everything. */
   stop(timeoutMs: number, cancel: () => void): Promise<void>;
   readonly inFlight: number;
@@ -196,6 +200,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     pump,
     stop,
+    adopt(claims) {
+      // After stop began these still run: they are leased to us, and stop waits for them.
+      start(claims);
+    },
+    get room() {
+      return stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);
+    },
     get inFlight() {
       return inFlight.size;
     },

@@ -4,10 +4,15 @@ import type { ChangeEvent } from "../events/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
-import { advanceCursor, type ChangeRow, lockCursor, readChanges } from "../store/change-log.ts";
-import { insertDeliveries, type NewDelivery } from "../store/deliveries.ts";
+import { type ChangeRow, readNextChanges } from "../store/change-log.ts";
+import {
+  type ClaimedDelivery,
+  type LeasedDelivery,
+  type NewDelivery,
+  writeIngest,
+} from "../store/deliveries.ts";
 import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
-import type { ObserverSet } from "./observer-set.ts";
+import type { LoadedObserver, ObserverSet } from "./observer-set.ts";
 
 /** What one ingest transaction did. */
 export interface IngestResult {
@@ -15,6 +20,8 @@ export interface IngestResult {
   busy: boolean;
   changes: number;
   deliveries: number;
+  /** Deliveries created leased to this runtime: run them now (the transaction has committed). */
+  claimed: ClaimedDelivery[];
   /** The batch was full: there may be more to read right away. */
   more: boolean;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
@@ -28,51 +35,120 @@ export interface IngestContext {
   batchSize: number;
   logger: Logger;
   clock: Clock;
+  /** Lease owner and length for the deliveries this runtime takes on at once. */
+  owner: string;
+  leaseMs: number;
+  /** How many new deliveries this runtime can take on now; the rest wait for any claimer. */
+  room(): number;
   /** The current observers; reloaded (with `tx`) when the revision read with the cursor differs. */
   observers(revision: string, tx: SqlExecutor): Promise<ObserverSet>;
 }
 
+const IDLE: IngestResult = {
+  busy: false,
+  changes: 0,
+  deliveries: 0,
+  claimed: [],
+  more: false,
+  failures: 0,
+};
+
 /**
  * Reads the next committed changes in gap-free order, matches them, and in the same transaction
  * writes their deliveries and moves the cursor past them: a change is matched exactly once, and a
- * crash anywhere leaves either all of it or none.
+ * crash anywhere leaves either all of it or none. Three round trips besides BEGIN and COMMIT at
+ * most: read, write, and a log write only when something could not be read or evaluated.
  */
-export function ingestBatch(context: IngestContext): Promise<IngestResult> {
+export async function ingestBatch(context: IngestContext): Promise<IngestResult> {
   return context.sql.transaction(async (tx) => {
-    const locked = await lockCursor(tx, context.listenerId);
-    if (!locked) return { busy: true, changes: 0, deliveries: 0, more: false, failures: 0 };
-    const observers = await context.observers(locked.observerRevision, tx);
-    const rows = await readChanges(tx, locked.cursor, context.batchSize);
-    const last = rows.at(-1);
-    if (!last) return { busy: false, changes: 0, deliveries: 0, more: false, failures: 0 };
+    const batch = await readNextChanges(tx, context.listenerId, context.batchSize);
+    if (!batch) return { ...IDLE, busy: true };
+    const observers = await context.observers(batch.observerRevision, tx);
+    const last = batch.rows.at(-1);
+    if (!last) return IDLE;
 
-    const deliveries: NewDelivery[] = [];
+    const matched: Matched[] = [];
     const failures: OutcomeRecord[] = [];
     const now = new Date(context.clock.now()).toISOString();
-    for (const row of rows) matchRow(row, observers, deliveries, failures, context.logger, now);
-    await insertDeliveries(tx, deliveries);
+    for (const row of batch.rows) matchRow(row, observers, matched, failures, context.logger, now);
+    let room = Math.max(0, context.room());
+    const deliveries = matched.map(
+      ({ row, observer, index }): NewDelivery => ({
+        event_id: row.id,
+        fk_observer: observer.pk,
+        fk_entity_change_log: row.pk_entity_change_log,
+        action_index: index,
+        fk_customer_org: row.fk_customer_org,
+        leased: room-- > 0,
+      }),
+    );
+    const leased = await writeIngest(tx, {
+      listenerId: context.listenerId,
+      cursor: { transactionId: last.transaction_id, changeLogId: last.pk_entity_change_log },
+      changes: batch.rows.length,
+      deliveries,
+      owner: context.owner,
+      leaseMs: context.leaseMs,
+    });
     // Owner is irrelevant for log-only records: they touch no delivery.
     await recordOutcomes(tx, "", failures);
-    await advanceCursor(
-      tx,
-      context.listenerId,
-      { transactionId: last.transaction_id, changeLogId: last.pk_entity_change_log },
-      rows.length,
-    );
     return {
       busy: false,
-      changes: rows.length,
+      changes: batch.rows.length,
       deliveries: deliveries.length,
-      more: rows.length >= context.batchSize,
+      claimed: claimsOf(leased, matched),
+      more: batch.rows.length >= context.batchSize,
       failures: failures.length,
     };
   });
 }
 
+/** One delivery to create: the change, the observer, the action. */
+interface Matched {
+  row: ChangeRow;
+  observer: LoadedObserver;
+  index: number;
+}
+
+/** The leased deliveries as claims, from what ingest already holds (no query needed). */
+function claimsOf(
+  leased: readonly LeasedDelivery[],
+  matched: readonly Matched[],
+): ClaimedDelivery[] {
+  const byKey = new Map<string, Matched>();
+  for (const m of matched) {
+    byKey.set(`${m.row.pk_entity_change_log}:${m.observer.pk}:${m.index}`, m);
+  }
+  const claims: ClaimedDelivery[] = [];
+  for (const delivery of leased) {
+    const m = byKey.get(
+      `${delivery.fk_entity_change_log}:${delivery.fk_observer}:${delivery.action_index}`,
+    );
+    if (!m) continue;
+    claims.push({
+      pk: delivery.pk,
+      id: delivery.id,
+      fk_observer: m.observer.pk,
+      action_index: m.index,
+      attempt: 1,
+      fk_observer_dlq: null,
+      change: m.row,
+      observer_id: m.observer.id,
+      observer_name: m.observer.name,
+      observer_version: m.observer.version,
+      observer_deleted: false,
+      action: m.observer.actions[m.index] ?? null,
+      retry_config: m.observer.retryConfig,
+      timeout_ms: m.observer.timeoutMs,
+    });
+  }
+  return claims;
+}
+
 function matchRow(
   row: ChangeRow,
   observers: ObserverSet,
-  deliveries: NewDelivery[],
+  matched: Matched[],
   failures: OutcomeRecord[],
   logger: Logger,
   now: string,
@@ -93,14 +169,8 @@ function matchRow(
   }
   const result = observers.matcher.match(event);
   for (const observer of result.matched) {
-    for (let index = 0; index < observer.actionCount; index++) {
-      deliveries.push({
-        event_id: row.id,
-        fk_observer: observer.pk,
-        fk_entity_change_log: row.pk_entity_change_log,
-        action_index: index,
-        fk_customer_org: row.fk_customer_org,
-      });
+    for (let index = 0; index < observer.actions.length; index++) {
+      matched.push({ row, observer, index });
     }
   }
   for (const { observer, error } of result.errors) {

@@ -8,7 +8,12 @@ export interface LoadedObserver extends MatchableObserver {
   pk: string;
   id: string;
   name: string;
-  actionCount: number;
+  /** The row's version: configuration parsed from it is cached under it. */
+  version: string;
+  /** Each action's JSON text, as a claim would read it. */
+  actions: string[];
+  retryConfig: string;
+  timeoutMs: number;
 }
 
 /** The enabled observers at one revision, indexed. */
@@ -27,12 +32,12 @@ export const EMPTY_OBSERVER_SET: ObserverSet = {
 export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise<ObserverSet> {
   const { revision, observers } = await loadObservers(sql);
   const loaded = observers.map((row): LoadedObserver => {
-    let actionCount = 0;
+    let actions: string[] = [];
     try {
-      const actions: unknown = JSON.parse(row.actions);
-      if (Array.isArray(actions)) actionCount = actions.length;
+      const parsed: unknown = JSON.parse(row.actions);
+      if (Array.isArray(parsed)) actions = parsed.map((action) => JSON.stringify(action));
     } catch {}
-    if (actionCount === 0) {
+    if (actions.length === 0) {
       logger.log("warn", "observer has no actions and will never deliver", {
         observer: row.name,
         observer_id: row.id,
@@ -42,7 +47,10 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
       pk: row.pk_observer,
       id: row.id,
       name: row.name,
-      actionCount,
+      version: row.version,
+      actions,
+      retryConfig: row.retry_config,
+      timeoutMs: row.timeout_ms,
       entity_type: row.entity_type,
       event_type: row.event_type,
       condition_expression: row.condition_expression,

@@ -86,20 +86,26 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     return observers;
   }
 
+  const ingest = {
+    sql,
+    listenerId,
+    batchSize,
+    logger,
+    clock,
+    owner,
+    leaseMs,
+    room: () => dispatcher.room,
+    observers: observersAt,
+  };
   const loop = createCoalescedTask(
     async () => {
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
-        const result = await ingestBatch({
-          sql,
-          listenerId,
-          batchSize,
-          logger,
-          clock,
-          observers: observersAt,
-        });
+        const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
-        if (result.deliveries > 0) dispatcher.pump();
+        // Created leased to this runtime and committed: run them without a claim round trip.
+        if (result.claimed.length > 0) dispatcher.adopt(result.claimed);
+        if (result.deliveries > result.claimed.length) dispatcher.pump();
         if (!result.more) break;
       }
       if (!stopped) dispatcher.pump();

@@ -31,25 +31,50 @@ export const CHANGE_COLUMNS = `c.pk_entity_change_log::text AS pk_entity_change_
   c.fk_customer_org::text AS fk_customer_org, c.tenant_id::text AS tenant_id, c.trace_id,
   c.transaction_id::text AS transaction_id, c.created_at`;
 
-/** The locked cursor, and the observer revision read in the same round trip. */
-export interface LockedCursor {
+/** What the reader found: the cursor it locked, the observer revision, and the next changes. */
+export interface ChangeBatch {
   cursor: ChangeCursor;
   observerRevision: string;
+  rows: ChangeRow[];
 }
 
 /**
- * Locks the listener's cursor for this transaction, creating it at the start of the log the first
- * time. Null when another runtime holds it (it is reading; this one need not).
+ * In one statement: locks the listener's cursor for this transaction (SKIP LOCKED: null when
+ * another runtime holds it, because it is reading and this one need not), reads the observer
+ * revision, and reads up to `limit` changes after the cursor whose writing transaction ended
+ * before every transaction still running began (`transaction_id < xmin` of the snapshot). No row
+ * can ever appear below those, so advancing past them never skips a change that commits late.
+ * The cursor is created at the start of the log the first time.
  */
-export async function lockCursor(
+export async function readNextChanges(
   tx: SqlExecutor,
   listenerId: string,
-): Promise<LockedCursor | null> {
-  const select = `SELECT last_transaction_id::text AS transaction_id, last_processed_id::text AS change_log_id,
-      (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision
-    FROM core.tb_observer_checkpoint WHERE listener_id = $1 FOR UPDATE SKIP LOCKED`;
-  type Row = { transaction_id: string; change_log_id: string; observer_revision: string | null };
-  let rows = await tx.query<Row>(select, [listenerId]);
+  limit: number,
+): Promise<ChangeBatch | null> {
+  type Row = Partial<ChangeRow> & {
+    cursor_transaction_id: string;
+    cursor_change_log_id: string;
+    observer_revision: string | null;
+  };
+  const read = () =>
+    tx.query<Row>(
+      `WITH k AS (
+         SELECT last_transaction_id, last_processed_id FROM core.tb_observer_checkpoint
+         WHERE listener_id = $1 FOR UPDATE SKIP LOCKED
+       )
+       SELECT k.last_transaction_id::text AS cursor_transaction_id,
+         k.last_processed_id::text AS cursor_change_log_id,
+         (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision, c.*
+       FROM k LEFT JOIN LATERAL (
+         SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
+         WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)
+           AND c.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY c.transaction_id, c.pk_entity_change_log
+         LIMIT $2
+       ) c ON true`,
+      [listenerId, limit],
+    );
+  let rows = await read();
   if (rows.length === 0) {
     const created = await tx.query(
       `INSERT INTO core.tb_observer_checkpoint (listener_id) VALUES ($1)
@@ -57,50 +82,18 @@ export async function lockCursor(
       [listenerId],
     );
     if (created.length === 0) return null;
-    rows = await tx.query<Row>(select, [listenerId]);
+    rows = await read();
   }
-  const row = rows[0];
-  if (!row) return null;
+  const first = rows[0];
+  if (!first) return null;
   return {
-    cursor: { transactionId: row.transaction_id, changeLogId: row.change_log_id },
-    observerRevision: row.observer_revision ?? "0",
+    cursor: {
+      transactionId: first.cursor_transaction_id,
+      changeLogId: first.cursor_change_log_id,
+    },
+    observerRevision: first.observer_revision ?? "0",
+    rows: first.pk_entity_change_log == null ? [] : (rows as unknown as ChangeRow[]),
   };
-}
-
-/**
- * Changes after `cursor` whose writing transaction has ended before every transaction still
- * running began (`transaction_id < xmin` of the current snapshot): no row can ever appear below
- * them, so advancing past them never skips a change that commits late.
- */
-export function readChanges(
-  tx: SqlExecutor,
-  cursor: ChangeCursor,
-  limit: number,
-): Promise<ChangeRow[]> {
-  return tx.query<ChangeRow>(
-    `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
-     WHERE (c.transaction_id, c.pk_entity_change_log) > ($1::text::xid8, $2::bigint)
-       AND c.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY c.transaction_id, c.pk_entity_change_log
-     LIMIT $3`,
-    [cursor.transactionId, cursor.changeLogId, limit],
-  );
-}
-
-/** Moves the cursor past `cursor` and counts the changes read. */
-export async function advanceCursor(
-  tx: SqlExecutor,
-  listenerId: string,
-  cursor: ChangeCursor,
-  changes: number,
-): Promise<void> {
-  await tx.query(
-    `UPDATE core.tb_observer_checkpoint
-     SET last_transaction_id = $2::text::xid8, last_processed_id = $3::bigint,
-         events_processed = events_processed + $4, last_processed_at = now(), updated_at = now()
-     WHERE listener_id = $1`,
-    [listenerId, cursor.transactionId, cursor.changeLogId, changes],
-  );
 }
 
 /** What the listener has not read yet, for health: a count (capped) and the oldest change's age. */

@@ -1,5 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
-import type { ChangeRow } from "./change-log.ts";
+import type { ChangeCursor, ChangeRow } from "./change-log.ts";
 
 /** A delivery to create: one action of one observer for one change. */
 export interface NewDelivery {
@@ -9,24 +9,70 @@ export interface NewDelivery {
   fk_entity_change_log: string;
   action_index: number;
   fk_customer_org: string | null;
+  /** Create it already leased to the ingesting runtime, which runs it right after commit. */
+  leased: boolean;
+}
+
+/** A delivery created leased: its row and webhook-id. */
+export interface LeasedDelivery {
+  pk: string;
+  id: string;
+  fk_entity_change_log: string;
+  fk_observer: string;
+  action_index: number;
 }
 
 /**
- * Creates deliveries, due now, in one statement. The webhook-id is a digest of (change, observer,
- * action): whatever happens to the bookkeeping, one delivery never goes out under two ids.
+ * In one statement: creates the deliveries of a batch of changes and moves the listener's cursor
+ * past the batch. The webhook-id is a digest of (change, observer, action): whatever happens to
+ * the bookkeeping, one delivery never goes out under two ids. Deliveries marked `leased` are
+ * created claimed by `owner` (saving the claim round trip); the rest are due now for anyone.
  */
-export async function insertDeliveries(
+export async function writeIngest(
   tx: SqlExecutor,
-  deliveries: readonly NewDelivery[],
-): Promise<void> {
-  if (deliveries.length === 0) return;
-  await tx.query(
-    `INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index, fk_customer_org)
-     SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-       x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org
-     FROM jsonb_to_recordset($1::text::jsonb) AS x(event_id text, fk_observer bigint,
-       fk_entity_change_log bigint, action_index integer, fk_customer_org bigint)`,
-    [JSON.stringify(deliveries)],
+  batch: {
+    listenerId: string;
+    cursor: ChangeCursor;
+    changes: number;
+    deliveries: readonly NewDelivery[];
+    owner: string;
+    leaseMs: number;
+  },
+): Promise<LeasedDelivery[]> {
+  return tx.query<LeasedDelivery>(
+    `WITH x AS (
+       SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(event_id text, fk_observer bigint,
+         fk_entity_change_log bigint, action_index integer, fk_customer_org bigint, leased boolean)
+     ),
+     created AS (
+       INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index,
+         fk_customer_org, lease_owner, next_attempt_at)
+       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
+         x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
+         CASE WHEN x.leased THEN $5 END,
+         CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond' ELSE now() END
+       FROM x
+       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
+     ),
+     moved AS (
+       UPDATE core.tb_observer_checkpoint
+       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
+           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
+       WHERE listener_id = $2
+     )
+     SELECT pk_observer_delivery::text AS pk, id::text AS id,
+       fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
+       action_index
+     FROM created WHERE lease_owner IS NOT NULL`,
+    [
+      JSON.stringify(batch.deliveries),
+      batch.listenerId,
+      batch.cursor.transactionId,
+      batch.cursor.changeLogId,
+      batch.owner,
+      batch.leaseMs,
+      batch.changes,
+    ],
   );
 }
 

@@ -9,6 +9,10 @@ export interface ObserverRow extends Record<string, unknown> {
   event_type: string | null;
   condition_expression: string | null;
   actions: string;
+  retry_config: string;
+  timeout_ms: number;
+  /** Changes whenever the row does (its `updated_at` in microseconds). */
+  version: string;
   enabled: boolean;
   priority: number;
   fk_customer_org: string | null;
@@ -21,7 +25,8 @@ export async function loadObservers(
   const revision = await readObserverRevision(sql);
   const observers = await sql.query<ObserverRow>(
     `SELECT pk_observer::text AS pk_observer, id::text AS id, name, entity_type, event_type,
-       condition_expression, actions::text AS actions, enabled, priority,
+       condition_expression, actions::text AS actions, retry_config::text AS retry_config,
+       timeout_ms, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS version, enabled, priority,
        fk_customer_org::text AS fk_customer_org
      FROM core.tb_observer WHERE deleted_at IS NULL AND enabled
      ORDER BY priority, pk_observer`,
