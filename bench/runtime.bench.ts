@@ -4,8 +4,11 @@
  * webhook at a local receiver in its own process.
  *
  * - latency: commit-to-webhook percentiles at an offered load (BENCH_RATE changes/s, default
- *   1 000, for BENCH_SECONDS, default 10), single-row INSERTs from 4 connections. The latency is
+ *   1 000, for BENCH_SECONDS, default 10), single-row INSERTs from BENCH_PRODUCERS connections
+ *   (default 8). The latency is
  *   the receiver's clock minus the row's insert timestamp (same machine clock).
+ * - capture only: the same producers with the capture trigger and no runtime, first: the rate this
+ *   machine's disk and CPU allow single-row commits at all.
  * - throughput: BENCH_DRAIN changes (default 50 000) written while the runtime is stopped, then
  *   the time for a fresh runtime to deliver, log and checkpoint all of them.
  *
@@ -33,7 +36,10 @@ await runBenchmark("runtime", async () => {
   const drain = envNumber("BENCH_DRAIN", 50_000);
   await recreateDatabase(DATABASE_URL);
   const client = createPostgresClient(DATABASE_URL, { max: 8 });
-  const producer = postgres(DATABASE_URL, { max: 4, onnotice: () => {} });
+  const producer = postgres(DATABASE_URL, {
+    max: envNumber("BENCH_PRODUCERS", 8),
+    onnotice: () => {},
+  });
   const receiver = await startLatencyReceiver();
   try {
     await applyMigrations(client, loadMigrations());
@@ -44,6 +50,12 @@ await runBenchmark("runtime", async () => {
     await producer`SELECT core.fn_track_table('bench_orders', 'Order')`;
     await producer`INSERT INTO core.tb_observer (name, entity_type, event_type, actions)
       VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([{ type: "webhook", url: receiver.url }])}::text::jsonb)`;
+
+    // The same producers with capture and no runtime: what this machine's disk and CPU allow.
+    const ceiling = await produce(producer, rate, seconds);
+    // The runtime starts after those changes: they were the ceiling's, not the latency run's.
+    await producer`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
+      SELECT 'default', max(transaction_id), max(pk_entity_change_log) FROM core.tb_entity_change_log`;
 
     let runtime = startRuntime(client);
     await runtime.start();
@@ -76,6 +88,15 @@ await runBenchmark("runtime", async () => {
             offered.stats.p95_ms.toFixed(1),
             offered.stats.p99_ms.toFixed(1),
             offered.stats.max_ms.toFixed(1),
+          ],
+          [
+            `capture only at ${integer.format(rate)}/s offered`,
+            integer.format(ceiling.changes),
+            integer.format(ceiling.achieved),
+            "",
+            "",
+            "",
+            "",
           ],
           ["throughput (drain)", integer.format(drain), integer.format(throughput), "", "", "", ""],
         ],
@@ -123,13 +144,7 @@ function startRuntime(client: ReturnType<typeof createPostgresClient>): Observer
 }
 
 /** Single-row INSERTs at `rate`/s for `seconds`, spread over the producer's connections. */
-async function offeredLoad(
-  producer: postgres.Sql,
-  receiver: LatencyReceiver,
-  rate: number,
-  seconds: number,
-) {
-  await receiver.reset();
+async function produce(producer: postgres.Sql, rate: number, seconds: number) {
   const total = Math.round(rate * seconds);
   const tickMs = 10;
   const perTick = rate / (1000 / tickMs);
@@ -142,11 +157,22 @@ async function offeredLoad(
     await new Promise((resolve) => setTimeout(resolve, tickMs));
   }
   await Promise.all(inserts);
-  const achieved = total / ((performance.now() - started) / 1000);
-  await waitUntil(async () => (await receiver.count()) >= total);
+  return { changes: total, achieved: total / ((performance.now() - started) / 1000) };
+}
+
+/** `produce` with the runtime delivering: latency percentiles at the receiver. */
+async function offeredLoad(
+  producer: postgres.Sql,
+  receiver: LatencyReceiver,
+  rate: number,
+  seconds: number,
+) {
+  await receiver.reset();
+  const { changes, achieved } = await produce(producer, rate, seconds);
+  await waitUntil(async () => (await receiver.count()) >= changes);
   const stats = await receiver.stats();
-  if (stats.samples < total) fail(`the receiver saw ${stats.samples} of ${total} changes`);
-  return { changes: total, achieved, stats };
+  if (stats.samples < changes) fail(`the receiver saw ${stats.samples} of ${changes} changes`);
+  return { changes, achieved, stats };
 }
 
 async function pendingDeliveries(sql: postgres.Sql): Promise<number> {

@@ -3,6 +3,7 @@
  * `adapters/` and are exported from their own entry points.
  */
 export * from "./actions/index.ts";
+export * from "./config/index.ts";
 export * from "./api/index.ts";
 export * from "./dsl/index.ts";
 export * from "./errors.ts";
@@ -20,6 +21,7 @@ export {
 } from "./net/index.ts";
 export * from "./observers/index.ts";
 export * from "./ports/index.ts";
+export * from "./runtime/index.ts";
 export * from "./store/index.ts";
 export * from "./templates/index.ts";
 export { type ConfigResult, parseConfig, safeParseConfig } from "./validation.ts";

@@ -91,7 +91,8 @@ export class SessionQueue {
     try {
       for (;;) {
         const owner = this.#owner;
-        const index = owner === undefined ? 0 : this.#pending.findIndex((p) => p.handlerId === owner);
+        const index =
+          owner === undefined ? 0 : this.#pending.findIndex((p) => p.handlerId === owner);
         const next = index < 0 ? undefined : this.#pending.splice(index, 1)[0];
         if (!next) return;
         this.#owner = next.handlerId;

@@ -88,6 +88,10 @@ export function createPostgresClient(
         random: options.random ?? Math.random,
         ...(logger ? { logger } : {}),
       });
+      if (closing) {
+        await listener.close();
+        throw new Error("the PostgreSQL client is closed");
+      }
       const tracked: SqlListener = {
         async close() {
           listeners.delete(tracked);

@@ -22,6 +22,7 @@ export {
   type MigrationResult,
   validateMigrations,
 } from "./migrate.ts";
+export { retryDeadLetter } from "./dlq-replay.ts";
 export type { Observer } from "./observer-json.ts";
 export {
   createObserver,

@@ -1,5 +1,7 @@
 /** adapters/embedded: the SQL port over PGlite, in memory, and its PostgreSQL socket server. */
+import { execFile } from "node:child_process";
 import { createServer } from "node:net";
+import { promisify } from "node:util";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -12,6 +14,7 @@ import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
 import { normalizeChangeEvent } from "../../src/events/normalize.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 
+const run = promisify(execFile);
 const migrations = loadMigrations();
 let client: EmbeddedClient;
 let socket: EmbeddedSocket | undefined;
@@ -175,6 +178,44 @@ describe("the socket server", () => {
     expect(rows.map((r) => r.k)).toEqual(["client, committed", "client, uncommitted", "kept"]);
   });
 
+  it("serves several clients, one exchange or transaction at a time, beside the runtime", async () => {
+    const a = connect();
+    const b = connect();
+    try {
+      await b`SELECT 1`;
+      let bDone = false;
+      let bWrite: Promise<unknown> = Promise.resolve();
+      await a.begin(async (tx) => {
+        await tx`INSERT INTO kv VALUES ('a, in a transaction')`;
+        bWrite = b`INSERT INTO kv VALUES ('b, autocommit')`.then(() => {
+          bDone = true;
+        });
+        // Round trips of A's in which B's INSERT would slip into A's transaction, were it let in.
+        for (let i = 0; i < 20 && !bDone; i++) await tx`SELECT 1`;
+        expect(bDone).toBe(false);
+      });
+      await bWrite;
+      expect(await client.query("SELECT count(*) AS n FROM kv")).toEqual([{ n: "5" }]);
+
+      const results = await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const [mine] = await client.query<{ n: number }>("SELECT $1::int AS n", [i]);
+          const [theirs] = await (i % 2 ? a : b)`SELECT ${i}::int AS n`;
+          return [mine?.n, theirs?.n];
+        }),
+      );
+      expect(results).toEqual(Array.from({ length: 50 }, (_, i) => [i, i]));
+    } finally {
+      await Promise.all([a.end(), b.end()]);
+    }
+  });
+
+  it("answers psql", async () => {
+    const url = socket?.url ?? "";
+    const { stdout } = await run("psql", [url, "-XAtc", "SELECT count(*) FROM kv"]);
+    expect(stdout).toBe("5\n");
+  });
+
   it("frees its port on close", async () => {
     const open = socket;
     socket = undefined;
@@ -186,6 +227,6 @@ describe("the socket server", () => {
       probe.listen(port, "127.0.0.1", resolve);
     });
     await new Promise((resolve) => probe.close(resolve));
-    expect(await client.query("SELECT count(*) AS n FROM kv")).toEqual([{ n: "3" }]);
+    expect(await client.query("SELECT count(*) AS n FROM kv")).toEqual([{ n: "5" }]);
   });
 });
