@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION core.fn_capture_image_sql(alias text, captured text)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE
-    WHEN captured = '' THEN format('to_jsonb(%s)', alias)
+    WHEN captured = '' THEN format('to_jsonb(%s.*)', alias)
     ELSE (
       SELECT format('jsonb_build_object(%s)', string_agg(format('%L, %s.%I', c, alias, c), ', '))
       FROM jsonb_array_elements_text(captured::jsonb) AS c

@@ -3,8 +3,8 @@
  * `adapters/` and are exported from their own entry points.
  */
 export * from "./actions/index.ts";
-export * from "./config/index.ts";
 export * from "./api/index.ts";
+export * from "./config/index.ts";
 export * from "./dsl/index.ts";
 export * from "./errors.ts";
 export * from "./events/index.ts";

@@ -15,6 +15,7 @@ export {
   type ListDeadLettersOptions,
   listDeadLetters,
 } from "./dead-letters.ts";
+export { retryDeadLetter } from "./dlq-replay.ts";
 export {
   type ApplyMigrationsOptions,
   applyMigrations,
@@ -22,7 +23,6 @@ export {
   type MigrationResult,
   validateMigrations,
 } from "./migrate.ts";
-export { retryDeadLetter } from "./dlq-replay.ts";
 export type { Observer } from "./observer-json.ts";
 export {
   createObserver,

@@ -145,6 +145,21 @@ describe("core.fn_track_table", () => {
     expect(rows.map((r) => String(r.object_data)).join()).not.toContain("secret");
   });
 
+  it("captures whole rows of a table whose columns are named like the trigger's aliases", async () => {
+    // The trigger aliases the transition tables `n` and `o`; a column of that name must not
+    // shadow the row.
+    await table("aliases", "id int PRIMARY KEY, n int, o text", "Alias");
+    await db.sql`INSERT INTO aliases VALUES (1, 2, 'three')`;
+    await db.sql`UPDATE aliases SET n = 5`;
+    await db.sql`DELETE FROM aliases`;
+    const rows = await changes("Alias");
+    expect(rows.map((r) => JSON.parse(String(r.object_data)))).toMatchObject([
+      { op: "c", before: null, after: { id: 1, n: 2, o: "three" } },
+      { op: "u", before: { id: 1, n: 2, o: "three" }, after: { id: 1, n: 5, o: "three" } },
+      { op: "d", before: { id: 1, n: 5, o: "three" }, after: null },
+    ]);
+  });
+
   it("records updates without a pre-image when pre_image is false", async () => {
     await table("counters", "id int PRIMARY KEY, hits int", "Counter", '{"pre_image": false}');
     await db.sql`INSERT INTO counters VALUES (1, 1)`;
