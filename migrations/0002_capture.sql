@@ -1,83 +1,27 @@
--- Change capture for user tables: core.fn_track_table installs three statement-level triggers
--- with transition tables, so a 10 000-row INSERT is one trigger call and one set-based INSERT into
--- the change log. Each capturing statement sends one pg_notify: a wake-up hint, never the truth.
+-- Change capture for user tables. core.fn_track_table generates one capture function per table,
+-- with static SQL (planned once per session, not on every statement), and installs three
+-- statement-level triggers with transition tables: a 10 000-row INSERT is one trigger call and one
+-- set-based INSERT into the change log. Each capturing statement sends one pg_notify (unless the
+-- table is tracked with "notify": false): a wake-up hint, never the truth.
 
--- The SQL of a row image: every column (to_jsonb), or the chosen ones.
-CREATE OR REPLACE FUNCTION core.fn_capture_image_sql(alias text, captured text)
+-- The SQL of a row image: every column, or the chosen ones. `alias.*` (not `alias`), so that a
+-- column named like the alias cannot stand in for the row.
+CREATE OR REPLACE FUNCTION core.fn_capture_image_sql(alias text, captured jsonb)
 RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE
-    WHEN captured = '' THEN format('to_jsonb(%s.*)', alias)
+    WHEN captured IS NULL THEN format('to_jsonb(%s.*)', alias)
     ELSE (
       SELECT format('jsonb_build_object(%s)', string_agg(format('%L, %s.%I', c, alias, c), ', '))
-      FROM jsonb_array_elements_text(captured::jsonb) AS c
+      FROM jsonb_array_elements_text(captured) AS c
     )
   END
 $$;
 
--- Arguments (set by fn_track_table): entity type, id column, tenant column ('' = none), the
--- change-log column the tenant goes to, captured columns ('' = all, else a JSON array), and
--- whether updates record the row before the change.
-CREATE OR REPLACE FUNCTION core.fn_capture_changes()
-RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, core AS $$
-DECLARE
-  entity_type text := TG_ARGV[0];
-  id_column text := TG_ARGV[1];
-  tenant_column text := NULLIF(TG_ARGV[2], '');
-  tenant_target text := TG_ARGV[3];
-  captured text := TG_ARGV[4];
-  pre_image boolean := TG_ARGV[5] = 'true';
-  row_alias text := CASE WHEN TG_OP = 'DELETE' THEN 'o' ELSE 'n' END;
-  op text := CASE TG_OP WHEN 'INSERT' THEN 'c' WHEN 'UPDATE' THEN 'u' ELSE 'd' END;
-  before_sql text := 'NULL::jsonb';
-  after_sql text := 'NULL::jsonb';
-  from_sql text;
-  source jsonb;
-  captured_rows bigint;
-BEGIN
-  -- FraiseQL's mutation executor logs its own writes and marks its transactions so.
-  IF current_setting('fraiseql.cdc_mediated', true) = 'on' THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'INSERT' THEN
-    after_sql := core.fn_capture_image_sql('n', captured);
-    from_sql := 'new_table n';
-  ELSIF TG_OP = 'UPDATE' THEN
-    after_sql := core.fn_capture_image_sql('n', captured);
-    IF pre_image THEN
-      before_sql := core.fn_capture_image_sql('o', captured);
-      from_sql := format('new_table n LEFT JOIN old_table o ON o.%I = n.%I', id_column, id_column);
-    ELSE
-      from_sql := 'new_table n';
-    END IF;
-  ELSE
-    -- A delete's row is its pre-image: always recorded, or the event would say nothing.
-    before_sql := core.fn_capture_image_sql('o', captured);
-    from_sql := 'old_table o';
-  END IF;
-  source := jsonb_build_object(
-    'schema', TG_TABLE_SCHEMA,
-    'table', TG_TABLE_NAME,
-    'txid', pg_current_xact_id()::text,
-    'ts_ms', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
-  );
-  EXECUTE format(
-    'INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data%s)
-     SELECT $1, %L, %s.%I::text, jsonb_build_object(''op'', %L, ''before'', %s, ''after'', %s, ''source'', $2)%s
-     FROM %s',
-    CASE WHEN tenant_column IS NULL THEN '' ELSE ', ' || quote_ident(tenant_target) END,
-    TG_OP, row_alias, id_column, op, before_sql, after_sql,
-    CASE WHEN tenant_column IS NULL THEN ''
-      ELSE format(', %s.%I::%s', row_alias, tenant_column,
-        CASE tenant_target WHEN 'tenant_id' THEN 'uuid' ELSE 'bigint' END)
-    END,
-    from_sql
-  ) USING entity_type, source;
-  GET DIAGNOSTICS captured_rows = ROW_COUNT;
-  IF captured_rows > 0 THEN
-    PERFORM pg_notify('fraiseql_observers', '');
-  END IF;
-  RETURN NULL;
-END
+-- The name of a table's capture function: stable for the table, unique, under 63 bytes.
+CREATE OR REPLACE FUNCTION core.fn_capture_function_name(target regclass)
+RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT 'fn_capture_' || c.oid::text
+  FROM pg_class c WHERE c.oid = target
 $$;
 
 CREATE OR REPLACE FUNCTION core.fn_untrack_table(target regclass)
@@ -92,23 +36,33 @@ BEGIN
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', name, target);
   END LOOP;
+  EXECUTE format('DROP FUNCTION IF EXISTS core.%I()', core.fn_capture_function_name(target));
 END
 $$;
 
 -- Options: id_column (default: the single-column primary key, else "id"), tenant_column (an
 -- integer column goes to fk_customer_org, a uuid column to tenant_id), columns (a JSON array of
--- the columns to capture; default all), pre_image (default true: updates carry `before`).
+-- the columns to capture; default all), pre_image (default true: updates carry `before`), notify
+-- (default true: wake listening runtimes at once; false leaves it to their poll, for tables
+-- written so fast that NOTIFY's commit-time lock would throttle the writers).
 CREATE OR REPLACE FUNCTION core.fn_track_table(target regclass, entity_type text, options jsonb DEFAULT '{}')
-RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, core AS $$
+RETURNS void LANGUAGE plpgsql SET search_path = pg_catalog, core AS $track$
 DECLARE
   unknown text;
   id_column text := options ->> 'id_column';
   tenant_column text := options ->> 'tenant_column';
-  tenant_target text := '';
+  tenant_target text;
   tenant_type regtype;
-  captured text := '';
+  captured jsonb;
   missing text;
-  trigger_args text;
+  pre_image boolean;
+  notify boolean;
+  fn text := core.fn_capture_function_name(target);
+  tenant_insert text := '';
+  tenant_new text := '';
+  tenant_old text := '';
+  update_before text := 'NULL::jsonb';
+  update_from text := 'new_table n';
 BEGIN
   IF entity_type IS NULL OR btrim(entity_type) = '' THEN
     RAISE EXCEPTION 'fn_track_table: entity_type must not be empty' USING ERRCODE = '22023';
@@ -118,9 +72,9 @@ BEGIN
   END IF;
   SELECT string_agg(format('"%s"', k), ', ') INTO unknown
   FROM jsonb_object_keys(options) AS k
-  WHERE k NOT IN ('id_column', 'tenant_column', 'columns', 'pre_image');
+  WHERE k NOT IN ('id_column', 'tenant_column', 'columns', 'pre_image', 'notify');
   IF unknown IS NOT NULL THEN
-    RAISE EXCEPTION 'fn_track_table: unknown option %; the options are id_column, tenant_column, columns, pre_image', unknown
+    RAISE EXCEPTION 'fn_track_table: unknown option %; the options are id_column, tenant_column, columns, pre_image, notify', unknown
       USING ERRCODE = '22023';
   END IF;
 
@@ -152,6 +106,9 @@ BEGIN
       RAISE EXCEPTION 'fn_track_table: tenant_column "%" is %, expected an integer or uuid column', tenant_column, tenant_type
         USING ERRCODE = '42804';
     END IF;
+    tenant_insert := ', ' || quote_ident(tenant_target);
+    tenant_new := format(', n.%I', tenant_column);
+    tenant_old := format(', o.%I', tenant_column);
   END IF;
 
   IF options ? 'columns' THEN
@@ -166,23 +123,70 @@ BEGIN
     IF missing IS NOT NULL THEN
       RAISE EXCEPTION 'fn_track_table: % has no column %', target, missing USING ERRCODE = '42703';
     END IF;
-    captured := (options -> 'columns')::text;
+    captured := options -> 'columns';
   END IF;
-  IF options ? 'pre_image' AND jsonb_typeof(options -> 'pre_image') <> 'boolean' THEN
-    RAISE EXCEPTION 'fn_track_table: pre_image must be true or false' USING ERRCODE = '22023';
+  FOREACH unknown IN ARRAY ARRAY['pre_image', 'notify'] LOOP
+    IF options ? unknown AND jsonb_typeof(options -> unknown) <> 'boolean' THEN
+      RAISE EXCEPTION 'fn_track_table: % must be true or false', unknown USING ERRCODE = '22023';
+    END IF;
+  END LOOP;
+  pre_image := coalesce((options ->> 'pre_image')::boolean, true);
+  notify := coalesce((options ->> 'notify')::boolean, true);
+  IF pre_image THEN
+    update_before := core.fn_capture_image_sql('o', captured);
+    update_from := format('new_table n LEFT JOIN old_table o ON o.%I = n.%I', id_column, id_column);
   END IF;
 
-  trigger_args := format('%L, %L, %L, %L, %L, %L', entity_type, id_column, coalesce(tenant_column, ''),
-    tenant_target, captured, coalesce((options ->> 'pre_image')::boolean, true)::text);
   PERFORM core.fn_untrack_table(target);
+  -- Static statements: PL/pgSQL plans each once per session. A statement naming old_table is
+  -- only planned by the triggers that have it.
+  EXECUTE format($body$
+    CREATE FUNCTION core.%1$I() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, core AS $capture$
+    DECLARE
+      source jsonb;
+      captured_rows bigint;
+    BEGIN
+      -- FraiseQL's mutation executor logs its own writes and marks its transactions so.
+      IF current_setting('fraiseql.cdc_mediated', true) = 'on' THEN
+        RETURN NULL;
+      END IF;
+      source := jsonb_build_object('schema', TG_TABLE_SCHEMA, 'table', TG_TABLE_NAME,
+        'txid', pg_current_xact_id()::text,
+        'ts_ms', floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint);
+      IF TG_OP = 'INSERT' THEN
+        INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data%2$s)
+        SELECT %3$L, 'INSERT', n.%4$I::text,
+          jsonb_build_object('op', 'c', 'before', NULL::jsonb, 'after', %5$s, 'source', source)%6$s
+        FROM new_table n;
+      ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data%2$s)
+        SELECT %3$L, 'UPDATE', n.%4$I::text,
+          jsonb_build_object('op', 'u', 'before', %7$s, 'after', %5$s, 'source', source)%6$s
+        FROM %8$s;
+      ELSE
+        -- A delete's row is its pre-image: always recorded, or the event would say nothing.
+        INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data%2$s)
+        SELECT %3$L, 'DELETE', o.%4$I::text,
+          jsonb_build_object('op', 'd', 'before', %9$s, 'after', NULL::jsonb, 'source', source)%10$s
+        FROM old_table o;
+      END IF;
+      GET DIAGNOSTICS captured_rows = ROW_COUNT;
+      IF %11$s AND captured_rows > 0 THEN
+        PERFORM pg_notify('fraiseql_observers', '');
+      END IF;
+      RETURN NULL;
+    END
+    $capture$
+  $body$,
+    fn, tenant_insert, entity_type, id_column, core.fn_capture_image_sql('n', captured), tenant_new,
+    update_before, update_from, core.fn_capture_image_sql('o', captured), tenant_old, notify::text);
   EXECUTE format('CREATE TRIGGER fraiseql_observers_capture_insert AFTER INSERT ON %s
-    REFERENCING NEW TABLE AS new_table FOR EACH STATEMENT EXECUTE FUNCTION core.fn_capture_changes(%s)',
-    target, trigger_args);
+    REFERENCING NEW TABLE AS new_table FOR EACH STATEMENT EXECUTE FUNCTION core.%I()', target, fn);
   EXECUTE format('CREATE TRIGGER fraiseql_observers_capture_update AFTER UPDATE ON %s
-    REFERENCING OLD TABLE AS old_table NEW TABLE AS new_table FOR EACH STATEMENT EXECUTE FUNCTION core.fn_capture_changes(%s)',
-    target, trigger_args);
+    REFERENCING OLD TABLE AS old_table NEW TABLE AS new_table FOR EACH STATEMENT EXECUTE FUNCTION core.%I()',
+    target, fn);
   EXECUTE format('CREATE TRIGGER fraiseql_observers_capture_delete AFTER DELETE ON %s
-    REFERENCING OLD TABLE AS old_table FOR EACH STATEMENT EXECUTE FUNCTION core.fn_capture_changes(%s)',
-    target, trigger_args);
+    REFERENCING OLD TABLE AS old_table FOR EACH STATEMENT EXECUTE FUNCTION core.%I()', target, fn);
 END
-$$;
+$track$;

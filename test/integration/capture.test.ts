@@ -109,6 +109,16 @@ describe("core.fn_track_table", () => {
     expect(counts).toEqual({ rows: 10_000, transactions: 1, ids: 10_000 });
   });
 
+  it("captures without notifying when tracked with notify: false", async () => {
+    await table("silent", "id int PRIMARY KEY", "Silent", '{"notify": false}');
+    const notes = await notificationsDuring(
+      "silent",
+      () => db.sql`INSERT INTO silent VALUES (1), (2)`,
+    );
+    expect(notes).toEqual([]);
+    expect(await changes("Silent")).toHaveLength(2);
+  });
+
   it("fills fk_customer_org from an integer tenant column and tenant_id from a uuid one", async () => {
     await table(
       "accounts",
@@ -203,6 +213,9 @@ describe("core.fn_track_table", () => {
     await db.sql`SELECT core.fn_untrack_table('gone')`;
     await db.sql`INSERT INTO gone VALUES (2)`;
     expect((await changes("Gone")).map((r) => r.object_id)).toEqual(["1"]);
+    const functions = await db.sql`SELECT 1 FROM pg_proc
+      WHERE proname = core.fn_capture_function_name('gone') AND pronamespace = 'core'::regnamespace`;
+    expect(functions).toHaveLength(0);
   });
 
   it("writes nothing for a rolled-back transaction or one marked cdc_mediated", async () => {
