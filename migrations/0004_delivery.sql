@@ -90,7 +90,9 @@ CREATE TABLE core.tb_observer_log (
   -- Public id, not indexed: one row is written per attempt, and rows are found by observer,
   -- event, trace or time.
   id UUID NOT NULL DEFAULT gen_random_uuid(),
-  fk_observer BIGINT REFERENCES core.tb_observer (pk_observer) ON DELETE CASCADE,
+  -- Not a foreign key: the check would cost every attempt a lookup, and observers are
+  -- soft-deleted; retention removes the rows of hard-deleted ones with the rest.
+  fk_observer BIGINT,
   fk_entity_change_log BIGINT,
   delivery_id UUID,
   event_id UUID NOT NULL,

@@ -70,11 +70,15 @@ export async function recordOutcomes(
   outcomes: readonly OutcomeRecord[],
 ): Promise<void> {
   if (outcomes.length === 0) return;
+  // The pks as an array too: `pk = ANY(array)` is what makes the planner use the primary key
+  // (it cannot estimate the JSON recordset, and would otherwise scan the whole table).
+  const pks = outcomes.flatMap((o) => (o.pk === null ? [] : [o.pk]));
   await sql.query(
     `WITH o AS (SELECT * FROM ${RECORDSET}),
      finished AS (
        DELETE FROM core.tb_observer_delivery d USING o
-       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition IN ('done', 'discard')
+       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
+         AND d.lease_owner = $2 AND o.disposition IN ('done', 'discard')
        RETURNING d.fk_observer_dlq, o.disposition
      ),
      resolved AS (
@@ -85,11 +89,13 @@ export async function recordOutcomes(
        UPDATE core.tb_observer_delivery d
        SET attempt = o.next_attempt, next_attempt_at = o.next_at, lease_owner = NULL
        FROM o
-       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition = 'retry'
+       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
+         AND d.lease_owner = $2 AND o.disposition = 'retry'
      ),
      dead AS (
        DELETE FROM core.tb_observer_delivery d USING o
-       WHERE d.pk_observer_delivery = o.pk AND d.lease_owner = $2 AND o.disposition = 'dead_letter'
+       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
+         AND d.lease_owner = $2 AND o.disposition = 'dead_letter'
        RETURNING d.fk_observer_dlq, o.*
      ),
      requeued AS (
@@ -126,6 +132,6 @@ export async function recordOutcomes(
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
        o.http_status, o.trace_id, o.fk_customer_org
      FROM o`,
-    [JSON.stringify(outcomes), owner],
+    [JSON.stringify(outcomes), owner, `{${pks.join(",")}}`],
   );
 }
