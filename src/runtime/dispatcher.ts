@@ -28,8 +28,11 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Claims while there is capacity and due work. */
   pump(): void;
-  /** Runs deliveries this runtime created already leased to itself. */
-  adopt(claims: ClaimedDelivery[]): void;
+  /**
+   * Runs deliveries this runtime created already leased to itself, with the events ingest read
+   * for them (by change-log id), so they are not parsed twice.
+   */
+  adopt(claims: ClaimedDelivery[], events: Map<string, ChangeEvent>): void;
   /** How many more deliveries it can take on now. */
   readonly room: number;
   /** Stops claiming; waits for running attempts up to `timeoutMs`, then cancels them; records everything. */
@@ -96,8 +99,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     } while (claimAgain && !stopping);
   }
 
-  function start(claims: ClaimedDelivery[]): void {
-    const events = new Map<string, ChangeEvent | Error>();
+  function start(claims: ClaimedDelivery[], known?: Map<string, ChangeEvent>): void {
+    const events = new Map<string, ChangeEvent | Error>(known);
     const now = clock.now();
     for (const claim of claims) {
       inFlight.set(claim.pk, claim);
@@ -200,9 +203,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   return {
     pump,
     stop,
-    adopt(claims) {
+    adopt(claims, events) {
       // After stop began these still run: they are leased to us, and stop waits for them.
-      start(claims);
+      start(claims, events);
     },
     get room() {
       return stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);

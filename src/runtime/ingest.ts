@@ -22,6 +22,8 @@ export interface IngestResult {
   deliveries: number;
   /** Deliveries created leased to this runtime: run them now (the transaction has committed). */
   claimed: ClaimedDelivery[];
+  /** The events of the claimed deliveries, by change-log id. */
+  events: Map<string, ChangeEvent>;
   /** The batch was full: there may be more to read right away. */
   more: boolean;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
@@ -49,6 +51,7 @@ const IDLE: IngestResult = {
   changes: 0,
   deliveries: 0,
   claimed: [],
+  events: new Map(),
   more: false,
   failures: 0,
 };
@@ -97,6 +100,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
       changes: batch.rows.length,
       deliveries: deliveries.length,
       claimed: claimsOf(leased, matched),
+      events: new Map(matched.map((m) => [m.row.pk_entity_change_log, m.event])),
       more: batch.rows.length >= context.batchSize,
       failures: failures.length,
     };
@@ -106,6 +110,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
 /** One delivery to create: the change, the observer, the action. */
 interface Matched {
   row: ChangeRow;
+  event: ChangeEvent;
   observer: LoadedObserver;
   index: number;
 }
@@ -170,7 +175,7 @@ function matchRow(
   const result = observers.matcher.match(event);
   for (const observer of result.matched) {
     for (let index = 0; index < observer.actions.length; index++) {
-      matched.push({ row, observer, index });
+      matched.push({ row, event, observer, index });
     }
   }
   for (const { observer, error } of result.errors) {

@@ -70,7 +70,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     sql,
     executor,
     owner,
-    maxInFlight: concurrency * 4,
+    maxInFlight: Math.max(concurrency * 4, batchSize * 2),
     batchSize,
     leaseMs,
     clock,
@@ -104,7 +104,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         eventsProcessed += result.changes;
         errors += result.failures;
         // Created leased to this runtime and committed: run them without a claim round trip.
-        if (result.claimed.length > 0) dispatcher.adopt(result.claimed);
+        if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
         if (!result.more) break;
       }
