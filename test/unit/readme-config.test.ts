@@ -6,8 +6,11 @@ import { SERVER_ENV_VARS } from "../../src/config/env-vars.ts";
 
 const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Benchmarks"));
-const rows = new Map(
-  [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]*) \|/gm)].map((m) => [m[1], m[2]?.trim() ?? ""]),
+const rows = new Map<string, string>(
+  [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]*) \|/gm)].map((m) => [
+    m[1] ?? "",
+    m[2]?.trim() ?? "",
+  ]),
 );
 
 describe("README configuration", () => {

@@ -1,21 +1,16 @@
 /**
  * `bun adapters/bun/main.ts` as a process: the generated admin token is printed once, ever, and
- * keeps working; bad configuration exits 2 naming each variable; SIGTERM and SIGINT exit 0;
- * without DATABASE_URL it runs on embedded PGlite that psql-like clients reach through a socket.
+ * keeps working; bad configuration exits 2 naming each variable; SIGTERM and SIGINT exit 0. (The
+ * embedded default has its own file, embedded.test.ts.)
  */
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { useReceiver } from "../support/receiver.ts";
-import { freePort, type ServerProcess, startServer } from "../support/server-process.ts";
+import { type ServerProcess, startServer } from "../support/server-process.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const receiver = useReceiver(() => ({ status: 204 }));
 let db: TestDatabase;
 const running: ServerProcess[] = [];
 
@@ -90,48 +85,5 @@ describe("the Bun server process", () => {
     expect(result.stderr).toContain("LOG_LEVEL: must be one of trace, debug, info, warn, error");
     expect(result.stderr).toContain("OBSERVERS_ADMIN_TOKEN: must be at least 16 characters");
     expect(result.stderr).not.toContain("short");
-  });
-
-  it("runs on embedded PGlite without DATABASE_URL, reachable through its local socket", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "observers-embedded-"));
-    const socketPort = await freePort();
-    let client: postgres.Sql | undefined;
-    try {
-      const server = await startServer({
-        OBSERVERS_DATA_DIR: dataDir,
-        OBSERVERS_EMBEDDED_PORT: String(socketPort),
-        OBSERVERS_POLL_INTERVAL_MS: "200",
-      });
-      running.push(server);
-      const socketUrl = `postgres://postgres@127.0.0.1:${socketPort}/postgres`;
-      expect(server.output()).toContain(`Running on embedded PostgreSQL (PGlite) in ${dataDir}`);
-      expect(server.output()).toContain(`psql "${socketUrl}?sslmode=disable"`);
-      expect(server.output()).toContain("SELECT core.fn_track_table('public.orders', 'Order');");
-      expect(server.output()).toContain("Limits of embedded mode");
-
-      // The socket serves one client at a time: one connection, no pool.
-      client = postgres(socketUrl, { max: 1, onnotice: () => {} });
-      await client`CREATE TABLE public.orders (id serial PRIMARY KEY, status text NOT NULL)`;
-      await client`SELECT core.fn_track_table('public.orders', 'Order')`;
-      const created = await server.api("/api/observers", {
-        method: "POST",
-        body: JSON.stringify({
-          name: "embedded",
-          entity_type: "Order",
-          event_type: "INSERT",
-          actions: [{ type: "webhook", url: `${receiver.url}/embedded` }],
-        }),
-      });
-      expect(created.status).toBe(201);
-      await client`INSERT INTO public.orders (status) VALUES ('placed')`;
-      const [request] = await receiver.waitFor(1);
-      expect(JSON.parse(request?.text ?? "")).toMatchObject({ after: { status: "placed" } });
-      await client.end({ timeout: 5 });
-      client = undefined;
-      expect(await server.stop()).toBe(0);
-    } finally {
-      await client?.end({ timeout: 0 });
-      await rm(dataDir, { recursive: true, force: true });
-    }
   });
 });
