@@ -54,6 +54,7 @@ export function createPostgresClient(
       });
     },
   };
+  const prepared = createPreparedTexts(options.prepare ?? true);
   const sql = postgres(url, {
     ...connectionOptions,
     max: options.max ?? 10,
@@ -67,10 +68,10 @@ export function createPostgresClient(
 
   return {
     sql,
-    query: (text, params) => run(sql, text, params),
+    query: (text, params) => run(sql, text, params, prepared),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       const result = await sql.begin((tx) =>
-        fn({ query: (text, params) => run(tx, text, params) }),
+        fn({ query: (text, params) => run(tx, text, params, prepared) }),
       );
       return result as T;
     },
@@ -111,15 +112,40 @@ export function createPostgresClient(
   };
 }
 
+/**
+ * Which statement texts run as named prepared statements. postgres.js prepares nothing passed to
+ * `unsafe` unless asked, so each statement would be parsed and planned on every call (and sent
+ * with an extra Describe round trip). A text is prepared from its second run on: the core's
+ * statements are static and recur, while generated SQL (conditions, function calls) may not, and
+ * a prepared statement stays in its connection for good; hence the bound.
+ */
+function createPreparedTexts(enabled: boolean, limit = 256): (text: string) => boolean {
+  const prepared = new Set<string>();
+  let seen = new Set<string>();
+  return (text) => {
+    if (!enabled) return false;
+    if (prepared.has(text)) return true;
+    if (prepared.size < limit && seen.has(text)) {
+      prepared.add(text);
+      return true;
+    }
+    if (seen.size >= 4 * limit) seen = new Set();
+    seen.add(text);
+    return false;
+  };
+}
+
 function run<Row extends object>(
   db: Database,
   text: string,
   params: readonly unknown[] | undefined,
+  prepare: (text: string) => boolean,
 ): Promise<Row[]>;
 async function run(
   db: Database,
   text: string,
   params: readonly unknown[] | undefined,
+  prepare: (text: string) => boolean,
 ): Promise<object[]> {
   if (params === undefined || params.length === 0) {
     // The simple protocol runs several statements; postgres.js then resolves to one result per
@@ -128,6 +154,8 @@ async function run(
     const last = Array.isArray(result[0]) ? (result.at(-1) as readonly unknown[]) : result;
     return Array.from(last) as object[];
   }
-  const result = await db.unsafe(text, params as unknown as postgres.ParameterOrJSON<never>[]);
+  const result = await db.unsafe(text, params as unknown as postgres.ParameterOrJSON<never>[], {
+    prepare: prepare(text),
+  });
   return Array.from(result);
 }

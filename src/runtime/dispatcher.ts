@@ -22,6 +22,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** A database failure (claim, record, renew): counted by the runtime. */
   onError(error: unknown, where: string): void;
+  /** Recorded outcomes made room: deliveries it could not take on before may fit now. */
+  onRoom?(): void;
 }
 
 /** Claims due deliveries, runs them through the executor, records outcomes in batches. */
@@ -51,6 +53,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let stopping = false;
   let claiming: Promise<void> | null = null;
   let claimAgain = false;
+  /**
+   * Deliveries may be due that no claim has looked for yet: set by `pump` and by a claim that
+   * came back full, cleared by one that did not. A flush claims after itself only then, so that
+   * a runtime running what it created leased does not query for due work after every flush.
+   */
+  let mayBeDue = false;
   let flushing: Promise<void> | null = null;
   let retryTimer: unknown = null;
   let retryAt = Number.POSITIVE_INFINITY;
@@ -75,16 +83,24 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   beat();
 
   function pump(): void {
+    mayBeDue = true;
+    claim();
+  }
+
+  function claim(): void {
     if (stopping) return;
     if (claiming) {
       claimAgain = true;
       return;
     }
     claiming = claimLoop()
-      .catch((error: unknown) => options.onError(error, "claim"))
+      .catch((error: unknown) => {
+        mayBeDue = true;
+        options.onError(error, "claim");
+      })
       .finally(() => {
         claiming = null;
-        if (claimAgain && !stopping) pump();
+        if (claimAgain && !stopping) claim();
       });
   }
 
@@ -92,10 +108,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     do {
       claimAgain = false;
       const room = Math.min(options.batchSize, options.maxInFlight - inFlight.size);
+      // Full: the claim waits for recorded outcomes to make room (flush claims then).
       if (room <= 0) return;
+      mayBeDue = false;
       const claims = await claimDeliveries(sql, owner, room, options.leaseMs);
       if (claims.length > 0) start(claims);
-      if (claims.length === room) claimAgain = true;
+      if (claims.length === room) {
+        mayBeDue = true;
+        claimAgain = true;
+      }
     } while (claimAgain && !stopping);
   }
 
@@ -134,6 +155,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       .then(() => {
         flushFailures = 0;
         for (const record of batch) if (record.pk !== null) inFlight.delete(record.pk);
+        options.onRoom?.();
       })
       .catch((error: unknown) => {
         // Nothing is dropped: the batch goes back and is written on the next try. Meanwhile the
@@ -150,7 +172,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (pending.length > 0) void flush();
         else if (executing === 0 && inFlight.size === 0)
           for (const done of drained.splice(0)) done();
-        if (!stopping) pump();
+        if (mayBeDue && !stopping) claim();
       });
     return flushing;
   }

@@ -59,6 +59,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let errors = 0;
   let wakeups: Wakeups | null = null;
   let retentionTimer: unknown = null;
+  /** Ingest paused with a backlog because this runtime had no room for a batch. */
+  let awaitingRoom = false;
 
   function countError(error: unknown, where: string): void {
     errors++;
@@ -76,6 +78,12 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     clock,
     logger,
     onError: countError,
+    onRoom() {
+      if (awaitingRoom && dispatcher.room >= batchSize) {
+        awaitingRoom = false;
+        wake();
+      }
+    },
   });
 
   async function observersAt(revision: string, tx: SqlExecutor): Promise<ObserverSet> {
@@ -99,16 +107,30 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   };
   const loop = createCoalescedTask(
     async () => {
+      let more = false;
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
+        // Full: leave the backlog in the change log until recorded outcomes make room (or another
+        // runtime with room reads it). Read now, its deliveries would be created due, then cost
+        // every runtime a claim (an update and a second read of the change) to take them on.
+        if (dispatcher.room < batchSize) {
+          awaitingRoom = true;
+          more = false;
+          break;
+        }
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
-        if (!result.more) break;
+        more = result.more;
+        if (!more) break;
       }
-      if (!stopped) dispatcher.pump();
+      if (stopped) return;
+      dispatcher.pump();
+      // A backlog remains: read on once claiming has had its turn, not at the next poll (which
+      // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
+      if (more) void loop.run();
     },
     (error) => countError(error, "ingest"),
   );

@@ -50,19 +50,32 @@ export interface DeadLetterChange {
   created_at: string;
 }
 
-const RECORDSET = `jsonb_to_recordset($1::text::jsonb) AS x(
-  pk bigint, disposition text, status text, attempt integer, max_attempts integer,
-  next_attempt integer, next_at timestamptz, started_at timestamptz, completed_at timestamptz,
-  duration_ms integer, http_status integer, error_code text, error_message text, message text,
-  excerpt text, fk_observer bigint, observer_name text, delivery_id uuid, action_index integer,
-  action_type text, event_id uuid, fk_entity_change_log bigint, entity_type text, entity_id text,
-  event_type text, fk_customer_org bigint, trace_id text, change jsonb)`;
+/** The columns of a log row, one recordset row per outcome. */
+const LOG_ROWS = `jsonb_to_recordset($1::text::jsonb) AS o(
+  fk_observer bigint, fk_entity_change_log bigint, delivery_id uuid, event_id uuid,
+  entity_type text, entity_id text, event_type text, status text, action_index integer,
+  action_type text, started_at timestamptz, completed_at timestamptz, duration_ms integer,
+  error_code text, error_message text, attempt integer, max_attempts integer,
+  next_retry_at timestamptz, message text, excerpt text, http_status integer, trace_id text,
+  fk_customer_org bigint)`;
+
+/** What a dead letter keeps, one recordset row per final failure. */
+const DEAD_ROWS = `jsonb_to_recordset($8::text::jsonb) AS x(
+  pk bigint, fk_observer bigint, observer_name text, delivery_id uuid, action_index integer,
+  action_type text, event_id uuid, fk_entity_change_log bigint, fk_customer_org bigint,
+  trace_id text, attempt integer, max_attempts integer, error_code text, error_message text,
+  http_status integer, completed_at timestamptz, change jsonb)`;
 
 /**
  * Records a batch of outcomes in one statement: success deletes the delivery (and the dead letter
  * it replayed), a retry puts it back to wait until `next_at`, a final failure moves it to the DLQ
  * (or back into the dead letter it replayed), and every attempt gets its log row. Only rows still
  * leased by `owner` change: a delivery whose lease was lost belongs to whoever claimed it since.
+ *
+ * The statement is prepared once per connection and runs on its generic plan, so every part must
+ * plan well without seeing its parameters: each disposition reaches the delivery table through
+ * its own primary-key array (`pk = ANY(...)`), and only retries and dead letters, which carry
+ * per-row values, join anything (a hash join on the pk).
  */
 export async function recordOutcomes(
   sql: SqlExecutor,
@@ -70,40 +83,59 @@ export async function recordOutcomes(
   outcomes: readonly OutcomeRecord[],
 ): Promise<void> {
   if (outcomes.length === 0) return;
-  // The pks as an array too: `pk = ANY(array)` is what makes the planner use the primary key
-  // (it cannot estimate the JSON recordset, and would otherwise scan the whole table).
-  const pks = outcomes.flatMap((o) => (o.pk === null ? [] : [o.pk]));
+  const done: string[] = [];
+  const discarded: string[] = [];
+  const retried: { pk: string[]; attempt: string[]; at: string[] } = {
+    pk: [],
+    attempt: [],
+    at: [],
+  };
+  const dead: OutcomeRecord[] = [];
+  for (const o of outcomes) {
+    if (o.pk === null) continue;
+    if (o.disposition === "done") done.push(o.pk);
+    else if (o.disposition === "discard") discarded.push(o.pk);
+    else if (o.disposition === "retry") {
+      retried.pk.push(o.pk);
+      retried.attempt.push(o.next_attempt === null ? "NULL" : String(o.next_attempt));
+      retried.at.push(o.next_at ?? "NULL");
+    } else if (o.disposition === "dead_letter") dead.push(o);
+  }
   await sql.query(
-    `WITH o AS (SELECT * FROM ${RECORDSET}),
-     finished AS (
-       DELETE FROM core.tb_observer_delivery d USING o
-       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
-         AND d.lease_owner = $2 AND o.disposition IN ('done', 'discard')
-       RETURNING d.fk_observer_dlq, o.disposition
+    `WITH finished AS (
+       DELETE FROM core.tb_observer_delivery
+       WHERE pk_observer_delivery = ANY($3::text::bigint[]) AND lease_owner = $2
+       RETURNING fk_observer_dlq
      ),
      resolved AS (
-       DELETE FROM core.tb_observer_dlq q USING finished f
-       WHERE q.pk_observer_dlq = f.fk_observer_dlq AND f.disposition = 'done'
+       DELETE FROM core.tb_observer_dlq
+       WHERE pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM finished))
+     ),
+     discarded AS (
+       DELETE FROM core.tb_observer_delivery
+       WHERE pk_observer_delivery = ANY($4::text::bigint[]) AND lease_owner = $2
      ),
      retried AS (
        UPDATE core.tb_observer_delivery d
-       SET attempt = o.next_attempt, next_attempt_at = o.next_at, lease_owner = NULL
-       FROM o
-       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
-         AND d.lease_owner = $2 AND o.disposition = 'retry'
+       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL
+       FROM unnest($5::text::bigint[], $6::text::integer[], $7::text::timestamptz[]) AS r(pk, attempt, at)
+       WHERE d.pk_observer_delivery = ANY($5::text::bigint[]) AND d.pk_observer_delivery = r.pk
+         AND d.lease_owner = $2
      ),
      dead AS (
-       DELETE FROM core.tb_observer_delivery d USING o
-       WHERE d.pk_observer_delivery = ANY($3::text::bigint[]) AND d.pk_observer_delivery = o.pk
-         AND d.lease_owner = $2 AND o.disposition = 'dead_letter'
-       RETURNING d.fk_observer_dlq, o.*
+       DELETE FROM core.tb_observer_delivery d USING ${DEAD_ROWS}
+       WHERE d.pk_observer_delivery = ANY($9::text::bigint[]) AND d.pk_observer_delivery = x.pk
+         AND d.lease_owner = $2
+       RETURNING d.fk_observer_dlq, x.*
      ),
      requeued AS (
        UPDATE core.tb_observer_dlq q
        SET status = 'pending', attempts = dead.attempt, max_attempts = dead.max_attempts,
            error_code = dead.error_code, error_message = dead.error_message,
            response_status_code = dead.http_status, last_attempt_at = dead.completed_at
-       FROM dead WHERE q.pk_observer_dlq = dead.fk_observer_dlq
+       FROM dead
+       WHERE q.pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM dead))
+         AND q.pk_observer_dlq = dead.fk_observer_dlq
      ),
      buried AS (
        INSERT INTO core.tb_observer_dlq (fk_observer, observer_name, delivery_id, action_index,
@@ -128,10 +160,75 @@ export async function recordOutcomes(
      SELECT o.fk_observer, o.fk_entity_change_log, o.delivery_id, o.event_id, o.entity_type,
        o.entity_id, o.event_type, o.status, o.action_index, o.action_type, o.started_at,
        o.completed_at, o.duration_ms, o.error_code, o.error_message, o.attempt, o.max_attempts,
-       CASE WHEN o.disposition = 'retry' THEN o.next_at END,
+       o.next_retry_at,
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
        o.http_status, o.trace_id, o.fk_customer_org
-     FROM o`,
-    [JSON.stringify(outcomes), owner, `{${pks.join(",")}}`],
+     FROM ${LOG_ROWS}`,
+    [
+      JSON.stringify(outcomes.map(logRow)),
+      owner,
+      pgArray(done),
+      pgArray(discarded),
+      pgArray(retried.pk),
+      pgArray(retried.attempt),
+      pgArray(retried.at),
+      JSON.stringify(dead.map(deadRow)),
+      pgArray(dead.map((o) => o.pk ?? "")),
+    ],
   );
+}
+
+/** An array literal of values that need no quoting (integers, ISO timestamps, NULL). */
+function pgArray(values: readonly string[]): string {
+  return `{${values.join(",")}}`;
+}
+
+function logRow(o: OutcomeRecord) {
+  return {
+    fk_observer: o.fk_observer,
+    fk_entity_change_log: o.fk_entity_change_log,
+    delivery_id: o.delivery_id,
+    event_id: o.event_id,
+    entity_type: o.entity_type,
+    entity_id: o.entity_id,
+    event_type: o.event_type,
+    status: o.status,
+    action_index: o.action_index,
+    action_type: o.action_type,
+    started_at: o.started_at,
+    completed_at: o.completed_at,
+    duration_ms: o.duration_ms,
+    error_code: o.error_code,
+    error_message: o.error_message,
+    attempt: o.attempt,
+    max_attempts: o.max_attempts,
+    next_retry_at: o.disposition === "retry" ? o.next_at : null,
+    message: o.message,
+    excerpt: o.excerpt,
+    http_status: o.http_status,
+    trace_id: o.trace_id,
+    fk_customer_org: o.fk_customer_org,
+  };
+}
+
+function deadRow(o: OutcomeRecord) {
+  return {
+    pk: o.pk,
+    fk_observer: o.fk_observer,
+    observer_name: o.observer_name,
+    delivery_id: o.delivery_id,
+    action_index: o.action_index,
+    action_type: o.action_type,
+    event_id: o.event_id,
+    fk_entity_change_log: o.fk_entity_change_log,
+    fk_customer_org: o.fk_customer_org,
+    trace_id: o.trace_id,
+    attempt: o.attempt,
+    max_attempts: o.max_attempts,
+    error_code: o.error_code,
+    error_message: o.error_message,
+    http_status: o.http_status,
+    completed_at: o.completed_at,
+    change: o.change,
+  };
 }
