@@ -33,7 +33,10 @@ const DATABASE_URL =
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : "-");
 
 await runBenchmark("runtime", async () => {
-  const rates = (process.env.BENCH_RATES ?? "250,1000").split(",").map(Number);
+  // BENCH_ACTION=log: the drain alone, with a log action instead of webhooks (the database
+  // bookkeeping without HTTP).
+  const logOnly = process.env.BENCH_ACTION === "log";
+  const rates = logOnly ? [] : (process.env.BENCH_RATES ?? "250,1000").split(",").map(Number);
   const seconds = envNumber("BENCH_SECONDS", 10);
   const drain = envNumber("BENCH_DRAIN", 50_000);
   if (rates.some((rate) => !(rate > 0))) fail("BENCH_RATES must list positive numbers");
@@ -52,7 +55,11 @@ await runBenchmark("runtime", async () => {
       status text NOT NULL DEFAULT 'new')`);
     await producer`SELECT core.fn_track_table('bench_orders', 'Order')`;
     await producer`INSERT INTO core.tb_observer (name, entity_type, event_type, actions)
-      VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([{ type: "webhook", url: receiver.url }])}::text::jsonb)`;
+      VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([
+        logOnly
+          ? { type: "log", level: "trace", message_template: "{{ event.id }}" }
+          : { type: "webhook", url: receiver.url },
+      ])}::text::jsonb)`;
     await producer`INSERT INTO core.tb_observer_checkpoint (listener_id) VALUES ('default')`;
 
     const loads = [];
@@ -76,7 +83,10 @@ await runBenchmark("runtime", async () => {
     const runtime = startRuntime(client);
     await runtime.start();
     await waitUntil(
-      async () => (await receiver.count()) >= drain && (await pendingDeliveries(producer)) === 0,
+      async () =>
+        (logOnly || (await receiver.count()) >= drain) &&
+        (await pendingDeliveries(producer)) === 0 &&
+        (await unread(producer)) === 0,
     );
     const drainSeconds = (performance.now() - started) / 1000;
     await runtime.stop();
@@ -107,7 +117,7 @@ await runBenchmark("runtime", async () => {
       ],
     ]);
     rows.push([
-      `drain of ${integer.format(drain)}`,
+      `drain of ${integer.format(drain)}${logOnly ? " (log action)" : ""}`,
       integer.format(throughput),
       "",
       "",
@@ -133,9 +143,16 @@ await runBenchmark("runtime", async () => {
       ),
     );
     console.log("(milliseconds; hook = commit to webhook received)");
-    writeResults("runtime", {
+    writeResults(logOnly ? "runtime-log" : "runtime", {
+      date: new Date().toISOString(),
       machine: host,
-      settings: { rates, seconds, drain, producers: envNumber("BENCH_PRODUCERS", 8) },
+      settings: {
+        action: logOnly ? "log" : "webhook",
+        rates,
+        seconds,
+        drain,
+        producers: envNumber("BENCH_PRODUCERS", 8),
+      },
       latency: loads.map(({ rate, ceiling, offered }) => ({
         offered_per_sec: rate,
         capture_only: {
@@ -230,6 +247,15 @@ async function offeredLoad(
     fail(`the receiver saw ${stats.samples} of ${produced.changes} changes`);
   }
   return { ...produced, stats };
+}
+
+/** Changes the runtime's cursor has not passed yet. */
+async function unread(sql: postgres.Sql): Promise<number> {
+  const [row] =
+    await sql`SELECT count(*)::int AS n FROM core.tb_entity_change_log c, core.tb_observer_checkpoint k
+    WHERE k.listener_id = 'default'
+      AND (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)`;
+  return row?.n ?? 0;
 }
 
 async function pendingDeliveries(sql: postgres.Sql): Promise<number> {
