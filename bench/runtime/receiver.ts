@@ -1,4 +1,4 @@
-/** Starts and talks to `receiver-process.ts` (on Node, so it runs beside the benchmark's Bun). */
+/** Starts and talks to `receiver-process.ts` in a process of its own. */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -20,10 +20,12 @@ export interface LatencyReceiver {
   stop(): Promise<void>;
 }
 
-const NODE = join(import.meta.dirname, "../../node_modules/.bin/node");
+// On Bun: the lightest receiver at hand, so that it takes as little of the two cores as it can
+// from the system under test (a real receiver runs elsewhere).
+const BUN = join(import.meta.dirname, "../../node_modules/.bin/bun");
 
 export async function startLatencyReceiver(): Promise<LatencyReceiver> {
-  const child = spawn(NODE, [join(import.meta.dirname, "receiver-process.ts")], {
+  const child = spawn(BUN, [join(import.meta.dirname, "receiver-process.ts")], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout });

@@ -16,7 +16,7 @@ import type { LoadedObserver, ObserverSet } from "./observer-set.ts";
 
 /** What one ingest transaction did. */
 export interface IngestResult {
-  /** Another runtime holds the cursor: it is reading, this one need not. */
+  /** Another runtime moved the cursor first: this batch was its to match. */
   busy: boolean;
   changes: number;
   deliveries: number;
@@ -42,8 +42,8 @@ export interface IngestContext {
   leaseMs: number;
   /** How many new deliveries this runtime can take on now; the rest wait for any claimer. */
   room(): number;
-  /** The current observers; reloaded (with `tx`) when the revision read with the cursor differs. */
-  observers(revision: string, tx: SqlExecutor): Promise<ObserverSet>;
+  /** The current observers; reloaded when the revision read with the cursor differs. */
+  observers(revision: string, sql: SqlExecutor): Promise<ObserverSet>;
 }
 
 const IDLE: IngestResult = {
@@ -57,54 +57,58 @@ const IDLE: IngestResult = {
 };
 
 /**
- * Reads the next committed changes in gap-free order, matches them, and in the same transaction
- * writes their deliveries and moves the cursor past them: a change is matched exactly once, and a
- * crash anywhere leaves either all of it or none. Three round trips besides BEGIN and COMMIT at
- * most: read, write, and a log write only when something could not be read or evaluated.
+ * Reads the next committed changes in gap-free order, matches them, and in one statement writes
+ * their deliveries and moves the cursor past them, if no other runtime moved it first: a change
+ * is matched exactly once, and a crash anywhere leaves either all of it or none. Two round trips,
+ * no transaction held open between them; a third (log rows) only when something could not be read
+ * or evaluated.
  */
 export async function ingestBatch(context: IngestContext): Promise<IngestResult> {
-  return context.sql.transaction(async (tx) => {
-    const batch = await readNextChanges(tx, context.listenerId, context.batchSize);
-    if (!batch) return { ...IDLE, busy: true };
-    const observers = await context.observers(batch.observerRevision, tx);
-    const last = batch.rows.at(-1);
-    if (!last) return IDLE;
+  const { sql } = context;
+  const batch = await readNextChanges(sql, context.listenerId, context.batchSize);
+  if (!batch) return IDLE;
+  const observers = await context.observers(batch.observerRevision, sql);
+  const last = batch.rows.at(-1);
+  if (!last) return IDLE;
 
-    const matched: Matched[] = [];
-    const failures: OutcomeRecord[] = [];
-    const now = new Date(context.clock.now()).toISOString();
-    for (const row of batch.rows) matchRow(row, observers, matched, failures, context.logger, now);
-    let room = Math.max(0, context.room());
-    const deliveries = matched.map(
-      ({ row, observer, index }): NewDelivery => ({
-        event_id: row.id,
-        fk_observer: observer.pk,
-        fk_entity_change_log: row.pk_entity_change_log,
-        action_index: index,
-        fk_customer_org: row.fk_customer_org,
-        leased: room-- > 0,
-      }),
-    );
-    const leased = await writeIngest(tx, {
-      listenerId: context.listenerId,
-      cursor: { transactionId: last.transaction_id, changeLogId: last.pk_entity_change_log },
-      changes: batch.rows.length,
-      deliveries,
-      owner: context.owner,
-      leaseMs: context.leaseMs,
-    });
-    // Owner is irrelevant for log-only records: they touch no delivery.
-    await recordOutcomes(tx, "", failures);
-    return {
-      busy: false,
-      changes: batch.rows.length,
-      deliveries: deliveries.length,
-      claimed: claimsOf(leased, matched),
-      events: new Map(matched.map((m) => [m.row.pk_entity_change_log, m.event])),
-      more: batch.rows.length >= context.batchSize,
-      failures: failures.length,
-    };
+  const matched: Matched[] = [];
+  const failures: OutcomeRecord[] = [];
+  const now = new Date(context.clock.now()).toISOString();
+  for (const row of batch.rows) matchRow(row, observers, matched, failures, context.logger, now);
+  let room = Math.max(0, context.room());
+  const deliveries = matched.map(
+    ({ row, observer, index }): NewDelivery => ({
+      event_id: row.id,
+      fk_observer: observer.pk,
+      fk_entity_change_log: row.pk_entity_change_log,
+      action_index: index,
+      fk_customer_org: row.fk_customer_org,
+      leased: room-- > 0,
+    }),
+  );
+  const written = await writeIngest(sql, {
+    listenerId: context.listenerId,
+    from: batch.cursor,
+    to: { transactionId: last.transaction_id, changeLogId: last.pk_entity_change_log },
+    changes: batch.rows.length,
+    deliveries,
+    owner: context.owner,
+    leaseMs: context.leaseMs,
   });
+  // Another runtime matched this batch first and nothing was written. It is draining: leave the
+  // rest to it until the next wake-up rather than race it batch for batch.
+  if (!written.moved) return { ...IDLE, busy: true };
+  // Owner is irrelevant for log-only records: they touch no delivery.
+  await recordOutcomes(sql, "", failures);
+  return {
+    busy: false,
+    changes: batch.rows.length,
+    deliveries: deliveries.length,
+    claimed: claimsOf(written.leased, matched),
+    events: new Map(matched.map((m) => [m.row.pk_entity_change_log, m.event])),
+    more: batch.rows.length >= context.batchSize,
+    failures: failures.length,
+  };
 }
 
 /** One delivery to create: the change, the observer, the action. */

@@ -39,15 +39,15 @@ export interface ChangeBatch {
 }
 
 /**
- * In one statement: locks the listener's cursor for this transaction (SKIP LOCKED: null when
- * another runtime holds it, because it is reading and this one need not), reads the observer
- * revision, and reads up to `limit` changes after the cursor whose writing transaction ended
- * before every transaction still running began (`transaction_id < xmin` of the snapshot). No row
- * can ever appear below those, so advancing past them never skips a change that commits late.
- * The cursor is created at the start of the log the first time.
+ * In one statement: reads the listener's cursor, the observer revision, and up to `limit` changes
+ * after the cursor whose writing transaction ended before every transaction still running began
+ * (`transaction_id < xmin` of the snapshot). No row can ever appear below those, so advancing past
+ * them never skips a change that commits late. No lock is taken: `writeIngest` moves the cursor
+ * only from where this read found it. The cursor is created at the start of the log the first
+ * time.
  */
 export async function readNextChanges(
-  tx: SqlExecutor,
+  sql: SqlExecutor,
   listenerId: string,
   limit: number,
 ): Promise<ChangeBatch | null> {
@@ -57,10 +57,10 @@ export async function readNextChanges(
     observer_revision: string | null;
   };
   const read = () =>
-    tx.query<Row>(
+    sql.query<Row>(
       `WITH k AS (
          SELECT last_transaction_id, last_processed_id FROM core.tb_observer_checkpoint
-         WHERE listener_id = $1 FOR UPDATE SKIP LOCKED
+         WHERE listener_id = $1
        )
        SELECT k.last_transaction_id::text AS cursor_transaction_id,
          k.last_processed_id::text AS cursor_change_log_id,
@@ -76,12 +76,11 @@ export async function readNextChanges(
     );
   let rows = await read();
   if (rows.length === 0) {
-    const created = await tx.query(
+    await sql.query(
       `INSERT INTO core.tb_observer_checkpoint (listener_id) VALUES ($1)
-       ON CONFLICT (listener_id) DO NOTHING RETURNING listener_id`,
+       ON CONFLICT (listener_id) DO NOTHING`,
       [listenerId],
     );
-    if (created.length === 0) return null;
     rows = await read();
   }
   const first = rows[0];

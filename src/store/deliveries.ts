@@ -23,24 +23,36 @@ export interface LeasedDelivery {
 }
 
 /**
- * In one statement: creates the deliveries of a batch of changes and moves the listener's cursor
- * past the batch. The webhook-id is a digest of (change, observer, action): whatever happens to
- * the bookkeeping, one delivery never goes out under two ids. Deliveries marked `leased` are
- * created claimed by `owner` (saving the claim round trip); the rest are due now for anyone.
+ * In one statement: moves the listener's cursor from `from` (where the read found it) past the
+ * batch, and creates the batch's deliveries, only if the cursor was still at `from`. So a change
+ * is matched exactly once even when several runtimes read the same batch: the first to write wins
+ * and the others write nothing (`moved: false`) and read again. The webhook-id is a digest of
+ * (change, observer, action): whatever happens to the bookkeeping, one delivery never goes out
+ * under two ids. Deliveries marked `leased` are created claimed by `owner` (saving the claim round
+ * trip); the rest are due now for anyone.
  */
 export async function writeIngest(
-  tx: SqlExecutor,
+  sql: SqlExecutor,
   batch: {
     listenerId: string;
-    cursor: ChangeCursor;
+    from: ChangeCursor;
+    to: ChangeCursor;
     changes: number;
     deliveries: readonly NewDelivery[];
     owner: string;
     leaseMs: number;
   },
-): Promise<LeasedDelivery[]> {
-  return tx.query<LeasedDelivery>(
-    `WITH x AS (
+): Promise<{ moved: boolean; leased: LeasedDelivery[] }> {
+  const rows = await sql.query<LeasedDelivery & { moved: boolean; pk: string | null }>(
+    `WITH moved AS (
+       UPDATE core.tb_observer_checkpoint
+       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
+           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
+       WHERE listener_id = $2
+         AND last_transaction_id = $8::text::xid8 AND last_processed_id = $9::bigint
+       RETURNING 1
+     ),
+     x AS (
        SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(event_id text, fk_observer bigint,
          fk_entity_change_log bigint, action_index integer, fk_customer_org bigint, leased boolean)
      ),
@@ -51,29 +63,34 @@ export async function writeIngest(
          x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
          CASE WHEN x.leased THEN $5 END,
          CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond' ELSE now() END
-       FROM x
+       FROM x WHERE EXISTS (SELECT 1 FROM moved)
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
-     ),
-     moved AS (
-       UPDATE core.tb_observer_checkpoint
-       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
-           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
-       WHERE listener_id = $2
      )
-     SELECT pk_observer_delivery::text AS pk, id::text AS id,
-       fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
-       action_index
-     FROM created WHERE lease_owner IS NOT NULL`,
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
+     FROM (SELECT 1) AS one LEFT JOIN (
+       SELECT pk_observer_delivery::text AS pk, id::text AS id,
+         fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
+         action_index
+       FROM created WHERE lease_owner IS NOT NULL
+     ) c ON true`,
     [
       JSON.stringify(batch.deliveries),
       batch.listenerId,
-      batch.cursor.transactionId,
-      batch.cursor.changeLogId,
+      batch.to.transactionId,
+      batch.to.changeLogId,
       batch.owner,
       batch.leaseMs,
       batch.changes,
+      batch.from.transactionId,
+      batch.from.changeLogId,
     ],
   );
+  return {
+    moved: rows[0]?.moved === true,
+    leased: rows.filter(
+      (row): row is LeasedDelivery & { moved: boolean; pk: string } => row.pk !== null,
+    ),
+  };
 }
 
 /** A claimed delivery: the row, the change it is about, and the observer's current configuration. */
