@@ -3,9 +3,11 @@
  * webhooks at a real receiver, with the log, retries and dead letters in the database.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type Clock, systemClock } from "../../src/ports/clock.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
 import { testEnvironment } from "../support/actions.ts";
+import { trackedClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { useReceiver } from "../support/receiver.ts";
@@ -27,14 +29,17 @@ beforeEach(async () => {
 });
 
 /** A runtime on a fresh listener over the shared database. */
-async function startRuntime(listenerId: string): Promise<ObserverRuntime> {
+async function startRuntime(
+  listenerId: string,
+  clock: Clock = systemClock,
+): Promise<ObserverRuntime> {
   // Start the new listener at the end of the log: earlier tests' changes are not its business.
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
     FROM core.tb_entity_change_log`;
   runtime = createObserverRuntime({
     sql: db.client,
-    environment: testEnvironment(),
+    environment: testEnvironment({ clock }),
     listenerId,
     pollIntervalMs: 200,
     leaseMs: 5_000,
@@ -279,5 +284,27 @@ describe("the runtime", () => {
       JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.name = 'slow' AND l.status = 'success'`;
     expect((remaining?.n ?? 0) + (logged?.n ?? 0)).toBe(20);
     expect((await runtime.health()).running).toBe(false);
+  });
+
+  it("leaves no timer and no connection of its own behind when stopped", async () => {
+    const clock = trackedClock();
+    await insertObserver(db.sql, {
+      name: "tidy",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/tidy`)],
+    });
+    await startRuntime("tidy", clock);
+    await db.sql`INSERT INTO orders (status) SELECT 'tidy' FROM generate_series(1, 5)`;
+    await receiver.waitFor(5);
+    const listening = () => db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+      WHERE datname = ${db.name} AND application_name = 'fraiseql-observers:listen'`;
+    expect((await listening())[0]?.n).toBe(1);
+    expect(clock.outstanding).toBeGreaterThan(0);
+    await runtime.stop();
+    expect(clock.outstanding).toBe(0);
+    await eventually(
+      async () => ((await listening())[0]?.n === 0 ? true : undefined),
+      "the LISTEN connection to close",
+    );
   });
 });

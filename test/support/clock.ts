@@ -35,3 +35,30 @@ export function fakeClock(start = 1_700_000_000_000) {
   };
   return clock;
 }
+
+/**
+ * The real clock, counting the timers set through it that have neither fired nor been cleared:
+ * a component that stops cleanly leaves none behind.
+ */
+export function trackedClock() {
+  const live = new Set<unknown>();
+  const clock: Clock & { readonly outstanding: number } = {
+    now: () => Date.now(),
+    setTimeout(callback, ms) {
+      const handle = setTimeout(() => {
+        live.delete(handle);
+        callback();
+      }, ms);
+      live.add(handle);
+      return handle;
+    },
+    clearTimeout(handle) {
+      live.delete(handle);
+      clearTimeout(handle as ReturnType<typeof setTimeout>);
+    },
+    get outstanding() {
+      return live.size;
+    },
+  };
+  return clock;
+}
