@@ -4,9 +4,11 @@
  * webhook at a local receiver in its own process.
  *
  * - latency: commit-to-webhook percentiles at each offered load (BENCH_RATES changes/s, default
- *   "250,1000", each for BENCH_SECONDS, default 10), single-row INSERTs from BENCH_PRODUCERS
- *   connections (default 8), with the producers' own commit latency beside it. The latency is
- *   the receiver's clock minus the row's insert timestamp (same machine clock).
+ *   "250,1000", each for BENCH_SECONDS, default 10), single-row INSERTs from a producer process
+ *   with BENCH_PRODUCERS connections (default 8), with the producers' own commit latency beside
+ *   it. The latency is the receiver's clock minus the row's insert timestamp (same machine clock).
+ * - BENCH_NOTIFY=off tracks the table without NOTIFY and the runtime polls every BENCH_POLL_MS;
+ *   BENCH_ACTION=log measures the drain alone with a log action (no HTTP).
  * - capture only: the same producers with the capture trigger and no runtime, first: the rate this
  *   machine's disk and CPU allow single-row commits at all.
  * - throughput: BENCH_DRAIN changes (default 50 000) written while the runtime is stopped, then
@@ -22,6 +24,7 @@ import { systemClock } from "../src/ports/clock.ts";
 import { silentLogger } from "../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../src/runtime/index.ts";
 import { applyMigrations } from "../src/store/migrate.ts";
+import { type Producer, startProducer } from "./runtime/producer.ts";
 import { type LatencyReceiver, startLatencyReceiver } from "./runtime/receiver.ts";
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
@@ -36,16 +39,16 @@ await runBenchmark("runtime", async () => {
   // BENCH_ACTION=log: the drain alone, with a log action instead of webhooks (the database
   // bookkeeping without HTTP).
   const logOnly = process.env.BENCH_ACTION === "log";
+  // BENCH_NOTIFY=off: capture without NOTIFY, the runtime polling every BENCH_POLL_MS instead.
+  const notify = process.env.BENCH_NOTIFY !== "off";
   const rates = logOnly ? [] : (process.env.BENCH_RATES ?? "250,1000").split(",").map(Number);
   const seconds = envNumber("BENCH_SECONDS", 10);
   const drain = envNumber("BENCH_DRAIN", 50_000);
   if (rates.some((rate) => !(rate > 0))) fail("BENCH_RATES must list positive numbers");
   await recreateDatabase(DATABASE_URL);
   const client = createPostgresClient(DATABASE_URL, { max: 8 });
-  const producer = postgres(DATABASE_URL, {
-    max: envNumber("BENCH_PRODUCERS", 8),
-    onnotice: () => {},
-  });
+  const producer = postgres(DATABASE_URL, { max: 2, onnotice: () => {} });
+  const load = startProducer(DATABASE_URL, envNumber("BENCH_PRODUCERS", 8));
   const receiver = await startLatencyReceiver();
   try {
     await applyMigrations(client, loadMigrations());
@@ -53,7 +56,7 @@ await runBenchmark("runtime", async () => {
       id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
       t_ms double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp()) * 1000,
       status text NOT NULL DEFAULT 'new')`);
-    await producer`SELECT core.fn_track_table('bench_orders', 'Order')`;
+    await producer`SELECT core.fn_track_table('bench_orders', 'Order', ${JSON.stringify({ notify })}::text::jsonb)`;
     await producer`INSERT INTO core.tb_observer (name, entity_type, event_type, actions)
       VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([
         logOnly
@@ -65,14 +68,14 @@ await runBenchmark("runtime", async () => {
     const loads = [];
     for (const rate of rates) {
       // The same producers with capture and no runtime: what this machine allows at all.
-      const ceiling = await produce(producer, rate, seconds);
+      const ceiling = await load.produce(rate, seconds);
       // The runtime starts after those changes: they were the ceiling's, not the latency run's.
       await producer`UPDATE core.tb_observer_checkpoint
         SET (last_transaction_id, last_processed_id) = (SELECT max(transaction_id), max(pk_entity_change_log)
           FROM core.tb_entity_change_log)`;
       const runtime = startRuntime(client);
       await runtime.start();
-      const offered = await offeredLoad(producer, receiver, rate, seconds);
+      const offered = await offeredLoad(load, receiver, rate, seconds);
       await runtime.stop();
       loads.push({ rate, ceiling, offered });
     }
@@ -148,6 +151,8 @@ await runBenchmark("runtime", async () => {
       machine: host,
       settings: {
         action: logOnly ? "log" : "webhook",
+        notify,
+        poll_ms: envNumber("BENCH_POLL_MS", 1_000),
         rates,
         seconds,
         drain,
@@ -178,6 +183,7 @@ await runBenchmark("runtime", async () => {
     });
   } finally {
     await receiver.stop();
+    await load.stop();
     await producer.end({ timeout: 5 });
     await client.close();
   }
@@ -186,6 +192,7 @@ await runBenchmark("runtime", async () => {
 function startRuntime(client: ReturnType<typeof createPostgresClient>): ObserverRuntime {
   return createObserverRuntime({
     sql: client,
+    pollIntervalMs: envNumber("BENCH_POLL_MS", 1_000),
     environment: {
       fetch: globalThis.fetch,
       env: {},
@@ -198,49 +205,15 @@ function startRuntime(client: ReturnType<typeof createPostgresClient>): Observer
   });
 }
 
-/**
- * Single-row INSERTs at `rate`/s for `seconds`, spread over the producer's connections. Reports
- * the rate achieved and the producers' own commit latency (a saturated disk shows up here first).
- */
-async function produce(producer: postgres.Sql, rate: number, seconds: number) {
-  const total = Math.round(rate * seconds);
-  const tickMs = 10;
-  const perTick = rate / (1000 / tickMs);
-  const started = performance.now();
-  const inserts: Promise<unknown>[] = [];
-  const commits: number[] = [];
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - started) / tickMs + 1) * perTick));
-    for (; sent < due; sent++) {
-      const issued = performance.now();
-      inserts.push(
-        producer`INSERT INTO bench_orders DEFAULT VALUES`.then(() =>
-          commits.push(performance.now() - issued),
-        ),
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, tickMs));
-  }
-  await Promise.all(inserts);
-  commits.sort((a, b) => a - b);
-  return {
-    changes: total,
-    achieved: total / ((performance.now() - started) / 1000),
-    commit_p50_ms: commits[Math.floor(commits.length / 2)] ?? Number.NaN,
-    commit_p99_ms: commits[Math.floor(commits.length * 0.99)] ?? Number.NaN,
-  };
-}
-
 /** `produce` with the runtime delivering: latency percentiles at the receiver. */
 async function offeredLoad(
-  producer: postgres.Sql,
+  load: Producer,
   receiver: LatencyReceiver,
   rate: number,
   seconds: number,
 ) {
   await receiver.reset();
-  const produced = await produce(producer, rate, seconds);
+  const produced = await load.produce(rate, seconds);
   await waitUntil(async () => (await receiver.count()) >= produced.changes);
   const stats = await receiver.stats();
   if (stats.samples < produced.changes) {
