@@ -115,21 +115,9 @@ export interface ClaimedDelivery {
   timeout_ms: number;
 }
 
-interface ClaimRow extends ChangeRow {
-  delivery_pk: string;
-  delivery_id: string;
-  fk_observer: string;
-  action_index: number;
-  attempt: number;
-  fk_observer_dlq: string | null;
-  observer_id: string;
-  observer_name: string;
-  observer_version: string;
-  observer_deleted: boolean;
-  action: string | null;
-  retry_config: string;
-  timeout_ms: number;
-}
+/** A claim as the statement returns it: the change's columns beside the delivery's. */
+type ClaimRow = ChangeRow &
+  Omit<ClaimedDelivery, "pk" | "id" | "change"> & { delivery_pk: string; delivery_id: string };
 
 const DLQ_COPY = (column: string, cast = "") =>
   `COALESCE(c.${column}${cast}, q.${column}${cast}) AS ${column}`;

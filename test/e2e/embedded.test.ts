@@ -9,8 +9,9 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/observers.ts";
+import { freePort } from "../support/ports.ts";
 import { useReceiver } from "../support/receiver.ts";
-import { freePort, type ServerProcess, startServer } from "../support/server-process.ts";
+import { type ServerProcess, startServer } from "../support/server-process.ts";
 
 const receiver = useReceiver(() => ({ status: 204 }));
 const dataDir = mkdtempSync(join(tmpdir(), "fraiseql-observers-embedded-"));

@@ -8,7 +8,8 @@ import { createSmtpTransport, type SmtpTransport } from "../../adapters/smtp/ind
 import { emailAction } from "../../src/actions/email.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
-import { freePort, type SmtpServer, startSmtpServer } from "../support/smtp-server.ts";
+import { freePort } from "../support/ports.ts";
+import { type SmtpServer, startSmtpServer } from "../support/smtp-server.ts";
 
 const order = insert({
   id: 7,

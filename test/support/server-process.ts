@@ -3,24 +3,11 @@
  * stop gracefully or kill -9.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
-
-/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A running server process. */
 export interface ServerProcess {

@@ -5,10 +5,11 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.ts";
 
 const PYTHON = "/usr/bin/python3";
 const HANDLER_DIR = dirname(fileURLToPath(import.meta.url));
@@ -22,19 +23,6 @@ export interface SmtpServer {
   /** The raw messages delivered so far (RFC 5322 text, with aiosmtpd's X-RcptTo/X-MailFrom). */
   messages(): Promise<string[]>;
   stop(): Promise<void>;
-}
-
-/** A TCP port that was free a moment ago (the kernel picks it; we release it at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function assertAiosmtpd(): void {
