@@ -3,7 +3,7 @@ import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
-import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
 import { type ChangeRow, readNextChanges } from "../store/change-log.ts";
 import {
   type ClaimedDelivery,
@@ -32,7 +32,7 @@ export interface IngestResult {
 
 /** What ingest needs from the runtime. */
 export interface IngestContext {
-  sql: SqlClient;
+  sql: SqlExecutor;
   listenerId: string;
   batchSize: number;
   logger: Logger;

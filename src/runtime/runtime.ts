@@ -86,9 +86,9 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
-  async function observersAt(revision: string, tx: SqlExecutor): Promise<ObserverSet> {
+  async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
-      observers = await loadObserverSet(tx, logger);
+      observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
     }
     return observers;
