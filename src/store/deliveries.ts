@@ -1,5 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeCursor, ChangeRow } from "./change-log.ts";
+import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /** A delivery to create: one action of one observer for one change. */
 export interface NewDelivery {
@@ -44,7 +45,8 @@ export async function writeIngest(
   },
 ): Promise<{ moved: boolean; leased: LeasedDelivery[] }> {
   const rows = await sql.query<LeasedDelivery & { moved: boolean; pk: string | null }>(
-    `WITH moved AS (
+    `WITH ${RELAXED_COMMIT_CTE},
+     moved AS (
        UPDATE core.tb_observer_checkpoint
        SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
            events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
@@ -67,7 +69,7 @@ export async function writeIngest(
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
      )
      SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
-     FROM (SELECT 1) AS one LEFT JOIN (
+     FROM relaxed AS one LEFT JOIN (
        SELECT pk_observer_delivery::text AS pk, id::text AS id,
          fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
          action_index
@@ -134,7 +136,8 @@ export async function claimDeliveries(
   leaseMs: number,
 ): Promise<ClaimedDelivery[]> {
   const rows = await sql.query<ClaimRow>(
-    `WITH due AS (
+    `WITH ${RELAXED_COMMIT_CTE},
+     due AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer
        FROM core.tb_observer_delivery
        WHERE next_attempt_at <= now()
@@ -144,7 +147,7 @@ export async function claimDeliveries(
      )
      UPDATE core.tb_observer_delivery d
      SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3
-     FROM due
+     FROM relaxed, due
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
        LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = due.fk_observer_dlq

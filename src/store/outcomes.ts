@@ -1,4 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
+import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /**
  * What became of one claimed delivery's attempt, with what the log row and a dead letter need.
@@ -102,7 +103,8 @@ export async function recordOutcomes(
     } else if (o.disposition === "dead_letter") dead.push(o);
   }
   await sql.query(
-    `WITH finished AS (
+    `WITH ${RELAXED_COMMIT_CTE},
+     finished AS (
        DELETE FROM core.tb_observer_delivery
        WHERE pk_observer_delivery = ANY($3::text::bigint[]) AND lease_owner = $2
        RETURNING fk_observer_dlq
@@ -163,7 +165,7 @@ export async function recordOutcomes(
        o.next_retry_at,
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
        o.http_status, o.trace_id, o.fk_customer_org
-     FROM ${LOG_ROWS}`,
+     FROM relaxed, ${LOG_ROWS}`,
     [
       JSON.stringify(outcomes.map(logRow)),
       owner,
