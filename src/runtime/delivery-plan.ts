@@ -3,7 +3,7 @@ import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { ClaimedDelivery } from "../store/deliveries.ts";
-import type { OutcomeRecord } from "../store/outcomes.ts";
+import { NO_ATTEMPT, type OutcomeRecord } from "../store/outcomes.ts";
 
 /** A claimed delivery turned into an executor `Delivery`, or the reason it cannot run. */
 export type Planned =
@@ -46,21 +46,23 @@ export function planDelivery(
   const action = configs.parse(`${version}#${claim.action_index}`, claim.action);
   const actionType = actionTypeOf(action);
   if (claim.observer_deleted || action === null) {
-    const why = claim.observer_deleted
-      ? ["OBSERVER_DELETED", "the observer was deleted before this delivery ran"]
-      : ["ACTION_REMOVED", `the observer no longer has action ${claim.action_index}`];
-    return {
-      ok: false,
-      record: recordOf(claim, actionType, {
-        disposition: "discard",
-        status: "cancelled",
-        attempt: claim.attempt,
-        max_attempts: claim.attempt,
-        error_code: why[0] ?? null,
-        error_message: why[1] ?? null,
-        completed_at: new Date(now).toISOString(),
-      }),
-    };
+    return claim.observer_deleted
+      ? cannotRun(
+          claim,
+          actionType,
+          "discard",
+          "OBSERVER_DELETED",
+          "the observer was deleted before this delivery ran",
+          now,
+        )
+      : cannotRun(
+          claim,
+          actionType,
+          "discard",
+          "ACTION_REMOVED",
+          `the observer no longer has action ${claim.action_index}`,
+          now,
+        );
   }
   const key = claim.change.pk_entity_change_log ?? claim.change.id;
   let event = events.get(key);
@@ -74,18 +76,7 @@ export function planDelivery(
   }
   if (event instanceof Error) {
     const failure = toObserversError(event);
-    return {
-      ok: false,
-      record: recordOf(claim, actionType, {
-        disposition: "dead_letter",
-        status: "failed",
-        attempt: claim.attempt,
-        max_attempts: claim.attempt,
-        error_code: failure.code,
-        error_message: failure.message,
-        completed_at: new Date(now).toISOString(),
-      }),
-    };
+    return cannotRun(claim, actionType, "dead_letter", failure.code, failure.message, now);
   }
   return {
     ok: true,
@@ -102,6 +93,32 @@ export function planDelivery(
       action,
       attempt: claim.attempt,
     },
+  };
+}
+
+/**
+ * A claim that cannot be attempted: discarded (its observer or action is gone, `cancelled`) or
+ * dead-lettered at once (its change cannot be read, `failed`), without counting an attempt.
+ */
+function cannotRun(
+  claim: ClaimedDelivery,
+  actionType: string | null,
+  disposition: "discard" | "dead_letter",
+  code: string,
+  message: string,
+  now: number,
+): Planned {
+  return {
+    ok: false,
+    record: recordOf(claim, actionType, {
+      disposition,
+      status: disposition === "discard" ? "cancelled" : "failed",
+      attempt: claim.attempt,
+      max_attempts: claim.attempt,
+      error_code: code,
+      error_message: message,
+      completed_at: new Date(now).toISOString(),
+    }),
   };
 }
 
@@ -146,15 +163,9 @@ function recordOf(
     change.created_at instanceof Date ? change.created_at.toISOString() : String(change.created_at);
   return {
     pk: claim.pk,
-    next_attempt: null,
-    next_at: null,
-    started_at: null,
-    duration_ms: null,
-    http_status: null,
+    ...NO_ATTEMPT,
     error_code: null,
     error_message: null,
-    message: null,
-    excerpt: null,
     ...fields,
     fk_observer: claim.fk_observer,
     observer_name: claim.observer_name,

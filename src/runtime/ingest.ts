@@ -11,7 +11,7 @@ import {
   type NewDelivery,
   writeIngest,
 } from "../store/deliveries.ts";
-import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
+import { NO_ATTEMPT, type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
 import type { LoadedObserver, ObserverSet } from "./observer-set.ts";
 
 /** What one ingest transaction did. */
@@ -208,16 +208,10 @@ function logOnly(
     status: "failed",
     attempt: 1,
     max_attempts: 1,
-    next_attempt: null,
-    next_at: null,
-    started_at: null,
+    ...NO_ATTEMPT,
     completed_at: now,
-    duration_ms: null,
-    http_status: null,
     error_code: code,
     error_message: message.slice(0, 2000),
-    message: null,
-    excerpt: null,
     fk_observer: fkObserver,
     observer_name: null,
     delivery_id: null,

@@ -39,6 +39,17 @@ export interface OutcomeRecord {
   change: DeadLetterChange | null;
 }
 
+/** The attempt fields a record leaves empty unless it has them (no attempt ran, nothing answered). */
+export const NO_ATTEMPT = {
+  next_attempt: null,
+  next_at: null,
+  started_at: null,
+  duration_ms: null,
+  http_status: null,
+  message: null,
+  excerpt: null,
+} as const satisfies Partial<OutcomeRecord>;
+
 /** The change columns a dead letter keeps (JSON as text, exactly as stored). */
 export interface DeadLetterChange {
   object_type: string;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
 import { claimDeliveries, writeIngest } from "../../src/store/deliveries.ts";
 import { createObserver } from "../../src/store/observers.ts";
-import { type OutcomeRecord, recordOutcomes } from "../../src/store/outcomes.ts";
+import { NO_ATTEMPT, type OutcomeRecord, recordOutcomes } from "../../src/store/outcomes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let db: TestDatabase;
@@ -30,16 +30,10 @@ const logOnly: OutcomeRecord = {
   status: "failed",
   attempt: 1,
   max_attempts: 1,
-  next_attempt: null,
-  next_at: null,
-  started_at: null,
+  ...NO_ATTEMPT,
   completed_at: new Date().toISOString(),
-  duration_ms: null,
-  http_status: null,
   error_code: "TEST",
   error_message: "test",
-  message: null,
-  excerpt: null,
   fk_observer: null,
   observer_name: null,
   delivery_id: null,
