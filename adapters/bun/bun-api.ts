@@ -8,7 +8,7 @@
 export interface BunServeOptions {
   hostname: string;
   port: number;
-  fetch(request: Request): Response | Promise<Response>;
+  fetch(request: Request, server: BunServer): Response | Promise<Response>;
   /** Bun refuses larger bodies itself (with a 413). */
   maxRequestBodySize?: number;
   /** Seconds a connection may be idle (Bun's default 10; at most 255). */
@@ -21,6 +21,8 @@ export interface BunServer {
   readonly hostname: string;
   /** Stops accepting connections; with `true`, also closes open ones at once. */
   stop(closeActiveConnections?: boolean): Promise<void> | void;
+  /** The peer's address of a request this server is handling. */
+  requestIP(request: Request): { address: string } | null;
 }
 
 interface BunGlobal {

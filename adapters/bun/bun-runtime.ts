@@ -1,7 +1,7 @@
 import type { Hono } from "hono";
 import { createObserversApi } from "../../src/api/app.ts";
 import type { ApiEnv } from "../../src/api/auth.ts";
-import { MAX_BODY_BYTES } from "../../src/api/body.ts";
+import { MAX_BODY_BYTES } from "../../src/api/limits.ts";
 import type { ServerConfig } from "../../src/config/server-config.ts";
 import { createConsoleLogger, type Logger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
@@ -98,12 +98,20 @@ export async function createBunRuntime(options: BunRuntimeOptions): Promise<BunR
       }
     }
 
-    const api = createObserversApi({ sql, runtime, adminToken: config.adminToken, logger });
+    const api = createObserversApi({
+      sql,
+      runtime,
+      adminToken: config.adminToken,
+      logger,
+      environment: services.environment,
+      // Hono's env is the Bun server (passed to fetch below).
+      clientAddress: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address,
+    });
     // https://bun.sh/docs/api/http#bun-serve
     const server = bunGlobal().serve({
       hostname: config.host,
       port: config.port,
-      fetch: (request) => api.fetch(request),
+      fetch: (request, bun) => api.fetch(request, bun),
       // Bun cuts off bodies well past the API's own limit, which answers with a problem document.
       maxRequestBodySize: 2 * MAX_BODY_BYTES,
     });

@@ -1,13 +1,22 @@
-import { Hono } from "hono";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
-import { type ApiEnv, createAuth } from "./auth.ts";
-import { checkDeclaredLength } from "./body.ts";
-import { errorResponse, problemResponse } from "./problem.ts";
+import { type ApiEnv, type ClientAddress, createAuth } from "./auth.ts";
+import type { AuthThrottle } from "./auth-throttle.ts";
+import { router } from "./context.ts";
+import { MAX_BODY_BYTES } from "./limits.ts";
+import { openApiDocument } from "./openapi.ts";
+import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
+import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
+import { inspectRoutes } from "./routes/inspect.ts";
+import { keyRoutes } from "./routes/keys.ts";
 import { observerRoutes } from "./routes/observers.ts";
-import { healthHandler, runtimeRoutes } from "./routes/runtime.ts";
+import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
 
 /** Options of `createObserversApi`. */
 export interface ObserversApiOptions {
@@ -16,34 +25,81 @@ export interface ObserversApiOptions {
   /** `OBSERVERS_ADMIN_TOKEN`; null or absent when only stored API keys authenticate. */
   adminToken?: string | null;
   logger: Logger;
+  /** What actions get when `POST /api/observers/{id}/test` is asked to send. */
+  environment?: ActionEnvironment;
+  registry?: ActionRegistry;
+  /**
+   * The client's address, so repeated authentication failures are counted per client. Adapters
+   * pass their host's (Bun's `requestIP`, Workers' `cf-connecting-ip`); without it, all clients
+   * count as one.
+   */
+  clientAddress?: ClientAddress;
+  /** Replaces the default failure throttle (10 free failures, then 1 s doubling to 15 min). */
+  authThrottle?: AuthThrottle;
 }
 
 /**
  * The management API as a Hono app, runtime-agnostic: serve its `fetch` (Bun.serve, Deno.serve,
- * a Worker) or mount it in a host app with `app.route("/", createObserversApi(...))`.
+ * a Worker) or mount it in a host app with `app.route("/", createObserversApi(...))`. Its OpenAPI
+ * 3.1 document is at `/openapi.json`, interactive docs at `/docs`.
  */
-export function createObserversApi(options: ObserversApiOptions): Hono<ApiEnv> {
+export function createObserversApi(options: ObserversApiOptions) {
   const { sql, runtime, logger } = options;
-  const deps = { sql, runtime, logger };
-  const app = new Hono<ApiEnv>();
+  const deps = {
+    sql,
+    runtime,
+    logger,
+    environment: options.environment,
+    registry: options.registry,
+  };
+  const app = router();
 
   app.onError((error, c) => errorResponse(error, logger, c.req.raw));
   app.notFound((c) =>
     problemResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`),
   );
-  app.use("*", async (c, next) => {
-    checkDeclaredLength(c.req.raw);
-    await next();
-  });
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new HttpProblem(
+          413,
+          "PAYLOAD_TOO_LARGE",
+          `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
+        );
+      },
+    }),
+  );
 
-  // Registered before the auth middleware, so probes need no token: Hono runs matching handlers
-  // in registration order, and this one answers without calling next().
-  app.get("/api/observers/runtime/health", healthHandler(runtime, logger));
-  app.use("/api/*", createAuth({ sql, adminToken: options.adminToken ?? null }));
+  // Before the auth middleware, so probes and readers of the docs need no token: Hono runs
+  // matching handlers in registration order, and these answer without calling next().
+  const open = app.route("/api/observers", healthRoutes(runtime, logger));
+  open.get("/openapi.json", (c) => c.json(openApiDocument(app)));
+  open.get("/docs", swaggerUI({ url: "/openapi.json", title: "fraiseql-observers API" }));
 
-  // The literal paths (runtime/..., dlq/...) are registered before /:id so that they win.
-  app.route("/api/observers", runtimeRoutes(deps));
-  app.route("/api/observers/dlq", deadLetterRoutes(deps));
-  app.route("/api/observers", observerRoutes(deps));
-  return app;
+  app.use(
+    "/api/*",
+    createAuth({
+      sql,
+      adminToken: options.adminToken ?? null,
+      clientAddress: options.clientAddress,
+      ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
+    }),
+  );
+
+  // Literal paths (runtime/..., stats, logs, dlq/..., events/...) are registered before /{id}.
+  return open
+    .route("/api/observers", runtimeRoutes(deps))
+    .route("/api/observers", activityRoutes(deps))
+    .route("/api/observers/dlq", deadLetterRoutes(deps))
+    .route("/api/observers", inspectRoutes(deps))
+    .route("/api/observers", observerRoutes(deps))
+    .route("/api/keys", keyRoutes(deps));
 }
+
+/** The API's type, for Hono's RPC client: `hc<ObserversApi>(baseUrl, { headers })`. */
+export type ObserversApi = ReturnType<typeof createObserversApi>;
+
+/** Any OpenAPIHono app of this API (for the document builder). */
+export type ApiApp = OpenAPIHono<ApiEnv>;

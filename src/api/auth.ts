@@ -1,7 +1,8 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { findApiKey } from "../store/api-keys.ts";
 import type { TenantScope } from "../store/common.ts";
+import { AuthThrottle } from "./auth-throttle.ts";
 import { HttpProblem } from "./problem.ts";
 
 /** Who is calling: the admin token or an API key. */
@@ -18,11 +19,17 @@ export interface ApiEnv {
   Variables: { principal: Principal };
 }
 
+/** The calling client's address, as the host knows it (Bun's `requestIP`, Workers' `cf-connecting-ip`). */
+export type ClientAddress = (c: Context) => string | undefined;
+
 /** Options of `createAuth`. */
 export interface AuthOptions {
   sql: SqlExecutor;
   /** `OBSERVERS_ADMIN_TOKEN`; null when only stored keys authenticate. */
   adminToken?: string | null;
+  /** Whose failures count together; without it, every client counts as one. */
+  clientAddress?: ClientAddress | undefined;
+  throttle?: AuthThrottle;
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
@@ -43,25 +50,49 @@ function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, "UNAUTHORIZED", detail, { "www-authenticate": "Bearer" });
 }
 
+/** The principal `token` stands for, or null. */
+async function authenticate(
+  options: AuthOptions,
+  adminDigest: Promise<Uint8Array> | undefined,
+  token: string,
+): Promise<Principal | null> {
+  if (adminDigest && sameBytes(await adminDigest, await digest(token))) {
+    return { actor: "admin", scope: "admin", tenant: null };
+  }
+  const key = await findApiKey(options.sql, token);
+  return key ? { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org } : null;
+}
+
 /**
  * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
  * only read (403 otherwise); a tenant-bound key's tenant reaches the store through `principal`.
+ * A client that keeps sending invalid tokens is made to wait (429 with `Retry-After`) before its
+ * next token is even checked.
  */
 export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
   const adminDigest = options.adminToken ? digest(options.adminToken) : undefined;
+  const throttle = options.throttle ?? new AuthThrottle();
   return async (c, next) => {
     const header = c.req.header("authorization");
     const token = header ? BEARER.exec(header)?.[1] : undefined;
     if (token === undefined) throw unauthorized("send Authorization: Bearer <token>");
-    let principal: Principal | undefined;
-    if (adminDigest && sameBytes(await adminDigest, await digest(token))) {
-      principal = { actor: "admin", scope: "admin", tenant: null };
-    } else {
-      const key = await findApiKey(options.sql, token);
-      if (key)
-        principal = { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org };
+    const client = options.clientAddress?.(c) ?? "unknown";
+    const waitMs = throttle.waitMs(client);
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new HttpProblem(
+        429,
+        "TOO_MANY_REQUESTS",
+        `too many invalid tokens from this client: retry in ${seconds} s`,
+        { "retry-after": String(seconds) },
+      );
     }
-    if (!principal) throw unauthorized("the token is not valid");
+    const principal = await authenticate(options, adminDigest, token);
+    if (!principal) {
+      throttle.failure(client);
+      throw unauthorized("the token is not valid");
+    }
+    throttle.success(client);
     if (principal.scope === "read" && !READ_METHODS.has(c.req.method)) {
       throw new HttpProblem(403, "FORBIDDEN", "this key has the read scope: it cannot write");
     }
@@ -71,8 +102,13 @@ export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
 }
 
 /** The store's tenant scope and actor for the calling principal. */
-export function callerScope(principal: Principal): TenantScope & { actor: string } {
+export function callerScope(principal: Principal): { tenant?: string; actor: string } {
   return principal.tenant === null
     ? { actor: principal.actor }
     : { actor: principal.actor, tenant: principal.tenant };
+}
+
+/** The caller's tenant scope alone. */
+export function tenantOf(principal: Principal): TenantScope {
+  return principal.tenant === null ? {} : { tenant: principal.tenant };
 }

@@ -1,15 +1,29 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
+import type { ApiEnv } from "./auth.ts";
+import { validationProblem } from "./problem.ts";
 
 /** What every route needs. */
 export interface ApiDependencies {
   sql: SqlClient;
   runtime: ObserverRuntime;
   logger: Logger;
+  /** What actions get when `POST /{id}/test` is asked to send; without it, sending is refused. */
+  environment?: ActionEnvironment | undefined;
+  registry?: ActionRegistry | undefined;
 }
 
-/** A JSON response (Web-standard `Response.json`). */
-export function json(value: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return Response.json(value, { status, headers });
+/**
+ * A router of the API: an OpenAPIHono whose failed request schemas answer a 400 problem document
+ * listing every issue.
+ */
+export function router(): OpenAPIHono<ApiEnv> {
+  return new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (!result.success) return validationProblem(result.target, result.error.issues);
+    },
+  });
 }

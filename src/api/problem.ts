@@ -1,4 +1,11 @@
-import { ConditionSyntaxError, ConfigError, ConflictError, NotFoundError } from "../errors.ts";
+import { HTTPException } from "hono/http-exception";
+import {
+  ChangeEventError,
+  ConditionSyntaxError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+} from "../errors.ts";
 import type { Logger } from "../ports/logger.ts";
 
 /** An RFC 9457 problem document, with the core's stable `code`. */
@@ -18,6 +25,9 @@ const TITLES: Readonly<Record<number, string>> = {
   404: "Not Found",
   409: "Conflict",
   413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };
@@ -70,10 +80,81 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
   }
   if (error instanceof NotFoundError) return problemResponse(404, error.code, error.message);
   if (error instanceof ConflictError) return problemResponse(409, error.code, error.message);
+  if (error instanceof ChangeEventError) {
+    return problemResponse(
+      422,
+      "UNREADABLE_CHANGE",
+      `the stored change cannot be read: ${error.message}`,
+    );
+  }
+  if (error instanceof HTTPException && error.status < 500) return fromHttpException(error);
   logger.log("error", "API request failed", {
     method: request.method,
     path: new URL(request.url).pathname,
     error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
   });
   return problemResponse(500, "INTERNAL", "The request failed unexpectedly; the error was logged.");
+}
+
+/** Codes of the 4xx Hono's own middleware (validators, body limit) raise. */
+const HTTP_EXCEPTION_CODES: Readonly<Record<number, string>> = {
+  400: "MALFORMED_JSON",
+  413: "PAYLOAD_TOO_LARGE",
+  415: "UNSUPPORTED_MEDIA_TYPE",
+};
+
+function fromHttpException(error: HTTPException): Response {
+  const code = HTTP_EXCEPTION_CODES[error.status] ?? "BAD_REQUEST";
+  const detail =
+    error.status === 415
+      ? "send the body as JSON, with Content-Type: application/json"
+      : error.message || (TITLES[error.status] ?? "Bad request");
+  return problemResponse(error.status, code, detail);
+}
+
+/** One failed check of a request, as the `issues` of a 400. */
+export interface RequestIssue {
+  path: string;
+  message: string;
+}
+
+/** Where a request value was read from, as Hono's validators name it. */
+type Target = "json" | "query" | "param" | "header" | "form" | "cookie";
+
+const TARGET_NAMES: Readonly<Partial<Record<Target, string>>> = {
+  json: "body",
+  query: "query parameter",
+};
+
+/**
+ * The 400 for a request that failed its schema: every issue with the dotted path of the field.
+ * Query-parameter issues name the parameter; body issues name the field.
+ */
+export function validationProblem(
+  target: Target,
+  issues: readonly {
+    path: readonly PropertyKey[];
+    message: string;
+    code?: string;
+    keys?: unknown;
+  }[],
+): Response {
+  const list: RequestIssue[] = issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    // One issue per unknown field, named like every other field (zod lists them together).
+    if (issue.code === "unrecognized_keys" && Array.isArray(issue.keys)) {
+      return issue.keys.map((key) => ({
+        path: [...path, String(key)].join("."),
+        message: `unknown field ${JSON.stringify(String(key))}`,
+      }));
+    }
+    return [{ path: path.join("."), message: issue.message }];
+  });
+  const first = list[0];
+  const where = TARGET_NAMES[target] ?? target;
+  const detail = first
+    ? `invalid ${where}${first.path ? ` ${first.path}` : ""}: ${first.message}` +
+      (list.length > 1 ? ` (and ${list.length - 1} more)` : "")
+    : `invalid ${where}`;
+  return problemResponse(400, "INVALID_CONFIG", detail, { issues: list });
 }

@@ -3,6 +3,7 @@ export {
   createConditionCache,
   defaultConditionCache,
 } from "./condition-cache.ts";
+export { explainMatch, type MatchExplanation, type MatchReason } from "./explain-match.ts";
 export {
   createMatcher,
   type MatchableObserver,

@@ -1,5 +1,16 @@
 import { base64UrlEncode } from "../crypto/base64url.ts";
+import { NotFoundError } from "../errors.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
+import {
+  bigintValue,
+  isoColumn,
+  isUuid,
+  type Page,
+  type PageRequest,
+  pageBounds,
+  type TenantScope,
+  toPage,
+} from "./common.ts";
 
 /** An API key as authentication sees it. */
 export interface ApiKey {
@@ -78,4 +89,60 @@ export async function ensureBootstrapAdminToken(sql: SqlClient): Promise<string 
     const { token } = await insertApiKey(tx, { name: BOOTSTRAP_KEY_NAME, scope: "admin" });
     return token;
   });
+}
+
+/** An API key as lists show it: never its token or hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  scope: "admin" | "read";
+  fk_customer_org: number | string | null;
+  /** The token's first characters, to tell keys apart. */
+  token_prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+const TENANT = (n: number) =>
+  `($${n}::text::bigint IS NULL OR fk_customer_org = $${n}::text::bigint)`;
+
+/** A page of live keys, newest first; a tenant scope lists that tenant's keys only. */
+export async function listApiKeys(
+  sql: SqlExecutor,
+  options: PageRequest & TenantScope,
+): Promise<Page<ApiKeyView>> {
+  const { page, limit, offset } = pageBounds(options);
+  const where = `WHERE deleted_at IS NULL AND ${TENANT(1)}`;
+  const params = [options.tenant ?? null];
+  const [rows, counts] = await Promise.all([
+    sql.query<Omit<ApiKeyView, "fk_customer_org"> & { fk_customer_org: string | null }>(
+      `SELECT id::text AS id, name, scope, fk_customer_org::text AS fk_customer_org, token_prefix,
+         ${isoColumn("created_at")}, ${isoColumn("last_used_at")}
+       FROM core.tb_api_key ${where}
+       ORDER BY created_at DESC, pk_api_key DESC LIMIT $2::integer OFFSET $3::bigint`,
+      [...params, limit, offset],
+    ),
+    sql.query<{ total: string }>(
+      `SELECT count(*)::text AS total FROM core.tb_api_key ${where}`,
+      params,
+    ),
+  ]);
+  const keys = rows.map((row) => ({ ...row, fk_customer_org: bigintValue(row.fk_customer_org) }));
+  return toPage(keys, page, limit, Number(counts[0]?.total ?? 0));
+}
+
+/** Revokes a key (it stops authenticating at once); `NotFoundError` when absent or another tenant's. */
+export async function deleteApiKey(
+  sql: SqlExecutor,
+  id: string,
+  scope: TenantScope = {},
+): Promise<void> {
+  const missing = new NotFoundError(`no API key with id ${JSON.stringify(id)}`);
+  if (!isUuid(id)) throw missing;
+  const rows = await sql.query(
+    `UPDATE core.tb_api_key SET deleted_at = now()
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)} RETURNING 1 AS revoked`,
+    [id, scope.tenant ?? null],
+  );
+  if (rows.length === 0) throw missing;
 }

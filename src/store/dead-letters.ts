@@ -1,4 +1,4 @@
-import { ConfigError, NotFoundError } from "../errors.ts";
+import { ConfigError, type ConfigIssue, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import {
   isoColumn,
@@ -9,6 +9,7 @@ import {
   type TenantScope,
   toPage,
 } from "./common.ts";
+import { timeRange, timeRangeCondition } from "./time-range.ts";
 
 /** A dead letter as the API returns it. */
 export interface DeadLetter {
@@ -30,7 +31,7 @@ export interface DeadLetter {
   error_message: string | null;
   response_status_code: number | null;
   /** `pending` (waiting for a person) or `retrying` (a replay is queued or running). */
-  status: string;
+  status: "pending" | "retrying";
   retry_count: number;
   created_at: string;
   last_attempt_at: string;
@@ -109,4 +110,179 @@ export async function deleteDeadLetter(
     [id, scope.tenant ?? null],
   );
   if (rows.length === 0) throw notFound(id);
+}
+
+/** Which dead letters a bulk operation takes; every field narrows (absent: no restriction). */
+export interface DeadLetterFilter extends TenantScope {
+  /** Only this observer's (its public id). */
+  observerId?: string;
+  /** ISO 8601 with a time zone; `created_at >= since`. */
+  since?: string;
+  /** ISO 8601 with a time zone; `created_at < until`. */
+  until?: string;
+  /** Only dead letters whose last failure had this error code. */
+  errorCode?: string;
+}
+
+/** What `retryDeadLetters` did. */
+export interface RetryDeadLettersResult {
+  /** Dead letters queued for another try by this call. */
+  items_retried: number;
+  /** Matching dead letters that cannot be retried: their observer is gone or deleted. */
+  items_failed: number;
+  /** Matching dead letters whose replay was already queued or running. */
+  items_already_retrying: number;
+  message: string;
+}
+
+/** The dead-letter queue in numbers: FraiseQL's fields, then ours. */
+export interface DeadLetterStats {
+  total_items: number;
+  /** Sum of every item's `retry_count`. */
+  total_retries: number;
+  /** Always 0: the queue is a table, nothing is ever dropped (FraiseQL's in-memory one could). */
+  dropped: number;
+  by_action: Record<string, number>;
+  pending: number;
+  retrying: number;
+  oldest_created_at: string | null;
+  /** By the last failure's error code; `none` for items without one. */
+  by_error_code: Record<string, number>;
+  /** The 50 observers with the most items, most first; gone observers have a null id. */
+  by_observer: { observer_id: string | null; observer_name: string; count: number }[];
+}
+
+function filterParams(filter: DeadLetterFilter): unknown[] {
+  const issues: ConfigIssue[] = [];
+  const observerId = filter.observerId ?? null;
+  if (observerId !== null && !isUuid(observerId)) {
+    issues.push({ path: "observer_id", message: "must be an observer id (a UUID)" });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+  const range = timeRange(filter);
+  return [filter.tenant ?? null, observerId, range.since, range.until, filter.errorCode ?? null];
+}
+
+// The filter over `q`, parameters $1 to $5 as `filterParams` orders them. The observer is matched
+// by its pk, so the (fk_observer, created_at) index serves it.
+const FILTER = `${TENANT(1)}
+  AND ($2::uuid IS NULL
+    OR q.fk_observer = (SELECT pk_observer FROM core.tb_observer WHERE id = $2::uuid))
+  AND ${timeRangeCondition("q.created_at", 3)}
+  AND ($5::text IS NULL OR q.error_code = $5::text)`;
+
+/**
+ * Queues every matching `pending` dead letter for another try, in one statement: the bulk form of
+ * `retryDeadLetter` (one delivery of the failed action per item, with its original webhook-id and
+ * the observer's current configuration). Only `pending` items are queued, and they are marked
+ * `retrying` in the same statement, so calling it twice never queues an item twice (there is no
+ * unique constraint on the delivery id to lean on). Items whose observer is gone or soft-deleted
+ * are not queued (`items_failed`): a delivery of a deleted observer would only be discarded.
+ */
+export async function retryDeadLetters(
+  sql: SqlExecutor,
+  filter: DeadLetterFilter = {},
+): Promise<RetryDeadLettersResult> {
+  const params = filterParams(filter);
+  const rows = await sql.query<{ matching: string; failed: string; retried: string }>(
+    `WITH matching AS (
+       SELECT q.pk_observer_dlq, q.status,
+         (q.fk_observer IS NULL OR o.deleted_at IS NOT NULL) AS gone
+       FROM core.tb_observer_dlq q LEFT JOIN core.tb_observer o ON o.pk_observer = q.fk_observer
+       WHERE ${FILTER}
+     ),
+     claimed AS (
+       SELECT q.pk_observer_dlq FROM core.tb_observer_dlq q
+       WHERE q.pk_observer_dlq IN (
+           SELECT pk_observer_dlq FROM matching WHERE status = 'pending' AND NOT gone)
+         AND q.status = 'pending' AND q.fk_observer IS NOT NULL
+       FOR UPDATE SKIP LOCKED
+     ),
+     marked AS (
+       UPDATE core.tb_observer_dlq q
+       SET status = 'retrying', retry_count = retry_count + 1, last_retry_at = now()
+       FROM claimed WHERE q.pk_observer_dlq = claimed.pk_observer_dlq AND q.status = 'pending'
+       RETURNING q.pk_observer_dlq, q.fk_observer, q.delivery_id, q.action_index, q.fk_customer_org
+     ),
+     queued AS (
+       INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_observer_dlq, action_index, fk_customer_org)
+       SELECT delivery_id, fk_observer, pk_observer_dlq, action_index, fk_customer_org FROM marked
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM matching)::text AS matching,
+       (SELECT count(*) FROM matching WHERE gone)::text AS failed,
+       (SELECT count(*) FROM queued)::text AS retried`,
+    params,
+  );
+  const row = rows[0];
+  const retried = Number(row?.retried ?? 0);
+  const failed = Number(row?.failed ?? 0);
+  // Every other live match is being retried already: it was `retrying`, or a concurrent retry
+  // held or changed it (SKIP LOCKED) between this statement's snapshot and its lock.
+  const already = Number(row?.matching ?? 0) - failed - retried;
+  const parts = [`${retried} dead letter${retried === 1 ? "" : "s"} queued for retry`];
+  if (already > 0) parts.push(`${already} already retrying`);
+  if (failed > 0) parts.push(`${failed} not retryable (observer deleted)`);
+  return {
+    items_retried: retried,
+    items_failed: failed,
+    items_already_retrying: already,
+    message: parts.join(", "),
+  };
+}
+
+/** Counts of the dead letters in scope. */
+export async function deadLetterStats(
+  sql: SqlExecutor,
+  scope: TenantScope = {},
+): Promise<DeadLetterStats> {
+  const rows = await sql.query<{
+    total: string;
+    retries: string;
+    pending: string;
+    retrying: string;
+    oldest_created_at: string | null;
+    by_action: string;
+    by_error_code: string;
+    by_observer: string;
+  }>(
+    `WITH q AS (SELECT * FROM core.tb_observer_dlq q WHERE ${TENANT(1)})
+     SELECT count(*)::text AS total, COALESCE(sum(retry_count), 0)::text AS retries,
+       count(*) FILTER (WHERE status = 'pending')::text AS pending,
+       count(*) FILTER (WHERE status = 'retrying')::text AS retrying,
+       ${isoColumn("min(created_at)", "oldest_created_at")},
+       (SELECT COALESCE(jsonb_object_agg(action_type, n), '{}')::text
+        FROM (SELECT action_type, count(*) AS n FROM q GROUP BY action_type) a) AS by_action,
+       (SELECT COALESCE(jsonb_object_agg(code, n), '{}')::text
+        FROM (SELECT COALESCE(error_code, 'none') AS code, count(*) AS n FROM q GROUP BY 1) e)
+         AS by_error_code,
+       (SELECT COALESCE(jsonb_agg(jsonb_build_object('observer_id', b.observer_id,
+            'observer_name', b.observer_name, 'count', b.n)
+            ORDER BY b.n DESC, b.observer_name, b.observer_id), '[]')::text
+        FROM (
+          -- Live observers by their row (under their current name); gone ones by their old name.
+          SELECT o.id::text AS observer_id, COALESCE(o.name, min(q.observer_name)) AS observer_name,
+            count(*) AS n
+          FROM q LEFT JOIN core.tb_observer o ON o.pk_observer = q.fk_observer
+          GROUP BY q.fk_observer, o.id, o.name,
+            CASE WHEN q.fk_observer IS NULL THEN q.observer_name END
+          ORDER BY n DESC, observer_name, observer_id
+          LIMIT 50
+        ) b) AS by_observer
+     FROM q`,
+    [scope.tenant ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw new Error("dead-letter stats returned no row");
+  return {
+    total_items: Number(row.total),
+    total_retries: Number(row.retries),
+    dropped: 0,
+    by_action: JSON.parse(row.by_action) as Record<string, number>,
+    pending: Number(row.pending),
+    retrying: Number(row.retrying),
+    oldest_created_at: row.oldest_created_at,
+    by_error_code: JSON.parse(row.by_error_code) as Record<string, number>,
+    by_observer: JSON.parse(row.by_observer) as DeadLetterStats["by_observer"],
+  };
 }

@@ -1,21 +1,47 @@
 export {
   type ApiKey,
+  type ApiKeyView,
   BOOTSTRAP_KEY_NAME,
+  deleteApiKey,
   ensureBootstrapAdminToken,
   findApiKey,
   generateToken,
   hashToken,
   insertApiKey,
+  listApiKeys,
 } from "./api-keys.ts";
 export type { Page, PageRequest, TenantScope } from "./common.ts";
 export {
   type DeadLetter,
+  type DeadLetterFilter,
+  type DeadLetterStats,
+  deadLetterStats,
   deleteDeadLetter,
   getDeadLetter,
   type ListDeadLettersOptions,
   listDeadLetters,
+  type RetryDeadLettersResult,
+  retryDeadLetters,
 } from "./dead-letters.ts";
 export { retryDeadLetter } from "./dlq-replay.ts";
+export {
+  type BacktestOptions,
+  type BacktestResult,
+  type BacktestSample,
+  backtestObserver,
+  type EventExplanation,
+  type EventOutcome,
+  explainStoredEvent,
+  type ObserverConsidered,
+  readStoredEvent,
+} from "./inspect.ts";
+export {
+  type ListLogsOptions,
+  LOG_STATUSES,
+  type LogStatus,
+  listLogs,
+  type ObserverLog,
+} from "./logs.ts";
 export {
   type ApplyMigrationsOptions,
   applyMigrations,
@@ -35,3 +61,12 @@ export {
   updateObserver,
 } from "./observers.ts";
 export { REDACTED, redactActions } from "./redact.ts";
+export {
+  type ObserverStats,
+  type ObserverStatsOptions,
+  observerStats,
+  type StatsSummary,
+  type StatsSummaryOptions,
+  statsSummary,
+} from "./stats.ts";
+export { type TimeRange, type TimeRangeOptions, timeRange } from "./time-range.ts";

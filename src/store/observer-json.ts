@@ -1,6 +1,11 @@
+import { type RetryConfig, retryConfigSchema } from "../executor/retry-policy.ts";
 import type { JsonObject, JsonValue } from "../json.ts";
+import { safeParseConfig } from "../validation.ts";
 import { bigintValue, isoColumn } from "./common.ts";
 import { redactActions } from "./redact.ts";
+
+/** An action as responses show it: `{type, ...}` with every secret `[REDACTED]`. */
+export type ActionView = JsonObject & { type: string };
 
 /** An observer as the API returns it: every column but the internal key, secrets redacted. */
 export interface Observer {
@@ -11,8 +16,9 @@ export interface Observer {
   entity_type: string | null;
   event_type: string | null;
   condition_expression: string | null;
-  actions: JsonValue[];
-  retry_config: JsonObject;
+  actions: ActionView[];
+  /** The effective policy: what the row stores, defaults filled. */
+  retry_config: RetryConfig;
   enabled: boolean;
   priority: number;
   timeout_ms: number;
@@ -81,8 +87,9 @@ export function toObserver(row: StoredObserverRow): Observer {
     entity_type: row.entity_type,
     event_type: row.event_type,
     condition_expression: row.condition_expression,
-    actions: redactActions(actions),
-    retry_config: JSON.parse(row.retry_config) as JsonObject,
+    // Stored actions passed validation: each is an object with a `type`.
+    actions: redactActions(actions) as ActionView[],
+    retry_config: effectiveRetryConfig(JSON.parse(row.retry_config)),
     enabled: row.enabled,
     priority: Number(row.priority),
     timeout_ms: Number(row.timeout_ms),
@@ -93,4 +100,13 @@ export function toObserver(row: StoredObserverRow): Observer {
     updated_by: row.updated_by,
     deleted_at: row.deleted_at,
   };
+}
+
+/**
+ * The policy the runtime applies to a stored `retry_config` (rows written by plain SQL may leave
+ * fields out). A config no longer valid is shown as stored, so the problem stays visible.
+ */
+function effectiveRetryConfig(stored: unknown): RetryConfig {
+  const result = safeParseConfig(retryConfigSchema, stored);
+  return result.success ? result.output : (stored as RetryConfig);
 }

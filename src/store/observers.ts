@@ -97,7 +97,15 @@ export async function createObserver(
   }
 }
 
-async function readLive(sql: SqlExecutor, id: string, scope: TenantScope) {
+/**
+ * A live observer's stored row, secrets included (for running it, never for responses);
+ * `NotFoundError` when absent, deleted or another tenant's.
+ */
+export async function readLive(
+  sql: SqlExecutor,
+  id: string,
+  scope: TenantScope,
+): Promise<StoredObserverRow> {
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query<StoredObserverRow>(
     `SELECT ${OBSERVER_COLUMNS} FROM core.tb_observer

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import {
   createObserver,
   deleteObserver,
@@ -7,76 +7,151 @@ import {
   setObserverEnabled,
   updateObserver,
 } from "../../store/observers.ts";
-import { type ApiEnv, callerScope } from "../auth.ts";
-import { readJsonBody } from "../body.ts";
-import { type ApiDependencies, json } from "../context.ts";
-import { QueryReader } from "../query.ts";
+import { callerScope, tenantOf } from "../auth.ts";
+import { type ApiDependencies, router } from "../context.ts";
+import {
+  jsonBody,
+  jsonResponse,
+  ObserverIdParam,
+  PageQuery,
+  pageOf,
+  pageRequest,
+  problems,
+  QueryBoolean,
+} from "../schemas/common.ts";
+import { ObserverCreateSchema, ObserverPatchSchema, ObserverSchema } from "../schemas/observers.ts";
+
+const tags = ["Observers"];
+const ObserverPage = pageOf(ObserverSchema, "ObserverPage");
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "List observers",
+  description: "Ordered by priority, then creation. A tenant-bound key lists its tenant's only.",
+  request: {
+    query: PageQuery.extend({
+      entity_type: z.string().optional(),
+      event_type: z
+        .string()
+        .optional()
+        .openapi({ description: "INSERT, UPDATE, DELETE or CUSTOM" }),
+      enabled: QueryBoolean,
+      include_deleted: QueryBoolean.openapi({ description: "Include soft-deleted observers" }),
+    }),
+  },
+  responses: { 200: jsonResponse(ObserverPage, "A page of observers"), ...problems() },
+});
+
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Create an observer",
+  description:
+    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Names are unique per tenant among live observers (409).",
+  request: { body: jsonBody(ObserverCreateSchema) },
+  responses: {
+    201: jsonResponse(ObserverSchema, "The observer, secrets redacted"),
+    ...problems({ write: true, extra: [409] }),
+  },
+});
+
+const get = createRoute({
+  method: "get",
+  path: "/{id}",
+  tags,
+  summary: "Get an observer",
+  request: { params: ObserverIdParam },
+  responses: { 200: jsonResponse(ObserverSchema, "The observer"), ...problems() },
+});
+
+const patch = createRoute({
+  method: "patch",
+  path: "/{id}",
+  tags,
+  summary: "Update an observer",
+  description:
+    "Any subset of the fields; the result is validated as a whole. Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
+  request: { params: ObserverIdParam, body: jsonBody(ObserverPatchSchema) },
+  responses: {
+    200: jsonResponse(ObserverSchema, "The updated observer"),
+    ...problems({ write: true, extra: [409] }),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Delete an observer (soft delete)",
+  request: { params: ObserverIdParam },
+  responses: { 204: { description: "Deleted" }, ...problems({ write: true }) },
+});
+
+function toggle(enabled: boolean) {
+  return createRoute({
+    method: "post",
+    path: enabled ? "/{id}/enable" : "/{id}/disable",
+    tags,
+    summary: enabled ? "Enable an observer" : "Disable an observer",
+    request: { params: ObserverIdParam },
+    responses: { 200: jsonResponse(ObserverSchema, "The observer"), ...problems({ write: true }) },
+  });
+}
 
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
-export function observerRoutes(deps: ApiDependencies): Hono<ApiEnv> {
+export function observerRoutes(deps: ApiDependencies) {
   const { sql, runtime } = deps;
-  const app = new Hono<ApiEnv>();
-
-  app.get("/", async (c) => {
-    const query = new QueryReader(c.req.query());
-    const page = query.page();
-    const entityType = query.text("entity_type");
-    const eventType = query.text("event_type");
-    const enabled = query.boolean("enabled");
-    const includeDeleted = query.boolean("include_deleted");
-    query.done();
-    const { tenant } = callerScope(c.var.principal);
-    return json(
-      await listObservers(sql, {
-        ...page,
-        ...(tenant === undefined ? {} : { tenant }),
-        ...(entityType === undefined ? {} : { entityType }),
-        ...(eventType === undefined ? {} : { eventType }),
-        ...(enabled === undefined ? {} : { enabled }),
-        ...(includeDeleted === undefined ? {} : { includeDeleted }),
-      }),
-    );
-  });
-
-  app.post("/", async (c) => {
-    const body = await readJsonBody(c.req.raw);
-    const observer = await createObserver(sql, body, callerScope(c.var.principal));
-    runtime.wake();
-    return json(observer, 201, { location: `/api/observers/${observer.id}` });
-  });
-
-  app.get("/:id", async (c) =>
-    json(await getObserver(sql, c.req.param("id"), callerScope(c.var.principal))),
-  );
-
-  app.patch("/:id", async (c) => {
-    const patch = await readJsonBody(c.req.raw);
-    const observer = await updateObserver(
-      sql,
-      c.req.param("id"),
-      patch,
-      callerScope(c.var.principal),
-    );
-    runtime.wake();
-    return json(observer);
-  });
-
-  app.delete("/:id", async (c) => {
-    await deleteObserver(sql, c.req.param("id"), callerScope(c.var.principal));
-    runtime.wake();
-    return c.body(null, 204);
-  });
-
-  for (const [path, enabled] of [
-    ["/:id/enable", true],
-    ["/:id/disable", false],
-  ] as const) {
-    app.post(path, async (c) => {
-      const scope = callerScope(c.var.principal);
-      const observer = await setObserverEnabled(sql, c.req.param("id"), enabled, scope);
+  return router()
+    .openapi(list, async (c) => {
+      const query = c.req.valid("query");
+      const page = await listObservers(sql, {
+        ...pageRequest(query),
+        ...tenantOf(c.var.principal),
+        ...(query.entity_type === undefined ? {} : { entityType: query.entity_type }),
+        ...(query.event_type === undefined ? {} : { eventType: query.event_type }),
+        ...(query.enabled === undefined ? {} : { enabled: query.enabled }),
+        ...(query.include_deleted === undefined ? {} : { includeDeleted: query.include_deleted }),
+      });
+      return c.json(page, 200);
+    })
+    .openapi(create, async (c) => {
+      const observer = await createObserver(sql, c.req.valid("json"), callerScope(c.var.principal));
       runtime.wake();
-      return json(observer);
+      c.header("location", `/api/observers/${observer.id}`);
+      return c.json(observer, 201);
+    })
+    .openapi(get, async (c) =>
+      c.json(await getObserver(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
+    )
+    .openapi(patch, async (c) => {
+      const { id } = c.req.valid("param");
+      const observer = await updateObserver(
+        sql,
+        id,
+        c.req.valid("json"),
+        callerScope(c.var.principal),
+      );
+      runtime.wake();
+      return c.json(observer, 200);
+    })
+    .openapi(remove, async (c) => {
+      await deleteObserver(sql, c.req.valid("param").id, callerScope(c.var.principal));
+      runtime.wake();
+      return c.body(null, 204);
+    })
+    .openapi(toggle(true), async (c) => {
+      const { id } = c.req.valid("param");
+      const observer = await setObserverEnabled(sql, id, true, callerScope(c.var.principal));
+      runtime.wake();
+      return c.json(observer, 200);
+    })
+    .openapi(toggle(false), async (c) => {
+      const { id } = c.req.valid("param");
+      const observer = await setObserverEnabled(sql, id, false, callerScope(c.var.principal));
+      runtime.wake();
+      return c.json(observer, 200);
     });
-  }
-  return app;
 }

@@ -1,32 +1,82 @@
-import { type Handler, Hono } from "hono";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { Logger } from "../../ports/logger.ts";
 import type { ObserverRuntime } from "../../runtime/types.ts";
-import type { ApiEnv } from "../auth.ts";
-import { type ApiDependencies, json } from "../context.ts";
-import { problemResponse } from "../problem.ts";
+import { type ApiDependencies, router } from "../context.ts";
+import { HttpProblem } from "../problem.ts";
+import { jsonResponse, ProblemSchema, problems } from "../schemas/common.ts";
+
+const tags = ["Runtime"];
+
+const HealthSchema = z
+  .object({
+    running: z.boolean(),
+    observer_count: z.number().int().openapi({ description: "Enabled observers loaded" }),
+    last_checkpoint: z.number().int().nullable(),
+    events_processed: z.number().int(),
+    errors: z.number().int(),
+    lag: z.object({
+      pending_changes: z.number().int(),
+      due_deliveries: z.number().int(),
+      oldest_pending_ms: z.number().int(),
+    }),
+  })
+  .openapi("RuntimeHealth");
+
+const health = createRoute({
+  method: "get",
+  path: "/runtime/health",
+  tags,
+  summary: "Runtime health (no token needed)",
+  description: "200 when running, 503 otherwise, so load balancers can use it as is.",
+  security: [],
+  responses: {
+    200: jsonResponse(HealthSchema, "Running"),
+    503: {
+      description: "Not running, or the health could not be read",
+      content: {
+        "application/json": { schema: HealthSchema },
+        "application/problem+json": { schema: ProblemSchema },
+      },
+    },
+  },
+});
+
+const reload = createRoute({
+  method: "post",
+  path: "/runtime/reload",
+  tags,
+  summary: "Reload observers now",
+  responses: {
+    200: jsonResponse(
+      z.object({ message: z.string(), count: z.number().int() }).openapi("ReloadResult"),
+      "Reloaded",
+    ),
+    ...problems({ write: true }),
+  },
+});
 
 /**
- * `GET /api/observers/runtime/health`: the runtime's health, 200 when running and 503 otherwise,
- * so load balancers can use it as is. A health check that cannot be answered is a 503 too.
+ * `GET /runtime/health` (under `/api/observers`): registered before the auth middleware, so
+ * probes need no token. A health check that cannot be answered is a 503 too.
  */
-export function healthHandler(runtime: ObserverRuntime, logger: Logger): Handler<ApiEnv> {
-  return async () => {
+export function healthRoutes(runtime: ObserverRuntime, logger: Logger) {
+  return router().openapi(health, async (c) => {
     try {
-      const health = await runtime.health();
-      return json(health, health.running ? 200 : 503);
+      const state = await runtime.health();
+      return state.running ? c.json(state, 200) : c.json(state, 503);
     } catch (error) {
       logger.log("warn", "health check failed", {
         error: error instanceof Error ? error.message : String(error),
       });
-      return problemResponse(503, "UNHEALTHY", "the runtime's health could not be read");
+      throw new HttpProblem(503, "UNHEALTHY", "the runtime's health could not be read");
     }
-  };
+  });
 }
 
 /** `POST /runtime/reload` (under `/api/observers`). */
-export function runtimeRoutes(deps: ApiDependencies): Hono<ApiEnv> {
-  return new Hono<ApiEnv>().post("/runtime/reload", async () => {
+export function runtimeRoutes(deps: ApiDependencies) {
+  return router().openapi(reload, async (c) => {
     const count = await deps.runtime.reload();
-    return json({ message: `Reloaded: ${count} enabled observer(s)`, count });
+    return c.json({ message: `Reloaded: ${count} enabled observer(s)`, count }, 200);
   });
 }

@@ -1,0 +1,6 @@
+/** Largest request body the API reads (1 MiB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Page size when a list request names none, and the most one may ask for. */
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;

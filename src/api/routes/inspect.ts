@@ -1,0 +1,206 @@
+import { createRoute, type z } from "@hono/zod-openapi";
+import { defaultActionRegistry } from "../../actions/registry.ts";
+import { parseCondition } from "../../dsl/parser.ts";
+import { ChangeEventError, ConditionSyntaxError, ConfigError } from "../../errors.ts";
+import { normalizeChangeEvent } from "../../events/normalize.ts";
+import type { ChangeEvent } from "../../events/types.ts";
+import { createExecutor, type Executor } from "../../executor/executor.ts";
+import { explainMatch } from "../../matcher/explain-match.ts";
+import type { SqlExecutor } from "../../ports/sql.ts";
+import type { TenantScope } from "../../store/common.ts";
+import { backtestObserver, explainStoredEvent, readStoredEvent } from "../../store/inspect.ts";
+import type { StoredObserverRow } from "../../store/observer-json.ts";
+import { readLive } from "../../store/observers.ts";
+import { tenantOf } from "../auth.ts";
+import { type ApiDependencies, router } from "../context.ts";
+import { HttpProblem } from "../problem.ts";
+import { idParam, jsonBody, jsonResponse, ObserverIdParam, problems } from "../schemas/common.ts";
+import {
+  BacktestRequestSchema,
+  BacktestResultSchema,
+  EventExplanationSchema,
+  TestRequestSchema,
+  TestResultSchema,
+} from "../schemas/inspect.ts";
+
+const tags = ["Inspection"];
+
+const test = createRoute({
+  method: "post",
+  path: "/{id}/test",
+  tags,
+  summary: "Test an observer against an event",
+  description:
+    "Runs the observer (as if enabled) against a given event or a stored change and explains the result, down to every sub-expression of the condition. Sends nothing unless `send` is true; then each action runs once, with a fresh webhook-id, without retries or log rows.",
+  request: { params: ObserverIdParam, body: jsonBody(TestRequestSchema) },
+  responses: {
+    200: jsonResponse(TestResultSchema, "Whether it fires, and why"),
+    ...problems({ write: true, extra: [422] }),
+  },
+});
+
+const backtest = createRoute({
+  method: "post",
+  path: "/{id}/backtest",
+  tags,
+  summary: "Backtest an observer over the retained change log",
+  description:
+    "How many changes in the time range the observer (or a draft condition) would have fired for, with samples. The condition runs as SQL in PostgreSQL where it has an exact SQL form, and is evaluated here otherwise.",
+  request: { params: ObserverIdParam, body: jsonBody(BacktestRequestSchema) },
+  responses: {
+    200: jsonResponse(BacktestResultSchema, "Counts and samples"),
+    ...problems({ write: true }),
+  },
+});
+
+const explain = createRoute({
+  method: "get",
+  path: "/events/{event_id}/explain",
+  tags,
+  summary: "Explain a stored change",
+  description:
+    "Every observer the caller may see, whether it fired for this change and why (or why not), and what its deliveries did.",
+  request: { params: idParam("event_id", "The change's event id") },
+  responses: {
+    200: jsonResponse(EventExplanationSchema, "Every observer considered"),
+    ...problems({ extra: [422] }),
+  },
+});
+
+type EventExplanationJson = z.infer<typeof EventExplanationSchema>;
+type TestResultJson = z.infer<typeof TestResultSchema>;
+
+/**
+ * A value holding condition explain trees, typed as its response schema. The schema describes a
+ * tree's children loosely (OpenAPI has no recursion here), and the trees' optional JSON `value`s
+ * defeat Hono's JSON typing under exactOptionalPropertyTypes; the OpenAPI response test checks
+ * the real shapes.
+ */
+function explainJson<Json>(value: unknown): Json {
+  return value as Json;
+}
+
+/** The condition to use: a draft when one is given (refused with positions if it does not parse). */
+function conditionOf(row: StoredObserverRow, draft: string | null | undefined): string | null {
+  if (draft === undefined) return row.condition_expression;
+  if (draft === null || draft.trim() === "") return draft;
+  const parsed = parseCondition(draft);
+  if (!parsed.success) throw new ConditionSyntaxError(parsed.issues);
+  return draft;
+}
+
+/** An event from a change-log row given in the request, read exactly as the runtime reads rows. */
+function eventFromInput(input: Record<string, unknown>): ChangeEvent {
+  try {
+    return normalizeChangeEvent({
+      id: crypto.randomUUID(),
+      created_at: new Date().toISOString(),
+      ...input,
+    });
+  } catch (error) {
+    if (!(error instanceof ChangeEventError)) throw error;
+    throw new ConfigError([{ path: `event.${error.field}`, message: error.message }]);
+  }
+}
+
+async function eventFor(
+  sql: SqlExecutor,
+  body: { event?: Record<string, unknown> | undefined; event_id?: string | undefined },
+  scope: TenantScope,
+): Promise<ChangeEvent> {
+  if ((body.event === undefined) === (body.event_id === undefined)) {
+    throw new ConfigError([{ path: "event", message: "give exactly one of event and event_id" }]);
+  }
+  if (body.event_id !== undefined) return (await readStoredEvent(sql, body.event_id, scope)).event;
+  return eventFromInput(body.event as Record<string, unknown>);
+}
+
+/** Runs every action of the observer once for `event`: the test's optional send. */
+async function sendOnce(executor: Executor, row: StoredObserverRow, event: ChangeEvent) {
+  const actions = JSON.parse(row.actions) as unknown[];
+  const outcomes = await executor.executeAll(
+    actions.map((action) => ({
+      id: crypto.randomUUID(),
+      event,
+      observer: {
+        id: row.id,
+        name: row.name,
+        timeout_ms: row.timeout_ms,
+        retry_config: { max_attempts: 1 },
+      },
+      action,
+      attempt: 1,
+    })),
+  );
+  return outcomes.map((outcome, index) => ({
+    action_index: index,
+    action_type: String((actions[index] as { type?: unknown }).type),
+    status: outcome.status,
+    duration_ms: Math.round(outcome.durationMs),
+    http_status: outcome.httpStatus,
+    error_code: outcome.errorCode,
+    error_message: outcome.errorMessage,
+    message: outcome.message,
+  }));
+}
+
+/** Test, backtest and explain, under `/api/observers`. */
+export function inspectRoutes(deps: ApiDependencies) {
+  const { sql } = deps;
+  let executor: Executor | undefined;
+  const executorFor = (): Executor => {
+    if (!deps.environment) {
+      throw new HttpProblem(400, "SEND_UNAVAILABLE", "this server cannot send from the API");
+    }
+    executor ??= createExecutor({
+      registry: deps.registry ?? defaultActionRegistry,
+      environment: deps.environment,
+    });
+    return executor;
+  };
+
+  return router()
+    .openapi(explain, async (c) => {
+      const { event_id } = c.req.valid("param");
+      const explanation = await explainStoredEvent(sql, event_id, tenantOf(c.var.principal));
+      return c.json(explainJson<EventExplanationJson>(explanation), 200);
+    })
+    .openapi(test, async (c) => {
+      const scope = tenantOf(c.var.principal);
+      const body = c.req.valid("json");
+      const row = await readLive(sql, c.req.valid("param").id, scope);
+      const event = await eventFor(sql, body, scope);
+      const condition = conditionOf(row, body.condition_expression);
+      const match = explainMatch({ ...row, condition_expression: condition, enabled: true }, event);
+      const sent = body.send && match.fired ? await sendOnce(executorFor(), row, event) : null;
+      const result = {
+        ...match,
+        event: {
+          event_id: event.id,
+          entity_type: event.entity_type,
+          entity_id: event.entity_id,
+          event_type: event.event_type,
+        },
+        sent,
+      };
+      return c.json(explainJson<TestResultJson>(result), 200);
+    })
+    .openapi(backtest, async (c) => {
+      const scope = tenantOf(c.var.principal);
+      const body = c.req.valid("json");
+      const row = await readLive(sql, c.req.valid("param").id, scope);
+      const result = await backtestObserver(sql, {
+        ...scope,
+        observer: {
+          entity_type: row.entity_type,
+          event_type: row.event_type,
+          condition_expression: conditionOf(row, body.condition_expression),
+          fk_customer_org: row.fk_customer_org,
+        },
+        since: body.since,
+        until: body.until ?? new Date().toISOString(),
+        ...(body.samples === undefined ? {} : { sampleLimit: body.samples }),
+      });
+      return c.json(result, 200);
+    });
+}

@@ -1,0 +1,131 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { deleteApiKey, insertApiKey, listApiKeys } from "../../store/api-keys.ts";
+import { tenantOf } from "../auth.ts";
+import { type ApiDependencies, router } from "../context.ts";
+import { HttpProblem } from "../problem.ts";
+import {
+  idParam,
+  jsonBody,
+  jsonResponse,
+  PageQuery,
+  pageOf,
+  pageRequest,
+  problems,
+  TenantId,
+  Timestamp,
+} from "../schemas/common.ts";
+
+const tags = ["API keys"];
+
+const KeyCreateSchema = z
+  .strictObject({
+    name: z.string().trim().min(1, "must not be empty").max(255, "must be at most 255 characters"),
+    scope: z.enum(["admin", "read"], 'must be "admin" or "read"'),
+    fk_customer_org: z
+      .union([
+        z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+        z.string().regex(/^\d{1,19}$/, "must be a tenant id (digits)"),
+      ])
+      .nullable()
+      .optional()
+      .openapi({ description: "Bind the key to this tenant; null or absent: every tenant" }),
+  })
+  .openapi("ApiKeyCreate");
+
+const KeyCreatedSchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    token: z.string().openapi({ description: "Shown once; only its SHA-256 is stored" }),
+  })
+  .openapi("ApiKeyCreated");
+
+const KeySchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    name: z.string(),
+    scope: z.enum(["admin", "read"]),
+    fk_customer_org: TenantId,
+    token_prefix: z.string().openapi({ description: "The token's first characters" }),
+    created_at: Timestamp,
+    last_used_at: Timestamp.nullable(),
+  })
+  .openapi("ApiKey");
+
+const create = createRoute({
+  method: "post",
+  path: "/",
+  tags,
+  summary: "Create an API key",
+  description:
+    "Admin scope only. A tenant-bound admin key creates keys for its own tenant only (403 otherwise).",
+  request: { body: jsonBody(KeyCreateSchema) },
+  responses: {
+    201: jsonResponse(KeyCreatedSchema, "The key's id and its token (shown once)"),
+    ...problems({ write: true }),
+  },
+});
+
+const list = createRoute({
+  method: "get",
+  path: "/",
+  tags,
+  summary: "List API keys (never their tokens)",
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(pageOf(KeySchema, "ApiKeyPage"), "A page of keys"),
+    ...problems({ extra: [403] }),
+  },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{id}",
+  tags,
+  summary: "Revoke an API key",
+  request: { params: idParam("id", "The key's id") },
+  responses: { 204: { description: "Revoked" }, ...problems({ write: true }) },
+});
+
+function requireAdmin(scope: "admin" | "read"): void {
+  if (scope !== "admin") {
+    throw new HttpProblem(403, "FORBIDDEN", "managing API keys needs the admin scope");
+  }
+}
+
+/** `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. */
+export function keyRoutes(deps: ApiDependencies) {
+  const { sql } = deps;
+  return router()
+    .openapi(create, async (c) => {
+      const principal = c.var.principal;
+      requireAdmin(principal.scope);
+      const body = c.req.valid("json");
+      const requested = body.fk_customer_org == null ? null : String(body.fk_customer_org);
+      if (principal.tenant !== null && requested !== null && requested !== principal.tenant) {
+        throw new HttpProblem(
+          403,
+          "FORBIDDEN",
+          "a tenant-bound key creates keys for its own tenant only",
+        );
+      }
+      const created = await insertApiKey(sql, {
+        name: body.name,
+        scope: body.scope,
+        fk_customer_org: principal.tenant ?? requested,
+      });
+      c.header("location", `/api/keys/${created.id}`);
+      return c.json(created, 201);
+    })
+    .openapi(list, async (c) => {
+      requireAdmin(c.var.principal.scope);
+      const page = await listApiKeys(sql, {
+        ...pageRequest(c.req.valid("query")),
+        ...tenantOf(c.var.principal),
+      });
+      return c.json(page, 200);
+    })
+    .openapi(remove, async (c) => {
+      await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      return c.body(null, 204);
+    });
+}

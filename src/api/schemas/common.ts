@@ -1,0 +1,157 @@
+import { z } from "@hono/zod-openapi";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "../limits.ts";
+
+/** An RFC 9457 problem document with the API's stable `code`. */
+export const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "about:blank" }),
+    title: z.string().openapi({ example: "Bad Request" }),
+    status: z.number().int().openapi({ example: 400 }),
+    detail: z.string(),
+    code: z.string().openapi({
+      description:
+        "Stable machine-readable code: INVALID_CONFIG, CONDITION_SYNTAX, MALFORMED_JSON, " +
+        "UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, " +
+        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY",
+      example: "INVALID_CONFIG",
+    }),
+    issues: z.array(z.record(z.string(), z.unknown())).optional().openapi({
+      description:
+        "Every problem found in the input: `{path, message}`, or `{message, position, length, text}` for a condition",
+    }),
+  })
+  .openapi("Problem");
+
+const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: "Invalid input: the body lists every issue",
+  401: "Missing or invalid bearer token",
+  403: "The key's scope does not allow this",
+  404: "No such resource for this caller (other tenants' resources answer 404 too)",
+  409: "Conflicts with the current state (such as a duplicate name)",
+  413: "The body is larger than the limit",
+  415: "The body is not application/json",
+  422: "The stored change cannot be read as an event",
+  429: "Too many failed authentications from this client",
+  500: "Unexpected failure (logged; the detail reveals nothing)",
+  503: "The runtime is not running",
+};
+
+/** Statuses every authenticated route may answer with a problem document. */
+const COMMON = [400, 401, 404, 429, 500] as const;
+/** ...and every route with a body or a write. */
+const WRITE = [403, 413, 415] as const;
+
+type ProblemResponses = Record<
+  number,
+  {
+    description: string;
+    content: { "application/problem+json": { schema: typeof ProblemSchema } };
+  }
+>;
+
+/** The problem responses of a route: the common ones, the write ones when it writes, and `extra`. */
+export function problems(options: { write?: boolean; extra?: readonly number[] } = {}) {
+  const statuses = [...COMMON, ...(options.write ? WRITE : []), ...(options.extra ?? [])];
+  const responses: ProblemResponses = {};
+  for (const status of statuses) {
+    responses[status] = {
+      description: PROBLEM_DESCRIPTIONS[status] ?? "Error",
+      content: { "application/problem+json": { schema: ProblemSchema } },
+    };
+  }
+  return responses;
+}
+
+/** A JSON response entry of a route. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A required JSON request body. */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return {
+    required: true,
+    ...(description ? { description } : {}),
+    content: { "application/json": { schema } },
+  } as const;
+}
+
+/** A UUID path parameter named `name`. Anything else answers 404, like an unknown id. */
+export function idParam<N extends string>(name: N, description: string) {
+  return z.object({
+    [name]: z.string().openapi({
+      param: { name, in: "path" },
+      format: "uuid",
+      description,
+      example: "3f1c2a5e-8d4b-4f7a-9c21-6b0e5d3a1f42",
+    }),
+  } as { [K in N]: z.ZodString });
+}
+
+export const ObserverIdParam = idParam("id", "The observer's id");
+
+/** An ISO 8601 timestamp (with a time zone), as every response writes them. */
+export const Timestamp = z
+  .string()
+  .openapi({ format: "date-time", example: "2026-11-27T08:00:00.000Z" });
+
+/** A tenant id: a number, or its text when beyond 2^53. */
+export const TenantId = z.union([z.number().int(), z.string()]).nullable();
+
+const pageNumber = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(1_000_000)
+  .optional()
+  .openapi({ default: 1, description: "Page number, from 1" });
+const pageSize = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_PAGE_SIZE)
+  .optional()
+  .openapi({ default: DEFAULT_PAGE_SIZE, description: `Rows per page, 1 to ${MAX_PAGE_SIZE}` });
+
+/** `page` and `page_size` query parameters. */
+export const PageQuery = z.object({ page: pageNumber, page_size: pageSize });
+
+/** The store's page request from validated query parameters. */
+export function pageRequest(query: { page?: number | undefined; page_size?: number | undefined }) {
+  return { page: query.page ?? 1, pageSize: query.page_size ?? DEFAULT_PAGE_SIZE };
+}
+
+/** `since` and `until` query parameters (or body fields): an ISO 8601 time range. */
+export const TimeRange = {
+  since: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "Start of the time range (inclusive), ISO 8601 with a time zone" }),
+  until: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .openapi({ description: "End of the time range (exclusive), ISO 8601 with a time zone" }),
+};
+
+/** `true` or `false` in a query string. */
+export const QueryBoolean = z
+  .enum(["true", "false"])
+  .transform((value) => value === "true")
+  .optional()
+  .openapi({ type: "boolean" });
+
+/** A paginated list: `{data, page, page_size, total_count, total_pages}`. */
+export function pageOf<T extends z.ZodType>(item: T, name: string) {
+  return z
+    .object({
+      data: z.array(item),
+      page: z.number().int(),
+      page_size: z.number().int(),
+      total_count: z.number().int(),
+      total_pages: z.number().int(),
+    })
+    .openapi(name);
+}
+
+/** A message and what it affected, for actions that return no resource. */
+export const MessageSchema = z.object({ message: z.string() });

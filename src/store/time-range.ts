@@ -1,0 +1,62 @@
+import { ConfigError, type ConfigIssue } from "../errors.ts";
+
+/** A window on `created_at` as callers give it: ISO 8601 timestamps with a time zone. */
+export interface TimeRangeOptions {
+  /** Inclusive lower bound. */
+  since?: string | null;
+  /** Exclusive upper bound (half-open, so adjacent windows never count a row twice). */
+  until?: string | null;
+}
+
+/** A checked window: each bound as ISO 8601 UTC with milliseconds, or null when open. */
+export interface TimeRange {
+  since: string | null;
+  until: string | null;
+}
+
+// A date, a time, and a zone (`Z` or an offset): a bare date or local time would depend on the
+// server's time zone.
+const ISO_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+function check(value: string, path: string, issues: ConfigIssue[]): string | null {
+  const match = ISO_TIMESTAMP.exec(value.trim());
+  const ms = Date.parse(value.trim());
+  if (match && Number.isFinite(ms)) {
+    const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+    // Date.parse rolls 2024-02-30 over into March: refuse dates that do not exist.
+    const date = new Date(Date.UTC(year, month - 1, day));
+    if (date.getUTCFullYear() === year && date.getUTCMonth() === month - 1) {
+      return new Date(ms).toISOString();
+    }
+  }
+  issues.push({
+    path,
+    message: "must be an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T12:00:00Z",
+  });
+  return null;
+}
+
+/**
+ * Validates `since`/`until` (ConfigError naming the field: not an ISO 8601 timestamp with a
+ * zone, or `since` after `until`) and normalises them for `$n::text::timestamptz`.
+ */
+export function timeRange(options: TimeRangeOptions): TimeRange {
+  const issues: ConfigIssue[] = [];
+  const since = options.since == null ? null : check(options.since, "since", issues);
+  const until = options.until == null ? null : check(options.until, "until", issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  if (since !== null && until !== null && since > until) {
+    throw new ConfigError([{ path: "since", message: "must not be after until" }]);
+  }
+  return { since, until };
+}
+
+/**
+ * The SQL condition of a window on `column`, with `since` bound to `$n` and `until` to `$n+1`
+ * (both `TimeRange` values): true for every row when a bound is null.
+ */
+export function timeRangeCondition(column: string, n: number): string {
+  return `($${n}::text::timestamptz IS NULL OR ${column} >= $${n}::text::timestamptz)
+    AND ($${n + 1}::text::timestamptz IS NULL OR ${column} < $${n + 1}::text::timestamptz)`;
+}
