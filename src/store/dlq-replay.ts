@@ -1,6 +1,6 @@
+import { ConflictError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from "./common.ts";
 
 /**
  * Queues a dead letter for another try: one delivery of the one failed action (not every observer
@@ -14,15 +14,18 @@ export async function retryDeadLetter(
   id: string,
   options: { tenant?: string | null } = {},
 ): Promise<boolean> {
-  if (!UUID.test(id)) return false;
+  if (!isUuid(id)) return false;
   const tenant = options.tenant ?? null;
-  const rows = await sql.query<{ status: string }>(
-    `WITH item AS (
-       SELECT pk_observer_dlq, status FROM core.tb_observer_dlq
-       WHERE id = $1::uuid AND fk_observer IS NOT NULL
-         AND ($2::bigint IS NULL OR fk_customer_org = $2::bigint)
-       FOR UPDATE
+  const rows = await sql.query<{ status: string; replayable: boolean }>(
+    `WITH found AS (
+       SELECT q.pk_observer_dlq, q.status,
+         EXISTS (SELECT 1 FROM core.tb_observer o
+                 WHERE o.pk_observer = q.fk_observer AND o.deleted_at IS NULL) AS replayable
+       FROM core.tb_observer_dlq q
+       WHERE q.id = $1::uuid AND ($2::bigint IS NULL OR q.fk_customer_org = $2::bigint)
+       FOR UPDATE OF q
      ),
+     item AS (SELECT * FROM found WHERE replayable),
      marked AS (
        UPDATE core.tb_observer_dlq q
        SET status = 'retrying', retry_count = retry_count + 1, last_retry_at = now()
@@ -33,8 +36,14 @@ export async function retryDeadLetter(
        INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_observer_dlq, action_index, fk_customer_org)
        SELECT delivery_id, fk_observer, pk_observer_dlq, action_index, fk_customer_org FROM marked
      )
-     SELECT status FROM item`,
+     SELECT status, replayable FROM found`,
     [id, tenant],
   );
-  return rows.length > 0;
+  const row = rows[0];
+  if (row && !row.replayable) {
+    throw new ConflictError(
+      `the observer of dead letter ${JSON.stringify(id)} is deleted: nothing can replay it (delete the dead letter, or restore the observer)`,
+    );
+  }
+  return row !== undefined;
 }

@@ -127,6 +127,12 @@ export async function recordOutcomes(
      discarded AS (
        DELETE FROM core.tb_observer_delivery
        WHERE pk_observer_delivery = ANY($4::text::bigint[]) AND lease_owner = $2
+       RETURNING fk_observer_dlq
+     ),
+     -- A replay that cannot run (its observer or action is gone) leaves its dead letter waiting.
+     released AS (
+       UPDATE core.tb_observer_dlq SET status = 'pending'
+       WHERE pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM discarded))
      ),
      retried AS (
        UPDATE core.tb_observer_delivery d

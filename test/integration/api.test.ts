@@ -8,6 +8,7 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { ObserverRuntime, RuntimeHealth } from "../../src/runtime/types.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
+import { apiClient } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 const ADMIN = "admin-token-for-api-tests-0123";
@@ -58,18 +59,7 @@ beforeEach(() => {
 });
 
 function call(method: string, path: string, body?: unknown, token: string | null = ADMIN) {
-  const headers: Record<string, string> = {};
-  if (token !== null) headers.authorization = `Bearer ${token}`;
-  let payload: string | undefined;
-  if (body !== undefined) {
-    headers["content-type"] = "application/json";
-    payload = typeof body === "string" ? body : JSON.stringify(body);
-  }
-  return app.request(path, {
-    method,
-    headers,
-    ...(payload === undefined ? {} : { body: payload }),
-  });
+  return apiClient(app, ADMIN)(method, path, body, { token });
 }
 
 async function problem(response: Response, status: number) {

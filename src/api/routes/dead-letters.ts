@@ -97,7 +97,7 @@ const retry = createRoute({
   request: { params: IdParam },
   responses: {
     202: jsonResponse(RetryQueuedSchema, "Queued"),
-    ...problems({ write: true }),
+    ...problems({ write: true, extra: [409] }),
   },
 });
 
