@@ -26,6 +26,8 @@ export interface IngestResult {
   events: Map<string, ChangeEvent>;
   /** The batch was full: there may be more to read right away. */
   more: boolean;
+  /** Nothing was read, but changes past the cursor wait for a running transaction to end. */
+  heldBack: boolean;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
   failures: number;
 }
@@ -53,6 +55,7 @@ const IDLE: IngestResult = {
   claimed: [],
   events: new Map(),
   more: false,
+  heldBack: false,
   failures: 0,
 };
 
@@ -69,7 +72,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   if (!batch) return IDLE;
   const observers = await context.observers(batch.observerRevision, sql);
   const last = batch.rows.at(-1);
-  if (!last) return IDLE;
+  if (!last) return batch.heldBack ? { ...IDLE, heldBack: true } : IDLE;
 
   const matched: Matched[] = [];
   const failures: OutcomeRecord[] = [];
@@ -107,6 +110,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     claimed: claimsOf(written.leased, matched),
     events: new Map(matched.map((m) => [m.row.pk_entity_change_log, m.event])),
     more: batch.rows.length >= context.batchSize,
+    heldBack: false,
     failures: failures.length,
   };
 }

@@ -26,6 +26,9 @@ const DEFAULT_RETENTION: RetentionOptions = {
 
 /** Ingest transactions in a row before claiming gets a turn, when a backlog keeps batches full. */
 const MAX_INGEST_ROUNDS = 8;
+/** First and longest wait before looking again at changes a running transaction holds back. */
+const HELD_BACK_FIRST_MS = 5;
+const HELD_BACK_MAX_MS = 1_000;
 
 /**
  * Creates the observer runtime over a SQL client: reads committed changes gap-free, matches them
@@ -37,6 +40,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const { clock, logger } = environment;
   const listenerId = options.listenerId ?? "default";
   const batchSize = options.batchSize ?? 500;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const concurrency = options.concurrency ?? 64;
   const leaseMs = options.leaseMs ?? 30_000;
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
@@ -61,6 +65,9 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let retentionTimer: unknown = null;
   /** Ingest paused with a backlog because this runtime had no room for a batch. */
   let awaitingRoom = false;
+  /** A look-again while a running transaction holds changes back, and its next delay. */
+  let heldBackTimer: unknown = null;
+  let heldBackDelayMs = HELD_BACK_FIRST_MS;
 
   function countError(error: unknown, where: string): void {
     errors++;
@@ -108,6 +115,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const loop = createCoalescedTask(
     async () => {
       let more = false;
+      let heldBack = false;
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
         // Full: leave the backlog in the change log until recorded outcomes make room (or another
         // runtime with room reads it). Read now, its deliveries would be created due, then cost
@@ -124,10 +132,12 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
         more = result.more;
+        heldBack = result.heldBack;
         if (!more) break;
       }
       if (stopped) return;
       dispatcher.pump();
+      lookAgainIfHeldBack(heldBack);
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
       if (more) void loop.run();
@@ -137,6 +147,25 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
   function wake(): void {
     if (running && !stopped) void loop.run();
+  }
+
+  /**
+   * Changes held back by a running transaction (anywhere on the server) become readable when it
+   * ends, which sends no notification: look again soon, backing off to the poll interval, instead
+   * of waiting for the next poll.
+   */
+  function lookAgainIfHeldBack(heldBack: boolean): void {
+    if (!heldBack) {
+      heldBackDelayMs = HELD_BACK_FIRST_MS;
+      return;
+    }
+    if (heldBackTimer !== null) return;
+    const delay = heldBackDelayMs;
+    heldBackDelayMs = Math.min(heldBackDelayMs * 2, HELD_BACK_MAX_MS, pollIntervalMs);
+    heldBackTimer = clock.setTimeout(() => {
+      heldBackTimer = null;
+      wake();
+    }, delay);
   }
 
   function scheduleRetention(): void {
@@ -164,7 +193,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         sql,
         clock,
         logger,
-        pollIntervalMs: options.pollIntervalMs ?? 1_000,
+        pollIntervalMs,
         wake,
       });
       scheduleRetention();
@@ -175,6 +204,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       if (stopped) return;
       stopped = true;
       clock.clearTimeout(retentionTimer);
+      clock.clearTimeout(heldBackTimer);
       await wakeups?.stop();
       await loop.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());

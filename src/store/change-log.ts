@@ -36,6 +36,11 @@ export interface ChangeBatch {
   cursor: ChangeCursor;
   observerRevision: string;
   rows: ChangeRow[];
+  /**
+   * Committed or running changes exist past the cursor that are not below the horizon yet: a
+   * transaction still running (anywhere on the server) holds them back, so look again soon.
+   */
+  heldBack: boolean;
 }
 
 /**
@@ -55,6 +60,7 @@ export async function readNextChanges(
     cursor_transaction_id: string;
     cursor_change_log_id: string;
     observer_revision: string | null;
+    held_back: boolean;
   };
   const read = () =>
     sql.query<Row>(
@@ -64,7 +70,12 @@ export async function readNextChanges(
        )
        SELECT k.last_transaction_id::text AS cursor_transaction_id,
          k.last_processed_id::text AS cursor_change_log_id,
-         (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision, c.*
+         (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision,
+         EXISTS (
+           SELECT 1 FROM core.tb_entity_change_log h
+           WHERE h.transaction_id >= GREATEST(pg_snapshot_xmin(pg_current_snapshot()), k.last_transaction_id)
+             AND (h.transaction_id, h.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)
+         ) AS held_back, c.*
        FROM k LEFT JOIN LATERAL (
          SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
          WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)
@@ -92,6 +103,7 @@ export async function readNextChanges(
     },
     observerRevision: first.observer_revision ?? "0",
     rows: first.pk_entity_change_log == null ? [] : (rows as unknown as ChangeRow[]),
+    heldBack: first.held_back === true,
   };
 }
 

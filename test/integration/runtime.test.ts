@@ -32,6 +32,7 @@ beforeEach(async () => {
 async function startRuntime(
   listenerId: string,
   clock: Clock = systemClock,
+  pollIntervalMs = 200,
 ): Promise<ObserverRuntime> {
   // Start the new listener at the end of the log: earlier tests' changes are not its business.
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
@@ -41,7 +42,7 @@ async function startRuntime(
     sql: db.client,
     environment: testEnvironment({ clock }),
     listenerId,
-    pollIntervalMs: 200,
+    pollIntervalMs,
     leaseMs: 5_000,
     shutdownTimeoutMs: 2_000,
   });
@@ -211,6 +212,31 @@ describe("the runtime", () => {
       await db.sql`SELECT min(pk_entity_change_log)::int AS pk FROM core.tb_entity_change_log
       WHERE object_data -> 'after' ->> 'status' = 'later'`;
     expect(lower?.pk).toBeLessThan(higher?.pk);
+  });
+
+  it("looks again soon when a running transaction held a notified change back", async () => {
+    await insertObserver(db.sql, {
+      name: "held-back",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/held`)],
+    });
+    // A poll this slow means only the runtime's own look-again can deliver within the test.
+    await startRuntime("held-back", systemClock, 600_000);
+    const blocker = await db.sql.reserve();
+    try {
+      // A transaction with an xid, touching no tracked table: it holds the horizon back and its
+      // end sends no notification.
+      await blocker`BEGIN`;
+      await blocker`SELECT pg_current_xact_id()`;
+      await db.sql`INSERT INTO orders (status) VALUES ('held')`;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(receiver.requests).toHaveLength(0);
+      await blocker`COMMIT`;
+    } finally {
+      blocker.release();
+    }
+    const [request] = await receiver.waitFor(1);
+    expect(JSON.parse(request?.text ?? "{}").after.status).toBe("held");
   });
 
   it("reloads observers written with plain SQL, without a restart", async () => {
