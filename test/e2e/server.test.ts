@@ -76,6 +76,12 @@ describe("the Bun server", () => {
     const target = await server();
     const health = await (await fetch(`${target.url}/api/observers/runtime/health`)).json();
     expect(health).toMatchObject({ running: true, errors: 0 });
+    const document = await (await fetch(`${target.url}/openapi.json`)).json();
+    expect(document).toMatchObject({ openapi: "3.1.0" });
+    expect(Object.keys(document.paths)).toContain("/api/observers/{id}/backtest");
+    const docs = await fetch(`${target.url}/docs`);
+    expect(docs.headers.get("content-type")).toContain("text/html");
+    expect(await docs.text()).toContain("/openapi.json");
     await createObserver(target, {
       name: "api-insert",
       entity_type: "Order",
@@ -92,6 +98,20 @@ describe("the Bun server", () => {
     const [request] = await receiver.waitFor(1);
     expect(request?.headers["webhook-signature"]).toMatch(/^v1,/);
     expect(JSON.parse(request?.text ?? "").after).toMatchObject({ status: "new", total: 10 });
+    // The client's address comes from Bun: after 11 invalid tokens, the next one waits.
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const response = await fetch(`${target.url}/api/observers`, {
+        headers: { authorization: "Bearer not-a-token" },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses).toEqual(Array(11).fill(401));
+    const throttled = await fetch(`${target.url}/api/observers`, {
+      headers: { authorization: "Bearer not-a-token" },
+    });
+    expect(throttled.status).toBe(429);
+    expect(Number(throttled.headers.get("retry-after"))).toBeGreaterThan(0);
     expect(await target.stop()).toBe(0);
   });
 
