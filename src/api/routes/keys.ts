@@ -16,6 +16,7 @@ import {
 } from "../schemas/common.ts";
 
 const tags = ["API keys"];
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
 const KeyCreateSchema = z
   .strictObject({
@@ -24,7 +25,14 @@ const KeyCreateSchema = z
     fk_customer_org: z
       .union([
         z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-        z.string().regex(/^\d{1,19}$/, "must be a tenant id (digits)"),
+        z
+          .string()
+          .regex(/^\d{1,19}$/, "must be a tenant id (digits)")
+          // A BIGINT: beyond it, the insert would fail (a 500) rather than answer 400.
+          .refine(
+            (value) => !/^\d+$/.test(value) || BigInt(value) <= MAX_BIGINT,
+            "must be at most 9223372036854775807",
+          ),
       ])
       .nullable()
       .optional()
@@ -100,7 +108,9 @@ export function keyRoutes(deps: ApiDependencies) {
       const principal = c.var.principal;
       requireAdmin(principal.scope);
       const body = c.req.valid("json");
-      const requested = body.fk_customer_org == null ? null : String(body.fk_customer_org);
+      // Canonical digits, so that "07" is tenant 7 (as the BIGINT column will have it).
+      const requested =
+        body.fk_customer_org == null ? null : BigInt(body.fk_customer_org).toString();
       if (principal.tenant !== null && requested !== null && requested !== principal.tenant) {
         throw new HttpProblem(
           403,

@@ -121,14 +121,23 @@ export function pageRequest(query: { page?: number | undefined; page_size?: numb
   return { page: query.page ?? 1, pageSize: query.page_size ?? DEFAULT_PAGE_SIZE };
 }
 
+/**
+ * An ISO 8601 timestamp with a time zone, within the years 1 to 9999 once in UTC: PostgreSQL
+ * refuses year 0, and a year past 9999 (`9999-12-31T23:59:59-14:00`) is written `+010000-...`,
+ * which it cannot read either. Outside that range, a 400 rather than a failed query.
+ */
+const instant = z.iso.datetime({ offset: true }).refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  // Not a timestamp at all: the format check says so.
+  return Number.isNaN(year) || (year >= 1 && year <= 9999);
+}, "must be within the years 1 to 9999 (in UTC)");
+
 /** `since` and `until` query parameters (or body fields): an ISO 8601 time range. */
 export const TimeRange = {
-  since: z.iso
-    .datetime({ offset: true })
+  since: instant
     .optional()
     .openapi({ description: "Start of the time range (inclusive), ISO 8601 with a time zone" }),
-  until: z.iso
-    .datetime({ offset: true })
+  until: instant
     .optional()
     .openapi({ description: "End of the time range (exclusive), ISO 8601 with a time zone" }),
 };

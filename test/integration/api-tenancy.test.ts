@@ -1,0 +1,388 @@
+/**
+ * Authorization of every operation, table-driven from the app's own OpenAPI document so that a new
+ * route is covered as soon as it exists: (a) other tenants' ids answer 404 wherever an operation
+ * takes an id, (b) a read key cannot call any non-GET operation (403), (c) every operation but the
+ * health probe needs a valid token (401). Then the failure throttle over HTTP, per client.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createObserversApi } from "../../src/api/app.ts";
+import { AuthThrottle } from "../../src/api/auth-throttle.ts";
+import { openApiDocument } from "../../src/api/openapi.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
+import type { SqlClient } from "../../src/ports/sql.ts";
+import { insertApiKey } from "../../src/store/api-keys.ts";
+import { apiClient } from "../support/api-client.ts";
+import { fakeClock } from "../support/clock.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { insertObserver } from "../support/observers.ts";
+import { stubRuntime } from "../support/stub-runtime.ts";
+
+const ADMIN = "admin-token-for-tenancy-tests";
+let db: TestDatabase;
+
+// The app is built before the database exists, so that its document can name the tests; its SQL
+// goes to the test database once `beforeAll` has made it.
+const sql: SqlClient = {
+  query: (text, params) => db.client.query(text, params),
+  transaction: (fn) => db.client.transaction(fn),
+  close: async () => {},
+};
+const app = createObserversApi({
+  sql,
+  runtime: stubRuntime(),
+  adminToken: ADMIN,
+  logger: silentLogger,
+  // The wrong-token checks below fail dozens of times from one client: never throttle them here.
+  authThrottle: new AuthThrottle({ freeFailures: Number.MAX_SAFE_INTEGER }),
+});
+const call = apiClient(app, ADMIN);
+
+interface Operation {
+  method: string;
+  template: string;
+  /** `METHOD template`, as the tests are named. */
+  name: string;
+  pathParams: string[];
+  requiresBody: boolean;
+  /** Declares `security: []`: callable without a token. */
+  open: boolean;
+  /** The success status the document declares (the lowest 2xx). */
+  success: number;
+}
+
+function operationsOf(document: Record<string, unknown>): Operation[] {
+  const operations: Operation[] = [];
+  for (const [template, item] of Object.entries(document.paths as Record<string, object>)) {
+    for (const [method, raw] of Object.entries(item as Record<string, Record<string, unknown>>)) {
+      const parameters = (raw.parameters ?? []) as { in: string; name: string }[];
+      const statuses = Object.keys(raw.responses as object).map(Number);
+      const security = raw.security as unknown[] | undefined;
+      operations.push({
+        method: method.toUpperCase(),
+        template,
+        name: `${method.toUpperCase()} ${template}`,
+        pathParams: parameters.filter((p) => p.in === "path").map((p) => p.name),
+        requiresBody: (raw.requestBody as { required?: boolean } | undefined)?.required === true,
+        open: Array.isArray(security) && security.length === 0,
+        success: Math.min(...statuses.filter((s) => s >= 200 && s < 300)),
+      });
+    }
+  }
+  return operations;
+}
+
+const operations = operationsOf(openApiDocument(app));
+const withIds = operations.filter((op) => op.pathParams.length > 0);
+const writes = operations.filter((op) => op.method !== "GET" && op.method !== "HEAD");
+const authenticated = operations.filter((op) => !op.open);
+
+/**
+ * A valid body for each operation that requires one (so that a 404 or 403 cannot be a 400 in
+ * disguise). A new operation with a required body fails its tests until it is added here.
+ */
+const BODIES: Readonly<Record<string, unknown>> = {
+  "POST /api/observers": {
+    name: "from-the-table",
+    entity_type: "Order",
+    actions: [{ type: "log", message_template: "{{ id }} changed" }],
+  },
+  "PATCH /api/observers/{id}": { priority: 1 },
+  "POST /api/observers/{id}/test": {
+    event: {
+      object_type: "Order",
+      modification_type: "INSERT",
+      object_data: { total: 1 },
+      fk_customer_org: 7,
+    },
+  },
+  "POST /api/observers/{id}/backtest": { since: "2026-01-01T00:00:00Z" },
+  "POST /api/observers/dlq/retry-all": {},
+  "POST /api/keys": { name: "from-the-table", scope: "read" },
+};
+
+function bodyFor(op: Operation): unknown {
+  if (op.name in BODIES) return BODIES[op.name];
+  if (op.requiresBody) throw new Error(`add a valid sample body for ${op.name} to BODIES`);
+  return undefined;
+}
+
+/** Tenant 7's resources: a fresh set per use, since some operations delete what they touch. */
+interface Fixtures {
+  observer: string;
+  deadLetter: string;
+  change: string;
+  key: string;
+}
+
+async function seedTenant7(): Promise<Fixtures> {
+  const observer = await insertObserver(db.sql, {
+    name: `t7-${randomUUID()}`,
+    actions: [{ type: "log", message_template: "{{ id }} changed" }],
+    fk_customer_org: 7,
+  });
+  const [dlq] = await db.sql`
+    INSERT INTO core.tb_observer_dlq (fk_observer, observer_name, delivery_id, action_index,
+      action_type, event_id, object_type, modification_type, object_id, object_data,
+      fk_customer_org, change_created_at, attempts, max_attempts, error_code, error_message)
+    SELECT pk_observer, name, gen_random_uuid(), 0, 'log', gen_random_uuid(), 'Order', 'INSERT',
+      '1', '{"total":1}'::jsonb, 7, now(), 3, 3, 'E_TEST', 'failed'
+    FROM core.tb_observer WHERE id = ${observer}::uuid
+    RETURNING id::text AS id`;
+  const [change] = await db.sql`
+    INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data,
+      fk_customer_org)
+    VALUES ('Order', 'INSERT', '1', '{"total":1}'::jsonb, 7)
+    RETURNING id::text AS id`;
+  const key = await insertApiKey(db.client, {
+    name: `t7-key-${randomUUID()}`,
+    scope: "read",
+    fk_customer_org: "7",
+  });
+  return {
+    observer,
+    deadLetter: String(dlq?.id),
+    change: String(change?.id),
+    key: key.id,
+  };
+}
+
+/** Which of tenant 7's resources an operation's path parameter names, by the path's prefix. */
+function fixtureFor(template: string, param: string, fixtures: Fixtures): string {
+  if (param === "event_id") return fixtures.change;
+  if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
+  if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
+  if (template.startsWith("/api/keys/")) return fixtures.key;
+  if (template.startsWith("/api/observers/")) return fixtures.observer;
+  throw new Error(`no fixture for {id} in ${template}: add one to fixtureFor`);
+}
+
+function pathOf(op: Operation, fixtures: Fixtures): string {
+  return op.template.replace(/\{([^}]+)\}/g, (_, param: string) =>
+    fixtureFor(op.template, param, fixtures),
+  );
+}
+
+async function problem(response: Response, status: number, what: string) {
+  const text = await response.clone().text();
+  expect(response.status, `${what}: ${text}`).toBe(status);
+  expect(response.headers.get("content-type")).toContain("application/problem+json");
+  return (await response.json()) as { code: string; detail: string };
+}
+
+const tokens = { t7: "", t8: "", read: "" };
+
+beforeAll(async () => {
+  db = await createTestDatabase("api_tenancy");
+  tokens.t7 = (
+    await insertApiKey(db.client, { name: "t7", scope: "admin", fk_customer_org: "7" })
+  ).token;
+  tokens.t8 = (
+    await insertApiKey(db.client, { name: "t8", scope: "admin", fk_customer_org: "8" })
+  ).token;
+  tokens.read = (await insertApiKey(db.client, { name: "reader", scope: "read" })).token;
+});
+afterAll(() => db?.drop());
+
+describe("the operation table", () => {
+  it("covers the whole document, so no check passes vacuously", () => {
+    expect(operations.length).toBeGreaterThanOrEqual(20);
+    expect(withIds.length).toBeGreaterThanOrEqual(10);
+    expect(writes.length).toBeGreaterThanOrEqual(10);
+    expect(authenticated.length).toBe(operations.length - 1);
+    // Every operation has a success status, and the only open one is the health probe.
+    for (const op of operations) expect(op.success, op.name).toBeLessThan(300);
+    expect(operations.filter((op) => op.open).map((op) => op.name)).toEqual([
+      "GET /api/observers/runtime/health",
+    ]);
+    // The routes the brief names are all there.
+    for (const name of [
+      "GET /api/observers/{id}",
+      "GET /api/observers/dlq/{id}",
+      "DELETE /api/keys/{id}",
+      "GET /api/observers/events/{event_id}/explain",
+      "POST /api/observers/{id}/test",
+      "POST /api/observers/{id}/backtest",
+    ]) {
+      expect(withIds.map((op) => op.name)).toContain(name);
+    }
+  });
+
+  it("answers the open health probe without a token", async () => {
+    const response = await call("GET", "/api/observers/runtime/health", undefined, {
+      token: null,
+    });
+    expect(response.status).toBe(200);
+  });
+});
+
+describe("(a) another tenant's id answers 404, as if it did not exist", () => {
+  it.each(withIds.map((op) => [op.name, op] as const))("%s", async (_, op) => {
+    const fixtures = await seedTenant7();
+    const path = pathOf(op, fixtures);
+    const body = bodyFor(op);
+    const refused = await problem(
+      await call(op.method, path, body, { token: tokens.t8 }),
+      404,
+      `tenant 8 on ${op.name}`,
+    );
+    expect(refused.code).toBe("NOT_FOUND");
+    // The owner succeeds with the very same request: the 404 was the tenant's doing.
+    const owner = await call(op.method, path, body, { token: tokens.t7 });
+    expect(owner.status, `tenant 7 on ${op.name}: ${await owner.clone().text()}`).toBe(op.success);
+  });
+});
+
+describe("(b) a read key cannot call a non-GET operation", () => {
+  it.each(writes.map((op) => [op.name, op] as const))("%s", async (_, op) => {
+    const fixtures = await seedTenant7();
+    const before = await db.sql`SELECT
+      (SELECT count(*) FROM core.tb_observer WHERE deleted_at IS NULL)::int AS observers,
+      (SELECT count(*) FROM core.tb_observer_dlq WHERE status = 'pending')::int AS dead_letters,
+      (SELECT count(*) FROM core.tb_api_key WHERE deleted_at IS NULL)::int AS keys,
+      (SELECT count(*) FROM core.tb_observer WHERE priority <> 100)::int AS patched`;
+    const refused = await problem(
+      await call(op.method, pathOf(op, fixtures), bodyFor(op), { token: tokens.read }),
+      403,
+      `read key on ${op.name}`,
+    );
+    expect(refused.code).toBe("FORBIDDEN");
+    const after = await db.sql`SELECT
+      (SELECT count(*) FROM core.tb_observer WHERE deleted_at IS NULL)::int AS observers,
+      (SELECT count(*) FROM core.tb_observer_dlq WHERE status = 'pending')::int AS dead_letters,
+      (SELECT count(*) FROM core.tb_api_key WHERE deleted_at IS NULL)::int AS keys,
+      (SELECT count(*) FROM core.tb_observer WHERE priority <> 100)::int AS patched`;
+    expect(after).toEqual(before);
+  });
+});
+
+describe("(c) every operation but the health probe needs a valid token", () => {
+  it.each(authenticated.map((op) => [op.name, op] as const))("%s", async (_, op) => {
+    const fixtures = await seedTenant7();
+    const path = pathOf(op, fixtures);
+    for (const [token, what] of [
+      [null, "no token"],
+      ["wrong-token-wrong-token-wrong", "a wrong token"],
+      [`${ADMIN}x`, "the admin token with one more character"],
+    ] as const) {
+      const response = await call(op.method, path, bodyFor(op), { token });
+      const refused = await problem(response, 401, `${what} on ${op.name}`);
+      expect(refused.code).toBe("UNAUTHORIZED");
+      expect(response.headers.get("www-authenticate")).toBe("Bearer");
+    }
+    const basic = await call(op.method, path, bodyFor(op), {
+      token: null,
+      headers: { authorization: `Basic ${btoa(`admin:${ADMIN}`)}` },
+    });
+    await problem(basic, 401, `Basic auth on ${op.name}`);
+  });
+});
+
+describe("the failure throttle over HTTP", () => {
+  const clock = fakeClock();
+  const throttled = createObserversApi({
+    sql,
+    runtime: stubRuntime(),
+    adminToken: ADMIN,
+    logger: silentLogger,
+    clientAddress: (c) => c.req.header("x-test-client"),
+    authThrottle: new AuthThrottle({ freeFailures: 3, clock }),
+  });
+  const client = apiClient(throttled, ADMIN);
+  const as = (address: string, token: string) =>
+    client("GET", "/api/observers", undefined, { token, headers: { "x-test-client": address } });
+  const WRONG = "not-a-valid-token-at-all";
+
+  async function tooMany(response: Response, seconds: number) {
+    const body = await problem(response, 429, "a throttled client");
+    expect(body.code).toBe("TOO_MANY_REQUESTS");
+    expect(body.detail).toContain(`retry in ${seconds} s`);
+    expect(response.headers.get("retry-after")).toBe(String(seconds));
+  }
+
+  it("makes a client that keeps failing wait, whatever its next token, and no one else", async () => {
+    // Three free failures, and a fourth that is still checked but starts a 1 s wait.
+    for (let i = 1; i <= 4; i++) {
+      await problem(await as("A", WRONG), 401, `wrong token ${i}`);
+    }
+    // Now even the admin token or a valid key from A is refused unchecked...
+    await tooMany(await as("A", ADMIN), 1);
+    await tooMany(await as("A", tokens.read), 1);
+    await tooMany(await as("A", WRONG), 1);
+    // ...on every authenticated route...
+    await tooMany(
+      await client("POST", "/api/observers/runtime/reload", undefined, {
+        headers: { "x-test-client": "A" },
+      }),
+      1,
+    );
+    // ...while B, with a valid token, is unaffected, and the health probe needs no token.
+    expect((await as("B", ADMIN)).status).toBe(200);
+    const health = await client("GET", "/api/observers/runtime/health", undefined, {
+      token: null,
+      headers: { "x-test-client": "A" },
+    });
+    expect(health.status).toBe(200);
+    // A missing token is a 401 without consulting the throttle's count.
+    await problem(
+      await client("GET", "/api/observers", undefined, {
+        token: null,
+        headers: { "x-test-client": "B" },
+      }),
+      401,
+      "no token",
+    );
+
+    // Refusals while waiting do not lengthen the wait.
+    clock.advance(999);
+    await tooMany(await as("A", ADMIN), 1);
+    clock.advance(1);
+    // Waited out: the next failure doubles the wait to 2 s.
+    await problem(await as("A", WRONG), 401, "wrong token after the wait");
+    await tooMany(await as("A", ADMIN), 2);
+    clock.advance(1_500);
+    await tooMany(await as("A", ADMIN), 1);
+    clock.advance(500);
+    // A valid token after the wait succeeds, and forgets A's failures.
+    expect((await as("A", ADMIN)).status).toBe(200);
+    for (let i = 1; i <= 4; i++) {
+      await problem(await as("A", WRONG), 401, `wrong token ${i} after a success`);
+    }
+    await tooMany(await as("A", ADMIN), 1);
+    clock.advance(1_000);
+    expect((await as("A", tokens.t7)).status).toBe(200);
+  });
+
+  it("counts B's failures apart from A's", async () => {
+    for (let i = 1; i <= 4; i++) await problem(await as("C", WRONG), 401, `C wrong ${i}`);
+    await tooMany(await as("C", ADMIN), 1);
+    for (let i = 1; i <= 3; i++) await problem(await as("D", WRONG), 401, `D wrong ${i}`);
+    expect((await as("D", ADMIN)).status).toBe(200);
+    clock.advance(1_000);
+    expect((await as("C", ADMIN)).status).toBe(200);
+  });
+
+  it("counts every client as one when the host gives no address", async () => {
+    const shared = fakeClock();
+    const anonymous = apiClient(
+      createObserversApi({
+        sql,
+        runtime: stubRuntime(),
+        adminToken: ADMIN,
+        logger: silentLogger,
+        authThrottle: new AuthThrottle({ freeFailures: 1, clock: shared }),
+      }),
+      ADMIN,
+    );
+    const get = (token: string, address: string) =>
+      anonymous("GET", "/api/observers", undefined, {
+        token,
+        headers: { "x-test-client": address },
+      });
+    await problem(await get(WRONG, "E"), 401, "E wrong");
+    await problem(await get(WRONG, "F"), 401, "F wrong");
+    await tooMany(await get(ADMIN, "G"), 1);
+    shared.advance(1_000);
+    expect((await get(ADMIN, "G")).status).toBe(200);
+  });
+});
