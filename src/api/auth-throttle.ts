@@ -24,8 +24,10 @@ interface Entry {
 
 /**
  * Counts failed authentications per client. Past `freeFailures`, the client must wait before its
- * next token is even checked, and each failure after a wait doubles the next one. A success
- * forgets the client. Memory is bounded by `maxClients`.
+ * next token is even checked, and each failure after a wait doubles the next one. Failures are
+ * forgotten only after `windowMs` without one: a success does not reset them, or anyone holding
+ * one valid key could interleave it with guesses at the admin token. Memory is bounded by
+ * `maxClients`.
  */
 export class AuthThrottle {
   readonly #entries = new Map<string, Entry>();
@@ -72,10 +74,5 @@ export class AuthThrottle {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-  }
-
-  /** Forgets the client's failures. */
-  success(client: string): void {
-    this.#entries.delete(client);
   }
 }

@@ -34,6 +34,12 @@ export interface AuthOptions {
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 const READ_METHODS = new Set(["GET", "HEAD"]);
+/** POSTs that only read (their body is a question): a `read` key may call them. */
+const READING_POSTS = [/^\/api\/observers\/[^/]+\/(?:test|backtest)$/];
+
+function reads(method: string, path: string): boolean {
+  return READ_METHODS.has(method) || (method === "POST" && READING_POSTS.some((p) => p.test(path)));
+}
 
 async function digest(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
@@ -65,7 +71,7 @@ async function authenticate(
 
 /**
  * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
- * only read (403 otherwise); a tenant-bound key's tenant reaches the store through `principal`.
+ * only read (403 otherwise; test and backtest only read); a tenant-bound key's tenant reaches the store through `principal`.
  * A client that keeps sending invalid tokens is made to wait (429 with `Retry-After`) before its
  * next token is even checked.
  */
@@ -92,8 +98,7 @@ export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
       throttle.failure(client);
       throw unauthorized("the token is not valid");
     }
-    throttle.success(client);
-    if (principal.scope === "read" && !READ_METHODS.has(c.req.method)) {
+    if (principal.scope === "read" && !reads(c.req.method, c.req.path)) {
       throw new HttpProblem(403, "FORBIDDEN", "this key has the read scope: it cannot write");
     }
     c.set("principal", principal);

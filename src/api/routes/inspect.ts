@@ -31,7 +31,7 @@ const test = createRoute({
   tags,
   summary: "Test an observer against an event",
   description:
-    "Runs the observer (as if enabled) against a given event or a stored change and explains the result, down to every sub-expression of the condition. Sends nothing unless `send` is true; then each action runs once, with a fresh webhook-id, without retries or log rows.",
+    "Runs the observer (as if enabled) against a given event or a stored change and explains the result, down to every sub-expression of the condition. Sends nothing unless `send` is true; then each action runs once, with a fresh webhook-id, without retries or log rows. A read key may test, but not send.",
   request: { params: ObserverIdParam, body: jsonBody(TestRequestSchema) },
   responses: {
     200: jsonResponse(TestResultSchema, "Whether it fires, and why"),
@@ -45,7 +45,7 @@ const backtest = createRoute({
   tags,
   summary: "Backtest an observer over the retained change log",
   description:
-    "How many changes in the time range the observer (or a draft condition) would have fired for, with samples. The condition runs as SQL in PostgreSQL where it has an exact SQL form, and is evaluated here otherwise.",
+    "How many changes in the time range the observer (or a draft condition) would have fired for, with samples. The condition runs as SQL in PostgreSQL where it has an exact SQL form, and is evaluated here otherwise. Only reads: a read key may backtest.",
   request: { params: ObserverIdParam, body: jsonBody(BacktestRequestSchema) },
   responses: {
     200: jsonResponse(BacktestResultSchema, "Counts and samples"),
@@ -172,6 +172,13 @@ export function inspectRoutes(deps: ApiDependencies) {
       const event = await eventFor(sql, body, scope);
       const condition = conditionOf(row, body.condition_expression);
       const match = explainMatch({ ...row, condition_expression: condition, enabled: true }, event);
+      if (body.send && c.var.principal.scope !== "admin") {
+        throw new HttpProblem(
+          403,
+          "FORBIDDEN",
+          "sending needs the admin scope: this key can only read",
+        );
+      }
       const sent = body.send && match.fired ? await sendOnce(executorFor(), row, event) : null;
       const result = {
         ...match,

@@ -74,7 +74,7 @@ export const TestEventSchema = z
       .optional()
       .openapi({ description: "The row before the change" }),
     fk_customer_org: z.union([z.string(), z.number().int()]).nullable().optional(),
-    id: z.string().optional().openapi({ format: "uuid", description: "Default: a new UUID" }),
+    id: z.guid("must be a UUID").optional().openapi({ description: "Default: a new UUID" }),
     created_at: z.iso.datetime({ offset: true }).optional(),
   })
   .openapi("TestEvent");
