@@ -7,6 +7,7 @@ import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
 import { type ApiEnv, type ClientAddress, createAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
+import { bodyGuard } from "./body-guard.ts";
 import { router } from "./context.ts";
 import { MAX_BODY_BYTES } from "./limits.ts";
 import { openApiDocument } from "./openapi.ts";
@@ -87,12 +88,15 @@ export function createObserversApi(options: ObserversApiOptions) {
       ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
     }),
   );
+  // Input every schema accepts but PostgreSQL or a response could not hold: a 400, not a 500.
+  app.use("/api/*", bodyGuard);
 
-  // Literal paths (runtime/..., stats, logs, dlq/..., events/...) are registered before /{id}.
+  // Literal paths (runtime/..., dlq/..., stats, logs, events/...) are registered before /{id}:
+  // the first match answers, so dlq/stats must come before {id}/stats.
   return open
     .route("/api/observers", runtimeRoutes(deps))
-    .route("/api/observers", activityRoutes(deps))
     .route("/api/observers/dlq", deadLetterRoutes(deps))
+    .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps));

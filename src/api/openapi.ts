@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { ApiEnv } from "./auth.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "./limits.ts";
 import { actionComponentSchemas } from "./schemas/action-docs.ts";
 
 const DESCRIPTION = `Manage observers (what to watch in PostgreSQL and which actions to run), read
@@ -9,7 +9,8 @@ their logs and statistics, replay dead letters, and ask why an observer did or d
 Authenticate with \`Authorization: Bearer <token>\`: the admin token, or an API key (\`/api/keys\`).
 A \`read\` key can only read; a key bound to a tenant sees only that tenant's observers, logs, dead
 letters and changes (others answer 404). Errors are \`application/problem+json\` (RFC 9457) with a
-stable \`code\`. Request bodies are limited to ${MAX_BODY_BYTES} bytes.`;
+stable \`code\`. Request bodies are limited to ${MAX_BODY_BYTES} bytes and ${MAX_JSON_DEPTH} levels of
+nesting; text may not contain U+0000 or unpaired surrogates (PostgreSQL cannot store them).`;
 
 let cached: { app: object; document: Record<string, unknown> } | undefined;
 

@@ -11,6 +11,15 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Longest per-action timeout an observer may ask for (a delivery's lease must outlast it). */
 export const MAX_TIMEOUT_MS = 15 * 60_000;
 export const DEFAULT_PRIORITY = 100;
+/** The range of `priority`: PostgreSQL's INTEGER (FraiseQL's column). */
+export const MIN_PRIORITY = -2_147_483_648;
+export const MAX_PRIORITY = 2_147_483_647;
+
+function codePointCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
 
 const condition = v.pipe(
   v.string(),
@@ -42,7 +51,12 @@ export const observerDefinitionSchema = v.strictObject({
     v.string(),
     v.trim(),
     v.nonEmpty("must not be empty"),
-    v.maxLength(MAX_OBSERVER_NAME_LENGTH, `must be at most ${MAX_OBSERVER_NAME_LENGTH} characters`),
+    // Characters are code points, as PostgreSQL's length() and JSON Schema's maxLength count them
+    // (valibot's maxLength counts UTF-16 units: an emoji would count twice).
+    v.check(
+      (name) => codePointCount(name) <= MAX_OBSERVER_NAME_LENGTH,
+      `must be at most ${MAX_OBSERVER_NAME_LENGTH} characters`,
+    ),
   ),
   description: v.optional(v.nullable(v.string()), null),
   entity_type: v.optional(v.nullable(entityType), null),
@@ -55,7 +69,15 @@ export const observerDefinitionSchema = v.strictObject({
   ),
   retry_config: v.optional(retryConfigSchema, {}),
   enabled: v.optional(v.boolean(), true),
-  priority: v.optional(v.pipe(v.number(), v.safeInteger("must be an integer")), DEFAULT_PRIORITY),
+  priority: v.optional(
+    v.pipe(
+      v.number(),
+      v.safeInteger("must be an integer"),
+      v.minValue(MIN_PRIORITY, `must be at least ${MIN_PRIORITY}`),
+      v.maxValue(MAX_PRIORITY, `must be at most ${MAX_PRIORITY}`),
+    ),
+    DEFAULT_PRIORITY,
+  ),
   timeout_ms: v.optional(
     v.pipe(
       v.number(),

@@ -17,9 +17,14 @@ export interface CallOptions {
   /** Overrides the client's token; null sends no Authorization header. */
   token?: string | null;
   headers?: Record<string, string>;
+  /** The body's Content-Type: `application/json` unless given; null sends none. */
+  contentType?: string | null;
 }
 
-/** A client: `call(method, path, body?, options?)`; a string body is sent as is. */
+/**
+ * A client: `call(method, path, body?, options?)`; a string body is sent as is, and so are bytes
+ * (a `Uint8Array`, for bodies that are not valid UTF-8).
+ */
 export function apiClient(
   app: RequestableApp & Parameters<typeof openApiDocument>[0],
   token: string | null,
@@ -34,10 +39,17 @@ export function apiClient(
     const headers: Record<string, string> = { ...options.headers };
     const bearer = options.token === undefined ? token : options.token;
     if (bearer !== null) headers.authorization = `Bearer ${bearer}`;
-    let payload: string | undefined;
+    let payload: string | Uint8Array<ArrayBuffer> | undefined;
     if (body !== undefined) {
-      headers["content-type"] ??= "application/json";
-      payload = typeof body === "string" ? body : JSON.stringify(body);
+      if (options.contentType !== null) {
+        headers["content-type"] ??= options.contentType ?? "application/json";
+      }
+      payload =
+        typeof body === "string"
+          ? body
+          : body instanceof Uint8Array
+            ? new Uint8Array(body)
+            : JSON.stringify(body);
     }
     const response = await app.request(path, {
       method,

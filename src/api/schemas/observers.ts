@@ -13,7 +13,9 @@ import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
   MAX_OBSERVER_NAME_LENGTH,
+  MAX_PRIORITY,
   MAX_TIMEOUT_MS,
+  MIN_PRIORITY,
 } from "../../observers/schema.ts";
 import { redactedPlaceholders } from "../../store/redact.ts";
 import { safeParseConfig } from "../../validation.ts";
@@ -159,7 +161,10 @@ const fields = {
     .max(32, "must list at most 32 actions"),
   retry_config: RetryConfigInputSchema,
   enabled: z.boolean().openapi({ default: true }),
-  priority: integer().openapi({ default: DEFAULT_PRIORITY, description: "Lower runs first" }),
+  priority: integer()
+    .min(MIN_PRIORITY, `must be at least ${MIN_PRIORITY}`)
+    .max(MAX_PRIORITY, `must be at most ${MAX_PRIORITY}`)
+    .openapi({ default: DEFAULT_PRIORITY, description: "Lower runs first" }),
   timeout_ms: integer()
     .min(1, "must be at least 1")
     .max(MAX_TIMEOUT_MS, `must be at most ${MAX_TIMEOUT_MS} (15 minutes)`)
