@@ -52,3 +52,12 @@ export function parseConfig<T>(
   if (!result.success) throw new ConfigError(result.issues);
   return result.output;
 }
+
+/**
+ * Refuses arrays where an object is expected: valibot's object and record schemas check only
+ * `typeof value === "object"`, so `[]` would pass as `{}` and `["v"]` as `{"0": "v"}`. Put it
+ * first in a pipe: `v.pipe(v.unknown(), notArray(), v.strictObject({...}))`.
+ */
+export function notArray(message = "must be an object, not an array") {
+  return v.check((value: unknown) => !Array.isArray(value), message);
+}

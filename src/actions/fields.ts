@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { MAX_URL_BYTES } from "../net/target.ts";
 import { type TemplateMode, templateIssues } from "../templates/index.ts";
+import { notArray } from "../validation.ts";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** RFC 9110 field-name token. */
@@ -35,7 +36,7 @@ export const nonEmptyString = v.pipe(v.string(), v.nonEmpty("must not be empty")
 
 /** Custom HTTP headers: token names, values without CR/LF/NUL. JSON `null` means none. */
 export const headers = v.pipe(
-  v.nullish(v.record(v.string(), v.string())),
+  v.nullish(v.pipe(v.unknown(), notArray(), v.record(v.string(), v.string()))),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed || !dataset.value) return;
     for (const [name, value] of Object.entries(dataset.value)) {

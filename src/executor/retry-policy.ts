@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { notArray } from "../validation.ts";
 
 /** How the delay between attempts grows. */
 export const BACKOFF_STRATEGIES = ["exponential", "linear", "fixed"] as const;
@@ -35,21 +36,25 @@ const delay = v.pipe(
 );
 
 // Fields are nullish because FraiseQL stores retry_config as JSONB, where absent and null mean the same.
-const fields = v.strictObject({
-  max_attempts: v.nullish(
-    v.pipe(
-      v.number(),
-      v.safeInteger("must be an integer"),
-      v.minValue(1, "must be at least 1 (the first attempt counts)"),
-      v.maxValue(MAX_ATTEMPTS_LIMIT, `must be at most ${MAX_ATTEMPTS_LIMIT}`),
+const fields = v.pipe(
+  v.unknown(),
+  notArray(),
+  v.strictObject({
+    max_attempts: v.nullish(
+      v.pipe(
+        v.number(),
+        v.safeInteger("must be an integer"),
+        v.minValue(1, "must be at least 1 (the first attempt counts)"),
+        v.maxValue(MAX_ATTEMPTS_LIMIT, `must be at most ${MAX_ATTEMPTS_LIMIT}`),
+      ),
     ),
-  ),
-  backoff_strategy: v.nullish(
-    v.picklist(BACKOFF_STRATEGIES, `must be one of ${BACKOFF_STRATEGIES.join(", ")}`),
-  ),
-  initial_delay_ms: v.nullish(delay),
-  max_delay_ms: v.nullish(delay),
-});
+    backoff_strategy: v.nullish(
+      v.picklist(BACKOFF_STRATEGIES, `must be one of ${BACKOFF_STRATEGIES.join(", ")}`),
+    ),
+    initial_delay_ms: v.nullish(delay),
+    max_delay_ms: v.nullish(delay),
+  }),
+);
 
 /**
  * An observer's `retry_config` (snake_case, FraiseQL-compatible): null or a partial object in,

@@ -406,6 +406,20 @@ describe("dead letters", () => {
     return String(row?.id);
   }
 
+  it("re-queues nothing on a bare retry-all POST: the filter must be sent, {} for all", async () => {
+    const [row] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+    const refused = await problem(
+      await app.request("/api/observers/dlq/retry-all", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}` },
+      }),
+      400,
+    );
+    expect(refused.detail).toContain("{} re-queues every dead letter");
+    const [after] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+    expect(after?.n).toBe(row?.n);
+  });
+
   it("lists, reads, retries and deletes dead letters; dlq paths win over /:id", async () => {
     const observer = await (
       await call("POST", "/api/observers", secretObserver("dlq-owner"))

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { NotFoundError } from "../../errors.ts";
+import { ConfigError, NotFoundError } from "../../errors.ts";
 import {
   deadLetterStats,
   deleteDeadLetter,
@@ -116,6 +116,12 @@ export function deadLetterRoutes(deps: ApiDependencies) {
     })
     .openapi(stats, async (c) => c.json(await deadLetterStats(sql, tenantOf(c.var.principal)), 200))
     .openapi(retryAll, async (c) => {
+      // A bare POST must not re-queue everything by accident: the filter is explicit, `{}` for all.
+      if (c.req.header("content-type") === undefined) {
+        throw new ConfigError([
+          { path: "", message: "send the filter as a JSON body ({} re-queues every dead letter)" },
+        ]);
+      }
       const filter = c.req.valid("json");
       const result = await retryDeadLetters(sql, {
         ...tenantOf(c.var.principal),
