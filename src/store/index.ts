@@ -13,17 +13,19 @@ export {
 export type { Page, PageRequest, TenantScope } from "./common.ts";
 export {
   type DeadLetter,
-  type DeadLetterFilter,
   type DeadLetterStats,
   deadLetterStats,
   deleteDeadLetter,
   getDeadLetter,
   type ListDeadLettersOptions,
   listDeadLetters,
-  type RetryDeadLettersResult,
-  retryDeadLetters,
 } from "./dead-letters.ts";
-export { retryDeadLetter } from "./dlq-replay.ts";
+export {
+  type DeadLetterFilter,
+  type RetryDeadLettersResult,
+  retryDeadLetter,
+  retryDeadLetters,
+} from "./dlq-replay.ts";
 export {
   type BacktestOptions,
   type BacktestResult,

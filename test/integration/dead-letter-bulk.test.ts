@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.ts";
-import { deadLetterStats, retryDeadLetters } from "../../src/store/dead-letters.ts";
+import { deadLetterStats } from "../../src/store/dead-letters.ts";
+import { retryDeadLetters } from "../../src/store/dlq-replay.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { insertObserver } from "../support/observers.ts";
 

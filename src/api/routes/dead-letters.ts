@@ -5,9 +5,8 @@ import {
   deleteDeadLetter,
   getDeadLetter,
   listDeadLetters,
-  retryDeadLetters,
 } from "../../store/dead-letters.ts";
-import { retryDeadLetter } from "../../store/dlq-replay.ts";
+import { retryDeadLetter, retryDeadLetters } from "../../store/dlq-replay.ts";
 import { tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import {
