@@ -1,15 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { LOG_STATUSES } from "../../store/logs.ts";
 import { TenantId, Timestamp } from "./common.ts";
-
-const LOG_STATUSES = [
-  "pending",
-  "running",
-  "success",
-  "failed",
-  "skipped",
-  "timeout",
-  "cancelled",
-] as const;
 
 /** One attempt of one action (FraiseQL's columns, plus ours). Payloads are never returned. */
 export const ObserverLogSchema = z
