@@ -9,6 +9,7 @@ import {
   type PageRequest,
   pageBounds,
   type TenantScope,
+  tenantCondition,
   toPage,
 } from "./common.ts";
 
@@ -103,16 +104,13 @@ export interface ApiKeyView {
   last_used_at: string | null;
 }
 
-const TENANT = (n: number) =>
-  `($${n}::text::bigint IS NULL OR fk_customer_org = $${n}::text::bigint)`;
-
 /** A page of live keys, newest first; a tenant scope lists that tenant's keys only. */
 export async function listApiKeys(
   sql: SqlExecutor,
   options: PageRequest & TenantScope,
 ): Promise<Page<ApiKeyView>> {
   const { page, limit, offset } = pageBounds(options);
-  const where = `WHERE deleted_at IS NULL AND ${TENANT(1)}`;
+  const where = `WHERE deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 1)}`;
   const params = [options.tenant ?? null];
   const [rows, counts] = await Promise.all([
     sql.query<Omit<ApiKeyView, "fk_customer_org"> & { fk_customer_org: string | null }>(
@@ -141,7 +139,7 @@ export async function deleteApiKey(
   if (!isUuid(id)) throw missing;
   const rows = await sql.query(
     `UPDATE core.tb_api_key SET deleted_at = now()
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)} RETURNING 1 AS revoked`,
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)} RETURNING 1 AS revoked`,
     [id, scope.tenant ?? null],
   );
   if (rows.length === 0) throw missing;

@@ -31,6 +31,14 @@ export function sqlState(error: unknown): string | undefined {
 /** `unique_violation`. */
 export const UNIQUE_VIOLATION = "23505";
 
+/**
+ * The tenant scope as SQL: `$n` (a tenant id as text, or NULL for every tenant) restricts
+ * `column` to that tenant.
+ */
+export function tenantCondition(column: string, n: number): string {
+  return `($${n}::text::bigint IS NULL OR ${column} = $${n}::text::bigint)`;
+}
+
 /** Which rows a caller may see: a tenant id (as text) restricts them to that tenant. */
 export interface TenantScope {
   /** Null or absent: every tenant (an unbound key or the admin token). */

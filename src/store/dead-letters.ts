@@ -7,9 +7,9 @@ import {
   type PageRequest,
   pageBounds,
   type TenantScope,
+  tenantCondition,
   toPage,
 } from "./common.ts";
-import { timeRange, timeRangeCondition } from "./time-range.ts";
 
 /** A dead letter as the API returns it. */
 export interface DeadLetter {
@@ -52,8 +52,6 @@ const COLUMNS = `q.id::text AS id, o.id::text AS observer_id, q.observer_name,
   ${isoColumn("q.last_retry_at")}`;
 const FROM =
   "FROM core.tb_observer_dlq q LEFT JOIN core.tb_observer o ON o.pk_observer = q.fk_observer";
-const TENANT = (n: number) =>
-  `($${n}::text::bigint IS NULL OR q.fk_customer_org = $${n}::text::bigint)`;
 
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`no dead letter with id ${JSON.stringify(id)}`);
@@ -69,7 +67,7 @@ export async function listDeadLetters(
     throw new ConfigError([{ path: "observer_id", message: "must be an observer id (a UUID)" }]);
   }
   const { page, limit, offset } = pageBounds(options);
-  const where = `WHERE ${TENANT(1)} AND ($2::uuid IS NULL OR o.id = $2::uuid)`;
+  const where = `WHERE ${tenantCondition("q.fk_customer_org", 1)} AND ($2::uuid IS NULL OR o.id = $2::uuid)`;
   const params = [options.tenant ?? null, observerId];
   const [rows, counts] = await Promise.all([
     sql.query<DeadLetter>(
@@ -90,7 +88,7 @@ export async function getDeadLetter(
 ): Promise<DeadLetter> {
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query<DeadLetter>(
-    `SELECT ${COLUMNS} ${FROM} WHERE q.id = $1::uuid AND ${TENANT(2)}`,
+    `SELECT ${COLUMNS} ${FROM} WHERE q.id = $1::uuid AND ${tenantCondition("q.fk_customer_org", 2)}`,
     [id, scope.tenant ?? null],
   );
   const row = rows[0];
@@ -106,7 +104,7 @@ export async function deleteDeadLetter(
 ): Promise<void> {
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query(
-    `DELETE FROM core.tb_observer_dlq q WHERE q.id = $1::uuid AND ${TENANT(2)} RETURNING 1 AS deleted`,
+    `DELETE FROM core.tb_observer_dlq q WHERE q.id = $1::uuid AND ${tenantCondition("q.fk_customer_org", 2)} RETURNING 1 AS deleted`,
     [id, scope.tenant ?? null],
   );
   if (rows.length === 0) throw notFound(id);
@@ -144,7 +142,7 @@ export async function deadLetterStats(
     by_error_code: string;
     by_observer: string;
   }>(
-    `WITH q AS (SELECT * FROM core.tb_observer_dlq q WHERE ${TENANT(1)})
+    `WITH q AS (SELECT * FROM core.tb_observer_dlq q WHERE ${tenantCondition("q.fk_customer_org", 1)})
      SELECT count(*)::text AS total, COALESCE(sum(retry_count), 0)::text AS retries,
        count(*) FILTER (WHERE status = 'pending')::text AS pending,
        count(*) FILTER (WHERE status = 'retrying')::text AS retrying,

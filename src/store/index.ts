@@ -10,6 +10,12 @@ export {
   insertApiKey,
   listApiKeys,
 } from "./api-keys.ts";
+export {
+  type BacktestOptions,
+  type BacktestResult,
+  type BacktestSample,
+  backtestObserver,
+} from "./backtest.ts";
 export type { Page, PageRequest, TenantScope } from "./common.ts";
 export {
   type DeadLetter,
@@ -27,10 +33,6 @@ export {
   retryDeadLetters,
 } from "./dlq-replay.ts";
 export {
-  type BacktestOptions,
-  type BacktestResult,
-  type BacktestSample,
-  backtestObserver,
   type EventExplanation,
   type EventOutcome,
   explainStoredEvent,

@@ -8,6 +8,7 @@ import {
   type PageRequest,
   pageBounds,
   type TenantScope,
+  tenantCondition,
   toPage,
 } from "./common.ts";
 import { timeRange, timeRangeCondition } from "./time-range.ts";
@@ -128,7 +129,7 @@ export async function listLogs(
   const range = timeRange(options);
   const { page, limit, offset } = pageBounds(options);
   // The observer is matched by its pk, so the (fk_observer, created_at) index serves the filter.
-  const where = `WHERE ($1::text::bigint IS NULL OR l.fk_customer_org = $1::text::bigint)
+  const where = `WHERE ${tenantCondition("l.fk_customer_org", 1)}
     AND ($2::uuid IS NULL
       OR l.fk_observer = (SELECT pk_observer FROM core.tb_observer WHERE id = $2::uuid))
     AND ($3::text IS NULL OR l.status = $3::text)

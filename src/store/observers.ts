@@ -10,6 +10,7 @@ import {
   pageBounds,
   sqlState,
   type TenantScope,
+  tenantCondition,
   toPage,
   UNIQUE_VIOLATION,
 } from "./common.ts";
@@ -36,9 +37,6 @@ export interface ListObserversOptions extends PageRequest, TenantScope {
   includeDeleted?: boolean;
 }
 
-// `$n IS NULL OR ...` keeps one statement for every filter combination.
-const TENANT = (n: number) =>
-  `($${n}::text::bigint IS NULL OR fk_customer_org = $${n}::text::bigint)`;
 const UPDATE_ATTEMPTS = 5;
 
 function validate(value: unknown, sentActions: unknown): ObserverDefinition {
@@ -109,7 +107,7 @@ export async function readLive(
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query<StoredObserverRow>(
     `SELECT ${OBSERVER_COLUMNS} FROM core.tb_observer
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)}`,
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}`,
     [id, scope.tenant ?? null],
   );
   const row = rows[0];
@@ -132,7 +130,7 @@ export async function listObservers(
   options: ListObserversOptions,
 ): Promise<Page<Observer>> {
   const { page, limit, offset } = pageBounds(options);
-  const where = `WHERE ($1::boolean OR deleted_at IS NULL) AND ${TENANT(2)}
+  const where = `WHERE ($1::boolean OR deleted_at IS NULL) AND ${tenantCondition("fk_customer_org", 2)}
     AND ($3::text IS NULL OR entity_type = $3::text)
     AND ($4::text IS NULL OR event_type = upper($4::text))
     AND ($5::boolean IS NULL OR enabled = $5::boolean)`;
@@ -203,7 +201,7 @@ export async function deleteObserver(
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query(
     `UPDATE core.tb_observer SET deleted_at = now(), updated_by = $3::text
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)} RETURNING 1 AS deleted`,
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)} RETURNING 1 AS deleted`,
     [id, options.tenant ?? null, options.actor ?? null],
   );
   if (rows.length === 0) throw notFound(id);
@@ -219,7 +217,7 @@ export async function setObserverEnabled(
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query<StoredObserverRow>(
     `UPDATE core.tb_observer SET enabled = $3::boolean, updated_by = $4::text
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${TENANT(2)}
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
      RETURNING ${OBSERVER_COLUMNS}`,
     [id, options.tenant ?? null, enabled, options.actor ?? null],
   );

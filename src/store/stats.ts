@@ -1,6 +1,6 @@
 import { NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { isoColumn, isUuid, type TenantScope } from "./common.ts";
+import { isoColumn, isUuid, type TenantScope, tenantCondition } from "./common.ts";
 import { type TimeRangeOptions, timeRange, timeRangeCondition } from "./time-range.ts";
 
 /*
@@ -139,11 +139,11 @@ export async function observerStats(
        SELECT ${AGGREGATES}
        FROM core.tb_observer_log l
        WHERE l.fk_observer = o.pk_observer
-         AND ($1::text::bigint IS NULL OR l.fk_customer_org = $1::text::bigint)
+         AND ${tenantCondition("l.fk_customer_org", 1)}
          AND ${timeRangeCondition("l.created_at", 2)}
      ) s
      WHERE o.deleted_at IS NULL
-       AND ($1::text::bigint IS NULL OR o.fk_customer_org = $1::text::bigint)
+       AND ${tenantCondition("o.fk_customer_org", 1)}
        AND ($4::uuid IS NULL OR o.id = $4::uuid)
      ORDER BY o.priority, o.pk_observer`,
     [options.tenant ?? null, range.since, range.until, observerId],
@@ -195,19 +195,19 @@ export async function statsSummary(
          FILTER (WHERE l.action_index IS NOT NULL AND l.status IN ('success', 'failed'))
          ::numeric)::text AS p95_duration,
        (SELECT count(*) FROM core.tb_observer o WHERE o.deleted_at IS NULL
-          AND ($1::text::bigint IS NULL OR o.fk_customer_org = $1::text::bigint))::text
+          AND ${tenantCondition("o.fk_customer_org", 1)})::text
          AS observers_total,
        (SELECT count(*) FROM core.tb_observer o WHERE o.deleted_at IS NULL AND o.enabled
-          AND ($1::text::bigint IS NULL OR o.fk_customer_org = $1::text::bigint))::text
+          AND ${tenantCondition("o.fk_customer_org", 1)})::text
          AS observers_enabled,
        (SELECT count(*) FROM core.tb_observer_dlq q WHERE q.status = 'pending'
-          AND ($1::text::bigint IS NULL OR q.fk_customer_org = $1::text::bigint))::text
+          AND ${tenantCondition("q.fk_customer_org", 1)})::text
          AS dlq_pending,
        (SELECT count(*) FROM core.tb_observer_dlq q WHERE q.status = 'retrying'
-          AND ($1::text::bigint IS NULL OR q.fk_customer_org = $1::text::bigint))::text
+          AND ${tenantCondition("q.fk_customer_org", 1)})::text
          AS dlq_retrying
      FROM core.tb_observer_log l
-     WHERE ($1::text::bigint IS NULL OR l.fk_customer_org = $1::text::bigint)
+     WHERE ${tenantCondition("l.fk_customer_org", 1)}
        AND ${timeRangeCondition("l.created_at", 2)}`,
     [options.tenant ?? null, range.since, range.until],
   );

@@ -24,15 +24,19 @@ function check(value: string, path: string, issues: ConfigIssue[]): string | nul
   const ms = Date.parse(value.trim());
   if (match && Number.isFinite(ms)) {
     const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
-    // Date.parse rolls 2024-02-30 over into March: refuse dates that do not exist.
-    const date = new Date(Date.UTC(year, month - 1, day));
-    if (date.getUTCFullYear() === year && date.getUTCMonth() === month - 1) {
-      return new Date(ms).toISOString();
-    }
+    // Date.parse rolls 2024-02-30 over into March: refuse dates that do not exist. (setUTCFullYear,
+    // unlike Date.UTC, does not read years 0 to 99 as 1900 to 1999.)
+    const date = new Date(0);
+    date.setUTCFullYear(year, month - 1, day);
+    const iso = new Date(ms).toISOString();
+    // PostgreSQL has no year 0, and an offset can push 9999 into 10000 (`+010000-...`).
+    const storable = /^\d{4}-/.test(iso) && !iso.startsWith("0000-");
+    if (date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && storable) return iso;
   }
   issues.push({
     path,
-    message: "must be an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T12:00:00Z",
+    message:
+      "must be an ISO 8601 timestamp with a time zone, from year 1 to 9999, e.g. 2024-05-01T12:00:00Z",
   });
   return null;
 }

@@ -10,7 +10,16 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { testEnvironment } from "../support/actions.ts";
-import { apiClient } from "../support/api-client.ts";
+import { apiClient, problem } from "../support/api-client.ts";
+import {
+  BACKTEST_RANGE,
+  EVALUATED,
+  expectedBacktest,
+  insertBacktestChanges,
+  insertChange,
+  insertOutcome,
+  PORTABLE,
+} from "../support/changes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { insertObserver, webhook } from "../support/observers.ts";
 import { useReceiver } from "../support/receiver.ts";
@@ -25,39 +34,6 @@ let callWithoutEnvironment: ReturnType<typeof apiClient>;
 const tokens = { t7: "", t8: "" };
 const ids = { shipped: "", t7: "", t8: "", user: "", disabled: "", bt: "", bt7: "" };
 const CONDITION = "field_changed_to('status', 'shipped') && total > 100";
-// Conditions alike on these rows: one PostgreSQL can run, one it cannot (\d has no identical form).
-const PORTABLE = "code matches '^[0-9]+$'";
-const EVALUATED = "code matches '^\\d+$'";
-
-interface ChangeSeed {
-  entity?: string;
-  type?: string;
-  data?: Record<string, unknown> | null;
-  before?: Record<string, unknown> | null;
-  org?: number | null;
-  at: string;
-  objectId?: string;
-}
-
-/** Inserts a change-log row in the producer form; returns its event id. */
-async function insertChange(seed: ChangeSeed): Promise<string> {
-  const rows = await db.sql.unsafe<{ id: string }[]>(
-    `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data,
-       object_data_before, fk_customer_org, created_at)
-     VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7::timestamptz)
-     RETURNING id::text AS id`,
-    [
-      seed.entity ?? "Order",
-      seed.type ?? "INSERT",
-      seed.objectId ?? "1",
-      seed.data === null ? null : JSON.stringify(seed.data ?? {}),
-      seed.before == null ? null : JSON.stringify(seed.before),
-      seed.org ?? null,
-      seed.at,
-    ],
-  );
-  return (rows[0] as { id: string }).id;
-}
 
 beforeAll(async () => {
   db = await createTestDatabase("api_inspect");
@@ -96,16 +72,6 @@ beforeAll(async () => {
   }
 });
 afterAll(() => db?.drop());
-
-async function problem(response: Response, status: number) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toContain("application/problem+json");
-  return (await response.json()) as {
-    code: string;
-    detail: string;
-    issues?: Record<string, unknown>[];
-  };
-}
 
 interface Step {
   kind: string;
@@ -327,7 +293,7 @@ describe("POST /api/observers/{id}/test", () => {
   });
 
   it("tests a stored change by its event id", async () => {
-    const eventId = await insertChange({
+    const eventId = await insertChange(db.sql, {
       type: "UPDATE",
       data: { status: "shipped", total: 120 },
       before: { status: "packed", total: 120 },
@@ -463,40 +429,11 @@ describe("POST /api/observers/{id}/test with send", () => {
 });
 
 describe("POST /api/observers/{id}/backtest", () => {
-  const since = "2026-01-01T00:00:00Z";
-  const until = "2026-01-01T07:00:00Z";
-  const changes: string[] = [];
+  const { since, until } = BACKTEST_RANGE;
+  let changes: string[];
 
   beforeAll(async () => {
-    const seeds: ChangeSeed[] = [
-      { data: { code: "123" }, org: 7, at: "2026-01-01T00:00:00Z" }, // 0 fires (since is inclusive)
-      {
-        type: "UPDATE",
-        data: { code: "abc" },
-        before: { code: "x" },
-        org: 7,
-        at: "2026-01-01T01:00:00Z",
-      }, // 1 false
-      { data: { code: 5 }, org: 7, at: "2026-01-01T02:00:00Z" }, // 2 error: not a string
-      { data: { other: 1 }, at: "2026-01-01T03:00:00Z" }, // 3 error: missing
-      { data: { code: "9" }, org: 8, at: "2026-01-01T04:00:00Z" }, // 4 fires
-      { entity: "User", data: { code: "1" }, org: 7, at: "2026-01-01T05:00:00Z" }, // 5 other entity
-      { type: "DELETE", data: { code: "77" }, org: 7, at: "2026-01-01T06:00:00Z" }, // 6 fires
-      { data: { code: "42" }, org: 7, at: "2026-01-01T07:00:00Z" }, // 7 out: until is exclusive
-      { data: { code: "5" }, org: 7, at: "2025-12-31T23:59:59.999Z" }, // 8 out: before since
-      { data: { code: "5" }, org: 7, at: "2026-01-01T00:30:00Z" }, // 9 fires; written last, earlier
-    ];
-    for (const seed of seeds) {
-      changes.push(await insertChange({ ...seed, objectId: `b${changes.length}` }));
-    }
-  });
-
-  const sample = (index: number, eventType = "INSERT", createdAt?: string) => ({
-    event_id: changes[index],
-    entity_type: "Order",
-    entity_id: `b${index}`,
-    event_type: eventType,
-    created_at: expect.stringMatching(createdAt ?? /Z$/),
+    changes = await insertBacktestChanges(db.sql);
   });
 
   async function backtest(id: string, body: unknown, token = ADMIN) {
@@ -508,21 +445,7 @@ describe("POST /api/observers/{id}/backtest", () => {
   }
 
   it("counts in SQL with exact samples, earliest first", async () => {
-    expect(await backtest(ids.bt, { since, until })).toEqual({
-      method: "sql",
-      since,
-      until,
-      considered: 7,
-      fired: 4,
-      errors: 2,
-      truncated: false,
-      samples: [
-        { ...sample(0), created_at: "2026-01-01T00:00:00.000Z" },
-        { ...sample(9), created_at: "2026-01-01T00:30:00.000Z" },
-        { ...sample(4), created_at: "2026-01-01T04:00:00.000Z" },
-        { ...sample(6, "DELETE"), created_at: "2026-01-01T06:00:00.000Z" },
-      ],
-    });
+    expect(await backtest(ids.bt, { since, until })).toEqual(expectedBacktest(changes));
   });
 
   it("evaluates a draft condition that has no SQL form, with the same counts", async () => {
@@ -624,7 +547,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
   let eventId: string;
 
   beforeAll(async () => {
-    eventId = await insertChange({
+    eventId = await insertChange(db.sql, {
       type: "UPDATE",
       data: { status: "shipped", total: 150 },
       before: { status: "new", total: 150 },
@@ -632,12 +555,13 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
       at: "2025-07-01T10:00:00.123456Z",
       objectId: "o-7",
     });
-    await db.sql`
-      INSERT INTO core.tb_observer_log (fk_observer, event_id, status, action_index, action_type,
-        attempt_number, max_attempts, error_code, error_message, created_at)
-      SELECT pk_observer, ${eventId}::uuid, 'failed', 0, 'webhook', 1, 3, 'HTTP_STATUS', 'HTTP 503',
-        '2025-07-01T10:00:01Z'::timestamptz
-      FROM core.tb_observer WHERE id = ${ids.shipped}::uuid`;
+    await insertOutcome(db.sql, ids.shipped, eventId, {
+      status: "failed",
+      attempt: 1,
+      at: "2025-07-01T10:00:01Z",
+      error_code: "HTTP_STATUS",
+      error: "HTTP 503",
+    });
   });
 
   interface Explanation {
@@ -718,7 +642,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
   });
 
   it("answers 404 for an unknown or non-UUID event, and another tenant's change", async () => {
-    const global = await insertChange({ data: {}, at: "2025-07-01T11:00:00Z" });
+    const global = await insertChange(db.sql, { data: {}, at: "2025-07-01T11:00:00Z" });
     for (const [id, token] of [
       [randomUUID(), ADMIN],
       ["not-a-uuid", ADMIN],
@@ -737,7 +661,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
   });
 
   it("answers 422 for a stored change that cannot be read as an event", async () => {
-    const broken = await insertChange({ type: "FROB", at: "2025-07-01T12:00:00Z" });
+    const broken = await insertChange(db.sql, { type: "FROB", at: "2025-07-01T12:00:00Z" });
     const body = await problem(await call("GET", `/api/observers/events/${broken}/explain`), 422);
     expect(body.code).toBe("UNREADABLE_CHANGE");
     expect(body.detail).toContain("modification_type");
@@ -789,12 +713,12 @@ describe("tenancy of test and backtest", () => {
       reason: "tenant",
       detail: "the observer belongs to tenant 7 but the change has no tenant",
     });
-    const eightChange = await insertChange({
+    const eightChange = await insertChange(db.sql, {
       data: { total: 50 },
       org: 8,
       at: "2025-08-01T00:00:00Z",
     });
-    const sevenChange = await insertChange({
+    const sevenChange = await insertChange(db.sql, {
       data: { total: 50 },
       org: 7,
       at: "2025-08-01T00:00:00Z",

@@ -9,7 +9,7 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { AuthThrottle } from "../../src/api/auth-throttle.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
-import { apiClient } from "../support/api-client.ts";
+import { apiClient, problem } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { insertObserver } from "../support/observers.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
@@ -68,16 +68,6 @@ interface KeyPage {
   page_size: number;
   total_count: number;
   total_pages: number;
-}
-
-async function problem(response: Response, status: number) {
-  expect(response.status).toBe(status);
-  expect(response.headers.get("content-type")).toContain("application/problem+json");
-  return (await response.json()) as {
-    code: string;
-    detail: string;
-    issues?: { path: string; message: string }[];
-  };
 }
 
 async function create(body: unknown, token = ADMIN): Promise<{ id: string; token: string }> {

@@ -1,12 +1,17 @@
 /** Explaining stored changes and backtesting observers over a real change log. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChangeEventError, ConfigError, NotFoundError } from "../../src/errors.ts";
+import { type BacktestOptions, backtestObserver } from "../../src/store/backtest.ts";
+import { explainStoredEvent, readStoredEvent } from "../../src/store/inspect.ts";
 import {
-  type BacktestOptions,
-  backtestObserver,
-  explainStoredEvent,
-  readStoredEvent,
-} from "../../src/store/inspect.ts";
+  BACKTEST_RANGE,
+  EVALUATED,
+  expectedBacktest,
+  insertBacktestChanges,
+  insertChange,
+  insertOutcome,
+  PORTABLE,
+} from "../support/changes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { insertObserver, webhook } from "../support/observers.ts";
 
@@ -16,55 +21,6 @@ beforeAll(async () => {
   db = await createTestDatabase("inspect");
 });
 afterAll(() => db?.drop());
-
-interface ChangeSeed {
-  entity?: string;
-  type?: string;
-  data?: Record<string, unknown> | null;
-  before?: Record<string, unknown> | null;
-  org?: number | null;
-  at: string;
-  objectId?: string;
-}
-
-/** Inserts a change-log row in the producer form; returns its event id. */
-async function insertChange(seed: ChangeSeed): Promise<string> {
-  const rows = await db.sql.unsafe<{ id: string }[]>(
-    `INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_id, object_data,
-       object_data_before, fk_customer_org, created_at)
-     VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6, $7::timestamptz)
-     RETURNING id::text AS id`,
-    [
-      seed.entity ?? "Order",
-      seed.type ?? "INSERT",
-      seed.objectId ?? "1",
-      seed.data === null ? null : JSON.stringify(seed.data ?? {}),
-      seed.before == null ? null : JSON.stringify(seed.before),
-      seed.org ?? null,
-      seed.at,
-    ],
-  );
-  return (rows[0] as { id: string }).id;
-}
-
-async function pkOf(observerId: string): Promise<string> {
-  const [row] = await db.sql<{ pk: string }[]>`
-    SELECT pk_observer::text AS pk FROM core.tb_observer WHERE id = ${observerId}::uuid`;
-  return (row as { pk: string }).pk;
-}
-
-async function insertLog(
-  observerId: string,
-  eventId: string,
-  fields: { status: string; attempt: number; at: string; error_code?: string; error?: string },
-): Promise<void> {
-  await db.sql`
-    INSERT INTO core.tb_observer_log (fk_observer, event_id, status, action_index, action_type,
-      attempt_number, max_attempts, error_code, error_message, created_at)
-    VALUES (${await pkOf(observerId)}::bigint, ${eventId}::uuid, ${fields.status}, 0, 'webhook',
-      ${fields.attempt}, 3, ${fields.error_code ?? null}, ${fields.error ?? null},
-      ${fields.at}::timestamptz)`;
-}
 
 async function caught(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -99,22 +55,29 @@ describe("explainStoredEvent", () => {
     }
     await db.sql`UPDATE core.tb_observer SET priority = 5 WHERE id = ${ids.tenant7 as string}::uuid`;
     await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE id = ${ids.deleted as string}::uuid`;
-    eventId = await insertChange({
+    eventId = await insertChange(db.sql, {
       data: { status: "new", total: 50 },
       org: 7,
       at: "2025-06-01T10:00:00.123456Z",
       objectId: "o-1",
     });
-    otherTenantEvent = await insertChange({
+    otherTenantEvent = await insertChange(db.sql, {
       data: { status: "new" },
       org: 8,
       at: "2025-06-01T10:00:00Z",
     });
-    globalEvent = await insertChange({ data: { status: "new" }, at: "2025-06-01T10:00:00Z" });
+    globalEvent = await insertChange(db.sql, {
+      data: { status: "new" },
+      at: "2025-06-01T10:00:00Z",
+    });
     const fires = ids.fires as string;
     // Logged out of order: outcomes come back by created_at.
-    await insertLog(fires, eventId, { status: "success", attempt: 2, at: "2025-06-01T10:00:05Z" });
-    await insertLog(fires, eventId, {
+    await insertOutcome(db.sql, fires, eventId, {
+      status: "success",
+      attempt: 2,
+      at: "2025-06-01T10:00:05Z",
+    });
+    await insertOutcome(db.sql, fires, eventId, {
       status: "failed",
       attempt: 1,
       at: "2025-06-01T10:00:01Z",
@@ -122,7 +85,7 @@ describe("explainStoredEvent", () => {
       error: "upstream unavailable",
     });
     // Another event's row for the same observer stays out.
-    await insertLog(fires, globalEvent, {
+    await insertOutcome(db.sql, fires, globalEvent, {
       status: "success",
       attempt: 1,
       at: "2025-06-01T10:00:02Z",
@@ -221,7 +184,7 @@ describe("explainStoredEvent", () => {
   });
 
   it("refuses a change that cannot be read as an event, naming the column", async () => {
-    const broken = await insertChange({ type: "FROB", at: "2025-06-01T11:00:00Z" });
+    const broken = await insertChange(db.sql, { type: "FROB", at: "2025-06-01T11:00:00Z" });
     const error = await caught(explainStoredEvent(db.client, broken, {}));
     expect(error).toBeInstanceOf(ChangeEventError);
     expect((error as ChangeEventError).field).toBe("modification_type");
@@ -230,12 +193,8 @@ describe("explainStoredEvent", () => {
 });
 
 describe("backtestObserver", () => {
-  // Conditions alike on these rows: one PostgreSQL can run, one it cannot (\d has no identical form).
-  const PORTABLE = "code matches '^[0-9]+$'";
-  const EVALUATED = "code matches '^\\d+$'";
-  const since = "2026-01-01T00:00:00Z";
-  const until = "2026-01-01T07:00:00Z";
-  const ids: string[] = [];
+  const { since, until } = BACKTEST_RANGE;
+  let ids: string[];
 
   const options = (
     observer: Partial<BacktestOptions["observer"]> = {},
@@ -275,68 +234,11 @@ describe("backtestObserver", () => {
   }
 
   beforeAll(async () => {
-    const seeds: ChangeSeed[] = [
-      { data: { code: "123" }, org: 7, at: "2026-01-01T00:00:00Z" }, // 0 fires (since is inclusive)
-      {
-        type: "UPDATE",
-        data: { code: "abc" },
-        before: { code: "x" },
-        org: 7,
-        at: "2026-01-01T01:00:00Z",
-      }, // 1 false
-      { data: { code: 5 }, org: 7, at: "2026-01-01T02:00:00Z" }, // 2 error: not a string
-      { data: { other: 1 }, at: "2026-01-01T03:00:00Z" }, // 3 error: missing
-      { data: { code: "9" }, org: 8, at: "2026-01-01T04:00:00Z" }, // 4 fires
-      { entity: "User", data: { code: "1" }, org: 7, at: "2026-01-01T05:00:00Z" }, // 5 other entity
-      { type: "DELETE", data: { code: "77" }, org: 7, at: "2026-01-01T06:00:00Z" }, // 6 fires
-      { data: { code: "42" }, org: 7, at: "2026-01-01T07:00:00Z" }, // 7 out: until is exclusive
-      { data: { code: "5" }, org: 7, at: "2025-12-31T23:59:59.999Z" }, // 8 out: before since
-      { data: { code: "5" }, org: 7, at: "2026-01-01T00:30:00Z" }, // 9 fires; written last, earlier
-    ];
-    for (const seed of seeds) ids.push(await insertChange({ ...seed, objectId: `b${ids.length}` }));
+    ids = await insertBacktestChanges(db.sql);
   });
 
   it("counts by SQL and by evaluation alike, with samples earliest first", async () => {
-    const result = await both({});
-    expect(result).toEqual({
-      method: "sql",
-      since,
-      until,
-      considered: 7,
-      fired: 4,
-      errors: 2,
-      truncated: false,
-      samples: [
-        {
-          event_id: ids[0],
-          entity_type: "Order",
-          entity_id: "b0",
-          event_type: "INSERT",
-          created_at: "2026-01-01T00:00:00.000Z",
-        },
-        {
-          event_id: ids[9],
-          entity_type: "Order",
-          entity_id: "b9",
-          event_type: "INSERT",
-          created_at: "2026-01-01T00:30:00.000Z",
-        },
-        {
-          event_id: ids[4],
-          entity_type: "Order",
-          entity_id: "b4",
-          event_type: "INSERT",
-          created_at: "2026-01-01T04:00:00.000Z",
-        },
-        {
-          event_id: ids[6],
-          entity_type: "Order",
-          entity_id: "b6",
-          event_type: "DELETE",
-          created_at: "2026-01-01T06:00:00.000Z",
-        },
-      ],
-    });
+    expect(await both({})).toEqual(expectedBacktest(ids));
   });
 
   it("says why a condition was evaluated rather than counted in SQL", async () => {
@@ -377,6 +279,11 @@ describe("backtestObserver", () => {
     );
     expect([last.considered, last.fired]).toEqual([1, 1]);
     expect(last.samples.map((s) => s.event_id)).toEqual([ids[7]]);
+    // The window is echoed as it was read: UTC, with milliseconds.
+    expect([last.since, last.until]).toEqual([
+      "2026-01-01T07:00:00.000Z",
+      "2026-01-01T08:00:00.000Z",
+    ]);
   });
 
   it("fires for every change considered when there is no condition", async () => {
@@ -441,7 +348,8 @@ describe("backtestObserver", () => {
       expect(error).toBeInstanceOf(ConfigError);
       return (error as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
     };
-    const timestamp = "must be an ISO 8601 timestamp with a time zone, e.g. 2026-01-01T00:00:00Z";
+    const timestamp =
+      "must be an ISO 8601 timestamp with a time zone, from year 1 to 9999, e.g. 2024-05-01T12:00:00Z";
     expect(await issues(options({}, { since: "yesterday" }))).toEqual([`since: ${timestamp}`]);
     expect(await issues(options({}, { until: "2026-01-01T00:00:00" }))).toEqual([
       `until: ${timestamp}`,
@@ -450,8 +358,18 @@ describe("backtestObserver", () => {
       `since: ${timestamp}`,
     ]);
     expect(await issues(options({}, { since: until, until: since }))).toEqual([
-      "since: must not be later than until",
+      "since: must not be after until",
     ]);
+    // PostgreSQL has no year 0, and an offset can carry 9999 into year 10000.
+    expect(await issues(options({}, { since: "0000-06-01T00:00:00Z" }))).toEqual([
+      `since: ${timestamp}`,
+    ]);
+    expect(await issues(options({}, { until: "9999-12-31T23:59:59-14:00" }))).toEqual([
+      `until: ${timestamp}`,
+    ]);
+    // Years below 100 are years, not 1900 + n.
+    const early = await backtestObserver(db.client, options({}, { since: "0050-06-01T00:00:00Z" }));
+    expect(early.since).toBe("0050-06-01T00:00:00.000Z");
     expect(await issues(options({}, { sampleLimit: 101 }))).toEqual([
       "sample_limit: must be an integer from 0 to 100",
     ]);

@@ -16,27 +16,14 @@ import { openApiDocument } from "../../src/api/openapi.ts";
 import { ObserverCreateSchema } from "../../src/api/schemas/observers.ts";
 import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
-import type { ObserverRuntime } from "../../src/runtime/types.ts";
 import { safeParseConfig } from "../../src/validation.ts";
 import { apiClient } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { stubRuntime } from "../support/stub-runtime.ts";
 
 const ADMIN = "admin-token-for-hostile-bodies-0123";
 
-const runtime: ObserverRuntime = {
-  start: async () => {},
-  stop: async () => {},
-  health: async () => ({
-    running: true,
-    observer_count: 0,
-    last_checkpoint: null,
-    events_processed: 0,
-    errors: 0,
-    lag: { pending_changes: 0, due_deliveries: 0, oldest_pending_ms: 0 },
-  }),
-  reload: async () => 0,
-  wake: () => {},
-};
+const runtime = stubRuntime();
 
 let db: TestDatabase;
 let app: ReturnType<typeof createObserversApi>;

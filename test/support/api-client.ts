@@ -2,6 +2,7 @@
  * A test client of the management API (`app.request`) that checks every response against the
  * app's OpenAPI document (test/support/openapi-check.ts) and fails the call when it does not match.
  */
+import { expect } from "vitest";
 import { openApiDocument } from "../../src/api/openapi.ts";
 import { openApiChecker } from "./openapi-check.ts";
 
@@ -63,4 +64,18 @@ export function apiClient(
     }
     return response;
   };
+}
+
+/** One issue of a problem document (validation issues carry more fields, e.g. a position). */
+export interface ProblemIssue {
+  path: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/** Asserts `response` is a problem document with `status`; returns its body. */
+export async function problem(response: Response, status: number) {
+  expect(response.status).toBe(status);
+  expect(response.headers.get("content-type")).toContain("application/problem+json");
+  return (await response.json()) as { code: string; detail: string; issues?: ProblemIssue[] };
 }

@@ -14,7 +14,18 @@ function setup(options: ConstructorParameters<typeof AuthThrottle>[0] = {}) {
   const fail = (client: string, n = 1) => {
     for (let i = 0; i < n; i++) throttle.failure(client);
   };
-  return { clock, throttle, fail };
+  /** `n` failures of `client` in a row, each once the last wait is over; returns the waits. */
+  const waitsOfFailures = (client: string, n: number) => {
+    const waits: number[] = [];
+    for (let i = 0; i < n; i++) {
+      fail(client);
+      const wait = throttle.waitMs(client);
+      waits.push(wait);
+      clock.advance(wait);
+    }
+    return waits;
+  };
+  return { clock, throttle, fail, waitsOfFailures };
 }
 
 describe("AuthThrottle", () => {
@@ -44,27 +55,13 @@ describe("AuthThrottle", () => {
   });
 
   it("doubles the wait with each further failure, up to maxLockMs", () => {
-    const { clock, throttle, fail } = setup({ freeFailures: 0, maxLockMs: 10_000 });
-    const waits: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      fail("a");
-      const wait = throttle.waitMs("a");
-      waits.push(wait);
-      clock.advance(wait);
-    }
-    expect(waits).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+    const { waitsOfFailures } = setup({ freeFailures: 0, maxLockMs: 10_000 });
+    expect(waitsOfFailures("a", 7)).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
   });
 
   it("defaults to doubling from 1 s up to 15 minutes", () => {
-    const { clock, throttle, fail } = setup({ freeFailures: 0 });
-    const waits: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      fail("a");
-      const wait = throttle.waitMs("a");
-      waits.push(wait);
-      clock.advance(wait);
-    }
-    expect(waits).toEqual([
+    const { waitsOfFailures } = setup({ freeFailures: 0 });
+    expect(waitsOfFailures("a", 12)).toEqual([
       1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 64_000, 128_000, 256_000, 512_000, 900_000,
       900_000,
     ]);

@@ -11,40 +11,22 @@ import { ObserverCreateSchema, ObserverPatchSchema } from "../../src/api/schemas
 import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 import { redactedPlaceholders } from "../../src/store/redact.ts";
 import { safeParseConfig } from "../../src/validation.ts";
+import { designExample, exampleWebhook as webhook } from "../support/observer-definitions.ts";
 
 type Json = Record<string, unknown>;
 
-const webhook = { type: "webhook", url: "https://example.com/hook" };
 const base: Json = { name: "order-shipped", actions: [webhook] };
 const with_ = (fields: Json): Json => ({ ...base, ...fields });
 const retry = (config: unknown): Json => with_({ retry_config: config });
 
-/** DESIGN section 3's example: every field. */
+/** DESIGN section 3's example (every field), with a second action. */
+const design = designExample();
 const full: Json = {
-  name: "order-shipped",
-  description: "optional",
-  entity_type: "Order",
-  event_type: "UPDATE",
-  condition_expression: "field_changed_to('status', 'shipped') && total > 100",
+  ...design,
   actions: [
-    {
-      type: "webhook",
-      url: "https://example.com/hook",
-      headers: { "x-team": "ops" },
-      body_template: null,
-      signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-    },
+    ...design.actions,
     { type: "log", level: "WARN", message_template: "order {{ entity_id }} shipped" },
   ],
-  retry_config: {
-    max_attempts: 5,
-    backoff_strategy: "exponential",
-    initial_delay_ms: 500,
-    max_delay_ms: 30000,
-  },
-  enabled: true,
-  priority: 100,
-  timeout_ms: 30000,
 };
 
 const withoutName = (): Json => {

@@ -2,8 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/errors.ts";
 import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 import { parseConfig, safeParseConfig } from "../../src/validation.ts";
-
-const webhook = { type: "webhook", url: "https://example.com/hook" };
+import { designExample, exampleWebhook as webhook } from "../support/observer-definitions.ts";
 
 function issues(value: unknown) {
   const result = safeParseConfig(observerDefinitionSchema, value);
@@ -13,31 +12,7 @@ function issues(value: unknown) {
 
 describe("observerDefinitionSchema", () => {
   it("accepts DESIGN's example and fills defaults", () => {
-    const observer = parseConfig(observerDefinitionSchema, {
-      name: "order-shipped",
-      description: "optional",
-      entity_type: "Order",
-      event_type: "UPDATE",
-      condition_expression: "field_changed_to('status', 'shipped') && total > 100",
-      actions: [
-        {
-          type: "webhook",
-          url: "https://example.com/hook",
-          headers: { "x-team": "ops" },
-          body_template: null,
-          signing_secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-        },
-      ],
-      retry_config: {
-        max_attempts: 5,
-        backoff_strategy: "exponential",
-        initial_delay_ms: 500,
-        max_delay_ms: 30000,
-      },
-      enabled: true,
-      priority: 100,
-      timeout_ms: 30000,
-    });
+    const observer = parseConfig(observerDefinitionSchema, designExample());
     expect(observer.name).toBe("order-shipped");
     expect(observer.actions).toHaveLength(1);
     expect(observer.actions[0]).toMatchObject({ type: "webhook", headers: { "x-team": "ops" } });

@@ -15,8 +15,8 @@ import { openApiDocument } from "../../src/api/openapi.ts";
 import { actionSchemaName } from "../../src/api/schemas/observers.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../src/ports/sql.ts";
-import type { ObserverRuntime } from "../../src/runtime/types.ts";
 import { safeParseConfig } from "../../src/validation.ts";
+import { stubRuntime } from "../support/stub-runtime.ts";
 
 type Json = Record<string, unknown>;
 
@@ -35,20 +35,7 @@ const HEALTH = "GET /api/observers/runtime/health";
 const executor: SqlExecutor = { query: async () => [] };
 const sql: SqlClient = { ...executor, transaction: (fn) => fn(executor), close: async () => {} };
 
-const runtime: ObserverRuntime = {
-  start: async () => {},
-  stop: async () => {},
-  health: async () => ({
-    running: true,
-    observer_count: 0,
-    last_checkpoint: null,
-    events_processed: 0,
-    errors: 0,
-    lag: { pending_changes: 0, due_deliveries: 0, oldest_pending_ms: 0 },
-  }),
-  reload: async () => 0,
-  wake: () => {},
-};
+const runtime = stubRuntime();
 
 let app: ReturnType<typeof createObserversApi>;
 let document: Json;

@@ -7,25 +7,12 @@ import { hc, type InferRequestType, type InferResponseType } from "hono/client";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { createObserversApi, type ObserversApi } from "../../src/api/app.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
-import type { ObserverRuntime } from "../../src/runtime/types.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { stubRuntime } from "../support/stub-runtime.ts";
 
 const ADMIN = "admin-token-for-rpc-client-0123";
 
-const runtime: ObserverRuntime = {
-  start: async () => {},
-  stop: async () => {},
-  health: async () => ({
-    running: true,
-    observer_count: 1,
-    last_checkpoint: 3,
-    events_processed: 4,
-    errors: 0,
-    lag: { pending_changes: 0, due_deliveries: 0, oldest_pending_ms: 0 },
-  }),
-  reload: async () => 1,
-  wake: () => {},
-};
+const runtime = stubRuntime();
 
 let db: TestDatabase;
 let client: ReturnType<typeof hc<ObserversApi>>;

@@ -1,0 +1,312 @@
+/**
+ * "How often would this observer have fired?": an observer, or a draft of its condition, run
+ * over a time range of the retained change log, in PostgreSQL where the condition has an exact
+ * SQL form and evaluated here otherwise.
+ */
+import { parseCondition } from "../dsl/parser.ts";
+import { conditionToSql } from "../dsl/sql.ts";
+import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { normalizeChangeEvent } from "../events/normalize.ts";
+import type { ChangeEvent } from "../events/types.ts";
+import { createMatcher } from "../matcher/matcher.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
+import { isoColumn, type TenantScope, tenantCondition } from "./common.ts";
+import { timeRange } from "./time-range.ts";
+
+/** What a backtest replays: an observer (stored or draft) over a range of the change log. */
+export interface BacktestOptions extends TenantScope {
+  observer: {
+    entity_type: string | null;
+    event_type: string | null;
+    condition_expression: string | null;
+    fk_customer_org: string | null;
+  };
+  /** ISO 8601 with a time zone; the range is `since <= created_at < until`. */
+  since: string;
+  until: string;
+  /** Samples of changes that fire, earliest first (default 10, at most 100). */
+  sampleLimit?: number;
+  /** Changes the evaluated path reads at most (default 100 000); the SQL path counts them all. */
+  scanLimit?: number;
+}
+
+/** One change a backtest found the observer firing for. */
+export interface BacktestSample {
+  event_id: string;
+  entity_type: string;
+  entity_id: string | null;
+  event_type: string;
+  created_at: string;
+}
+
+/** How often an observer would have fired over a range of the change log. */
+export interface BacktestResult {
+  /** `sql`: counted by PostgreSQL; `evaluated`: the condition has no SQL form, so it ran here. */
+  method: "sql" | "evaluated";
+  /** Why the condition has no SQL form, when evaluated. */
+  sql_unavailable_reason?: string;
+  since: string;
+  until: string;
+  /** Changes in range matching the entity type, event type and tenant. */
+  considered: number;
+  fired: number;
+  /** Changes for which the condition could not be evaluated. */
+  errors: number;
+  /** The evaluated path stopped at `scanLimit` changes: the counts cover only those. */
+  truncated: boolean;
+  samples: BacktestSample[];
+}
+
+const DEFAULT_SAMPLES = 10;
+const MAX_SAMPLES = 100;
+const DEFAULT_SCAN_LIMIT = 100_000;
+const PAGE_SIZE = 1_000;
+// Every modification type the normaliser reads, by the event type it becomes.
+const MODIFICATION_TYPES: Readonly<Record<string, readonly string[]>> = {
+  INSERT: ["INSERT"],
+  UPDATE: ["UPDATE"],
+  DELETE: ["DELETE"],
+  CUSTOM: ["CUSTOM", "READ", "NOOP"],
+};
+const EVENT_TYPE_SQL = `(CASE WHEN upper(e.modification_type) IN ('READ', 'NOOP') THEN 'CUSTOM'
+  ELSE upper(e.modification_type) END)`;
+const SAMPLE_COLUMNS = `e.id::text AS event_id, e.object_type AS entity_type,
+  e.object_id::text AS entity_id, ${EVENT_TYPE_SQL} AS event_type, ${isoColumn("e.created_at")}`;
+
+interface Range {
+  since: string;
+  until: string;
+  sampleLimit: number;
+  scanLimit: number;
+  condition: string | undefined;
+}
+
+function validateBacktest(options: BacktestOptions): Range {
+  const issues: ConfigIssue[] = [];
+  let window = { since: "", until: "" };
+  try {
+    const checked = timeRange({ since: options.since, until: options.until });
+    window = { since: checked.since ?? "", until: checked.until ?? "" };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
+  }
+  const count = (path: string, value: number | undefined, fallback: number, max: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      issues.push({ path, message: `must be an integer from 0 to ${max}` });
+    }
+    return value;
+  };
+  const sampleLimit = count("sample_limit", options.sampleLimit, DEFAULT_SAMPLES, MAX_SAMPLES);
+  const scanLimit = count(
+    "scan_limit",
+    options.scanLimit,
+    DEFAULT_SCAN_LIMIT,
+    Number.MAX_SAFE_INTEGER,
+  );
+  if (options.scanLimit === 0) issues.push({ path: "scan_limit", message: "must be at least 1" });
+  const condition = options.observer.condition_expression?.trim() || undefined;
+  if (issues.length > 0) throw new ConfigError(issues);
+  return { ...window, sampleLimit, scanLimit, condition };
+}
+
+const isAny = (value: string | null) => value === null || value === "*";
+
+/** The WHERE clause shared by both paths ($1..$6) and its parameters: what `createMatcher` filters. */
+function rangeFilter(options: BacktestOptions, range: Range): { where: string; params: unknown[] } {
+  const { observer } = options;
+  const eventType = isAny(observer.event_type) ? null : observer.event_type?.toUpperCase();
+  const modifications = eventType
+    ? (MODIFICATION_TYPES[eventType] ?? [])
+    : Object.values(MODIFICATION_TYPES).flat();
+  return {
+    where: `e.created_at >= $1::text::timestamptz AND e.created_at < $2::text::timestamptz
+      AND upper(e.modification_type) = ANY($3::text::text[])
+      AND ($4::text IS NULL OR e.object_type = $4::text)
+      AND ($5::text IS NULL OR COALESCE(e.fk_customer_org::text, e.tenant_id::text) = $5::text)
+      AND ${tenantCondition("e.fk_customer_org", 6)}`,
+    params: [
+      range.since,
+      range.until,
+      `{${modifications.join(",")}}`,
+      isAny(observer.entity_type) ? null : observer.entity_type,
+      observer.fk_customer_org,
+      options.tenant ?? null,
+    ],
+  };
+}
+
+/**
+ * Counts how often an observer (or a draft) would have fired over `since <= created_at < until`:
+ * in one SQL aggregate when its condition has a faithful SQL form, else by reading the range in
+ * key order and evaluating each change as the matcher does, up to `scanLimit` changes. A condition
+ * that does not parse is a `ConfigError` with its positions.
+ */
+export async function backtestObserver(
+  sql: SqlExecutor,
+  options: BacktestOptions,
+): Promise<BacktestResult> {
+  const range = validateBacktest(options);
+  const filter = rangeFilter(options, range);
+  if (range.condition === undefined) return backtestSql(sql, range, filter, "TRUE", []);
+  const parsed = parseCondition(range.condition);
+  if (!parsed.success) {
+    // Positions as the caller wrote the condition, leading spaces included.
+    const original = parseCondition(options.observer.condition_expression ?? "");
+    throw new ConfigError(
+      (original.success ? parsed.issues : original.issues).map((issue) => ({
+        path: "condition_expression",
+        message: `at position ${issue.position}: ${issue.message}`,
+      })),
+    );
+  }
+  const compiled = conditionToSql(range.condition, {
+    alias: "e",
+    parameterOffset: filter.params.length,
+  });
+  if (compiled.success) return backtestSql(sql, range, filter, compiled.sql, compiled.params);
+  const reason = compiled.issues
+    .map((i) => `${i.text} at position ${i.position}: ${i.message}`)
+    .join("; ");
+  return backtestEvaluated(sql, options, range, filter, reason);
+}
+
+interface Filter {
+  where: string;
+  params: unknown[];
+}
+
+async function backtestSql(
+  sql: SqlExecutor,
+  range: Range,
+  filter: Filter,
+  predicate: string,
+  predicateParams: string[],
+): Promise<BacktestResult> {
+  const params = [...filter.params, ...predicateParams];
+  const limit = `$${params.length + 1}::integer`;
+  const [counts, samples] = await Promise.all([
+    sql.query<{ considered: string; fired: string; errors: string }>(
+      `SELECT count(*)::text AS considered,
+         count(*) FILTER (WHERE (${predicate}) IS TRUE)::text AS fired,
+         count(*) FILTER (WHERE (${predicate}) IS NULL)::text AS errors
+       FROM core.tb_entity_change_log e WHERE ${filter.where}`,
+      params,
+    ),
+    range.sampleLimit === 0
+      ? Promise.resolve([])
+      : sql.query<BacktestSample>(
+          `SELECT ${SAMPLE_COLUMNS} FROM core.tb_entity_change_log e
+           WHERE ${filter.where} AND (${predicate}) IS TRUE
+           ORDER BY e.created_at, e.pk_entity_change_log LIMIT ${limit}`,
+          [...params, range.sampleLimit],
+        ),
+  ]);
+  const row = counts[0];
+  return {
+    method: "sql",
+    since: range.since,
+    until: range.until,
+    considered: Number(row?.considered ?? 0),
+    fired: Number(row?.fired ?? 0),
+    errors: Number(row?.errors ?? 0),
+    truncated: false,
+    samples,
+  };
+}
+
+type ScannedRow = ChangeRow & { created_at_iso: string; created_us: string };
+
+async function backtestEvaluated(
+  sql: SqlExecutor,
+  options: BacktestOptions,
+  range: Range,
+  filter: Filter,
+  reason: string,
+): Promise<BacktestResult> {
+  // The matcher itself decides, so the counts mean what the runtime would have done.
+  const matcher = createMatcher([{ ...options.observer, enabled: true }]);
+  const result: BacktestResult = {
+    method: "evaluated",
+    sql_unavailable_reason: reason,
+    since: range.since,
+    until: range.until,
+    considered: 0,
+    fired: 0,
+    errors: 0,
+    truncated: false,
+    samples: [],
+  };
+  // Earliest first by (created_at, key), as the SQL path orders them.
+  const samples: { key: [bigint, bigint]; sample: BacktestSample }[] = [];
+  let after = "0";
+  for (;;) {
+    const limit = Math.min(PAGE_SIZE, range.scanLimit - result.considered + 1);
+    const rows = await sql.query<ScannedRow>(
+      `SELECT ${CHANGE_COLUMNS.replaceAll("c.", "e.")}, ${isoColumn("e.created_at", "created_at_iso")},
+         (extract(epoch FROM e.created_at) * 1000000)::bigint::text AS created_us
+       FROM core.tb_entity_change_log e
+       WHERE ${filter.where} AND e.pk_entity_change_log > $7::text::bigint
+       ORDER BY e.pk_entity_change_log LIMIT $8::integer`,
+      [...filter.params, after, limit],
+    );
+    for (const row of rows) {
+      if (result.considered === range.scanLimit) {
+        result.truncated = true;
+        break;
+      }
+      result.considered++;
+      const { created_at_iso, created_us, ...change } = row;
+      let event: ChangeEvent;
+      try {
+        event = normalizeChangeEvent(change);
+      } catch {
+        // The runtime skips a change it cannot read: no observer sees it.
+        result.errors++;
+        continue;
+      }
+      const matched = matcher.match(event);
+      if (matched.errors.length > 0) result.errors++;
+      if (matched.matched.length === 0) continue;
+      result.fired++;
+      if (range.sampleLimit > 0) {
+        addSample(
+          samples,
+          range.sampleLimit,
+          [BigInt(created_us), BigInt(row.pk_entity_change_log)],
+          {
+            event_id: event.id,
+            entity_type: event.entity_type,
+            entity_id: event.entity_id,
+            event_type: event.event_type,
+            created_at: created_at_iso,
+          },
+        );
+      }
+    }
+    const last = rows.at(-1);
+    if (result.truncated || !last || rows.length < limit) break;
+    after = last.pk_entity_change_log;
+  }
+  result.samples = samples.map((s) => s.sample);
+  return result;
+}
+
+/** Keeps the `limit` earliest samples, sorted. */
+function addSample(
+  samples: { key: [bigint, bigint]; sample: BacktestSample }[],
+  limit: number,
+  key: [bigint, bigint],
+  sample: BacktestSample,
+): void {
+  const before = (a: [bigint, bigint], b: [bigint, bigint]) =>
+    a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+  const last = samples.at(-1);
+  if (samples.length >= limit && last && !before(key, last.key)) return;
+  let i = samples.length;
+  while (i > 0 && before(key, (samples[i - 1] as { key: [bigint, bigint] }).key)) i--;
+  samples.splice(i, 0, { key, sample });
+  if (samples.length > limit) samples.pop();
+}
