@@ -241,22 +241,27 @@ async function backtestEvaluated(
   };
   // Earliest first by (created_at, key), as the SQL path orders them.
   const samples: { key: [bigint, bigint]; sample: BacktestSample }[] = [];
-  let after = "0";
-  for (;;) {
-    const limit = Math.min(PAGE_SIZE, range.scanLimit - result.considered + 1);
+  // The keys first, in one statement, then the rows by key a page at a time. (Paging with
+  // `key > $n ... LIMIT`, the prepared statement's generic plan scans the whole window through
+  // created_at and sorts it for every page: 100 000 changes took 10 s instead of well under one.)
+  const keys = await sql.query<{ pk: string }>(
+    `SELECT e.pk_entity_change_log::text AS pk FROM core.tb_entity_change_log e
+     WHERE ${filter.where} ORDER BY e.pk_entity_change_log LIMIT $7::bigint`,
+    [...filter.params, range.scanLimit + 1],
+  );
+  if (keys.length > range.scanLimit) result.truncated = true;
+  const scanned = keys.slice(0, range.scanLimit).map((key) => key.pk);
+  for (let offset = 0; offset < scanned.length; offset += PAGE_SIZE) {
+    const page = scanned.slice(offset, offset + PAGE_SIZE);
     const rows = await sql.query<ScannedRow>(
       `SELECT ${CHANGE_COLUMNS.replaceAll("c.", "e.")}, ${isoColumn("e.created_at", "created_at_iso")},
          (extract(epoch FROM e.created_at) * 1000000)::bigint::text AS created_us
        FROM core.tb_entity_change_log e
-       WHERE ${filter.where} AND e.pk_entity_change_log > $7::text::bigint
-       ORDER BY e.pk_entity_change_log LIMIT $8::integer`,
-      [...filter.params, after, limit],
+       WHERE e.pk_entity_change_log = ANY($1::text::bigint[])
+       ORDER BY e.pk_entity_change_log`,
+      [`{${page.join(",")}}`],
     );
     for (const row of rows) {
-      if (result.considered === range.scanLimit) {
-        result.truncated = true;
-        break;
-      }
       result.considered++;
       const { created_at_iso, created_us, ...change } = row;
       let event: ChangeEvent;
@@ -286,9 +291,6 @@ async function backtestEvaluated(
         );
       }
     }
-    const last = rows.at(-1);
-    if (result.truncated || !last || rows.length < limit) break;
-    after = last.pk_entity_change_log;
   }
   result.samples = samples.map((s) => s.sample);
   return result;
