@@ -11,6 +11,7 @@ export * from "./events/index.ts";
 export * from "./executor/index.ts";
 export type { JsonObject, JsonPrimitive, JsonValue } from "./json.ts";
 export { jsonEquals, stringifyJson } from "./json.ts";
+export * from "./live/index.ts";
 export * from "./matcher/index.ts";
 export {
   checkTarget,

@@ -14,6 +14,21 @@ const EVENT_TYPE_BY_MODIFICATION: Readonly<Record<string, EventType>> = {
   READ: "CUSTOM",
   NOOP: "CUSTOM",
 };
+/** The event type a `modification_type` stands for (any case), or undefined when unknown. */
+export function eventTypeOf(modificationType: string): EventType | undefined {
+  return EVENT_TYPE_BY_MODIFICATION[modificationType.toUpperCase()];
+}
+
+/**
+ * The `modification_type` values (upper case) that become `eventType`, or every readable one when
+ * it is null: for SQL that selects change-log rows as the normaliser would read them.
+ */
+export function modificationTypesOf(eventType: EventType | null): string[] {
+  return Object.keys(EVENT_TYPE_BY_MODIFICATION).filter(
+    (modification) => eventType === null || EVENT_TYPE_BY_MODIFICATION[modification] === eventType,
+  );
+}
+
 const OP_BY_EVENT_TYPE: Readonly<Record<EventType, ChangeOp>> = {
   INSERT: "c",
   UPDATE: "u",

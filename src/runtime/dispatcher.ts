@@ -24,6 +24,8 @@ export interface DispatcherOptions {
   onError(error: unknown, where: string): void;
   /** Recorded outcomes made room: deliveries it could not take on before may fit now. */
   onRoom?(): void;
+  /** Outcomes were committed (their log rows are readable). */
+  onRecorded?(): void;
 }
 
 /** Claims due deliveries, runs them through the executor, records outcomes in batches. */
@@ -156,6 +158,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         flushFailures = 0;
         for (const record of batch) if (record.pk !== null) inFlight.delete(record.pk);
         options.onRoom?.();
+        options.onRecorded?.();
       })
       .catch((error: unknown) => {
         // Nothing is dropped: the batch goes back and is written on the next try. Meanwhile the

@@ -85,6 +85,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     clock,
     logger,
     onError: countError,
+    onRecorded: () => options.onCommitted?.(),
     onRoom() {
       if (awaitingRoom && dispatcher.room >= batchSize) {
         awaitingRoom = false;
@@ -128,6 +129,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
+        if (result.changes > 0) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();

@@ -49,6 +49,11 @@ export interface ObserverRuntimeOptions {
   retention?: Partial<RetentionOptions>;
   /** Jitter source for retry backoff (default Math.random). */
   random?: () => number;
+  /**
+   * Called after the runtime committed changes it read or outcomes it recorded: a live feed
+   * (WebSocket notifications) in the same process can read them now instead of at its next poll.
+   */
+  onCommitted?: () => void;
 }
 
 /** How long what is kept is kept. Dead letters are never deleted before their own retention. */

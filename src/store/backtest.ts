@@ -6,8 +6,8 @@
 import { parseCondition } from "../dsl/parser.ts";
 import { conditionToSql } from "../dsl/sql.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
-import { normalizeChangeEvent } from "../events/normalize.ts";
-import type { ChangeEvent } from "../events/types.ts";
+import { modificationTypesOf, normalizeChangeEvent } from "../events/normalize.ts";
+import { type ChangeEvent, EVENT_TYPES, type EventType } from "../events/types.ts";
 import { createMatcher } from "../matcher/matcher.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
@@ -62,13 +62,6 @@ const DEFAULT_SAMPLES = 10;
 const MAX_SAMPLES = 100;
 const DEFAULT_SCAN_LIMIT = 100_000;
 const PAGE_SIZE = 1_000;
-// Every modification type the normaliser reads, by the event type it becomes.
-const MODIFICATION_TYPES: Readonly<Record<string, readonly string[]>> = {
-  INSERT: ["INSERT"],
-  UPDATE: ["UPDATE"],
-  DELETE: ["DELETE"],
-  CUSTOM: ["CUSTOM", "READ", "NOOP"],
-};
 const EVENT_TYPE_SQL = `(CASE WHEN upper(e.modification_type) IN ('READ', 'NOOP') THEN 'CUSTOM'
   ELSE upper(e.modification_type) END)`;
 const SAMPLE_COLUMNS = `e.id::text AS event_id, e.object_type AS entity_type,
@@ -113,14 +106,18 @@ function validateBacktest(options: BacktestOptions): Range {
 }
 
 const isAny = (value: string | null) => value === null || value === "*";
+const isEventType = (value: string | null | undefined): value is EventType =>
+  (EVENT_TYPES as readonly (string | null | undefined)[]).includes(value);
 
 /** The WHERE clause shared by both paths ($1..$6) and its parameters: what `createMatcher` filters. */
 function rangeFilter(options: BacktestOptions, range: Range): { where: string; params: unknown[] } {
   const { observer } = options;
   const eventType = isAny(observer.event_type) ? null : observer.event_type?.toUpperCase();
-  const modifications = eventType
-    ? (MODIFICATION_TYPES[eventType] ?? [])
-    : Object.values(MODIFICATION_TYPES).flat();
+  const modifications = isEventType(eventType)
+    ? modificationTypesOf(eventType)
+    : eventType
+      ? []
+      : modificationTypesOf(null);
   return {
     where: `e.created_at >= $1::text::timestamptz AND e.created_at < $2::text::timestamptz
       AND upper(e.modification_type) = ANY($3::text::text[])
