@@ -3,6 +3,8 @@ import { createObserversApi } from "../../src/api/app.ts";
 import type { ApiEnv } from "../../src/api/auth.ts";
 import { MAX_BODY_BYTES } from "../../src/api/limits.ts";
 import type { ServerConfig } from "../../src/config/server-config.ts";
+import { createLiveFeed } from "../../src/live/feed.ts";
+import { systemClock } from "../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../src/runtime/index.ts";
@@ -10,8 +12,9 @@ import type { ObserverRuntime } from "../../src/runtime/types.ts";
 import { ensureBootstrapAdminToken } from "../../src/store/api-keys.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { loadMigrations } from "../postgres/index.ts";
-import { type BunServer, bunGlobal } from "./bun-api.ts";
+import { type BunServer, type BunWebSocketHandler, bunGlobal } from "./bun-api.ts";
 import { openServerDatabase, type ServerDatabase } from "./database.ts";
+import { createBunLiveHub } from "./live-hub.ts";
 import { bootstrapTokenNotice, earlierTokenNotice, embeddedNotice, localUrl } from "./notices.ts";
 import { createBunServices } from "./services.ts";
 
@@ -73,7 +76,22 @@ export async function createBunRuntime(options: BunRuntimeOptions): Promise<BunR
     }
     const services = createBunServices(config, options.env, sql, logger);
     cleanups.push(() => services.close());
+    // Live notifications: one feed tails the tables for every subscriber of this process; the
+    // runtime wakes it when it commits, other processes' work shows at its next poll.
+    const feed = createLiveFeed({
+      sql,
+      clock: systemClock,
+      logger,
+      pollIntervalMs: Math.min(config.pollIntervalMs, 1_000),
+    });
+    const hub = createBunLiveHub({
+      sql,
+      feed,
+      logger,
+      maxBufferedBytes: config.liveMaxBufferedBytes,
+    });
     const runtime = createObserverRuntime({
+      onCommitted: () => feed.wake(),
       sql,
       environment: services.environment,
       listenerId: config.listenerId,
@@ -106,7 +124,10 @@ export async function createBunRuntime(options: BunRuntimeOptions): Promise<BunR
       environment: services.environment,
       // Hono's env is the Bun server (passed to fetch below).
       clientAddress: (c) => (c.env as BunServer).requestIP(c.req.raw)?.address,
+      live: hub.upgrade,
     });
+    await feed.start();
+    cleanups.push(() => feed.stop());
     // https://bun.sh/docs/api/http#bun-serve
     const server = bunGlobal().serve({
       hostname: config.host,
@@ -114,8 +135,13 @@ export async function createBunRuntime(options: BunRuntimeOptions): Promise<BunR
       fetch: (request, bun) => api.fetch(request, bun),
       // Bun cuts off bodies well past the API's own limit, which answers with a problem document.
       maxRequestBodySize: 2 * MAX_BODY_BYTES,
+      websocket: hub.websocket as BunWebSocketHandler<never>,
     });
-    const stopServing = once(() => stopServer(server, config.shutdownTimeoutMs));
+    hub.bind(server);
+    const stopServing = once(async () => {
+      hub.close();
+      await stopServer(server, config.shutdownTimeoutMs);
+    });
     cleanups.push(stopServing);
     const url = localUrl(config.host, server.port);
 

@@ -16,6 +16,7 @@ import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
 
@@ -37,6 +38,8 @@ export interface ObserversApiOptions {
   clientAddress?: ClientAddress;
   /** Replaces the default failure throttle (10 free failures, then 1 s doubling to 15 min). */
   authThrottle?: AuthThrottle;
+  /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
+  live?: LiveUpgrade;
 }
 
 /**
@@ -95,6 +98,7 @@ export function createObserversApi(options: ObserversApiOptions) {
   // the first match answers, so dlq/stats must come before {id}/stats.
   return open
     .route("/api/observers", runtimeRoutes(deps))
+    .route("/api/observers", liveRoutes(deps, options.live))
     .route("/api/observers/dlq", deadLetterRoutes(deps))
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))

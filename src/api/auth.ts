@@ -33,6 +33,8 @@ export interface AuthOptions {
 }
 
 const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+/** The WebSocket upgrade, whose token may come as `?token=`. */
+const LIVE_PATH = "/api/observers/ws";
 const READ_METHODS = new Set(["GET", "HEAD"]);
 /** POSTs that only read (their body is a question): a `read` key may call them. */
 const READING_POSTS = [/^\/api\/observers\/[^/]+\/(?:test|backtest)$/];
@@ -80,7 +82,10 @@ export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
   const throttle = options.throttle ?? new AuthThrottle();
   return async (c, next) => {
     const header = c.req.header("authorization");
-    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    // Browsers cannot set headers on a WebSocket: the upgrade may carry the token in the query.
+    const token =
+      (header ? BEARER.exec(header)?.[1] : undefined) ??
+      (c.req.path === LIVE_PATH ? c.req.query("token") || undefined : undefined);
     if (token === undefined) throw unauthorized("send Authorization: Bearer <token>");
     const client = options.clientAddress?.(c) ?? "unknown";
     const waitMs = throttle.waitMs(client);

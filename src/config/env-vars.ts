@@ -27,6 +27,7 @@ export type ServerEnvName =
   | "OBSERVERS_PER_DESTINATION"
   | "OBSERVERS_LEASE_MS"
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
+  | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
   | "OBSERVERS_LOG_RETENTION_DAYS"
   | "OBSERVERS_DLQ_RETENTION_DAYS";
@@ -101,6 +102,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: {
     default: "10000",
     description: "On SIGTERM/SIGINT, how long running attempts may finish (0 to 600000).",
+  },
+  OBSERVERS_LIVE_MAX_BUFFERED_BYTES: {
+    default: "4194304",
+    description:
+      "Unsent bytes a WebSocket subscriber may fall behind by before it is closed with 1013 (65536 to 1073741824).",
   },
   OBSERVERS_CHANGE_LOG_RETENTION_DAYS: {
     default: "7",

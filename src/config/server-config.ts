@@ -27,6 +27,8 @@ export interface ServerConfig {
   perDestination: number;
   leaseMs: number;
   shutdownTimeoutMs: number;
+  /** Unsent bytes a live subscriber may queue before it is closed (1013). */
+  liveMaxBufferedBytes: number;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
 }
 
@@ -127,6 +129,7 @@ const envSchema = v.object({
   OBSERVERS_PER_DESTINATION: integer(1, 10_000, 8),
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
+  OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
   OBSERVERS_CHANGE_LOG_RETENTION_DAYS: integer(1, 3650, 7),
   OBSERVERS_LOG_RETENTION_DAYS: integer(1, 3650, 30),
   OBSERVERS_DLQ_RETENTION_DAYS: integer(1, 3650, 30),
@@ -172,6 +175,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     perDestination: e.OBSERVERS_PER_DESTINATION,
     leaseMs: e.OBSERVERS_LEASE_MS,
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
+    liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,
     retention: {
       changeLogDays: e.OBSERVERS_CHANGE_LOG_RETENTION_DAYS,
       logDays: e.OBSERVERS_LOG_RETENTION_DAYS,

@@ -129,7 +129,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
-        if (result.changes > 0) options.onCommitted?.();
+        if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();

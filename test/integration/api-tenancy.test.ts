@@ -47,7 +47,7 @@ interface Operation {
   requiresBody: boolean;
   /** Declares `security: []`: callable without a token. */
   open: boolean;
-  /** The success status the document declares (the lowest 2xx). */
+  /** The success status the document declares (the lowest 2xx; 101 for the WebSocket upgrade). */
   success: number;
 }
 
@@ -65,7 +65,7 @@ function operationsOf(document: Record<string, unknown>): Operation[] {
         pathParams: parameters.filter((p) => p.in === "path").map((p) => p.name),
         requiresBody: (raw.requestBody as { required?: boolean } | undefined)?.required === true,
         open: Array.isArray(security) && security.length === 0,
-        success: Math.min(...statuses.filter((s) => s >= 200 && s < 300)),
+        success: Math.min(...statuses.filter((s) => s === 101 || (s >= 200 && s < 300))),
       });
     }
   }

@@ -35,6 +35,7 @@ describe("parseServerConfig", () => {
       perDestination: 8,
       leaseMs: 30_000,
       shutdownTimeoutMs: 10_000,
+      liveMaxBufferedBytes: 4_194_304,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
     });
   });

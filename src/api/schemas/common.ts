@@ -31,6 +31,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   413: "The body is larger than the limit",
   415: "The body is not application/json",
   422: "The stored change cannot be read as an event",
+  426: "Not a WebSocket upgrade",
   429: "Too many failed authentications from this client",
   500: "Unexpected failure (logged; the detail reveals nothing)",
   503: "The runtime is not running",
