@@ -22,7 +22,7 @@ const ws = createRoute({
   path: "/ws",
   tags: ["Live notifications"],
   summary: "Live notifications (WebSocket)",
-  description: `Upgrade to a WebSocket that receives JSON messages: \`change\` (a captured change: event_id, entity_type, entity_id, event_type, fk_customer_org, created_at, and with \`payload=full\` before/after) and \`execution\` (an attempt of an action: observer, delivery, status, attempt, duration), each with an opaque, increasing \`cursor\`. Reconnect with \`since=<cursor>\` to receive what was missed first, then live messages, without a gap or a duplicate. A tenant-bound key only ever receives its tenant's messages. A client that falls too far behind is closed with code 1013. Send \`{"type":"ping"}\` to get \`{"type":"pong"}\`. Browsers may pass the token as \`?token=\`.`,
+  description: `Upgrade to a WebSocket that receives JSON messages: \`change\` (a captured change: event_id, entity_type, entity_id, event_type, fk_customer_org, created_at, and with \`payload=full\` before/after) and \`execution\` (an attempt of an action: observer, delivery, status, attempt, duration), each with an opaque, increasing \`cursor\`, and \`ready\` (with the cursor) once the socket is live. Reconnect with \`since=<cursor>\` to receive what was missed first, then live messages, without a gap or a duplicate. A tenant-bound key only ever receives its tenant's messages. A client that falls too far behind is closed with code 1013. Send \`{"type":"ping"}\` to get \`{"type":"pong"}\`. Browsers may pass the token as \`?token=\`.`,
   request: {
     query: z.object({
       entity_type: z.string().optional(),
