@@ -33,6 +33,8 @@ export interface BunWebSocketHandler<T> {
   open?(ws: BunServerWebSocket<T>): void;
   message(ws: BunServerWebSocket<T>, message: string | Uint8Array): void;
   close?(ws: BunServerWebSocket<T>, code: number, reason: string): void;
+  /** The socket can take more data again after backpressure. */
+  drain?(ws: BunServerWebSocket<T>): void;
   /** Seconds without traffic before Bun closes the socket (pings count, when sent). */
   idleTimeout?: number;
   /** Ping idle sockets, so dead peers are noticed (Bun's default true). */

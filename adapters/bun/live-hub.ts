@@ -19,6 +19,10 @@ import type { BunServer, BunServerWebSocket, BunWebSocketHandler } from "./bun-a
 /** Close code for a subscriber that fell too far behind (RFC 6455: "try again later"). */
 export const SLOW_CONSUMER_CLOSE = 1013;
 const GOING_AWAY = 1001;
+/** Live items a subscriber may have waiting while it catches up, before it counts as too slow. */
+const MAX_PENDING = 10_000;
+/** How long a replay waits for a socket to drain before it counts as too slow. */
+const DRAIN_WAIT_MS = 10_000;
 const PAYLOAD_MODES: readonly PayloadMode[] = ["meta", "full"];
 
 /** A subscriber still receiving what it missed: live items wait in `pending`. */
@@ -34,6 +38,8 @@ interface Subscriber {
   actor: string;
   catchUp: CatchUp | null;
   closed: boolean;
+  /** Resolves a replay waiting for the socket to drain. */
+  drained: (() => void) | null;
 }
 
 type Socket = BunServerWebSocket<Subscriber>;
@@ -75,14 +81,38 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
   const catchingUp = new Set<Socket>();
   let unbind: (() => void) | null = null;
 
+  function closeSlow(ws: Socket, why: string): void {
+    ws.data.closed = true;
+    ws.data.drained?.();
+    ws.close(SLOW_CONSUMER_CLOSE, `too slow: ${why}; reconnect with since=<last cursor>`);
+  }
+
   function tooSlow(ws: Socket): boolean {
     if (ws.data.closed || ws.getBufferedAmount() <= maxBuffered) return ws.data.closed;
-    ws.data.closed = true;
-    ws.close(
-      SLOW_CONSUMER_CLOSE,
-      `too slow: over ${maxBuffered} bytes unsent; reconnect with since=<last cursor>`,
-    );
+    closeSlow(ws, `over ${maxBuffered} bytes unsent`);
     return true;
+  }
+
+  /**
+   * Sends a replayed message, waiting for the socket to drain below half the limit first: a
+   * backlog goes out as fast as the subscriber reads it. One that stops reading is closed.
+   */
+  async function sendPaced(ws: Socket, text: string): Promise<boolean> {
+    while (!ws.data.closed && ws.getBufferedAmount() > maxBuffered / 2) {
+      const before = ws.getBufferedAmount();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_WAIT_MS);
+        ws.data.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      ws.data.drained = null;
+      if (!ws.data.closed && ws.getBufferedAmount() >= before) {
+        closeSlow(ws, `nothing read for ${DRAIN_WAIT_MS / 1000} s while catching up`);
+      }
+    }
+    return send(ws, text);
   }
 
   /** Sends one message to one socket; false once the socket is closed or closing. */
@@ -102,7 +132,7 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
   }
 
   /** Sends a caught-up subscriber the live items that came meanwhile, never one twice. */
-  function drain(ws: Socket): void {
+  function flushPending(ws: Socket): void {
     const catchUp = ws.data.catchUp;
     if (!catchUp?.replayed) return;
     const { subscription } = ws.data;
@@ -131,10 +161,12 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
     ws.data.catchUp = { from, pending: [], replayed: null };
     catchingUp.add(ws);
     try {
-      const replayed = await replay(sql, subscription, from, position, (text) => send(ws, text));
+      const replayed = await replay(sql, subscription, from, position, (text) =>
+        sendPaced(ws, text),
+      );
       if (!replayed || ws.data.closed) return;
       ws.data.catchUp.replayed = laterCursor(replayed, from);
-      drain(ws);
+      flushPending(ws);
     } catch (error) {
       logger.log("error", "live replay failed", {
         error: error instanceof Error ? error.message : String(error),
@@ -162,7 +194,13 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
           item.stream === "changes" ? subscription.changeTopic : subscription.executionTopic;
         if (item.topics(subscription.payload).includes(topic)) catchUp.pending.push(item);
       }
-      drain(ws);
+      // Memory stays bounded while a subscriber catches up, however long that takes.
+      if (catchUp.pending.length > MAX_PENDING) {
+        closeSlow(ws, `over ${MAX_PENDING} live messages waiting while catching up`);
+        catchingUp.delete(ws);
+        continue;
+      }
+      flushPending(ws);
     }
     for (const ws of sockets) tooSlow(ws);
   }
@@ -186,8 +224,12 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
           JSON.stringify({ type: "error", message: 'the server only answers {"type":"ping"}' }),
         );
     },
+    drain(ws) {
+      ws.data.drained?.();
+    },
     close(ws) {
       ws.data.closed = true;
+      ws.data.drained?.();
       sockets.delete(ws);
       catchingUp.delete(ws);
     },
@@ -207,6 +249,7 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
         actor: principal.actor,
         catchUp: null,
         closed: false,
+        drained: null,
       };
       if (!server.upgrade(c.req.raw, { data })) {
         throw new HttpProblem(400, "BAD_REQUEST", "the WebSocket upgrade failed");
