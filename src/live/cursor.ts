@@ -20,6 +20,9 @@ export const START: StreamPosition = Object.freeze({ transactionId: "0", id: "0"
 
 const VERSION = "1";
 const DECIMAL = /^\d{1,20}$/;
+/** Transaction ids are `xid8` (unsigned 64-bit), keys `bigint` (signed 64-bit). */
+const MAX_XID8 = 18_446_744_073_709_551_615n;
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
 /** The cursor as clients see it: opaque text, `1.<tx>.<id>.<tx>.<id>`. */
 export function encodeCursor(cursor: LiveCursor): string {
@@ -31,7 +34,9 @@ export function encodeCursor(cursor: LiveCursor): string {
 export function decodeCursor(text: string): LiveCursor {
   const parts = text.split(".");
   const [version, ...numbers] = parts;
-  if (version !== VERSION || numbers.length !== 4 || !numbers.every((n) => DECIMAL.test(n))) {
+  const inRange = (n: string, i: number) =>
+    DECIMAL.test(n) && BigInt(n) <= (i % 2 === 0 ? MAX_XID8 : MAX_BIGINT);
+  if (version !== VERSION || numbers.length !== 4 || !numbers.every(inRange)) {
     throw new ConfigError([
       { path: "since", message: "must be a cursor this server sent (a message's `cursor`)" },
     ]);
