@@ -26,12 +26,15 @@ import { createObserverRuntime, type ObserverRuntime } from "../src/runtime/inde
 import { applyMigrations } from "../src/store/migrate.ts";
 import { type Producer, startProducer } from "./runtime/producer.ts";
 import { type LatencyReceiver, startLatencyReceiver } from "./runtime/receiver.ts";
+import {
+  createBenchOrders,
+  DATABASE_URL,
+  recreateDatabase,
+  waitUntil,
+} from "./support/database.ts";
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
 import { describeMachine, integer, machine, round, table, writeResults } from "./support/report.ts";
-
-const DATABASE_URL =
-  process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/fraiseql_observers_bench";
 
 const ms = (value: number) => (Number.isFinite(value) ? value.toFixed(1) : "-");
 
@@ -52,11 +55,7 @@ await runBenchmark("runtime", async () => {
   const receiver = await startLatencyReceiver();
   try {
     await applyMigrations(client, loadMigrations());
-    await producer.unsafe(`CREATE TABLE bench_orders (
-      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-      t_ms double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp()) * 1000,
-      status text NOT NULL DEFAULT 'new')`);
-    await producer`SELECT core.fn_track_table('bench_orders', 'Order', ${JSON.stringify({ notify })}::text::jsonb)`;
+    await createBenchOrders(producer, notify);
     await producer`INSERT INTO core.tb_observer (name, entity_type, event_type, actions)
       VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([
         logOnly
@@ -234,25 +233,4 @@ async function unread(sql: postgres.Sql): Promise<number> {
 async function pendingDeliveries(sql: postgres.Sql): Promise<number> {
   const [row] = await sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
   return row?.n ?? 0;
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 300_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) fail("timed out waiting for deliveries");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-async function recreateDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  const adminUrl = new URL(url);
-  adminUrl.pathname = "/postgres";
-  const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.unsafe(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end({ timeout: 5 });
-  }
 }

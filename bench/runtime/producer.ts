@@ -12,6 +12,8 @@ export interface Produced {
 }
 
 export interface Producer {
+  /** The producer process's id (for its CPU time). */
+  pid: number | undefined;
   produce(rate: number, seconds: number): Promise<Produced>;
   stop(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export function startProducer(url: string, connections: number): Producer {
   const pending: ((line: string) => void)[] = [];
   lines.on("line", (line) => pending.shift()?.(line));
   return {
+    pid: child.pid,
     async produce(rate, seconds) {
       const answer = new Promise<string>((resolve) => pending.push(resolve));
       child.stdin.write(`${JSON.stringify({ rate, seconds })}\n`);
