@@ -3,9 +3,9 @@ import { modificationTypesOf } from "../events/normalize.ts";
 import { EVENT_TYPES, type EventType } from "../events/types.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TenantScope } from "../store/common.ts";
-import type { LiveReadFilter } from "../store/live.ts";
+import { type LiveReadFilter, readLivePositions } from "../store/live.ts";
 import { getObserver } from "../store/observers.ts";
-import { decodeCursor, type LiveCursor } from "./cursor.ts";
+import { decodeCursor, isAfter, type LiveCursor } from "./cursor.ts";
 import type { PayloadMode } from "./messages.ts";
 import { changeTopic, executionTopic, type TopicFilter } from "./topics.ts";
 
@@ -73,6 +73,19 @@ export async function parseSubscription(
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  if (since !== null) {
+    // Every cursor this database's feed sent is behind the tables' end; one ahead of it comes
+    // from another (or a restored) database, and waiting for it would wait forever.
+    const end = await readLivePositions(sql);
+    if (isAfter(since.changes, end.changes) || isAfter(since.executions, end.executions)) {
+      throw new ConfigError([
+        {
+          path: "since",
+          message: "is ahead of this database's tables: not a cursor this server sent",
+        },
+      ]);
+    }
+  }
 
   const observerId = query.observer_id || null;
   if (observerId !== null) {

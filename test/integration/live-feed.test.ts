@@ -3,6 +3,7 @@
  * gap-free order, and a replay from any cursor yields exactly the messages that followed it.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/errors.ts";
 import { decodeCursor, encodeCursor, type LiveCursor, START } from "../../src/live/cursor.ts";
 import { createLiveFeed, type LiveBatch, type LiveFeed } from "../../src/live/feed.ts";
 import { replay } from "../../src/live/replay.ts";
@@ -44,6 +45,27 @@ async function logRow(eventId: string, status: string, org: number | null = null
 
 const texts = (batches: LiveBatch[]) =>
   batches.flatMap((b) => b.items.map((i) => JSON.parse(i.text("meta")) as Record<string, unknown>));
+
+describe("subscriptions", () => {
+  it("refuse a cursor ahead of the tables (another or a restored database) instead of waiting forever", async () => {
+    const ahead = "1.18446744073709551615.9223372036854775807.0.0";
+    const error = await parseSubscription(db.client, { since: ahead }, {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      {
+        path: "since",
+        message: "is ahead of this database's tables: not a cursor this server sent",
+      },
+    ]);
+    // The tables' end itself is a fine place to resume from.
+    const { feed } = startFeed();
+    await feed.start();
+    const current = encodeCursor(feed.position);
+    await expect(parseSubscription(db.client, { since: current }, {})).resolves.toMatchObject({
+      since: feed.position,
+    });
+  });
+});
 
 describe("the live feed", () => {
   it("starts at the end, then hands out changes and executions in order", async () => {
