@@ -71,12 +71,11 @@ export async function readNextChanges(
        SELECT k.last_transaction_id::text AS cursor_transaction_id,
          k.last_processed_id::text AS cursor_change_log_id,
          (SELECT max(revision) FROM core.tb_observer_revision)::text AS observer_revision,
-         -- The cursor only ever passes rows below the horizon, so every row at or above it is
-         -- past the cursor: one index probe at the horizon, never a scan from the cursor.
-         EXISTS (
-           SELECT 1 FROM core.tb_entity_change_log h
-           WHERE h.transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-         ) AS held_back, c.*
+         -- The cursor only ever passes rows below the horizon, so any row at or above it is past
+         -- the cursor. max() reads one end of the read-order index (an EXISTS with this
+         -- condition is planned as a sequential scan).
+         (SELECT max(h.transaction_id) FROM core.tb_entity_change_log h)
+           >= pg_snapshot_xmin(pg_current_snapshot()) AS held_back, c.*
        FROM k LEFT JOIN LATERAL (
          SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
          WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id)
