@@ -143,9 +143,15 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     async () => {
       for (let more = true; more && running && position; ) {
         const from: LiveCursor = position;
+        // Both streams up to the ends seen by one snapshot: an execution is never handed out
+        // before the change it ran for (its change's transaction is older than its own).
+        const end = await readLivePositions(sql);
+        const newChanges = isAfter(end.changes, from.changes);
+        const newExecutions = isAfter(end.executions, from.executions);
+        if (!newChanges && !newExecutions) break;
         const [changes, executions] = await Promise.all([
-          readLiveChanges(sql, from.changes, null, batchSize),
-          readLiveExecutions(sql, from.executions, null, batchSize),
+          newChanges ? readLiveChanges(sql, from.changes, end.changes, batchSize) : [],
+          newExecutions ? readLiveExecutions(sql, from.executions, end.executions, batchSize) : [],
         ]);
         more = changes.length === batchSize || executions.length === batchSize;
         if (changes.length === 0 && executions.length === 0) break;
