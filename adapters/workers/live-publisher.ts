@@ -4,8 +4,8 @@
  *
  * Where the feed is: the "global" hub receives every item (its unscoped admin sockets see every
  * tenant), so its stored position is the feed's position; nothing else is stored. A run reads the
- * rows after it (gap-free, below the xmin horizon: src/store/live.ts), builds the items once
- * (`liveItems`), posts each tenant's hub its tenant's items and only then the global hub all of
+ * rows after it (gap-free, below the xmin horizon: `readLiveBatch`, as the Bun feed reads), builds the
+ * items once, posts each tenant's hub its tenant's items and only then the global hub all of
  * them: when the global hub's position has moved past an item, every hub has been handed it.
  * A failed run leaves the position where it was and the next run reads the same rows again; two
  * runs at once post the same items twice and the hubs drop what they already have (their own
@@ -15,9 +15,9 @@
  * history before it is not sent live (a client with `since` still gets it from the replay).
  */
 import { decodeCursor, encodeCursor, type LiveCursor } from "../../src/live/cursor.ts";
-import { type LiveItem, liveItems } from "../../src/live/feed.ts";
+import { readLiveBatch } from "../../src/live/feed.ts";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
-import { readLiveChanges, readLiveExecutions, readLivePositions } from "../../src/store/live.ts";
+import { readLivePositions } from "../../src/store/live.ts";
 import {
   HUB_ORIGIN,
   hubStub,
@@ -100,15 +100,11 @@ export async function publishLive(
   let items = 0;
   let batches = 0;
   for (let more = true; more && batches < maxBatches; ) {
-    const [changes, executions] = await Promise.all([
-      readLiveChanges(sql, from.changes, null, batchSize),
-      readLiveExecutions(sql, from.executions, null, batchSize),
-    ]);
-    if (changes.length === 0 && executions.length === 0) break;
-    more = changes.length === batchSize || executions.length === batchSize;
-    const built = liveItems(changes, executions, from);
-    const to = (built.at(-1) as LiveItem).cursor;
-    const published = await toPublishedItems({ items: built, cursor: to });
+    const read = await readLiveBatch(sql, from, batchSize);
+    if (!read) break;
+    more = read.more;
+    const to = read.batch.cursor;
+    const published = await toPublishedItems(read.batch);
     const byTenant = new Map<string, PublishedItem[]>();
     for (const item of published) {
       if (item.tenant === null) continue;

@@ -102,6 +102,33 @@ function executionItem(row: ExecutionRow, position: StreamPosition, cursor: Live
   };
 }
 
+/**
+ * The next batch after `from`: both streams up to the ends one snapshot saw (so an execution is
+ * never handed out before the change it ran for, whose transaction is older), at most `limit`
+ * rows of each; null when there is nothing new. `more`: a stream filled its limit.
+ */
+export async function readLiveBatch(
+  sql: SqlExecutor,
+  from: LiveCursor,
+  limit: number,
+): Promise<{ batch: LiveBatch; more: boolean } | null> {
+  const end = await readLivePositions(sql);
+  const newChanges = isAfter(end.changes, from.changes);
+  const newExecutions = isAfter(end.executions, from.executions);
+  if (!newChanges && !newExecutions) return null;
+  const [changes, executions] = await Promise.all([
+    newChanges ? readLiveChanges(sql, from.changes, end.changes, limit) : [],
+    newExecutions ? readLiveExecutions(sql, from.executions, end.executions, limit) : [],
+  ]);
+  const items = liveItems(changes, executions, from);
+  const last = items.at(-1);
+  if (!last) return null;
+  return {
+    batch: { items, cursor: last.cursor },
+    more: changes.length === limit || executions.length === limit,
+  };
+}
+
 /** The live feed: tails both tables and hands every batch to its listeners. */
 export interface LiveFeed {
   /** Everything up to here has been handed out. */
@@ -142,23 +169,11 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   const read = createCoalescedTask(
     async () => {
       for (let more = true; more && running && position; ) {
-        const from: LiveCursor = position;
-        // Both streams up to the ends seen by one snapshot: an execution is never handed out
-        // before the change it ran for (its change's transaction is older than its own).
-        const end = await readLivePositions(sql);
-        const newChanges = isAfter(end.changes, from.changes);
-        const newExecutions = isAfter(end.executions, from.executions);
-        if (!newChanges && !newExecutions) break;
-        const [changes, executions] = await Promise.all([
-          newChanges ? readLiveChanges(sql, from.changes, end.changes, batchSize) : [],
-          newExecutions ? readLiveExecutions(sql, from.executions, end.executions, batchSize) : [],
-        ]);
-        more = changes.length === batchSize || executions.length === batchSize;
-        if (changes.length === 0 && executions.length === 0) break;
-        const items = liveItems(changes, executions, from);
-        const cursor = (items.at(-1) as LiveItem).cursor;
-        position = cursor;
-        const batch = { items, cursor };
+        const next = await readLiveBatch(sql, position, batchSize);
+        if (!next) break;
+        more = next.more;
+        position = next.batch.cursor;
+        const { batch } = next;
         for (const listener of listeners) {
           try {
             listener(batch);

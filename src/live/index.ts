@@ -15,6 +15,7 @@ export {
   laterCursor,
   liveItems,
   reached,
+  readLiveBatch,
 } from "./feed.ts";
 export type {
   ChangeMessage,
