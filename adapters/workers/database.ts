@@ -9,10 +9,14 @@ import type { Hyperdrive } from "./types.ts";
  * client lives for a few statements; Hyperdrive may place them on different origin connections).
  * Close it when done.
  */
-export function hyperdriveClient(hyperdrive: Hyperdrive): SqlClient {
+export function hyperdriveClient(
+  hyperdrive: Hyperdrive,
+  options: { max?: number } = {},
+): SqlClient {
   const client = createPostgresClient(hyperdrive.connectionString, {
     // Hyperdrive multiplexes; a handful of connections lets Promise.all reads run side by side.
-    max: 4,
+    // Each counts against the invocation's 6 simultaneous outgoing connections (fetch included).
+    max: options.max ?? 4,
     prepare: false,
     connectTimeoutSeconds: 10,
   });

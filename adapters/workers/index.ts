@@ -1,3 +1,16 @@
+export {
+  type ApiBindings,
+  createWorkersApi,
+  type WorkersApi,
+  type WorkersApiOptions,
+} from "./api.ts";
+export {
+  stringVars,
+  WORKERS_DEFAULT_CONCURRENCY,
+  WORKERS_ENV_VARS,
+  type WorkersConfig,
+  workersConfig,
+} from "./config.ts";
 export { hyperdriveClient } from "./database.ts";
 export {
   HUB_ORIGIN,
@@ -22,6 +35,17 @@ export {
   publishLive,
 } from "./live-publisher.ts";
 export { hubUpgrade } from "./live-upgrade.ts";
+export { MIGRATIONS } from "./migrations.generated.ts";
+export { cachedSchemaCheck, checkSchema, type SchemaStatus } from "./schema.ts";
+export { type CountingFetch, countingFetch, workersEnvironment } from "./services.ts";
+export {
+  runTick,
+  type TickBindings,
+  type TickOptions,
+  type TickResult,
+  type TickStop,
+} from "./tick.ts";
+export { lastTick, reportTick, scheduleTick, Ticker, tickerStub } from "./ticker.ts";
 export type {
   DurableObjectNamespace,
   DurableObjectState,

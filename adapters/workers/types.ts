@@ -15,6 +15,10 @@ export interface WorkersWebSocket extends WebSocket {
 export interface DurableObjectStorage {
   get<T = unknown>(key: string): Promise<T | undefined>;
   put<T>(key: string, value: T): Promise<void>;
+  /** When the object's alarm is set for (ms since the epoch), or null. */
+  getAlarm(): Promise<number | null>;
+  /** Sets the object's one alarm (replacing any other): its `alarm()` handler runs then. */
+  setAlarm(scheduledTime: number | Date): Promise<void>;
 }
 
 /** `ctx`, the Durable Object's state (the hibernation WebSocket API and storage). */
