@@ -17,6 +17,16 @@ export {
   reached,
   readLiveBatch,
 } from "./feed.ts";
+export {
+  createLiveHub,
+  GOING_AWAY_CLOSE,
+  type LiveConnection,
+  type LiveHub,
+  type LiveHubOptions,
+  type LiveTransport,
+  MAX_PENDING,
+  SLOW_CONSUMER_CLOSE,
+} from "./hub.ts";
 export type {
   ChangeMessage,
   ExecutionMessage,
@@ -29,4 +39,9 @@ export {
   parseSubscription,
   SUBSCRIPTION_PARAMETERS,
 } from "./subscription.ts";
+export {
+  createTopicTransport,
+  type TopicTransportOptions,
+  type WebSocketLike,
+} from "./topic-transport.ts";
 export { changeTopic, executionTopic } from "./topics.ts";

@@ -1,13 +1,23 @@
 /**
- * The Bun server as users run it (`bun adapters/bun/main.ts`), in a child process the test can
- * stop gracefully or kill -9.
+ * The server as users run it (`bun adapters/bun/main.ts`, or `deno run -A adapters/deno/main.ts`),
+ * in a child process the test can stop gracefully or kill -9.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { freePort } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
-const BUN = join(ROOT, "node_modules/.bin/bun");
+/** How each runtime starts the server (`npm run server`, `npm run server:deno`). */
+const COMMANDS = {
+  bun: [join(ROOT, "node_modules/.bin/bun"), "adapters/bun/main.ts"],
+  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "adapters/deno/main.ts"],
+} as const;
+
+/** Options of `startServer`. */
+export interface StartServerOptions {
+  /** Default `bun`. */
+  runtime?: keyof typeof COMMANDS;
+}
 
 /** A running server process. */
 export interface ServerProcess {
@@ -27,10 +37,14 @@ export interface ServerProcess {
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
 /** Starts the server with `env` on a free port and waits until its health answers 200. */
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServer(
+  env: Record<string, string>,
+  options: StartServerOptions = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   const token = env.OBSERVERS_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
-  const child = spawn(BUN, ["adapters/bun/main.ts"], {
+  const [command, ...args] = COMMANDS[options.runtime ?? "bun"];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
