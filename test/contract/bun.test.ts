@@ -1,0 +1,4 @@
+import { contractSuite } from "./suite.ts";
+import { startBunTarget } from "./targets/bun.ts";
+
+contractSuite("Bun", startBunTarget);

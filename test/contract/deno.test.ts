@@ -1,0 +1,4 @@
+import { contractSuite } from "./suite.ts";
+import { startDenoTarget } from "./targets/deno.ts";
+
+contractSuite("Deno", startDenoTarget);

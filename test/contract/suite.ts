@@ -1,0 +1,317 @@
+/**
+ * The contract every runtime keeps (README "HTTP API", "Live notifications", "Delivery"; DESIGN
+ * sections 5 and 6), written once and run against each target (bun.test.ts, deno.test.ts,
+ * workers.test.ts): a real PostgreSQL database of its own, a real webhook receiver on 127.0.0.1,
+ * observers created through the API and rows inserted by another connection. Every wait polls
+ * and calls `target.tick()` on each round (see target.ts): nothing sleeps blindly.
+ */
+import { Webhook } from "standardwebhooks";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import {
+  attemptUpgrade,
+  connectLive,
+  type LiveClient,
+  type LiveMessage,
+} from "../support/live-client.ts";
+import { createOrdersTable, eventually } from "../support/observers.ts";
+import { type ReceivedRequest, useReceiver } from "../support/receiver.ts";
+import type { ContractTarget, StartTarget } from "./target.ts";
+
+const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/** How long any one wait may take (a cron-driven target needs a few ticks). */
+const WAIT_MS = 20_000;
+/** A test may wait twice, and a wait that fails should report itself, not the test's timeout. */
+const TEST_MS = 3 * WAIT_MS;
+
+/** A dead letter as `GET /api/observers/dlq` lists it (the fields the suite reads). */
+interface DeadLetter {
+  id: string;
+  observer_id: string | null;
+  delivery_id: string;
+  attempts: number;
+  max_attempts: number;
+  response_status_code: number | null;
+  status: string;
+}
+
+interface Page<T> {
+  data: T[];
+  total_count: number;
+}
+
+/** The end of a runtime's output, enough to see why a wait failed. */
+function tail(output: string, chars = 6_000): string {
+  return output.length > chars ? `...${output.slice(-chars)}` : output;
+}
+
+/** The headers of a received webhook as the standardwebhooks package wants them. */
+function webhookHeaders(request: ReceivedRequest): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature"]) {
+    const value = request.headers[name];
+    if (typeof value === "string") headers[name] = value;
+  }
+  return headers;
+}
+
+/**
+ * Defines `describe(name)`: one target started by `start` on a fresh database for the whole
+ * block, stopped afterwards.
+ */
+export function contractSuite(name: string, start: StartTarget): void {
+  describe(`the ${name} runtime keeps the contract`, () => {
+    // `/fail...` answers 500 while `failing` is set; everything else 204.
+    let failing = true;
+    const receiver = useReceiver((request) =>
+      request.path.startsWith("/fail") && failing ? { status: 500, body: "down" } : { status: 204 },
+    );
+    let db: TestDatabase;
+    let target: ContractTarget;
+    const observers: string[] = [];
+    const clients: LiveClient[] = [];
+
+    beforeAll(async () => {
+      db = await createTestDatabase(`contract_${name}`);
+      await createOrdersTable(db.sql);
+      target = await start(db);
+      // A cron-driven target records where it starts reading on its first run.
+      await target.tick();
+    }, 120_000);
+
+    afterAll(async () => {
+      try {
+        await target?.stop();
+      } finally {
+        await db?.drop();
+      }
+    }, 60_000);
+
+    afterEach(async () => {
+      failing = true;
+      for (const client of clients.splice(0)) await client.close();
+      for (const id of observers.splice(0)) {
+        const response = await api(`/api/observers/${id}`, { method: "DELETE" });
+        expect(response.status, `DELETE observer ${id}`).toBe(204);
+      }
+    });
+
+    /** `fetch` against the target's API with the admin token (JSON bodies). */
+    function api(path: string, init: RequestInit = {}): Promise<Response> {
+      const headers = new Headers(init.headers);
+      headers.set("authorization", `Bearer ${target.adminToken}`);
+      if (init.body) headers.set("content-type", "application/json");
+      return fetch(`${target.apiUrl}${path}`, { ...init, headers });
+    }
+
+    async function json<T>(response: Response, status: number, what: string): Promise<T> {
+      const text = await response.text();
+      expect(response.status, `${what}: ${text}`).toBe(status);
+      return JSON.parse(text) as T;
+    }
+
+    /** Polls `check` (a value other than undefined ends the wait), ticking the target each round. */
+    function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined) {
+      return eventually(
+        async () => {
+          await target.tick();
+          return check();
+        },
+        `${what} (${target.name})`,
+        WAIT_MS,
+      ).catch((error: unknown) => {
+        throw new Error(
+          `${String(error)}\n--- ${target.name} printed last:\n${tail(target.output())}`,
+        );
+      });
+    }
+
+    /** Creates an observer through the API; deleted through the API after the test. */
+    async function createObserver(body: Record<string, unknown>): Promise<string> {
+      const created = await json<{ id: string }>(
+        await api("/api/observers", { method: "POST", body: JSON.stringify(body) }),
+        201,
+        "POST /api/observers",
+      );
+      observers.push(created.id);
+      return created.id;
+    }
+
+    /** The receiver's requests to paths starting with `prefix`. */
+    const received = (prefix: string) => receiver.requests.filter((r) => r.path.startsWith(prefix));
+
+    async function deadLetters(observerId: string): Promise<DeadLetter[]> {
+      const page = await json<Page<DeadLetter>>(
+        await api(`/api/observers/dlq?observer_id=${observerId}`),
+        200,
+        "GET /api/observers/dlq",
+      );
+      return page.data;
+    }
+
+    function live(params: Record<string, string>): LiveClient {
+      const client = connectLive(target.wsUrl, {
+        token: target.adminToken,
+        auth: "query",
+        params,
+      });
+      clients.push(client);
+      return client;
+    }
+
+    it(
+      "answers its health without a token, as JSON with the lag",
+      async () => {
+        const response = await fetch(`${target.apiUrl}/api/observers/runtime/health`);
+        expect(response.headers.get("content-type")).toContain("json");
+        const health = (await response.json()) as Record<string, unknown>;
+        expect(health).toMatchObject({
+          running: expect.any(Boolean),
+          lag: {
+            pending_changes: expect.any(Number),
+            due_deliveries: expect.any(Number),
+            oldest_pending_ms: expect.any(Number),
+          },
+        });
+        // 200 exactly when running, 503 otherwise: whatever a runtime means by running.
+        expect(response.status).toBe(health.running ? 200 : 503);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "refuses requests and WebSocket upgrades without a token: 401 UNAUTHORIZED",
+      async () => {
+        const list = await fetch(`${target.apiUrl}/api/observers`);
+        expect(list.status).toBe(401);
+        expect(list.headers.get("content-type")).toContain("application/problem+json");
+        expect(await list.json()).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+
+        const upgrade = await attemptUpgrade(target.wsUrl, { token: null });
+        expect(upgrade.status).toBe(401);
+        expect(upgrade.headers["content-type"]).toContain("application/problem+json");
+        expect(JSON.parse(upgrade.body)).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+
+        const refused = connectLive(target.wsUrl, { token: null });
+        clients.push(refused);
+        await expect(refused.opened).rejects.toThrow();
+        expect(refused.messages).toEqual([]);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "delivers an inserted row as a signed webhook to an observer created through the API",
+      async () => {
+        const observerId = await createObserver({
+          name: "contract-webhook",
+          entity_type: "Order",
+          event_type: "INSERT",
+          condition_expression: "status == 'contract-webhook'",
+          actions: [{ type: "webhook", url: `${receiver.url}/hook`, signing_secret: SECRET }],
+        });
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-webhook', 42)`;
+        const [request] = await until("the webhook", () => {
+          const hooks = received("/hook");
+          return hooks.length > 0 ? hooks : undefined;
+        });
+        if (!request) throw new Error("unreachable");
+        const headers = webhookHeaders(request);
+        expect(headers["webhook-id"]).toBeTruthy();
+        expect(headers["webhook-timestamp"]).toMatch(/^\d+$/);
+        expect(headers["webhook-signature"]).toMatch(/^v1,/);
+        // Throws unless the signature verifies over the exact body, id and timestamp.
+        const verified = new Webhook(SECRET).verify(request.text, headers);
+        expect(verified).toMatchObject({
+          entity_type: "Order",
+          event_type: "INSERT",
+          observer: { id: observerId, name: "contract-webhook" },
+          after: { status: "contract-webhook", total: 42 },
+        });
+        expect(() => new Webhook(SECRET).verify(`${request.text} `, headers)).toThrow();
+      },
+      TEST_MS,
+    );
+
+    it(
+      "retries a failing webhook, dead-letters it, and replays it under the same webhook-id",
+      async () => {
+        const observerId = await createObserver({
+          name: "contract-dlq",
+          entity_type: "Order",
+          event_type: "INSERT",
+          condition_expression: "status == 'contract-dlq'",
+          actions: [{ type: "webhook", url: `${receiver.url}/fail`, signing_secret: SECRET }],
+          retry_config: {
+            max_attempts: 2,
+            backoff_strategy: "fixed",
+            initial_delay_ms: 10,
+            max_delay_ms: 10,
+          },
+        });
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-dlq', 7)`;
+        const [dead] = await until("the dead letter", async () => {
+          const items = await deadLetters(observerId);
+          return items.length > 0 ? items : undefined;
+        });
+        if (!dead) throw new Error("unreachable");
+        const attempts = received("/fail");
+        expect(attempts).toHaveLength(2);
+        const ids = attempts.map((r) => r.headers["webhook-id"]);
+        expect(ids[0]).toBeTruthy();
+        expect(ids[1]).toBe(ids[0]);
+        expect(dead).toMatchObject({
+          observer_id: observerId,
+          delivery_id: ids[0],
+          attempts: 2,
+          max_attempts: 2,
+          response_status_code: 500,
+          status: "pending",
+        });
+
+        // Fix the target, then replay: one more delivery, same id, and the dead letter is gone.
+        failing = false;
+        const retried = await api(`/api/observers/dlq/${dead.id}/retry`, { method: "POST" });
+        expect(retried.status, await retried.text()).toBe(202);
+        await until("the replay to succeed", async () => {
+          if (received("/fail").length < 3) return undefined;
+          return (await deadLetters(observerId)).length === 0 ? true : undefined;
+        });
+        const all = received("/fail");
+        expect(all).toHaveLength(3);
+        const replay = all[2] as ReceivedRequest;
+        expect(replay.headers["webhook-id"]).toBe(ids[0]);
+        expect(new Webhook(SECRET).verify(replay.text, webhookHeaders(replay))).toMatchObject({
+          after: { status: "contract-dlq" },
+        });
+      },
+      TEST_MS,
+    );
+
+    it(
+      "streams an inserted row to a live WebSocket subscriber after ready",
+      async () => {
+        const client = live({ entity_type: "Order", event_type: "INSERT", payload: "full" });
+        await client.opened;
+        await until("ready", () => client.of("ready")[0]);
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-live', 3)`;
+        const isMine = (m: LiveMessage) =>
+          m.type === "change" &&
+          (m.after as { status?: string } | null)?.status === "contract-live";
+        const change = await until("the change message", () => client.messages.find(isMine));
+        expect(change).toMatchObject({
+          type: "change",
+          entity_type: "Order",
+          event_type: "INSERT",
+          cursor: expect.any(String),
+          event_id: expect.any(String),
+          after: { status: "contract-live", total: 3 },
+        });
+        // Sent after ready, never before.
+        const ready = client.messages.findIndex((m) => m.type === "ready");
+        expect(client.messages.indexOf(change)).toBeGreaterThan(ready);
+      },
+      TEST_MS,
+    );
+  });
+}

@@ -1,0 +1,4 @@
+import { contractSuite } from "./suite.ts";
+import { startWorkersTarget } from "./targets/workers.ts";
+
+contractSuite("Workers", startWorkersTarget);
