@@ -18,15 +18,10 @@ import { createObserverRuntime } from "../../src/runtime/index.ts";
 import type { ObserverRuntime } from "../../src/runtime/types.ts";
 import { ensureBootstrapAdminToken } from "../../src/store/api-keys.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
-import { openServerDatabase, type ServerDatabase } from "../bun/database.ts";
-import {
-  bootstrapTokenNotice,
-  earlierTokenNotice,
-  embeddedNotice,
-  localUrl,
-} from "../bun/notices.ts";
-import { createBunServices } from "../bun/services.ts";
 import { loadMigrations } from "../postgres/index.ts";
+import { openServerDatabase, type ServerDatabase } from "./database.ts";
+import { bootstrapTokenNotice, earlierTokenNotice, embeddedNotice, localUrl } from "./notices.ts";
+import { createServerServices } from "./services.ts";
 
 /** Options of `startServerRuntime` (and of `createBunRuntime` / `createDenoRuntime`). */
 export interface ServerRuntimeOptions {
@@ -115,7 +110,7 @@ export async function startServerRuntime(
     if (config.migrate) {
       await applyMigrations(sql, loadMigrations(), { logger });
     }
-    const services = createBunServices(config, options.env, sql, logger);
+    const services = createServerServices(config, options.env, sql, logger);
     cleanups.push(() => services.close());
     // Live notifications: one feed tails the tables for every subscriber of this process; the
     // runtime wakes it when it commits, other processes' work shows at its next poll.

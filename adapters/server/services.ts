@@ -6,24 +6,24 @@ import type { SqlClient } from "../../src/ports/sql.ts";
 import { createRedisCacheStore } from "../redis/index.ts";
 import { createSmtpTransport } from "../smtp/index.ts";
 
-/** What actions get on Bun, and how to close the connections behind it. */
-export interface BunServices {
+/** What actions get on a Bun or Deno server, and how to close the connections behind it. */
+export interface ServerServices {
   environment: ActionEnvironment;
   close(): Promise<void>;
 }
 
 /**
- * The action environment of a Bun server: Bun's fetch, the process environment (for `*_env`
+ * The action environment of a Bun or Deno server: the host's fetch, the process environment (for `*_env`
  * secrets), the SQL client for `database` actions, Redis for `cache` (REDIS_URL) and SMTP for
  * `email` (SMTP_URL). Both connect lazily, so an unreachable one fails its actions (retried), not
  * the startup.
  */
-export function createBunServices(
+export function createServerServices(
   config: ServerConfig,
   env: Readonly<Record<string, string | undefined>>,
   sql: SqlClient,
   logger: Logger,
-): BunServices {
+): ServerServices {
   const cache = config.redisUrl ? createRedisCacheStore({ url: config.redisUrl }) : undefined;
   const email = config.smtpUrl ? createSmtpTransport({ url: config.smtpUrl }) : undefined;
   const environment: ActionEnvironment = {
