@@ -12,10 +12,21 @@ export interface LatencyStats {
   max_ms: number;
 }
 
+/** Requests since the last reset, and how many distinct (observer, change) pairs they carried. */
+export interface ReceivedCheck {
+  received: number;
+  distinct: number;
+  duplicates: number;
+}
+
 export interface LatencyReceiver {
   url: string;
+  /** The receiver process's id (for its CPU time). */
+  pid: number | undefined;
   count(): Promise<number>;
+  /** Percentiles of every latency since the last reset (exact: all samples kept and sorted). */
   stats(): Promise<LatencyStats>;
+  check(): Promise<ReceivedCheck>;
   reset(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -39,8 +50,10 @@ export async function startLatencyReceiver(): Promise<LatencyReceiver> {
   const port = await ask(null);
   return {
     url: `http://127.0.0.1:${port}/hook`,
+    pid: child.pid,
     count: async () => Number(await ask("count")),
     stats: async () => JSON.parse(await ask("stats")) as LatencyStats,
+    check: async () => JSON.parse(await ask("check")) as ReceivedCheck,
     reset: async () => void (await ask("reset")),
     stop: () =>
       new Promise((resolve) => {
