@@ -42,9 +42,12 @@ import {
   type WorkerSettings,
   workerSettings,
 } from "./peer/graphile.ts";
-import { type PeerReceiver, startPeerReceiver } from "./peer/receiver.ts";
 import { type Produced, type Producer, startProducer } from "./runtime/producer.ts";
-import type { LatencyStats } from "./runtime/receiver.ts";
+import {
+  type LatencyReceiver,
+  type LatencyStats,
+  startLatencyReceiver,
+} from "./runtime/receiver.ts";
 import {
   createBenchOrders,
   DATABASE_URL,
@@ -131,7 +134,7 @@ await runBenchmark("peer", async () => {
   await sleep(1_000);
   const busyBefore = before.stop().machine_busy_pct;
 
-  const receiver = await startPeerReceiver();
+  const receiver = await startLatencyReceiver();
   let ours: Figures | undefined;
   const peers: { runtime: WorkerRuntime; figures: Figures }[] = [];
   try {
@@ -343,7 +346,7 @@ function graphileWorkerVersion(): string | null {
 }
 
 /** Latency at the offered rate, then the drain; checks every change arrived in both. */
-async function measure(pipeline: Pipeline, receiver: PeerReceiver): Promise<Figures> {
+async function measure(pipeline: Pipeline, receiver: LatencyReceiver): Promise<Figures> {
   const { rate, seconds, drain } = settings;
   const meter = () =>
     cpuMeter(
@@ -366,11 +369,11 @@ async function measure(pipeline: Pipeline, receiver: PeerReceiver): Promise<Figu
   };
   const delivered = async (changes: number, what: string) => {
     await waitUntil(
-      async () => (await receiver.unique()) >= changes && (await pipeline.settled()),
+      async () => (await receiver.check()).distinct >= changes && (await pipeline.settled()),
       300_000,
       `${pipeline.name}: ${what}`,
     );
-    const unique = await receiver.unique();
+    const { distinct: unique } = await receiver.check();
     const requests = await receiver.count();
     if (unique !== changes) {
       fail(`${pipeline.name}, ${what}: the receiver saw ${unique} distinct rows of ${changes}`);
@@ -413,7 +416,9 @@ async function measure(pipeline: Pipeline, receiver: PeerReceiver): Promise<Figu
 }
 
 /** Ours, as bench/runtime.bench.ts sets it up: a webhook observer on `bench_orders` INSERT. */
-async function setUpOurs(receiver: PeerReceiver): Promise<Pipeline & { close(): Promise<void> }> {
+async function setUpOurs(
+  receiver: LatencyReceiver,
+): Promise<Pipeline & { close(): Promise<void> }> {
   await recreateDatabase(OURS_URL);
   const client = createPostgresClient(OURS_URL, { max: settings.runtime.pool });
   const sql = postgres(OURS_URL, { max: 2, onnotice: () => {} });
@@ -463,7 +468,7 @@ async function setUpOurs(receiver: PeerReceiver): Promise<Pipeline & { close(): 
 
 /** graphile-worker's pipeline in its own database on the same server. */
 async function setUpGraphileWorker(
-  receiver: PeerReceiver,
+  receiver: LatencyReceiver,
   workerSettings: WorkerSettings,
   runtime: WorkerRuntime,
 ): Promise<Pipeline & { close(): Promise<void> }> {

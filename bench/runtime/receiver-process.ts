@@ -6,7 +6,9 @@
  * - `count`: requests since the last `reset`;
  * - `stats`: JSON latency percentiles since the last `reset`, from every sample kept exactly and
  *   sorted (nearest rank: p99 of 1 000 samples is the 990th smallest), no histogram buckets;
- * - `check`: JSON `{received, distinct, duplicates}`, distinct (observer, change) pairs;
+ * - `check`: JSON `{received, distinct, duplicates}`, distinct (observer, change) pairs (the
+ *   change is `event_id`, or the row's `after.id` for payloads without one, such as the peer
+ *   benchmark's graphile-worker jobs);
  * - `reset`.
  */
 import { createServer } from "node:http";
@@ -26,11 +28,12 @@ const server = createServer((req, res) => {
       const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
         event_id?: unknown;
         observer?: { name?: unknown };
-        after?: { t_ms?: number };
+        after?: { id?: unknown; t_ms?: number };
       };
       const written = Number(body.after?.t_ms);
       if (Number.isFinite(written)) latencies.push(now - written);
-      const key = `${String(body.observer?.name)}\u0000${String(body.event_id)}`;
+      const change = body.event_id ?? body.after?.id;
+      const key = `${String(body.observer?.name)}\u0000${String(change)}`;
       if (seen.has(key)) duplicates++;
       else seen.add(key);
     } catch {}
