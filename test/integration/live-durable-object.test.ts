@@ -4,27 +4,19 @@
  * (pointed at a fresh test database), with real WebSocket clients. Fails, never skips, when
  * wrangler cannot start.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeCursor, isAfter } from "../../src/live/cursor.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { insertChange } from "../support/changes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { freePort } from "../support/ports.ts";
+import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
-const here = join(import.meta.dirname, "../runtimes");
-const wranglerBin = join(import.meta.dirname, "../../node_modules/.bin/wrangler");
 const ADMIN_TOKEN = "live-do-admin-token";
 
 let db: TestDatabase;
-let wrangler: ChildProcess | undefined;
-let output = "";
-let port = 0;
-let persistDir = "";
+let worker: WranglerDev | undefined;
 let tenantToken = "";
 const sockets: WebSocket[] = [];
 
@@ -32,66 +24,28 @@ beforeAll(async () => {
   db = await createTestDatabase("live_do");
   tenantToken = (await insertApiKey(db.client, { name: "t7", scope: "read", fk_customer_org: "7" }))
     .token;
-  persistDir = mkdtempSync(join(tmpdir(), "live-do-"));
-  port = await freePort();
-  const inspector = await freePort();
-  const args = ["dev", "--config", join(here, "live-wrangler.toml"), "--ip", "127.0.0.1"];
-  args.push("--port", String(port), "--inspector-port", String(inspector), "--test-scheduled");
-  args.push("--persist-to", persistDir, "--var", `OBSERVERS_ADMIN_TOKEN:${ADMIN_TOKEN}`);
-  args.push("--show-interactive-dev-session=false");
-  wrangler = spawn(wranglerBin, args, {
-    detached: true,
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(db.url),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  worker = await startWranglerDev({
+    config: join(import.meta.dirname, "../runtimes/live-wrangler.toml"),
+    databaseUrl: db.url,
+    vars: { OBSERVERS_ADMIN_TOKEN: ADMIN_TOKEN },
   });
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-  };
-  wrangler.stdout?.on("data", collect);
-  wrangler.stderr?.on("data", collect);
-  const deadline = Date.now() + 45_000;
-  while (!output.includes("Ready on")) {
-    if (Date.now() > deadline || wrangler.exitCode !== null) {
-      throw new Error(`wrangler dev did not start:\n${output}`);
-    }
-    await sleep(100);
-  }
   // The first tick records the tables' current end as the feed's position.
   await tick();
 }, 60_000);
 
 afterAll(async () => {
   // LIVE_DO_DEBUG=1 prints what wrangler and the Worker logged.
-  if (process.env.LIVE_DO_DEBUG) console.log(output);
+  if (process.env.LIVE_DO_DEBUG) console.log(worker?.output());
   for (const ws of sockets) ws.close();
-  // wrangler starts workerd as a child: end the whole process group.
-  if (wrangler?.pid && wrangler.exitCode === null) process.kill(-wrangler.pid, "SIGTERM");
+  await worker?.stop();
   await db?.drop();
-  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
 });
 
-/**
- * Miniflare insists on a password in a Hyperdrive URL; a server that trusts local connections
- * (the tests') never asks for it, so any placeholder does.
- */
-function withPassword(url: string): string {
-  const parsed = new URL(url);
-  if (!parsed.password) parsed.password = "unused";
-  return parsed.toString();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Fires the cron handler (publishLive) and waits for it. */
-async function tick(): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`);
-  const body = await response.text();
-  if (!response.ok) throw new Error(`scheduled answered ${response.status}: ${body}\n${output}`);
-}
+const tick = () => (worker as WranglerDev).tick();
+const output = () => worker?.output() ?? "";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const port = () => new URL((worker as WranglerDev).url).port;
 
 interface Message {
   type: string;
@@ -112,7 +66,7 @@ interface Client {
 }
 
 async function connect(query: string, headers?: Record<string, string>): Promise<Client> {
-  const url = `ws://127.0.0.1:${port}/api/observers/ws${query}`;
+  const url = `ws://127.0.0.1:${port()}/api/observers/ws${query}`;
   // Node's WebSocket (undici) takes headers in its options object.
   const init = headers ? ({ headers } as unknown as string[]) : undefined;
   const ws = new WebSocket(url, init);
@@ -126,9 +80,13 @@ async function connect(query: string, headers?: Record<string, string>): Promise
   });
   await new Promise<void>((resolve, reject) => {
     ws.addEventListener("open", () => resolve(), { once: true });
-    ws.addEventListener("error", () => reject(new Error(`could not connect: ${url}\n${output}`)), {
-      once: true,
-    });
+    ws.addEventListener(
+      "error",
+      () => reject(new Error(`could not connect: ${url}\n${output()}`)),
+      {
+        once: true,
+      },
+    );
   });
   return { ws, messages, closed };
 }
@@ -208,7 +166,7 @@ function upgradeStatus(query: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: "127.0.0.1",
-      port,
+      port: port(),
       path: `/api/observers/ws${query}`,
       headers: {
         connection: "Upgrade",

@@ -5,87 +5,49 @@
  * real receiver; a failed attempt retried by the ticker's alarm without another cron; health.
  * Fails, never skips, when wrangler cannot start.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { freePort } from "../support/ports.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 const root = join(import.meta.dirname, "../..");
-const wranglerBin = join(root, "node_modules/.bin/wrangler");
 const ADMIN_TOKEN = "workers-tick-admin-token";
 
 let db: TestDatabase;
 let receiver: Receiver;
-let wrangler: ChildProcess | undefined;
-let output = "";
-let port = 0;
-let persistDir = "";
+let worker: WranglerDev | undefined;
 
 beforeAll(async () => {
   db = await createTestDatabase("workers_tick");
   await db.sql.unsafe(`CREATE TABLE public.orders (id serial PRIMARY KEY, status text, total numeric);
     SELECT core.fn_track_table('public.orders', 'Order')`);
   receiver = await startReceiver();
-  persistDir = mkdtempSync(join(tmpdir(), "workers-tick-"));
-  port = await freePort();
-  const inspector = await freePort();
-  const args = ["dev", "--config", join(root, "wrangler.toml"), "--ip", "127.0.0.1"];
-  args.push("--port", String(port), "--inspector-port", String(inspector), "--test-scheduled");
-  args.push("--persist-to", persistDir, "--show-interactive-dev-session=false");
-  args.push("--var", `OBSERVERS_ADMIN_TOKEN:${ADMIN_TOKEN}`);
-  args.push("--var", "OBSERVERS_ALLOW_PRIVATE_TARGETS:1");
-  // Rows other test files leave uncommitted on the shared server hold the xmin horizon back: a
-  // short budget keeps a tick that waits on them short.
-  args.push("--var", "OBSERVERS_TICK_BUDGET_MS:3000");
-  wrangler = spawn(wranglerBin, args, {
-    cwd: root,
-    detached: true,
-    env: {
-      ...process.env,
-      WRANGLER_SEND_METRICS: "false",
-      CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_HYPERDRIVE: withPassword(db.url),
+  worker = await startWranglerDev({
+    config: join(root, "wrangler.toml"),
+    databaseUrl: db.url,
+    vars: {
+      OBSERVERS_ADMIN_TOKEN: ADMIN_TOKEN,
+      OBSERVERS_ALLOW_PRIVATE_TARGETS: "1",
+      // Rows other test files leave uncommitted on the shared server hold the xmin horizon back:
+      // a short budget keeps a tick that waits on them short.
+      OBSERVERS_TICK_BUDGET_MS: "3000",
     },
-    stdio: ["ignore", "pipe", "pipe"],
   });
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString();
-  };
-  wrangler.stdout?.on("data", collect);
-  wrangler.stderr?.on("data", collect);
-  const deadline = Date.now() + 45_000;
-  while (!output.includes("Ready on")) {
-    if (Date.now() > deadline || wrangler.exitCode !== null) {
-      throw new Error(`wrangler dev did not start:\n${output}`);
-    }
-    await sleep(100);
-  }
 }, 60_000);
 
 afterAll(async () => {
   // WORKERS_TICK_DEBUG=1 prints what wrangler and the Worker logged.
-  if (process.env.WORKERS_TICK_DEBUG) console.log(output);
-  // wrangler starts workerd as a child: end the whole process group.
-  if (wrangler?.pid && wrangler.exitCode === null) process.kill(-wrangler.pid, "SIGTERM");
+  if (process.env.WORKERS_TICK_DEBUG) console.log(worker?.output());
+  await worker?.stop();
   await receiver?.close();
   await db?.drop();
-  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
 });
-
-/** Miniflare insists on a password in a Hyperdrive URL; the test server never asks for it. */
-function withPassword(url: string): string {
-  const parsed = new URL(url);
-  if (!parsed.password) parsed.password = "unused";
-  return parsed.toString();
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`http://127.0.0.1:${port}${path}`, {
+  return fetch(`${(worker as WranglerDev).url}${path}`, {
     ...init,
     headers: {
       authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -96,18 +58,15 @@ function api(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 /** Fires the cron handler and waits for the tick to end. */
-async function tick(): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}/__scheduled?cron=*+*+*+*+*`);
-  const body = await response.text();
-  if (!response.ok) throw new Error(`scheduled answered ${response.status}: ${body}\n${output}`);
-}
+const tick = () => (worker as WranglerDev).tick();
+const output = () => worker?.output() ?? "";
 
 /** Ticks (as the cron would, only faster) until `count` requests reached the receiver. */
 async function delivered(count: number): Promise<void> {
   const deadline = Date.now() + 25_000;
   while (receiver.requests.length < count) {
     if (Date.now() > deadline) {
-      throw new Error(`expected ${count} webhooks, got ${receiver.requests.length}\n${output}`);
+      throw new Error(`expected ${count} webhooks, got ${receiver.requests.length}\n${output()}`);
     }
     await tick();
   }
@@ -136,12 +95,12 @@ interface Health {
 
 describe("the Worker in wrangler dev", () => {
   it("serves the API and a healthy runtime on a migrated database", async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/api/observers/runtime/health`);
+    const response = await fetch(`${(worker as WranglerDev).url}/api/observers/runtime/health`);
     expect(response.status).toBe(200);
     const health = (await response.json()) as Health;
     expect(health).toMatchObject({ running: true, observer_count: 0 });
-    expect((await fetch(`http://127.0.0.1:${port}/openapi.json`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${port}/api/observers`)).status).toBe(401);
+    expect((await fetch(`${(worker as WranglerDev).url}/openapi.json`)).status).toBe(200);
+    expect((await fetch(`${(worker as WranglerDev).url}/api/observers`)).status).toBe(401);
   });
 
   it("delivers a tracked row's change on the cron tick", async () => {
@@ -166,7 +125,7 @@ describe("the Worker in wrangler dev", () => {
       { status: "success" },
     ]);
     const health = (await (
-      await fetch(`http://127.0.0.1:${port}/api/observers/runtime/health`)
+      await fetch(`${(worker as WranglerDev).url}/api/observers/runtime/health`)
     ).json()) as Health;
     expect(health).toMatchObject({
       running: true,
@@ -188,11 +147,11 @@ describe("the Worker in wrangler dev", () => {
     // The tick ended with the retry 2 s away; the ticker's alarm runs the next attempt.
     const deadline = Date.now() + 20_000;
     while (receiver.requests.length < 2) {
-      if (Date.now() > deadline) throw new Error(`no retry from the alarm\n${output}`);
+      if (Date.now() > deadline) throw new Error(`no retry from the alarm\n${output()}`);
       await sleep(100);
     }
     const [first, second] = receiver.requests;
     expect(second?.headers["webhook-id"]).toBe(first?.headers["webhook-id"]);
-    expect(output).toContain('"stopped"');
+    expect(output()).toContain('"stopped"');
   });
 });
