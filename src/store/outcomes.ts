@@ -1,4 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
+import { type ArrayValue, arrayLiteral, storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /**
@@ -62,17 +63,43 @@ export interface DeadLetterChange {
   created_at: string;
 }
 
-/** The columns of a log row, one recordset row per outcome. */
-const LOG_ROWS = `jsonb_to_recordset($1::text::jsonb) AS o(
-  fk_observer bigint, fk_entity_change_log bigint, delivery_id uuid, event_id uuid,
-  entity_type text, entity_id text, event_type text, status text, action_index integer,
-  action_type text, started_at timestamptz, completed_at timestamptz, duration_ms integer,
-  error_code text, error_message text, attempt integer, max_attempts integer,
-  next_retry_at timestamptz, message text, excerpt text, http_status integer, trace_id text,
-  fk_customer_org bigint)`;
+/** The columns of a log row: one array parameter each, from `$9` on, one element per outcome. */
+const LOG_COLUMNS: readonly [
+  name: string,
+  type: string,
+  value: (o: OutcomeRecord) => ArrayValue,
+][] = [
+  ["fk_observer", "bigint", (o) => o.fk_observer],
+  ["fk_entity_change_log", "bigint", (o) => o.fk_entity_change_log],
+  ["delivery_id", "uuid", (o) => o.delivery_id],
+  ["event_id", "uuid", (o) => o.event_id],
+  ["entity_type", "text", (o) => o.entity_type],
+  ["entity_id", "text", (o) => o.entity_id],
+  ["event_type", "text", (o) => o.event_type],
+  ["status", "text", (o) => o.status],
+  ["action_index", "integer", (o) => o.action_index],
+  ["action_type", "text", (o) => o.action_type],
+  ["started_at", "timestamptz", (o) => o.started_at],
+  ["completed_at", "timestamptz", (o) => o.completed_at],
+  ["duration_ms", "integer", (o) => o.duration_ms],
+  ["error_code", "text", (o) => o.error_code],
+  ["error_message", "text", (o) => o.error_message],
+  ["attempt", "integer", (o) => o.attempt],
+  ["max_attempts", "integer", (o) => o.max_attempts],
+  ["next_retry_at", "timestamptz", (o) => (o.disposition === "retry" ? o.next_at : null)],
+  ["message", "text", (o) => o.message],
+  ["excerpt", "text", (o) => o.excerpt],
+  ["http_status", "integer", (o) => o.http_status],
+  ["trace_id", "text", (o) => o.trace_id],
+  ["fk_customer_org", "bigint", (o) => o.fk_customer_org],
+];
+const FIRST_LOG_PARAM = 9;
+const LOG_ROWS = `unnest(${LOG_COLUMNS.map(
+  ([, type], i) => `$${FIRST_LOG_PARAM + i}::text::${type}[]`,
+).join(", ")}) AS o(${LOG_COLUMNS.map(([name]) => name).join(", ")})`;
 
 /** What a dead letter keeps, one recordset row per final failure. */
-const DEAD_ROWS = `jsonb_to_recordset($8::text::jsonb) AS x(
+const DEAD_ROWS = `jsonb_to_recordset($7::text::jsonb) AS x(
   pk bigint, fk_observer bigint, observer_name text, delivery_id uuid, action_index integer,
   action_type text, event_id uuid, fk_entity_change_log bigint, fk_customer_org bigint,
   trace_id text, attempt integer, max_attempts integer, error_code text, error_message text,
@@ -97,7 +124,7 @@ export async function recordOutcomes(
   if (outcomes.length === 0) return;
   const done: string[] = [];
   const discarded: string[] = [];
-  const retried: { pk: string[]; attempt: string[]; at: string[] } = {
+  const retried: { pk: string[]; attempt: (number | null)[]; at: (string | null)[] } = {
     pk: [],
     attempt: [],
     at: [],
@@ -109,15 +136,15 @@ export async function recordOutcomes(
     else if (o.disposition === "discard") discarded.push(o.pk);
     else if (o.disposition === "retry") {
       retried.pk.push(o.pk);
-      retried.attempt.push(o.next_attempt === null ? "NULL" : String(o.next_attempt));
-      retried.at.push(o.next_at ?? "NULL");
+      retried.attempt.push(o.next_attempt);
+      retried.at.push(o.next_at);
     } else if (o.disposition === "dead_letter") dead.push(o);
   }
   await sql.query(
     `WITH ${RELAXED_COMMIT_CTE},
      finished AS (
        DELETE FROM core.tb_observer_delivery
-       WHERE pk_observer_delivery = ANY($3::text::bigint[]) AND lease_owner = $2
+       WHERE pk_observer_delivery = ANY($2::text::bigint[]) AND lease_owner = $1
        RETURNING fk_observer_dlq
      ),
      resolved AS (
@@ -126,7 +153,7 @@ export async function recordOutcomes(
      ),
      discarded AS (
        DELETE FROM core.tb_observer_delivery
-       WHERE pk_observer_delivery = ANY($4::text::bigint[]) AND lease_owner = $2
+       WHERE pk_observer_delivery = ANY($3::text::bigint[]) AND lease_owner = $1
        RETURNING fk_observer_dlq
      ),
      -- A replay that cannot run (its observer or action is gone) leaves its dead letter waiting.
@@ -137,14 +164,14 @@ export async function recordOutcomes(
      retried AS (
        UPDATE core.tb_observer_delivery d
        SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL
-       FROM unnest($5::text::bigint[], $6::text::integer[], $7::text::timestamptz[]) AS r(pk, attempt, at)
-       WHERE d.pk_observer_delivery = ANY($5::text::bigint[]) AND d.pk_observer_delivery = r.pk
-         AND d.lease_owner = $2
+       FROM unnest($4::text::bigint[], $5::text::integer[], $6::text::timestamptz[]) AS r(pk, attempt, at)
+       WHERE d.pk_observer_delivery = ANY($4::text::bigint[]) AND d.pk_observer_delivery = r.pk
+         AND d.lease_owner = $1
      ),
      dead AS (
        DELETE FROM core.tb_observer_delivery d USING ${DEAD_ROWS}
-       WHERE d.pk_observer_delivery = ANY($9::text::bigint[]) AND d.pk_observer_delivery = x.pk
-         AND d.lease_owner = $2
+       WHERE d.pk_observer_delivery = ANY($8::text::bigint[]) AND d.pk_observer_delivery = x.pk
+         AND d.lease_owner = $1
        RETURNING d.fk_observer_dlq, x.*
      ),
      requeued AS (
@@ -184,50 +211,17 @@ export async function recordOutcomes(
        o.http_status, o.trace_id, o.fk_customer_org
      FROM relaxed, ${LOG_ROWS}`,
     [
-      JSON.stringify(outcomes.map(logRow)),
       owner,
-      pgArray(done),
-      pgArray(discarded),
-      pgArray(retried.pk),
-      pgArray(retried.attempt),
-      pgArray(retried.at),
+      arrayLiteral(done),
+      arrayLiteral(discarded),
+      arrayLiteral(retried.pk),
+      arrayLiteral(retried.attempt),
+      arrayLiteral(retried.at),
       JSON.stringify(dead.map(deadRow)),
-      pgArray(dead.map((o) => o.pk ?? "")),
+      arrayLiteral(dead.map((o) => o.pk)),
+      ...LOG_COLUMNS.map(([, , value]) => arrayLiteral(outcomes.map(value))),
     ],
   );
-}
-
-/** An array literal of values that need no quoting (integers, ISO timestamps, NULL). */
-function pgArray(values: readonly string[]): string {
-  return `{${values.join(",")}}`;
-}
-
-function logRow(o: OutcomeRecord) {
-  return {
-    fk_observer: o.fk_observer,
-    fk_entity_change_log: o.fk_entity_change_log,
-    delivery_id: o.delivery_id,
-    event_id: o.event_id,
-    entity_type: o.entity_type,
-    entity_id: o.entity_id,
-    event_type: o.event_type,
-    status: o.status,
-    action_index: o.action_index,
-    action_type: o.action_type,
-    started_at: o.started_at,
-    completed_at: o.completed_at,
-    duration_ms: o.duration_ms,
-    error_code: o.error_code,
-    error_message: o.error_message,
-    attempt: o.attempt,
-    max_attempts: o.max_attempts,
-    next_retry_at: o.disposition === "retry" ? o.next_at : null,
-    message: o.message,
-    excerpt: o.excerpt,
-    http_status: o.http_status,
-    trace_id: o.trace_id,
-    fk_customer_org: o.fk_customer_org,
-  };
 }
 
 function deadRow(o: OutcomeRecord) {
@@ -244,8 +238,9 @@ function deadRow(o: OutcomeRecord) {
     trace_id: o.trace_id,
     attempt: o.attempt,
     max_attempts: o.max_attempts,
-    error_code: o.error_code,
-    error_message: o.error_message,
+    // JSON cannot carry NUL into jsonb either.
+    error_code: o.error_code === null ? null : storableText(o.error_code),
+    error_message: o.error_message === null ? null : storableText(o.error_message),
     http_status: o.http_status,
     completed_at: o.completed_at,
     change: o.change,

@@ -148,6 +148,39 @@ describe("the runtime", () => {
     ]);
   });
 
+  it("records an answer whose body holds a NUL byte, which PostgreSQL text cannot store", async () => {
+    receiver.reply(() => ({ status: 400, body: 'bad\u0000input "quoted" \\ {braces}, commas' }));
+    await insertObserver(db.sql, {
+      name: "nul-answer",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/nul`)],
+      retry_config: {
+        max_attempts: 1,
+        backoff_strategy: "fixed",
+        initial_delay_ms: 10,
+        max_delay_ms: 10,
+      },
+    });
+    await startRuntime("nul-answer");
+    await db.sql`INSERT INTO orders (status) VALUES ('new')`;
+    await receiver.waitFor(1);
+    const [row] = await eventually(async () => {
+      const rows =
+        await db.sql`SELECT status, response_status_code, response_payload ->> 'excerpt' AS excerpt
+        FROM core.tb_observer_log l JOIN core.tb_observer o ON o.pk_observer = l.fk_observer
+        WHERE o.name = 'nul-answer'`;
+      return rows.length > 0 ? rows : undefined;
+    }, "the attempt's log row");
+    expect(row).toEqual({
+      status: "failed",
+      response_status_code: 400,
+      excerpt: 'bad\ufffdinput "quoted" \\ {braces}, commas',
+    });
+    const [dead] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_dlq d
+      JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'nul-answer'`;
+    expect(dead?.n).toBe(1);
+  });
+
   it("dead-letters a permanent failure and replays it, with the same webhook-id, once fixed", async () => {
     receiver.reply(() => ({ status: 410 }));
     await insertObserver(db.sql, {
