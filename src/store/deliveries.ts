@@ -1,5 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeCursor, ChangeRow } from "./change-log.ts";
+import { type ArrayValue, arrayLiteral } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /** A delivery to create: one action of one observer for one change. */
@@ -55,8 +56,9 @@ export async function writeIngest(
        RETURNING 1
      ),
      x AS (
-       SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(event_id text, fk_observer bigint,
-         fk_entity_change_log bigint, action_index integer, fk_customer_org bigint, leased boolean)
+       SELECT * FROM unnest($1::text::text[], $10::text::bigint[], $11::text::bigint[],
+         $12::text::integer[], $13::text::bigint[], $14::text::boolean[])
+         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)
      ),
      created AS (
        INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index,
@@ -76,7 +78,7 @@ export async function writeIngest(
        FROM created WHERE lease_owner IS NOT NULL
      ) c ON true`,
     [
-      JSON.stringify(batch.deliveries),
+      column(batch.deliveries, (d) => d.event_id),
       batch.listenerId,
       batch.to.transactionId,
       batch.to.changeLogId,
@@ -85,6 +87,11 @@ export async function writeIngest(
       batch.changes,
       batch.from.transactionId,
       batch.from.changeLogId,
+      column(batch.deliveries, (d) => d.fk_observer),
+      column(batch.deliveries, (d) => d.fk_entity_change_log),
+      column(batch.deliveries, (d) => d.action_index),
+      column(batch.deliveries, (d) => d.fk_customer_org),
+      column(batch.deliveries, (d) => d.leased),
     ],
   );
   return {
@@ -93,6 +100,10 @@ export async function writeIngest(
       (row): row is LeasedDelivery & { moved: boolean; pk: string } => row.pk !== null,
     ),
   };
+}
+
+function column<T>(rows: readonly T[], value: (row: T) => ArrayValue): string {
+  return arrayLiteral(rows.map(value));
 }
 
 /** A claimed delivery: the row, the change it is about, and the observer's current configuration. */
