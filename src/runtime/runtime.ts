@@ -68,6 +68,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   /** A look-again while a running transaction holds changes back, and its next delay. */
   let heldBackTimer: unknown = null;
   let heldBackDelayMs = HELD_BACK_FIRST_MS;
+  /** When the ingest loop last asked the dispatcher to claim due deliveries. */
+  let lastClaimAt = Number.NEGATIVE_INFINITY;
 
   function countError(error: unknown, where: string): void {
     errors++;
@@ -117,6 +119,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     async () => {
       let more = false;
       let heldBack = false;
+      // Whether due deliveries may exist that this run did not hand to the dispatcher itself.
+      let claimNeeded = false;
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
         // Full: leave the backlog in the change log until recorded outcomes make room (or another
         // runtime with room reads it). Read now, its deliveries would be created due, then cost
@@ -133,12 +137,20 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
+        // Another runtime's batch, or nothing new: what is due was not created here just now.
+        if (result.busy || result.changes === 0) claimNeeded = true;
         more = result.more;
         heldBack = result.heldBack;
         if (!more) break;
       }
       if (stopped) return;
-      dispatcher.pump();
+      // Due work this runtime did not create (retries, replays, other runtimes' deliveries and
+      // expired leases) is claimed on wake-ups that brought nothing new, and at least once per
+      // poll interval: not after every batch it ran itself, where a claim would find nothing.
+      if (claimNeeded || clock.now() - lastClaimAt >= pollIntervalMs) {
+        lastClaimAt = clock.now();
+        dispatcher.pump();
+      }
       lookAgainIfHeldBack(heldBack);
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
