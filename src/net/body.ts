@@ -43,6 +43,17 @@ export async function readBody(
 ): Promise<string> {
   const stream = response.body;
   if (stream === null) return "";
+  // A declared length within the limit (most answers to a webhook: empty or short) is read in
+  // one go, without a stream reader; the framing holds the read to that length.
+  const length = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (length <= maxBytes) {
+    try {
+      return decoder.decode(utf8Prefix(new Uint8Array(await response.arrayBuffer()), maxBytes));
+    } catch {
+      if (signal?.aborted) throw signal.reason;
+      return "";
+    }
+  }
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
