@@ -33,8 +33,9 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 /**
  * Reads at most `maxBytes` of a response body as UTF-8 text, then cancels the stream, so a huge or
  * endless body is never downloaded in full. Malformed UTF-8 decodes to U+FFFD rather than throwing.
- * A body that breaks off mid-read yields what arrived (the status line is the receiver's verdict;
- * the body is only an excerpt), unless `signal` was aborted, whose reason is rethrown.
+ * A body that breaks off mid-read yields what arrived (nothing, if its length was declared: the
+ * status line is the receiver's verdict; the body is only an excerpt), unless `signal` was aborted,
+ * whose reason is rethrown.
  */
 export async function readBody(
   response: Response,
