@@ -137,6 +137,8 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       shutdownTimeoutMs: Math.min(server.shutdownTimeoutMs, TICK_SHUTDOWN_MAX_MS),
       // The sweep runs from the cron handler (below), not from a timer inside a tick.
       retention: { ...server.retention, intervalMs: 24 * 60 * 60_000 },
+      // A tick is seconds long: the delivery table is left to the server's autovacuum.
+      vacuumIntervalMs: 0,
     });
     let stopped: TickStop = "budget";
     let health: RuntimeHealth | null = null;

@@ -4,6 +4,7 @@ import { createExecutor } from "../executor/executor.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { readBacklog } from "../store/change-log.ts";
+import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
@@ -24,6 +25,8 @@ const DEFAULT_RETENTION: RetentionOptions = {
   intervalMs: 60 * 60_000,
 };
 
+/** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
+const DEFAULT_VACUUM_INTERVAL_MS = 10_000;
 /** Ingest transactions in a row before claiming gets a turn, when a backlog keeps batches full. */
 const MAX_INGEST_ROUNDS = 8;
 /** First and longest wait before looking again at changes a running transaction holds back. */
@@ -63,6 +66,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let errors = 0;
   let wakeups: Wakeups | null = null;
   let retentionTimer: unknown = null;
+  let vacuumTimer: unknown = null;
   /** Ingest paused with a backlog because this runtime had no room for a batch. */
   let awaitingRoom = false;
   /** A look-again while a running transaction holds changes back, and its next delay. */
@@ -137,16 +141,16 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
-        // Another runtime's batch, or nothing new: what is due was not created here just now.
-        if (result.busy || result.changes === 0) claimNeeded = true;
+        // Another runtime matched this batch: its deliveries may be due for anyone.
+        if (result.busy) claimNeeded = true;
         more = result.more;
         heldBack = result.heldBack;
         if (!more) break;
       }
       if (stopped) return;
-      // Due work this runtime did not create (retries, replays, other runtimes' deliveries and
-      // expired leases) is claimed on wake-ups that brought nothing new, and at least once per
-      // poll interval: not after every batch it ran itself, where a claim would find nothing.
+      // Due work this runtime did not create (replays, other runtimes' deliveries, expired
+      // leases) is claimed at least once per poll interval, not on every wake-up: most find only
+      // changes, whose deliveries this runtime runs without a claim. Its own retries have timers.
       if (claimNeeded || clock.now() - lastClaimAt >= pollIntervalMs) {
         lastClaimAt = clock.now();
         dispatcher.pump();
@@ -182,6 +186,28 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     }, delay);
   }
 
+  /** Vacuums the delivery table every `intervalMs`, when autovacuum does not. */
+  function scheduleVacuum(intervalMs: number): void {
+    vacuumTimer = clock.setTimeout(() => {
+      vacuumDeliveries(sql)
+        .catch((error: unknown) => countError(error, "vacuum"))
+        .finally(() => {
+          if (!stopped) scheduleVacuum(intervalMs);
+        });
+    }, intervalMs);
+  }
+
+  async function vacuumInterval(): Promise<number> {
+    if (options.vacuumIntervalMs !== undefined) return options.vacuumIntervalMs;
+    if (await autovacuumRuns(sql)) return 0;
+    logger.log(
+      "warn",
+      "autovacuum is off on this server: the runtime vacuums its delivery table itself",
+      { every_ms: DEFAULT_VACUUM_INTERVAL_MS },
+    );
+    return DEFAULT_VACUUM_INTERVAL_MS;
+  }
+
   function scheduleRetention(): void {
     retentionTimer = clock.setTimeout(() => {
       sweepRetention(sql, retention)
@@ -211,6 +237,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         wake,
       });
       scheduleRetention();
+      const vacuumEvery = await vacuumInterval();
+      if (vacuumEvery > 0 && !stopped) scheduleVacuum(vacuumEvery);
       wake();
     },
 
@@ -218,6 +246,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       if (stopped) return;
       stopped = true;
       clock.clearTimeout(retentionTimer);
+      clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
       await wakeups?.stop();
       await loop.running;

@@ -47,6 +47,11 @@ export interface ObserverRuntimeOptions {
   /** How long `stop` lets running attempts finish before cancelling them (default 10 000 ms). */
   shutdownTimeoutMs?: number;
   retention?: Partial<RetentionOptions>;
+  /**
+   * How often this runtime vacuums the delivery table itself (0: never). Default: every
+   * 10 000 ms when the server's autovacuum is off, else never (autovacuum does it).
+   */
+  vacuumIntervalMs?: number;
   /** Jitter source for retry backoff (default Math.random). */
   random?: () => number;
   /**

@@ -4,7 +4,11 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type Clock, systemClock } from "../../src/ports/clock.ts";
-import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import {
+  createObserverRuntime,
+  type ObserverRuntime,
+  type ObserverRuntimeOptions,
+} from "../../src/runtime/index.ts";
 import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { trackedClock } from "../support/clock.ts";
@@ -33,6 +37,7 @@ async function startRuntime(
   listenerId: string,
   clock: Clock = systemClock,
   pollIntervalMs = 200,
+  extra: Partial<ObserverRuntimeOptions> = {},
 ): Promise<ObserverRuntime> {
   // Start the new listener at the end of the log: earlier tests' changes are not its business.
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
@@ -45,6 +50,7 @@ async function startRuntime(
     pollIntervalMs,
     leaseMs: 5_000,
     shutdownTimeoutMs: 2_000,
+    ...extra,
   });
   await runtime.start();
   return runtime;
@@ -343,6 +349,27 @@ describe("the runtime", () => {
       JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.name = 'slow' AND l.status = 'success'`;
     expect((remaining?.n ?? 0) + (logged?.n ?? 0)).toBe(20);
     expect((await runtime.health()).running).toBe(false);
+  });
+
+  it("vacuums its delivery table itself when told to (the default where autovacuum is off)", async () => {
+    const vacuums = async () => {
+      const [row] = await db.sql`SELECT vacuum_count::int AS n FROM pg_stat_user_tables
+        WHERE relid = 'core.tb_observer_delivery'::regclass`;
+      return row?.n ?? 0;
+    };
+    const before = await vacuums();
+    await insertObserver(db.sql, {
+      name: "vacuumed",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/vacuumed`)],
+    });
+    await startRuntime("vacuum", systemClock, 200, { vacuumIntervalMs: 100 });
+    await db.sql`INSERT INTO orders (status) SELECT 'churn' FROM generate_series(1, 50)`;
+    await receiver.waitFor(50);
+    await eventually(
+      async () => ((await vacuums()) >= before + 2 ? true : undefined),
+      "two vacuums of the delivery table",
+    );
   });
 
   it("leaves no timer and no connection of its own behind when stopped", async () => {
