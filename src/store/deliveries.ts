@@ -1,6 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeCursor, ChangeRow } from "./change-log.ts";
-import { type ArrayValue, arrayLiteral } from "./pg-array.ts";
+import { arrayColumn } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /** A delivery to create: one action of one observer for one change. */
@@ -78,7 +78,7 @@ export async function writeIngest(
        FROM created WHERE lease_owner IS NOT NULL
      ) c ON true`,
     [
-      column(batch.deliveries, (d) => d.event_id),
+      arrayColumn(batch.deliveries, (d) => d.event_id),
       batch.listenerId,
       batch.to.transactionId,
       batch.to.changeLogId,
@@ -87,11 +87,11 @@ export async function writeIngest(
       batch.changes,
       batch.from.transactionId,
       batch.from.changeLogId,
-      column(batch.deliveries, (d) => d.fk_observer),
-      column(batch.deliveries, (d) => d.fk_entity_change_log),
-      column(batch.deliveries, (d) => d.action_index),
-      column(batch.deliveries, (d) => d.fk_customer_org),
-      column(batch.deliveries, (d) => d.leased),
+      arrayColumn(batch.deliveries, (d) => d.fk_observer),
+      arrayColumn(batch.deliveries, (d) => d.fk_entity_change_log),
+      arrayColumn(batch.deliveries, (d) => d.action_index),
+      arrayColumn(batch.deliveries, (d) => d.fk_customer_org),
+      arrayColumn(batch.deliveries, (d) => d.leased),
     ],
   );
   return {
@@ -100,10 +100,6 @@ export async function writeIngest(
       (row): row is LeasedDelivery & { moved: boolean; pk: string } => row.pk !== null,
     ),
   };
-}
-
-function column<T>(rows: readonly T[], value: (row: T) => ArrayValue): string {
-  return arrayLiteral(rows.map(value));
 }
 
 /** A claimed delivery: the row, the change it is about, and the observer's current configuration. */

@@ -1,5 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
-import { type ArrayValue, arrayLiteral, storableText } from "./pg-array.ts";
+import { type ArrayValue, arrayColumn, arrayLiteral, storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
 /**
@@ -219,7 +219,7 @@ export async function recordOutcomes(
       arrayLiteral(retried.at),
       JSON.stringify(dead.map(deadRow)),
       arrayLiteral(dead.map((o) => o.pk)),
-      ...LOG_COLUMNS.map(([, , value]) => arrayLiteral(outcomes.map(value))),
+      ...LOG_COLUMNS.map(([, , value]) => arrayColumn(outcomes, value)),
     ],
   );
 }

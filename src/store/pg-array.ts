@@ -29,6 +29,11 @@ export function arrayLiteral(values: readonly ArrayValue[]): string {
   return `${out}}`;
 }
 
+/** One column of a batch: `value` of every row, as an array literal. */
+export function arrayColumn<T>(rows: readonly T[], value: (row: T) => ArrayValue): string {
+  return arrayLiteral(rows.map(value));
+}
+
 /** `text` as PostgreSQL can store it: NUL replaced by U+FFFD. */
 export function storableText(text: string): string {
   return text.includes("\u0000") ? text.replaceAll("\u0000", "\ufffd") : text;
