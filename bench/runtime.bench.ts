@@ -19,9 +19,9 @@
  * - sustained: the producers write BENCH_DRAIN changes at full speed while the runtime delivers to
  *   one observer: from the first write to the last checkpoint.
  * - `--quick` or BENCH_QUICK=1: BENCH_SECONDS 3 and BENCH_DRAIN 5 000 unless set (under a minute).
- * - BENCH_NOTIFY=off tracks the table without NOTIFY and the runtime polls every BENCH_POLL_MS;
- *   BENCH_ACTION=log skips the latency phases and uses a log action (no HTTP), writing
- *   runtime-log.*.
+ * - BENCH_NOTIFY=off tracks the table without NOTIFY and the runtime polls every BENCH_POLL_MS,
+ *   writing runtime-poll.*; BENCH_ACTION=log skips the latency phases and uses a log action (no
+ *   HTTP), writing runtime-log.*.
  *
  * Run with Bun (what `bun run server` uses): `bun bench/runtime.bench.ts [--quick]`. Database:
  * BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/fraiseql_observers_bench_runtime,
@@ -347,7 +347,7 @@ await runBenchmark("runtime", async () => {
     throughput,
   };
   console.log(`\n${consoleReport(results)}`);
-  const name = logOnly ? "runtime-log" : "runtime";
+  const name = `runtime${logOnly ? "-log" : ""}${notify ? "" : "-poll"}`;
   writeResults(name, results);
   writeResultFile(`${name}.md`, markdownReport(results).replace("runtime.svg", `${name}.svg`));
   writeResultFile(`${name}.svg`, svgReport(results));
