@@ -149,9 +149,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       }
       if (stopped) return;
       // Due work this runtime did not create (replays, other runtimes' deliveries, expired
-      // leases) is claimed at least once per poll interval, not on every wake-up: most find only
-      // changes, whose deliveries this runtime runs without a claim. Its own retries have timers.
-      if (claimNeeded || clock.now() - lastClaimAt >= pollIntervalMs) {
+      // leases) is claimed on every poll (half an interval apart at least, so a poll timer firing
+      // a little early still claims), not on every wake-up: most find only changes, whose
+      // deliveries this runtime runs without a claim. Its own retries have timers.
+      if (claimNeeded || clock.now() - lastClaimAt >= pollIntervalMs / 2) {
         lastClaimAt = clock.now();
         dispatcher.pump();
       }
