@@ -203,7 +203,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     if (await autovacuumRuns(sql)) return 0;
     logger.log(
       "warn",
-      "autovacuum is off on this server: the runtime vacuums its delivery table itself",
+      "autovacuum does not run on this database: the runtime vacuums its delivery table itself",
       { every_ms: DEFAULT_VACUUM_INTERVAL_MS },
     );
     return DEFAULT_VACUUM_INTERVAL_MS;

@@ -49,7 +49,7 @@ export interface ObserverRuntimeOptions {
   retention?: Partial<RetentionOptions>;
   /**
    * How often this runtime vacuums the delivery table itself (0: never). Default: every
-   * 10 000 ms when the server's autovacuum is off, else never (autovacuum does it).
+   * 10 000 ms where autovacuum does not run (off, or embedded PGlite), else never.
    */
   vacuumIntervalMs?: number;
   /** Jitter source for retry backoff (default Math.random). */

@@ -1,9 +1,14 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 
-/** Whether the server runs autovacuum (`autovacuum = on`; `track_counts` must be on for it to act). */
+/**
+ * Whether autovacuum runs on the server: switched on (with `track_counts`, which it needs) and its
+ * launcher process present. Embedded PGlite, a single process, says `autovacuum = on` but has no
+ * launcher.
+ */
 export async function autovacuumRuns(sql: SqlExecutor): Promise<boolean> {
   const rows = await sql.query<{ on: boolean }>(
-    `SELECT current_setting('autovacuum')::boolean AND current_setting('track_counts')::boolean AS on`,
+    `SELECT current_setting('autovacuum')::boolean AND current_setting('track_counts')::boolean
+       AND EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'autovacuum launcher') AS on`,
   );
   return rows[0]?.on === true;
 }
