@@ -7,26 +7,27 @@
 /** A value a column can carry: numbers and booleans are written as text, null as SQL NULL. */
 export type ArrayValue = string | number | boolean | null | undefined;
 
-const NEEDS_QUOTES = /[\s"\\{},]|^$|^null$/i;
+/** What a quoted element must escape, and NUL, which is replaced. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this finds and replaces
+const SPECIAL = /["\\\u0000]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what this finds and replaces
+const SPECIALS = /["\\\u0000]/g;
+const escapeChar = (char: string) => (char === "\u0000" ? "\ufffd" : `\\${char}`);
 
 /**
- * The array literal of `values`. Text is quoted when it needs it; NUL, which PostgreSQL text
- * cannot hold at all (a response body may contain it), is replaced by U+FFFD so that one such
- * value cannot fail the whole batch.
+ * The array literal of `values`. Text is always quoted (so no value can read as NULL or split
+ * the list); NUL, which PostgreSQL text cannot hold at all (a response body may contain it), is
+ * replaced by U+FFFD so that one such value cannot fail the whole batch.
  */
 export function arrayLiteral(values: readonly ArrayValue[]): string {
-  let out = "{";
+  const parts = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    if (i > 0) out += ",";
     const value = values[i];
-    if (value === null || value === undefined) {
-      out += "NULL";
-      continue;
-    }
-    const text = typeof value === "string" ? storableText(value) : String(value);
-    out += NEEDS_QUOTES.test(text) ? `"${text.replace(/["\\]/g, "\\$&")}"` : text;
+    if (value === null || value === undefined) parts[i] = "NULL";
+    else if (typeof value !== "string") parts[i] = String(value);
+    else parts[i] = `"${SPECIAL.test(value) ? value.replace(SPECIALS, escapeChar) : value}"`;
   }
-  return `${out}}`;
+  return `{${parts.join(",")}}`;
 }
 
 /** One column of a batch: `value` of every row, as an array literal. */
