@@ -357,34 +357,18 @@ describe("the runtime", () => {
       event_type: "INSERT",
       actions: [webhook(`${receiver.url}/orphaned`)],
     });
-    await startRuntime("takeover");
-    await runtime.stop();
-    // A runtime that matched the change, then died holding the lease (for another 300 ms).
+    // A runtime that matched the change (the new listener starts past it), then died holding
+    // the delivery's lease for another 300 ms.
     await db.sql`INSERT INTO orders (status) VALUES ('orphan')`;
     const [orphan] = await db.sql`
-      WITH moved AS (
-        UPDATE core.tb_observer_checkpoint k SET last_transaction_id = c.transaction_id,
-          last_processed_id = c.pk_entity_change_log
-        FROM (SELECT transaction_id, pk_entity_change_log FROM core.tb_entity_change_log
-              ORDER BY pk_entity_change_log DESC LIMIT 1) c
-        WHERE k.listener_id = 'takeover'
-        RETURNING c.pk_entity_change_log
-      )
       INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index,
         lease_owner, next_attempt_at)
-      SELECT gen_random_uuid(), o.pk_observer, moved.pk_entity_change_log, 0, 'runtime-dead',
+      SELECT gen_random_uuid(), o.pk_observer, max(c.pk_entity_change_log), 0, 'runtime-dead',
         now() + interval '300 milliseconds'
-      FROM moved, core.tb_observer o WHERE o.name = 'orphaned' AND o.deleted_at IS NULL
+      FROM core.tb_observer o, core.tb_entity_change_log c
+      WHERE o.name = 'orphaned' AND o.deleted_at IS NULL GROUP BY o.pk_observer
       RETURNING id::text AS id`;
-    runtime = createObserverRuntime({
-      sql: db.client,
-      environment: testEnvironment({}),
-      listenerId: "takeover",
-      pollIntervalMs: 200,
-      leaseMs: 5_000,
-      shutdownTimeoutMs: 2_000,
-    });
-    await runtime.start();
+    await startRuntime("takeover");
     const [request] = await receiver.waitFor(1);
     expect(request?.headers["webhook-id"]).toBe(orphan?.id);
     await eventually(async () => {
