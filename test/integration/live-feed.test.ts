@@ -88,6 +88,9 @@ describe("subscriptions", () => {
 describe("the live feed", () => {
   it("starts at the end, then hands out changes and executions in order", async () => {
     await db.sql`INSERT INTO orders (status) VALUES ('before-start')`;
+    // Until the server-wide horizon passes it, the feed would count that row as after its start
+    // (and send it, by design: nothing is missed).
+    await tablesEnd();
     const { feed, batches } = startFeed();
     await feed.start();
     await db.sql`INSERT INTO orders (status) VALUES ('a'), ('b')`;
