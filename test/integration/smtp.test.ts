@@ -1,6 +1,6 @@
 /**
  * The email action over SMTP, through the nodemailer adapter, against a real SMTP server
- * (Debian's python3-aiosmtpd writing a Maildir). Never skipped: a missing aiosmtpd fails loudly.
+ * (nodemailer's smtp-server, in process). Never skipped.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -59,7 +59,7 @@ async function messageWithSubject(subject: string): Promise<string> {
   return found;
 }
 
-describe("email over SMTP (aiosmtpd)", () => {
+describe("email over SMTP (a real SMTP server)", () => {
   it("delivers a rendered message with from, to, cc, bcc, reply-to, subject and body", async () => {
     const environment = testEnvironment({ email: transport });
     const result = await runAction(emailAction, config(), order, { environment });
