@@ -55,40 +55,81 @@ export function formatMailbox(mailbox: Mailbox): string {
   return `${name} <${mailbox.address}>`;
 }
 
+/** One entry of an address list: its text (trimmed) and where it lies in the list. */
+export interface AddressListEntry {
+  text: string;
+  /** Offsets into the scanned text: `text === list.slice(start, end)`. */
+  start: number;
+  end: number;
+}
+
 /**
- * Splits a recipient list on commas (and semicolons, as mail clients write them) outside quotes
- * and angle brackets, dropping empty items. A JSON array of strings is read as such, since a
- * template renders an array-valued field as JSON.
+ * Reads the structure of a recipient list: entries separated by commas (or semicolons, as mail
+ * clients write them) outside quoted strings and angle brackets. Empty entries are dropped. The
+ * structure must be sound: no unclosed quote or bracket, no nested or stray bracket, nothing but
+ * spaces after an entry's `<address>`, and no group syntax (`team: a@x, b@y;`, which would hide
+ * a list inside one entry). Whether each entry is a mailbox is `parseMailbox`'s business.
+ */
+export function scanAddressList(list: string): { entries: AddressListEntry[] } | { error: string } {
+  const entries: AddressListEntry[] = [];
+  let start = 0;
+  let quoted = false;
+  let escaped = false;
+  let angle = false;
+  let closed = false;
+  const push = (end: number) => {
+    const raw = list.slice(start, end);
+    const text = raw.trim();
+    if (text !== "") {
+      const from = start + (raw.length - raw.trimStart().length);
+      entries.push({ text, start: from, end: from + text.length });
+    }
+  };
+  for (let i = 0; i < list.length; i++) {
+    const char = list[i] as string;
+    if (quoted) {
+      if (escaped) escaped = false;
+      else if (char === "\\") escaped = true;
+      else if (char === '"') quoted = false;
+      continue;
+    }
+    if (angle) {
+      if (char === ">") {
+        angle = false;
+        closed = true;
+      } else if (char === "<" || char === '"') {
+        return { error: `unexpected ${char} inside <...> at position ${i}` };
+      }
+      continue;
+    }
+    if (char === "," || char === ";") {
+      push(i);
+      start = i + 1;
+      closed = false;
+      continue;
+    }
+    if (closed && !/\s/.test(char)) {
+      return { error: `text after <...> at position ${i}` };
+    }
+    if (char === '"') quoted = true;
+    else if (char === "<") angle = true;
+    else if (char === ">") return { error: `'>' without '<' at position ${i}` };
+    else if (char === ":") return { error: `group syntax (':') at position ${i}` };
+  }
+  if (quoted) return { error: "unclosed quote" };
+  if (angle) return { error: "unclosed '<'" };
+  push(list.length);
+  return { entries };
+}
+
+/**
+ * Splits a recipient list into its entries (see `scanAddressList`); a list whose structure is
+ * unsound comes back whole, as one entry that `parseMailbox` then refuses.
  */
 export function splitAddressList(text: string): string[] {
-  const trimmed = text.trim();
-  if (trimmed.startsWith("[")) {
-    try {
-      const parsed: unknown = JSON.parse(trimmed);
-      if (Array.isArray(parsed) && parsed.every((item) => typeof item === "string")) {
-        return parsed.flatMap((item: string) => splitAddressList(item));
-      }
-    } catch {
-      // Not JSON: read it as a plain list below (where it will fail to parse as addresses).
-    }
-  }
-  const items: string[] = [];
-  let current = "";
-  let quoted = false;
-  let angle = false;
-  for (const char of trimmed) {
-    if (char === '"') quoted = !quoted;
-    else if (char === "<" && !quoted) angle = true;
-    else if (char === ">" && !quoted) angle = false;
-    if ((char === "," || char === ";") && !quoted && !angle) {
-      items.push(current);
-      current = "";
-    } else {
-      current += char;
-    }
-  }
-  items.push(current);
-  return items.map((item) => item.trim()).filter((item) => item !== "");
+  const scanned = scanAddressList(text);
+  if ("error" in scanned) return text.trim() === "" ? [] : [text.trim()];
+  return scanned.entries.map((entry) => entry.text);
 }
 
 /** Parses a list of recipients; `invalid` holds the items that are not mailboxes. */

@@ -9,7 +9,6 @@ import {
   mailboxListField,
   parseMailbox,
   parseMailboxList,
-  splitAddressList,
 } from "./email-address.ts";
 import { HTML_TEMPLATE } from "./email-html.ts";
 import {
@@ -18,6 +17,7 @@ import {
   HTTP_EMAIL_PROVIDERS,
   providerRequest,
 } from "./email-providers.ts";
+import { templateRecipients } from "./email-recipients.ts";
 import { envName, exactlyOne, httpUrl, nonEmptyString, secret, template } from "./fields.ts";
 import { requireSecret, resolveSecret } from "./secrets.ts";
 import {
@@ -94,15 +94,7 @@ function invalid(code: string, message: string): ActionFailure {
 function recipients(config: EmailConfig, context: TemplateContext): Mailbox[] {
   const literal = parseMailboxList(config.to ?? []).mailboxes;
   if (config.to_template === undefined) return literal;
-  const rendered = renderTemplate(config.to_template, "text", context);
-  const { mailboxes, invalid: bad } = parseMailboxList(splitAddressList(rendered));
-  if (bad.length > 0) {
-    throw invalid(
-      "INVALID_RECIPIENT",
-      `to_template rendered invalid address(es): ${bad.join(", ")}`,
-    );
-  }
-  return [...literal, ...mailboxes];
+  return [...literal, ...templateRecipients(config.to_template, context)];
 }
 
 /** Keeps the first mention of each address across to, cc and bcc (SendGrid refuses repeats). */

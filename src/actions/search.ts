@@ -6,6 +6,7 @@ import { renderTemplate, type TemplateContext } from "../templates/index.ts";
 import { atMostOne, envName, httpUrl, nonEmptyString, secret, template } from "./fields.ts";
 import { elasticsearchDelete, elasticsearchUpsert } from "./search-elasticsearch.ts";
 import { meilisearchDelete, meilisearchUpsert } from "./search-meilisearch.ts";
+import { pathSegmentProblem, previewValue } from "./search-path-segment.ts";
 import { resolveSecret } from "./secrets.ts";
 import { type ActionDefinition, ActionFailure, type ActionRequest } from "./types.ts";
 
@@ -93,17 +94,22 @@ function permanent(code: string, message: string): ActionFailure {
 function resolveTarget(request: ActionRequest<SearchConfig>, context: TemplateContext) {
   const { config, event } = request;
   const index = renderTemplate(config.index, "text", context);
-  if (index === "") throw permanent("INVALID_SEARCH_TARGET", "index rendered empty");
-  const id =
-    config.id_template === undefined
-      ? event.entity_id
-      : renderTemplate(config.id_template, "text", context);
-  if (id === null || id === "") {
+  const indexProblem = pathSegmentProblem(index);
+  if (indexProblem !== null) {
+    throw permanent("INVALID_SEARCH_TARGET", `index ${previewValue(index)} ${indexProblem}`);
+  }
+  let id: string;
+  if (config.id_template !== undefined) id = renderTemplate(config.id_template, "text", context);
+  else if (event.entity_id !== null) id = event.entity_id;
+  else throw permanent("INVALID_SEARCH_TARGET", "the event has no entity_id; set id_template");
+  // Ids come from row data: one that would address the index (or another path) instead of a
+  // document is refused for good, before anything is sent.
+  const idProblem = pathSegmentProblem(id);
+  if (idProblem !== null) {
+    const source = config.id_template === undefined ? "entity_id" : "id_template";
     throw permanent(
-      "INVALID_SEARCH_TARGET",
-      config.id_template === undefined
-        ? "the event has no entity_id; set id_template"
-        : "id_template rendered empty",
+      "INVALID_DOCUMENT_ID",
+      `document id ${previewValue(id)} (${source}) ${idProblem}`,
     );
   }
   const headers: Record<string, string> = { accept: "application/json" };

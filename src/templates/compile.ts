@@ -3,7 +3,13 @@ import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { compileReader, type Reader } from "./context.ts";
 import { type Formatter, formatJsonStringContent, formatJsonToken, formatText } from "./format.ts";
 import { type Placeholder, scanTemplate } from "./parse.ts";
-import type { Template, TemplateContext, TemplateMode, TemplateOptions } from "./types.ts";
+import type {
+  Template,
+  TemplateContext,
+  TemplateMode,
+  TemplateOptions,
+  TemplateSegment,
+} from "./types.ts";
 
 /** Compiled templates kept by `renderTemplate`; past this, the oldest is dropped. */
 export const TEMPLATE_CACHE_SIZE = 1000;
@@ -13,6 +19,11 @@ type Writer = (context: TemplateContext) => string;
 function formatterFor(mode: TemplateMode, placeholder: Placeholder): Formatter {
   if (mode === "text") return formatText;
   return placeholder.inString ? formatJsonStringContent : formatJsonToken;
+}
+
+/** A placeholder as written in the source (`{{ after.id }}`), for messages. */
+function placeholderText(source: string, placeholder: Placeholder): string {
+  return source.slice(placeholder.position, source.indexOf("}}", placeholder.position) + 2);
 }
 
 function writerFor(
@@ -25,7 +36,7 @@ function writerFor(
   const format = formatterFor(mode, placeholder);
   const { escape: escapeValue, onMissing } = options;
   if (!escapeValue && !onMissing) return (context) => format(read(context));
-  const text = source.slice(placeholder.position, source.indexOf("}}", placeholder.position) + 2);
+  const text = placeholderText(source, placeholder);
   return (context) => {
     const value = read(context);
     if (value === MISSING) onMissing?.(text);
@@ -53,11 +64,15 @@ export function compileTemplate(
   // literals[i] precedes writers[i]; one more literal ends the template, so rendering is one loop.
   const literals: string[] = [""];
   const writers: Writer[] = [];
+  const readers: Reader[] = [];
+  const placeholders: string[] = [];
   for (const part of parts) {
     if (typeof part === "string") {
       literals[literals.length - 1] += part;
     } else {
       writers.push(writerFor(mode, part, source, options));
+      readers.push(compileReader(part.path));
+      placeholders.push(placeholderText(source, part));
       literals.push("");
     }
   }
@@ -69,7 +84,24 @@ export function compileTemplate(
     }
     return out;
   };
-  return Object.freeze({ source, mode, render });
+  // What each piece of a render came from, for targets where a value must not change the
+  // structure the literal text gives (e.g. one recipient per placeholder).
+  const segments = (context: TemplateContext): TemplateSegment[] => {
+    const out: TemplateSegment[] = [];
+    if (head !== "") out.push({ kind: "literal", text: head });
+    for (let i = 0; i < writers.length; i++) {
+      out.push({
+        kind: "value",
+        text: (writers[i] as Writer)(context),
+        value: (readers[i] as Reader)(context),
+        placeholder: placeholders[i] as string,
+      });
+      const literal = literals[i + 1] as string;
+      if (literal !== "") out.push({ kind: "literal", text: literal });
+    }
+    return out;
+  };
+  return Object.freeze({ source, mode, render, segments });
 }
 
 const NO_OPTIONS: TemplateOptions = {};
@@ -86,6 +118,20 @@ export function renderTemplate(
   context: TemplateContext,
   options: TemplateOptions = NO_OPTIONS,
 ): string {
+  return cachedTemplate(source, mode, options).render(context);
+}
+
+/** Like `renderTemplate`, but returns the literal and value pieces (`Template.segments`). */
+export function renderTemplateSegments(
+  source: string,
+  mode: TemplateMode,
+  context: TemplateContext,
+  options: TemplateOptions = NO_OPTIONS,
+): TemplateSegment[] {
+  return cachedTemplate(source, mode, options).segments(context);
+}
+
+function cachedTemplate(source: string, mode: TemplateMode, options: TemplateOptions): Template {
   let cache = caches.get(options);
   if (cache === undefined) {
     cache = new Map();
@@ -102,5 +148,5 @@ export function renderTemplate(
     }
     cache.set(key, template);
   }
-  return template.render(context);
+  return template;
 }

@@ -12,6 +12,18 @@
  * a JSON token. `{{` always opens a placeholder; a `}}` outside one is literal. There are no
  * filters, conditionals or loops.
  */
-export { compileTemplate, renderTemplate, TEMPLATE_CACHE_SIZE, templateIssues } from "./compile.ts";
+export {
+  compileTemplate,
+  renderTemplate,
+  renderTemplateSegments,
+  TEMPLATE_CACHE_SIZE,
+  templateIssues,
+} from "./compile.ts";
 export { EVENT_FIELDS, TEMPLATE_ROOTS } from "./path.ts";
-export type { Template, TemplateContext, TemplateMode, TemplateOptions } from "./types.ts";
+export type {
+  Template,
+  TemplateContext,
+  TemplateMode,
+  TemplateOptions,
+  TemplateSegment,
+} from "./types.ts";

@@ -1,3 +1,4 @@
+import type { Lookup } from "../dsl/paths.ts";
 import type { ChangeEvent } from "../events/types.ts";
 
 /**
@@ -20,7 +21,22 @@ export interface Template {
   readonly source: string;
   readonly mode: TemplateMode;
   render(context: TemplateContext): string;
+  /** The same render as its pieces: literal text, and each placeholder's value and text. */
+  segments(context: TemplateContext): TemplateSegment[];
 }
+
+/** One piece of a render: literal template text, or what one placeholder rendered. */
+export type TemplateSegment =
+  | { readonly kind: "literal"; readonly text: string }
+  | {
+      readonly kind: "value";
+      /** What the placeholder rendered (formatted and escaped as `render` does). */
+      readonly text: string;
+      /** The value it read, before formatting (`MISSING` when the event has none). */
+      readonly value: Lookup;
+      /** The placeholder as written, `{{ after.email }}`. */
+      readonly placeholder: string;
+    };
 
 /**
  * How a text-mode template treats values, for targets with their own syntax. Literal template text

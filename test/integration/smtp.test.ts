@@ -89,6 +89,52 @@ describe("email over SMTP (a real SMTP server)", () => {
     expect(raw).toContain("<p>&lt;i&gt;fragile&lt;/i&gt;</p>");
   });
 
+  it("refuses a row value that would add recipients, before any SMTP exchange", async () => {
+    const environment = testEnvironment({ email: transport });
+    const hostile = [
+      "buyer@example.com, evil@example.com",
+      "buyer@example.com;evil@example.com",
+      "team: buyer@example.com, evil@example.com;",
+      "buyer@example.com\r\nBcc: evil@example.com",
+    ];
+    for (const [i, buyer] of hostile.entries()) {
+      const failure = await actionFailure(
+        runAction(
+          emailAction,
+          config({ cc: undefined, bcc: undefined, subject_template: `Hostile ${i}` }),
+          insert({ id: 7, buyer }),
+          { environment },
+        ),
+      );
+      expect(failure).toMatchObject({ kind: "permanent", code: "RECIPIENT_NOT_ONE_ADDRESS" });
+      expect(failure.message).toContain("{{ buyer }}");
+    }
+    // Only now a message that goes through, so that the server has settled what it received.
+    await runAction(
+      emailAction,
+      config({
+        to_template: '{{ buyer }}, "{{ name }}" <{{ email }}>, {{ team }}',
+        cc: undefined,
+        bcc: undefined,
+        subject_template: "Listed",
+      }),
+      insert({
+        buyer: "buyer@example.com",
+        name: "Doe, Jane",
+        email: "jane@example.com",
+        team: ["a@example.com", "B <b@example.com>"],
+      }),
+      { environment },
+    );
+    const raw = await messageWithSubject("Listed");
+    expect(header(raw, "X-RcptTo")).toBe(
+      "buyer@example.com, jane@example.com, a@example.com, b@example.com",
+    );
+    const messages = await server.messages();
+    expect(messages.filter((m) => /^Hostile/.test(header(m, "Subject") ?? ""))).toEqual([]);
+    expect(messages.some((m) => m.includes("evil@example.com"))).toBe(false);
+  });
+
   it.each([
     ["a 550 for the only recipient", "reject@example.com", "permanent", "SMTP_REJECTED", "550"],
     ["a 451 (greylisting)", "busy@example.com", "transient", "SMTP_UNAVAILABLE", "451"],

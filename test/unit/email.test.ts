@@ -194,6 +194,95 @@ describe("email over HTTP providers", () => {
   });
 });
 
+describe("to_template: one recipient per value", () => {
+  // Row values that would add (or split) recipients if the rendered text were split on commas.
+  const ADDING: [string, string][] = [
+    ["a comma", "buyer@example.com, evil@example.com"],
+    ["a semicolon", "buyer@example.com; evil@example.com"],
+    ["a trailing list", "Buyer <buyer@example.com>,evil@example.com"],
+    ["group syntax", "team: buyer@example.com, evil@example.com;"],
+    ["a second angle address", "Buyer <buyer@example.com> <evil@example.com>"],
+    ["an array in a string", '["buyer@example.com","evil@example.com"]'],
+    ["an unclosed quote", '"Buyer <buyer@example.com>, evil@example.com'],
+    ["a header after CRLF", "buyer@example.com\r\nBcc: evil@example.com"],
+  ];
+  const NOT_AN_ADDRESS: [string, string][] = [
+    ["a newline", "buyer@example.com\nevil@example.com"],
+    ["two addresses without a separator", "buyer@example.com evil@example.com"],
+  ];
+
+  const send = (provider: string, toTemplate: string, row: Record<string, unknown>) =>
+    runAction(
+      emailAction,
+      config(provider, { to: undefined, cc: undefined, to_template: toTemplate }),
+      insert({ id: 7, status: "shipped", ...row }),
+    );
+
+  describe.each(["resend", "postmark", "sendgrid"])("%s", (provider) => {
+    it.each(ADDING)("refuses a value with %s, sending nothing", async (_case, value) => {
+      for (const template of ["{{ buyer }}", "{{ buyer }}, ops@example.com"]) {
+        const failure = await actionFailure(send(provider, template, { buyer: value }));
+        expect(failure).toMatchObject({ kind: "permanent", code: "RECIPIENT_NOT_ONE_ADDRESS" });
+        expect(failure.message).toContain("{{ buyer }}");
+      }
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it.each(NOT_AN_ADDRESS)("refuses a value with %s as not an address", async (_case, value) => {
+      const failure = await actionFailure(send(provider, "{{ buyer }}", { buyer: value }));
+      expect(failure).toMatchObject({ kind: "permanent", code: "INVALID_RECIPIENT" });
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it("refuses a display name that adds a recipient, and keeps one with a quoted comma", async () => {
+      const named = "{{ name }} <{{ email }}>";
+      const failure = await actionFailure(
+        send(provider, named, { name: "Eve, evil@example.com", email: "buyer@example.com" }),
+      );
+      expect(failure).toMatchObject({ code: "RECIPIENT_NOT_ONE_ADDRESS" });
+      expect(failure.message).toContain("{{ name }}");
+      expect(receiver.requests).toHaveLength(0);
+
+      receiver.reply(() => ({ status: 200, body: '{"id":"msg_1","MessageID":"m"}' }));
+      await send(provider, `"{{ name }}" <{{ email }}>`, {
+        name: "Doe, Jane",
+        email: "jane@example.com",
+      });
+      expect(receiver.requests).toHaveLength(1);
+      expect(receiver.requests[0]?.text).toContain("jane@example.com");
+      expect(receiver.requests[0]?.text).toContain("Doe, Jane");
+    });
+  });
+
+  it("lists several recipients from literal commas and array values, one per item", async () => {
+    const { json } = await sentJson("resend", {
+      to: undefined,
+      to_template: "{{ buyer }}, {{ team }},sales@example.com",
+    });
+    expect(json.to).toEqual(["Buyer <buyer@example.com>", "sales@example.com"]);
+    receiver.requests.length = 0;
+    await runAction(
+      emailAction,
+      config("resend", { to: undefined, to_template: "{{ list }}, ops@example.com" }),
+      insert({ list: ["a@example.com", "B <b@example.com>"] }),
+    );
+    expect(JSON.parse(receiver.requests[0]?.text ?? "{}").to).toEqual([
+      "a@example.com",
+      "B <b@example.com>",
+      "ops@example.com",
+    ]);
+    // An array item is one recipient too.
+    const failure = await actionFailure(
+      runAction(
+        emailAction,
+        config("resend", { to: undefined, to_template: "{{ list }}" }),
+        insert({ list: ["a@example.com", "b@example.com, evil@example.com"] }),
+      ),
+    );
+    expect(failure).toMatchObject({ kind: "permanent", code: "RECIPIENT_NOT_ONE_ADDRESS" });
+  });
+});
+
 describe("email over SMTP", () => {
   const smtpConfig = {
     type: "email",

@@ -62,14 +62,14 @@ describe("meilisearch", () => {
 
   it("deletes a deleted row's document, URL-encoding index and id", async () => {
     receiver.reply(() => ({ status: 202, body: "{}" }));
-    const event = remove({ id: "a/b c" }, { object_id: "a/b c" });
+    const event = remove({ id: "a+b c" }, { object_id: "a+b c" });
     const { result, request } = await send(
-      meili({ index: "ord ers/{{ event.entity_type }}" }),
+      meili({ index: "ord ers&{{ event.entity_type }}" }),
       event,
     );
     expect(result.httpStatus).toBe(202);
     expect(request.method).toBe("DELETE");
-    expect(request.path).toBe("/meili/indexes/ord%20ers%2FOrder/documents/a%2Fb%20c");
+    expect(request.path).toBe("/meili/indexes/ord%20ers%26Order/documents/a%2Bb%20c");
     expect(request.text).toBe("");
   });
 
@@ -164,5 +164,69 @@ describe("config", () => {
     );
     expect(issues({ ...base, provider: "elasticsearch", extra: 1 })).toHaveLength(1);
     expect(issues({ ...base, provider: "elasticsearch" })).toEqual([]);
+  });
+});
+
+describe("ids and index names from row data", () => {
+  // Each would address something other than one document: `..` normalises away, so
+  // `DELETE /orders/_doc/..` is `DELETE /orders/` (Elasticsearch deletes the index).
+  const HOSTILE = [
+    ".",
+    "..",
+    "%2e",
+    "%2E%2E",
+    ".%2e",
+    "%252e%252E",
+    "．．",
+    "",
+    "a/b",
+    "../orders",
+    "a%2Fb",
+    "a\\b",
+    "a?b=1",
+    "a#b",
+    "a\nb",
+    "a\u0000b",
+    "a\u0085b",
+  ];
+  const providers = { meilisearch: meili, elasticsearch: elastic };
+
+  describe.each(Object.entries(providers))("%s", (_name, provider) => {
+    it.each(HOSTILE)("refuses the entity id %j for good, sending nothing", async (id) => {
+      for (const event of [remove({ id }, { object_id: id }), insert({ id }, { object_id: id })]) {
+        const failure = await actionFailure(send(provider(), event));
+        expect(failure).toMatchObject({ kind: "permanent", code: "INVALID_DOCUMENT_ID" });
+        expect(failure.message).toContain("entity_id");
+      }
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it.each(HOSTILE)("refuses an id_template rendering %j", async (id) => {
+      const event = remove({ id: 1, key: id });
+      const failure = await actionFailure(send(provider({ id_template: "{{ key }}" }), event));
+      expect(failure).toMatchObject({ kind: "permanent", code: "INVALID_DOCUMENT_ID" });
+      expect(failure.message).toContain(JSON.stringify(id).slice(1, -1));
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it.each(HOSTILE)("refuses an index rendering %j", async (index) => {
+      const event = remove({ id: 1, where: index });
+      const failure = await actionFailure(send(provider({ index: "{{ where }}" }), event));
+      expect(failure).toMatchObject({ kind: "permanent", code: "INVALID_SEARCH_TARGET" });
+      expect(receiver.requests).toHaveLength(0);
+    });
+
+    it("sends every other id to its own document, encoded so it arrives unchanged", async () => {
+      receiver.reply(() => ({ status: 200, body: "{}" }));
+      const ids = [".hidden", "a..b", "...", "a.", "100%", "50%25", "ünï ✓", "a b+c&d=e", "'()*!~"];
+      for (const id of ids) {
+        const { request } = await send(provider(), remove({ id }, { object_id: id }));
+        const path = request.path.split("?")[0] as string;
+        const segments = path.split("/");
+        expect(segments.at(-1)).not.toBe("");
+        expect(decodeURIComponent(segments.at(-1) as string)).toBe(id);
+        expect(segments.at(-2)).toBe(provider === meili ? "documents" : "_doc");
+      }
+    });
   });
 });

@@ -5,6 +5,7 @@ import {
   compileTemplate,
   EVENT_FIELDS,
   renderTemplate,
+  renderTemplateSegments,
   TEMPLATE_CACHE_SIZE,
   type Template,
   type TemplateContext,
@@ -410,6 +411,23 @@ describe("compileTemplate and renderTemplate", () => {
     expect(renderTemplate("{{ s }}", "json", ctx)).toBe('"x"');
     expect(renderTemplate("{{ s }}", "text", ctx)).toBe("x");
     expect(() => renderTemplate("{{", "text", ctx)).toThrow(ConfigError);
+  });
+
+  it("renderTemplateSegments gives the render's pieces: literals, and each value raw and as text", () => {
+    const ctx = context(insert({ name: "Doe, Jane", list: ["a", "b"] }));
+    const source = "To {{ name }} <{{ missing }}>{{ list }}";
+    const segments = renderTemplateSegments(source, "text", ctx);
+    expect(segments).toEqual([
+      { kind: "literal", text: "To " },
+      { kind: "value", text: "Doe, Jane", value: "Doe, Jane", placeholder: "{{ name }}" },
+      { kind: "literal", text: " <" },
+      { kind: "value", text: "", value: expect.any(Symbol), placeholder: "{{ missing }}" },
+      { kind: "literal", text: ">" },
+      { kind: "value", text: '["a","b"]', value: ["a", "b"], placeholder: "{{ list }}" },
+    ]);
+    expect(segments.map((segment) => segment.text).join("")).toBe(
+      renderTemplate(source, "text", ctx),
+    );
   });
 
   it("renderTemplate stays correct past its cache bound", () => {
