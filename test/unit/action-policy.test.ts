@@ -6,6 +6,9 @@
  */
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
+import { createServerServices } from "../../adapters/server/services.ts";
+import { workersConfig } from "../../adapters/workers/config.ts";
+import { workersEnvironment } from "../../adapters/workers/services.ts";
 import { databaseAction } from "../../src/actions/database.ts";
 import { emailAction } from "../../src/actions/email.ts";
 import { jobAction } from "../../src/actions/job.ts";
@@ -28,6 +31,7 @@ import { ConfigError } from "../../src/errors.ts";
 import { createExecutor } from "../../src/executor/executor.ts";
 import type { EmailMessage, EmailTransport } from "../../src/ports/email.ts";
 import type { JobQueue, JobRequest } from "../../src/ports/jobs.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
 import { actionFailure, runAction, testEnvironment, testObserver } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
 
@@ -352,5 +356,28 @@ describe("the executor", () => {
     });
     expect(outcome.errorMessage).toContain("url_env: DATABASE_URL is part of the server's own");
     expect(reads).toEqual([]);
+  });
+});
+
+describe("every runtime's environment", () => {
+  it("carries the policy its variables describe (Bun/Deno server, Workers tick)", () => {
+    const vars = { OBSERVERS_TENANT_ENV_PREFIXES: "7=ACME_", OBSERVERS_ACTION_ENV_PREFIX: "APP_" };
+    const config = parseServerConfig(vars);
+    const sql = {
+      query: async () => [],
+      transaction: async () => undefined as never,
+      close: async () => {},
+    };
+    const server = createServerServices(config, vars, sql, silentLogger).environment;
+    const worker = workersEnvironment({
+      config: workersConfig(vars),
+      vars,
+      logger: silentLogger,
+      fetch: globalThis.fetch,
+    });
+    for (const environment of [server, worker]) {
+      expect(environment.policy.envPrefix).toBe("APP_");
+      expect(environment.policy.tenantEnvPrefixes).toEqual(new Map([["7", "ACME_"]]));
+    }
   });
 });
