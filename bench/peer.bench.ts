@@ -31,6 +31,7 @@ import { readFileSync } from "node:fs";
 import postgres from "postgres";
 import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
 import { createPostgresClient } from "../adapters/postgres/postgres-client.ts";
+import { DEFAULT_ACTION_POLICY } from "../src/actions/policy.ts";
 import { systemClock } from "../src/ports/clock.ts";
 import { silentLogger } from "../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../src/runtime/index.ts";
@@ -508,6 +509,7 @@ async function setUpOurs(
         environment: {
           fetch: globalThis.fetch,
           env: {},
+          policy: DEFAULT_ACTION_POLICY,
           clock: systemClock,
           logger: silentLogger,
           allowPrivateTargets: true,

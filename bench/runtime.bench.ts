@@ -30,6 +30,7 @@
 import postgres from "postgres";
 import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
 import { createPostgresClient } from "../adapters/postgres/postgres-client.ts";
+import { DEFAULT_ACTION_POLICY } from "../src/actions/policy.ts";
 import { systemClock } from "../src/ports/clock.ts";
 import { silentLogger } from "../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../src/runtime/index.ts";
@@ -363,6 +364,7 @@ function startRuntime(
     environment: {
       fetch: globalThis.fetch,
       env: {},
+      policy: DEFAULT_ACTION_POLICY,
       clock: systemClock,
       logger: silentLogger,
       allowPrivateTargets: true,

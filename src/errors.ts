@@ -130,3 +130,33 @@ export class ConflictError extends ObserversError {
     this.name = "ConflictError";
   }
 }
+
+/** One thing the operator's action policy refuses (src/actions/policy.ts), as the API reports it. */
+export interface PolicyIssueReport {
+  /** Dotted path of the field, e.g. `actions.0.api_key_env`. */
+  path: string;
+  /** Stable code: SECRET_NOT_ALLOWED, BASE_URL_NOT_ALLOWED, FUNCTION_NOT_ALLOWED, SENDER_NOT_ALLOWED. */
+  code: string;
+  /** Which rule refused, as a stable word (`server_configuration`, `not_open`...). */
+  rule: string;
+  message: string;
+  /** The environment variable named, when the rule is about one. */
+  variable?: string;
+}
+
+/**
+ * A valid observer whose actions the server's policy does not allow (a variable not open to
+ * them, a `base_url` that would receive one, what a tenant may not configure). Its code is the
+ * first issue's.
+ */
+export class ActionPolicyError extends ObserversError {
+  readonly code: string;
+  readonly issues: readonly PolicyIssueReport[];
+  constructor(issues: readonly PolicyIssueReport[], options?: ErrorOptions) {
+    const first = issues[0];
+    super(first ? `${first.path}: ${first.message}` : "Not allowed by the action policy", options);
+    this.name = "ActionPolicyError";
+    this.code = first?.code ?? "ACTION_NOT_ALLOWED";
+    this.issues = issues;
+  }
+}

@@ -29,6 +29,7 @@ export function createServerServices(
   const environment: ActionEnvironment = {
     fetch: globalThis.fetch,
     env,
+    policy: config.actionPolicy,
     clock: systemClock,
     logger,
     allowPrivateTargets: config.allowPrivateTargets,

@@ -43,6 +43,7 @@ export function workersEnvironment(options: {
   return {
     fetch: options.fetch,
     env: options.vars,
+    policy: config.server.actionPolicy,
     clock: systemClock,
     logger: options.logger,
     allowPrivateTargets: config.server.allowPrivateTargets,

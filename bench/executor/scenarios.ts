@@ -1,3 +1,4 @@
+import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 /** What the executor benchmark times: plain fetch as the baseline, then the executor's actions. */
 import { defaultActionRegistry } from "../../src/actions/registry.ts";
 import type { ActionEnvironment } from "../../src/actions/types.ts";
@@ -35,6 +36,7 @@ export function createExecutorScenarios(inputs: ScenarioInputs): Scenario[] {
   const environment: ActionEnvironment = {
     fetch: globalThis.fetch,
     env: {},
+    policy: DEFAULT_ACTION_POLICY,
     clock: systemClock,
     logger: silentLogger,
     allowPrivateTargets: true,
@@ -45,7 +47,7 @@ export function createExecutorScenarios(inputs: ScenarioInputs): Scenario[] {
     concurrency,
     perDestination: concurrency,
   });
-  const observer = { id: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", name: "bench" };
+  const observer = { id: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", name: "bench", tenant: null };
   const through = (name: string, action: Record<string, unknown>, sends = true): Scenario => ({
     name,
     sends,

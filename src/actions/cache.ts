@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { CacheStore } from "../ports/cache.ts";
-import { hasUnescapedGlob, renderKeyPattern, unescapeGlob } from "./cache-key.ts";
+import { escapeGlob, hasUnescapedGlob, renderKeyPattern, unescapeGlob } from "./cache-key.ts";
 import { template } from "./fields.ts";
+import { tenantNamespace } from "./policy.ts";
 import {
   type ActionDefinition,
   ActionFailure,
@@ -71,10 +72,14 @@ async function run(request: ActionRequest<CacheConfig>) {
       `key_pattern: ${rendered.missing} has no value in this event`,
     );
   }
-  const pattern = rendered.key;
-  if (pattern === "") {
+  if (rendered.key === "") {
     throw new ActionFailure("permanent", "INVALID_CACHE_KEY", "key_pattern rendered empty");
   }
+  // A tenant's observer reaches only its own keys: even `*` stays under its namespace.
+  const pattern =
+    request.tenant === null
+      ? rendered.key
+      : `${escapeGlob(tenantNamespace(environment.policy, request.tenant))}${rendered.key}`;
   let removed: number;
   try {
     removed = hasUnescapedGlob(pattern)

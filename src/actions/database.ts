@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { type JsonValue, stringifyJson } from "../json.ts";
+import type { PolicyIssue, TenantPolicyScope } from "./policy.ts";
 import {
   type ActionDefinition,
   ActionFailure,
@@ -88,6 +89,22 @@ function aborted(signal: AbortSignal): { promise: Promise<never>; dispose(): voi
   return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
+/**
+ * A function runs with the server's database role: a tenant's observer may call only those the
+ * operator lists (`OBSERVERS_TENANT_FUNCTIONS`), compared as PostgreSQL folds the name.
+ */
+function databasePolicyIssues(config: DatabaseConfig, scope: TenantPolicyScope): PolicyIssue[] {
+  if (scope.policy.tenantFunctions.has(config.function_name.toLowerCase())) return [];
+  return [
+    {
+      path: "function_name",
+      code: "FUNCTION_NOT_ALLOWED",
+      rule: "tenant_function",
+      message: `observers of tenant ${scope.tenant} may call only the functions listed in OBSERVERS_TENANT_FUNCTIONS, not ${config.function_name}`,
+    },
+  ];
+}
+
 async function run(request: ActionRequest<DatabaseConfig>) {
   const { config, environment, signal } = request;
   const sql = requireService(
@@ -127,5 +144,6 @@ export const databaseAction: ActionDefinition<DatabaseConfig> = {
   type: "database",
   schema: databaseConfigSchema,
   destination: () => "database",
+  policyIssues: databasePolicyIssues,
   run,
 };

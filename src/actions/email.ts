@@ -19,10 +19,15 @@ import {
 } from "./email-providers.ts";
 import { templateRecipients } from "./email-recipients.ts";
 import { envName, exactlyOne, httpUrl, nonEmptyString, secret, template } from "./fields.ts";
-import { requireSecret, resolveSecret } from "./secrets.ts";
+import {
+  type PolicyIssue,
+  senderIssue,
+  type TenantPolicyScope,
+  tenantSenderAllowed,
+} from "./policy.ts";
+import { requireSecret, resolveSecret, type SecretScope } from "./secrets.ts";
 import {
   type ActionDefinition,
-  type ActionEnvironment,
   ActionFailure,
   type ActionRequest,
   type ActionResult,
@@ -112,16 +117,36 @@ function unique(lists: Mailbox[][]): string[][] {
   );
 }
 
-function sender(config: EmailConfig, environment: ActionEnvironment): string {
-  const text = resolveSecret(config.from, config.from_env, environment, "email from") ?? "";
+function sender(config: EmailConfig, scope: SecretScope): string {
+  const text = resolveSecret(config.from, config.from_env, scope, "email from") ?? "";
   const mailbox = parseMailbox(text);
   if (!mailbox) throw invalid("INVALID_SENDER", `from ${JSON.stringify(text)} is not an address`);
+  // Checked on the address actually used: `from_env` is only known now.
+  if (
+    config.provider === "smtp" &&
+    scope.tenant !== null &&
+    !tenantSenderAllowed(scope.environment.policy, mailbox.address)
+  ) {
+    const issue = senderIssue(mailbox.address, scope.tenant);
+    throw invalid(issue.code, `${issue.path}: ${issue.message}`);
+  }
   return formatMailbox(mailbox);
+}
+
+/**
+ * A tenant's SMTP email goes out through the operator's server: its From must be one the operator
+ * lists (`OBSERVERS_TENANT_SENDERS`). HTTP providers authenticate the tenant's own account,
+ * which vouches for its senders.
+ */
+function emailPolicyIssues(config: EmailConfig, scope: TenantPolicyScope): PolicyIssue[] {
+  if (config.provider !== "smtp" || config.from === undefined) return [];
+  const address = parseMailbox(config.from)?.address ?? config.from;
+  return tenantSenderAllowed(scope.policy, address) ? [] : [senderIssue(address, scope.tenant)];
 }
 
 /** Renders the message this attempt sends. Throws permanent failures for unusable data. */
 export function buildEmailMessage(request: ActionRequest<EmailConfig>): EmailMessage {
-  const { config, environment } = request;
+  const { config } = request;
   const context: TemplateContext = {
     event: request.event,
     observer: request.observer,
@@ -141,7 +166,7 @@ export function buildEmailMessage(request: ActionRequest<EmailConfig>): EmailMes
       .replace(/\s*[\r\n]+\s*/g, " ")
       .trim();
   return {
-    from: sender(config, environment),
+    from: sender(config, request),
     to,
     cc,
     bcc,
@@ -173,16 +198,14 @@ export const emailAction: ActionDefinition<EmailConfig> = {
     if (config.provider === "smtp") return "email:smtp";
     return `email:${new URL(config.base_url ?? DEFAULT_EMAIL_BASE_URLS[config.provider]).origin}`;
   },
+  defaultBaseUrl: (config) =>
+    config.provider === "smtp" ? undefined : DEFAULT_EMAIL_BASE_URLS[config.provider],
+  policyIssues: emailPolicyIssues,
   async run(request) {
     const { config, environment, signal } = request;
     if (config.provider === "smtp") return sendSmtp(request);
     const label = `email ${config.provider}`;
-    const apiKey = requireSecret(
-      config.api_key,
-      config.api_key_env,
-      environment,
-      `${label} api_key`,
-    );
+    const apiKey = requireSecret(config.api_key, config.api_key_env, request, `${label} api_key`);
     const httpRequest = providerRequest(config.provider, {
       baseUrl: config.base_url ?? DEFAULT_EMAIL_BASE_URLS[config.provider],
       apiKey,

@@ -5,10 +5,20 @@ export { type DatabaseConfig, databaseAction } from "./database.ts";
 export { type EmailConfig, emailAction } from "./email.ts";
 export { type JobConfig, jobAction } from "./job.ts";
 export { type LogConfig, logAction } from "./log.ts";
+export {
+  type ActionPolicy,
+  actionPolicyIssues,
+  DEFAULT_ACTION_POLICY,
+  isServerVariable,
+  type PolicyCode,
+  type PolicyIssue,
+  type PolicyRule,
+  secretRefusal,
+} from "./policy.ts";
 export { type PushConfig, pushAction } from "./push.ts";
 export { BUILT_IN_ACTIONS, createActionRegistry, defaultActionRegistry } from "./registry.ts";
 export { type SearchConfig, searchAction } from "./search.ts";
-export { requireSecret, resolveSecret } from "./secrets.ts";
+export { requireSecret, resolveSecret, type SecretScope } from "./secrets.ts";
 export { type SlackConfig, slackAction } from "./slack.ts";
 export { type SmsConfig, smsAction } from "./sms.ts";
 export {

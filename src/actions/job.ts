@@ -3,6 +3,7 @@ import { parseJson } from "../events/parse-json.ts";
 import type { JsonValue } from "../json.ts";
 import { renderTemplate } from "../templates/index.ts";
 import { nonEmptyString, template } from "./fields.ts";
+import { tenantNamespace } from "./policy.ts";
 import {
   type ActionDefinition,
   ActionFailure,
@@ -44,12 +45,17 @@ async function run(request: ActionRequest<JobConfig>) {
   const { config, environment, signal } = request;
   const jobs = requireService(environment.jobs, "job action: this runtime has no job queue");
   const payload = payloadOf(request);
+  // A tenant's jobs go to queues under its namespace, never to another's or the operator's.
+  const queue =
+    request.tenant === null
+      ? config.queue
+      : `${tenantNamespace(environment.policy, request.tenant)}${config.queue}`;
   let id: string;
   try {
     // Keyed by the delivery: a retry after a lost reply finds the job already there.
     ({ id } = await jobs.enqueue(
       {
-        queue: config.queue,
+        queue,
         task: config.task,
         payload,
         key: request.deliveryId,
@@ -65,7 +71,7 @@ async function run(request: ActionRequest<JobConfig>) {
       cause: error,
     });
   }
-  return { message: `enqueued job ${id} on ${config.queue}` };
+  return { message: `enqueued job ${id} on ${queue}` };
 }
 
 /** Hands the event to the runtime's job queue as a task, for work too long for an action. */

@@ -8,13 +8,8 @@ import {
   parseServiceAccount,
   type ServiceAccount,
 } from "./push-fcm-token.ts";
-import { requireSecret } from "./secrets.ts";
-import {
-  type ActionEnvironment,
-  ActionFailure,
-  type ActionRequest,
-  type ActionResult,
-} from "./types.ts";
+import { requireSecret, type SecretScope } from "./secrets.ts";
+import { ActionFailure, type ActionRequest, type ActionResult } from "./types.ts";
 
 /** Where FCM HTTP v1 lives; `base_url` overrides it (an emulator, a proxy, tests). */
 export const FCM_BASE_URL = "https://fcm.googleapis.com";
@@ -89,7 +84,7 @@ export function fcmDestination(config: FcmConfig): string {
 /** Sends one FCM message; a 401 drops the cached token so the retry authenticates afresh. */
 export async function runFcm(request: ActionRequest<FcmConfig>): Promise<ActionResult> {
   const { config, environment, signal } = request;
-  const account = serviceAccount(config, environment);
+  const account = serviceAccount(config, request);
   const project = config.project_id ?? account.project_id;
   if (project === undefined) {
     throw new ActionFailure(
@@ -131,11 +126,11 @@ export async function runFcm(request: ActionRequest<FcmConfig>): Promise<ActionR
   return expectSuccess(response, environment);
 }
 
-function serviceAccount(config: FcmConfig, environment: ActionEnvironment): ServiceAccount {
+function serviceAccount(config: FcmConfig, scope: SecretScope): ServiceAccount {
   const json = requireSecret(
     config.service_account,
     config.service_account_env,
-    environment,
+    scope,
     "FCM service_account",
   );
   const account = parseServiceAccount(json);

@@ -106,7 +106,7 @@ export async function runWebPush(request: ActionRequest<WebPushConfig>): Promise
   const privateKey = requireSecret(
     config.vapid_private_key,
     config.vapid_private_key_env,
-    environment,
+    request,
     "Web Push vapid_private_key",
   );
   const keys = await importVapidKeys(config.vapid_public_key, privateKey).catch((error) => {

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import {
+  FCM_BASE_URL,
   type FcmConfig,
   fcmConfigIssues,
   fcmConfigSchema,
@@ -42,6 +43,8 @@ export const pushAction: ActionDefinition<PushConfig> = {
   schema: pushConfigSchema,
   destination: (config) =>
     config.provider === "fcm" ? fcmDestination(config) : webPushDestination(config),
+  // Web Push has no base_url: its VAPID key signs a token, and is never sent.
+  defaultBaseUrl: (config) => (config.provider === "fcm" ? FCM_BASE_URL : undefined),
   run: (request) => {
     const { config } = request;
     return config.provider === "fcm"

@@ -78,12 +78,12 @@ function base64(text: string): string {
 }
 
 function authorization(request: ActionRequest<SearchConfig>): string | undefined {
-  const { config, environment } = request;
-  const key = resolveSecret(config.api_key, config.api_key_env, environment, "search api_key");
+  const { config } = request;
+  const key = resolveSecret(config.api_key, config.api_key_env, request, "search api_key");
   if (config.provider === "meilisearch") return key === undefined ? undefined : `Bearer ${key}`;
   if (key !== undefined) return `ApiKey ${key}`;
   if (config.username === undefined) return undefined;
-  const password = resolveSecret(undefined, config.password_env, environment, "search password");
+  const password = resolveSecret(undefined, config.password_env, request, "search password");
   return `Basic ${base64(`${config.username}:${password ?? ""}`)}`;
 }
 

@@ -98,7 +98,7 @@ export const slackAction: ActionDefinition<SlackConfig> = {
     const url = requireSecret(
       config.webhook_url,
       config.webhook_url_env,
-      environment,
+      request,
       "slack webhook url",
     );
     const text = config.message_template

@@ -101,18 +101,19 @@ export const smsAction: ActionDefinition<SmsConfig> = {
   destination(config) {
     return `sms:${new URL(config.base_url ?? DEFAULT_BASE_URL).origin}`;
   },
+  defaultBaseUrl: () => DEFAULT_BASE_URL,
   async run(request) {
     const { config, environment, signal } = request;
     const accountSid = requireSecret(
       config.account_sid,
       config.account_sid_env,
-      environment,
+      request,
       "sms account_sid",
     );
     const authToken = requireSecret(
       config.auth_token,
       config.auth_token_env,
-      environment,
+      request,
       "sms auth_token",
     );
     const context = {

@@ -7,6 +7,7 @@ import type { EmailTransport } from "../ports/email.ts";
 import type { JobQueue } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import type { ActionPolicy, PolicyIssue, TenantPolicyScope } from "./policy.ts";
 
 /** Every action type an observer can declare. */
 export const ACTION_TYPES = [
@@ -31,6 +32,11 @@ export type ActionType = (typeof ACTION_TYPES)[number];
 export interface ActionEnvironment {
   fetch: typeof fetch;
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Which of `env` an observer may reference, and what a tenant's observers may configure
+   * (src/actions/policy.ts). `resolveSecret` consults it before reading any variable.
+   */
+  policy: ActionPolicy;
   clock: Clock;
   logger: Logger;
   /** `OBSERVERS_ALLOW_PRIVATE_TARGETS`: permit loopback and private-network destinations. */
@@ -57,6 +63,11 @@ export interface ActionRequest<Config> {
   config: Config;
   event: ChangeEvent;
   observer: ObserverRef;
+  /**
+   * The observer's tenant (`fk_customer_org`, as text), or null for a global observer: decides
+   * which environment variables it may reference and what its actions may touch.
+   */
+  tenant: string | null;
   /** The delivery's id: identical on every retry (`webhook-id`, idempotency keys). */
   deliveryId: string;
   /** 1-based attempt number. */
@@ -122,6 +133,13 @@ export interface ActionDefinition<Config = unknown> {
    * host cannot starve the others. Typically `type:origin`.
    */
   destination(config: Config, environment: ActionEnvironment): string;
+  /**
+   * For actions with a `base_url`: the provider's own API, where values taken from the environment
+   * may always go (any other origin must be in `OBSERVERS_ALLOWED_BASE_URLS`).
+   */
+  defaultBaseUrl?(config: Config): string | undefined;
+  /** What a tenant's observer may not configure in this action (src/actions/policy.ts). */
+  policyIssues?(config: Config, scope: TenantPolicyScope): PolicyIssue[];
   /** Runs one attempt. Resolves on success; throws `ActionFailure` (or anything) on failure. */
   run(request: ActionRequest<Config>): Promise<ActionResult>;
 }

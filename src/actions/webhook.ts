@@ -4,7 +4,7 @@ import { renderTemplate, type TemplateMode, templateIssues } from "../templates/
 import { urlDestination } from "./destination.ts";
 import { atMostOne, envName, exactlyOne, headers, httpUrl, secret } from "./fields.ts";
 import { defaultWebhookBody } from "./payload.ts";
-import { requireSecret, resolveSecret } from "./secrets.ts";
+import { requireSecret, resolveSecret, type SecretScope } from "./secrets.ts";
 import {
   INVALID_STANDARD_SECRET,
   isStandardSecret,
@@ -13,7 +13,7 @@ import {
   signStandard,
   splitSecrets,
 } from "./signing.ts";
-import { type ActionDefinition, type ActionEnvironment, ActionFailure } from "./types.ts";
+import { type ActionDefinition, ActionFailure } from "./types.ts";
 
 const METHODS = ["POST", "PUT", "PATCH"] as const;
 const USER_AGENT = "fraiseql-observers";
@@ -122,9 +122,9 @@ const webhookSchema = v.pipe(
 export type WebhookConfig = v.InferOutput<typeof webhookSchema>;
 
 /** The secrets to sign with: literal, or from the environment (several, space-separated). */
-function signingKeys(config: WebhookConfig, environment: ActionEnvironment): readonly string[] {
+function signingKeys(config: WebhookConfig, scope: SecretScope): readonly string[] {
   if (config.signing_secret !== undefined) return asList(config.signing_secret);
-  const value = resolveSecret(undefined, config.signing_secret_env, environment, "signing secret");
+  const value = resolveSecret(undefined, config.signing_secret_env, scope, "signing secret");
   if (value === undefined) return [];
   const secrets = splitSecrets(value);
   if (secrets.length === 0) {
@@ -153,8 +153,8 @@ export const webhookAction: ActionDefinition<WebhookConfig> = {
     urlDestination("webhook", config.url, config.url_env, environment),
   async run(request) {
     const { config, environment } = request;
-    const url = requireSecret(config.url, config.url_env, environment, "webhook url");
-    const secrets = signingKeys(config, environment);
+    const url = requireSecret(config.url, config.url_env, request, "webhook url");
+    const secrets = signingKeys(config, request);
     const configured = config.headers;
     const body =
       typeof config.body_template === "string"

@@ -1,6 +1,7 @@
 import { swaggerUI } from "@hono/swagger-ui";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -31,6 +32,11 @@ export interface ObserversApiOptions {
   environment?: ActionEnvironment;
   registry?: ActionRegistry;
   /**
+   * What observers written through the API may reference and configure. Default: the
+   * environment's (the same rules the runtime enforces), else `DEFAULT_ACTION_POLICY`.
+   */
+  policy?: ActionPolicy;
+  /**
    * The client's address, so repeated authentication failures are counted per client. Adapters
    * pass their host's (Bun's `requestIP`, Workers' `cf-connecting-ip`); without it, all clients
    * count as one.
@@ -55,6 +61,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     logger,
     environment: options.environment,
     registry: options.registry,
+    policy: options.policy ?? options.environment?.policy ?? DEFAULT_ACTION_POLICY,
   };
   const app = router();
 

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { ActionPolicy } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -14,6 +15,8 @@ export interface ApiDependencies {
   /** What actions get when `POST /{id}/test` is asked to send; without it, sending is refused. */
   environment?: ActionEnvironment | undefined;
   registry?: ActionRegistry | undefined;
+  /** What observers written through the API may reference and configure. */
+  policy: ActionPolicy;
 }
 
 /**

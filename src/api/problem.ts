@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import {
+  ActionPolicyError,
   ChangeEventError,
   ConditionSyntaxError,
   ConfigError,
@@ -78,6 +79,9 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
   }
   if (error instanceof ConfigError || error instanceof ConditionSyntaxError) {
     return problemResponse(400, error.code, error.message, { issues: error.issues });
+  }
+  if (error instanceof ActionPolicyError) {
+    return problemResponse(422, error.code, error.message, { issues: error.issues });
   }
   if (error instanceof NotFoundError) return problemResponse(404, error.code, error.message);
   if (error instanceof ConflictError) return problemResponse(409, error.code, error.message);

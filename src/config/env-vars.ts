@@ -30,7 +30,14 @@ export type ServerEnvName =
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
   | "OBSERVERS_LOG_RETENTION_DAYS"
-  | "OBSERVERS_DLQ_RETENTION_DAYS";
+  | "OBSERVERS_DLQ_RETENTION_DAYS"
+  | "OBSERVERS_ACTION_ENV_PREFIX"
+  | "OBSERVERS_ACTION_ENV_ALLOW"
+  | "OBSERVERS_TENANT_ENV_PREFIXES"
+  | "OBSERVERS_ALLOWED_BASE_URLS"
+  | "OBSERVERS_TENANT_FUNCTIONS"
+  | "OBSERVERS_TENANT_SENDERS"
+  | "OBSERVERS_TENANT_NAMESPACE";
 
 // A record, so that the compiler refuses a variable missing here or one the type does not know.
 const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
@@ -119,6 +126,41 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_DLQ_RETENTION_DAYS: {
     default: "30",
     description: "Days dead letters are kept (1 to 3650).",
+  },
+  OBSERVERS_ACTION_ENV_PREFIX: {
+    default: "OBSERVERS_SECRET_",
+    description:
+      "Actions of global observers may reference (`*_env`) variables with this prefix; none: only OBSERVERS_ACTION_ENV_ALLOW. The server's own variables never (docs/security.md).",
+  },
+  OBSERVERS_ACTION_ENV_ALLOW: {
+    default: null,
+    description:
+      "Further variables global observers may reference, by name (comma-separated). Naming a server variable is a startup error.",
+  },
+  OBSERVERS_TENANT_ENV_PREFIXES: {
+    default: null,
+    description:
+      "tenant=PREFIX_ pairs (comma-separated): the only variables that tenant's observers may reference. Unlisted tenants: none.",
+  },
+  OBSERVERS_ALLOWED_BASE_URLS: {
+    default: null,
+    description:
+      "Origins a base_url may name when the action takes a value from the environment (comma-separated); otherwise only the provider's own API.",
+  },
+  OBSERVERS_TENANT_FUNCTIONS: {
+    default: null,
+    description:
+      "Functions (name or schema.name, comma-separated) that tenants' database actions may call. Unset: none.",
+  },
+  OBSERVERS_TENANT_SENDERS: {
+    default: null,
+    description:
+      "From addresses and @domains (comma-separated) tenants' SMTP email may use. Unset: tenants cannot send over SMTP.",
+  },
+  OBSERVERS_TENANT_NAMESPACE: {
+    default: "tenant:{tenant}:",
+    description:
+      "Prefixed to every cache key pattern and job queue of a tenant's observer ({tenant} is its id).",
   },
 };
 

@@ -1,6 +1,8 @@
 import * as v from "valibot";
+import type { ActionPolicy } from "../actions/policy.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
+import { parseActionPolicy } from "./action-policy.ts";
 import type { ServerEnvName } from "./env-vars.ts";
 
 /** The server's settings, parsed from its environment (see `SERVER_ENV_VARS`). */
@@ -30,6 +32,8 @@ export interface ServerConfig {
   /** Unsent bytes a live subscriber may queue before it is closed (1013). */
   liveMaxBufferedBytes: number;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
+  /** What actions may reference and what tenants' actions may configure (docs/security.md). */
+  actionPolicy: ActionPolicy;
 }
 
 const TRUE_WORDS = ["1", "true", "yes", "on"];
@@ -86,6 +90,9 @@ const text = (fallback: string) =>
     fallback,
   );
 
+const policyText = () =>
+  v.optional(v.pipe(v.string(), v.maxLength(65_536, "must be at most 65536 characters")));
+
 const envSchema = v.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]),
   PORT: integer(0, 65_535, 8080),
@@ -133,6 +140,14 @@ const envSchema = v.object({
   OBSERVERS_CHANGE_LOG_RETENTION_DAYS: integer(1, 3650, 7),
   OBSERVERS_LOG_RETENTION_DAYS: integer(1, 3650, 30),
   OBSERVERS_DLQ_RETENTION_DAYS: integer(1, 3650, 30),
+  // Read as text here, then by `parseActionPolicy`, which checks them against each other.
+  OBSERVERS_ACTION_ENV_PREFIX: policyText(),
+  OBSERVERS_ACTION_ENV_ALLOW: policyText(),
+  OBSERVERS_TENANT_ENV_PREFIXES: policyText(),
+  OBSERVERS_ALLOWED_BASE_URLS: policyText(),
+  OBSERVERS_TENANT_FUNCTIONS: policyText(),
+  OBSERVERS_TENANT_SENDERS: policyText(),
+  OBSERVERS_TENANT_NAMESPACE: policyText(),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
 
 /**
@@ -147,13 +162,11 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     if (value) input[name] = value;
   }
   const result = v.safeParse(envSchema, input);
-  if (!result.success) {
-    const issues: ConfigIssue[] = result.issues.map((issue) => ({
-      path: v.getDotPath(issue) ?? "",
-      message: issue.message,
-    }));
-    throw new ConfigError(issues);
-  }
+  const issues: ConfigIssue[] = result.success
+    ? []
+    : result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
+  const actionPolicy = parseActionPolicy(input, issues);
+  if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const e = result.output;
   return {
     databaseUrl: e.DATABASE_URL ?? null,
@@ -181,5 +194,6 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
       logDays: e.OBSERVERS_LOG_RETENTION_DAYS,
       dlqDays: e.OBSERVERS_DLQ_RETENTION_DAYS,
     },
+    actionPolicy,
   };
 }

@@ -1,3 +1,4 @@
+import { actionPolicyIssues } from "../actions/policy.ts";
 import {
   type ActionDefinition,
   type ActionEnvironment,
@@ -146,6 +147,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
             config,
             event: delivery.event,
             observer: { id: delivery.observer.id, name: delivery.observer.name },
+            tenant: delivery.observer.tenant,
             deliveryId: delivery.id,
             attempt: context.attempt,
             maxAttempts: context.maxAttempts,
@@ -207,6 +209,19 @@ export function createExecutor(options: ExecutorOptions): Executor {
         return finish(delivery, context, {
           failure: permanent("INVALID_RETRY_CONFIG", issueText(policy)),
         });
+      }
+      // Before destination() or run() touch anything: an observer stored before a rule existed,
+      // or written straight into the table, is refused here without reading a variable.
+      const refused = actionPolicyIssues(
+        definition,
+        config.output,
+        delivery.observer.tenant,
+        environment.policy,
+      );
+      const first = refused[0];
+      if (first) {
+        const text = refused.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
+        return finish(delivery, context, { failure: permanent(first.code, text) });
       }
       return await run(delivery, definition, config.output, context);
     } catch (error) {

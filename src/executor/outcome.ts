@@ -11,6 +11,8 @@ export interface Delivery {
   id: string;
   event: ChangeEvent;
   observer: ObserverRef & {
+    /** `fk_customer_org` as text, or null for a global observer (src/actions/policy.ts). */
+    tenant: string | null;
     timeout_ms?: number | null | undefined;
     retry_config?: unknown;
   };

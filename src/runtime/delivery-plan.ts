@@ -87,6 +87,7 @@ export function planDelivery(
       observer: {
         id: claim.observer_id,
         name: claim.observer_name,
+        tenant: claim.observer_tenant,
         timeout_ms: claim.timeout_ms,
         retry_config: configs.parse(`${version}#retry`, claim.retry_config),
       },

@@ -150,6 +150,8 @@ function claimsOf(
       observer_name: m.observer.name,
       observer_version: m.observer.version,
       observer_deleted: false,
+      observer_tenant:
+        m.observer.fk_customer_org == null ? null : String(m.observer.fk_customer_org),
       action: m.observer.actions[m.index] ?? null,
       retry_config: m.observer.retryConfig,
       timeout_ms: m.observer.timeoutMs,

@@ -118,6 +118,8 @@ export interface ClaimedDelivery {
   /** Changes whenever the observer row does: parsed configuration can be cached under it. */
   observer_version: string;
   observer_deleted: boolean;
+  /** The observer's own tenant (not the change's): what its actions may reference. */
+  observer_tenant: string | null;
   /** `actions[action_index]` as JSON text; null when the observer no longer has that action. */
   action: string | null;
   retry_config: string;
@@ -173,6 +175,7 @@ export async function claimDeliveries(
        o.id::text AS observer_id, o.name AS observer_name,
        (extract(epoch FROM o.updated_at) * 1000000)::bigint::text AS observer_version,
        o.deleted_at IS NOT NULL AS observer_deleted,
+       o.fk_customer_org::text AS observer_tenant,
        (o.actions -> d.action_index)::text AS action,
        o.retry_config::text AS retry_config, o.timeout_ms`,
     [limit, leaseMs, owner],
@@ -202,6 +205,7 @@ export async function claimDeliveries(
     observer_name: row.observer_name,
     observer_version: row.observer_version,
     observer_deleted: row.observer_deleted,
+    observer_tenant: row.observer_tenant,
     action: row.action,
     retry_config: row.retry_config,
     timeout_ms: row.timeout_ms,

@@ -1,4 +1,12 @@
-import { ConfigError, ConflictError, NotFoundError } from "../errors.ts";
+import { type ActionPolicy, actionPolicyIssues } from "../actions/policy.ts";
+import { defaultActionRegistry } from "../actions/registry.ts";
+import {
+  ActionPolicyError,
+  ConfigError,
+  ConflictError,
+  NotFoundError,
+  type PolicyIssueReport,
+} from "../errors.ts";
 import { isJsonObject } from "../json.ts";
 import { type ObserverDefinition, observerDefinitionSchema } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -26,6 +34,11 @@ import { redactedPlaceholders } from "./redact.ts";
 /** Who writes (recorded in `created_by`/`updated_by`) and for which tenant. */
 export interface ObserverWriteOptions extends TenantScope {
   actor?: string | null;
+  /**
+   * The server's action policy: the actions are refused (`ActionPolicyError`) unless it allows
+   * them for the observer's tenant. The API always passes one.
+   */
+  policy?: ActionPolicy;
 }
 
 /** Filters and page of `listObservers`. */
@@ -39,11 +52,38 @@ export interface ListObserversOptions extends PageRequest, TenantScope {
 
 const UPDATE_ATTEMPTS = 5;
 
-function validate(value: unknown, sentActions: unknown): ObserverDefinition {
+function validate(
+  value: unknown,
+  sentActions: unknown,
+  tenant: string | null,
+  policy: ActionPolicy | undefined,
+): ObserverDefinition {
   const placeholders = redactedPlaceholders(sentActions);
   const result = safeParseConfig(observerDefinitionSchema, value);
-  if (result.success && placeholders.length === 0) return result.output;
-  throw new ConfigError([...placeholders, ...(result.success ? [] : result.issues)]);
+  if (!result.success || placeholders.length > 0) {
+    throw new ConfigError([...placeholders, ...(result.success ? [] : result.issues)]);
+  }
+  if (policy !== undefined) {
+    const refused = observerPolicyIssues(result.output.actions, tenant, policy);
+    if (refused.length > 0) throw new ActionPolicyError(refused);
+  }
+  return result.output;
+}
+
+/** What the policy refuses in an observer's (validated) actions, with each field's full path. */
+export function observerPolicyIssues(
+  actions: readonly { type: string }[],
+  tenant: string | null,
+  policy: ActionPolicy,
+): PolicyIssueReport[] {
+  return actions.flatMap((action, index) => {
+    const definition = defaultActionRegistry.get(action.type);
+    if (!definition) return [];
+    return actionPolicyIssues(definition, action, tenant, policy).map((issue) => ({
+      ...issue,
+      path: `actions.${index}.${issue.path}`,
+    }));
+  });
 }
 
 function definitionParams(d: ObserverDefinition): unknown[] {
@@ -78,7 +118,12 @@ export async function createObserver(
   body: unknown,
   options: ObserverWriteOptions = {},
 ): Promise<Observer> {
-  const definition = validate(body, isJsonObject(body) ? body.actions : undefined);
+  const definition = validate(
+    body,
+    isJsonObject(body) ? body.actions : undefined,
+    options.tenant ?? null,
+    options.policy,
+  );
   try {
     const rows = await sql.query<StoredObserverRow>(
       `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
@@ -172,7 +217,13 @@ export async function updateObserver(
   }
   for (let attempt = 1; attempt <= UPDATE_ATTEMPTS; attempt++) {
     const stored = await readLive(sql, id, options);
-    const definition = validate({ ...storedDefinition(stored), ...patch }, patch.actions);
+    // The observer's own tenant: a global key editing a tenant's observer gets the tenant's rules.
+    const definition = validate(
+      { ...storedDefinition(stored), ...patch },
+      patch.actions,
+      stored.fk_customer_org,
+      options.policy,
+    );
     let rows: StoredObserverRow[];
     try {
       rows = await sql.query<StoredObserverRow>(

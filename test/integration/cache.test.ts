@@ -11,6 +11,7 @@ import { createRedisCacheStore } from "../../adapters/redis/index.ts";
 import { cacheAction, cacheConfigSchema } from "../../src/actions/cache.ts";
 import { escapeGlob, hasUnescapedGlob, unescapeGlob } from "../../src/actions/cache-key.ts";
 import { createUpstashCacheStore } from "../../src/actions/cache-upstash.ts";
+import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 import type { CacheStore } from "../../src/ports/cache.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert, remove } from "../support/events.ts";
@@ -215,5 +216,40 @@ describe("glob escaping", () => {
     expect(hasUnescapedGlob("user:\\*x*")).toBe(true);
     expect(hasUnescapedGlob("user:[ab]")).toBe(true);
     expect(hasUnescapedGlob("user:]x")).toBe(false);
+  });
+});
+
+describe("a tenant's cache action", () => {
+  it("stays under the tenant's namespace: even `*` wipes only its own keys", async () => {
+    const store = createRedisCacheStore({ url: REDIS_URL });
+    try {
+      const space = `${PREFIX}:tenants`;
+      const policy = {
+        ...DEFAULT_ACTION_POLICY,
+        tenantNamespace: `${space}:tenant:{tenant}:`,
+      };
+      const keys = [
+        `${space}:tenant:7:user:1`,
+        `${space}:tenant:7:order:1`,
+        `${space}:tenant:42:user:1`,
+        `${space}:tenant:70:user:1`,
+        `${space}:shared:user:1`,
+      ];
+      await seed(keys);
+      const environment = testEnvironment({ cache: store, policy });
+      const wipe = (key_pattern: string, tenant: string | null) =>
+        runAction(cacheAction, { type: "cache", key_pattern }, insert({ id: 1 }), {
+          environment,
+          tenant,
+        });
+      expect((await wipe("user:{{ id }}", "7")).message).toBe("invalidated 1 key(s)");
+      expect((await wipe("*", "7")).message).toBe("invalidated 1 key(s)");
+      expect(await existing(keys)).toEqual(keys.slice(2));
+      // A global observer's pattern is used as written.
+      expect((await wipe(`${space}:shared:*`, null)).message).toBe("invalidated 1 key(s)");
+      expect(await existing(keys)).toEqual(keys.slice(2, 4));
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -6,7 +6,7 @@ import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { defaultActionRegistry } from "../../src/actions/registry.ts";
 import { createExecutor, type Delivery, type ExecutionOutcome } from "../../src/executor/index.ts";
-import { testEnvironment, testObserver } from "../support/actions.ts";
+import { testDeliveryObserver, testEnvironment } from "../support/actions.ts";
 import { fakeClock } from "../support/clock.ts";
 import { update } from "../support/events.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
@@ -38,7 +38,7 @@ function delivery(url: string, retry_config: Record<string, unknown>, id = "d-1"
   return {
     id,
     event: update({ id: 42, status: "shipped" }, { id: 42, status: "paid" }),
-    observer: { ...testObserver, retry_config, timeout_ms: 5_000 },
+    observer: { ...testDeliveryObserver, retry_config, timeout_ms: 5_000 },
     action: { type: "webhook", url, signing_secret: SECRET },
     attempt: 1,
   };

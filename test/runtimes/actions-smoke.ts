@@ -2,6 +2,7 @@
 // in-process fake of each remote service: HMAC signing, Web Push encryption (ECDH, HKDF, AES-GCM),
 // RS256 and ES256 JWTs, templates, the SSRF guard, Retry-After and timers, all on Web APIs only.
 // The results are compared by test/unit/runtimes.test.ts.
+import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 import {
   createExecutor,
   createUpstashCacheStore,
@@ -81,7 +82,8 @@ export async function actionsSmoke(): Promise<Record<string, unknown>> {
   const services = fakeServices();
   const environment = {
     fetch: services.fetch,
-    env: { HOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
+    env: { OBSERVERS_SECRET_HOOK: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
+    policy: DEFAULT_ACTION_POLICY,
     clock: systemClock,
     logger: silentLogger,
     allowPrivateTargets: false,
@@ -101,7 +103,7 @@ export async function actionsSmoke(): Promise<Record<string, unknown>> {
     object_data_before: { id: 42, status: "paid", note: 'say "hi"}' },
     created_at: "2026-11-27T10:00:00Z",
   });
-  const observer = { id: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", name: "smoke" };
+  const observer = { id: "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", name: "smoke", tenant: null };
   const account = JSON.stringify({
     client_email: "smoke@p.iam.gserviceaccount.com",
     private_key: k.pem,
@@ -112,7 +114,7 @@ export async function actionsSmoke(): Promise<Record<string, unknown>> {
     webhook: {
       type: "webhook",
       url: "https://hooks.example.com/orders",
-      signing_secret_env: "HOOK_SECRET",
+      signing_secret_env: "OBSERVERS_SECRET_HOOK",
       body_template: '{"order": {{ after.id }}, "note": "{{ after.note }}"}',
     },
     retry: { type: "webhook", url: "https://hooks.example.com/busy" },

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { expect } from "vitest";
+import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 import {
   type ActionDefinition,
   type ActionEnvironment,
@@ -16,6 +17,7 @@ export function testEnvironment(overrides: Partial<ActionEnvironment> = {}): Act
   return {
     fetch: globalThis.fetch,
     env: {},
+    policy: DEFAULT_ACTION_POLICY,
     clock: systemClock,
     logger: silentLogger,
     allowPrivateTargets: true,
@@ -28,6 +30,9 @@ export const testObserver: ObserverRef = {
   name: "order-shipped",
 };
 
+/** `testObserver` as a delivery names it: a global observer (no tenant). */
+export const testDeliveryObserver = { ...testObserver, tenant: null };
+
 /** Validates `config` with the action's schema, then runs one attempt of it. */
 export async function runAction<C>(
   definition: ActionDefinition<C>,
@@ -39,12 +44,15 @@ export async function runAction<C>(
     attempt?: number;
     maxAttempts?: number;
     signal?: AbortSignal;
+    /** The observer's tenant (default null: a global observer). */
+    tenant?: string | null;
   } = {},
 ): Promise<ActionResult> {
   return definition.run({
     config: v.parse(definition.schema, config),
     event,
     observer: testObserver,
+    tenant: options.tenant ?? null,
     deliveryId: options.deliveryId ?? "0b9e4f3a-6c1d-4e2b-8f70-91a2b3c4d5e6",
     attempt: options.attempt ?? 1,
     maxAttempts: options.maxAttempts ?? 5,

@@ -174,14 +174,17 @@ describe("email over HTTP providers", () => {
   });
 
   it("reads the API key from the environment, and fails permanently when it is unset", async () => {
-    const fromEnv = config("resend", { api_key: undefined, api_key_env: "RESEND_KEY" });
+    const fromEnv = config("resend", {
+      api_key: undefined,
+      api_key_env: "OBSERVERS_SECRET_RESEND_KEY",
+    });
     await runAction(emailAction, fromEnv, order, {
-      environment: testEnvironment({ env: { RESEND_KEY: "re_env" } }),
+      environment: testEnvironment({ env: { OBSERVERS_SECRET_RESEND_KEY: "re_env" } }),
     });
     expect(receiver.requests[0]?.headers.authorization).toBe("Bearer re_env");
     const missing = await actionFailure(runAction(emailAction, fromEnv, order));
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    expect(missing.message).toContain("RESEND_KEY");
+    expect(missing.message).toContain("OBSERVERS_SECRET_RESEND_KEY");
   });
 
   it("names the destination by provider origin", () => {
@@ -286,7 +289,7 @@ describe("to_template: one recipient per value", () => {
 describe("email over SMTP", () => {
   const smtpConfig = {
     type: "email",
-    from_env: "MAIL_FROM",
+    from_env: "OBSERVERS_SECRET_MAIL_FROM",
     to: "ops@example.com",
     subject_template: "Order {{ id }}\r\nBcc: evil@example.com",
     body_template: "Total {{ total }}",
@@ -306,7 +309,10 @@ describe("email over SMTP", () => {
         return { messageId: "<1@example.com>", response: "250 2.0.0 Ok: queued as ABC\r\nmore" };
       },
     };
-    const environment = testEnvironment({ email, env: { MAIL_FROM: "shop@example.com" } });
+    const environment = testEnvironment({
+      email,
+      env: { OBSERVERS_SECRET_MAIL_FROM: "shop@example.com" },
+    });
     const result = await runAction(emailAction, smtpConfig, order, { environment });
     expect(result.message).toBe("250 2.0.0 Ok: queued as ABC");
     expect(sent).toEqual([

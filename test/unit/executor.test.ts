@@ -14,7 +14,7 @@ import {
   type ExecutorOptions,
 } from "../../src/executor/index.ts";
 import type { Logger } from "../../src/ports/logger.ts";
-import { testEnvironment, testObserver } from "../support/actions.ts";
+import { testDeliveryObserver, testEnvironment, testObserver } from "../support/actions.ts";
 import { fakeClock } from "../support/clock.ts";
 import { insert } from "../support/events.ts";
 
@@ -69,7 +69,7 @@ function delivery(fields: Partial<Delivery> & { destination?: string } = {}): De
   return {
     id: `delivery-${++ids}`,
     event,
-    observer: testObserver,
+    observer: testDeliveryObserver,
     action: { type: "test", destination },
     attempt: 1,
     ...rest,
@@ -87,7 +87,7 @@ describe("createExecutor: outcomes", () => {
     const started = clock.now();
     const outcome = await executor.execute(
       delivery({
-        observer: { ...testObserver, timeout_ms: 5000, retry_config: { max_attempts: 3 } },
+        observer: { ...testDeliveryObserver, timeout_ms: 5000, retry_config: { max_attempts: 3 } },
       }),
     );
     expect(outcome).toMatchObject({
@@ -157,7 +157,10 @@ describe("createExecutor: outcomes", () => {
     const { executor } = setup(async () => {
       throw new TypeError("fetch failed");
     });
-    const observer = (max: number) => ({ ...testObserver, retry_config: { max_attempts: max } });
+    const observer = (max: number) => ({
+      ...testDeliveryObserver,
+      retry_config: { max_attempts: max },
+    });
     const once = await executor.execute(delivery({ observer: observer(1) }));
     expect(once).toMatchObject({
       disposition: "dead_letter",
@@ -213,7 +216,7 @@ describe("createExecutor: configuration errors", () => {
 
   it("dead-letters an invalid retry_config", async () => {
     const { executor } = setup(ok);
-    const observer = { ...testObserver, retry_config: { max_attempts: 0 } };
+    const observer = { ...testDeliveryObserver, retry_config: { max_attempts: 0 } };
     const outcome = await executor.execute(delivery({ observer }));
     expect(outcome).toMatchObject({
       disposition: "dead_letter",
@@ -309,7 +312,9 @@ describe("createExecutor: timeouts and shutdown", () => {
           request.signal.addEventListener("abort", () => reject(request.signal.reason));
         }),
     );
-    const pending = executor.execute(delivery({ observer: { ...testObserver, timeout_ms: 1000 } }));
+    const pending = executor.execute(
+      delivery({ observer: { ...testDeliveryObserver, timeout_ms: 1000 } }),
+    );
     let settled = false;
     void pending.then(() => {
       settled = true;
@@ -455,7 +460,7 @@ describe("createExecutor: logging", () => {
     const d = delivery({ action: { type: "test", destination: "a", token: "s3cr3t-token" } });
     await executor.execute(d);
     await executor.execute(
-      delivery({ observer: { ...testObserver, retry_config: { max_attempts: 1 } } }),
+      delivery({ observer: { ...testDeliveryObserver, retry_config: { max_attempts: 1 } } }),
     );
     expect(lines.map((l) => l.level)).toEqual(["warn", "error"]);
     expect(lines[0]?.fields).toMatchObject({

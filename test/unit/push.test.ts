@@ -172,8 +172,12 @@ describe("push: FCM HTTP v1", () => {
   it("reads the service account from the environment and sends to a topic", async () => {
     const { config, sendCalls } = await fcm(() => ({ status: 200 }));
     const { service_account, device_token, ...rest } = config;
-    const environment = testEnvironment({ env: { FCM_SA: service_account } });
-    const topicConfig = { ...rest, service_account_env: "FCM_SA", topic: "orders" };
+    const environment = testEnvironment({ env: { OBSERVERS_SECRET_FCM_SA: service_account } });
+    const topicConfig = {
+      ...rest,
+      service_account_env: "OBSERVERS_SECRET_FCM_SA",
+      topic: "orders",
+    };
     await runAction(pushAction, topicConfig, event, { environment });
     expect(JSON.parse(sendCalls()[0]?.text ?? "")).toMatchObject({ message: { topic: "orders" } });
     void device_token;
@@ -365,10 +369,13 @@ describe("push: Web Push", () => {
     const large = await actionFailure(runAction(pushAction, big, event, { environment }));
     expect(large).toMatchObject({ kind: "permanent", code: "PAYLOAD_TOO_LARGE" });
     const { vapid_private_key, ...viaEnv } = config;
-    const envConfig = { ...viaEnv, vapid_private_key_env: "VAPID_PRIVATE" };
+    const envConfig = { ...viaEnv, vapid_private_key_env: "OBSERVERS_SECRET_VAPID_PRIVATE" };
     const missing = await actionFailure(runAction(pushAction, envConfig, event, { environment }));
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    const env = testEnvironment({ ...environment, env: { VAPID_PRIVATE: vapid_private_key } });
+    const env = testEnvironment({
+      ...environment,
+      env: { OBSERVERS_SECRET_VAPID_PRIVATE: vapid_private_key },
+    });
     await runAction(pushAction, envConfig, event, { environment: env });
   });
 

@@ -23,7 +23,7 @@ const elastic = (extra: Record<string, unknown> = {}) => ({
 });
 
 async function send(config: Record<string, unknown>, event = insert({ id: 42, total: 150 })) {
-  const env = { MEILI_KEY: "meili-secret", ES_PASSWORD: "pä55" };
+  const env = { OBSERVERS_SECRET_MEILI_KEY: "meili-secret", OBSERVERS_SECRET_ES_PASSWORD: "pä55" };
   const result = await runAction(searchAction, config, event, {
     environment: testEnvironment({ env }),
   });
@@ -35,7 +35,7 @@ describe("meilisearch", () => {
   it("upserts an insert as a one-document array, with the bearer key", async () => {
     receiver.reply(() => ({ status: 202, body: '{"taskUid":1}' }));
     const { result, request, body } = await send(
-      meili({ api_key_env: "MEILI_KEY", primary_key: "id" }),
+      meili({ api_key_env: "OBSERVERS_SECRET_MEILI_KEY", primary_key: "id" }),
     );
     expect(result.httpStatus).toBe(202);
     expect(request.method).toBe("POST");
@@ -94,7 +94,11 @@ describe("elasticsearch", () => {
   it("replaces on update, with basic auth and a configured refresh", async () => {
     const event = update({ id: 42, total: 99 }, null);
     const { request, body } = await send(
-      elastic({ username: "élastic", password_env: "ES_PASSWORD", refresh: "wait_for" }),
+      elastic({
+        username: "élastic",
+        password_env: "OBSERVERS_SECRET_ES_PASSWORD",
+        refresh: "wait_for",
+      }),
       event,
     );
     expect(request.method).toBe("PUT");
@@ -137,7 +141,7 @@ describe("failures", () => {
   });
 
   it("an unset key variable is MISSING_SECRET", async () => {
-    const error = await actionFailure(send(meili({ api_key_env: "UNSET_KEY" })));
+    const error = await actionFailure(send(meili({ api_key_env: "OBSERVERS_SECRET_UNSET_KEY" })));
     expect(error.code).toBe("MISSING_SECRET");
     expect(error.kind).toBe("permanent");
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 import { SERVER_ENV_VARS } from "../../src/config/env-vars.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -37,6 +38,7 @@ describe("parseServerConfig", () => {
       shutdownTimeoutMs: 10_000,
       liveMaxBufferedBytes: 4_194_304,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
+      actionPolicy: DEFAULT_ACTION_POLICY,
     });
   });
 

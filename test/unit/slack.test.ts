@@ -66,10 +66,12 @@ describe("slack delivery", () => {
   });
 
   it("reads the webhook URL from the environment, failing permanently when unset", async () => {
-    const config = { type: "slack", webhook_url_env: "SLACK_URL" };
+    const config = { type: "slack", webhook_url_env: "OBSERVERS_SECRET_SLACK_URL" };
     const unset = await actionFailure(runAction(slackAction, config, insert({ id: 1 })));
     expect(unset).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    const environment = testEnvironment({ env: { SLACK_URL: `${receiver.url}/env` } });
+    const environment = testEnvironment({
+      env: { OBSERVERS_SECRET_SLACK_URL: `${receiver.url}/env` },
+    });
     await runAction(slackAction, config, insert({ id: 1 }), { environment });
     expect(receiver.requests[0]?.path).toBe("/env");
     expect(slackAction.destination(v.parse(slackAction.schema, config), environment)).toBe(
@@ -111,7 +113,9 @@ describe("slack config", () => {
   it("accepts FraiseQL's shape, nulls included", () => {
     const url = "https://hooks.slack.com/services/T/B/x";
     expect(messages({ webhook_url: url, channel: null, message_template: null })).toEqual([]);
-    expect(messages({ webhook_url_env: "SLACK_URL", channel: "#ops" })).toEqual([]);
+    expect(messages({ webhook_url_env: "OBSERVERS_SECRET_SLACK_URL", channel: "#ops" })).toEqual(
+      [],
+    );
   });
 
   it("rejects a missing or doubled URL, unknown fields and empty values", () => {

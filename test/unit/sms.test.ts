@@ -52,12 +52,16 @@ describe("sms (Twilio Messages API)", () => {
         from: undefined,
         messaging_service_sid: service,
         account_sid: undefined,
-        account_sid_env: "TWILIO_SID",
+        account_sid_env: "OBSERVERS_SECRET_TWILIO_SID",
         auth_token: undefined,
-        auth_token_env: "TWILIO_TOKEN",
+        auth_token_env: "OBSERVERS_SECRET_TWILIO_TOKEN",
       }),
       order,
-      { environment: testEnvironment({ env: { TWILIO_SID: SID, TWILIO_TOKEN: "secret" } }) },
+      {
+        environment: testEnvironment({
+          env: { OBSERVERS_SECRET_TWILIO_SID: SID, OBSERVERS_SECRET_TWILIO_TOKEN: "secret" },
+        }),
+      },
     );
     const form = new URLSearchParams(receiver.requests[0]?.text);
     expect(form.get("To")).toBe("+442079460958");
@@ -98,7 +102,11 @@ describe("sms (Twilio Messages API)", () => {
 
   it("fails permanently when the auth token variable is unset", async () => {
     const failure = await actionFailure(
-      runAction(smsAction, config({ auth_token: undefined, auth_token_env: "NOPE" }), order),
+      runAction(
+        smsAction,
+        config({ auth_token: undefined, auth_token_env: "OBSERVERS_SECRET_NOPE" }),
+        order,
+      ),
     );
     expect(failure).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
   });

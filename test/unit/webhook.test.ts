@@ -173,25 +173,35 @@ describe("webhook signatures", () => {
   });
 
   it("read several secrets from signing_secret_env", async () => {
-    const environment = at(Date.now(), { HOOK_SECRETS: ` ${SECRET_A}  ${SECRET_B} ` });
-    const { request } = await deliver({ signing_secret_env: "HOOK_SECRETS" }, { environment });
+    const environment = at(Date.now(), {
+      OBSERVERS_SECRET_HOOK_SECRETS: ` ${SECRET_A}  ${SECRET_B} `,
+    });
+    const { request } = await deliver(
+      { signing_secret_env: "OBSERVERS_SECRET_HOOK_SECRETS" },
+      { environment },
+    );
     for (const secret of [SECRET_A, SECRET_B]) {
       expect(() => new Webhook(secret).verify(request.text, headersOf(request))).not.toThrow();
     }
   });
 
   it("never send unsigned: a missing or invalid env secret fails permanently", async () => {
-    const missing = await actionFailure(deliver({ signing_secret_env: "HOOK_SECRET" }));
+    const missing = await actionFailure(
+      deliver({ signing_secret_env: "OBSERVERS_SECRET_HOOK_SECRET" }),
+    );
     expect(missing).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    expect(missing.message).toContain("HOOK_SECRET");
+    expect(missing.message).toContain("OBSERVERS_SECRET_HOOK_SECRET");
     const blank = await actionFailure(
-      deliver({ signing_secret_env: "HOOK_SECRET" }, { environment: at(0, { HOOK_SECRET: " " }) }),
+      deliver(
+        { signing_secret_env: "OBSERVERS_SECRET_HOOK_SECRET" },
+        { environment: at(0, { OBSERVERS_SECRET_HOOK_SECRET: " " }) },
+      ),
     );
     expect(blank).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
     const invalid = await actionFailure(
       deliver(
-        { signing_secret_env: "HOOK_SECRET" },
-        { environment: at(0, { HOOK_SECRET: "not base64!" }) },
+        { signing_secret_env: "OBSERVERS_SECRET_HOOK_SECRET" },
+        { environment: at(0, { OBSERVERS_SECRET_HOOK_SECRET: "not base64!" }) },
       ),
     );
     expect(invalid).toMatchObject({ kind: "permanent", code: "INVALID_SECRET" });
@@ -211,24 +221,26 @@ describe("webhook outcomes", () => {
   });
 
   it("fails permanently when url_env is unset, and resolves it when set", async () => {
-    const config = { type: "webhook", url_env: "HOOK_URL" };
+    const config = { type: "webhook", url_env: "OBSERVERS_SECRET_HOOK_URL" };
     const unset = await actionFailure(runAction(webhookAction, config, insert({ id: 1 })));
     expect(unset).toMatchObject({ kind: "permanent", code: "MISSING_SECRET" });
-    const environment = at(Date.now(), { HOOK_URL: `${receiver.url}/from-env` });
+    const environment = at(Date.now(), { OBSERVERS_SECRET_HOOK_URL: `${receiver.url}/from-env` });
     await runAction(webhookAction, config, insert({ id: 1 }), { environment });
     expect(receiver.requests[0]?.path).toBe("/from-env");
   });
 
   it("names its destination by origin", () => {
     const parse = (c: object) => v.parse(webhookAction.schema, { type: "webhook", ...c });
-    const env = at(0, { HOOK_URL: "https://hooks.example.com:8443/a?b" });
+    const env = at(0, { OBSERVERS_SECRET_HOOK_URL: "https://hooks.example.com:8443/a?b" });
     expect(webhookAction.destination(parse({ url: "https://x.example/a/b" }), env)).toBe(
       "webhook:https://x.example",
     );
-    expect(webhookAction.destination(parse({ url_env: "HOOK_URL" }), env)).toBe(
+    expect(webhookAction.destination(parse({ url_env: "OBSERVERS_SECRET_HOOK_URL" }), env)).toBe(
       "webhook:https://hooks.example.com:8443",
     );
-    expect(webhookAction.destination(parse({ url_env: "OTHER" }), env)).toBe("webhook:OTHER");
+    expect(webhookAction.destination(parse({ url_env: "OBSERVERS_SECRET_OTHER" }), env)).toBe(
+      "webhook:OBSERVERS_SECRET_OTHER",
+    );
   });
 });
 
@@ -257,7 +269,9 @@ describe("webhook config", () => {
     expect(messages({ headers: { "X-FraiseQL-Signature-256": "t=1" } })).toHaveLength(1);
     expect(messages({ headers: { "x-a": "1", "X-A": "2" } })[0]).toMatch(/twice/);
     expect(messages({ method: "GET" })).toEqual(["must be POST, PUT or PATCH"]);
-    expect(messages({ url_env: "HOOK_URL" })).toEqual(["give exactly one of url and url_env"]);
+    expect(messages({ url_env: "OBSERVERS_SECRET_HOOK_URL" })).toEqual([
+      "give exactly one of url and url_env",
+    ]);
     expect(messages({ signing_secret: SECRET_A, signing_secret_env: "S" })).toHaveLength(1);
     expect(messages({ signing_secret: [] })).toHaveLength(1);
     expect(messages({ body_template: "" })).toHaveLength(1);

@@ -126,6 +126,7 @@ async function sendOnce(executor: Executor, row: StoredObserverRow, event: Chang
       observer: {
         id: row.id,
         name: row.name,
+        tenant: row.fk_customer_org,
         timeout_ms: row.timeout_ms,
         retry_config: { max_attempts: 1 },
       },

@@ -50,11 +50,11 @@ const create = createRoute({
   tags,
   summary: "Create an observer",
   description:
-    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Names are unique per tenant among live observers (409).",
+    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409).",
   request: { body: jsonBody(ObserverCreateSchema) },
   responses: {
     201: jsonResponse(ObserverSchema, "The observer, secrets redacted"),
-    ...problems({ write: true, extra: [409] }),
+    ...problems({ write: true, extra: [409, 422] }),
   },
 });
 
@@ -73,11 +73,11 @@ const patch = createRoute({
   tags,
   summary: "Update an observer",
   description:
-    "Any subset of the fields; the result is validated as a whole. Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
+    "Any subset of the fields; the result is validated as a whole, against the action policy of the observer's tenant too (422). Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
   request: { params: ObserverIdParam, body: jsonBody(ObserverPatchSchema) },
   responses: {
     200: jsonResponse(ObserverSchema, "The updated observer"),
-    ...problems({ write: true, extra: [409] }),
+    ...problems({ write: true, extra: [409, 422] }),
   },
 });
 
@@ -103,7 +103,7 @@ function toggle(enabled: boolean) {
 
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
-  const { sql, runtime } = deps;
+  const { sql, runtime, policy } = deps;
   return router()
     .openapi(list, async (c) => {
       const query = c.req.valid("query");
@@ -118,7 +118,10 @@ export function observerRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(create, async (c) => {
-      const observer = await createObserver(sql, c.req.valid("json"), callerScope(c.var.principal));
+      const observer = await createObserver(sql, c.req.valid("json"), {
+        ...callerScope(c.var.principal),
+        policy,
+      });
       runtime.wake();
       c.header("location", `/api/observers/${observer.id}`);
       return c.json(observer, 201);
@@ -128,12 +131,10 @@ export function observerRoutes(deps: ApiDependencies) {
     )
     .openapi(patch, async (c) => {
       const { id } = c.req.valid("param");
-      const observer = await updateObserver(
-        sql,
-        id,
-        c.req.valid("json"),
-        callerScope(c.var.principal),
-      );
+      const observer = await updateObserver(sql, id, c.req.valid("json"), {
+        ...callerScope(c.var.principal),
+        policy,
+      });
       runtime.wake();
       return c.json(observer, 200);
     })

@@ -12,12 +12,14 @@ export const ProblemSchema = z
       description:
         "Stable machine-readable code: INVALID_CONFIG, CONDITION_SYNTAX, MALFORMED_JSON, " +
         "UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, " +
-        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY",
+        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY; and for actions the server's " +
+        "policy refuses (422): SECRET_NOT_ALLOWED, BASE_URL_NOT_ALLOWED, FUNCTION_NOT_ALLOWED, " +
+        "SENDER_NOT_ALLOWED",
       example: "INVALID_CONFIG",
     }),
     issues: z.array(z.record(z.string(), z.unknown())).optional().openapi({
       description:
-        "Every problem found in the input: `{path, message}`, or `{message, position, length, text}` for a condition",
+        "Every problem found in the input: `{path, message}`, `{message, position, length, text}` for a condition, or `{path, code, rule, message, variable?}` for an action the policy refuses",
     }),
   })
   .openapi("Problem");
@@ -30,7 +32,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   409: "Conflicts with the current state (such as a duplicate name)",
   413: "The body is larger than the limit",
   415: "The body is not application/json",
-  422: "The stored change cannot be read as an event",
+  422: "The stored change cannot be read as an event, or an action is not allowed by the server's action policy (docs/security.md)",
   426: "Not a WebSocket upgrade",
   429: "Too many failed authentications from this client",
   500: "Unexpected failure (logged; the detail reveals nothing)",
