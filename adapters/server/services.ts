@@ -33,8 +33,9 @@ export function createServerServices(
     clock: systemClock,
     logger,
     allowPrivateTargets: config.allowPrivateTargets,
-    // Names are resolved and every address checked (src/net/resolved.ts).
-    resolveHost,
+    // Names are resolved and every address checked (src/net/resolved.ts), unless an egress
+    // proxy or firewall does it (OBSERVERS_RESOLVE_TARGETS=false).
+    ...(config.resolveTargets ? { resolveHost } : {}),
     sql,
     ...(cache ? { cache } : {}),
     ...(email ? { email } : {}),

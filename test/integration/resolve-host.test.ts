@@ -7,6 +7,11 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { resolveHost } from "../../adapters/server/resolve-host.ts";
+import { createServerServices } from "../../adapters/server/services.ts";
+import { parseServerConfig } from "../../src/config/server-config.ts";
+import { silentLogger } from "../../src/ports/logger.ts";
+import type { SqlClient } from "../../src/ports/sql.ts";
 
 const script = join(import.meta.dirname, "../runtimes/resolve-smoke.ts");
 const bin = (name: string) => join(import.meta.dirname, "../../node_modules/.bin", name);
@@ -43,5 +48,16 @@ describe("the servers' resolver", () => {
   it("on Deno: localhost resolves to loopback and is refused", () => {
     const args = ["run", "--no-prompt", "--no-config", "--node-modules-dir=manual", "--allow-net"];
     expectLoopbackRefused(run(bin("deno"), args));
+  });
+
+  it("is what a server's actions get, unless OBSERVERS_RESOLVE_TARGETS=false", async () => {
+    // Only the environment is looked at: no query is ever made through this client.
+    const sql = {} as SqlClient;
+    const on = createServerServices(parseServerConfig({}), {}, sql, silentLogger);
+    expect(on.environment.resolveHost).toBe(resolveHost);
+    const config = parseServerConfig({ OBSERVERS_RESOLVE_TARGETS: "false" });
+    const off = createServerServices(config, {}, sql, silentLogger);
+    expect(off.environment.resolveHost).toBeUndefined();
+    await Promise.all([on.close(), off.close()]);
   });
 });
