@@ -136,11 +136,11 @@ function nextHop(response: Response, url: URL, hops: number, environment: Action
  * Sends a request the safe way. The URL must be http(s) and at most 2048 bytes (else permanent
  * `INVALID_URL`); unless `allowPrivateTargets`, loopback/private/link-local/CGNAT/ULA/metadata
  * targets are refused (permanent `TARGET_FORBIDDEN`), by the URL and, where the runtime resolves
- * names (`resolveHost`), by every address its name resolves to (resolved.ts). 307/308 redirects are followed (at most 5
- * hops, each checked the same way, credentials dropped when the origin changes, never from https
- * to http); other 3xx fail permanently (`REDIRECT_NOT_FOLLOWED`), since they would turn a POST
- * into a GET. An invalid method or header is a permanent `INVALID_REQUEST`. Network errors are
- * transient `NETWORK_ERROR`; an aborted `signal` rethrows its reason untouched.
+ * names (`resolveHost`), by every address its name resolves to (resolved.ts). 307/308 redirects
+ * are followed (at most 5 hops, each checked the same way, credentials dropped when the origin
+ * changes, never from https to http); other 3xx fail permanently (`REDIRECT_NOT_FOLLOWED`), since
+ * they would turn a POST into a GET. An invalid method or header is a permanent `INVALID_REQUEST`.
+ * Network errors are transient `NETWORK_ERROR`; an aborted `signal` rethrows its reason untouched.
  */
 export async function sendHttp(
   request: HttpRequest,

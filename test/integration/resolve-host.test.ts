@@ -33,7 +33,10 @@ function expectLoopbackRefused(output: Record<string, unknown>): void {
   expect(output.localhost).toEqual({
     code: "TARGET_FORBIDDEN",
     message: expect.stringMatching(
-      /^refusing to contact localhost:8080 \(target URL\): it resolves to (127\.0\.0\.1|::1), loopback address/,
+      new RegExp(
+        "^refusing to contact localhost:8080 \\(target URL\\): " +
+          "it resolves to (127\\.0\\.0\\.1|::1), loopback address",
+      ),
     ),
   });
   expect(output.unresolvable).toMatchObject({ code: "NETWORK_ERROR" });

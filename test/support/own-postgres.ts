@@ -107,8 +107,9 @@ export async function createOwnPostgres(
       rmSync(root, { recursive: true, force: true });
     },
     async pidOf(backendType) {
+      const quoted = `'${backendType.replaceAll("'", "''")}'`;
       const rows = await query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE backend_type = '${backendType.replaceAll("'", "''")}'`,
+        `SELECT pid FROM pg_stat_activity WHERE backend_type = ${quoted}`,
       );
       const pid = rows[0]?.pid;
       if (pid === undefined) throw new Error(`no ${backendType} process`);
