@@ -14,6 +14,7 @@ export { jsonEquals, stringifyJson } from "./json.ts";
 export * from "./live/index.ts";
 export * from "./matcher/index.ts";
 export {
+  checkResolvedTarget,
   checkTarget,
   expectSuccess,
   type HttpRequest,

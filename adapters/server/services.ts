@@ -5,6 +5,7 @@ import type { Logger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { createRedisCacheStore } from "../redis/index.ts";
 import { createSmtpTransport } from "../smtp/index.ts";
+import { resolveHost } from "./resolve-host.ts";
 
 /** What actions get on a Bun or Deno server, and how to close the connections behind it. */
 export interface ServerServices {
@@ -13,10 +14,10 @@ export interface ServerServices {
 }
 
 /**
- * The action environment of a Bun or Deno server: the host's fetch, the process environment (for `*_env`
- * secrets), the SQL client for `database` actions, Redis for `cache` (REDIS_URL) and SMTP for
- * `email` (SMTP_URL). Both connect lazily, so an unreachable one fails its actions (retried), not
- * the startup.
+ * The action environment of a Bun or Deno server: the host's fetch and resolver (for the SSRF
+ * guard), the process environment (for `*_env` secrets), the SQL client for `database` actions,
+ * Redis for `cache` (REDIS_URL) and SMTP for `email` (SMTP_URL). Both connect lazily, so an
+ * unreachable one fails its actions (retried), not the startup.
  */
 export function createServerServices(
   config: ServerConfig,
@@ -33,6 +34,9 @@ export function createServerServices(
     clock: systemClock,
     logger,
     allowPrivateTargets: config.allowPrivateTargets,
+    // Names are resolved and every address checked (src/net/resolved.ts), unless an egress
+    // proxy or firewall does it (OBSERVERS_RESOLVE_TARGETS=false).
+    ...(config.resolveTargets ? { resolveHost } : {}),
     sql,
     ...(cache ? { cache } : {}),
     ...(email ? { email } : {}),

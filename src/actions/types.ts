@@ -6,6 +6,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { EmailTransport } from "../ports/email.ts";
 import type { JobQueue } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
+import type { HostResolver } from "../ports/resolver.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ActionPolicy, PolicyIssue, TenantPolicyScope } from "./policy.ts";
 
@@ -41,6 +42,11 @@ export interface ActionEnvironment {
   logger: Logger;
   /** `OBSERVERS_ALLOW_PRIVATE_TARGETS`: permit loopback and private-network destinations. */
   allowPrivateTargets: boolean;
+  /**
+   * Where the runtime can resolve names (Bun, Deno): every address a target's name resolves to is
+   * checked too, so a public-looking name pointing at a private address is refused.
+   */
+  resolveHost?: HostResolver;
   /** SMTP, where the runtime has TCP sockets. */
   email?: EmailTransport;
   /** Redis (TCP) or an Upstash-compatible REST store, for `cache`. */

@@ -13,6 +13,7 @@ export type ServerEnvName =
   | "HOST"
   | "OBSERVERS_ADMIN_TOKEN"
   | "OBSERVERS_ALLOW_PRIVATE_TARGETS"
+  | "OBSERVERS_RESOLVE_TARGETS"
   | "OBSERVERS_DATA_DIR"
   | "OBSERVERS_EMBEDDED_PORT"
   | "OBSERVERS_MIGRATE"
@@ -57,6 +58,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "false",
     description:
       "Permit actions to reach loopback and private networks (1/true/yes/on or 0/false/no/off).",
+  },
+  OBSERVERS_RESOLVE_TARGETS: {
+    default: "true",
+    description:
+      "Bun and Deno: resolve each target's host name and refuse it if any address is private (off only where an egress proxy or firewall enforces that itself).",
   },
   OBSERVERS_DATA_DIR: {
     default: "./.data",

@@ -14,6 +14,8 @@ export interface ServerConfig {
   /** Null: generate one (printed once, kept hashed in the database). */
   adminToken: string | null;
   allowPrivateTargets: boolean;
+  /** Resolve targets' names and check every address (Bun and Deno; see src/net/resolved.ts). */
+  resolveTargets: boolean;
   dataDir: string;
   /** Port of the embedded database's socket; 0 means none. */
   embeddedPort: number;
@@ -106,6 +108,7 @@ const envSchema = v.object({
     ),
   ),
   OBSERVERS_ALLOW_PRIVATE_TARGETS: flag(false, "one of 1, true, yes, on, 0, false, no, off"),
+  OBSERVERS_RESOLVE_TARGETS: flag(true, "one of 1, true, yes, on, 0, false, no, off"),
   OBSERVERS_DATA_DIR: text("./.data"),
   OBSERVERS_EMBEDDED_PORT: integer(0, 65_535, 5433),
   OBSERVERS_MIGRATE: flag(true, "on or off"),
@@ -174,6 +177,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     host: e.HOST,
     adminToken: e.OBSERVERS_ADMIN_TOKEN ?? null,
     allowPrivateTargets: e.OBSERVERS_ALLOW_PRIVATE_TARGETS,
+    resolveTargets: e.OBSERVERS_RESOLVE_TARGETS,
     dataDir: e.OBSERVERS_DATA_DIR,
     embeddedPort: e.OBSERVERS_EMBEDDED_PORT,
     migrate: e.OBSERVERS_MIGRATE,

@@ -1,6 +1,7 @@
 import { type ActionEnvironment, ActionFailure } from "../actions/types.ts";
 import { RESPONSE_EXCERPT_BYTES, readBody } from "./body.ts";
 import { redactUrls } from "./redact.ts";
+import { checkResolvedTarget } from "./resolved.ts";
 import { parseTarget } from "./target.ts";
 
 export { RESPONSE_EXCERPT_BYTES } from "./body.ts";
@@ -134,11 +135,12 @@ function nextHop(response: Response, url: URL, hops: number, environment: Action
 /**
  * Sends a request the safe way. The URL must be http(s) and at most 2048 bytes (else permanent
  * `INVALID_URL`); unless `allowPrivateTargets`, loopback/private/link-local/CGNAT/ULA/metadata
- * targets are refused (permanent `TARGET_FORBIDDEN`). 307/308 redirects are followed (at most 5
- * hops, each checked the same way, credentials dropped when the origin changes, never from https
- * to http); other 3xx fail permanently (`REDIRECT_NOT_FOLLOWED`), since they would turn a POST
- * into a GET. An invalid method or header is a permanent `INVALID_REQUEST`. Network errors are
- * transient `NETWORK_ERROR`; an aborted `signal` rethrows its reason untouched.
+ * targets are refused (permanent `TARGET_FORBIDDEN`), by the URL and, where the runtime resolves
+ * names (`resolveHost`), by every address its name resolves to (resolved.ts). 307/308 redirects
+ * are followed (at most 5 hops, each checked the same way, credentials dropped when the origin
+ * changes, never from https to http); other 3xx fail permanently (`REDIRECT_NOT_FOLLOWED`), since
+ * they would turn a POST into a GET. An invalid method or header is a permanent `INVALID_REQUEST`.
+ * Network errors are transient `NETWORK_ERROR`; an aborted `signal` rethrows its reason untouched.
  */
 export async function sendHttp(
   request: HttpRequest,
@@ -150,7 +152,10 @@ export async function sendHttp(
   const maxBodyBytes = options.maxBodyBytes ?? RESPONSE_EXCERPT_BYTES;
   const init = buildInit(request, signal);
   let url = parseTarget(request.url, { allowPrivateTargets: environment.allowPrivateTargets });
+  let label = "target URL";
   for (let hops = 0; ; hops++) {
+    // Every hop's name is resolved and checked, not only the first one's.
+    await checkResolvedTarget(url, environment, signal, label);
     const response = await fetchOnce(environment, url, init);
     // Browsers hide manual redirects behind an opaque response; server runtimes do not.
     if (response.type === "opaqueredirect") {
@@ -167,6 +172,7 @@ export async function sendHttp(
       init.headers = new Headers(init.headers);
       for (const name of CREDENTIAL_HEADERS) init.headers.delete(name);
     }
+    label = `redirect from ${url.host}`;
     url = next;
   }
 }

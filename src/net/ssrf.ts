@@ -3,9 +3,10 @@ import { classifyIPv4, classifyIPv6, parseIPv4, parseIPv6 } from "./ip.ts";
 /**
  * The static SSRF guard: it judges a destination by its URL alone, with no DNS lookup, so it runs
  * the same on every runtime (Workers have no resolver API). A public name that resolves to a
- * private address (`127.0.0.1.nip.io`, DNS rebinding) therefore gets through; a runtime with DNS
- * could add a resolve-and-check step later, but only a check at connect time closes the rebinding
- * window (FraiseQL's resolve-then-connect check is racy, gap 13), so the core does not pretend to.
+ * private address (`127.0.0.1.nip.io`) gets past it; where the runtime can resolve names (Bun,
+ * Deno), resolved.ts then checks every address the name resolves to. Only a check at connect time
+ * closes the rebinding window entirely (FraiseQL's resolve-then-connect check is racy, gap 13):
+ * resolved.ts says what is left, docs/security.md how an operator closes it.
  *
  * Numeric host tricks (`2130706433`, `0x7f.1`, `0177.0.0.1`, `127.1`, `%31`, fullwidth digits) need
  * no handling here: WHATWG `new URL()` canonicalises every IPv4 host to dotted decimal and every

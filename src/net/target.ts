@@ -15,6 +15,10 @@ export interface TargetOptions {
   label?: string;
 }
 
+/** How an operator allows private targets, for refusal messages. */
+export const privateTargetHint =
+  "set OBSERVERS_ALLOW_PRIVATE_TARGETS=true to allow loopback and private-network targets";
+
 function invalid(message: string): ActionFailure {
   return new ActionFailure("permanent", "INVALID_URL", message);
 }
@@ -50,8 +54,7 @@ export function parseTarget(text: string, options: TargetOptions): URL {
       throw new ActionFailure(
         "permanent",
         "TARGET_FORBIDDEN",
-        `refusing to contact ${url.host} (${label}): ${reason}; set ` +
-          "OBSERVERS_ALLOW_PRIVATE_TARGETS=true to allow loopback and private-network targets",
+        `refusing to contact ${url.host} (${label}): ${reason}; ${privateTargetHint}`,
       );
     }
   }

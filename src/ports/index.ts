@@ -9,4 +9,5 @@ export {
   type LogLevel,
   silentLogger,
 } from "./logger.ts";
+export type { HostResolver } from "./resolver.ts";
 export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";

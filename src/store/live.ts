@@ -38,8 +38,26 @@ export interface ExecutionRow extends Record<string, unknown> {
 const HORIZON = "pg_snapshot_xmin(pg_current_snapshot())";
 
 /**
- * The newest position of each stream that no running transaction can precede: where a live feed
- * starts. A stream with no row yet starts at 0.
+ * Makes every commit the statement's snapshot sees durable before the statement returns: when the
+ * WAL is not yet flushed as far as it has been written (relaxed bookkeeping commits, a producer's
+ * `synchronous_commit = off`), it sets `core.seq_live_durable`, which writes WAL and takes a
+ * transaction id, so the statement commits synchronously (`on` whatever the server's default) and
+ * that flush covers every commit record written before the snapshot. Without it, a PostgreSQL
+ * crash could undo rows the feed had already handed out, then issue their transaction ids and keys
+ * again: a client resuming with such a cursor would skip rows, or be told its cursor is ahead.
+ * When everything is already flushed (producers commit synchronously, or the server is idle) it
+ * writes nothing and costs no flush.
+ */
+const DURABLE_CTE = `durable AS (
+  SELECT set_config('synchronous_commit', 'on', true) AS synchronous_commit,
+    CASE WHEN pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()
+      THEN setval('core.seq_live_durable', 1) END AS flushed
+)`;
+
+/**
+ * The newest position of each stream that no running transaction can precede and that no crash
+ * can undo (see DURABLE_CTE): where a live feed starts and how far it reads, so every cursor it
+ * hands out refers to a durable row. A stream with no row yet starts at 0.
  */
 export async function readLivePositions(sql: SqlExecutor): Promise<LiveCursor> {
   const rows = await sql.query<{
@@ -47,10 +65,13 @@ export async function readLivePositions(sql: SqlExecutor): Promise<LiveCursor> {
     ci: string | null;
     xt: string | null;
     xi: string | null;
+    flushed: string | null;
   }>(
-    `SELECT c.transaction_id::text AS ct, c.pk_entity_change_log::text AS ci,
-       x.transaction_id::text AS xt, x.pk_observer_log::text AS xi
-     FROM (SELECT 1) one
+    `WITH ${DURABLE_CTE}
+     SELECT c.transaction_id::text AS ct, c.pk_entity_change_log::text AS ci,
+       x.transaction_id::text AS xt, x.pk_observer_log::text AS xi,
+       durable.flushed::text AS flushed
+     FROM durable
      LEFT JOIN LATERAL (
        SELECT transaction_id, pk_entity_change_log FROM core.tb_entity_change_log
        WHERE transaction_id < ${HORIZON}

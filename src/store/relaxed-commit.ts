@@ -12,7 +12,9 @@
  * and deliveries together) and is matched again into the same webhook-ids; an undone claim or
  * outcome leaves the delivery leased, and it is attempted again, under the same webhook-id, when
  * the lease runs out. What can go missing is the log row of such an attempt. The API's writes
- * (observers, keys, replays) stay synchronous.
+ * (observers, keys, replays) stay synchronous. The live feed flushes the WAL before it hands out a
+ * position past such a commit (`readLivePositions`), so no live cursor refers to one a crash can
+ * undo.
  */
 export const RELAXED_COMMIT_CTE =
   "relaxed AS (SELECT set_config('synchronous_commit', 'off', true))";

@@ -22,6 +22,7 @@ describe("parseServerConfig", () => {
       host: "0.0.0.0",
       adminToken: null,
       allowPrivateTargets: false,
+      resolveTargets: true,
       dataDir: "./.data",
       embeddedPort: 5433,
       migrate: true,
@@ -100,6 +101,14 @@ describe("parseServerConfig", () => {
   ])("reads OBSERVERS_ALLOW_PRIVATE_TARGETS=%s as %s", (value, expected) => {
     expect(parseServerConfig({ OBSERVERS_ALLOW_PRIVATE_TARGETS: value }).allowPrivateTargets).toBe(
       expected,
+    );
+  });
+
+  it("resolves targets unless OBSERVERS_RESOLVE_TARGETS turns it off", () => {
+    expect(parseServerConfig({}).resolveTargets).toBe(true);
+    expect(parseServerConfig({ OBSERVERS_RESOLVE_TARGETS: "off" }).resolveTargets).toBe(false);
+    expect(() => parseServerConfig({ OBSERVERS_RESOLVE_TARGETS: "maybe" })).toThrow(
+      /OBSERVERS_RESOLVE_TARGETS/,
     );
   });
 
