@@ -1,5 +1,6 @@
 import type { ActionEnvironment } from "../../src/actions/types.ts";
 import type { ServerConfig } from "../../src/config/server-config.ts";
+import { cachingResolver } from "../../src/net/resolver-cache.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import type { Logger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
@@ -35,8 +36,8 @@ export function createServerServices(
     logger,
     allowPrivateTargets: config.allowPrivateTargets,
     // Names are resolved and every address checked (src/net/resolved.ts), unless an egress
-    // proxy or firewall does it (OBSERVERS_RESOLVE_TARGETS=false).
-    ...(config.resolveTargets ? { resolveHost } : {}),
+    // proxy or firewall does it (OBSERVERS_RESOLVE_TARGETS=false). Answers are kept 5 s.
+    ...(config.resolveTargets ? { resolveHost: cachingResolver(resolveHost, systemClock) } : {}),
     sql,
     ...(cache ? { cache } : {}),
     ...(email ? { email } : {}),
