@@ -34,4 +34,9 @@ export const MIGRATIONS: readonly Migration[] = [
     name: "0006_live.sql",
     sql: "-- Live notifications (WS /api/observers/ws) tail the delivery log the way the runtime reads the\n-- change log: in (transaction_id, pk) order, below the oldest running transaction, so a log row\n-- that commits after a later one is still sent, and a resumed subscriber misses nothing.\n-- Rows written before this migration have no transaction id and are not replayed.\nALTER TABLE core.tb_observer_log ADD COLUMN IF NOT EXISTS transaction_id xid8;\nALTER TABLE core.tb_observer_log ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id();\n\nCOMMENT ON COLUMN core.tb_observer_log.transaction_id IS\n  'Writing transaction (pg_current_xact_id()); live notifications read in (transaction_id, pk_observer_log) order.';\n\nCREATE INDEX IF NOT EXISTS tb_observer_log_live_order_idx\n  ON core.tb_observer_log (transaction_id, pk_observer_log);\n",
   },
+  {
+    version: 8,
+    name: "0008_delivery_event_id.sql",
+    sql: "-- A delivery keeps its change's event id, so that a delivery whose change row is gone (deleted by\n-- hand, or pruned by another producer of the shared change log) can still be logged truthfully\n-- (tb_observer_log.event_id is NOT NULL) when the runtime ends it with CHANGE_MISSING.\n-- Deliveries created before this migration have none; the runtime logs those under the nil UUID.\nALTER TABLE core.tb_observer_delivery ADD COLUMN IF NOT EXISTS event_id UUID;\n\nCOMMENT ON COLUMN core.tb_observer_delivery.event_id IS\n  'The change''s event id (tb_entity_change_log.id), for the log row of a delivery whose change row is gone.';\n",
+  },
 ];

@@ -1,0 +1,177 @@
+import type { SqlExecutor } from "../ports/sql.ts";
+import { sqlState } from "./common.ts";
+import { type OutcomeRecord, recordOutcomes } from "./outcomes.ts";
+import { storableText } from "./pg-array.ts";
+import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
+
+/** The error code of the log row that stands in for an outcome the database refused. */
+export const OUTCOME_QUARANTINED = "OUTCOME_QUARANTINED";
+
+/** `lease_owner` of a delivery parked because not even its quarantine row could be written. */
+export const PARKED_OWNER = "quarantined";
+
+/** Longest error text kept on a quarantine row. */
+const MAX_MESSAGE = 2_000;
+
+/**
+ * Whether `error` is about the rows a statement wrote rather than the database or the connection:
+ * SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). Writing the same row
+ * again fails again; writing the others may well succeed. Anything else (connection lost, server
+ * shutting down, out of resources, a serialization failure, an error without a SQLSTATE) may pass,
+ * so the batch is written again later, whole.
+ */
+export function isRowSpecific(error: unknown): boolean {
+  const state = sqlState(error);
+  return state !== undefined && /^2[23][0-9A-Z]{3}$/.test(state);
+}
+
+/** An outcome the database refused, and what was written in its place. */
+export interface QuarantinedOutcome {
+  record: OutcomeRecord;
+  /** Why the database refused it. */
+  error: unknown;
+  /**
+   * `logged`: a minimal log row (`OUTCOME_QUARANTINED`) was written and the delivery ended;
+   * `parked`: not even that row could be written, so the delivery was parked (never due again,
+   * `lease_owner = 'quarantined'`); `unrecorded`: nothing could be written (the runtime's own log
+   * line is the only trace; an unparked delivery comes due again when its lease runs out).
+   */
+  how: "logged" | "parked" | "unrecorded";
+}
+
+/** What `recordOutcomesIsolating` did with a batch. */
+export interface IsolatedWrite {
+  /** Written as they were. */
+  recorded: OutcomeRecord[];
+  /** Refused by the database, set aside so they block nothing. */
+  quarantined: QuarantinedOutcome[];
+  /** A failure that may pass (connection lost...): `unwritten` are to be written again later. */
+  failure: { error: unknown; unwritten: OutcomeRecord[] } | null;
+}
+
+/**
+ * Records a batch of outcomes (`recordOutcomes`, one statement) so that no single record can hold
+ * up the others. When the database refuses the batch for something in its rows (SQLSTATE class 22
+ * or 23), the batch is split in halves and each written on its own, down to the refused records,
+ * which are quarantined (`quarantineOutcome`): the others are recorded as usual, at the cost of
+ * about two statements per halving. A failure that may pass stops the write, and what was not
+ * written yet comes back in `failure` to be written again later, whole. Never throws.
+ */
+export async function recordOutcomesIsolating(
+  sql: SqlExecutor,
+  owner: string,
+  outcomes: readonly OutcomeRecord[],
+): Promise<IsolatedWrite> {
+  const result: IsolatedWrite = { recorded: [], quarantined: [], failure: null };
+  // Parts still to write, in order: a refused part is replaced by its two halves.
+  const parts: OutcomeRecord[][] = outcomes.length > 0 ? [[...outcomes]] : [];
+  for (let part = parts.shift(); part !== undefined; part = parts.shift()) {
+    try {
+      await recordOutcomes(sql, owner, part);
+      result.recorded.push(...part);
+    } catch (error: unknown) {
+      if (!isRowSpecific(error)) {
+        result.failure = { error, unwritten: [part, ...parts].flat() };
+        return result;
+      }
+      const [only] = part;
+      if (part.length > 1 || only === undefined) {
+        const half = Math.ceil(part.length / 2);
+        parts.unshift(part.slice(0, half), part.slice(half));
+        continue;
+      }
+      try {
+        result.quarantined.push(await quarantineOutcome(sql, owner, only, error));
+      } catch (failure: unknown) {
+        result.failure = { error: failure, unwritten: [part, ...parts].flat() };
+        return result;
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * Sets aside one outcome the database refused (`error`): ends its delivery (a replayed dead letter
+ * goes back to `pending`) and writes a minimal log row in its place, with only the columns that
+ * identify it (observer, delivery, event, action, attempt, tenant), its status, and error code
+ * `OUTCOME_QUARANTINED` with what was refused and why. The delivery ends even when its outcome was
+ * a retry: a record that cannot be written would fail the same way on every later attempt, and
+ * the row says so for an operator to act on. If the database refuses that row too, the delivery
+ * is parked instead (never due again, so its action is not run again). Throws only what may pass.
+ */
+export async function quarantineOutcome(
+  sql: SqlExecutor,
+  owner: string,
+  record: OutcomeRecord,
+  error: unknown,
+): Promise<QuarantinedOutcome> {
+  try {
+    await sql.query(
+      `WITH ${RELAXED_COMMIT_CTE},
+       ended AS (
+         DELETE FROM core.tb_observer_delivery
+         WHERE pk_observer_delivery = $1::text::bigint AND lease_owner = $2
+         RETURNING fk_observer_dlq
+       ),
+       released AS (
+         UPDATE core.tb_observer_dlq SET status = 'pending'
+         WHERE pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM ended))
+       )
+       INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
+         status, action_index, action_type, completed_at, error_code, error_message,
+         attempt_number, max_attempts, fk_customer_org)
+       SELECT $3::text::bigint, $4::text::bigint, $5::uuid, $6::uuid, $7, $8::integer, $9,
+         $10::timestamptz, $11, $12, GREATEST($13::integer, 1), $14::integer, $15::text::bigint
+       FROM relaxed`,
+      [
+        record.pk,
+        owner,
+        record.fk_observer,
+        record.fk_entity_change_log,
+        record.delivery_id,
+        record.event_id,
+        record.status,
+        record.action_index,
+        record.action_type === null ? null : storableText(record.action_type),
+        record.completed_at,
+        OUTCOME_QUARANTINED,
+        quarantineMessage(record, error),
+        record.attempt,
+        record.max_attempts,
+        record.fk_customer_org,
+      ],
+    );
+    return { record, error, how: "logged" };
+  } catch (failure: unknown) {
+    if (!isRowSpecific(failure)) throw failure;
+  }
+  if (record.pk === null) return { record, error, how: "unrecorded" };
+  try {
+    const parked = await sql.query(
+      `UPDATE core.tb_observer_delivery SET next_attempt_at = 'infinity', lease_owner = $3
+       WHERE pk_observer_delivery = $1::text::bigint AND lease_owner = $2 RETURNING 1`,
+      [record.pk, owner, PARKED_OWNER],
+    );
+    return { record, error, how: parked.length > 0 ? "parked" : "unrecorded" };
+  } catch (failure: unknown) {
+    if (!isRowSpecific(failure)) throw failure;
+    return { record, error, how: "unrecorded" };
+  }
+}
+
+/** The quarantine row's message: what the outcome was, and why the database refused it. */
+export function quarantineMessage(record: OutcomeRecord, error: unknown): string {
+  const state = sqlState(error);
+  const reason = error instanceof Error ? error.message : String(error);
+  const outcome = [
+    `status ${record.status}`,
+    `disposition ${record.disposition}`,
+    record.http_status === null ? null : `HTTP ${record.http_status}`,
+    record.error_code === null ? null : `error ${record.error_code}`,
+  ]
+    .filter((part) => part !== null)
+    .join(", ");
+  const text = `the outcome of this attempt (${outcome}) could not be recorded and was quarantined: ${reason}${state === undefined ? "" : ` (SQLSTATE ${state})`}; the delivery was ended so that it blocks nothing`;
+  return storableText(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text);
+}
