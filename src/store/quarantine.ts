@@ -14,15 +14,22 @@ export const PARKED_OWNER = "quarantined";
 const MAX_MESSAGE = 2_000;
 
 /**
- * Whether `error` is about the rows a statement wrote rather than the database or the connection:
- * SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). Writing the same row
- * again fails again; writing the others may well succeed. Anything else (connection lost, server
- * shutting down, out of resources, a serialization failure, an error without a SQLSTATE) may pass,
- * so the batch is written again later, whole.
+ * How a failed write of outcome rows is handled, by SQLSTATE:
+ * - `row`: class 22 (data exception) or 23 (integrity constraint violation). The rows themselves
+ *   are refused: writing the same row again fails again, writing the others may well succeed.
+ * - `maybe-row`: what triggers raise to refuse a row (P0001 `raise_exception`, P0004
+ *   `assert_failure`) and class 44 (`WITH CHECK OPTION`). A trigger may refuse one row or every
+ *   row; a refused record is only quarantined when others of its batch were written.
+ * - `transient`: everything else (connection lost, server shutting down, out of resources, a
+ *   serialization failure, read-only after a failover, an error without a SQLSTATE). It may pass,
+ *   and is not about one row: the batch is written again later, whole, as before.
  */
-export function isRowSpecific(error: unknown): boolean {
+export function failureKind(error: unknown): "row" | "maybe-row" | "transient" {
   const state = sqlState(error);
-  return state !== undefined && /^2[23][0-9A-Z]{3}$/.test(state);
+  if (state === undefined || !/^[0-9A-Z]{5}$/.test(state)) return "transient";
+  if (state.startsWith("22") || state.startsWith("23")) return "row";
+  if (state === "P0001" || state === "P0004" || state.startsWith("44")) return "maybe-row";
+  return "transient";
 }
 
 /** An outcome the database refused, and what was written in its place. */
@@ -51,11 +58,13 @@ export interface IsolatedWrite {
 
 /**
  * Records a batch of outcomes (`recordOutcomes`, one statement) so that no single record can hold
- * up the others. When the database refuses the batch for something in its rows (SQLSTATE class 22
- * or 23), the batch is split in halves and each written on its own, down to the refused records,
- * which are quarantined (`quarantineOutcome`): the others are recorded as usual, at the cost of
- * about two statements per halving. A failure that may pass stops the write, and what was not
- * written yet comes back in `failure` to be written again later, whole. Never throws.
+ * up the others. When the database refuses the batch for something in its rows (`failureKind`),
+ * the batch is split in halves and each written on its own, down to the refused records, which are
+ * quarantined (`quarantineOutcome`); the others are recorded as usual, at the cost of about two
+ * statements per halving. A record refused in a way that might concern every row (`maybe-row`) is
+ * quarantined only if other records of the batch were written; otherwise it is handed back. A
+ * failure that may pass stops the write, and what was not written yet comes back in `failure`, to
+ * be written again later. Never throws.
  */
 export async function recordOutcomesIsolating(
   sql: SqlExecutor,
@@ -65,27 +74,44 @@ export async function recordOutcomesIsolating(
   const result: IsolatedWrite = { recorded: [], quarantined: [], failure: null };
   // Parts still to write, in order: a refused part is replaced by its two halves.
   const parts: OutcomeRecord[][] = outcomes.length > 0 ? [[...outcomes]] : [];
+  // Single records refused in a way that may concern every row: judged once the batch is done.
+  const doubtful: { record: OutcomeRecord; error: unknown }[] = [];
+  const handBack = (error: unknown, rest: OutcomeRecord[][]): IsolatedWrite => {
+    result.failure = { error, unwritten: [doubtful.map((d) => d.record), ...rest].flat() };
+    return result;
+  };
   for (let part = parts.shift(); part !== undefined; part = parts.shift()) {
     try {
       await recordOutcomes(sql, owner, part);
       result.recorded.push(...part);
     } catch (error: unknown) {
-      if (!isRowSpecific(error)) {
-        result.failure = { error, unwritten: [part, ...parts].flat() };
-        return result;
-      }
+      const kind = failureKind(error);
+      if (kind === "transient") return handBack(error, [part, ...parts]);
       const [only] = part;
       if (part.length > 1 || only === undefined) {
         const half = Math.ceil(part.length / 2);
         parts.unshift(part.slice(0, half), part.slice(half));
-        continue;
+      } else if (kind === "maybe-row") {
+        doubtful.push({ record: only, error });
+      } else {
+        try {
+          result.quarantined.push(await quarantineOutcome(sql, owner, only, error));
+        } catch (failure: unknown) {
+          return handBack(failure, [part, ...parts]);
+        }
       }
-      try {
-        result.quarantined.push(await quarantineOutcome(sql, owner, only, error));
-      } catch (failure: unknown) {
-        result.failure = { error: failure, unwritten: [part, ...parts].flat() };
-        return result;
-      }
+    }
+  }
+  // Nothing was written: whatever refused these may refuse every row (a trigger refusing all
+  // writes, say). Try them again later rather than set aside outcomes that may be fine.
+  const [first] = doubtful;
+  if (first !== undefined && result.recorded.length === 0) return handBack(first.error, []);
+  for (let next = doubtful.shift(); next !== undefined; next = doubtful.shift()) {
+    try {
+      result.quarantined.push(await quarantineOutcome(sql, owner, next.record, next.error));
+    } catch (failure: unknown) {
+      doubtful.unshift(next);
+      return handBack(failure, []);
     }
   }
   return result;
@@ -144,7 +170,7 @@ export async function quarantineOutcome(
     );
     return { record, error, how: "logged" };
   } catch (failure: unknown) {
-    if (!isRowSpecific(failure)) throw failure;
+    if (failureKind(failure) === "transient") throw failure;
   }
   if (record.pk === null) return { record, error, how: "unrecorded" };
   try {
@@ -155,7 +181,7 @@ export async function quarantineOutcome(
     );
     return { record, error, how: parked.length > 0 ? "parked" : "unrecorded" };
   } catch (failure: unknown) {
-    if (!isRowSpecific(failure)) throw failure;
+    if (failureKind(failure) === "transient") throw failure;
     return { record, error, how: "unrecorded" };
   }
 }

@@ -11,6 +11,7 @@ import {
   type ObserverRuntime,
   type ObserverRuntimeOptions,
 } from "../../src/runtime/index.ts";
+import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
 import { NO_ATTEMPT, type OutcomeRecord } from "../../src/store/outcomes.ts";
 import { recordOutcomesIsolating } from "../../src/store/quarantine.ts";
 import { testEnvironment } from "../support/actions.ts";
@@ -196,6 +197,64 @@ describe("one bad record never stops the pipeline", () => {
     await stopRuntime(third);
   });
 
+  it("replays a dead letter from its own copy after the change row is gone", async () => {
+    receiver.reply(() => ({ status: 410 }));
+    await insertObserver(db.sql, {
+      name: "replayed",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    const runtime = await startRuntime("replayed");
+    const [order] = await insertOrders(["replay-me"]);
+    const dead = await eventually(async () => {
+      const [row] = await db.sql<{ id: string; delivery_id: string; fk: string }[]>`
+        SELECT id::text, delivery_id::text, fk_entity_change_log::text AS fk
+        FROM core.tb_observer_dlq WHERE observer_name = 'replayed'`;
+      return row;
+    }, "a dead letter");
+    await db.sql`DELETE FROM core.tb_entity_change_log WHERE pk_entity_change_log = ${dead.fk}::bigint`;
+    receiver.reply(() => ({ status: 204 }));
+    expect(await retryDeadLetter(db.client, dead.id)).toBe(true);
+    runtime.wake();
+    const [, replay] = await receiver.waitFor(2);
+    expect(replay?.headers["webhook-id"]).toBe(dead.delivery_id);
+    expect(JSON.parse(replay?.text ?? "")).toMatchObject({
+      entity_id: order,
+      after: { status: "replay-me" },
+    });
+    await eventually(async () => {
+      const rows = await db.sql`SELECT 1 FROM core.tb_observer_dlq WHERE id = ${dead.id}::uuid`;
+      return rows.length === 0 ? true : undefined;
+    }, "the dead letter to be resolved");
+    expect((await logRows("replayed")).map((r) => r.error_code)).not.toContain("CHANGE_MISSING");
+  });
+
+  it("logs a delivery created before deliveries kept their event id under the nil UUID", async () => {
+    await insertObserver(db.sql, {
+      name: "legacy",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    // As a delivery written before migration 0008 looks, for a change since purged.
+    await db.sql`INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index, fk_customer_org)
+      SELECT gen_random_uuid(), pk_observer, 987654321, 0, 7 FROM core.tb_observer WHERE name = 'legacy'`;
+    await startRuntime("legacy");
+    const [row] = await eventually(async () => {
+      const rows = await db.sql<{ event_id: string; org: number; error_message: string }[]>`
+        SELECT l.event_id::text, l.fk_customer_org::int AS org, l.error_message
+        FROM core.tb_observer_log l JOIN core.tb_observer o ON o.pk_observer = l.fk_observer
+        WHERE o.name = 'legacy' AND l.error_code = 'CHANGE_MISSING'`;
+      return rows.length > 0 ? rows : undefined;
+    }, "the CHANGE_MISSING row");
+    expect(row).toMatchObject({ event_id: "00000000-0000-0000-0000-000000000000", org: 7 });
+    expect(row?.error_message).toContain("change-log row 987654321 is gone");
+    expect(receiver.requests).toHaveLength(0);
+    await eventually(
+      async () => ((await deliveriesLeft()) === 0 ? true : undefined),
+      "no delivery left",
+    );
+  });
+
   it("quarantines an outcome row the database refuses, records all the others, and stops in time", async () => {
     await insertObserver(db.sql, {
       name: "refused",
@@ -318,6 +377,86 @@ describe("recordOutcomesIsolating", () => {
       expect(stored.filter((r) => r.error_code === "OUTCOME_QUARANTINED")).toHaveLength(2);
     } finally {
       await db.sql`ALTER TABLE core.tb_observer_log DROP CONSTRAINT test_refuses_two`;
+    }
+  });
+
+  it("quarantines a row a trigger refuses only when the others of its batch are written", async () => {
+    // A trigger raising a plain exception (P0001) may refuse one row or every row.
+    await db.sql.unsafe(`CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.entity_id = 'trigger-bad' OR current_setting('test.refuse_all', true) = 'on' THEN
+          RAISE EXCEPTION 'refused by a trigger';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await db.sql.unsafe(`CREATE TRIGGER test_refuse BEFORE INSERT ON core.tb_observer_log
+      FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
+    try {
+      // Alone, it might be a trigger refusing everything: handed back, nothing set aside.
+      const alone = [record("trigger-bad")];
+      const first = await recordOutcomesIsolating(db.client, "test", alone);
+      expect(first.quarantined).toEqual([]);
+      expect(first.failure?.unwritten).toEqual(alone);
+      // Beside outcomes that are written, it is the row: quarantined, the others recorded.
+      const batch = [record("t-1"), ...alone, record("t-2"), record("t-3")];
+      const second = await recordOutcomesIsolating(db.client, "test", batch);
+      expect(second.failure).toBeNull();
+      expect(second.recorded.map((r) => r.entity_id)).toEqual(["t-1", "t-2", "t-3"]);
+      expect(second.quarantined).toEqual([
+        expect.objectContaining({ how: "logged", record: alone[0] }),
+      ]);
+      // A trigger refusing every row: the batch comes back whole, nothing is set aside.
+      await db.sql.unsafe(`ALTER DATABASE ${db.name} SET test.refuse_all = 'on'`);
+      const refusing = createPostgresClient(db.url, { max: 1 });
+      try {
+        const all = [record("u-1"), record("u-2"), record("u-3")];
+        const third = await recordOutcomesIsolating(refusing, "test", all);
+        expect(third.recorded).toEqual([]);
+        expect(third.quarantined).toEqual([]);
+        expect(third.failure?.unwritten).toHaveLength(3);
+      } finally {
+        await refusing.close();
+        await db.sql.unsafe(`ALTER DATABASE ${db.name} RESET test.refuse_all`);
+      }
+    } finally {
+      await db.sql.unsafe("DROP TRIGGER test_refuse ON core.tb_observer_log");
+      await db.sql.unsafe("DROP FUNCTION test_refuse()");
+    }
+  });
+
+  it("parks the delivery when not even the quarantine row can be written", async () => {
+    const observer = await insertObserver(db.sql, {
+      name: "parked",
+      actions: [webhook(receiver.url)],
+    });
+    const deliveryId = crypto.randomUUID();
+    const [delivery] = await db.sql<{ pk: string }[]>`
+      INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index, lease_owner, next_attempt_at)
+      SELECT ${deliveryId}::uuid, pk_observer, 1, 0, 'test', now() + interval '1 minute'
+      FROM core.tb_observer WHERE id = ${observer}::uuid
+      RETURNING pk_observer_delivery::text AS pk`;
+    await db.sql.unsafe(
+      `ALTER TABLE core.tb_observer_log ADD CONSTRAINT test_refuses_delivery
+       CHECK (delivery_id IS DISTINCT FROM '${deliveryId}') NOT VALID`,
+    );
+    try {
+      const done: OutcomeRecord = {
+        ...record("parked"),
+        pk: delivery?.pk ?? null,
+        disposition: "done",
+        status: "success",
+        delivery_id: deliveryId,
+      };
+      const result = await recordOutcomesIsolating(db.client, "test", [record("fine"), done]);
+      expect(result.failure).toBeNull();
+      expect(result.recorded.map((r) => r.entity_id)).toEqual(["fine"]);
+      expect(result.quarantined).toEqual([expect.objectContaining({ how: "parked" })]);
+      const [parked] = await db.sql<{ owner: string; never: boolean }[]>`
+        SELECT lease_owner AS owner, next_attempt_at = 'infinity' AS never
+        FROM core.tb_observer_delivery WHERE id = ${deliveryId}::uuid`;
+      expect(parked).toEqual({ owner: "quarantined", never: true });
+    } finally {
+      await db.sql`ALTER TABLE core.tb_observer_log DROP CONSTRAINT test_refuses_delivery`;
     }
   });
 
