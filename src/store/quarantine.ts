@@ -120,11 +120,13 @@ export async function recordOutcomesIsolating(
 /**
  * Sets aside one outcome the database refused (`error`): ends its delivery (a replayed dead letter
  * goes back to `pending`) and writes a minimal log row in its place, with only the columns that
- * identify it (observer, delivery, event, action, attempt, tenant), its status, and error code
- * `OUTCOME_QUARANTINED` with what was refused and why. The delivery ends even when its outcome was
- * a retry: a record that cannot be written would fail the same way on every later attempt, and
- * the row says so for an operator to act on. If the database refuses that row too, the delivery
- * is parked instead (never due again, so its action is not run again). Throws only what may pass.
+ * identify it (observer, delivery, event, action, attempt, tenant), status `failed` (recording
+ * it failed; the message gives the attempt's own status) and error code `OUTCOME_QUARANTINED`
+ * with what was refused and why, so that it shows among the failures. The delivery ends even
+ * when its outcome was a retry: a record that cannot be written would fail the same way after
+ * every later attempt, and the row says so for an operator to act on. If the database refuses
+ * that row too, the delivery is parked instead (never due again, so its action is not run again).
+ * Throws only what may pass.
  */
 export async function quarantineOutcome(
   sql: SqlExecutor,
@@ -147,8 +149,8 @@ export async function quarantineOutcome(
        INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
          status, action_index, action_type, completed_at, error_code, error_message,
          attempt_number, max_attempts, fk_customer_org)
-       SELECT $3::text::bigint, $4::text::bigint, $5::uuid, $6::uuid, $7, $8::integer, $9,
-         $10::timestamptz, $11, $12, GREATEST($13::integer, 1), $14::integer, $15::text::bigint
+       SELECT $3::text::bigint, $4::text::bigint, $5::uuid, $6::uuid, 'failed', $7::integer, $8,
+         $9::timestamptz, $10, $11, GREATEST($12::integer, 1), $13::integer, $14::text::bigint
        FROM relaxed`,
       [
         record.pk,
@@ -157,7 +159,6 @@ export async function quarantineOutcome(
         record.fk_entity_change_log,
         record.delivery_id,
         record.event_id,
-        record.status,
         record.action_index,
         record.action_type === null ? null : storableText(record.action_type),
         record.completed_at,
