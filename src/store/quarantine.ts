@@ -19,7 +19,8 @@ const MAX_MESSAGE = 2_000;
  *   are refused: writing the same row again fails again, writing the others may well succeed.
  * - `maybe-row`: what triggers raise to refuse a row (P0001 `raise_exception`, P0004
  *   `assert_failure`) and class 44 (`WITH CHECK OPTION`). A trigger may refuse one row or every
- *   row; a refused record is only quarantined when others of its batch were written.
+ *   row: a record is set aside when its minimal quarantine row is accepted, or when others of
+ *   its batch were written; otherwise the batch is handed back.
  * - `transient`: everything else (connection lost, server shutting down, out of resources, a
  *   serialization failure, read-only after a failover, an error without a SQLSTATE). It may pass,
  *   and is not about one row: the batch is written again later, whole, as before.
@@ -57,14 +58,23 @@ export interface IsolatedWrite {
 }
 
 /**
+ * Single records refused, even as a minimal quarantine row, before anything of their batch was
+ * written, after which the batch is handed back instead of split further: the database may be
+ * refusing every write (a trigger, say), and finding that out row by row would cost two
+ * statements per record.
+ */
+const MAX_DOUBTFUL = 8;
+
+/**
  * Records a batch of outcomes (`recordOutcomes`, one statement) so that no single record can hold
  * up the others. When the database refuses the batch for something in its rows (`failureKind`),
  * the batch is split in halves and each written on its own, down to the refused records, which are
- * quarantined (`quarantineOutcome`); the others are recorded as usual, at the cost of about two
- * statements per halving. A record refused in a way that might concern every row (`maybe-row`) is
- * quarantined only if other records of the batch were written; otherwise it is handed back. A
- * failure that may pass stops the write, and what was not written yet comes back in `failure`, to
- * be written again later. Never throws.
+ * quarantined (`writeQuarantineRow`, else `parkDelivery`); the others are recorded as usual, at
+ * the cost of about two statements per halving. A record refused in a way that might concern
+ * every row (`maybe-row`) whose quarantine row is refused too is only parked once other records
+ * of the batch were written; if none were, the batch comes back, those records last (so that the
+ * next try starts with the others). A failure that may pass stops the write, and what was not
+ * written yet comes back in `failure`, to be written again later. Never throws.
  */
 export async function recordOutcomesIsolating(
   sql: SqlExecutor,
@@ -74,10 +84,9 @@ export async function recordOutcomesIsolating(
   const result: IsolatedWrite = { recorded: [], quarantined: [], failure: null };
   // Parts still to write, in order: a refused part is replaced by its two halves.
   const parts: OutcomeRecord[][] = outcomes.length > 0 ? [[...outcomes]] : [];
-  // Single records refused in a way that may concern every row: judged once the batch is done.
   const doubtful: { record: OutcomeRecord; error: unknown }[] = [];
   const handBack = (error: unknown, rest: OutcomeRecord[][]): IsolatedWrite => {
-    result.failure = { error, unwritten: [doubtful.map((d) => d.record), ...rest].flat() };
+    result.failure = { error, unwritten: [...rest.flat(), ...doubtful.map((d) => d.record)] };
     return result;
   };
   for (let part = parts.shift(); part !== undefined; part = parts.shift()) {
@@ -91,24 +100,34 @@ export async function recordOutcomesIsolating(
       if (part.length > 1 || only === undefined) {
         const half = Math.ceil(part.length / 2);
         parts.unshift(part.slice(0, half), part.slice(half));
-      } else if (kind === "maybe-row") {
-        doubtful.push({ record: only, error });
-      } else {
-        try {
-          result.quarantined.push(await quarantineOutcome(sql, owner, only, error));
-        } catch (failure: unknown) {
-          return handBack(failure, [part, ...parts]);
+        continue;
+      }
+      try {
+        if (await writeQuarantineRow(sql, owner, only, error)) {
+          result.quarantined.push({ record: only, error, how: "logged" });
+        } else if (kind === "row" || result.recorded.length > 0) {
+          result.quarantined.push({
+            record: only,
+            error,
+            how: await parkDelivery(sql, owner, only),
+          });
+        } else {
+          doubtful.push({ record: only, error });
+          if (doubtful.length >= MAX_DOUBTFUL) return handBack(error, parts);
         }
+      } catch (failure: unknown) {
+        return handBack(failure, [part, ...parts]);
       }
     }
   }
-  // Nothing was written: whatever refused these may refuse every row (a trigger refusing all
-  // writes, say). Try them again later rather than set aside outcomes that may be fine.
   const [first] = doubtful;
-  if (first !== undefined && result.recorded.length === 0) return handBack(first.error, []);
+  if (first === undefined) return result;
+  if (result.recorded.length === 0) return handBack(first.error, []);
+  // Others were written: it was these records the database refused, twice each.
   for (let next = doubtful.shift(); next !== undefined; next = doubtful.shift()) {
     try {
-      result.quarantined.push(await quarantineOutcome(sql, owner, next.record, next.error));
+      const how = await parkDelivery(sql, owner, next.record);
+      result.quarantined.push({ record: next.record, error: next.error, how });
     } catch (failure: unknown) {
       doubtful.unshift(next);
       return handBack(failure, []);
@@ -124,16 +143,15 @@ export async function recordOutcomesIsolating(
  * it failed; the message gives the attempt's own status) and error code `OUTCOME_QUARANTINED`
  * with what was refused and why, so that it shows among the failures. The delivery ends even
  * when its outcome was a retry: a record that cannot be written would fail the same way after
- * every later attempt, and the row says so for an operator to act on. If the database refuses
- * that row too, the delivery is parked instead (never due again, so its action is not run again).
- * Throws only what may pass.
+ * every later attempt, and the row says so for an operator to act on. False when the database
+ * refuses this row too (nothing changed); throws only what may pass.
  */
-export async function quarantineOutcome(
+export async function writeQuarantineRow(
   sql: SqlExecutor,
   owner: string,
   record: OutcomeRecord,
   error: unknown,
-): Promise<QuarantinedOutcome> {
+): Promise<boolean> {
   try {
     await sql.query(
       `WITH ${RELAXED_COMMIT_CTE},
@@ -169,21 +187,36 @@ export async function quarantineOutcome(
         record.fk_customer_org,
       ],
     );
-    return { record, error, how: "logged" };
+    return true;
   } catch (failure: unknown) {
     if (failureKind(failure) === "transient") throw failure;
+    return false;
   }
-  if (record.pk === null) return { record, error, how: "unrecorded" };
+}
+
+/**
+ * Parks the delivery of an outcome whose records the database refuses, even the minimal one:
+ * `lease_owner = 'quarantined'` and due at `infinity`, so it is never claimed again and its action
+ * never runs again; an operator finds it in the delivery table. `unrecorded` when that is refused
+ * too, or the record has no delivery (a log-only row): then only the runtime's log line is left.
+ * Throws only what may pass.
+ */
+export async function parkDelivery(
+  sql: SqlExecutor,
+  owner: string,
+  record: OutcomeRecord,
+): Promise<"parked" | "unrecorded"> {
+  if (record.pk === null) return "unrecorded";
   try {
     const parked = await sql.query(
       `UPDATE core.tb_observer_delivery SET next_attempt_at = 'infinity', lease_owner = $3
        WHERE pk_observer_delivery = $1::text::bigint AND lease_owner = $2 RETURNING 1`,
       [record.pk, owner, PARKED_OWNER],
     );
-    return { record, error, how: parked.length > 0 ? "parked" : "unrecorded" };
+    return parked.length > 0 ? "parked" : "unrecorded";
   } catch (failure: unknown) {
     if (failureKind(failure) === "transient") throw failure;
-    return { record, error, how: "unrecorded" };
+    return "unrecorded";
   }
 }
 

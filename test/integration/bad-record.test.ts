@@ -381,11 +381,13 @@ describe("recordOutcomesIsolating", () => {
     }
   });
 
-  it("quarantines a row a trigger refuses only when the others of its batch are written", async () => {
+  it("sets aside a row a trigger refuses, unless the database refuses every row", async () => {
     // A trigger raising a plain exception (P0001) may refuse one row or every row.
+    const stubborn = crypto.randomUUID();
     await db.sql.unsafe(`CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF NEW.entity_id = 'trigger-bad' OR current_setting('test.refuse_all', true) = 'on' THEN
+        IF NEW.entity_id = 'trigger-bad' OR NEW.delivery_id = '${stubborn}'
+          OR current_setting('test.refuse_all', true) = 'on' THEN
           RAISE EXCEPTION 'refused by a trigger';
         END IF;
         RETURN NEW;
@@ -393,19 +395,28 @@ describe("recordOutcomesIsolating", () => {
     await db.sql.unsafe(`CREATE TRIGGER test_refuse BEFORE INSERT ON core.tb_observer_log
       FOR EACH ROW EXECUTE FUNCTION test_refuse()`);
     try {
-      // Alone, it might be a trigger refusing everything: handed back, nothing set aside.
-      const alone = [record("trigger-bad")];
-      const first = await recordOutcomesIsolating(db.client, "test", alone);
-      expect(first.quarantined).toEqual([]);
-      expect(first.failure?.unwritten).toEqual(alone);
-      // Beside outcomes that are written, it is the row: quarantined, the others recorded.
-      const batch = [record("t-1"), ...alone, record("t-2"), record("t-3")];
-      const second = await recordOutcomesIsolating(db.client, "test", batch);
-      expect(second.failure).toBeNull();
-      expect(second.recorded.map((r) => r.entity_id)).toEqual(["t-1", "t-2", "t-3"]);
-      expect(second.quarantined).toEqual([
-        expect.objectContaining({ how: "logged", record: alone[0] }),
+      // Its minimal row is accepted: the trigger refused that record, which is quarantined.
+      const bad = record("trigger-bad");
+      const batch = [record("t-1"), bad, record("t-2"), record("t-3")];
+      const first = await recordOutcomesIsolating(db.client, "test", batch);
+      expect(first.failure).toBeNull();
+      expect(first.recorded.map((r) => r.entity_id)).toEqual(["t-1", "t-2", "t-3"]);
+      expect(first.quarantined).toEqual([expect.objectContaining({ how: "logged", record: bad })]);
+
+      // Refused even as a minimal row, before anything else was written: judged after the others.
+      const refused = { ...record("stubborn"), delivery_id: stubborn };
+      const second = await recordOutcomesIsolating(db.client, "test", [
+        refused,
+        record("t-4"),
+        record("t-5"),
       ]);
+      expect(second.failure).toBeNull();
+      expect(second.recorded.map((r) => r.entity_id)).toEqual(["t-4", "t-5"]);
+      // A log-only record has no delivery to park: the runtime's log line is all that is left.
+      expect(second.quarantined).toEqual([
+        expect.objectContaining({ how: "unrecorded", record: refused }),
+      ]);
+
       // A trigger refusing every row: the batch comes back whole, nothing is set aside.
       await db.sql.unsafe(`ALTER DATABASE ${db.name} SET test.refuse_all = 'on'`);
       const refusing = createPostgresClient(db.url, { max: 1 });
@@ -414,7 +425,7 @@ describe("recordOutcomesIsolating", () => {
         const third = await recordOutcomesIsolating(refusing, "test", all);
         expect(third.recorded).toEqual([]);
         expect(third.quarantined).toEqual([]);
-        expect(third.failure?.unwritten).toHaveLength(3);
+        expect(third.failure?.unwritten).toEqual(all);
       } finally {
         await refusing.close();
         await db.sql.unsafe(`ALTER DATABASE ${db.name} RESET test.refuse_all`);
