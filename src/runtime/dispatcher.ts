@@ -193,9 +193,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         pending = result.failure.unwritten.concat(pending);
         flushFailures++;
         options.onError(result.failure.error, "record");
-        return new Promise<void>((resolve) =>
-          clock.setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(flushFailures, 6))),
-        );
+        return backOff();
+      })
+      .catch((error: unknown) => {
+        // Not expected (the write reports failures in its result): keep everything, try again.
+        pending = batch.concat(pending);
+        flushFailures++;
+        options.onError(error, "record");
+        return backOff();
       })
       .finally(() => {
         flushing = null;
@@ -205,6 +210,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (mayBeDue && !stopping) claim();
       });
     return flushing;
+  }
+
+  function backOff(): Promise<void> {
+    return new Promise<void>((resolve) =>
+      clock.setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(flushFailures, 6))),
+    );
   }
 
   function reportQuarantine({ record, error, how }: QuarantinedOutcome): void {
