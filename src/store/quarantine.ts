@@ -53,7 +53,10 @@ export interface IsolatedWrite {
   recorded: OutcomeRecord[];
   /** Refused by the database, set aside so they block nothing. */
   quarantined: QuarantinedOutcome[];
-  /** A failure that may pass (connection lost...): `unwritten` are to be written again later. */
+  /**
+   * A failure that may pass (connection lost, or a database refusing every row): `unwritten` are
+   * to be written again later.
+   */
   failure: { error: unknown; unwritten: OutcomeRecord[] } | null;
 }
 
@@ -232,6 +235,8 @@ export function quarantineMessage(record: OutcomeRecord, error: unknown): string
   ]
     .filter((part) => part !== null)
     .join(", ");
-  const text = `the outcome of this attempt (${outcome}) could not be recorded and was quarantined: ${reason}${state === undefined ? "" : ` (SQLSTATE ${state})`}; the delivery was ended so that it blocks nothing`;
+  const sqlstate = state === undefined ? "" : ` (SQLSTATE ${state})`;
+  const ended = record.pk === null ? "" : "; the delivery was ended so that it blocks nothing";
+  const text = `the outcome of this attempt (${outcome}) could not be recorded and was quarantined: ${reason}${sqlstate}${ended}`;
   return storableText(text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text);
 }
