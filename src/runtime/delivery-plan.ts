@@ -64,11 +64,25 @@ export function planDelivery(
           now,
         );
   }
-  const key = claim.change.pk_entity_change_log ?? claim.change.id;
+  const change = claim.change;
+  if (change === null) {
+    // Nothing to run the action on, now or ever: end it, logged, rather than retry or dead-letter
+    // it (a dead letter copies the change, and there is none to replay).
+    return cannotRun(
+      claim,
+      actionType,
+      "discard",
+      "CHANGE_MISSING",
+      `change-log row ${claim.origin.fk_entity_change_log ?? "?"} is gone (deleted from core.tb_entity_change_log, by hand or by another producer's pruning, before this delivery ran): the action was not run`,
+      now,
+      "failed",
+    );
+  }
+  const key = change.pk_entity_change_log ?? change.id;
   let event = events.get(key);
   if (event === undefined) {
     try {
-      event = normalizeChangeEvent(claim.change);
+      event = normalizeChangeEvent(change);
     } catch (error: unknown) {
       event = toObserversError(error);
     }
@@ -98,8 +112,9 @@ export function planDelivery(
 }
 
 /**
- * A claim that cannot be attempted: discarded (its observer or action is gone, `cancelled`) or
- * dead-lettered at once (its change cannot be read, `failed`), without counting an attempt.
+ * A claim that cannot be attempted: discarded (its observer or action is gone, `cancelled`; its
+ * change row is gone, `failed`) or dead-lettered at once (its change cannot be read, `failed`),
+ * without counting an attempt.
  */
 function cannotRun(
   claim: ClaimedDelivery,
@@ -108,12 +123,13 @@ function cannotRun(
   code: string,
   message: string,
   now: number,
+  status: OutcomeRecord["status"] = disposition === "discard" ? "cancelled" : "failed",
 ): Planned {
   return {
     ok: false,
     record: recordOf(claim, actionType, {
       disposition,
-      status: disposition === "discard" ? "cancelled" : "failed",
+      status,
       attempt: claim.attempt,
       max_attempts: claim.attempt,
       error_code: code,
@@ -159,9 +175,6 @@ function recordOf(
   actionType: string | null,
   fields: RecordFields,
 ): OutcomeRecord {
-  const change = claim.change;
-  const createdAt =
-    change.created_at instanceof Date ? change.created_at.toISOString() : String(change.created_at);
   return {
     pk: claim.pk,
     ...NO_ATTEMPT,
@@ -173,6 +186,43 @@ function recordOf(
     delivery_id: claim.id,
     action_index: claim.action_index,
     action_type: actionType,
+    ...changeFields(claim, fields.disposition),
+  };
+}
+
+type ChangeFields = Pick<
+  OutcomeRecord,
+  | "event_id"
+  | "fk_entity_change_log"
+  | "entity_type"
+  | "entity_id"
+  | "event_type"
+  | "fk_customer_org"
+  | "trace_id"
+  | "change"
+>;
+
+/** What a record says of the change: from the change, or what the delivery row knows of it when its row is gone. */
+function changeFields(
+  claim: ClaimedDelivery,
+  disposition: OutcomeRecord["disposition"],
+): ChangeFields {
+  const change = claim.change;
+  if (change === null) {
+    return {
+      event_id: claim.origin.event_id,
+      fk_entity_change_log: claim.origin.fk_entity_change_log,
+      entity_type: null,
+      entity_id: null,
+      event_type: null,
+      fk_customer_org: claim.origin.fk_customer_org,
+      trace_id: null,
+      change: null,
+    };
+  }
+  const createdAt =
+    change.created_at instanceof Date ? change.created_at.toISOString() : String(change.created_at);
+  return {
     event_id: change.id,
     fk_entity_change_log: change.pk_entity_change_log,
     entity_type: change.object_type,
@@ -181,7 +231,7 @@ function recordOf(
     fk_customer_org: change.fk_customer_org,
     trace_id: change.trace_id,
     change:
-      fields.disposition === "dead_letter"
+      disposition === "dead_letter"
         ? {
             object_type: change.object_type,
             modification_type: change.modification_type,

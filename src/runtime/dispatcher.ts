@@ -1,10 +1,13 @@
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
+import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { sqlState } from "../store/common.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
-import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
+import type { OutcomeRecord } from "../store/outcomes.ts";
+import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
 
 /** Options of `createDispatcher`. */
@@ -22,6 +25,12 @@ export interface DispatcherOptions {
   logger: Logger;
   /** A database failure (claim, record, renew): counted by the runtime. */
   onError(error: unknown, where: string): void;
+  /**
+   * One delivery or outcome ended abnormally without stopping the others (its change row was
+   * gone, or the database refused its outcome and it was quarantined): counted and logged by the
+   * runtime.
+   */
+  onFault(message: string, fields: Readonly<Record<string, JsonValue>>): void;
   /** Recorded outcomes made room: deliveries it could not take on before may fit now. */
   onRoom?(): void;
   /** Outcomes were committed (their log rows are readable). */
@@ -129,6 +138,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       inFlight.set(claim.pk, claim);
       const planned = planDelivery(claim, configs, events, now);
       if (!planned.ok) {
+        if (claim.change === null) {
+          options.onFault("delivery ended: its change row is gone, the action was not run", {
+            code: planned.record.error_code,
+            delivery_id: claim.id,
+            observer: claim.observer_name,
+            change_log_id: claim.origin.fk_entity_change_log,
+          });
+        }
         settle(planned.record);
         continue;
       }
@@ -148,27 +165,42 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     flush();
   }
 
-  /** One flush at a time; what arrives meanwhile goes in the next one (natural batching). */
+  /**
+   * One flush at a time; what arrives meanwhile goes in the next one (natural batching). A record
+   * the database refuses is split off and quarantined (`recordOutcomesIsolating`), so it never
+   * holds up the others; a failure that may pass (connection lost) puts what was not written back
+   * at the head of the queue, to be written after a backoff.
+   */
   function flush(): Promise<void> {
     if (flushing || pending.length === 0) return flushing ?? Promise.resolve();
     const batch = pending;
     pending = [];
-    flushing = recordOutcomes(sql, owner, batch)
-      .then(() => {
-        flushFailures = 0;
-        for (const record of batch) if (record.pk !== null) inFlight.delete(record.pk);
-        options.onRoom?.();
-        options.onRecorded?.();
+    flushing = recordOutcomesIsolating(sql, owner, batch)
+      .then((result) => {
+        const settled = result.recorded.concat(result.quarantined.map((q) => q.record));
+        for (const record of settled) if (record.pk !== null) inFlight.delete(record.pk);
+        for (const quarantined of result.quarantined) reportQuarantine(quarantined);
+        if (settled.length > 0) {
+          options.onRoom?.();
+          options.onRecorded?.();
+        }
+        if (result.failure === null) {
+          flushFailures = 0;
+          return;
+        }
+        // Nothing is dropped: what was not written goes back and is written on the next try.
+        // Meanwhile the leases are still renewed, so no other runtime re-sends these deliveries.
+        pending = result.failure.unwritten.concat(pending);
+        flushFailures++;
+        options.onError(result.failure.error, "record");
+        return backOff();
       })
       .catch((error: unknown) => {
-        // Nothing is dropped: the batch goes back and is written on the next try. Meanwhile the
-        // leases are still renewed, so no other runtime re-sends these deliveries.
+        // Not expected (the write reports failures in its result): keep everything, try again.
         pending = batch.concat(pending);
         flushFailures++;
         options.onError(error, "record");
-        return new Promise<void>((resolve) =>
-          clock.setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(flushFailures, 6))),
-        );
+        return backOff();
       })
       .finally(() => {
         flushing = null;
@@ -178,6 +210,24 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         if (mayBeDue && !stopping) claim();
       });
     return flushing;
+  }
+
+  function backOff(): Promise<void> {
+    return new Promise<void>((resolve) =>
+      clock.setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(flushFailures, 6))),
+    );
+  }
+
+  function reportQuarantine({ record, error, how }: QuarantinedOutcome): void {
+    options.onFault("outcome quarantined: the database refused to record it", {
+      how,
+      delivery_id: record.delivery_id,
+      observer: record.observer_name,
+      status: record.status,
+      disposition: record.disposition,
+      error: error instanceof Error ? error.message : String(error),
+      sqlstate: sqlState(error) ?? null,
+    });
   }
 
   function scheduleRetry(at: number): void {

@@ -11,7 +11,8 @@ import {
   type NewDelivery,
   writeIngest,
 } from "../store/deliveries.ts";
-import { NO_ATTEMPT, type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
+import { NO_ATTEMPT, type OutcomeRecord } from "../store/outcomes.ts";
+import { recordOutcomesIsolating } from "../store/quarantine.ts";
 import type { LoadedObserver, ObserverSet } from "./observer-set.ts";
 
 /** What one ingest transaction did. */
@@ -101,8 +102,18 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   // Another runtime matched this batch first and nothing was written. It is draining: leave the
   // rest to it until the next wake-up rather than race it batch for batch.
   if (!written.moved) return { ...IDLE, busy: true };
-  // Owner is irrelevant for log-only records: they touch no delivery.
-  await recordOutcomes(sql, "", failures);
+  // Owner is irrelevant for log-only records: they touch no delivery. One the database refuses is
+  // quarantined (a minimal log row) rather than failing the others.
+  const logged = await recordOutcomesIsolating(sql, "", failures);
+  for (const { record, error, how } of logged.quarantined) {
+    context.logger.log("error", "log row quarantined: the database refused to record it", {
+      how,
+      event_id: record.event_id,
+      code: record.error_code,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+  if (logged.failure) throw logged.failure.error;
   return {
     busy: false,
     changes: batch.rows.length,
@@ -146,6 +157,11 @@ function claimsOf(
       attempt: 1,
       fk_observer_dlq: null,
       change: m.row,
+      origin: {
+        fk_entity_change_log: m.row.pk_entity_change_log,
+        event_id: m.row.id,
+        fk_customer_org: m.row.fk_customer_org,
+      },
       observer_id: m.observer.id,
       observer_name: m.observer.name,
       observer_version: m.observer.version,

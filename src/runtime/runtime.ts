@@ -91,6 +91,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     clock,
     logger,
     onError: countError,
+    onFault(message, fields) {
+      errors++;
+      logger.log("error", message, fields);
+    },
     onRecorded: () => options.onCommitted?.(),
     onRoom() {
       if (awaitingRoom && dispatcher.room >= batchSize) {

@@ -61,10 +61,10 @@ export async function writeIngest(
          AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)
      ),
      created AS (
-       INSERT INTO core.tb_observer_delivery (id, fk_observer, fk_entity_change_log, action_index,
-         fk_customer_org, lease_owner, next_attempt_at)
+       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
+         action_index, fk_customer_org, lease_owner, next_attempt_at)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-         x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
+         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
          CASE WHEN x.leased THEN $5 END,
          CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond' ELSE now() END
        FROM x WHERE EXISTS (SELECT 1 FROM moved)
@@ -111,8 +111,14 @@ export interface ClaimedDelivery {
   action_index: number;
   attempt: number;
   fk_observer_dlq: string | null;
-  /** The change: from the change log, or the dead letter's copy when replaying one. */
-  change: ChangeRow;
+  /**
+   * The change: from the change log, or the dead letter's copy when replaying one. Null when the
+   * change row is gone (deleted by hand, or pruned by another producer of the shared change log):
+   * such a delivery can never run, and ends with `CHANGE_MISSING`.
+   */
+  change: ChangeRow | null;
+  /** What the delivery row itself keeps of its change: enough for a log row when `change` is null. */
+  origin: DeliveryOrigin;
   observer_id: string;
   observer_name: string;
   /** Changes whenever the observer row does: parsed configuration can be cached under it. */
@@ -126,9 +132,27 @@ export interface ClaimedDelivery {
   timeout_ms: number;
 }
 
+/** What a delivery row keeps of its change, whether or not the change row still exists. */
+export interface DeliveryOrigin {
+  fk_entity_change_log: string | null;
+  /** The change's event id; the nil UUID for a delivery created before it was kept (0008). */
+  event_id: string;
+  fk_customer_org: string | null;
+}
+
+/** Stands for the event id of a delivery created before deliveries kept it (migration 0008). */
+export const UNKNOWN_EVENT_ID = "00000000-0000-0000-0000-000000000000";
+
 /** A claim as the statement returns it: the change's columns beside the delivery's. */
 type ClaimRow = ChangeRow &
-  Omit<ClaimedDelivery, "pk" | "id" | "change"> & { delivery_pk: string; delivery_id: string };
+  Omit<ClaimedDelivery, "pk" | "id" | "change" | "origin"> & {
+    delivery_pk: string;
+    delivery_id: string;
+    change_missing: boolean;
+    origin_change_log: string | null;
+    origin_event_id: string;
+    origin_org: string | null;
+  };
 
 const DLQ_COPY = (column: string, cast = "") =>
   `COALESCE(c.${column}${cast}, q.${column}${cast}) AS ${column}`;
@@ -137,6 +161,11 @@ const DLQ_COPY = (column: string, cast = "") =>
  * Claims up to `limit` due deliveries for `owner`: locks them with SKIP LOCKED (other runtimes
  * take other rows) and leases them by moving `next_attempt_at` to the lease's end, so a crashed
  * owner's deliveries come due again. One statement, returning everything needed to run them.
+ *
+ * A delivery whose change row is gone (and that replays no dead letter, whose copy it would read)
+ * is claimed like the others and comes back with `change: null`: the caller ends it without
+ * running its action. Deciding that here, per row, keeps one missing change from failing the
+ * claim of the rest of the batch.
  */
 export async function claimDeliveries(
   sql: SqlExecutor,
@@ -164,6 +193,9 @@ export async function claimDeliveries(
      RETURNING d.pk_observer_delivery::text AS delivery_pk, d.id::text AS delivery_id,
        d.fk_observer::text AS fk_observer, d.action_index, d.attempt,
        d.fk_observer_dlq::text AS fk_observer_dlq,
+       c.pk_entity_change_log IS NULL AND q.pk_observer_dlq IS NULL AS change_missing,
+       d.fk_entity_change_log::text AS origin_change_log, d.fk_customer_org::text AS origin_org,
+       COALESCE(d.event_id, q.event_id, '${UNKNOWN_EVENT_ID}')::text AS origin_event_id,
        COALESCE(c.pk_entity_change_log, q.fk_entity_change_log)::text AS pk_entity_change_log,
        COALESCE(c.id, q.event_id)::text AS id,
        ${DLQ_COPY("object_type")}, ${DLQ_COPY("modification_type")},
@@ -187,20 +219,27 @@ export async function claimDeliveries(
     action_index: row.action_index,
     attempt: row.attempt,
     fk_observer_dlq: row.fk_observer_dlq,
-    change: {
-      pk_entity_change_log: row.pk_entity_change_log,
-      id: row.id,
-      object_type: row.object_type,
-      modification_type: row.modification_type,
-      object_id: row.object_id,
-      object_data: row.object_data,
-      object_data_before: row.object_data_before,
-      fk_customer_org: row.fk_customer_org,
-      tenant_id: row.tenant_id,
-      trace_id: row.trace_id,
-      transaction_id: row.transaction_id,
-      created_at: row.created_at,
+    origin: {
+      fk_entity_change_log: row.origin_change_log,
+      event_id: row.origin_event_id,
+      fk_customer_org: row.origin_org,
     },
+    change: row.change_missing
+      ? null
+      : {
+          pk_entity_change_log: row.pk_entity_change_log,
+          id: row.id,
+          object_type: row.object_type,
+          modification_type: row.modification_type,
+          object_id: row.object_id,
+          object_data: row.object_data,
+          object_data_before: row.object_data_before,
+          fk_customer_org: row.fk_customer_org,
+          tenant_id: row.tenant_id,
+          trace_id: row.trace_id,
+          transaction_id: row.transaction_id,
+          created_at: row.created_at,
+        },
     observer_id: row.observer_id,
     observer_name: row.observer_name,
     observer_version: row.observer_version,
