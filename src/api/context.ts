@@ -4,6 +4,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
 import type { ApiEnv } from "./auth.ts";
+import type { ApiLimits } from "./limits.ts";
 import { validationProblem } from "./problem.ts";
 
 /** What every route needs. */
@@ -14,6 +15,7 @@ export interface ApiDependencies {
   /** What actions get when `POST /{id}/test` is asked to send; without it, sending is refused. */
   environment?: ActionEnvironment | undefined;
   registry?: ActionRegistry | undefined;
+  limits: ApiLimits;
 }
 
 /**

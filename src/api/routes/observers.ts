@@ -50,11 +50,11 @@ const create = createRoute({
   tags,
   summary: "Create an observer",
   description:
-    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Names are unique per tenant among live observers (409).",
+    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Names are unique per tenant among live observers (409). A tenant may have at most `OBSERVERS_MAX_OBSERVERS_PER_TENANT` live observers (422 `OBSERVER_LIMIT`) and an observer at most `OBSERVERS_MAX_ACTIONS_PER_OBSERVER` actions (422 `ACTION_LIMIT`).",
   request: { body: jsonBody(ObserverCreateSchema) },
   responses: {
     201: jsonResponse(ObserverSchema, "The observer, secrets redacted"),
-    ...problems({ write: true, extra: [409] }),
+    ...problems({ write: true, extra: [409, 422] }),
   },
 });
 
@@ -77,7 +77,7 @@ const patch = createRoute({
   request: { params: ObserverIdParam, body: jsonBody(ObserverPatchSchema) },
   responses: {
     200: jsonResponse(ObserverSchema, "The updated observer"),
-    ...problems({ write: true, extra: [409] }),
+    ...problems({ write: true, extra: [409, 422] }),
   },
 });
 
@@ -104,6 +104,10 @@ function toggle(enabled: boolean) {
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
   const { sql, runtime } = deps;
+  const limits = {
+    maxObserversPerTenant: deps.limits.maxObserversPerTenant,
+    maxActionsPerObserver: deps.limits.maxActionsPerObserver,
+  };
   return router()
     .openapi(list, async (c) => {
       const query = c.req.valid("query");
@@ -118,7 +122,10 @@ export function observerRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(create, async (c) => {
-      const observer = await createObserver(sql, c.req.valid("json"), callerScope(c.var.principal));
+      const observer = await createObserver(sql, c.req.valid("json"), {
+        ...callerScope(c.var.principal),
+        limits,
+      });
       runtime.wake();
       c.header("location", `/api/observers/${observer.id}`);
       return c.json(observer, 201);
@@ -128,12 +135,10 @@ export function observerRoutes(deps: ApiDependencies) {
     )
     .openapi(patch, async (c) => {
       const { id } = c.req.valid("param");
-      const observer = await updateObserver(
-        sql,
-        id,
-        c.req.valid("json"),
-        callerScope(c.var.principal),
-      );
+      const observer = await updateObserver(sql, id, c.req.valid("json"), {
+        ...callerScope(c.var.principal),
+        limits,
+      });
       runtime.wake();
       return c.json(observer, 200);
     })

@@ -30,15 +30,15 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   409: "Conflicts with the current state (such as a duplicate name)",
   413: "The body is larger than the limit",
   415: "The body is not application/json",
-  422: "The stored change cannot be read as an event",
+  422: "A stored change cannot be read as an event, or the request goes past a configured limit (the `code` says which)",
   426: "Not a WebSocket upgrade",
-  429: "Too many failed authentications from this client",
+  429: "Too many failed authentications from this client, or too many backtests at once for this key (see Retry-After)",
   500: "Unexpected failure (logged; the detail reveals nothing)",
-  503: "The runtime is not running",
+  503: "The runtime is not running, or a query ran past the API's statement timeout (`QUERY_TIMEOUT`)",
 };
 
 /** Statuses every authenticated route may answer with a problem document. */
-const COMMON = [400, 401, 404, 429, 500] as const;
+const COMMON = [400, 401, 404, 429, 500, 503] as const;
 /** ...and every route with a body or a write. */
 const WRITE = [403, 413, 415] as const;
 
