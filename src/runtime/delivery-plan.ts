@@ -92,6 +92,7 @@ export function planDelivery(
       },
       action,
       attempt: claim.attempt,
+      tenant: claim.change.fk_customer_org,
     },
   };
 }

@@ -27,6 +27,8 @@ const DEFAULT_RETENTION: RetentionOptions = {
 
 /** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
 const DEFAULT_VACUUM_INTERVAL_MS = 10_000;
+/** Deliveries one ingest statement creates at most, unless `ingestMaxDeliveries` says otherwise. */
+const DEFAULT_INGEST_MAX_DELIVERIES = 10_000;
 /** Ingest transactions in a row before claiming gets a turn, when a backlog keeps batches full. */
 const MAX_INGEST_ROUNDS = 8;
 /** First and longest wait before looking again at changes a running transaction holds back. */
@@ -54,6 +56,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     environment,
     concurrency,
     perDestination: options.perDestination ?? 8,
+    ...(options.tenantConcurrency === undefined ? {} : { perTenant: options.tenantConcurrency }),
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
     ...(options.random ? { random: options.random } : {}),
@@ -117,6 +120,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     owner,
     leaseMs,
     room: () => dispatcher.room,
+    maxDeliveries: options.ingestMaxDeliveries ?? DEFAULT_INGEST_MAX_DELIVERIES,
     observers: observersAt,
   };
   const loop = createCoalescedTask(
