@@ -6,6 +6,7 @@ import type { SqlExecutor } from "../ports/sql.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
 import { type OutcomeRecord, recordOutcomes } from "../store/outcomes.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import { createTenantWindow } from "./tenant-window.ts";
 
 /** Options of `createDispatcher`. */
 export interface DispatcherOptions {
@@ -15,6 +16,8 @@ export interface DispatcherOptions {
   owner: string;
   /** Deliveries claimed and not yet recorded, at most. */
   maxInFlight: number;
+  /** ...of one tenant (default `maxInFlight`): claims skip a tenant at its cap. */
+  maxInFlightPerTenant?: number;
   /** Deliveries per claim, at most. */
   batchSize: number;
   leaseMs: number;
@@ -39,6 +42,8 @@ export interface Dispatcher {
   adopt(claims: ClaimedDelivery[], events: Map<string, ChangeEvent>): void;
   /** How many more deliveries it can take on now. */
   readonly room: number;
+  /** How many more deliveries of `tenant` it can take on now (at most `room`). */
+  roomFor(tenant: string | null): number;
   /** Stops claiming; waits for running attempts up to `timeoutMs`, then cancels them; records everything. */
   stop(timeoutMs: number, cancel: () => void): Promise<void>;
   readonly inFlight: number;
@@ -50,6 +55,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const configs = new ConfigCache();
   /** Claimed, not yet recorded: their leases are renewed. */
   const inFlight = new Map<string, ClaimedDelivery>();
+  const tenants = createTenantWindow(options.maxInFlightPerTenant ?? options.maxInFlight);
   let executing = 0;
   let pending: OutcomeRecord[] = [];
   let stopping = false;
@@ -113,7 +119,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // Full: the claim waits for recorded outcomes to make room (flush claims then).
       if (room <= 0) return;
       mayBeDue = false;
-      const claims = await claimDeliveries(sql, owner, room, options.leaseMs);
+      const claims = await claimDeliveries(sql, owner, room, options.leaseMs, tenants.full());
       if (claims.length > 0) start(claims);
       if (claims.length === room) {
         mayBeDue = true;
@@ -127,6 +133,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const now = clock.now();
     for (const claim of claims) {
       inFlight.set(claim.pk, claim);
+      tenants.add(claim.change.fk_customer_org);
       const planned = planDelivery(claim, configs, events, now);
       if (!planned.ok) {
         settle(planned.record);
@@ -156,7 +163,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     flushing = recordOutcomes(sql, owner, batch)
       .then(() => {
         flushFailures = 0;
-        for (const record of batch) if (record.pk !== null) inFlight.delete(record.pk);
+        for (const record of batch) {
+          if (record.pk === null) continue;
+          const claim = inFlight.get(record.pk);
+          if (claim) tenants.remove(claim.change.fk_customer_org);
+          inFlight.delete(record.pk);
+        }
         options.onRoom?.();
         options.onRecorded?.();
       })
@@ -234,6 +246,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     get room() {
       return stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);
+    },
+    roomFor(tenant) {
+      const room = stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);
+      return Math.min(room, tenants.room(tenant));
     },
     get inFlight() {
       return inFlight.size;

@@ -45,6 +45,8 @@ export interface IngestContext {
   leaseMs: number;
   /** How many new deliveries this runtime can take on now; the rest wait for any claimer. */
   room(): number;
+  /** ...of one tenant (default `room()`): a tenant at its share gets its deliveries due, unleased. */
+  roomFor?(tenant: string | null): number;
   /**
    * Deliveries one ingest statement creates at most (default: no limit): the batch is cut
    * before the change that would go past it, except that the first change is always taken, so a
@@ -101,6 +103,15 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   for (const note of notes) context.logger.log(note.level, note.message, note.fields);
   const last = batch.rows[taken - 1] as ChangeRow;
   let room = Math.max(0, context.room());
+  const tenantRooms = new Map<string | null, number>();
+  const lease = (tenant: string | null): boolean => {
+    if (room <= 0) return false;
+    const left = tenantRooms.get(tenant) ?? context.roomFor?.(tenant) ?? room;
+    if (left <= 0) return false;
+    tenantRooms.set(tenant, left - 1);
+    room--;
+    return true;
+  };
   const deliveries = matched.map(
     ({ row, observer, index }): NewDelivery => ({
       event_id: row.id,
@@ -108,7 +119,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
       fk_entity_change_log: row.pk_entity_change_log,
       action_index: index,
       fk_customer_org: row.fk_customer_org,
-      leased: room-- > 0,
+      leased: lease(row.fk_customer_org),
     }),
   );
   const written = await writeIngest(sql, {

@@ -48,6 +48,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const concurrency = options.concurrency ?? 64;
   const leaseMs = options.leaseMs ?? 30_000;
+  const tenantConcurrency = options.tenantConcurrency ?? Math.ceil(concurrency / 2);
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
   const owner = `runtime-${crypto.randomUUID()}`;
   const shutdown = new AbortController();
@@ -56,7 +57,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     environment,
     concurrency,
     perDestination: options.perDestination ?? 8,
-    ...(options.tenantConcurrency === undefined ? {} : { perTenant: options.tenantConcurrency }),
+    perTenant: tenantConcurrency,
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
     ...(options.random ? { random: options.random } : {}),
@@ -84,11 +85,16 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
 
+  const maxInFlight = Math.max(concurrency * 4, batchSize * 2);
   const dispatcher = createDispatcher({
     sql,
     executor,
     owner,
-    maxInFlight: Math.max(concurrency * 4, batchSize * 2),
+    maxInFlight,
+    // A tenant's share of the window is its share of the slots.
+    maxInFlightPerTenant: Math.ceil(
+      (maxInFlight * Math.min(tenantConcurrency, concurrency)) / concurrency,
+    ),
     batchSize,
     leaseMs,
     clock,
@@ -120,6 +126,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     owner,
     leaseMs,
     room: () => dispatcher.room,
+    roomFor: (tenant: string | null) => dispatcher.roomFor(tenant),
     maxDeliveries: options.ingestMaxDeliveries ?? DEFAULT_INGEST_MAX_DELIVERIES,
     observers: observersAt,
   };

@@ -135,12 +135,14 @@ const DLQ_COPY = (column: string, cast = "") =>
  * Claims up to `limit` due deliveries for `owner`: locks them with SKIP LOCKED (other runtimes
  * take other rows) and leases them by moving `next_attempt_at` to the lease's end, so a crashed
  * owner's deliveries come due again. One statement, returning everything needed to run them.
+ * Deliveries of `skipTenants` (tenants at their share of this runtime) stay for later.
  */
 export async function claimDeliveries(
   sql: SqlExecutor,
   owner: string,
   limit: number,
   leaseMs: number,
+  skipTenants: readonly string[] = [],
 ): Promise<ClaimedDelivery[]> {
   const rows = await sql.query<ClaimRow>(
     `WITH ${RELAXED_COMMIT_CTE},
@@ -148,6 +150,7 @@ export async function claimDeliveries(
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer
        FROM core.tb_observer_delivery
        WHERE next_attempt_at <= now()
+         AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
        ORDER BY next_attempt_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED
@@ -175,7 +178,7 @@ export async function claimDeliveries(
        o.deleted_at IS NOT NULL AS observer_deleted,
        (o.actions -> d.action_index)::text AS action,
        o.retry_config::text AS retry_config, o.timeout_ms`,
-    [limit, leaseMs, owner],
+    [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
   return rows.map((row) => ({
     pk: row.delivery_pk,

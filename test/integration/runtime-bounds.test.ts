@@ -139,8 +139,7 @@ describe("tenants' share of the attempts", () => {
     await Promise.all([slow.close(), fast.close()]);
   });
 
-  it("leaves slots to tenant 2 while tenant 1's receiver hangs", async () => {
-    await newListener("fair");
+  async function observers(): Promise<void> {
     await insertObserver(db.sql, {
       name: "tenant-1-slow",
       fk_customer_org: 1,
@@ -152,17 +151,27 @@ describe("tenants' share of the attempts", () => {
       fk_customer_org: 2,
       actions: [webhook(`${fast.url}/hook`)],
     });
+  }
+
+  async function start(listenerId: string, batchSize: number): Promise<void> {
+    await newListener(listenerId);
+    await observers();
     runtime = createObserverRuntime({
       sql: db.client,
       environment: testEnvironment(),
-      listenerId: "fair",
+      listenerId,
       pollIntervalMs: 100,
+      batchSize,
+      // Each tenant's share is the default: half of the concurrency.
       concurrency: 4,
-      // The default: half of the concurrency.
       leaseMs: 30_000,
       shutdownTimeoutMs: 500,
     });
     await runtime.start();
+  }
+
+  it("leaves slots to tenant 2 while tenant 1's receiver hangs", async () => {
+    await start("fair", 500);
     // Tenant 1 first, with more deliveries than there are slots in all.
     await db.sql`INSERT INTO orders (total, org) SELECT g, 1 FROM generate_series(1, 10) g`;
     await slow.waitFor(2);
@@ -181,5 +190,28 @@ describe("tenants' share of the attempts", () => {
       return logged?.n === 6 ? true : undefined;
     }, "tenant 2's six successes logged");
     expect(slow.requests).toHaveLength(2);
+  });
+
+  it("leaves room in the runtime's window to tenant 2 when tenant 1's backlog exceeds it", async () => {
+    // A window of max(4 x 4, 2 x 5) = 16 claimed deliveries, 8 of them tenant 1's at most.
+    await start("window", 5);
+    await db.sql`INSERT INTO orders (total, org) SELECT g, 1 FROM generate_series(1, 40) g`;
+    await slow.waitFor(2);
+    await eventually(async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE fk_customer_org = 1`;
+      return row?.n === 40 ? true : undefined;
+    }, "tenant 1's forty deliveries created");
+    await db.sql`INSERT INTO orders (total, org) SELECT g, 2 FROM generate_series(1, 6) g`;
+    await eventually(
+      () => (fast.requests.length >= 6 ? true : undefined),
+      "tenant 2's six deliveries",
+    );
+    expect(slow.requests).toHaveLength(2);
+    // Tenant 1's deliveries beyond its share of the window wait in the table, unclaimed.
+    const [leased] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM core.tb_observer_delivery
+      WHERE fk_customer_org = 1 AND lease_owner IS NOT NULL AND next_attempt_at > now()`;
+    expect(leased?.n).toBeLessThanOrEqual(8);
   });
 });
