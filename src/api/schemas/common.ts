@@ -12,7 +12,8 @@ export const ProblemSchema = z
       description:
         "Stable machine-readable code: INVALID_CONFIG, CONDITION_SYNTAX, MALFORMED_JSON, " +
         "UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, " +
-        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY",
+        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY, OBSERVER_LIMIT, ACTION_LIMIT, " +
+        "BACKTEST_RANGE_TOO_LONG, BACKTEST_BUSY, QUERY_TIMEOUT",
       example: "INVALID_CONFIG",
     }),
     issues: z.array(z.record(z.string(), z.unknown())).optional().openapi({
