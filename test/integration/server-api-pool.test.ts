@@ -107,7 +107,7 @@ describe("the API's own pool", () => {
     const server = await startServer(60_000);
     // Key inserts wait for the lock; the runtime never touches the key table.
     const unlock = await lockTable("core.tb_api_key", "SHARE");
-    let stuck: Promise<Response>[] = [];
+    let stuck: (Response | Promise<Response>)[] = [];
     try {
       // More waiting API requests than the runtime's pool has connections (10).
       stuck = Array.from({ length: 12 }, (_, i) => createKey(server, `stuck-${i}`));
