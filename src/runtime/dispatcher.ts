@@ -166,7 +166,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         for (const record of batch) {
           if (record.pk === null) continue;
           const claim = inFlight.get(record.pk);
-          if (claim) tenants.remove(claim.change.fk_customer_org);
+          // Its deliveries skipped by claims while it was full may be due: claim after this flush.
+          if (claim && tenants.remove(claim.change.fk_customer_org)) mayBeDue = true;
           inFlight.delete(record.pk);
         }
         options.onRoom?.();

@@ -6,7 +6,8 @@
  */
 export interface TenantWindow {
   add(tenant: string | null): void;
-  remove(tenant: string | null): void;
+  /** True when `tenant` was at its cap: claims skipped its deliveries, which may be due. */
+  remove(tenant: string | null): boolean;
   /** How many more deliveries `tenant` may take on now. */
   room(tenant: string | null): number;
   /** Tenants at their cap: claims skip their deliveries. */
@@ -21,10 +22,11 @@ export function createTenantWindow(perTenant: number): TenantWindow {
       if (tenant !== null) held.set(tenant, (held.get(tenant) ?? 0) + 1);
     },
     remove(tenant) {
-      if (tenant === null) return;
-      const left = (held.get(tenant) ?? 1) - 1;
-      if (left > 0) held.set(tenant, left);
+      if (tenant === null) return false;
+      const count = held.get(tenant) ?? 1;
+      if (count > 1) held.set(tenant, count - 1);
       else held.delete(tenant);
+      return count >= perTenant;
     },
     room(tenant) {
       return tenant === null

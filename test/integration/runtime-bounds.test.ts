@@ -153,14 +153,14 @@ describe("tenants' share of the attempts", () => {
     });
   }
 
-  async function start(listenerId: string, batchSize: number): Promise<void> {
+  async function start(listenerId: string, batchSize: number, pollIntervalMs = 100): Promise<void> {
     await newListener(listenerId);
     await observers();
     runtime = createObserverRuntime({
       sql: db.client,
       environment: testEnvironment(),
       listenerId,
-      pollIntervalMs: 100,
+      pollIntervalMs,
       batchSize,
       // Each tenant's share is the default: half of the concurrency.
       concurrency: 4,
@@ -193,8 +193,9 @@ describe("tenants' share of the attempts", () => {
   });
 
   it("leaves room in the runtime's window to tenant 2 when tenant 1's backlog exceeds it", async () => {
-    // A window of max(4 x 4, 2 x 5) = 16 claimed deliveries, 8 of them tenant 1's at most.
-    await start("window", 5);
+    // A window of max(4 x 4, 2 x 5) = 16 claimed deliveries, 8 of them tenant 1's at most. No
+    // poll in the test's time: notifications and recorded outcomes drive everything.
+    await start("window", 5, 600_000);
     await db.sql`INSERT INTO orders (total, org) SELECT g, 1 FROM generate_series(1, 40) g`;
     await slow.waitFor(2);
     await eventually(async () => {
@@ -213,5 +214,11 @@ describe("tenants' share of the attempts", () => {
       SELECT count(*)::int AS n FROM core.tb_observer_delivery
       WHERE fk_customer_org = 1 AND lease_owner IS NOT NULL AND next_attempt_at > now()`;
     expect(leased?.n).toBeLessThanOrEqual(8);
+    // Once its receiver answers, the deliveries it was kept from claiming follow without a poll.
+    releaseSlow();
+    await eventually(
+      () => (slow.requests.length >= 40 ? true : undefined),
+      "tenant 1's forty deliveries, after its receiver answers",
+    );
   });
 });
