@@ -44,6 +44,9 @@ const IGNORED = [
   "OBSERVERS_MIGRATE",
   "REDIS_URL",
   "SMTP_URL",
+  // The API's requests have their own Hyperdrive clients (docs/security.md, "Limits").
+  "OBSERVERS_API_POOL_SIZE",
+  "OBSERVERS_API_STATEMENT_TIMEOUT_MS",
 ] as const;
 
 export interface WorkersConfig {
