@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import type { ApiLimits } from "../api/limits.ts";
+import { DEFAULT_API_LIMITS as API, type ApiLimits } from "../api/limits.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
 import type { ServerEnvName } from "./env-vars.ts";
@@ -145,11 +145,11 @@ const envSchema = v.object({
   // Unset: derived from OBSERVERS_CONCURRENCY.
   OBSERVERS_TENANT_CONCURRENCY: v.optional(v.unwrap(integer(1, 10_000, 1))),
   OBSERVERS_INGEST_MAX_DELIVERIES: integer(1, 1_000_000, 10_000),
-  OBSERVERS_MAX_OBSERVERS_PER_TENANT: integer(1, 1_000_000, 1000),
-  OBSERVERS_MAX_ACTIONS_PER_OBSERVER: integer(1, 32, 20),
-  OBSERVERS_BACKTEST_MAX_RANGE_DAYS: integer(1, 3650, 31),
-  OBSERVERS_BACKTEST_MAX_ROWS: integer(1, 10_000_000, 100_000),
-  OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: integer(1, 1000, 2),
+  OBSERVERS_MAX_OBSERVERS_PER_TENANT: integer(1, 1_000_000, API.maxObserversPerTenant),
+  OBSERVERS_MAX_ACTIONS_PER_OBSERVER: integer(1, 32, API.maxActionsPerObserver),
+  OBSERVERS_BACKTEST_MAX_RANGE_DAYS: integer(1, 3650, API.backtestMaxRangeDays),
+  OBSERVERS_BACKTEST_MAX_ROWS: integer(1, 10_000_000, API.backtestMaxRows),
+  OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: integer(1, 1000, API.backtestConcurrencyPerKey),
   OBSERVERS_API_POOL_SIZE: integer(1, 100, 4),
   OBSERVERS_API_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000, 15_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
