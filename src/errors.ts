@@ -160,3 +160,19 @@ export class ActionPolicyError extends ObserversError {
     this.issues = issues;
   }
 }
+
+/**
+ * A request would go past a configured limit (observers per tenant, actions per observer, a
+ * backtest's range). The code names the limit; the message names its value and variable.
+ */
+export class LimitError extends ObserversError {
+  readonly code: string;
+  /** The limit as configured. */
+  readonly limit: number;
+  constructor(code: string, message: string, limit: number) {
+    super(message);
+    this.name = "LimitError";
+    this.code = code;
+    this.limit = limit;
+  }
+}

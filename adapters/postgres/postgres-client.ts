@@ -21,6 +21,12 @@ export interface PostgresClientOptions {
   listenBackoff?: Partial<ListenBackoff>;
   /** Jitter source of the re-listen backoff (default Math.random). */
   random?: () => number;
+  /**
+   * `statement_timeout` of the pooled connections, in ms (default: the server's): longer
+   * statements fail with SQLSTATE 57014. Sent as a startup parameter, so it holds for every
+   * statement on the connection without a round trip.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** The SQL port over postgres.js; `sql` is the pool itself, for what the port does not cover. */
@@ -61,7 +67,12 @@ export function createPostgresClient(
     ...(options.idleTimeoutSeconds === undefined
       ? {}
       : { idle_timeout: options.idleTimeoutSeconds }),
-    connection: { application_name: applicationName },
+    connection: {
+      application_name: applicationName,
+      ...(options.statementTimeoutMs === undefined
+        ? {}
+        : { statement_timeout: options.statementTimeoutMs }),
+    },
   });
   const listeners = new Set<SqlListener>();
   let closing: Promise<void> | undefined;

@@ -6,7 +6,14 @@ import { createPostgresClient } from "../postgres/index.ts";
 
 /** The database the server runs on, and how to let go of it. */
 export interface ServerDatabase {
+  /** The runtime's connections: ingest, claims, outcomes, the live feed, `database` actions. */
   client: SqlClient;
+  /**
+   * The API's: on PostgreSQL its own bounded pool whose statements time out, so API queries can
+   * neither starve the runtime of connections nor run unbounded; on embedded PGlite, which has
+   * one session, the same client.
+   */
+  apiClient: SqlClient;
   /** Set when running on embedded PGlite. */
   embedded: {
     /** Absolute path of the data directory. */
@@ -21,6 +28,19 @@ export interface ServerDatabase {
 // The embedded socket has no authentication and no TLS: never expose it beyond this machine.
 const EMBEDDED_SOCKET_HOST = "127.0.0.1";
 
+/**
+ * The API's pool on PostgreSQL: `OBSERVERS_API_POOL_SIZE` connections with
+ * `OBSERVERS_API_STATEMENT_TIMEOUT_MS` as their `statement_timeout`.
+ */
+export function openApiPool(url: string, config: ServerConfig, logger: Logger): SqlClient {
+  return createPostgresClient(url, {
+    logger,
+    max: config.apiPool.size,
+    statementTimeoutMs: config.apiPool.statementTimeoutMs,
+    applicationName: "fraiseql-observers:api",
+  });
+}
+
 /** PostgreSQL at `DATABASE_URL`, or embedded PGlite under `OBSERVERS_DATA_DIR` when it is unset. */
 export async function openServerDatabase(
   config: ServerConfig,
@@ -28,7 +48,15 @@ export async function openServerDatabase(
 ): Promise<ServerDatabase> {
   if (config.databaseUrl !== null) {
     const client = createPostgresClient(config.databaseUrl, { logger });
-    return { client, embedded: null, close: () => client.close() };
+    const apiClient = openApiPool(config.databaseUrl, config, logger);
+    return {
+      client,
+      apiClient,
+      embedded: null,
+      close: async () => {
+        await Promise.all([apiClient.close(), client.close()]);
+      },
+    };
   }
   // Loaded only in embedded mode: PGlite is a large WebAssembly module a PostgreSQL server never needs.
   const { createEmbeddedClient, startEmbeddedSocket } = await import("../embedded/index.ts");
@@ -53,6 +81,7 @@ export async function openServerDatabase(
   }
   return {
     client,
+    apiClient: client,
     embedded: { dataDir, socketUrl: socket?.url ?? null },
     async close() {
       try {

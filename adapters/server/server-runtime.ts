@@ -31,6 +31,11 @@ export interface ServerRuntimeOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** A SQL client the host owns: used instead of DATABASE_URL/embedded, and not closed by `stop`. */
   sql?: SqlClient;
+  /**
+   * The API's client when `sql` is given (also the host's, not closed by `stop`); give it its own
+   * pool with a `statement_timeout` so API queries cannot starve the runtime. Default: `sql`.
+   */
+  apiSql?: SqlClient;
   /** Default: JSON lines on the console at `config.logLevel`. */
   logger?: Logger;
   /** Where notices for people go (the generated token, the embedded guide). Default console.log. */
@@ -100,11 +105,15 @@ export async function startServerRuntime(
   try {
     let database: ServerDatabase | null = null;
     let sql: SqlClient;
-    if (options.sql) sql = options.sql;
-    else {
+    let apiSql: SqlClient;
+    if (options.sql) {
+      sql = options.sql;
+      apiSql = options.apiSql ?? options.sql;
+    } else {
       const opened = await openServerDatabase(config, logger);
       database = opened;
       sql = opened.client;
+      apiSql = opened.apiClient;
       cleanups.push(() => opened.close());
     }
     if (config.migrate) {
@@ -134,6 +143,8 @@ export async function startServerRuntime(
       pollIntervalMs: config.pollIntervalMs,
       batchSize: config.batchSize,
       concurrency: config.concurrency,
+      tenantConcurrency: config.tenantConcurrency,
+      ingestMaxDeliveries: config.ingestMaxDeliveries,
       perDestination: config.perDestination,
       leaseMs: config.leaseMs,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
@@ -153,8 +164,9 @@ export async function startServerRuntime(
     }
 
     const api = createObserversApi({
-      sql,
+      sql: apiSql,
       runtime,
+      limits: config.apiLimits,
       adminToken: config.adminToken,
       logger,
       environment: services.environment,

@@ -137,6 +137,7 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
       sql,
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
+    limits: config.server.apiLimits,
     ...(bindings.LIVE_HUB ? { live: hubUpgrade(bindings.LIVE_HUB) } : {}),
   });
 

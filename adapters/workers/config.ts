@@ -3,7 +3,11 @@
  * `wrangler secret`), minus what a Worker has no use for, plus the tick's own limits. The database
  * is the `HYPERDRIVE` binding, never `DATABASE_URL`.
  */
-import { parseServerConfig, type ServerConfig } from "../../src/config/server-config.ts";
+import {
+  defaultTenantConcurrency,
+  parseServerConfig,
+  type ServerConfig,
+} from "../../src/config/server-config.ts";
 import { ConfigError, type ConfigIssue } from "../../src/errors.ts";
 
 /** Variables only the Worker reads (documented in adapters/workers/README.md). */
@@ -40,6 +44,9 @@ const IGNORED = [
   "OBSERVERS_MIGRATE",
   "REDIS_URL",
   "SMTP_URL",
+  // The API's requests have their own Hyperdrive clients (docs/security.md, "Limits").
+  "OBSERVERS_API_POOL_SIZE",
+  "OBSERVERS_API_STATEMENT_TIMEOUT_MS",
 ] as const;
 
 export interface WorkersConfig {
@@ -112,6 +119,9 @@ export function workersConfig(env: object): WorkersConfig {
   }
   if (!vars.OBSERVERS_CONCURRENCY?.trim()) {
     server = { ...server, concurrency: WORKERS_DEFAULT_CONCURRENCY };
+    if (!vars.OBSERVERS_TENANT_CONCURRENCY?.trim()) {
+      server = { ...server, tenantConcurrency: defaultTenantConcurrency(server.concurrency) };
+    }
   }
   if (!vars.OBSERVERS_PER_DESTINATION?.trim()) {
     server = { ...server, perDestination: Math.min(server.perDestination, server.concurrency) };

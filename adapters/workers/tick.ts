@@ -132,6 +132,8 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       pollIntervalMs: Math.min(server.pollIntervalMs, TICK_POLL_MS),
       batchSize: server.batchSize,
       concurrency: server.concurrency,
+      tenantConcurrency: server.tenantConcurrency,
+      ingestMaxDeliveries: server.ingestMaxDeliveries,
       perDestination: server.perDestination,
       leaseMs: server.leaseMs,
       shutdownTimeoutMs: Math.min(server.shutdownTimeoutMs, TICK_SHUTDOWN_MAX_MS),

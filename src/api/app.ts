@@ -10,7 +10,7 @@ import { type ApiEnv, type ClientAddress, createAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import { bodyGuard } from "./body-guard.ts";
 import { router } from "./context.ts";
-import { MAX_BODY_BYTES } from "./limits.ts";
+import { type ApiLimits, DEFAULT_API_LIMITS, MAX_BODY_BYTES } from "./limits.ts";
 import { openApiDocument } from "./openapi.ts";
 import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
@@ -46,6 +46,8 @@ export interface ObserversApiOptions {
   authThrottle?: AuthThrottle;
   /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
   live?: LiveUpgrade;
+  /** What the API refuses beyond (default `DEFAULT_API_LIMITS`; docs/security.md). */
+  limits?: Partial<ApiLimits>;
 }
 
 /**
@@ -62,6 +64,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     environment: options.environment,
     registry: options.registry,
     policy: options.policy ?? options.environment?.policy ?? DEFAULT_ACTION_POLICY,
+    limits: { ...DEFAULT_API_LIMITS, ...options.limits },
   };
   const app = router();
 

@@ -5,6 +5,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
 import type { ApiEnv } from "./auth.ts";
+import type { ApiLimits } from "./limits.ts";
 import { validationProblem } from "./problem.ts";
 
 /** What every route needs. */
@@ -17,6 +18,7 @@ export interface ApiDependencies {
   registry?: ActionRegistry | undefined;
   /** What observers written through the API may reference and configure. */
   policy: ActionPolicy;
+  limits: ApiLimits;
 }
 
 /**

@@ -5,9 +5,11 @@ import {
   ConditionSyntaxError,
   ConfigError,
   ConflictError,
+  LimitError,
   NotFoundError,
 } from "../errors.ts";
 import type { Logger } from "../ports/logger.ts";
+import { QUERY_CANCELED, sqlState } from "../store/common.ts";
 
 /** An RFC 9457 problem document, with the core's stable `code`. */
 export interface Problem {
@@ -85,6 +87,15 @@ export function errorResponse(error: unknown, logger: Logger, request: Request):
   }
   if (error instanceof NotFoundError) return problemResponse(404, error.code, error.message);
   if (error instanceof ConflictError) return problemResponse(409, error.code, error.message);
+  if (error instanceof LimitError) return problemResponse(422, error.code, error.message);
+  // The API's statement_timeout (OBSERVERS_API_STATEMENT_TIMEOUT_MS) cut the query off.
+  if (sqlState(error) === QUERY_CANCELED) {
+    return problemResponse(
+      503,
+      "QUERY_TIMEOUT",
+      "the query took longer than this server allows API queries to run; narrow it (a shorter time range, more filters) or try again later",
+    );
+  }
   if (error instanceof ChangeEventError) {
     return problemResponse(
       422,

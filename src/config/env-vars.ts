@@ -38,7 +38,16 @@ export type ServerEnvName =
   | "OBSERVERS_ALLOWED_BASE_URLS"
   | "OBSERVERS_TENANT_FUNCTIONS"
   | "OBSERVERS_TENANT_SENDERS"
-  | "OBSERVERS_TENANT_NAMESPACE";
+  | "OBSERVERS_TENANT_NAMESPACE"
+  | "OBSERVERS_TENANT_CONCURRENCY"
+  | "OBSERVERS_INGEST_MAX_DELIVERIES"
+  | "OBSERVERS_MAX_OBSERVERS_PER_TENANT"
+  | "OBSERVERS_MAX_ACTIONS_PER_OBSERVER"
+  | "OBSERVERS_BACKTEST_MAX_RANGE_DAYS"
+  | "OBSERVERS_BACKTEST_MAX_ROWS"
+  | "OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY"
+  | "OBSERVERS_API_POOL_SIZE"
+  | "OBSERVERS_API_STATEMENT_TIMEOUT_MS";
 
 // A record, so that the compiler refuses a variable missing here or one the type does not know.
 const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
@@ -167,6 +176,47 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "tenant:{tenant}:",
     description:
       "Prefixed to every cache key pattern and job queue of a tenant's observer ({tenant} is its id).",
+  },
+  OBSERVERS_TENANT_CONCURRENCY: {
+    default: null,
+    description:
+      "Attempts one tenant's deliveries may run at once (1 to 10000). Unset: half of OBSERVERS_CONCURRENCY, rounded up. Deliveries without a tenant are not capped.",
+  },
+  OBSERVERS_INGEST_MAX_DELIVERIES: {
+    default: "10000",
+    description:
+      "Deliveries one ingest statement creates at most: the batch is cut to stay under it (1 to 1000000).",
+  },
+  OBSERVERS_MAX_OBSERVERS_PER_TENANT: {
+    default: "1000",
+    description: "Live observers per tenant, and without a tenant (1 to 1000000); 422 beyond.",
+  },
+  OBSERVERS_MAX_ACTIONS_PER_OBSERVER: {
+    default: "20",
+    description: "Actions one observer may have (1 to 32); 422 beyond.",
+  },
+  OBSERVERS_BACKTEST_MAX_RANGE_DAYS: {
+    default: "31",
+    description: "Longest time range of one backtest (1 to 3650); 422 beyond.",
+  },
+  OBSERVERS_BACKTEST_MAX_ROWS: {
+    default: "100000",
+    description:
+      "Changes one backtest considers at most; beyond, it reports truncated (1 to 10000000).",
+  },
+  OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: {
+    default: "2",
+    description: "Backtests one API key may run at once on one server (1 to 1000); 429 beyond.",
+  },
+  OBSERVERS_API_POOL_SIZE: {
+    default: "4",
+    description:
+      "PostgreSQL connections of the API's own pool, apart from the runtime's (1 to 100; with DATABASE_URL).",
+  },
+  OBSERVERS_API_STATEMENT_TIMEOUT_MS: {
+    default: "15000",
+    description:
+      "statement_timeout of the API's connections (100 to 3600000; with DATABASE_URL); 503 beyond.",
   },
 };
 

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import type { ActionPolicy } from "../actions/policy.ts";
+import { DEFAULT_API_LIMITS as API, type ApiLimits } from "../api/limits.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
 import { parseActionPolicy } from "./action-policy.ts";
@@ -36,6 +37,14 @@ export interface ServerConfig {
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
   /** What actions may reference and what tenants' actions may configure (docs/security.md). */
   actionPolicy: ActionPolicy;
+  /** Attempts one tenant's deliveries may run at once. */
+  tenantConcurrency: number;
+  /** Deliveries one ingest statement creates at most. */
+  ingestMaxDeliveries: number;
+  /** What the API refuses beyond (see `ApiLimits`). */
+  apiLimits: ApiLimits;
+  /** The API's own PostgreSQL pool (with `DATABASE_URL`). */
+  apiPool: { size: number; statementTimeoutMs: number };
 }
 
 const TRUE_WORDS = ["1", "true", "yes", "on"];
@@ -151,7 +160,25 @@ const envSchema = v.object({
   OBSERVERS_TENANT_FUNCTIONS: policyText(),
   OBSERVERS_TENANT_SENDERS: policyText(),
   OBSERVERS_TENANT_NAMESPACE: policyText(),
+  // Unset: derived from OBSERVERS_CONCURRENCY.
+  OBSERVERS_TENANT_CONCURRENCY: v.optional(v.unwrap(integer(1, 10_000, 1))),
+  OBSERVERS_INGEST_MAX_DELIVERIES: integer(1, 1_000_000, 10_000),
+  OBSERVERS_MAX_OBSERVERS_PER_TENANT: integer(1, 1_000_000, API.maxObserversPerTenant),
+  OBSERVERS_MAX_ACTIONS_PER_OBSERVER: integer(1, 32, API.maxActionsPerObserver),
+  OBSERVERS_BACKTEST_MAX_RANGE_DAYS: integer(1, 3650, API.backtestMaxRangeDays),
+  OBSERVERS_BACKTEST_MAX_ROWS: integer(1, 10_000_000, API.backtestMaxRows),
+  OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: integer(1, 1000, API.backtestConcurrencyPerKey),
+  OBSERVERS_API_POOL_SIZE: integer(1, 100, 4),
+  OBSERVERS_API_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000, 15_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
+
+/**
+ * One tenant's share of the attempts running at once unless `OBSERVERS_TENANT_CONCURRENCY` says
+ * otherwise: half, so a tenant whose receivers hang leaves the other half to everyone else.
+ */
+export function defaultTenantConcurrency(concurrency: number): number {
+  return Math.max(1, Math.ceil(concurrency / 2));
+}
 
 /**
  * Reads the server's settings from `env` (`process.env`, `Bun.env`, `Deno.env.toObject()`).
@@ -199,5 +226,19 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
       dlqDays: e.OBSERVERS_DLQ_RETENTION_DAYS,
     },
     actionPolicy,
+    tenantConcurrency:
+      e.OBSERVERS_TENANT_CONCURRENCY ?? defaultTenantConcurrency(e.OBSERVERS_CONCURRENCY),
+    ingestMaxDeliveries: e.OBSERVERS_INGEST_MAX_DELIVERIES,
+    apiLimits: {
+      maxObserversPerTenant: e.OBSERVERS_MAX_OBSERVERS_PER_TENANT,
+      maxActionsPerObserver: e.OBSERVERS_MAX_ACTIONS_PER_OBSERVER,
+      backtestMaxRangeDays: e.OBSERVERS_BACKTEST_MAX_RANGE_DAYS,
+      backtestMaxRows: e.OBSERVERS_BACKTEST_MAX_ROWS,
+      backtestConcurrencyPerKey: e.OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY,
+    },
+    apiPool: {
+      size: e.OBSERVERS_API_POOL_SIZE,
+      statementTimeoutMs: e.OBSERVERS_API_STATEMENT_TIMEOUT_MS,
+    },
   };
 }

@@ -25,8 +25,13 @@ export interface ExecutorOptions {
   environment: ActionEnvironment;
   /** Attempts running at once, across all destinations (default 64). */
   concurrency?: number;
-  /** Attempts running at once against one destination (default 8). */
+  /** Attempts running at once against one destination (default 8), per tenant. */
   perDestination?: number;
+  /**
+   * Attempts one tenant's deliveries (`Delivery.tenant`) may run at once (default: half of
+   * `concurrency`, rounded up); deliveries without a tenant are not capped.
+   */
+  perTenant?: number;
   /** Per-action timeout when the observer sets none (default 30 000 ms). */
   defaultTimeoutMs?: number;
   /** Jitter source (default `Math.random`); fixed in tests. */
@@ -62,9 +67,11 @@ export function createExecutor(options: ExecutorOptions): Executor {
   const random = options.random ?? Math.random;
   const shutdown = options.signal;
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  const concurrency = options.concurrency ?? 64;
   const limiter = createKeyedLimiter({
-    limit: options.concurrency ?? 64,
+    limit: concurrency,
     perKey: options.perDestination ?? 8,
+    perGroup: Math.min(concurrency, options.perTenant ?? Math.ceil(concurrency / 2)),
   });
   // Deliveries of one observer share its action and retry objects: validate each once. (Callers
   // replace these objects when an observer changes; they are never mutated in place.)
@@ -133,7 +140,11 @@ export function createExecutor(options: ExecutorOptions): Executor {
   ): Promise<ExecutionOutcome> {
     const cancelled = { failure: classifyFailure(null, { by: "shutdown" }) };
     if (shutdown?.aborted) return finish(delivery, context, cancelled);
-    const release = await limiter.acquire(definition.destination(config, environment), shutdown);
+    const release = await limiter.acquire(
+      definition.destination(config, environment),
+      shutdown,
+      delivery.tenant ?? null,
+    );
     if (!release || shutdown?.aborted) {
       release?.();
       return finish(delivery, { ...context, startedAt: clock.now() }, cancelled);

@@ -20,6 +20,11 @@ export interface Delivery {
   action: unknown;
   /** 1-based number of this attempt. */
   attempt: number;
+  /**
+   * Whose delivery this is (the change's tenant): a tenant's attempts hold at most its share of
+   * the executor's slots. Absent or null: not capped.
+   */
+  tenant?: string | null;
 }
 
 /** `tb_observer_log` statuses an attempt can end in. */

@@ -107,6 +107,7 @@ export function planDelivery(
       },
       action,
       attempt: claim.attempt,
+      tenant: change.fk_customer_org,
     },
   };
 }

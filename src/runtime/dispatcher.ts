@@ -9,6 +9,10 @@ import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/del
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import { createTenantWindow } from "./tenant-window.ts";
+
+/** The tenant a delivery counts against: its row's, which is what claims filter on. */
+const tenantOf = (claim: ClaimedDelivery): string | null => claim.origin.fk_customer_org;
 
 /** Options of `createDispatcher`. */
 export interface DispatcherOptions {
@@ -18,6 +22,8 @@ export interface DispatcherOptions {
   owner: string;
   /** Deliveries claimed and not yet recorded, at most. */
   maxInFlight: number;
+  /** ...of one tenant (default `maxInFlight`): claims skip a tenant at its cap. */
+  maxInFlightPerTenant?: number;
   /** Deliveries per claim, at most. */
   batchSize: number;
   leaseMs: number;
@@ -48,6 +54,8 @@ export interface Dispatcher {
   adopt(claims: ClaimedDelivery[], events: Map<string, ChangeEvent>): void;
   /** How many more deliveries it can take on now. */
   readonly room: number;
+  /** How many more deliveries of `tenant` it can take on now (at most `room`). */
+  roomFor(tenant: string | null): number;
   /** Stops claiming; waits for running attempts up to `timeoutMs`, then cancels them; records everything. */
   stop(timeoutMs: number, cancel: () => void): Promise<void>;
   readonly inFlight: number;
@@ -59,6 +67,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const configs = new ConfigCache();
   /** Claimed, not yet recorded: their leases are renewed. */
   const inFlight = new Map<string, ClaimedDelivery>();
+  const tenants = createTenantWindow(options.maxInFlightPerTenant ?? options.maxInFlight);
   let executing = 0;
   let pending: OutcomeRecord[] = [];
   let stopping = false;
@@ -122,7 +131,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // Full: the claim waits for recorded outcomes to make room (flush claims then).
       if (room <= 0) return;
       mayBeDue = false;
-      const claims = await claimDeliveries(sql, owner, room, options.leaseMs);
+      const claims = await claimDeliveries(sql, owner, room, options.leaseMs, tenants.full());
       if (claims.length > 0) start(claims);
       if (claims.length === room) {
         mayBeDue = true;
@@ -136,6 +145,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const now = clock.now();
     for (const claim of claims) {
       inFlight.set(claim.pk, claim);
+      tenants.add(tenantOf(claim));
       const planned = planDelivery(claim, configs, events, now);
       if (!planned.ok) {
         if (claim.change === null) {
@@ -178,7 +188,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     flushing = recordOutcomesIsolating(sql, owner, batch)
       .then((result) => {
         const settled = result.recorded.concat(result.quarantined.map((q) => q.record));
-        for (const record of settled) if (record.pk !== null) inFlight.delete(record.pk);
+        for (const record of settled) {
+          if (record.pk === null) continue;
+          const claim = inFlight.get(record.pk);
+          // Its deliveries skipped by claims while it was full may be due: claim after this flush.
+          if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
+          inFlight.delete(record.pk);
+        }
         for (const quarantined of result.quarantined) reportQuarantine(quarantined);
         if (settled.length > 0) {
           options.onRoom?.();
@@ -284,6 +300,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     },
     get room() {
       return stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);
+    },
+    roomFor(tenant) {
+      const room = stopping ? 0 : Math.max(0, options.maxInFlight - inFlight.size);
+      return Math.min(room, tenants.room(tenant));
     },
     get inFlight() {
       return inFlight.size;

@@ -1,6 +1,7 @@
 import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
+import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -45,6 +46,14 @@ export interface IngestContext {
   leaseMs: number;
   /** How many new deliveries this runtime can take on now; the rest wait for any claimer. */
   room(): number;
+  /** ...of one tenant (default `room()`): a tenant at its share gets its deliveries due, unleased. */
+  roomFor?(tenant: string | null): number;
+  /**
+   * Deliveries one ingest statement creates at most (default: no limit): the batch is cut
+   * before the change that would go past it, except that the first change is always taken, so a
+   * change whose deliveries alone exceed it still moves the cursor, in a statement of its own.
+   */
+  maxDeliveries?: number;
   /** The current observers; reloaded when the revision read with the cursor differs. */
   observers(revision: string, sql: SqlExecutor): Promise<ObserverSet>;
 }
@@ -72,14 +81,38 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   const batch = await readNextChanges(sql, context.listenerId, context.batchSize);
   if (!batch) return IDLE;
   const observers = await context.observers(batch.observerRevision, sql);
-  const last = batch.rows.at(-1);
-  if (!last) return batch.heldBack ? { ...IDLE, heldBack: true } : IDLE;
+  if (batch.rows.length === 0) return batch.heldBack ? { ...IDLE, heldBack: true } : IDLE;
 
   const matched: Matched[] = [];
   const failures: OutcomeRecord[] = [];
+  const notes: Note[] = [];
   const now = new Date(context.clock.now()).toISOString();
-  for (const row of batch.rows) matchRow(row, observers, matched, failures, context.logger, now);
+  const maxDeliveries = context.maxDeliveries ?? Number.POSITIVE_INFINITY;
+  let taken = 0;
+  for (const row of batch.rows) {
+    const mark = [matched.length, failures.length, notes.length] as const;
+    matchRow(row, observers, matched, failures, notes, now);
+    // Over the cap: this change and the rest wait for the next statement (read again at once).
+    if (taken > 0 && matched.length > maxDeliveries) {
+      matched.length = mark[0];
+      failures.length = mark[1];
+      notes.length = mark[2];
+      break;
+    }
+    taken++;
+  }
+  for (const note of notes) context.logger.log(note.level, note.message, note.fields);
+  const last = batch.rows[taken - 1] as ChangeRow;
   let room = Math.max(0, context.room());
+  const tenantRooms = new Map<string | null, number>();
+  const lease = (tenant: string | null): boolean => {
+    if (room <= 0) return false;
+    const left = tenantRooms.get(tenant) ?? context.roomFor?.(tenant) ?? room;
+    if (left <= 0) return false;
+    tenantRooms.set(tenant, left - 1);
+    room--;
+    return true;
+  };
   const deliveries = matched.map(
     ({ row, observer, index }): NewDelivery => ({
       event_id: row.id,
@@ -87,14 +120,14 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
       fk_entity_change_log: row.pk_entity_change_log,
       action_index: index,
       fk_customer_org: row.fk_customer_org,
-      leased: room-- > 0,
+      leased: lease(row.fk_customer_org),
     }),
   );
   const written = await writeIngest(sql, {
     listenerId: context.listenerId,
     from: batch.cursor,
     to: { transactionId: last.transaction_id, changeLogId: last.pk_entity_change_log },
-    changes: batch.rows.length,
+    changes: taken,
     deliveries,
     owner: context.owner,
     leaseMs: context.leaseMs,
@@ -116,14 +149,21 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   if (logged.failure) throw logged.failure.error;
   return {
     busy: false,
-    changes: batch.rows.length,
+    changes: taken,
     deliveries: deliveries.length,
     claimed: claimsOf(written.leased, matched),
     events: new Map(matched.map((m) => [m.row.pk_entity_change_log, m.event])),
-    more: batch.rows.length >= context.batchSize,
+    more: taken < batch.rows.length || batch.rows.length >= context.batchSize,
     heldBack: false,
     failures: failures.length,
   };
+}
+
+/** A log line of matching, written only for the changes the statement takes. */
+interface Note {
+  level: "warn" | "error";
+  message: string;
+  fields: Readonly<Record<string, JsonValue>>;
 }
 
 /** One delivery to create: the change, the observer, the action. */
@@ -181,7 +221,7 @@ function matchRow(
   observers: ObserverSet,
   matched: Matched[],
   failures: OutcomeRecord[],
-  logger: Logger,
+  notes: Note[],
   now: string,
 ): void {
   let event: ChangeEvent;
@@ -189,11 +229,15 @@ function matchRow(
     event = normalizeChangeEvent(row);
   } catch (error: unknown) {
     const failure = toObserversError(error);
-    logger.log("error", "change could not be read; no observer will see it", {
-      change_log_id: row.pk_entity_change_log,
-      event_id: row.id,
-      code: failure.code,
-      error: failure.message,
+    notes.push({
+      level: "error",
+      message: "change could not be read; no observer will see it",
+      fields: {
+        change_log_id: row.pk_entity_change_log,
+        event_id: row.id,
+        code: failure.code,
+        error: failure.message,
+      },
     });
     failures.push(logOnly(row, now, null, failure.code, failure.message));
     return;
@@ -205,12 +249,16 @@ function matchRow(
     }
   }
   for (const { observer, error } of result.errors) {
-    logger.log("warn", "condition could not be evaluated; the observer did not fire", {
-      observer: observer.name,
-      observer_id: observer.id,
-      event_id: event.id,
-      code: error.code,
-      error: error.message,
+    notes.push({
+      level: "warn",
+      message: "condition could not be evaluated; the observer did not fire",
+      fields: {
+        observer: observer.name,
+        observer_id: observer.id,
+        event_id: event.id,
+        code: error.code,
+        error: error.message,
+      },
     });
     failures.push(logOnly(row, now, observer.pk, error.code, error.message, event.event_type));
   }

@@ -27,6 +27,8 @@ const DEFAULT_RETENTION: RetentionOptions = {
 
 /** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
 const DEFAULT_VACUUM_INTERVAL_MS = 10_000;
+/** Deliveries one ingest statement creates at most, unless `ingestMaxDeliveries` says otherwise. */
+const DEFAULT_INGEST_MAX_DELIVERIES = 10_000;
 /** Ingest transactions in a row before claiming gets a turn, when a backlog keeps batches full. */
 const MAX_INGEST_ROUNDS = 8;
 /** First and longest wait before looking again at changes a running transaction holds back. */
@@ -46,6 +48,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const concurrency = options.concurrency ?? 64;
   const leaseMs = options.leaseMs ?? 30_000;
+  const tenantConcurrency = options.tenantConcurrency ?? Math.ceil(concurrency / 2);
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
   const owner = `runtime-${crypto.randomUUID()}`;
   const shutdown = new AbortController();
@@ -54,6 +57,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     environment,
     concurrency,
     perDestination: options.perDestination ?? 8,
+    perTenant: tenantConcurrency,
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
     ...(options.random ? { random: options.random } : {}),
@@ -81,11 +85,16 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
 
+  const maxInFlight = Math.max(concurrency * 4, batchSize * 2);
   const dispatcher = createDispatcher({
     sql,
     executor,
     owner,
-    maxInFlight: Math.max(concurrency * 4, batchSize * 2),
+    maxInFlight,
+    // A tenant's share of the window is its share of the slots.
+    maxInFlightPerTenant: Math.ceil(
+      (maxInFlight * Math.min(tenantConcurrency, concurrency)) / concurrency,
+    ),
     batchSize,
     leaseMs,
     clock,
@@ -121,6 +130,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     owner,
     leaseMs,
     room: () => dispatcher.room,
+    roomFor: (tenant: string | null) => dispatcher.roomFor(tenant),
+    maxDeliveries: options.ingestMaxDeliveries ?? DEFAULT_INGEST_MAX_DELIVERIES,
     observers: observersAt,
   };
   const loop = createCoalescedTask(

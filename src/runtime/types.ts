@@ -40,6 +40,18 @@ export interface ObserverRuntimeOptions {
   batchSize?: number;
   /** Attempts running at once (default 64). */
   concurrency?: number;
+  /**
+   * Attempts one tenant's deliveries may run at once (default: half of `concurrency`, rounded
+   * up), so one tenant's slow receivers leave slots to the others. Deliveries of changes without
+   * a tenant are not capped.
+   */
+  tenantConcurrency?: number;
+  /**
+   * Deliveries one ingest statement creates at most (default 10 000): the batch of changes is cut
+   * to stay under it; a change whose deliveries alone exceed it is written in a statement of its
+   * own.
+   */
+  ingestMaxDeliveries?: number;
   /** Attempts running at once against one destination (default 8). */
   perDestination?: number;
   /** A claim's lease; renewed every third of it while the attempt runs (default 30 000 ms). */

@@ -5,7 +5,7 @@
  */
 import { parseCondition } from "../dsl/parser.ts";
 import { conditionToSql } from "../dsl/sql.ts";
-import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { ConfigError, type ConfigIssue, LimitError } from "../errors.ts";
 import { modificationTypesOf, normalizeChangeEvent } from "../events/normalize.ts";
 import { type ChangeEvent, EVENT_TYPES, type EventType } from "../events/types.ts";
 import { createMatcher } from "../matcher/matcher.ts";
@@ -27,8 +27,13 @@ export interface BacktestOptions extends TenantScope {
   until: string;
   /** Samples of changes that fire, earliest first (default 10, at most 100). */
   sampleLimit?: number;
-  /** Changes the evaluated path reads at most (default 100 000); the SQL path counts them all. */
+  /**
+   * Changes considered at most, the first by key (default 100 000), on both paths; beyond,
+   * `truncated` is set and the counts cover only those.
+   */
   scanLimit?: number;
+  /** Longest range `until - since` allowed, in days (default 31): `LimitError` beyond. */
+  maxRangeDays?: number;
 }
 
 /** One change a backtest found the observer firing for. */
@@ -53,7 +58,7 @@ export interface BacktestResult {
   fired: number;
   /** Changes for which the condition could not be evaluated. */
   errors: number;
-  /** The evaluated path stopped at `scanLimit` changes: the counts cover only those. */
+  /** More changes were in range than `scanLimit`: the counts cover only the first, by key. */
   truncated: boolean;
   samples: BacktestSample[];
 }
@@ -61,6 +66,8 @@ export interface BacktestResult {
 const DEFAULT_SAMPLES = 10;
 const MAX_SAMPLES = 100;
 const DEFAULT_SCAN_LIMIT = 100_000;
+const DEFAULT_MAX_RANGE_DAYS = 31;
+const DAY_MS = 86_400_000;
 const PAGE_SIZE = 1_000;
 const EVENT_TYPE_SQL = `(CASE WHEN upper(e.modification_type) IN ('READ', 'NOOP') THEN 'CUSTOM'
   ELSE upper(e.modification_type) END)`;
@@ -102,6 +109,15 @@ function validateBacktest(options: BacktestOptions): Range {
   if (options.scanLimit === 0) issues.push({ path: "scan_limit", message: "must be at least 1" });
   const condition = options.observer.condition_expression?.trim() || undefined;
   if (issues.length > 0) throw new ConfigError(issues);
+  const maxDays = options.maxRangeDays ?? DEFAULT_MAX_RANGE_DAYS;
+  const days = (Date.parse(window.until) - Date.parse(window.since)) / DAY_MS;
+  if (days > maxDays) {
+    throw new LimitError(
+      "BACKTEST_RANGE_TOO_LONG",
+      `since..until spans ${Math.ceil(days)} days; a backtest may cover at most ${maxDays} days (OBSERVERS_BACKTEST_MAX_RANGE_DAYS): narrow the range`,
+      maxDays,
+    );
+  }
   return { ...window, sampleLimit, scanLimit, condition };
 }
 
@@ -109,7 +125,11 @@ const isAny = (value: string | null) => value === null || value === "*";
 const isEventType = (value: string | null | undefined): value is EventType =>
   (EVENT_TYPES as readonly (string | null | undefined)[]).includes(value);
 
-/** The WHERE clause shared by both paths ($1..$6) and its parameters: what `createMatcher` filters. */
+/**
+ * The WHERE clause shared by both paths ($1..$7) and its parameters: what `createMatcher`
+ * filters, and (`$7`, set once known) the key the scan stops before when the range holds more
+ * than `scanLimit` changes.
+ */
 function rangeFilter(options: BacktestOptions, range: Range): { where: string; params: unknown[] } {
   const { observer } = options;
   const eventType = isAny(observer.event_type) ? null : observer.event_type?.toUpperCase();
@@ -123,7 +143,8 @@ function rangeFilter(options: BacktestOptions, range: Range): { where: string; p
       AND upper(e.modification_type) = ANY($3::text::text[])
       AND ($4::text IS NULL OR e.object_type = $4::text)
       AND ($5::text IS NULL OR COALESCE(e.fk_customer_org::text, e.tenant_id::text) = $5::text)
-      AND ${tenantCondition("e.fk_customer_org", 6)}`,
+      AND ${tenantCondition("e.fk_customer_org", 6)}
+      AND ($7::text::bigint IS NULL OR e.pk_entity_change_log < $7::text::bigint)`,
     params: [
       range.since,
       range.until,
@@ -131,8 +152,25 @@ function rangeFilter(options: BacktestOptions, range: Range): { where: string; p
       isAny(observer.entity_type) ? null : observer.entity_type,
       observer.fk_customer_org,
       options.tenant ?? null,
+      null,
     ],
   };
+}
+
+/**
+ * Bounds the scan: when the range holds more than `scanLimit` changes, sets the filter's stop key
+ * to the first one past the limit (by key) and says so.
+ */
+async function boundScan(sql: SqlExecutor, range: Range, filter: Filter): Promise<boolean> {
+  const rows = await sql.query<{ pk: string }>(
+    `SELECT e.pk_entity_change_log::text AS pk FROM core.tb_entity_change_log e
+     WHERE ${filter.where} ORDER BY e.pk_entity_change_log OFFSET $8::bigint LIMIT 1`,
+    [...filter.params, range.scanLimit],
+  );
+  const stop = rows[0]?.pk;
+  if (stop === undefined) return false;
+  filter.params[6] = stop;
+  return true;
 }
 
 /**
@@ -182,6 +220,7 @@ async function backtestSql(
   predicate: string,
   predicateParams: string[],
 ): Promise<BacktestResult> {
+  const truncated = await boundScan(sql, range, filter);
   const params = [...filter.params, ...predicateParams];
   const limit = `$${params.length + 1}::integer`;
   const [counts, samples] = await Promise.all([
@@ -209,7 +248,7 @@ async function backtestSql(
     considered: Number(row?.considered ?? 0),
     fired: Number(row?.fired ?? 0),
     errors: Number(row?.errors ?? 0),
-    truncated: false,
+    truncated,
     samples,
   };
 }
@@ -243,7 +282,7 @@ async function backtestEvaluated(
   // created_at and sorts it for every page: 100 000 changes took 10 s instead of well under one.)
   const keys = await sql.query<{ pk: string }>(
     `SELECT e.pk_entity_change_log::text AS pk FROM core.tb_entity_change_log e
-     WHERE ${filter.where} ORDER BY e.pk_entity_change_log LIMIT $7::bigint`,
+     WHERE ${filter.where} ORDER BY e.pk_entity_change_log LIMIT $8::bigint`,
     [...filter.params, range.scanLimit + 1],
   );
   if (keys.length > range.scanLimit) result.truncated = true;

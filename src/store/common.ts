@@ -31,6 +31,9 @@ export function sqlState(error: unknown): string | undefined {
 /** `unique_violation`. */
 export const UNIQUE_VIOLATION = "23505";
 
+/** `query_canceled`: a `statement_timeout` (or a cancel request) stopped the statement. */
+export const QUERY_CANCELED = "57014";
+
 /**
  * The tenant scope as SQL: `$n` (a tenant id as text, or NULL for every tenant) restricts
  * `column` to that tenant.

@@ -166,12 +166,14 @@ const DLQ_COPY = (column: string, cast = "") =>
  * is claimed like the others and comes back with `change: null`: the caller ends it without
  * running its action. Deciding that here, per row, keeps one missing change from failing the
  * claim of the rest of the batch.
+ * Deliveries of `skipTenants` (tenants at their share of this runtime) stay for later.
  */
 export async function claimDeliveries(
   sql: SqlExecutor,
   owner: string,
   limit: number,
   leaseMs: number,
+  skipTenants: readonly string[] = [],
 ): Promise<ClaimedDelivery[]> {
   const rows = await sql.query<ClaimRow>(
     `WITH ${RELAXED_COMMIT_CTE},
@@ -179,6 +181,7 @@ export async function claimDeliveries(
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer
        FROM core.tb_observer_delivery
        WHERE next_attempt_at <= now()
+         AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
        ORDER BY next_attempt_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED
@@ -210,7 +213,7 @@ export async function claimDeliveries(
        o.fk_customer_org::text AS observer_tenant,
        (o.actions -> d.action_index)::text AS action,
        o.retry_config::text AS retry_config, o.timeout_ms`,
-    [limit, leaseMs, owner],
+    [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
   return rows.map((row) => ({
     pk: row.delivery_pk,

@@ -4,12 +4,13 @@ import {
   ActionPolicyError,
   ConfigError,
   ConflictError,
+  LimitError,
   NotFoundError,
   type PolicyIssueReport,
 } from "../errors.ts";
 import { isJsonObject } from "../json.ts";
 import { type ObserverDefinition, observerDefinitionSchema } from "../observers/schema.ts";
-import type { SqlExecutor } from "../ports/sql.ts";
+import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
 import { safeParseConfig } from "../validation.ts";
 import {
   isUuid,
@@ -39,6 +40,15 @@ export interface ObserverWriteOptions extends TenantScope {
    * them for the observer's tenant. The API always passes one.
    */
   policy?: ActionPolicy;
+  /** Refuse (`LimitError`) beyond these; absent: no limit but the schema's. */
+  limits?: ObserverLimits;
+}
+
+/** How many observers a tenant, and actions an observer, may have (docs/security.md). */
+export interface ObserverLimits {
+  /** Live observers per tenant (the unscoped owner counts as one tenant). */
+  maxObserversPerTenant?: number;
+  maxActionsPerObserver?: number;
 }
 
 /** Filters and page of `listObservers`. */
@@ -101,6 +111,37 @@ function definitionParams(d: ObserverDefinition): unknown[] {
   ];
 }
 
+function checkActions(definition: ObserverDefinition, limits: ObserverLimits | undefined): void {
+  const max = limits?.maxActionsPerObserver;
+  if (max !== undefined && definition.actions.length > max) {
+    throw new LimitError(
+      "ACTION_LIMIT",
+      `actions: an observer may have at most ${max} actions, got ${definition.actions.length} (OBSERVERS_MAX_ACTIONS_PER_OBSERVER)`,
+      max,
+    );
+  }
+}
+
+/**
+ * Runs `fn` in a transaction holding the tenant's observer-count lock, so two concurrent creates
+ * cannot both pass the count. On an executor already inside a transaction (no `transaction`),
+ * the lock lasts until that transaction ends.
+ */
+async function withTenantLock<T>(
+  sql: SqlExecutor | SqlClient,
+  tenant: string | null,
+  fn: (tx: SqlExecutor) => Promise<T>,
+): Promise<T> {
+  const locked = async (tx: SqlExecutor) => {
+    await tx.query(
+      "SELECT pg_advisory_xact_lock(hashtextextended('fraiseql-observers:observers:' || $1::text, 0)) AS locked",
+      [tenant ?? "unscoped"],
+    );
+    return fn(tx);
+  };
+  return "transaction" in sql ? sql.transaction(locked) : locked(sql);
+}
+
 function conflictOr(error: unknown, name: string): unknown {
   if (sqlState(error) !== UNIQUE_VIOLATION) return error;
   return new ConflictError(`an observer named ${JSON.stringify(name)} already exists`, {
@@ -114,7 +155,7 @@ function notFound(id: string): NotFoundError {
 
 /** Validates `body` (an observer, DESIGN section 3) and stores it; stamps the caller's tenant. */
 export async function createObserver(
-  sql: SqlExecutor,
+  sql: SqlExecutor | SqlClient,
   body: unknown,
   options: ObserverWriteOptions = {},
 ): Promise<Observer> {
@@ -124,17 +165,36 @@ export async function createObserver(
     options.tenant ?? null,
     options.policy,
   );
-  try {
-    const rows = await sql.query<StoredObserverRow>(
+  checkActions(definition, options.limits);
+  const maxObservers = options.limits?.maxObserversPerTenant;
+  const tenant = options.tenant ?? null;
+  const insert = async (tx: SqlExecutor) => {
+    const rows = await tx.query<StoredObserverRow & { live: string | null }>(
       `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
          condition_expression, actions, retry_config, enabled, priority, timeout_ms,
          fk_customer_org, created_by, updated_by)
-       VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
-         $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
+         $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text
+       WHERE $13::integer IS NULL OR (SELECT count(*) FROM core.tb_observer
+         WHERE deleted_at IS NULL AND fk_customer_org IS NOT DISTINCT FROM $11::text::bigint)
+         < $13::integer
        RETURNING ${OBSERVER_COLUMNS}`,
-      [...definitionParams(definition), options.tenant ?? null, options.actor ?? null],
+      [...definitionParams(definition), tenant, options.actor ?? null, maxObservers ?? null],
     );
-    return toObserver(rows[0] as StoredObserverRow);
+    const row = rows[0];
+    if (!row) {
+      throw new LimitError(
+        "OBSERVER_LIMIT",
+        `${tenant === null ? "the unscoped owner" : `tenant ${tenant}`} already has ${maxObservers} live observers, the most allowed (OBSERVERS_MAX_OBSERVERS_PER_TENANT): delete one first`,
+        maxObservers ?? 0,
+      );
+    }
+    return toObserver(row);
+  };
+  try {
+    return maxObservers === undefined
+      ? await insert(sql)
+      : await withTenantLock(sql, tenant, insert);
   } catch (error) {
     throw conflictOr(error, definition.name);
   }
@@ -224,6 +284,8 @@ export async function updateObserver(
       stored.fk_customer_org,
       options.policy,
     );
+    // Only sent actions are counted: a limit lowered later does not lock older observers.
+    if (patch.actions !== undefined) checkActions(definition, options.limits);
     let rows: StoredObserverRow[];
     try {
       rows = await sql.query<StoredObserverRow>(

@@ -42,6 +42,8 @@ beforeAll(async () => {
     runtime: stubRuntime(),
     adminToken: ADMIN,
     logger: silentLogger,
+    // The corpus is dated 2026-01-01: room for a backtest running until now.
+    limits: { backtestMaxRangeDays: 3650 },
   };
   // The receiver is on 127.0.0.1: testEnvironment allows private targets.
   const app = createObserversApi({ ...options, environment: testEnvironment() });

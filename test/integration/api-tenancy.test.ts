@@ -100,7 +100,10 @@ const BODIES: Readonly<Record<string, unknown>> = {
       fk_customer_org: 7,
     },
   },
-  "POST /api/observers/{id}/backtest": { since: "2026-01-01T00:00:00Z" },
+  "POST /api/observers/{id}/backtest": {
+    since: "2026-01-01T00:00:00Z",
+    until: "2026-01-02T00:00:00Z",
+  },
   "POST /api/observers/dlq/retry-all": {},
   "POST /api/keys": { name: "from-the-table", scope: "read" },
 };

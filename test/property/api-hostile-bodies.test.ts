@@ -144,8 +144,9 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
     send: false,
   }),
   "POST /api/observers/{id}/backtest": () => ({
-    since: "2020-01-01T00:00:00Z",
-    until: "2030-01-01T00:00:00+02:00",
+    // Within the 31 days a backtest may span.
+    since: "2026-01-01T00:00:00Z",
+    until: "2026-01-31T00:00:00+02:00",
     condition_expression: "status == 'shipped' && total > 100",
     samples: 5,
   }),

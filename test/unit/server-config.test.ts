@@ -40,7 +40,28 @@ describe("parseServerConfig", () => {
       liveMaxBufferedBytes: 4_194_304,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
       actionPolicy: DEFAULT_ACTION_POLICY,
+      tenantConcurrency: 32,
+      ingestMaxDeliveries: 10_000,
+      apiLimits: {
+        maxObserversPerTenant: 1000,
+        maxActionsPerObserver: 20,
+        backtestMaxRangeDays: 31,
+        backtestMaxRows: 100_000,
+        backtestConcurrencyPerKey: 2,
+      },
+      apiPool: { size: 4, statementTimeoutMs: 15_000 },
     });
+  });
+
+  it("derives the tenant share from the concurrency unless it is set", () => {
+    expect(parseServerConfig({ OBSERVERS_CONCURRENCY: "5" }).tenantConcurrency).toBe(3);
+    expect(
+      parseServerConfig({ OBSERVERS_CONCURRENCY: "5", OBSERVERS_TENANT_CONCURRENCY: "5" })
+        .tenantConcurrency,
+    ).toBe(5);
+    expect(() => parseServerConfig({ OBSERVERS_TENANT_CONCURRENCY: "0" })).toThrow(
+      /OBSERVERS_TENANT_CONCURRENCY/,
+    );
   });
 
   it("reads every variable", () => {
@@ -67,6 +88,15 @@ describe("parseServerConfig", () => {
       OBSERVERS_CHANGE_LOG_RETENTION_DAYS: "1",
       OBSERVERS_LOG_RETENTION_DAYS: "90",
       OBSERVERS_DLQ_RETENTION_DAYS: "365",
+      OBSERVERS_TENANT_CONCURRENCY: "7",
+      OBSERVERS_INGEST_MAX_DELIVERIES: "5000",
+      OBSERVERS_MAX_OBSERVERS_PER_TENANT: "50",
+      OBSERVERS_MAX_ACTIONS_PER_OBSERVER: "4",
+      OBSERVERS_BACKTEST_MAX_RANGE_DAYS: "7",
+      OBSERVERS_BACKTEST_MAX_ROWS: "1000",
+      OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: "1",
+      OBSERVERS_API_POOL_SIZE: "2",
+      OBSERVERS_API_STATEMENT_TIMEOUT_MS: "5000",
     });
     expect(config).toMatchObject({
       databaseUrl: "postgres://u:p@db:5432/app",
@@ -81,6 +111,16 @@ describe("parseServerConfig", () => {
       listenerId: "eu-1",
       shutdownTimeoutMs: 0,
       retention: { changeLogDays: 1, logDays: 90, dlqDays: 365 },
+      tenantConcurrency: 7,
+      ingestMaxDeliveries: 5000,
+      apiLimits: {
+        maxObserversPerTenant: 50,
+        maxActionsPerObserver: 4,
+        backtestMaxRangeDays: 7,
+        backtestMaxRows: 1000,
+        backtestConcurrencyPerKey: 1,
+      },
+      apiPool: { size: 2, statementTimeoutMs: 5000 },
     });
   });
 

@@ -35,14 +35,27 @@ describe("workersConfig", () => {
     expect(config.server.batchSize).toBe(100);
     expect(config.server.concurrency).toBe(4);
     expect(config.server.perDestination).toBe(4);
+    // A tenant's share follows the Worker's concurrency, not the servers' 64.
+    expect(config.server.tenantConcurrency).toBe(2);
+    expect(workersConfig({ OBSERVERS_TENANT_CONCURRENCY: "3" }).server.tenantConcurrency).toBe(3);
     const chosen = workersConfig({ OBSERVERS_CONCURRENCY: "16", OBSERVERS_PER_DESTINATION: "2" });
     expect(chosen.server.concurrency).toBe(16);
     expect(chosen.server.perDestination).toBe(2);
   });
 
   it("ignores, and names, what a Worker has no use for (the database is the binding)", () => {
-    const config = workersConfig({ DATABASE_URL: "not a url", REDIS_URL: "x", PORT: "-1" });
-    expect(config.ignored).toEqual(["DATABASE_URL", "PORT", "REDIS_URL"]);
+    const config = workersConfig({
+      DATABASE_URL: "not a url",
+      REDIS_URL: "x",
+      PORT: "-1",
+      OBSERVERS_API_STATEMENT_TIMEOUT_MS: "5000",
+    });
+    expect(config.ignored).toEqual([
+      "DATABASE_URL",
+      "PORT",
+      "REDIS_URL",
+      "OBSERVERS_API_STATEMENT_TIMEOUT_MS",
+    ]);
   });
 
   it("names every bad variable at once", () => {

@@ -46,11 +46,11 @@ const backtest = createRoute({
   tags,
   summary: "Backtest an observer over the retained change log",
   description:
-    "How many changes in the time range the observer (or a draft condition) would have fired for, with samples. The condition runs as SQL in PostgreSQL where it has an exact SQL form, and is evaluated here otherwise. Only reads: a read key may backtest.",
+    "How many changes in the time range the observer (or a draft condition) would have fired for, with samples. The condition runs as SQL in PostgreSQL where it has an exact SQL form, and is evaluated here otherwise. Only reads: a read key may backtest. The range may span at most `OBSERVERS_BACKTEST_MAX_RANGE_DAYS` days (422 `BACKTEST_RANGE_TOO_LONG`); at most `OBSERVERS_BACKTEST_MAX_ROWS` changes are considered (`truncated` beyond); a key may run `OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY` backtests at once (429 `BACKTEST_BUSY` beyond, with Retry-After).",
   request: { params: ObserverIdParam, body: jsonBody(BacktestRequestSchema) },
   responses: {
     200: jsonResponse(BacktestResultSchema, "Counts and samples"),
-    ...problems({ write: true }),
+    ...problems({ write: true, extra: [422] }),
   },
 });
 
@@ -146,9 +146,40 @@ async function sendOnce(executor: Executor, row: StoredObserverRow, event: Chang
   }));
 }
 
+/** Seconds a caller refused for too many backtests at once is asked to wait. */
+const BACKTEST_RETRY_AFTER_S = 2;
+
+/**
+ * Counts running backtests per key (in this process), refusing one past `limit` with a 429:
+ * a backtest can read a whole retained range, so one key cannot run many at once.
+ */
+function backtestSlots(limit: number) {
+  const running = new Map<string, number>();
+  return async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const count = running.get(key) ?? 0;
+    if (count >= limit) {
+      throw new HttpProblem(
+        429,
+        "BACKTEST_BUSY",
+        `this key already runs ${count} backtests, the most allowed at once (OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY): retry when one has finished`,
+        { "retry-after": String(BACKTEST_RETRY_AFTER_S) },
+      );
+    }
+    running.set(key, count + 1);
+    try {
+      return await fn();
+    } finally {
+      const left = (running.get(key) ?? 1) - 1;
+      if (left > 0) running.set(key, left);
+      else running.delete(key);
+    }
+  };
+}
+
 /** Test, backtest and explain, under `/api/observers`. */
 export function inspectRoutes(deps: ApiDependencies) {
-  const { sql } = deps;
+  const { sql, limits } = deps;
+  const backtestSlot = backtestSlots(limits.backtestConcurrencyPerKey);
   let executor: Executor | undefined;
   const executorFor = (): Executor => {
     if (!deps.environment) {
@@ -197,18 +228,25 @@ export function inspectRoutes(deps: ApiDependencies) {
     .openapi(backtest, async (c) => {
       const scope = tenantOf(c.var.principal);
       const body = c.req.valid("json");
-      const row = await readLive(sql, c.req.valid("param").id, scope);
-      const result = await backtestObserver(sql, {
-        ...scope,
-        observer: {
-          entity_type: row.entity_type,
-          event_type: row.event_type,
-          condition_expression: conditionOf(row, body.condition_expression),
-          fk_customer_org: row.fk_customer_org,
-        },
-        since: body.since,
-        until: body.until ?? new Date().toISOString(),
-        ...(body.samples === undefined ? {} : { sampleLimit: body.samples }),
+      const { principal } = c.var;
+      // Per key: a key's name and tenant (the admin token is one key).
+      const key = `${principal.tenant ?? ""}\u0000${principal.actor}`;
+      const result = await backtestSlot(key, async () => {
+        const row = await readLive(sql, c.req.valid("param").id, scope);
+        return backtestObserver(sql, {
+          ...scope,
+          observer: {
+            entity_type: row.entity_type,
+            event_type: row.event_type,
+            condition_expression: conditionOf(row, body.condition_expression),
+            fk_customer_org: row.fk_customer_org,
+          },
+          since: body.since,
+          until: body.until ?? new Date().toISOString(),
+          ...(body.samples === undefined ? {} : { sampleLimit: body.samples }),
+          scanLimit: limits.backtestMaxRows,
+          maxRangeDays: limits.backtestMaxRangeDays,
+        });
       });
       return c.json(result, 200);
     });

@@ -50,7 +50,7 @@ const create = createRoute({
   tags,
   summary: "Create an observer",
   description:
-    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409).",
+    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409). A tenant may have at most `OBSERVERS_MAX_OBSERVERS_PER_TENANT` live observers (422 `OBSERVER_LIMIT`) and an observer at most `OBSERVERS_MAX_ACTIONS_PER_OBSERVER` actions (422 `ACTION_LIMIT`).",
   request: { body: jsonBody(ObserverCreateSchema) },
   responses: {
     201: jsonResponse(ObserverSchema, "The observer, secrets redacted"),
@@ -104,6 +104,10 @@ function toggle(enabled: boolean) {
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
   const { sql, runtime, policy } = deps;
+  const limits = {
+    maxObserversPerTenant: deps.limits.maxObserversPerTenant,
+    maxActionsPerObserver: deps.limits.maxActionsPerObserver,
+  };
   return router()
     .openapi(list, async (c) => {
       const query = c.req.valid("query");
@@ -121,6 +125,7 @@ export function observerRoutes(deps: ApiDependencies) {
       const observer = await createObserver(sql, c.req.valid("json"), {
         ...callerScope(c.var.principal),
         policy,
+        limits,
       });
       runtime.wake();
       c.header("location", `/api/observers/${observer.id}`);
@@ -134,6 +139,7 @@ export function observerRoutes(deps: ApiDependencies) {
       const observer = await updateObserver(sql, id, c.req.valid("json"), {
         ...callerScope(c.var.principal),
         policy,
+        limits,
       });
       runtime.wake();
       return c.json(observer, 200);

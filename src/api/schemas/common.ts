@@ -12,7 +12,8 @@ export const ProblemSchema = z
       description:
         "Stable machine-readable code: INVALID_CONFIG, CONDITION_SYNTAX, MALFORMED_JSON, " +
         "UNSUPPORTED_MEDIA_TYPE, PAYLOAD_TOO_LARGE, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT, " +
-        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY; and for actions the server's " +
+        "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY, OBSERVER_LIMIT, ACTION_LIMIT, " +
+        "BACKTEST_RANGE_TOO_LONG, BACKTEST_BUSY, QUERY_TIMEOUT; and for actions the server's " +
         "policy refuses (422): SECRET_NOT_ALLOWED, BASE_URL_NOT_ALLOWED, FUNCTION_NOT_ALLOWED, " +
         "SENDER_NOT_ALLOWED",
       example: "INVALID_CONFIG",
@@ -32,15 +33,15 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   409: "Conflicts with the current state (such as a duplicate name)",
   413: "The body is larger than the limit",
   415: "The body is not application/json",
-  422: "The stored change cannot be read as an event, or an action is not allowed by the server's action policy (docs/security.md)",
+  422: "A stored change cannot be read as an event, the request goes past a configured limit, or an action is not allowed by the server's action policy (the `code` says which; docs/security.md)",
   426: "Not a WebSocket upgrade",
-  429: "Too many failed authentications from this client",
+  429: "Too many failed authentications from this client, or too many backtests at once for this key (see Retry-After)",
   500: "Unexpected failure (logged; the detail reveals nothing)",
-  503: "The runtime is not running",
+  503: "The runtime is not running, or a query ran past the API's statement timeout (`QUERY_TIMEOUT`)",
 };
 
 /** Statuses every authenticated route may answer with a problem document. */
-const COMMON = [400, 401, 404, 429, 500] as const;
+const COMMON = [400, 401, 404, 429, 500, 503] as const;
 /** ...and every route with a body or a write. */
 const WRITE = [403, 413, 415] as const;
 
