@@ -94,7 +94,7 @@ export interface PublishedItem {
   stream: "changes" | "executions";
   /** The feed's cursor after the item, encoded. */
   cursor: string;
-  /** The row's tenant (BIGINT as text), or null. */
+  /** The tenant whose hub receives it (BIGINT as text; `LiveItem.tenant`), or null: global only. */
   tenant: string | null;
   meta: PublishedRendering;
   /** Changes only: with `payload=full` (executions render the same in both modes). */
@@ -138,12 +138,12 @@ export async function toPublishedItems(batch: LiveBatch): Promise<PublishedItem[
   return Promise.all(
     batch.items.map(async (item): Promise<PublishedItem> => {
       const meta = await rendering(item, "meta");
-      const org = (JSON.parse(meta.text) as { fk_customer_org: number | string | null })
-        .fk_customer_org;
       return {
         stream: item.stream,
         cursor: encodeCursor(item.cursor),
-        tenant: org === null ? null : String(org),
+        // Who may receive it, not the change's tenant: a global observer's executions reach the
+        // global hub only.
+        tenant: item.tenant,
         meta,
         ...(item.stream === "changes" ? { full: await rendering(item, "full") } : {}),
       };
