@@ -159,6 +159,7 @@ export async function startServerRuntime(
       logger,
       environment: services.environment,
       clientAddress: host.clientAddress,
+      trustedProxies: config.trustedProxies,
       live: live.upgrade,
     });
     await feed.start();

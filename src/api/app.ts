@@ -2,6 +2,7 @@ import { swaggerUI } from "@hono/swagger-ui";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
@@ -36,6 +37,11 @@ export interface ObserversApiOptions {
    * count as one.
    */
   clientAddress?: ClientAddress;
+  /**
+   * Proxies whose forwarding header names the client (`OBSERVERS_TRUSTED_PROXIES`): only then is a
+   * header read for the client's address. Absent: the host's peer address, headers ignored.
+   */
+  trustedProxies?: TrustedProxies | null;
   /** Replaces the default failure throttle (10 free failures, then 1 s doubling to 15 min). */
   authThrottle?: AuthThrottle;
   /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
@@ -88,6 +94,7 @@ export function createObserversApi(options: ObserversApiOptions) {
       sql,
       adminToken: options.adminToken ?? null,
       clientAddress: options.clientAddress,
+      trustedProxies: options.trustedProxies ?? undefined,
       ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
     }),
   );

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
 import { AuthThrottle } from "../../src/api/auth-throttle.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
+import { type IpRange, parseTrustedProxies } from "../../src/net/client-address.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
@@ -327,14 +328,18 @@ describe("the failure throttle over HTTP", () => {
     expect(response.headers.get("retry-after")).toBe(String(seconds));
   }
 
-  it("makes a client that keeps failing wait, whatever its next token, and no one else", async () => {
+  it("makes a client that keeps failing wait, except with a valid API key, and no one else", async () => {
     // Three free failures, and a fourth that is still checked but starts a 1 s wait.
     for (let i = 1; i <= 4; i++) {
       await problem(await as("A", WRONG), 401, `wrong token ${i}`);
     }
-    // Now even the admin token or a valid key from A is refused unchecked...
+    // Now a wrong token from A gets 429, and so does the environment's admin token (an operator
+    // may have chosen it by hand: it is the one a guesser could find)...
+    await tooMany(await as("A", WRONG), 1);
     await tooMany(await as("A", ADMIN), 1);
-    await tooMany(await as("A", tokens.read), 1);
+    // ...but a valid API key from A is served: whoever shares A's address keeps working.
+    expect((await as("A", tokens.read)).status).toBe(200);
+    expect((await as("A", tokens.t7)).status).toBe(200);
     await tooMany(await as("A", WRONG), 1);
     // ...on every authenticated route...
     await tooMany(
@@ -374,9 +379,13 @@ describe("the failure throttle over HTTP", () => {
     // let its holder interleave guesses at the admin token. The next failure waits 4 s.
     expect((await as("A", ADMIN)).status).toBe(200);
     await problem(await as("A", WRONG), 401, "wrong token after a success");
-    await tooMany(await as("A", tokens.t7), 4);
-    clock.advance(4_000);
+    await tooMany(await as("A", WRONG), 4);
+    await tooMany(await as("A", ADMIN), 4);
     expect((await as("A", tokens.t7)).status).toBe(200);
+    // Served keys neither reset nor lengthen the wait.
+    await tooMany(await as("A", WRONG), 4);
+    clock.advance(4_000);
+    expect((await as("A", ADMIN)).status).toBe(200);
   });
 
   it("counts B's failures apart from A's", async () => {
@@ -386,6 +395,50 @@ describe("the failure throttle over HTTP", () => {
     expect((await as("D", ADMIN)).status).toBe(200);
     clock.advance(1_000);
     expect((await as("C", ADMIN)).status).toBe(200);
+  });
+
+  it("behind trusted proxies, counts each forwarded client apart, and nobody picks an address", async () => {
+    const proxied = fakeClock();
+    const behind = apiClient(
+      createObserversApi({
+        sql,
+        runtime: stubRuntime(),
+        adminToken: ADMIN,
+        logger: silentLogger,
+        clientAddress: (c) => c.req.header("x-test-peer"),
+        trustedProxies: {
+          ranges: (parseTrustedProxies("10.0.0.0/8") as { ranges: IpRange[] }).ranges,
+          header: "x-forwarded-for",
+        },
+        authThrottle: new AuthThrottle({ freeFailures: 2, clock: proxied }),
+      }),
+      ADMIN,
+    );
+    const from = (peer: string, forwarded: string | null, token: string) =>
+      behind("GET", "/api/observers", undefined, {
+        token,
+        headers: { "x-test-peer": peer, ...(forwarded ? { "x-forwarded-for": forwarded } : {}) },
+      });
+    // Client 198.51.100.1, behind the proxy 10.0.0.5, forges a left-hand entry: it still counts
+    // as what the proxy saw.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from("10.0.0.5", `1.1.1.${i}, 198.51.100.1`, WRONG), 401, `X ${i}`);
+    }
+    await tooMany(await from("10.0.0.5", "7.7.7.7, 198.51.100.1", WRONG), 1);
+    // Another client behind the same proxy is not locked out.
+    expect((await from("10.0.0.5", "198.51.100.2", ADMIN)).status).toBe(200);
+    // A peer that is not a trusted proxy cannot choose its address with the header.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from("203.0.113.5", `198.51.100.${10 + i}`, WRONG), 401, `Y ${i}`);
+    }
+    await tooMany(await from("203.0.113.5", "198.51.100.99", ADMIN), 1);
+    // IPv6 clients count by /64: another address of the same /64 waits, another /64 does not.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from(`2001:db8:1:2::${i}`, null, WRONG), 401, `Z ${i}`);
+    }
+    await tooMany(await from("2001:db8:1:2:ffff::9", null, WRONG), 1);
+    await tooMany(await from("10.0.0.5", "2001:db8:1:2::abcd", WRONG), 1);
+    expect((await from("2001:db8:1:3::1", null, ADMIN)).status).toBe(200);
   });
 
   it("counts every client as one when the host gives no address", async () => {
