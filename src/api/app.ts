@@ -46,6 +46,8 @@ export interface ObserversApiOptions {
   authThrottle?: AuthThrottle;
   /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
   live?: LiveUpgrade;
+  /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
+  onKeyRevoked?: (keyId: string) => void;
 }
 
 /**
@@ -110,7 +112,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
-    .route("/api/keys", keyRoutes(deps));
+    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
 }
 
 /** The API's type, for Hono's RPC client: `hc<ObserversApi>(baseUrl, { headers })`. */

@@ -13,6 +13,8 @@ export interface Principal {
   scope: "admin" | "read";
   /** The key's tenant (BIGINT as text), or null for every tenant. */
   tenant: string | null;
+  /** The stored API key's id; null for the admin token from the environment. */
+  keyId: string | null;
 }
 
 /** Hono's environment of the API's handlers. */
@@ -81,10 +83,12 @@ async function authenticate(
   token: string,
 ): Promise<Principal | null> {
   if (adminDigest && sameBytes(await adminDigest, await digest(token))) {
-    return { actor: "admin", scope: "admin", tenant: null };
+    return { actor: "admin", scope: "admin", tenant: null, keyId: null };
   }
   const key = await findApiKey(options.sql, token);
-  return key ? { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org } : null;
+  return key
+    ? { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org, keyId: key.id }
+    : null;
 }
 
 /**

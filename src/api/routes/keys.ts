@@ -90,6 +90,8 @@ const remove = createRoute({
   path: "/{id}",
   tags,
   summary: "Revoke an API key",
+  description:
+    "It stops authenticating at once; its open WebSockets are closed with code 1008 at once on this server, and within OBSERVERS_LIVE_KEY_CHECK_MS (default 5 s) on every other server.",
   request: { params: idParam("id", "The key's id") },
   responses: { 204: { description: "Revoked" }, ...problems({ write: true }) },
 });
@@ -100,8 +102,11 @@ function requireAdmin(scope: "admin" | "read"): void {
   }
 }
 
-/** `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. */
-export function keyRoutes(deps: ApiDependencies) {
+/**
+ * `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. `onRevoked`
+ * hears of each key revoked here (the live hub closes its sockets at once).
+ */
+export function keyRoutes(deps: ApiDependencies, onRevoked?: (keyId: string) => void) {
   const { sql } = deps;
   return router()
     .openapi(create, async (c) => {
@@ -135,7 +140,8 @@ export function keyRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(remove, async (c) => {
-      await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      const revoked = await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      onRevoked?.(revoked);
       return c.body(null, 204);
     });
 }
