@@ -112,4 +112,27 @@ describe("revoking a key", () => {
     expect(closed.afterMs).toBeLessThan(5_000 + 5_000);
     await stillServed(other);
   }, 30_000);
+
+  it("closes its sockets at once on a Deno server that revoked it", async () => {
+    const deno = await startServer(
+      { DATABASE_URL: db.url, OBSERVERS_MIGRATE: "off", OBSERVERS_LIVE_KEY_CHECK_MS: "60000" },
+      { runtime: "deno" },
+    );
+    try {
+      const doomed = await createKey("doomed-deno", 9);
+      const kept = await createKey("kept-deno", 9);
+      const there = open(deno, doomed.token);
+      const other = open(deno, kept.token);
+      await Promise.all([there.ready(), other.ready()]);
+      const start = performance.now();
+      const response = await deno.api(`/api/keys/${doomed.id}`, { method: "DELETE" });
+      expect(response.status).toBe(204);
+      const closed = await closing(there, start);
+      expect(closed.code).toBe(1008);
+      expect(closed.afterMs).toBeLessThan(5_000);
+      await stillServed(other);
+    } finally {
+      await deno.kill9();
+    }
+  }, 60_000);
 });
