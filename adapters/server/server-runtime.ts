@@ -166,7 +166,7 @@ export async function startServerRuntime(
       clientAddress: host.clientAddress,
       trustedProxies: config.trustedProxies,
       live: live.upgrade,
-      onKeyRevoked: (keyId) => live.revoke(keyId),
+      onKeyRevoked: (key) => live.revoke(key.id),
     });
     await feed.start();
     cleanups.push(() => feed.stop());

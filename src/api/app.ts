@@ -16,7 +16,7 @@ import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
-import { keyRoutes } from "./routes/keys.ts";
+import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
@@ -47,7 +47,7 @@ export interface ObserversApiOptions {
   /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
   live?: LiveUpgrade;
   /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
-  onKeyRevoked?: (keyId: string) => void;
+  onKeyRevoked?: KeyRevoked;
 }
 
 /**

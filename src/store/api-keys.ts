@@ -130,26 +130,29 @@ export async function listApiKeys(
   return toPage(keys, page, limit, Number(counts[0]?.total ?? 0));
 }
 
-/**
- * Revokes a key (it stops authenticating at once) and returns its id as stored; `NotFoundError`
- * when absent or another tenant's.
- */
+/** A key just revoked: its id as stored, and its tenant (whose live hub holds its sockets). */
+export interface RevokedApiKey {
+  id: string;
+  tenant: string | null;
+}
+
+/** Revokes a key (it stops authenticating at once); `NotFoundError` when absent or another tenant's. */
 export async function deleteApiKey(
   sql: SqlExecutor,
   id: string,
   scope: TenantScope = {},
-): Promise<string> {
+): Promise<RevokedApiKey> {
   const missing = new NotFoundError(`no API key with id ${JSON.stringify(id)}`);
   if (!isUuid(id)) throw missing;
-  const rows = await sql.query<{ id: string }>(
+  const rows = await sql.query<RevokedApiKey>(
     `UPDATE core.tb_api_key SET deleted_at = now()
      WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
-     RETURNING id::text AS id`,
+     RETURNING id::text AS id, fk_customer_org::text AS tenant`,
     [id, scope.tenant ?? null],
   );
   const revoked = rows[0];
   if (!revoked) throw missing;
-  return revoked.id;
+  return revoked;
 }
 
 /**

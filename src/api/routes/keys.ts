@@ -1,5 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { deleteApiKey, insertApiKey, listApiKeys } from "../../store/api-keys.ts";
+import {
+  deleteApiKey,
+  insertApiKey,
+  listApiKeys,
+  type RevokedApiKey,
+} from "../../store/api-keys.ts";
 import { tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import { HttpProblem } from "../problem.ts";
@@ -102,11 +107,14 @@ function requireAdmin(scope: "admin" | "read"): void {
   }
 }
 
+/** Hears of a key just revoked: the host's live hub closes its sockets. */
+export type KeyRevoked = (key: RevokedApiKey) => void | Promise<void>;
+
 /**
  * `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. `onRevoked`
  * hears of each key revoked here (the live hub closes its sockets at once).
  */
-export function keyRoutes(deps: ApiDependencies, onRevoked?: (keyId: string) => void) {
+export function keyRoutes(deps: ApiDependencies, onRevoked?: KeyRevoked) {
   const { sql } = deps;
   return router()
     .openapi(create, async (c) => {
@@ -141,7 +149,15 @@ export function keyRoutes(deps: ApiDependencies, onRevoked?: (keyId: string) => 
     })
     .openapi(remove, async (c) => {
       const revoked = await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
-      onRevoked?.(revoked);
+      try {
+        await onRevoked?.(revoked);
+      } catch (error) {
+        // The key is revoked; its sockets still close at the hubs' next periodic check.
+        deps.logger.log("warn", "could not tell the live hub of a revoked key", {
+          key_id: revoked.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
       return c.body(null, 204);
     });
 }
