@@ -12,6 +12,7 @@ import { insertApiKey } from "../../src/store/api-keys.ts";
 import { insertChange } from "../support/changes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { openRawLive, type RawLiveSocket } from "../support/live-client.ts";
+import { insertObserver } from "../support/observers.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 const ADMIN_TOKEN = "live-do-admin-token";
@@ -148,10 +149,16 @@ async function settled(): Promise<void> {
   }
 }
 
-async function logRow(eventId: string, status: string, org: number | null): Promise<void> {
-  await db.sql`INSERT INTO core.tb_observer_log (event_id, entity_type, event_type, status,
-    action_index, action_type, attempt_number, max_attempts, fk_customer_org)
-    VALUES (${eventId}, 'Order', 'INSERT', ${status}, 0, 'webhook', 1, 3, ${org})`;
+async function logRow(
+  eventId: string,
+  status: string,
+  org: number | null,
+  observer: string | null = null,
+): Promise<void> {
+  await db.sql`INSERT INTO core.tb_observer_log (fk_observer, event_id, entity_type, event_type,
+      status, action_index, action_type, attempt_number, max_attempts, fk_customer_org)
+    VALUES ((SELECT pk_observer FROM core.tb_observer WHERE id = ${observer}::uuid), ${eventId},
+      'Order', 'INSERT', ${status}, 0, 'webhook', 1, 3, ${org})`;
 }
 
 /** Whether every cursor comes after the one before it in at least one stream and never moves back. */
@@ -269,15 +276,19 @@ describe("the live hub Durable Object in wrangler dev", () => {
     const other = await insertChange(db.sql, { org: 7, at: now(), entity: "Invoice" });
     await logRow(seven, "success", 7);
     await logRow(eight, "failed", 8);
+    // A global observer's execution on tenant 7's change: the admin's, not the tenant hub's.
+    const global = await insertObserver(db.sql, { name: "global-do", actions: [{ type: "log" }] });
+    await logRow(seven, "failed", 7, global);
     await tick();
 
-    const all = await received(admin, 5);
+    const all = await received(admin, 6);
     expect(all.map((m) => [m.type, m.event_id])).toEqual([
       ["change", seven],
       ["change", eight],
       ["change", other],
       ["execution", seven],
       ["execution", eight],
+      ["execution", seven],
     ]);
     expect(increasing(all)).toBe(true);
     expect(all[0]).not.toHaveProperty("after");
