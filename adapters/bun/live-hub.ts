@@ -14,6 +14,8 @@ export { SLOW_CONSUMER_CLOSE } from "../../src/live/hub.ts";
 interface SocketData {
   subscription: LiveSubscription;
   actor: string;
+  /** The API key that opened it (null: the admin token), re-checked while it is open. */
+  keyId: string | null;
   /** The hub's side of the socket, once open. */
   connection: LiveConnection | null;
 }
@@ -29,12 +31,16 @@ export interface BunLiveHubOptions {
   maxBufferedBytes?: number;
   /** Seconds of silence (Bun pings idle sockets) before a peer counts as dead (default 60). */
   idleTimeoutSeconds?: number;
+  /** How often open sockets' keys are re-checked (default 5 000 ms). */
+  keyCheckMs?: number;
 }
 
 /** The WebSocket side of a Bun server: the API's upgrade, Bun's handlers, and the feed's fan-out. */
 export interface BunLiveHub {
   upgrade: LiveUpgrade;
   websocket: BunWebSocketHandler<SocketData>;
+  /** Closes the sockets of a key just revoked (1008). */
+  revoke(keyId: string): void;
   /** Publishes the feed's batches on `server`. */
   bind(server: BunServer): void;
   /** Closes every socket (1001) and stops publishing. */
@@ -71,11 +77,12 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
     logger: options.logger,
     transport,
     maxBufferedBytes: maxBuffered,
+    ...(options.keyCheckMs === undefined ? {} : { keyCheckMs: options.keyCheckMs }),
   });
 
   const websocket: BunWebSocketHandler<SocketData> = {
     open(ws) {
-      ws.data.connection = hub.open(ws, ws.data.subscription);
+      ws.data.connection = hub.open(ws, ws.data.subscription, ws.data.keyId);
     },
     message(ws, message) {
       const text = typeof message === "string" ? message : new TextDecoder().decode(message);
@@ -98,7 +105,12 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
   return {
     upgrade(c, subscription: LiveSubscription, principal: Principal) {
       const bun = c.env as BunServer;
-      const data: SocketData = { subscription, actor: principal.actor, connection: null };
+      const data: SocketData = {
+        subscription,
+        actor: principal.actor,
+        keyId: principal.keyId,
+        connection: null,
+      };
       if (!bun.upgrade(c.req.raw, { data })) {
         throw new HttpProblem(400, "BAD_REQUEST", "the WebSocket upgrade failed");
       }
@@ -106,6 +118,9 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
       return new Response(null);
     },
     websocket,
+    revoke(keyId) {
+      hub.revoke(keyId);
+    },
     bind(bound) {
       server = bound;
     },

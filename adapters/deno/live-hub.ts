@@ -30,7 +30,7 @@ export function createDenoLiveHub(options: DenoLiveHubOptions): DenoLiveHub {
   const idleTimeout = options.idleTimeoutSeconds ?? 60;
   const decoder = new TextDecoder();
   return {
-    upgrade(c, subscription) {
+    upgrade(c, subscription, principal) {
       let upgraded: { socket: DenoWebSocket; response: Response };
       try {
         upgraded = denoGlobal().upgradeWebSocket(c.req.raw, { idleTimeout });
@@ -45,7 +45,7 @@ export function createDenoLiveHub(options: DenoLiveHubOptions): DenoLiveHub {
       socket.binaryType = "arraybuffer";
       // The socket is CONNECTING until Deno has sent the 101: the hub takes it once open.
       socket.onopen = () => {
-        const connection = hub.open(socket, subscription);
+        const connection = hub.open(socket, subscription, principal.keyId);
         socket.onmessage = (event: MessageEvent) => {
           const { data } = event;
           connection.message(typeof data === "string" ? data : decoder.decode(data as ArrayBuffer));
@@ -53,6 +53,9 @@ export function createDenoLiveHub(options: DenoLiveHubOptions): DenoLiveHub {
         socket.onclose = () => connection.closed();
       };
       return response;
+    },
+    revoke(keyId) {
+      hub.revoke(keyId);
     },
     close() {
       hub.close();

@@ -61,11 +61,15 @@ export interface LiveDependencies {
   logger: Logger;
   /** `OBSERVERS_LIVE_MAX_BUFFERED_BYTES`. */
   maxBufferedBytes: number;
+  /** `OBSERVERS_LIVE_KEY_CHECK_MS`. */
+  keyCheckMs: number;
 }
 
 /** The host's live notifications: the API's WebSocket upgrade and the hub's shutdown. */
 export interface HostLive {
   upgrade: LiveUpgrade;
+  /** Closes the sockets of a key just revoked (1008). */
+  revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
 }
@@ -134,6 +138,7 @@ export async function startServerRuntime(
       feed,
       logger,
       maxBufferedBytes: config.liveMaxBufferedBytes,
+      keyCheckMs: config.liveKeyCheckMs,
     });
     const runtime = createObserverRuntime({
       onCommitted: () => feed.wake(),
@@ -171,7 +176,9 @@ export async function startServerRuntime(
       logger,
       environment: services.environment,
       clientAddress: host.clientAddress,
+      trustedProxies: config.trustedProxies,
       live: live.upgrade,
+      onKeyRevoked: (key) => live.revoke(key.id),
     });
     await feed.start();
     cleanups.push(() => feed.stop());

@@ -18,7 +18,7 @@ import type { ObserverRuntime, RuntimeHealth } from "../../src/runtime/types.ts"
 import { readBacklog } from "../../src/store/change-log.ts";
 import type { WorkersConfig } from "./config.ts";
 import { hyperdriveClient } from "./database.ts";
-import { hubUpgrade } from "./live-upgrade.ts";
+import { hubRevoke, hubUpgrade } from "./live-upgrade.ts";
 import type { SchemaStatus } from "./schema.ts";
 import { countingFetch, workersEnvironment } from "./services.ts";
 import { lastTick, scheduleTick } from "./ticker.ts";
@@ -138,7 +138,9 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,
-    ...(bindings.LIVE_HUB ? { live: hubUpgrade(bindings.LIVE_HUB) } : {}),
+    ...(bindings.LIVE_HUB
+      ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
+      : {}),
   });
 
   return {

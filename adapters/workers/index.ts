@@ -34,7 +34,7 @@ export {
   type PublishLiveResult,
   publishLive,
 } from "./live-publisher.ts";
-export { hubUpgrade } from "./live-upgrade.ts";
+export { hubRevoke, hubUpgrade } from "./live-upgrade.ts";
 export { MIGRATIONS } from "./migrations.generated.ts";
 export { cachedSchemaCheck, checkSchema, type SchemaStatus } from "./schema.ts";
 export { type CountingFetch, countingFetch, workersEnvironment } from "./services.ts";

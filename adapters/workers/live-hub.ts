@@ -38,6 +38,13 @@
  * (meta) or one change's row images (full), and a publish carries at most the publisher's batch.
  * Should the runtime start reporting `bufferedAmount`, a socket above `maxBufferedBytes` is closed
  * (1013) the same way.
+ *
+ * Revoked keys: each socket's attachment names the API key that opened it. `DELETE /api/keys/{id}`
+ * posts `/revoke` to the hub of the key's tenant, which closes that key's sockets (1008) at once;
+ * and while key-bound sockets are open the hub keeps an alarm every `keyCheckMs` (default 5 s)
+ * that re-checks all their keys in one query, so a key revoked any other way (by hand, or a
+ * `/revoke` that failed) is closed within that bound. The alarm wakes a hibernating hub; a hub
+ * holding only admin-token sockets sets none.
  */
 import {
   decodeCursor,
@@ -47,11 +54,13 @@ import {
   type StreamPosition,
 } from "../../src/live/cursor.ts";
 import { type LiveBatch, laterCursor, reached } from "../../src/live/feed.ts";
+import { DEFAULT_KEY_CHECK_MS, REVOKED_CLOSE, REVOKED_REASON } from "../../src/live/key-watch.ts";
 import type { PayloadMode } from "../../src/live/messages.ts";
 import { replay } from "../../src/live/replay.ts";
 import type { LiveSubscription } from "../../src/live/subscription.ts";
 import { type Logger, silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
+import { liveApiKeyIds } from "../../src/store/api-keys.ts";
 import { readLivePositions } from "../../src/store/live.ts";
 import {
   type DurableObjectNamespace,
@@ -67,6 +76,8 @@ import {
 
 /** The request header carrying the checked subscription (JSON `LiveSubscription`) to the hub. */
 export const SUBSCRIPTION_HEADER = "x-observers-live-subscription";
+/** The request header naming the API key that opened the socket (absent: the admin token). */
+export const KEY_HEADER = "x-observers-live-key";
 /** Hubs are reached through stubs only; the host is never resolved. */
 export const HUB_ORIGIN = "https://live-hub.internal";
 
@@ -94,7 +105,7 @@ export interface PublishedItem {
   stream: "changes" | "executions";
   /** The feed's cursor after the item, encoded. */
   cursor: string;
-  /** The row's tenant (BIGINT as text), or null. */
+  /** The tenant whose hub receives it (BIGINT as text; `LiveItem.tenant`), or null: global only. */
   tenant: string | null;
   meta: PublishedRendering;
   /** Changes only: with `payload=full` (executions render the same in both modes). */
@@ -138,12 +149,12 @@ export async function toPublishedItems(batch: LiveBatch): Promise<PublishedItem[
   return Promise.all(
     batch.items.map(async (item): Promise<PublishedItem> => {
       const meta = await rendering(item, "meta");
-      const org = (JSON.parse(meta.text) as { fk_customer_org: number | string | null })
-        .fk_customer_org;
       return {
         stream: item.stream,
         cursor: encodeCursor(item.cursor),
-        tenant: org === null ? null : String(org),
+        // Who may receive it, not the change's tenant: a global observer's executions reach the
+        // global hub only.
+        tenant: item.tenant,
         meta,
         ...(item.stream === "changes" ? { full: await rendering(item, "full") } : {}),
       };
@@ -177,6 +188,8 @@ export interface LiveHubOptions {
   maxPendingMessages?: number;
   /** Where the runtime reports `bufferedAmount`: close a socket above this (default 8 MiB). */
   maxBufferedBytes?: number;
+  /** How often the keys of open sockets are re-checked (default 5 000 ms). */
+  keyCheckMs?: number;
 }
 
 /** `{"type":"ping"}`, answered `{"type":"pong"}` (by the runtime, without waking the object). */
@@ -196,11 +209,14 @@ interface Attachment {
   /** Replayed up to here (encoded); null without a replay. */
   after: string | null;
   catchingUp: boolean;
+  /** The API key that opened the socket; null or absent: the admin token. */
+  keyId?: string | null;
 }
 
 interface SocketState {
   after: LiveCursor | null;
   catchingUp: boolean;
+  keyId: string | null;
 }
 
 /** A live message for one socket, before its own filter. */
@@ -234,12 +250,16 @@ export class LiveHub {
     });
   }
 
-  /** `GET /connect` (a WebSocket upgrade), `POST /publish`, `GET /position`. */
+  /** `GET /connect` (a WebSocket upgrade), `POST /publish`, `POST /revoke`, `GET /position`. */
   async fetch(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/connect" && request.method === "GET") return this.connect(request);
     if (path === "/publish" && request.method === "POST") {
       return this.publish((await request.json()) as PublishedBatch);
+    }
+    if (path === "/revoke" && request.method === "POST") {
+      const { key_id: keyId } = (await request.json()) as { key_id: string };
+      return Response.json({ closed: this.closeRevoked(new Set([keyId])) });
     }
     if (path === "/position" && request.method === "GET") {
       return Response.json({ position: this.position && encodeCursor(this.position) });
@@ -259,16 +279,18 @@ export class LiveHub {
       topicTag(subscription.changeTopic),
       topicTag(subscription.executionTopic),
     ]);
+    const keyId = request.headers.get(KEY_HEADER);
     const { WebSocketPair } = workersGlobals();
     const pair = new WebSocketPair();
     const server = pair[1] as WorkersWebSocket;
     this.ctx.acceptWebSocket(server, tags);
+    if (keyId !== null) await this.scheduleKeyCheck();
     if (subscription.since === null && this.position !== null) {
       // Live from here: everything published from now on has a cursor no earlier than this.
-      this.setState(server, { after: null, catchingUp: false });
+      this.setState(server, { after: null, catchingUp: false, keyId });
       this.send(server, readyText(this.position));
     } else {
-      this.setState(server, { after: null, catchingUp: true });
+      this.setState(server, { after: null, catchingUp: true, keyId });
       this.pending.set(server, []);
       this.ctx.waitUntil(this.catchUp(server, subscription));
     }
@@ -313,7 +335,7 @@ export class LiveHub {
       // Synchronously from here: nothing is published between the switch and the flush.
       const held = this.pending.get(ws) ?? [];
       this.pending.delete(ws);
-      this.setState(ws, { after: to, catchingUp: false });
+      this.setState(ws, { after: to, catchingUp: false, keyId: this.stateOf(ws).keyId });
       for (const outgoing of held) this.sendLive(ws, outgoing);
       // Everything the hub has been handed is now out to this socket, or before `to`.
       this.send(ws, readyText(this.position === null ? to : laterCursor(to, this.position)));
@@ -419,6 +441,7 @@ export class LiveHub {
       state = {
         after: attachment?.after ? decodeCursor(attachment.after) : null,
         catchingUp: attachment?.catchingUp ?? false,
+        keyId: attachment?.keyId ?? null,
       };
       this.states.set(ws, state);
     }
@@ -429,9 +452,61 @@ export class LiveHub {
     const attachment: Attachment = {
       after: state.after && encodeCursor(state.after),
       catchingUp: state.catchingUp,
+      keyId: state.keyId,
     };
     ws.serializeAttachment(attachment);
     this.states.set(ws, state);
+  }
+
+  /** Closes (1008) the open sockets of the keys in `revoked`; returns how many. */
+  private closeRevoked(revoked: ReadonlySet<string>): number {
+    let closed = 0;
+    for (const ws of this.ctx.getWebSockets()) {
+      const { keyId } = this.stateOf(ws);
+      if (keyId === null || !revoked.has(keyId)) continue;
+      this.drop(ws, REVOKED_CLOSE, REVOKED_REASON);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Open sockets' keys, each once. */
+  private openKeys(): string[] {
+    const keys = new Set<string>();
+    for (const ws of this.ctx.getWebSockets()) {
+      if (ws.readyState !== OPEN) continue;
+      const { keyId } = this.stateOf(ws);
+      if (keyId !== null) keys.add(keyId);
+    }
+    return [...keys];
+  }
+
+  /** Sets the key-check alarm unless one is set. */
+  private async scheduleKeyCheck(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) !== null) return;
+    await this.ctx.storage.setAlarm(Date.now() + (this.options.keyCheckMs ?? DEFAULT_KEY_CHECK_MS));
+  }
+
+  /**
+   * The Durable Object's alarm: re-checks the keys of the open sockets in one query and closes the
+   * revoked ones' (1008); set again while key-bound sockets remain.
+   */
+  async alarm(): Promise<void> {
+    const keys = this.openKeys();
+    if (keys.length === 0) return;
+    let sql: SqlClient | undefined;
+    try {
+      sql = this.options.connect();
+      const live = await liveApiKeyIds(sql, keys);
+      this.closeRevoked(new Set(keys.filter((id) => !live.has(id))));
+    } catch (error) {
+      this.logger.log("warn", "live key check failed", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } finally {
+      await sql?.close();
+    }
+    if (this.openKeys().length > 0) await this.scheduleKeyCheck();
   }
 
   /** A client message: `{"type":"ping"}` (in any spacing) is answered; anything else is an error. */

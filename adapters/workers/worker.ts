@@ -126,11 +126,17 @@ export class LiveHubObject {
     const setup = setUp(env);
     this.hub = new LiveHub(ctx, {
       connect: () => hyperdriveClient(env.HYPERDRIVE),
-      ...(setup instanceof ConfigError ? {} : { logger: setup.logger }),
+      ...(setup instanceof ConfigError
+        ? {}
+        : { logger: setup.logger, keyCheckMs: setup.config.server.liveKeyCheckMs }),
     });
   }
   fetch(request: Request): Promise<Response> {
     return this.hub.fetch(request);
+  }
+  /** Re-checks the open sockets' keys (revoked: closed with 1008). */
+  alarm(): Promise<void> {
+    return this.hub.alarm();
   }
   webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     this.hub.webSocketMessage(ws, message);

@@ -3,6 +3,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ObserverRuntime } from "../runtime/types.ts";
@@ -16,7 +17,7 @@ import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
-import { keyRoutes } from "./routes/keys.ts";
+import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
@@ -42,12 +43,19 @@ export interface ObserversApiOptions {
    * count as one.
    */
   clientAddress?: ClientAddress;
+  /**
+   * Proxies whose forwarding header names the client (`OBSERVERS_TRUSTED_PROXIES`): only then is a
+   * header read for the client's address. Absent: the host's peer address, headers ignored.
+   */
+  trustedProxies?: TrustedProxies | null;
   /** Replaces the default failure throttle (10 free failures, then 1 s doubling to 15 min). */
   authThrottle?: AuthThrottle;
   /** The host's WebSocket upgrade for `GET /api/observers/ws`; without it, that route is a 404. */
   live?: LiveUpgrade;
   /** What the API refuses beyond (default `DEFAULT_API_LIMITS`; docs/security.md). */
   limits?: Partial<ApiLimits>;
+  /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
+  onKeyRevoked?: KeyRevoked;
 }
 
 /**
@@ -98,6 +106,7 @@ export function createObserversApi(options: ObserversApiOptions) {
       sql,
       adminToken: options.adminToken ?? null,
       clientAddress: options.clientAddress,
+      trustedProxies: options.trustedProxies ?? undefined,
       ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
     }),
   );
@@ -113,7 +122,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
-    .route("/api/keys", keyRoutes(deps));
+    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
 }
 
 /** The API's type, for Hono's RPC client: `hc<ObserversApi>(baseUrl, { headers })`. */

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { clientAddressOf, type TrustedProxies, throttleKey } from "../net/client-address.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { findApiKey } from "../store/api-keys.ts";
 import type { TenantScope } from "../store/common.ts";
@@ -12,6 +13,8 @@ export interface Principal {
   scope: "admin" | "read";
   /** The key's tenant (BIGINT as text), or null for every tenant. */
   tenant: string | null;
+  /** The stored API key's id; null for the admin token from the environment. */
+  keyId: string | null;
 }
 
 /** Hono's environment of the API's handlers. */
@@ -29,6 +32,8 @@ export interface AuthOptions {
   adminToken?: string | null;
   /** Whose failures count together; without it, every client counts as one. */
   clientAddress?: ClientAddress | undefined;
+  /** Peers whose forwarding header names the client (`OBSERVERS_TRUSTED_PROXIES`). */
+  trustedProxies?: TrustedProxies | undefined;
   throttle?: AuthThrottle;
 }
 
@@ -58,24 +63,49 @@ function unauthorized(detail: string): HttpProblem {
   return new HttpProblem(401, "UNAUTHORIZED", detail, { "www-authenticate": "Bearer" });
 }
 
-/** The principal `token` stands for, or null. */
+function tooMany(waitMs: number): HttpProblem {
+  const seconds = Math.ceil(waitMs / 1000);
+  return new HttpProblem(
+    429,
+    "TOO_MANY_REQUESTS",
+    `too many invalid tokens from this client: retry in ${seconds} s`,
+    { "retry-after": String(seconds) },
+  );
+}
+
+/**
+ * The principal `token` stands for, or null. `adminDigest` undefined: the admin token is not
+ * checked (a throttled client, see `createAuth`).
+ */
 async function authenticate(
   options: AuthOptions,
   adminDigest: Promise<Uint8Array> | undefined,
   token: string,
 ): Promise<Principal | null> {
   if (adminDigest && sameBytes(await adminDigest, await digest(token))) {
-    return { actor: "admin", scope: "admin", tenant: null };
+    return { actor: "admin", scope: "admin", tenant: null, keyId: null };
   }
   const key = await findApiKey(options.sql, token);
-  return key ? { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org } : null;
+  return key
+    ? { actor: `key:${key.name}`, scope: key.scope, tenant: key.fk_customer_org, keyId: key.id }
+    : null;
 }
 
 /**
  * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
- * only read (403 otherwise; test and backtest only read); a tenant-bound key's tenant reaches the store through `principal`.
- * A client that keeps sending invalid tokens is made to wait (429 with `Retry-After`) before its
- * next token is even checked.
+ * only read (403 otherwise; test and backtest only read); a tenant-bound key's tenant reaches the
+ * store through `principal`.
+ *
+ * A client (its address, an IPv6 one by /64, see client-address.ts) that keeps sending invalid
+ * tokens is throttled: until its wait is over, an invalid token gets 429 with `Retry-After` (and
+ * does not lengthen the wait), while a stored API key still passes, so that clients sharing an
+ * address with a guesser (behind a NAT, or an untrusted proxy) keep working. Checking a stored key
+ * is one SHA-256 and one lookup by it, the same cost as before; and answering it tells a guesser
+ * nothing it could use, since keys are 256 random bits. The admin token from the environment is the
+ * exception: an operator may have chosen it by hand, so it is the one credential guessing could
+ * find, and a throttled client's admin token waits like any guess (use an API key, or configure
+ * `OBSERVERS_TRUSTED_PROXIES`, for clients behind a shared address). A success never resets a
+ * client's failures: a key holder could otherwise interleave it with guesses.
  */
 export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
   const adminDigest = options.adminToken ? digest(options.adminToken) : undefined;
@@ -87,19 +117,16 @@ export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
       (header ? BEARER.exec(header)?.[1] : undefined) ??
       (c.req.path === LIVE_PATH ? c.req.query("token") || undefined : undefined);
     if (token === undefined) throw unauthorized("send Authorization: Bearer <token>");
-    const client = options.clientAddress?.(c) ?? "unknown";
+    const address = clientAddressOf(
+      options.clientAddress?.(c),
+      (name) => c.req.header(name),
+      options.trustedProxies,
+    );
+    const client = address === undefined ? "unknown" : throttleKey(address);
     const waitMs = throttle.waitMs(client);
-    if (waitMs > 0) {
-      const seconds = Math.ceil(waitMs / 1000);
-      throw new HttpProblem(
-        429,
-        "TOO_MANY_REQUESTS",
-        `too many invalid tokens from this client: retry in ${seconds} s`,
-        { "retry-after": String(seconds) },
-      );
-    }
-    const principal = await authenticate(options, adminDigest, token);
+    const principal = await authenticate(options, waitMs > 0 ? undefined : adminDigest, token);
     if (!principal) {
+      if (waitMs > 0) throw tooMany(waitMs);
       throttle.failure(client);
       throw unauthorized("the token is not valid");
     }

@@ -29,6 +29,9 @@ export type ServerEnvName =
   | "OBSERVERS_LEASE_MS"
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
+  | "OBSERVERS_LIVE_KEY_CHECK_MS"
+  | "OBSERVERS_TRUSTED_PROXIES"
+  | "OBSERVERS_TRUSTED_PROXY_HEADER"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
   | "OBSERVERS_LOG_RETENTION_DAYS"
   | "OBSERVERS_DLQ_RETENTION_DAYS"
@@ -129,6 +132,21 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "4194304",
     description:
       "Unsent bytes a WebSocket subscriber may fall behind by before it is closed with 1013 (65536 to 1073741824).",
+  },
+  OBSERVERS_LIVE_KEY_CHECK_MS: {
+    default: "5000",
+    description:
+      "How often each server re-checks the API keys of its open WebSockets; a socket whose key was revoked on another server is closed (1008) within this (500 to 60000).",
+  },
+  OBSERVERS_TRUSTED_PROXIES: {
+    default: null,
+    description:
+      "Addresses or CIDR ranges of your reverse proxies (comma-separated, IPv4 or IPv6). Only a request from one of them has its client address read from OBSERVERS_TRUSTED_PROXY_HEADER (right to left, skipping trusted hops), for throttling failed authentication. Unset: the peer address, headers ignored.",
+  },
+  OBSERVERS_TRUSTED_PROXY_HEADER: {
+    default: "x-forwarded-for",
+    description:
+      "The header your trusted proxies write the client address into: x-forwarded-for or forwarded (RFC 7239).",
   },
   OBSERVERS_CHANGE_LOG_RETENTION_DAYS: {
     default: "7",

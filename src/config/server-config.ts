@@ -2,6 +2,7 @@ import * as v from "valibot";
 import type { ActionPolicy } from "../actions/policy.ts";
 import { DEFAULT_API_LIMITS as API, type ApiLimits } from "../api/limits.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { type IpRange, parseTrustedProxies } from "../net/client-address.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
 import { parseActionPolicy } from "./action-policy.ts";
 import type { ServerEnvName } from "./env-vars.ts";
@@ -34,6 +35,10 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Unsent bytes a live subscriber may queue before it is closed (1013). */
   liveMaxBufferedBytes: number;
+  /** How often open WebSockets' keys are re-checked (revoked elsewhere: closed with 1008). */
+  liveKeyCheckMs: number;
+  /** Proxies whose forwarding header names the client; null: none (headers ignored). */
+  trustedProxies: { ranges: IpRange[]; header: "x-forwarded-for" | "forwarded" } | null;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
   /** What actions may reference and what tenants' actions may configure (docs/security.md). */
   actionPolicy: ActionPolicy;
@@ -149,6 +154,31 @@ const envSchema = v.object({
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
+  OBSERVERS_LIVE_KEY_CHECK_MS: integer(500, 60_000, 5_000),
+  OBSERVERS_TRUSTED_PROXIES: v.optional(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const parsed = parseTrustedProxies(dataset.value);
+        if (parsed.ok) return parsed.ranges;
+        addIssue({
+          message: `must be IP addresses or CIDR ranges separated by commas; cannot read ${parsed.invalid.map((e) => JSON.stringify(e)).join(", ")}`,
+        });
+        return NEVER;
+      }),
+    ),
+  ),
+  OBSERVERS_TRUSTED_PROXY_HEADER: v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.picklist(
+        ["x-forwarded-for", "forwarded"],
+        (issue) => `must be x-forwarded-for or forwarded, got ${issue.received}`,
+      ),
+    ),
+    "x-forwarded-for",
+  ),
   OBSERVERS_CHANGE_LOG_RETENTION_DAYS: integer(1, 3650, 7),
   OBSERVERS_LOG_RETENTION_DAYS: integer(1, 3650, 30),
   OBSERVERS_DLQ_RETENTION_DAYS: integer(1, 3650, 30),
@@ -220,6 +250,10 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     leaseMs: e.OBSERVERS_LEASE_MS,
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,
+    liveKeyCheckMs: e.OBSERVERS_LIVE_KEY_CHECK_MS,
+    trustedProxies: e.OBSERVERS_TRUSTED_PROXIES?.length
+      ? { ranges: e.OBSERVERS_TRUSTED_PROXIES, header: e.OBSERVERS_TRUSTED_PROXY_HEADER }
+      : null,
     retention: {
       changeLogDays: e.OBSERVERS_CHANGE_LOG_RETENTION_DAYS,
       logDays: e.OBSERVERS_LOG_RETENTION_DAYS,

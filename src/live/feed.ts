@@ -18,6 +18,11 @@ import { changeTopicsOf, executionTopicsOf } from "./topics.ts";
 export interface LiveItem {
   stream: "changes" | "executions";
   position: StreamPosition;
+  /**
+   * The tenant whose subscribers may receive it (BIGINT as text), or null for unscoped
+   * subscribers only: a change's tenant; an execution's only when its observer is that tenant's.
+   */
+  tenant: string | null;
   /** The feed's cursor after this item. */
   cursor: LiveCursor;
   /** Topics selecting it (see topics.ts): changes have one list per payload mode. */
@@ -65,6 +70,7 @@ function changeItem(row: ChangeRow, position: StreamPosition, cursor: LiveCursor
   return {
     stream: "changes",
     position,
+    tenant: row.fk_customer_org,
     cursor,
     topics: (mode) => {
       topics[mode] ??= changeTopicsOf(fields, mode);
@@ -84,10 +90,12 @@ function executionItem(row: ExecutionRow, position: StreamPosition, cursor: Live
   return {
     stream: "executions",
     position,
+    tenant: row.audience,
     cursor,
     topics: () => {
+      // A global observer's executions go to unscoped topics only, whatever the change's tenant.
       topics ??= executionTopicsOf({
-        tenant: row.fk_customer_org,
+        tenant: row.audience,
         entityType: row.entity_type,
         eventType: row.event_type,
         observerId: row.observer_id,

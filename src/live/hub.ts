@@ -15,6 +15,7 @@ import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { encodeCursor, isAfter, type LiveCursor } from "./cursor.ts";
 import { type LiveBatch, type LiveFeed, type LiveItem, laterCursor, reached } from "./feed.ts";
+import { createKeyWatch, REVOKED_CLOSE, REVOKED_REASON } from "./key-watch.ts";
 import type { PayloadMode } from "./messages.ts";
 import { replay } from "./replay.ts";
 import type { LiveSubscription } from "./subscription.ts";
@@ -62,6 +63,11 @@ export interface LiveHubOptions<S> {
   transport: LiveTransport<S>;
   /** Unsent bytes a subscriber may have queued before it is closed with 1013 (default 4 MiB). */
   maxBufferedBytes?: number;
+  /**
+   * How often the keys of open sockets are re-checked; a revoked one's sockets are closed with
+   * 1008 (default 5 000 ms, `OBSERVERS_LIVE_KEY_CHECK_MS`; see key-watch.ts).
+   */
+  keyCheckMs?: number;
 }
 
 /** One subscriber's socket, as the host reports its events. */
@@ -76,8 +82,13 @@ export interface LiveConnection {
 
 /** The hub: open sockets, fed by the feed's batches from creation until `close`. */
 export interface LiveHub<S> {
-  /** Serves a socket the host accepted (and that is open) for `subscription`. */
-  open(socket: S, subscription: LiveSubscription): LiveConnection;
+  /**
+   * Serves a socket the host accepted (and that is open) for `subscription`, authenticated by the
+   * API key `keyId` (null: the admin token, which cannot be revoked).
+   */
+  open(socket: S, subscription: LiveSubscription, keyId?: string | null): LiveConnection;
+  /** Closes the sockets of a key just revoked (1008), at once. */
+  revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
   /** Sockets open now. */
@@ -95,6 +106,7 @@ interface CatchUp {
 interface Subscriber<S> {
   socket: S;
   subscription: LiveSubscription;
+  keyId: string | null;
   catchUp: CatchUp | null;
   closed: boolean;
   /** Resolves a replay waiting for the socket to drain. */
@@ -109,6 +121,22 @@ export function createLiveHub<S>(options: LiveHubOptions<S>): LiveHub<S> {
   const maxBuffered = options.maxBufferedBytes ?? 4 * 1024 * 1024;
   const subscribers = new Set<Subscriber<S>>();
   const catchingUp = new Set<Subscriber<S>>();
+  const keys = createKeyWatch({
+    sql,
+    logger,
+    ...(options.keyCheckMs === undefined ? {} : { intervalMs: options.keyCheckMs }),
+    onRevoked: (revoked) => closeRevoked(revoked),
+  });
+
+  /** Closes (1008) every open socket authenticated by one of `revoked`. */
+  function closeRevoked(revoked: ReadonlySet<string>): void {
+    for (const sub of subscribers) {
+      if (sub.closed || sub.keyId === null || !revoked.has(sub.keyId)) continue;
+      sub.closed = true;
+      sub.drained?.();
+      transport.close(sub.socket, REVOKED_CLOSE, REVOKED_REASON);
+    }
+  }
 
   function closeSlow(sub: Subscriber<S>, why: string): void {
     sub.closed = true;
@@ -285,16 +313,18 @@ export function createLiveHub<S>(options: LiveHubOptions<S>): LiveHub<S> {
   const unsubscribe = feed.onBatch(publish);
 
   return {
-    open(socket, subscription) {
+    open(socket, subscription, keyId = null) {
       const sub: Subscriber<S> = {
         socket,
         subscription,
+        keyId,
         catchUp: null,
         closed: false,
         drained: null,
         checking: false,
       };
       subscribers.add(sub);
+      if (keyId !== null) keys.add(keyId);
       void start(sub);
       return {
         message(text) {
@@ -317,14 +347,18 @@ export function createLiveHub<S>(options: LiveHubOptions<S>): LiveHub<S> {
         closed() {
           sub.closed = true;
           sub.drained?.();
-          subscribers.delete(sub);
+          if (subscribers.delete(sub) && keyId !== null) keys.remove(keyId);
           catchingUp.delete(sub);
           transport.unsubscribeAll(socket);
         },
       };
     },
+    revoke(keyId) {
+      closeRevoked(new Set([keyId]));
+    },
     close() {
       unsubscribe();
+      keys.stop();
       for (const sub of subscribers) {
         sub.closed = true;
         sub.drained?.();

@@ -12,6 +12,7 @@ import {
   tenantCondition,
   toPage,
 } from "./common.ts";
+import { arrayLiteral } from "./pg-array.ts";
 
 /** An API key as authentication sees it. */
 export interface ApiKey {
@@ -129,18 +130,45 @@ export async function listApiKeys(
   return toPage(keys, page, limit, Number(counts[0]?.total ?? 0));
 }
 
+/** A key just revoked: its id as stored, and its tenant (whose live hub holds its sockets). */
+export interface RevokedApiKey {
+  id: string;
+  tenant: string | null;
+}
+
 /** Revokes a key (it stops authenticating at once); `NotFoundError` when absent or another tenant's. */
 export async function deleteApiKey(
   sql: SqlExecutor,
   id: string,
   scope: TenantScope = {},
-): Promise<void> {
+): Promise<RevokedApiKey> {
   const missing = new NotFoundError(`no API key with id ${JSON.stringify(id)}`);
   if (!isUuid(id)) throw missing;
-  const rows = await sql.query(
+  const rows = await sql.query<RevokedApiKey>(
     `UPDATE core.tb_api_key SET deleted_at = now()
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)} RETURNING 1 AS revoked`,
+     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
+     RETURNING id::text AS id, fk_customer_org::text AS tenant`,
     [id, scope.tenant ?? null],
   );
-  if (rows.length === 0) throw missing;
+  const revoked = rows[0];
+  if (!revoked) throw missing;
+  return revoked;
+}
+
+/**
+ * Which of `ids` are live (not revoked) keys: one statement for every open WebSocket's key, so
+ * that re-checking them all costs one query however many sockets are open.
+ */
+export async function liveApiKeyIds(
+  sql: SqlExecutor,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  const valid = ids.filter(isUuid);
+  if (valid.length === 0) return new Set();
+  const rows = await sql.query<{ id: string }>(
+    `SELECT id::text AS id FROM core.tb_api_key
+     WHERE id = ANY($1::text::uuid[]) AND deleted_at IS NULL`,
+    [arrayLiteral(valid)],
+  );
+  return new Set(rows.map((row) => row.id));
 }

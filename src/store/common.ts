@@ -42,6 +42,27 @@ export function tenantCondition(column: string, n: number): string {
   return `($${n}::text::bigint IS NULL OR ${column} = $${n}::text::bigint)`;
 }
 
+/**
+ * The observer's half of the tenant scope, for rows that record what an observer did (log rows,
+ * dead letters, live executions): with `$n` a tenant id, only rows of an observer bound to that
+ * tenant. The change's tenant alone is not enough: a global (admin-owned, `fk_customer_org` NULL)
+ * observer runs on every tenant's changes, and what it did (its errors, its targets' answers, its
+ * replays) belongs to whoever owns it. A row whose observer row is gone (hard-deleted by hand)
+ * cannot say whose it was and is left to unscoped callers; `orNoObserver` lets rows that concern no
+ * observer at all (`observerPk` NULL: a change that could not be read) through on the change's
+ * tenant alone.
+ */
+export function observerTenantCondition(
+  observerPk: string,
+  n: number,
+  orNoObserver = false,
+): string {
+  return `($${n}::text::bigint IS NULL${orNoObserver ? ` OR ${observerPk} IS NULL` : ""}
+    OR EXISTS (SELECT 1 FROM core.tb_observer scope_o
+               WHERE scope_o.pk_observer = ${observerPk}
+                 AND scope_o.fk_customer_org = $${n}::text::bigint))`;
+}
+
 /** Which rows a caller may see: a tenant id (as text) restricts them to that tenant. */
 export interface TenantScope {
   /** Null or absent: every tenant (an unbound key or the admin token). */

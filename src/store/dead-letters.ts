@@ -3,6 +3,7 @@ import type { SqlExecutor } from "../ports/sql.ts";
 import {
   isoColumn,
   isUuid,
+  observerTenantCondition,
   type Page,
   type PageRequest,
   pageBounds,
@@ -53,6 +54,16 @@ const COLUMNS = `q.id::text AS id, o.id::text AS observer_id, q.observer_name,
 const FROM =
   "FROM core.tb_observer_dlq q LEFT JOIN core.tb_observer o ON o.pk_observer = q.fk_observer";
 
+/**
+ * Which dead letters `q` a caller may see and touch ($n its tenant, or NULL for all): its tenant's
+ * items of its tenant's observers. A global observer's items are the admin's, even for a tenant's
+ * change: a tenant key can neither read, replay nor delete them (404, as for an id that does not
+ * exist).
+ */
+export function inScope(n: number): string {
+  return `${tenantCondition("q.fk_customer_org", n)} AND ${observerTenantCondition("q.fk_observer", n)}`;
+}
+
 function notFound(id: string): NotFoundError {
   return new NotFoundError(`no dead letter with id ${JSON.stringify(id)}`);
 }
@@ -67,7 +78,7 @@ export async function listDeadLetters(
     throw new ConfigError([{ path: "observer_id", message: "must be an observer id (a UUID)" }]);
   }
   const { page, limit, offset } = pageBounds(options);
-  const where = `WHERE ${tenantCondition("q.fk_customer_org", 1)} AND ($2::uuid IS NULL OR o.id = $2::uuid)`;
+  const where = `WHERE ${inScope(1)} AND ($2::uuid IS NULL OR o.id = $2::uuid)`;
   const params = [options.tenant ?? null, observerId];
   const [rows, counts] = await Promise.all([
     sql.query<DeadLetter>(
@@ -88,7 +99,7 @@ export async function getDeadLetter(
 ): Promise<DeadLetter> {
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query<DeadLetter>(
-    `SELECT ${COLUMNS} ${FROM} WHERE q.id = $1::uuid AND ${tenantCondition("q.fk_customer_org", 2)}`,
+    `SELECT ${COLUMNS} ${FROM} WHERE q.id = $1::uuid AND ${inScope(2)}`,
     [id, scope.tenant ?? null],
   );
   const row = rows[0];
@@ -104,7 +115,7 @@ export async function deleteDeadLetter(
 ): Promise<void> {
   if (!isUuid(id)) throw notFound(id);
   const rows = await sql.query(
-    `DELETE FROM core.tb_observer_dlq q WHERE q.id = $1::uuid AND ${tenantCondition("q.fk_customer_org", 2)} RETURNING 1 AS deleted`,
+    `DELETE FROM core.tb_observer_dlq q WHERE q.id = $1::uuid AND ${inScope(2)} RETURNING 1 AS deleted`,
     [id, scope.tenant ?? null],
   );
   if (rows.length === 0) throw notFound(id);
@@ -142,7 +153,7 @@ export async function deadLetterStats(
     by_error_code: string;
     by_observer: string;
   }>(
-    `WITH q AS (SELECT * FROM core.tb_observer_dlq q WHERE ${tenantCondition("q.fk_customer_org", 1)})
+    `WITH q AS (SELECT * FROM core.tb_observer_dlq q WHERE ${inScope(1)})
      SELECT count(*)::text AS total, COALESCE(sum(retry_count), 0)::text AS retries,
        count(*) FILTER (WHERE status = 'pending')::text AS pending,
        count(*) FILTER (WHERE status = 'retrying')::text AS retrying,

@@ -1,6 +1,7 @@
 import { ConfigError, type ConfigIssue, ConflictError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { isUuid, type TenantScope, tenantCondition } from "./common.ts";
+import { isUuid, type TenantScope } from "./common.ts";
+import { inScope } from "./dead-letters.ts";
 import { timeRange, timeRangeCondition } from "./time-range.ts";
 
 /**
@@ -46,7 +47,7 @@ export async function retryDeadLetter(
          EXISTS (SELECT 1 FROM core.tb_observer o
                  WHERE o.pk_observer = q.fk_observer AND o.deleted_at IS NULL) AS replayable
        FROM core.tb_observer_dlq q
-       WHERE q.id = $1::uuid AND ${tenantCondition("q.fk_customer_org", 2)}
+       WHERE q.id = $1::uuid AND ${inScope(2)}
        FOR UPDATE OF q
      ),
      item AS (SELECT * FROM found WHERE replayable),
@@ -99,7 +100,7 @@ function filterParams(filter: DeadLetterFilter): unknown[] {
 
 // The filter over `q`, parameters $1 to $5 as `filterParams` orders them. The observer is matched
 // by its pk, so the (fk_observer, created_at) index serves it.
-const FILTER = `${tenantCondition("q.fk_customer_org", 1)}
+const FILTER = `${inScope(1)}
   AND ($2::uuid IS NULL
     OR q.fk_observer = (SELECT pk_observer FROM core.tb_observer WHERE id = $2::uuid))
   AND ${timeRangeCondition("q.created_at", 3)}

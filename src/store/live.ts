@@ -1,7 +1,7 @@
 import type { LiveCursor, StreamPosition } from "../live/cursor.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
-import { isoColumn, tenantCondition } from "./common.ts";
+import { isoColumn, observerTenantCondition, tenantCondition } from "./common.ts";
 
 /** What a live read selects on, besides its position: each absent field selects everything. */
 export interface LiveReadFilter {
@@ -32,6 +32,12 @@ export interface ExecutionRow extends Record<string, unknown> {
   duration_ms: number | null;
   error_code: string | null;
   fk_customer_org: string | null;
+  /**
+   * The tenant whose subscribers may receive the row: the change's, when the observer is bound to
+   * it (or the row concerns no observer); null for a global observer's row, which only unscoped
+   * subscribers receive (see `observerTenantCondition`). Not part of the message.
+   */
+  audience: string | null;
   created_at: string;
 }
 
@@ -142,10 +148,14 @@ export async function readLiveExecutions(
        o.id::text AS observer_id, o.name AS observer_name, l.delivery_id::text AS delivery_id,
        l.event_id::text AS event_id, l.entity_type, l.entity_id, l.event_type, l.status,
        l.action_index, l.action_type, l.attempt_number, l.max_attempts, l.duration_ms,
-       l.error_code, l.fk_customer_org::text AS fk_customer_org, ${isoColumn("l.created_at")}
+       l.error_code, l.fk_customer_org::text AS fk_customer_org,
+       CASE WHEN l.fk_observer IS NULL OR o.fk_customer_org = l.fk_customer_org
+         THEN l.fk_customer_org::text END AS audience,
+       ${isoColumn("l.created_at")}
      FROM core.tb_observer_log l LEFT JOIN core.tb_observer o ON o.pk_observer = l.fk_observer
      WHERE ${window("l.transaction_id", "l.pk_observer_log")}
        AND ${tenantCondition("l.fk_customer_org", 5)}
+       AND ${observerTenantCondition("l.fk_observer", 5, true)}
        AND ($6::text IS NULL OR l.entity_type = $6::text)
        AND ($7::text::text[] IS NULL OR upper(l.event_type) = ANY($7::text::text[]))
        AND ($8::uuid IS NULL OR o.id = $8::uuid)

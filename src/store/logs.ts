@@ -4,6 +4,7 @@ import {
   bigintValue,
   isoColumn,
   isUuid,
+  observerTenantCondition,
   type Page,
   type PageRequest,
   pageBounds,
@@ -129,7 +130,9 @@ export async function listLogs(
   const range = timeRange(options);
   const { page, limit, offset } = pageBounds(options);
   // The observer is matched by its pk, so the (fk_observer, created_at) index serves the filter.
+  // A tenant-scoped caller sees its tenant's rows of its tenant's observers (not global ones').
   const where = `WHERE ${tenantCondition("l.fk_customer_org", 1)}
+    AND ${observerTenantCondition("l.fk_observer", 1, true)}
     AND ($2::uuid IS NULL
       OR l.fk_observer = (SELECT pk_observer FROM core.tb_observer WHERE id = $2::uuid))
     AND ($3::text IS NULL OR l.status = $3::text)

@@ -1,6 +1,13 @@
 import { NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { isoColumn, isUuid, type TenantScope, tenantCondition } from "./common.ts";
+import {
+  isoColumn,
+  isUuid,
+  observerTenantCondition,
+  type TenantScope,
+  tenantCondition,
+} from "./common.ts";
+import { inScope } from "./dead-letters.ts";
 import { type TimeRangeOptions, timeRange, timeRangeCondition } from "./time-range.ts";
 
 /*
@@ -11,7 +18,9 @@ import { type TimeRangeOptions, timeRange, timeRangeCondition } from "./time-ran
  *   evaluated (with its observer) or a change that could not be read (without one). Those are
  *   counted as `condition_errors`.
  * - Durations are those of executions that have one (an attempt that never started has none).
- * - A tenant-scoped caller counts only its own rows (the log row's `fk_customer_org`).
+ * - A tenant-scoped caller counts only its own rows: its tenant's (the log row's `fk_customer_org`)
+ *   of its tenant's observers (a global observer's rows are the admin's, see
+ *   `observerTenantCondition`), and likewise its dead letters.
  */
 
 /** FraiseQL's `vw_observer_stats` row, plus `cancelled_executions` and `condition_errors`. */
@@ -201,13 +210,14 @@ export async function statsSummary(
           AND ${tenantCondition("o.fk_customer_org", 1)})::text
          AS observers_enabled,
        (SELECT count(*) FROM core.tb_observer_dlq q WHERE q.status = 'pending'
-          AND ${tenantCondition("q.fk_customer_org", 1)})::text
+          AND ${inScope(1)})::text
          AS dlq_pending,
        (SELECT count(*) FROM core.tb_observer_dlq q WHERE q.status = 'retrying'
-          AND ${tenantCondition("q.fk_customer_org", 1)})::text
+          AND ${inScope(1)})::text
          AS dlq_retrying
      FROM core.tb_observer_log l
      WHERE ${tenantCondition("l.fk_customer_org", 1)}
+       AND ${observerTenantCondition("l.fk_observer", 1, true)}
        AND ${timeRangeCondition("l.created_at", 2)}`,
     [options.tenant ?? null, range.since, range.until],
   );

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
 import { AuthThrottle } from "../../src/api/auth-throttle.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
+import { type IpRange, parseTrustedProxies } from "../../src/net/client-address.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
@@ -330,14 +331,18 @@ describe("the failure throttle over HTTP", () => {
     expect(response.headers.get("retry-after")).toBe(String(seconds));
   }
 
-  it("makes a client that keeps failing wait, whatever its next token, and no one else", async () => {
+  it("makes a client that keeps failing wait, except with a valid API key, and no one else", async () => {
     // Three free failures, and a fourth that is still checked but starts a 1 s wait.
     for (let i = 1; i <= 4; i++) {
       await problem(await as("A", WRONG), 401, `wrong token ${i}`);
     }
-    // Now even the admin token or a valid key from A is refused unchecked...
+    // Now a wrong token from A gets 429, and so does the environment's admin token (an operator
+    // may have chosen it by hand: it is the one a guesser could find)...
+    await tooMany(await as("A", WRONG), 1);
     await tooMany(await as("A", ADMIN), 1);
-    await tooMany(await as("A", tokens.read), 1);
+    // ...but a valid API key from A is served: whoever shares A's address keeps working.
+    expect((await as("A", tokens.read)).status).toBe(200);
+    expect((await as("A", tokens.t7)).status).toBe(200);
     await tooMany(await as("A", WRONG), 1);
     // ...on every authenticated route...
     await tooMany(
@@ -377,9 +382,13 @@ describe("the failure throttle over HTTP", () => {
     // let its holder interleave guesses at the admin token. The next failure waits 4 s.
     expect((await as("A", ADMIN)).status).toBe(200);
     await problem(await as("A", WRONG), 401, "wrong token after a success");
-    await tooMany(await as("A", tokens.t7), 4);
-    clock.advance(4_000);
+    await tooMany(await as("A", WRONG), 4);
+    await tooMany(await as("A", ADMIN), 4);
     expect((await as("A", tokens.t7)).status).toBe(200);
+    // Served keys neither reset nor lengthen the wait.
+    await tooMany(await as("A", WRONG), 4);
+    clock.advance(4_000);
+    expect((await as("A", ADMIN)).status).toBe(200);
   });
 
   it("counts B's failures apart from A's", async () => {
@@ -389,6 +398,50 @@ describe("the failure throttle over HTTP", () => {
     expect((await as("D", ADMIN)).status).toBe(200);
     clock.advance(1_000);
     expect((await as("C", ADMIN)).status).toBe(200);
+  });
+
+  it("behind trusted proxies, counts each forwarded client apart, and nobody picks an address", async () => {
+    const proxied = fakeClock();
+    const behind = apiClient(
+      createObserversApi({
+        sql,
+        runtime: stubRuntime(),
+        adminToken: ADMIN,
+        logger: silentLogger,
+        clientAddress: (c) => c.req.header("x-test-peer"),
+        trustedProxies: {
+          ranges: (parseTrustedProxies("10.0.0.0/8") as { ranges: IpRange[] }).ranges,
+          header: "x-forwarded-for",
+        },
+        authThrottle: new AuthThrottle({ freeFailures: 2, clock: proxied }),
+      }),
+      ADMIN,
+    );
+    const from = (peer: string, forwarded: string | null, token: string) =>
+      behind("GET", "/api/observers", undefined, {
+        token,
+        headers: { "x-test-peer": peer, ...(forwarded ? { "x-forwarded-for": forwarded } : {}) },
+      });
+    // Client 198.51.100.1, behind the proxy 10.0.0.5, forges a left-hand entry: it still counts
+    // as what the proxy saw.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from("10.0.0.5", `1.1.1.${i}, 198.51.100.1`, WRONG), 401, `X ${i}`);
+    }
+    await tooMany(await from("10.0.0.5", "7.7.7.7, 198.51.100.1", WRONG), 1);
+    // Another client behind the same proxy is not locked out.
+    expect((await from("10.0.0.5", "198.51.100.2", ADMIN)).status).toBe(200);
+    // A peer that is not a trusted proxy cannot choose its address with the header.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from("203.0.113.5", `198.51.100.${10 + i}`, WRONG), 401, `Y ${i}`);
+    }
+    await tooMany(await from("203.0.113.5", "198.51.100.99", ADMIN), 1);
+    // IPv6 clients count by /64: another address of the same /64 waits, another /64 does not.
+    for (let i = 1; i <= 3; i++) {
+      await problem(await from(`2001:db8:1:2::${i}`, null, WRONG), 401, `Z ${i}`);
+    }
+    await tooMany(await from("2001:db8:1:2:ffff::9", null, WRONG), 1);
+    await tooMany(await from("10.0.0.5", "2001:db8:1:2::abcd", WRONG), 1);
+    expect((await from("2001:db8:1:3::1", null, ADMIN)).status).toBe(200);
   });
 
   it("counts every client as one when the host gives no address", async () => {
@@ -413,5 +466,159 @@ describe("the failure throttle over HTTP", () => {
     await tooMany(await get(ADMIN, "G"), 1);
     shared.advance(1_000);
     expect((await get(ADMIN, "G")).status).toBe(200);
+  });
+});
+
+/**
+ * A global (admin-owned) observer runs on every tenant's changes, but what it did is the admin's:
+ * a tenant key neither sees its log rows, dead letters or counts, nor replays or deletes its dead
+ * letters (404, as for an id that does not exist), even for the tenant's own changes. Tenant 9 is
+ * used by nothing else in this file, so its numbers are exact.
+ */
+describe("a global observer's outcomes are not a tenant's", () => {
+  let t9 = "";
+  const seeded = { global: "", own: "", globalDead: "", ownDead: "" };
+
+  async function logRow(observer: string, status: string): Promise<void> {
+    await db.sql`
+      INSERT INTO core.tb_observer_log (fk_observer, event_id, entity_type, event_type, status,
+        action_index, action_type, attempt_number, max_attempts, duration_ms, error_message,
+        fk_customer_org)
+      SELECT pk_observer, gen_random_uuid(), 'Order', 'INSERT', ${status}, 0, 'webhook', 1, 3, 5,
+        ${`${status} of ${observer}`}, 9
+      FROM core.tb_observer WHERE id = ${observer}::uuid`;
+  }
+
+  async function deadLetter(observer: string): Promise<string> {
+    const [row] = await db.sql`
+      INSERT INTO core.tb_observer_dlq (fk_observer, observer_name, delivery_id, action_index,
+        action_type, event_id, object_type, modification_type, object_id, object_data,
+        fk_customer_org, change_created_at, attempts, max_attempts, error_code, error_message)
+      SELECT pk_observer, name, gen_random_uuid(), 0, 'webhook', gen_random_uuid(), 'Order',
+        'INSERT', '1', '{"total":1}'::jsonb, 9, now(), 3, 3, 'E_GLOBAL', 'failed'
+      FROM core.tb_observer WHERE id = ${observer}::uuid
+      RETURNING id::text AS id`;
+    return String(row?.id);
+  }
+
+  const as9 = (method: string, path: string, body?: unknown) =>
+    call(method, path, body, { token: t9 });
+  async function json<T>(response: Response, status = 200): Promise<T> {
+    expect(response.status, await response.clone().text()).toBe(status);
+    return (await response.json()) as T;
+  }
+  async function dlqStatus(id: string): Promise<string | undefined> {
+    const [row] = await db.sql`SELECT status FROM core.tb_observer_dlq WHERE id = ${id}::uuid`;
+    return row?.status as string | undefined;
+  }
+
+  beforeAll(async () => {
+    t9 = (await insertApiKey(db.client, { name: "t9", scope: "admin", fk_customer_org: "9" }))
+      .token;
+    const actions = [{ type: "log", message_template: "{{ id }} changed" }];
+    seeded.global = await insertObserver(db.sql, { name: `global-${randomUUID()}`, actions });
+    seeded.own = await insertObserver(db.sql, {
+      name: `t9-${randomUUID()}`,
+      actions,
+      fk_customer_org: 9,
+    });
+    for (const status of ["success", "failed", "failed"]) await logRow(seeded.global, status);
+    await logRow(seeded.own, "success");
+    seeded.globalDead = await deadLetter(seeded.global);
+    seeded.ownDead = await deadLetter(seeded.own);
+  });
+
+  it("GET /api/observers/logs lists only the tenant's observers' rows", async () => {
+    type LogPage = { data: { observer_id: string }[]; total_count: number };
+    const own = await json<LogPage>(await as9("GET", "/api/observers/logs"));
+    expect(own.data.map((row) => row.observer_id)).toEqual([seeded.own]);
+    expect(own.total_count).toBe(1);
+    const filtered = await json<LogPage>(
+      await as9("GET", `/api/observers/logs?observer_id=${seeded.global}`),
+    );
+    expect(filtered).toMatchObject({ data: [], total_count: 0 });
+    // The admin sees the global observer's rows of tenant 9's changes.
+    const all = await json<LogPage>(
+      await call("GET", `/api/observers/logs?observer_id=${seeded.global}`),
+    );
+    expect(all.total_count).toBe(3);
+    // And the observer's own listing is a 404, as before.
+    expect((await as9("GET", `/api/observers/${seeded.global}/logs`)).status).toBe(404);
+  });
+
+  it("GET /api/observers/stats/summary and /stats count only what the key can see", async () => {
+    type Summary = {
+      executions: { total: number; successful: number; failed: number };
+      dead_letters: { pending: number };
+      observers: { total: number };
+    };
+    const summary = await json<Summary>(await as9("GET", "/api/observers/stats/summary"));
+    expect(summary.executions).toMatchObject({ total: 1, successful: 1, failed: 0 });
+    expect(summary.dead_letters.pending).toBe(1);
+    expect(summary.observers.total).toBe(1);
+    const stats = await json<{ observer_id: string }[]>(await as9("GET", "/api/observers/stats"));
+    expect(stats.map((s) => s.observer_id)).toEqual([seeded.own]);
+    expect((await as9("GET", `/api/observers/${seeded.global}/stats`)).status).toBe(404);
+  });
+
+  it("GET /api/observers/dlq and /dlq/stats list and count only the tenant's observers' items", async () => {
+    const page = await json<{ data: { id: string }[]; total_count: number }>(
+      await as9("GET", "/api/observers/dlq"),
+    );
+    expect(page.data.map((item) => item.id)).toEqual([seeded.ownDead]);
+    expect(page.total_count).toBe(1);
+    const byObserver = await json<{ total_count: number }>(
+      await as9("GET", `/api/observers/dlq?observer_id=${seeded.global}`),
+    );
+    expect(byObserver.total_count).toBe(0);
+    const stats = await json<{
+      total_items: number;
+      pending: number;
+      by_error_code: Record<string, number>;
+      by_observer: { observer_id: string }[];
+    }>(await as9("GET", "/api/observers/dlq/stats"));
+    expect(stats).toMatchObject({ total_items: 1, pending: 1, by_error_code: { E_GLOBAL: 1 } });
+    expect(stats.by_observer.map((o) => o.observer_id)).toEqual([seeded.own]);
+  });
+
+  it("GET, DELETE and POST retry of a global observer's dead letter answer 404 and change nothing", async () => {
+    const path = `/api/observers/dlq/${seeded.globalDead}`;
+    for (const [method, suffix] of [
+      ["GET", ""],
+      ["DELETE", ""],
+      ["POST", "/retry"],
+    ] as const) {
+      const refused = await problem(
+        await as9(method, `${path}${suffix}`),
+        404,
+        `${method} ${suffix}`,
+      );
+      expect(refused.code).toBe("NOT_FOUND");
+    }
+    expect(await dlqStatus(seeded.globalDead)).toBe("pending");
+    const [queued] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery d
+      JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = d.fk_observer_dlq
+      WHERE q.id = ${seeded.globalDead}::uuid`;
+    expect(queued?.n).toBe(0);
+    // The admin reads it.
+    expect((await call("GET", path)).status).toBe(200);
+  });
+
+  it("POST /api/observers/dlq/retry-all re-queues only the tenant's observers' items", async () => {
+    const byGlobal = await json<{ items_retried: number }>(
+      await as9("POST", "/api/observers/dlq/retry-all", { observer_id: seeded.global }),
+      202,
+    );
+    expect(byGlobal.items_retried).toBe(0);
+    const all = await json<{ items_retried: number; items_failed: number }>(
+      await as9("POST", "/api/observers/dlq/retry-all", {}),
+      202,
+    );
+    expect(all).toMatchObject({ items_retried: 1, items_failed: 0 });
+    expect(await dlqStatus(seeded.ownDead)).toBe("retrying");
+    expect(await dlqStatus(seeded.globalDead)).toBe("pending");
+    // The admin may replay and delete it.
+    expect((await call("POST", `/api/observers/dlq/${seeded.globalDead}/retry`)).status).toBe(202);
+    expect((await call("DELETE", `/api/observers/dlq/${seeded.globalDead}`)).status).toBe(204);
   });
 });

@@ -11,6 +11,8 @@ import { decodeCursor, isAfter } from "../../src/live/cursor.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { insertChange } from "../support/changes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { openRawLive, type RawLiveSocket } from "../support/live-client.ts";
+import { insertObserver } from "../support/observers.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
 const ADMIN_TOKEN = "live-do-admin-token";
@@ -19,6 +21,7 @@ let db: TestDatabase;
 let worker: WranglerDev | undefined;
 let tenantToken = "";
 const sockets: WebSocket[] = [];
+const rawSockets: RawLiveSocket[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase("live_do");
@@ -37,6 +40,7 @@ afterAll(async () => {
   // LIVE_DO_DEBUG=1 prints what wrangler and the Worker logged.
   if (process.env.LIVE_DO_DEBUG) console.log(worker?.output());
   for (const ws of sockets) ws.close();
+  for (const raw of rawSockets) raw.socket.destroy();
   await worker?.stop();
   await db?.drop();
 });
@@ -145,10 +149,16 @@ async function settled(): Promise<void> {
   }
 }
 
-async function logRow(eventId: string, status: string, org: number | null): Promise<void> {
-  await db.sql`INSERT INTO core.tb_observer_log (event_id, entity_type, event_type, status,
-    action_index, action_type, attempt_number, max_attempts, fk_customer_org)
-    VALUES (${eventId}, 'Order', 'INSERT', ${status}, 0, 'webhook', 1, 3, ${org})`;
+async function logRow(
+  eventId: string,
+  status: string,
+  org: number | null,
+  observer: string | null = null,
+): Promise<void> {
+  await db.sql`INSERT INTO core.tb_observer_log (fk_observer, event_id, entity_type, event_type,
+      status, action_index, action_type, attempt_number, max_attempts, fk_customer_org)
+    VALUES ((SELECT pk_observer FROM core.tb_observer WHERE id = ${observer}::uuid), ${eventId},
+      'Order', 'INSERT', ${status}, 0, 'webhook', 1, 3, ${org})`;
 }
 
 /** Whether every cursor comes after the one before it in at least one stream and never moves back. */
@@ -188,6 +198,67 @@ function upgradeStatus(query: string): Promise<number> {
   });
 }
 
+describe("revoked keys in the live hub Durable Object", () => {
+  /**
+   * A key and a raw socket of it, once ready. Raw, because the close frame (with its code) comes
+   * at once, while the close event of a WebSocket client waits for the connection to shut, which
+   * wrangler dev's local proxy may hold open for a long while.
+   */
+  async function socketOf(name: string, tenant: string | null) {
+    const key = await insertApiKey(db.client, { name, scope: "read", fk_customer_org: tenant });
+    const socket = await openRawLive((worker as WranglerDev).url, key.token);
+    rawSockets.push(socket);
+    await socket.waitForFrame((f) => f.opcode === 1 && f.payload.toString().includes('"ready"'));
+    return { key, socket };
+  }
+
+  /** The close frame, within `withinMs`. */
+  async function closedWithin(socket: RawLiveSocket, withinMs: number) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no close frame within ${withinMs} ms`)), withinMs);
+    });
+    try {
+      return await Promise.race([socket.closeFrame, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  it("closes a key's sockets with 1008 at once when DELETE /api/keys/{id} revokes it", async () => {
+    const doomed = await socketOf("doomed-do", "7");
+    const kept = await subscribe("", { authorization: `Bearer ${tenantToken}` });
+    const admin = await subscribe(`?token=${ADMIN_TOKEN}`);
+    const response = await fetch(`${(worker as WranglerDev).url}/api/keys/${doomed.key.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(204);
+    // The DELETE answered once the hub had closed the socket; the hub's own check (every 3 s in
+    // this test Worker, set when the socket connected) cannot have come yet.
+    expect(await closedWithin(doomed.socket, 1_000)).toEqual({
+      code: 1008,
+      reason: "the API key was revoked",
+    });
+    // The others are still served.
+    for (const client of [kept, admin]) {
+      const pongs = client.messages.filter((m) => m.type === "pong").length;
+      client.ws.send('{"type":"ping"}');
+      await received(client, pongs + 1, ["pong"]);
+    }
+  });
+
+  it("closes a key revoked without telling the hub (by hand in SQL) at its next key check", async () => {
+    const doomed = await socketOf("doomed-sql", null);
+    await db.sql`UPDATE core.tb_api_key SET deleted_at = now() WHERE id = ${doomed.key.id}::uuid`;
+    // The test hub checks every 3 s; the slack covers a loaded machine.
+    expect(await closedWithin(doomed.socket, 3_000 + 9_000)).toEqual({
+      code: 1008,
+      reason: "the API key was revoked",
+    });
+  });
+});
+
 describe("the live hub Durable Object in wrangler dev", () => {
   it("refuses an upgrade without a valid token (401) and bad filters (400)", async () => {
     expect(await upgradeStatus("")).toBe(401);
@@ -205,15 +276,19 @@ describe("the live hub Durable Object in wrangler dev", () => {
     const other = await insertChange(db.sql, { org: 7, at: now(), entity: "Invoice" });
     await logRow(seven, "success", 7);
     await logRow(eight, "failed", 8);
+    // A global observer's execution on tenant 7's change: the admin's, not the tenant hub's.
+    const global = await insertObserver(db.sql, { name: "global-do", actions: [{ type: "log" }] });
+    await logRow(seven, "failed", 7, global);
     await tick();
 
-    const all = await received(admin, 5);
+    const all = await received(admin, 6);
     expect(all.map((m) => [m.type, m.event_id])).toEqual([
       ["change", seven],
       ["change", eight],
       ["change", other],
       ["execution", seven],
       ["execution", eight],
+      ["execution", seven],
     ]);
     expect(increasing(all)).toBe(true);
     expect(all[0]).not.toHaveProperty("after");

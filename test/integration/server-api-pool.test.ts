@@ -42,7 +42,11 @@ async function startServer(statementTimeoutMs: number): Promise<ServerRuntime> {
   return startServerRuntime(
     { config, env: {}, logger: silentLogger, print: () => {} },
     {
-      live: () => ({ upgrade: () => new Response(null, { status: 404 }), close: () => {} }),
+      live: () => ({
+        upgrade: () => new Response(null, { status: 404 }),
+        revoke: () => {},
+        close: () => {},
+      }),
       clientAddress: () => "127.0.0.1",
       serve: () => ({ port: 0, stop: async () => {} }),
     },

@@ -146,6 +146,10 @@ describe("listLogs", () => {
       [],
     );
     expect(labels(await listLogs(db.client, { ...all, tenant: "7", eventId: E1 }))).toEqual([]);
+    // a6 is a tenant-7 change, but the global observer A's row: the admin's.
+    expect(labels(await listLogs(db.client, { ...all, tenant: "7", observerId: ids.A }))).toEqual(
+      [],
+    );
     expect(labels(await listLogs(db.client, { ...all, tenant: "9" }))).toEqual([]);
   });
 

@@ -6,6 +6,7 @@ import {
   type DurableObjectState,
   type ExecutionContext,
   type Hyperdrive,
+  hubRevoke,
   hubUpgrade,
   hyperdriveClient,
   LiveHub,
@@ -51,6 +52,7 @@ export default {
         logger,
         clientAddress: (c) => c.req.header("cf-connecting-ip"),
         live: hubUpgrade(env.LIVE_HUB),
+        onKeyRevoked: hubRevoke(env.LIVE_HUB),
       });
       return await api.fetch(request, env, ctx);
     } finally {
@@ -73,10 +75,19 @@ export default {
 export class LiveHubObject {
   private readonly hub: LiveHub;
   constructor(ctx: DurableObjectState, env: Env) {
-    this.hub = new LiveHub(ctx, { connect: () => hyperdriveClient(env.HYPERDRIVE), logger });
+    this.hub = new LiveHub(ctx, {
+      connect: () => hyperdriveClient(env.HYPERDRIVE),
+      logger,
+      // Short, so that the test of a key revoked without telling the hub runs quickly, and long
+      // enough that a close within a second of DELETE /api/keys/{id} is the DELETE's doing.
+      keyCheckMs: 3_000,
+    });
   }
   fetch(request: Request): Promise<Response> {
     return this.hub.fetch(request);
+  }
+  alarm(): Promise<void> {
+    return this.hub.alarm();
   }
   webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
     this.hub.webSocketMessage(ws, message);

@@ -157,8 +157,11 @@ export const ALL_NEWEST_FIRST = [
   "c1",
   "a1",
 ];
-/** Tenant 7's rows, newest first. */
-export const TENANT_7_NEWEST_FIRST = ["a6", "unreadable", "b3", "b2", "e1", "b1"];
+/**
+ * Tenant 7's rows, newest first: not a6, the global observer A's row of a tenant-7 change (what a
+ * global observer did is the admin's), but the unreadable change, which concerns no observer.
+ */
+export const TENANT_7_NEWEST_FIRST = ["unreadable", "b3", "b2", "e1", "b1"];
 
 /** A window (since inclusive, until exclusive), and its rows newest first. */
 export const WINDOW = { since: "2024-05-01T02:00:00Z", until: "2024-05-01T05:00:00Z" };
@@ -276,15 +279,16 @@ export const SUMMARY = {
     since: null,
     until: null,
   },
+  // Without a6 (the global observer A's): b1, b2, b3 and e1.
   tenant7: {
     observers: { total: 2, enabled: 1 },
-    executions: { total: 5, successful: 3, failed: 0, timeout: 0, skipped: 1, cancelled: 1 },
-    success_rate_pct: 60,
-    avg_duration_ms: 135,
-    p95_duration_ms: 368,
+    executions: { total: 4, successful: 2, failed: 0, timeout: 0, skipped: 1, cancelled: 1 },
+    success_rate_pct: 50,
+    avg_duration_ms: 46.67,
+    p95_duration_ms: 79,
     condition_errors: 1,
     dead_letters: { pending: 1, retrying: 1 },
-    last_execution_at: "2024-05-01T06:30:00.000Z",
+    last_execution_at: "2024-05-01T03:30:00.000Z",
     since: null,
     until: null,
   },

@@ -38,6 +38,8 @@ describe("parseServerConfig", () => {
       leaseMs: 30_000,
       shutdownTimeoutMs: 10_000,
       liveMaxBufferedBytes: 4_194_304,
+      liveKeyCheckMs: 5_000,
+      trustedProxies: null,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
       actionPolicy: DEFAULT_ACTION_POLICY,
       tenantConcurrency: 32,
@@ -61,6 +63,35 @@ describe("parseServerConfig", () => {
     ).toBe(5);
     expect(() => parseServerConfig({ OBSERVERS_TENANT_CONCURRENCY: "0" })).toThrow(
       /OBSERVERS_TENANT_CONCURRENCY/,
+    );
+  });
+
+  it("reads trusted proxies and their header, and names the entries it cannot read", () => {
+    const config = parseServerConfig({
+      OBSERVERS_TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8",
+      OBSERVERS_TRUSTED_PROXY_HEADER: "Forwarded",
+      OBSERVERS_LIVE_KEY_CHECK_MS: "1000",
+    });
+    expect(config.trustedProxies?.header).toBe("forwarded");
+    expect(config.trustedProxies?.ranges.map((r) => r.bits)).toEqual([8, 8]);
+    expect(config.liveKeyCheckMs).toBe(1_000);
+    // The header alone trusts nobody.
+    expect(parseServerConfig({ OBSERVERS_TRUSTED_PROXY_HEADER: "forwarded" }).trustedProxies).toBe(
+      null,
+    );
+    const byName = Object.fromEntries(
+      issuesOf({
+        OBSERVERS_TRUSTED_PROXIES: "10.0.0.0/8, proxy.internal",
+        OBSERVERS_TRUSTED_PROXY_HEADER: "x-real-ip",
+        OBSERVERS_LIVE_KEY_CHECK_MS: "100",
+      }).map((issue) => [issue.path, issue.message]),
+    );
+    expect(byName.OBSERVERS_TRUSTED_PROXIES).toContain('"proxy.internal"');
+    expect(byName.OBSERVERS_TRUSTED_PROXY_HEADER).toBe(
+      'must be x-forwarded-for or forwarded, got "x-real-ip"',
+    );
+    expect(byName.OBSERVERS_LIVE_KEY_CHECK_MS).toBe(
+      "must be an integer from 500 to 60000, got 100",
     );
   });
 

@@ -50,7 +50,8 @@ const logs = createRoute({
   path: "/logs",
   tags,
   summary: "Execution logs",
-  description: "One row per attempt, newest first. A tenant-bound key sees its tenant's only.",
+  description:
+    "One row per attempt, newest first. A tenant-bound key sees its tenant's rows of its tenant's observers only (not those of global observers, even for its changes).",
   request: {
     query: PageQuery.extend(LogQuerySchema.shape)
       .extend(TimeRange)

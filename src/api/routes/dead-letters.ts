@@ -34,7 +34,8 @@ const list = createRoute({
   path: "/",
   tags,
   summary: "List dead letters",
-  description: "Newest first. A tenant-bound key sees its tenant's only.",
+  description:
+    "Newest first. A tenant-bound key sees its tenant's items of its tenant's observers only: a global observer's dead letters answer 404 to it (read, retry, delete) and are never counted or re-queued for it.",
   request: {
     query: PageQuery.extend({
       observer_id: z.string().optional().openapi({ format: "uuid" }),

@@ -1,5 +1,10 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { deleteApiKey, insertApiKey, listApiKeys } from "../../store/api-keys.ts";
+import {
+  deleteApiKey,
+  insertApiKey,
+  listApiKeys,
+  type RevokedApiKey,
+} from "../../store/api-keys.ts";
 import { tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import { HttpProblem } from "../problem.ts";
@@ -90,6 +95,8 @@ const remove = createRoute({
   path: "/{id}",
   tags,
   summary: "Revoke an API key",
+  description:
+    "It stops authenticating at once; its open WebSockets are closed with code 1008 at once on this server, and within OBSERVERS_LIVE_KEY_CHECK_MS (default 5 s) on every other server.",
   request: { params: idParam("id", "The key's id") },
   responses: { 204: { description: "Revoked" }, ...problems({ write: true }) },
 });
@@ -100,8 +107,14 @@ function requireAdmin(scope: "admin" | "read"): void {
   }
 }
 
-/** `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. */
-export function keyRoutes(deps: ApiDependencies) {
+/** Hears of a key just revoked: the host's live hub closes its sockets. */
+export type KeyRevoked = (key: RevokedApiKey) => void | Promise<void>;
+
+/**
+ * `/api/keys`: admin scope only; a tenant-bound key manages its tenant's keys only. `onRevoked`
+ * hears of each key revoked here (the live hub closes its sockets at once).
+ */
+export function keyRoutes(deps: ApiDependencies, onRevoked?: KeyRevoked) {
   const { sql } = deps;
   return router()
     .openapi(create, async (c) => {
@@ -135,7 +148,16 @@ export function keyRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(remove, async (c) => {
-      await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      const revoked = await deleteApiKey(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      try {
+        await onRevoked?.(revoked);
+      } catch (error) {
+        // The key is revoked; its sockets still close at the hubs' next periodic check.
+        deps.logger.log("warn", "could not tell the live hub of a revoked key", {
+          key_id: revoked.id,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
       return c.body(null, 204);
     });
 }
