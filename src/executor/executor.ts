@@ -23,7 +23,7 @@ import {
   successOutcome,
 } from "./outcome.ts";
 import { DEFAULT_RETRY_CONFIG, type RetryConfig, retryConfigSchema } from "./retry-policy.ts";
-import { createScrubber, literalSecrets, recordingEnv } from "./scrub.ts";
+import { recordingEnv, scrubberFor } from "./scrub.ts";
 
 /** Options for `createExecutor`. */
 export interface ExecutorOptions {
@@ -75,9 +75,7 @@ function scrubOutcome(
 ): ExecutionOutcome {
   if (outcome.errorMessage === null && outcome.message === null && outcome.responseExcerpt === null)
     return outcome;
-  const literals = literalSecrets(action);
-  if (literals.length === 0 && reads.size === 0) return outcome;
-  const scrubber = createScrubber(reads.size === 0 ? literals : [...literals, ...reads]);
+  const scrubber = scrubberFor(action, reads);
   if (scrubber.empty) return outcome;
   const scrub = (text: string | null, max: number) =>
     text === null ? null : truncate(scrubber.scrub(text), max);

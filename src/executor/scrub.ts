@@ -99,10 +99,12 @@ function cutTail(text: string, forms: readonly Form[]): string {
   const ellipsis = text.endsWith("…") ? "…" : "";
   const body = ellipsis ? text.slice(0, -1) : text;
   for (const form of forms) {
-    for (let length = form.text.length - 1; length >= MIN_SCRUBBED_CHARS; length--) {
-      if (!body.endsWith(form.text.slice(0, length))) continue;
-      let from = body.length - length;
-      if (form.base64) from = runAround(body, from, body.length)[0];
+    // Earliest start first: the longest cut-off prefix wins. Most starts fail on one character.
+    const first = form.text.charCodeAt(0);
+    const last = body.length - MIN_SCRUBBED_CHARS;
+    for (let start = Math.max(0, body.length - form.text.length + 1); start <= last; start++) {
+      if (body.charCodeAt(start) !== first || !form.text.startsWith(body.slice(start))) continue;
+      const from = form.base64 ? runAround(body, start, body.length)[0] : start;
       return `${body.slice(0, from)}${REDACTED}${ellipsis}`;
     }
   }
@@ -164,6 +166,24 @@ export function literalSecrets(action: unknown): readonly string[] {
     literalCache.set(action, found);
   }
   return found;
+}
+
+const scrubberCache = new WeakMap<object, { key: string; scrubber: Scrubber }>();
+
+/**
+ * The scrubber of one attempt: the action's literal secrets and the values it read. Kept per action
+ * object while the values read stay the same (they do, until the environment changes), so the
+ * usual outcome costs a lookup rather than building the forms of every secret again.
+ */
+export function scrubberFor(action: unknown, reads: ReadonlySet<string>): Scrubber {
+  const literals = literalSecrets(action);
+  if (!isJsonObject(action)) return createScrubber(reads);
+  const key = [...reads].join("\0");
+  const cached = scrubberCache.get(action);
+  if (cached?.key === key) return cached.scrubber;
+  const scrubber = createScrubber(reads.size === 0 ? literals : [...literals, ...reads]);
+  scrubberCache.set(action, { key, scrubber });
+  return scrubber;
 }
 
 /**
