@@ -37,38 +37,60 @@ export function isHttpUrlText(text: string): boolean {
   return HTTP_URL.test(text) && URL.canParse(text);
 }
 
-function everyString(value: JsonValue, path: string, visit: SecretVisitor): JsonValue {
+/**
+ * Deeper than this, nesting is hostile input (a body of 10 000 nested arrays), not an action:
+ * a secret field's deeper content is masked whole; elsewhere it is left as it is (validation
+ * refuses such an action anyway) rather than overflowing the stack.
+ */
+const MAX_DEPTH = 32;
+
+function everyString(
+  value: JsonValue,
+  path: string,
+  visit: SecretVisitor,
+  depth: number,
+): JsonValue {
   if (typeof value === "string") return visit(value, "secret", path);
+  if (depth > MAX_DEPTH) return REDACTED;
   // A list of secrets (rotation) is one field: its items share the field's path.
-  if (Array.isArray(value)) return value.map((item) => everyString(item, path, visit));
+  if (Array.isArray(value)) return value.map((item) => everyString(item, path, visit, depth + 1));
   // A secret given as an object (a service account's JSON) is one secret: mask it whole.
   if (isJsonObject(value)) {
     const strings: string[] = [];
-    collectStrings(value, strings);
+    collectStrings(value, strings, depth);
     for (const text of strings) visit(text, "secret", path);
     return REDACTED;
   }
   return value;
 }
 
-function collectStrings(value: JsonValue, into: string[]): void {
+function collectStrings(value: JsonValue, into: string[], depth: number): void {
   if (typeof value === "string") into.push(value);
-  else if (Array.isArray(value)) for (const item of value) collectStrings(item, into);
-  else if (isJsonObject(value)) for (const item of Object.values(value)) collectStrings(item, into);
+  else if (depth > MAX_DEPTH) return;
+  else if (Array.isArray(value)) for (const item of value) collectStrings(item, into, depth + 1);
+  else if (isJsonObject(value)) {
+    for (const item of Object.values(value)) collectStrings(item, into, depth + 1);
+  }
 }
 
-function walk(value: JsonValue, path: string, visit: SecretVisitor): JsonValue {
+function walk(value: JsonValue, path: string, visit: SecretVisitor, depth: number): JsonValue {
   if (typeof value === "string") return isHttpUrlText(value) ? visit(value, "url", path) : value;
-  if (Array.isArray(value)) return value.map((item, i) => walk(item, `${path}.${i}`, visit));
+  if (depth > MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    return value.map((item, i) => walk(item, `${path}.${i}`, visit, depth + 1));
+  }
   if (!isJsonObject(value)) return value;
   const copy: Record<string, JsonValue> = {};
   for (const [key, member] of Object.entries(value)) {
     const at = path === "" ? key : `${path}.${key}`;
     if (member === null) copy[key] = member;
-    else if (SECRET_FIELDS.has(key)) copy[key] = everyString(member, at, visit);
+    else if (SECRET_FIELDS.has(key)) copy[key] = everyString(member, at, visit, depth + 1);
     else if (SECRET_MAPS.has(key) && isJsonObject(member)) {
       copy[key] = Object.fromEntries(
-        Object.entries(member).map(([name, v]) => [name, everyString(v, `${at}.${name}`, visit)]),
+        Object.entries(member).map(([name, v]) => [
+          name,
+          everyString(v, `${at}.${name}`, visit, depth + 2),
+        ]),
       );
     } else if (SECRET_MEMBERS[key] !== undefined && isJsonObject(member)) {
       const secret = SECRET_MEMBERS[key];
@@ -76,11 +98,11 @@ function walk(value: JsonValue, path: string, visit: SecretVisitor): JsonValue {
         Object.entries(member).map(([name, v]) => [
           name,
           name === secret
-            ? everyString(v, `${at}.${name}`, visit)
-            : walk(v, `${at}.${name}`, visit),
+            ? everyString(v, `${at}.${name}`, visit, depth + 2)
+            : walk(v, `${at}.${name}`, visit, depth + 2),
         ]),
       );
-    } else copy[key] = walk(member, at, visit);
+    } else copy[key] = walk(member, at, visit, depth + 1);
   }
   return copy;
 }
@@ -91,7 +113,7 @@ function walk(value: JsonValue, path: string, visit: SecretVisitor): JsonValue {
  * spotting a redacted value written back and scrubbing error texts always agree.
  */
 export function mapSecrets(action: JsonValue, visit: SecretVisitor): JsonValue {
-  return walk(action, "", visit);
+  return walk(action, "", visit, 0);
 }
 
 // Long runs of token characters mixing letters and digits (or cases): Slack and Discord webhook
