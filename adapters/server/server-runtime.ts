@@ -37,7 +37,10 @@ export interface ServerRuntimeOptions {
   config: ServerConfig;
   /** Environment variables actions may read (`*_env` secrets). */
   env: Readonly<Record<string, string | undefined>>;
-  /** A SQL client the host owns: used instead of DATABASE_URL/embedded, and not closed by `stop`. */
+  /**
+   * A SQL client the host owns: used instead of DATABASE_URL/embedded, and not closed by `stop`.
+   * It counts as PostgreSQL mode: no token is generated, so set `adminToken` or create a key.
+   */
   sql?: SqlClient;
   /** Default: JSON lines on the console at `config.logLevel`. */
   logger?: Logger;
