@@ -1,7 +1,8 @@
 /**
  * The process around a server, for every host: read the configuration from the environment
  * (`SERVER_ENV_VARS`), start, and stop gracefully on SIGTERM or SIGINT. Exits 2 on invalid
- * configuration, 1 when startup fails, 0 after a graceful shutdown (a second signal exits 1 at once).
+ * configuration (also found at start: no admin token or key in PostgreSQL mode), 1 when startup
+ * fails, 0 after a graceful shutdown (a second signal exits 1 at once).
  */
 import { parseServerConfig, type ServerConfig } from "../../src/config/server-config.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -21,14 +22,18 @@ export interface ServerHost {
   banner?: string;
 }
 
+function invalidConfiguration(host: ServerHost, error: ConfigError): never {
+  console.error("fraiseql-observers: invalid configuration");
+  for (const issue of error.issues) console.error(`  ${issue.path}: ${issue.message}`);
+  return host.exit(2);
+}
+
 function readConfig(host: ServerHost): ServerConfig {
   try {
     return parseServerConfig(host.env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error("fraiseql-observers: invalid configuration");
-    for (const issue of error.issues) console.error(`  ${issue.path}: ${issue.message}`);
-    return host.exit(2);
+    return invalidConfiguration(host, error);
   }
 }
 
@@ -42,6 +47,9 @@ export async function runServerMain(host: ServerHost): Promise<void> {
   try {
     server = await host.start({ config, env: host.env, logger });
   } catch (error) {
+    // Configuration found wanting only once the database is open (no admin key) exits like
+    // configuration that does not parse.
+    if (error instanceof ConfigError) return invalidConfiguration(host, error);
     logger.log("error", "startup failed", { error: message(error) });
     return host.exit(1);
   }

@@ -17,6 +17,28 @@ export function bootstrapTokenNotice(token: string): string {
   ].join("\n");
 }
 
+/**
+ * Why a PostgreSQL-mode server without OBSERVERS_ADMIN_TOKEN and without an admin key refuses to
+ * start, and the two ways out. A generated token is not printed there: stdout goes to log stores.
+ */
+export function missingAdminMessage(): string {
+  return (
+    "is unset and the database has no admin API key, so nobody could administer this server. " +
+    "Set OBSERVERS_ADMIN_TOKEN (at least 16 characters), or create an admin key once with " +
+    "`DATABASE_URL=... npm run create-key -- --name ops --scope admin` (it prints the token to " +
+    "your terminal only) and start again. A token is generated and printed only in embedded " +
+    "mode (DATABASE_URL unset): in PostgreSQL mode, standard output often ends up in log stores."
+  );
+}
+
+/** PostgreSQL-mode starts without OBSERVERS_ADMIN_TOKEN: the stored admin keys authenticate. */
+export function storedKeysNotice(): string {
+  return (
+    "OBSERVERS_ADMIN_TOKEN is unset: admin API keys stored in the database (created with " +
+    "`npm run create-key`, or a bootstrap token printed earlier) administer this server."
+  );
+}
+
 /** Later starts without OBSERVERS_ADMIN_TOKEN: the stored token still works, and what if it is lost. */
 export function earlierTokenNotice(): string {
   return (

@@ -10,17 +10,25 @@ import { createObserversApi } from "../../src/api/app.ts";
 import type { ApiEnv, ClientAddress } from "../../src/api/auth.ts";
 import type { LiveUpgrade } from "../../src/api/routes/live.ts";
 import type { ServerConfig } from "../../src/config/server-config.ts";
+import { ConfigError } from "../../src/errors.ts";
 import { createLiveFeed, type LiveFeed } from "../../src/live/feed.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../src/runtime/index.ts";
 import type { ObserverRuntime } from "../../src/runtime/types.ts";
-import { ensureBootstrapAdminToken } from "../../src/store/api-keys.ts";
+import { ensureBootstrapAdminToken, hasGlobalAdminKey } from "../../src/store/api-keys.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { loadMigrations } from "../postgres/index.ts";
 import { openServerDatabase, type ServerDatabase } from "./database.ts";
-import { bootstrapTokenNotice, earlierTokenNotice, embeddedNotice, localUrl } from "./notices.ts";
+import {
+  bootstrapTokenNotice,
+  earlierTokenNotice,
+  embeddedNotice,
+  localUrl,
+  missingAdminMessage,
+  storedKeysNotice,
+} from "./notices.ts";
 import { createServerServices } from "./services.ts";
 
 /** Options of `startServerRuntime` (and of `createBunRuntime` / `createDenoRuntime`). */
@@ -29,7 +37,10 @@ export interface ServerRuntimeOptions {
   config: ServerConfig;
   /** Environment variables actions may read (`*_env` secrets). */
   env: Readonly<Record<string, string | undefined>>;
-  /** A SQL client the host owns: used instead of DATABASE_URL/embedded, and not closed by `stop`. */
+  /**
+   * A SQL client the host owns: used instead of DATABASE_URL/embedded, and not closed by `stop`.
+   * It counts as PostgreSQL mode: no token is generated, so set `adminToken` or create a key.
+   */
   sql?: SqlClient;
   /**
    * The API's client when `sql` is given (also the host's, not closed by `stop`); give it its own
@@ -157,7 +168,13 @@ export async function startServerRuntime(
     });
 
     let sampleToken = "$OBSERVERS_ADMIN_TOKEN";
-    if (config.adminToken === null) {
+    if (config.adminToken === null && !database?.embedded) {
+      // Only embedded mode prints a generated token: elsewhere stdout is a log others read.
+      if (!(await hasGlobalAdminKey(sql))) {
+        throw new ConfigError([{ path: "OBSERVERS_ADMIN_TOKEN", message: missingAdminMessage() }]);
+      }
+      print(storedKeysNotice());
+    } else if (config.adminToken === null) {
       const generated = await ensureBootstrapAdminToken(sql);
       if (generated === null) {
         print(earlierTokenNotice());

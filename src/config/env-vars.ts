@@ -64,7 +64,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_ADMIN_TOKEN: {
     default: null,
     description:
-      "Bootstrap admin bearer token (at least 16 characters). Unset: one is generated, printed once and kept (hashed) in the database.",
+      "Bootstrap admin bearer token (at least 16 characters). Unset: in embedded mode one is generated, printed once and kept (hashed) in the database; with DATABASE_URL the server prints none and refuses to start unless an admin key exists (npm run create-key).",
   },
   OBSERVERS_ALLOW_PRIVATE_TARGETS: {
     default: "false",

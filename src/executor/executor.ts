@@ -6,9 +6,15 @@ import {
   type ActionRegistry,
   type ActionResult,
 } from "../actions/types.ts";
+import { RESPONSE_EXCERPT_BYTES } from "../net/body.ts";
 import { type ConfigResult, safeParseConfig } from "../validation.ts";
 import { runAbortable } from "./abortable.ts";
-import { type AttemptFailure, classifyFailure, truncate } from "./classify.ts";
+import {
+  type AttemptFailure,
+  classifyFailure,
+  MAX_ERROR_MESSAGE_CHARS,
+  truncate,
+} from "./classify.ts";
 import { createKeyedLimiter } from "./limiter.ts";
 import {
   type AttemptContext,
@@ -18,6 +24,7 @@ import {
   successOutcome,
 } from "./outcome.ts";
 import { DEFAULT_RETRY_CONFIG, type RetryConfig, retryConfigSchema } from "./retry-policy.ts";
+import { recordingEnv, scrubberFor } from "./scrub.ts";
 
 /** Options for `createExecutor`. */
 export interface ExecutorOptions {
@@ -59,6 +66,32 @@ const permanent = (code: string, message: string) =>
 
 const issueText = (result: ConfigResult<unknown>) =>
   result.success ? "" : result.issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+
+const NO_READS: ReadonlySet<string> = new Set();
+
+/**
+ * The outcome with every secret the attempt could have echoed removed from its texts: the values
+ * it read from the environment and the secrets written in its config. Everything that stores,
+ * logs or broadcasts an outcome gets it from here, so no resolved secret leaves by that way.
+ */
+function scrubOutcome(
+  outcome: ExecutionOutcome,
+  action: unknown,
+  reads: ReadonlySet<string>,
+): ExecutionOutcome {
+  if (outcome.errorMessage === null && outcome.message === null && outcome.responseExcerpt === null)
+    return outcome;
+  const scrubber = scrubberFor(action, reads);
+  if (scrubber.empty) return outcome;
+  const scrub = (text: string | null, max: number) =>
+    text === null ? null : truncate(scrubber.scrub(text), max);
+  return {
+    ...outcome,
+    errorMessage: scrub(outcome.errorMessage, MAX_ERROR_MESSAGE_CHARS),
+    message: scrub(outcome.message, MAX_ERROR_MESSAGE_CHARS),
+    responseExcerpt: scrub(outcome.responseExcerpt, RESPONSE_EXCERPT_BYTES),
+  };
+}
 
 /** Creates an executor over `registry`'s actions, sharing one set of concurrency limits. */
 export function createExecutor(options: ExecutorOptions): Executor {
@@ -108,10 +141,17 @@ export function createExecutor(options: ExecutorOptions): Executor {
     delivery: Delivery,
     context: AttemptContext,
     settled: { result: ActionResult } | { failure: AttemptFailure },
+    reads: ReadonlySet<string> = NO_READS,
   ): ExecutionOutcome {
     const now = clock.now();
-    if ("result" in settled) return successOutcome(context, settled.result, now);
-    const outcome = failureOutcome(context, settled.failure, now, random);
+    if ("result" in settled) {
+      return scrubOutcome(successOutcome(context, settled.result, now), delivery.action, reads);
+    }
+    const outcome = scrubOutcome(
+      failureOutcome(context, settled.failure, now, random),
+      delivery.action,
+      reads,
+    );
     const level =
       outcome.status === "cancelled" ? "debug" : outcome.disposition === "retry" ? "warn" : "error";
     // Names and codes only: config values (URLs, tokens) and messages stay out of the log.
@@ -140,14 +180,20 @@ export function createExecutor(options: ExecutorOptions): Executor {
   ): Promise<ExecutionOutcome> {
     const cancelled = { failure: classifyFailure(null, { by: "shutdown" }) };
     if (shutdown?.aborted) return finish(delivery, context, cancelled);
-    const release = await limiter.acquire(
-      definition.destination(config, environment),
-      shutdown,
-      delivery.tenant ?? null,
-    );
+    // Every environment value the attempt reads is scrubbed from what it reports.
+    const reads = new Set<string>();
+    const attemptEnvironment = { ...environment, env: recordingEnv(environment.env, reads) };
+    let destination: string;
+    try {
+      destination = definition.destination(config, attemptEnvironment);
+    } catch (error) {
+      // A bug, but its message may quote what it read: scrub it like any other.
+      return finish(delivery, context, { failure: classifyFailure(error) }, reads);
+    }
+    const release = await limiter.acquire(destination, shutdown, delivery.tenant ?? null);
     if (!release || shutdown?.aborted) {
       release?.();
-      return finish(delivery, { ...context, startedAt: clock.now() }, cancelled);
+      return finish(delivery, { ...context, startedAt: clock.now() }, cancelled, reads);
     }
 
     const started = { ...context, startedAt: clock.now() };
@@ -163,15 +209,18 @@ export function createExecutor(options: ExecutorOptions): Executor {
             attempt: context.attempt,
             maxAttempts: context.maxAttempts,
             signal,
-            environment,
+            environment: attemptEnvironment,
           }),
         { clock, timeoutMs: timeoutFor(delivery), shutdown },
       );
       return settled.ok
-        ? finish(delivery, started, { result: settled.value })
-        : finish(delivery, started, {
-            failure: classifyFailure(settled.error, settled.abortedBy),
-          });
+        ? finish(delivery, started, { result: settled.value }, reads)
+        : finish(
+            delivery,
+            started,
+            { failure: classifyFailure(settled.error, settled.abortedBy) },
+            reads,
+          );
     } finally {
       release();
     }

@@ -29,8 +29,24 @@ export interface HttpResponse {
 const MAX_REDIRECTS = 5;
 const METHOD_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
-// Not carried to another origin, as fetch itself drops Authorization on cross-origin redirects.
-const CREDENTIAL_HEADERS = ["authorization", "proxy-authorization", "cookie"];
+/**
+ * The only headers carried to another origin: they describe the body and the client. Every other
+ * header the action set (`Authorization`, API keys under any name, cookies, signatures, whatever a
+ * user configured) stays with the origin it was configured for.
+ */
+const CROSS_ORIGIN_HEADERS = new Set([
+  "content-type",
+  "content-language",
+  "accept",
+  "accept-language",
+  "user-agent",
+]);
+
+function crossOriginHeaders(headers: Headers): Headers {
+  const kept = new Headers();
+  for (const [name, value] of headers) if (CROSS_ORIGIN_HEADERS.has(name)) kept.append(name, value);
+  return kept;
+}
 
 type Init = RequestInit & { signal: AbortSignal; headers: Headers };
 
@@ -137,10 +153,11 @@ function nextHop(response: Response, url: URL, hops: number, environment: Action
  * `INVALID_URL`); unless `allowPrivateTargets`, loopback/private/link-local/CGNAT/ULA/metadata
  * targets are refused (permanent `TARGET_FORBIDDEN`), by the URL and, where the runtime resolves
  * names (`resolveHost`), by every address its name resolves to (resolved.ts). 307/308 redirects
- * are followed (at most 5 hops, each checked the same way, credentials dropped when the origin
- * changes, never from https to http); other 3xx fail permanently (`REDIRECT_NOT_FOLLOWED`), since
- * they would turn a POST into a GET. An invalid method or header is a permanent `INVALID_REQUEST`.
- * Network errors are transient `NETWORK_ERROR`; an aborted `signal` rethrows its reason untouched.
+ * are followed (at most 5 hops, each checked the same way, never from https to http; when the
+ * origin changes, only the headers describing the body and the client follow); other 3xx fail
+ * permanently (`REDIRECT_NOT_FOLLOWED`), since they would turn a POST into a GET. An invalid method
+ * or header is a permanent `INVALID_REQUEST`. Network errors are transient `NETWORK_ERROR`; an
+ * aborted `signal` rethrows its reason untouched.
  */
 export async function sendHttp(
   request: HttpRequest,
@@ -168,10 +185,7 @@ export async function sendHttp(
     // Free the connection without reading what may be a large redirect page.
     response.body?.cancel().catch(() => {});
     const next = nextHop(response, url, hops, environment);
-    if (next.origin !== url.origin) {
-      init.headers = new Headers(init.headers);
-      for (const name of CREDENTIAL_HEADERS) init.headers.delete(name);
-    }
+    if (next.origin !== url.origin) init.headers = crossOriginHeaders(init.headers);
     label = `redirect from ${url.host}`;
     url = next;
   }

@@ -93,6 +93,18 @@ export async function ensureBootstrapAdminToken(sql: SqlClient): Promise<string 
   });
 }
 
+/**
+ * Whether a live admin key bound to no tenant exists: someone can administer the server without
+ * `OBSERVERS_ADMIN_TOKEN`.
+ */
+export async function hasGlobalAdminKey(sql: SqlExecutor): Promise<boolean> {
+  const rows = await sql.query(
+    `SELECT 1 AS found FROM core.tb_api_key
+     WHERE scope = 'admin' AND fk_customer_org IS NULL AND deleted_at IS NULL LIMIT 1`,
+  );
+  return rows.length > 0;
+}
+
 /** An API key as lists show it: never its token or hash. */
 export interface ApiKeyView {
   id: string;

@@ -1,7 +1,9 @@
 /**
- * `bun adapters/bun/main.ts` as a process: the generated admin token is printed once, ever, and
- * keeps working; bad configuration exits 2 naming each variable; SIGTERM and SIGINT exit 0. (The
- * embedded default has its own file, embedded.test.ts.)
+ * `bun adapters/bun/main.ts` as a process: on PostgreSQL it prints no token and refuses to start
+ * without OBSERVERS_ADMIN_TOKEN or an admin key (which `npm run create-key` creates, printing the
+ * token to its caller only); bad configuration exits 2 naming each variable; SIGTERM and SIGINT
+ * exit 0. (The embedded default, which does print a generated token, has its own file,
+ * embedded.test.ts.)
  */
 import { spawnSync } from "node:child_process";
 import { once } from "node:events";
@@ -28,15 +30,59 @@ async function start(env: Record<string, string>): Promise<ServerProcess> {
   return server;
 }
 
-const TOKEN = /^\s+(obs_[A-Za-z0-9_-]{43})$/m;
+/** Runs `bun <args>` in the repository to completion with only `env` (and PATH) set. */
+function runBun(args: string[], env: Record<string, string>) {
+  return spawnSync(join(ROOT, "node_modules/.bin/bun"), args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+}
+
+/** `npm run create-key -- <args>` against the test database. */
+function createKey(args: string[]) {
+  return runBun(["adapters/postgres/create-key-cli.ts", ...args], { DATABASE_URL: db.url });
+}
 
 describe("the Bun server process", () => {
-  it("generates an admin token when none is set, prints it once, and keeps it", async () => {
-    const first = await start({ OBSERVERS_ADMIN_TOKEN: "" });
-    expect(first.output()).toContain("ADMIN TOKEN");
-    const token = TOKEN.exec(first.output())?.[1];
-    expect(token).toBeDefined();
-    const create = await fetch(`${first.url}/api/observers`, {
+  it("on PostgreSQL, refuses to start without an admin token or key, and prints no token", async () => {
+    const refused = runBun(["adapters/bun/main.ts"], {
+      DATABASE_URL: db.url,
+      OBSERVERS_ADMIN_TOKEN: "",
+      HOST: "127.0.0.1",
+      PORT: "0",
+    });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(
+      "OBSERVERS_ADMIN_TOKEN: is unset and the database has no admin API key",
+    );
+    expect(refused.stderr).toContain("npm run create-key -- --name ops --scope admin");
+    expect(`${refused.stdout}${refused.stderr}`).not.toMatch(/obs_[A-Za-z0-9_-]{20,}/);
+    const [keys] = await db.sql`SELECT count(*)::int AS n FROM core.tb_api_key`;
+    expect(keys?.n).toBe(0);
+  });
+
+  it("starts with a key from `npm run create-key`, which prints its token once to its caller", async () => {
+    // Keys that cannot administer the server do not count.
+    expect(createKey(["--name", "reader", "--scope", "read"]).status).toBe(0);
+    expect(createKey(["--name", "t7", "--scope", "admin", "--tenant", "7"]).status).toBe(0);
+    expect(
+      runBun(["adapters/bun/main.ts"], { DATABASE_URL: db.url, OBSERVERS_ADMIN_TOKEN: "" }).status,
+    ).toBe(2);
+
+    const created = createKey(["--name", "ops", "--scope", "admin"]);
+    expect(created.status).toBe(0);
+    const token = created.stdout.trim();
+    expect(token).toMatch(/^obs_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toContain('created admin key "ops"');
+    expect(created.stderr).not.toContain(token);
+
+    const server = await start({ OBSERVERS_ADMIN_TOKEN: "" });
+    expect(server.output()).toContain("admin API keys stored in the database");
+    expect(server.output()).not.toContain(token);
+    expect(server.output()).not.toMatch(/obs_[A-Za-z0-9_-]{20,}/);
+    const create = await fetch(`${server.url}/api/observers`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({
@@ -52,20 +98,23 @@ describe("the Bun server process", () => {
     });
     expect(create.status).toBe(201);
     expect(JSON.stringify(await create.json())).not.toContain("whsec_");
-    expect((await fetch(`${first.url}/api/observers`)).status).toBe(401);
-    expect(await first.stop()).toBe(0);
-
-    const second = await start({ OBSERVERS_ADMIN_TOKEN: "" });
-    expect(second.output()).not.toContain("ADMIN TOKEN");
-    expect(second.output()).toContain("generated and printed at the first start");
-    const list = await fetch(`${second.url}/api/observers`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    expect(list.status).toBe(200);
-    expect((await list.json()).total_count).toBe(1);
-    const exited = once(second.child, "exit");
-    second.child.kill("SIGINT");
+    expect((await fetch(`${server.url}/api/observers`)).status).toBe(401);
+    const exited = once(server.child, "exit");
+    server.child.kill("SIGINT");
     expect((await exited)[0]).toBe(0);
+  });
+
+  it("create-key says what is wrong with its arguments or its environment", () => {
+    const noScope = createKey(["--name", "ops"]);
+    expect(noScope.status).toBe(2);
+    expect(noScope.stderr).toContain("--scope is required");
+    expect(createKey(["--scope", "admin"]).stderr).toContain("--name is required");
+    const noDatabase = runBun(
+      ["adapters/postgres/create-key-cli.ts", "--name", "x", "--scope", "read"],
+      {},
+    );
+    expect(noDatabase.status).toBe(2);
+    expect(noDatabase.stderr).toContain("DATABASE_URL is not set");
   });
 
   it("exits 2 naming every invalid variable", () => {

@@ -4,21 +4,25 @@ import {
   BOOTSTRAP_KEY_NAME,
   ensureBootstrapAdminToken,
   findApiKey,
+  hasGlobalAdminKey,
   hashToken,
+  insertApiKey,
 } from "../../src/store/api-keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let sequential: TestDatabase;
 let concurrent: TestDatabase;
+let keys: TestDatabase;
 
 beforeAll(async () => {
-  [sequential, concurrent] = await Promise.all([
+  [sequential, concurrent, keys] = await Promise.all([
     createTestDatabase("bootstrap_seq"),
     createTestDatabase("bootstrap_par"),
+    createTestDatabase("bootstrap_keys"),
   ]);
 });
 afterAll(async () => {
-  await Promise.all([sequential?.drop(), concurrent?.drop()]);
+  await Promise.all([sequential?.drop(), concurrent?.drop(), keys?.drop()]);
 });
 
 describe("ensureBootstrapAdminToken", () => {
@@ -45,6 +49,19 @@ describe("ensureBootstrapAdminToken", () => {
     expect(results.filter((token) => token !== null)).toHaveLength(1);
     const [row] = await concurrent.sql`SELECT count(*)::int AS n FROM core.tb_api_key`;
     expect(row?.n).toBe(1);
+  });
+});
+
+describe("hasGlobalAdminKey (may a PostgreSQL-mode server start without OBSERVERS_ADMIN_TOKEN?)", () => {
+  it("counts only live admin keys bound to no tenant", async () => {
+    expect(await hasGlobalAdminKey(keys.client)).toBe(false);
+    await insertApiKey(keys.client, { name: "reader", scope: "read" });
+    await insertApiKey(keys.client, { name: "t7", scope: "admin", fk_customer_org: "7" });
+    const { id } = await insertApiKey(keys.client, { name: "ops", scope: "admin" });
+    await keys.sql`UPDATE core.tb_api_key SET deleted_at = now() WHERE id = ${id}`;
+    expect(await hasGlobalAdminKey(keys.client)).toBe(false);
+    await insertApiKey(keys.client, { name: "ops-2", scope: "admin" });
+    expect(await hasGlobalAdminKey(keys.client)).toBe(true);
   });
 });
 

@@ -183,21 +183,29 @@ describe("sendHttp", () => {
     expect(target.requests[1]?.headers.authorization).toBe("Bearer t");
   });
 
-  it("drops credentials when a redirect changes origin", async () => {
+  it("carries only the headers describing the body and client when a redirect changes origin", async () => {
+    // Two servers on different ports: different origins.
     const second = await receiver(() => ({ status: 200 }));
     const first = await receiver(() => ({ status: 307, headers: { location: `${second.url}/b` } }));
-    await sendHttp(
-      {
-        url: first.url,
-        headers: { authorization: "Bearer t", cookie: "s=1", "x-signature": "v1,abc" },
-        body: "x",
-      },
-      testEnvironment(),
-      never,
-    );
-    expect(second.requests[0]?.headers.authorization).toBeUndefined();
-    expect(second.requests[0]?.headers.cookie).toBeUndefined();
-    expect(second.requests[0]?.headers["x-signature"]).toBe("v1,abc");
+    const configured = {
+      authorization: "Bearer t",
+      "proxy-authorization": "Basic cDpx",
+      cookie: "s=1",
+      "x-api-key": "key-under-any-name",
+      "x-signature": "v1,abc",
+      "webhook-signature": "v1,def",
+      "content-type": "application/json",
+      "user-agent": "fraiseql-observers",
+    };
+    await sendHttp({ url: first.url, headers: configured, body: "{}" }, testEnvironment(), never);
+    expect(first.requests[0]?.headers["x-api-key"]).toBe("key-under-any-name");
+    expect(second.requests[0]?.text).toBe("{}");
+    const headers: Record<string, unknown> = second.requests[0]?.headers ?? {};
+    for (const name of Object.keys(configured)) {
+      if (name === "content-type" || name === "user-agent") {
+        expect(headers[name]).toBe(configured[name]);
+      } else expect(headers[name], name).toBeUndefined();
+    }
   });
 
   it.each([301, 302, 303])("refuses a %i redirect", async (status) => {

@@ -209,7 +209,10 @@ export const ObserverPatchSchema = z
 const ActionViewSchema = z
   .object({ type: z.string() })
   .catchall(z.unknown())
-  .openapi("ActionView", { description: "An action, with every secret value `[REDACTED]`" });
+  .openapi("ActionView", {
+    description:
+      "An action, with every secret value `[REDACTED]`, and in URLs the user info, query, fragment and token-like path segments",
+  });
 
 /** An observer as every response shows it (FraiseQL's columns, secrets redacted). */
 export const ObserverSchema = z
