@@ -45,8 +45,8 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: "-- A delivery keeps its change's event id, so that a delivery whose change row is gone (deleted by\n-- hand, or pruned by another producer of the shared change log) can still be logged truthfully\n-- (tb_observer_log.event_id is NOT NULL) when the runtime ends it with CHANGE_MISSING.\n-- Deliveries created before this migration have none; the runtime logs those under the nil UUID.\nALTER TABLE core.tb_observer_delivery ADD COLUMN IF NOT EXISTS event_id UUID;\n\nCOMMENT ON COLUMN core.tb_observer_delivery.event_id IS\n  'The change''s event id (tb_entity_change_log.id), for the log row of a delivery whose change row is gone.';\n",
   },
   {
-    version: 13,
-    name: "0013_live_durable.sql",
+    version: 9,
+    name: "0009_live_durable.sql",
     sql: "-- Live-feed cursors refer only to durably committed rows. The runtime's bookkeeping commits\n-- (delivery-log rows among them) and any producer's `synchronous_commit = off` commits become\n-- visible before their WAL reaches disk; a PostgreSQL crash can undo them, and the transaction ids\n-- and keys they used are then issued again. Before it hands out a position, the live feed makes\n-- sure every commit it can see is flushed: when the WAL is not flushed as far as it has been\n-- written, it sets this sequence in a synchronously committed statement. setval writes WAL and\n-- takes a transaction id, so that commit flushes (and, with synchronous replication, waits for the\n-- standbys) through every commit before it. A sequence, not a table: no row lock shared by\n-- several feeds, no dead rows, nothing for logical decoding to publish.\nCREATE SEQUENCE IF NOT EXISTS core.seq_live_durable;\n\nCOMMENT ON SEQUENCE core.seq_live_durable IS\n  'Set by the live feed to flush the WAL before it hands out a cursor; its value means nothing.';\n",
   },
 ];
