@@ -1,4 +1,4 @@
-import { actionPolicyIssues } from "../actions/policy.ts";
+import { actionPolicyIssues, type PolicyIssue } from "../actions/policy.ts";
 import {
   type ActionDefinition,
   type ActionEnvironment,
@@ -110,6 +110,24 @@ export function createExecutor(options: ExecutorOptions): Executor {
   // replace these objects when an observer changes; they are never mutated in place.)
   const configs = new WeakMap<object, ConfigResult<unknown>>();
   const policies = new WeakMap<object, ConfigResult<RetryConfig>>();
+  // The action policy judges names, never values: its verdict on one validated config (an
+  // observer's action, shared by its deliveries) for one tenant holds until the config changes.
+  const verdicts = new WeakMap<object, { tenant: string | null; issues: PolicyIssue[] }>();
+
+  function policyIssuesOf(
+    definition: ActionDefinition,
+    config: unknown,
+    tenant: string | null,
+  ): PolicyIssue[] {
+    if (typeof config !== "object" || config === null) {
+      return actionPolicyIssues(definition, config, tenant, environment.policy);
+    }
+    const kept = verdicts.get(config);
+    if (kept !== undefined && kept.tenant === tenant) return kept.issues;
+    const issues = actionPolicyIssues(definition, config, tenant, environment.policy);
+    verdicts.set(config, { tenant, issues });
+    return issues;
+  }
 
   function resolvePolicy(raw: unknown): ConfigResult<RetryConfig> {
     if (raw == null) return DEFAULT_POLICY;
@@ -272,12 +290,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       }
       // Before destination() or run() touch anything: an observer stored before a rule existed,
       // or written straight into the table, is refused here without reading a variable.
-      const refused = actionPolicyIssues(
-        definition,
-        config.output,
-        delivery.observer.tenant,
-        environment.policy,
-      );
+      const refused = policyIssuesOf(definition, config.output, delivery.observer.tenant);
       const first = refused[0];
       if (first) {
         const text = refused.map((issue) => `${issue.path}: ${issue.message}`).join("; ");
