@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { computeBackoff } from "../../src/executor/backoff.ts";
 import type { Logger } from "../../src/ports/logger.ts";
 import type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "../../src/ports/sql.ts";
 import { type ListenBackoff, listenWithReconnect } from "./listener.ts";
@@ -19,7 +20,13 @@ export interface PostgresClientOptions {
   applicationName?: string;
   /** Re-listen delays after a lost LISTEN connection (default 100 ms doubling to 10 s). */
   listenBackoff?: Partial<ListenBackoff>;
-  /** Jitter source of the re-listen backoff (default Math.random). */
+  /**
+   * Delays between attempts to reopen a pooled connection after failures (default 100 ms doubling
+   * to 2 s, full jitter). postgres.js's own reach 20 s, so after a PostgreSQL restart the runtime
+   * could sit idle that long with the database already back.
+   */
+  reconnectBackoff?: Partial<ListenBackoff>;
+  /** Jitter source of the re-listen and reconnect backoffs (default Math.random). */
   random?: () => number;
 }
 
@@ -42,8 +49,17 @@ export function createPostgresClient(
 ): PostgresClient {
   const logger = options.logger;
   const applicationName = options.applicationName ?? "fraiseql-observers";
+  const random = options.random ?? Math.random;
+  const reconnect = {
+    max_attempts: Number.MAX_SAFE_INTEGER,
+    backoff_strategy: "exponential",
+    initial_delay_ms: options.reconnectBackoff?.initialMs ?? 100,
+    max_delay_ms: options.reconnectBackoff?.maxMs ?? 2_000,
+  } as const;
   const connectionOptions = {
     connect_timeout: options.connectTimeoutSeconds ?? 30,
+    // postgres.js counts failed attempts across the pool and asks for the delay in seconds.
+    backoff: (failures: number) => computeBackoff(failures, reconnect, random) / 1000,
     prepare: options.prepare ?? true,
     // Notices (e.g. "relation already exists, skipping") are routine: debug, never the console.
     onnotice: (notice: postgres.Notice) => {
@@ -86,7 +102,7 @@ export function createPostgresClient(
           initialMs: options.listenBackoff?.initialMs ?? 100,
           maxMs: options.listenBackoff?.maxMs ?? 10_000,
         },
-        random: options.random ?? Math.random,
+        random,
         ...(logger ? { logger } : {}),
       });
       if (closing) {
