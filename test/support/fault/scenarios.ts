@@ -29,7 +29,7 @@ import { createPostgresClient } from "../../../adapters/postgres/postgres-client
 import { applyMigrations } from "../../../src/store/migrate.ts";
 import { type ServerProcess, startServer } from "../server-process.ts";
 import { type FaultReceiver, startFaultReceiver } from "./hook-receiver.ts";
-import { LOAD_APPLICATION_NAME, type LoadStats, startLoad } from "./load.ts";
+import { LOAD_APPLICATION_NAME, type Load, type LoadStats, startLoad } from "./load.ts";
 import { type PgCluster, startPgCluster } from "./pg-cluster.ts";
 import { everyChangeReceived, type RoundCounts, roundProblems, tallyRound } from "./tally.ts";
 
@@ -428,16 +428,15 @@ async function runRound(
     async backlog() {
       const [row] = await check<{ n: number }[]>`
         SELECT count(*)::int AS n FROM core.tb_entity_change_log`.catch(() => [{ n: Number.NaN }]);
-      let received = 0;
-      const seen = new Set<string>();
+      const received = new Set<string>();
       for (const entry of receiver.log().byWebhookId.values()) {
-        for (const event of entry.events) seen.add(event);
+        for (const event of entry.events) received.add(event);
       }
-      received = seen.size;
-      return Math.max(0, (row?.n ?? 0) - received);
+      return Math.max(0, (row?.n ?? 0) - received.size);
     },
   };
   const { servers: serverCount, fault } = FAULTS[scenario];
+  let load: Load | undefined;
   try {
     for (let i = 0; i < serverCount; i++) await ctx.addServer();
     const [first] = servers;
@@ -464,7 +463,7 @@ async function runRound(
       );
     }
 
-    const load = startLoad(url, { rate: settings.rate, connections: settings.connections });
+    load = startLoad(url, { rate: settings.rate, connections: settings.connections });
     loadStarted = performance.now();
     const faults = await fault(ctx);
     // The load goes on past the fault: at least a second after it healed, so changes written
@@ -573,6 +572,8 @@ async function runRound(
     );
     return result;
   } finally {
+    // Already stopped unless the round failed halfway.
+    await load?.stop(1_000);
     for (const server of servers.splice(0)) await server.kill9();
     await check.end({ timeout: 1 }).catch(() => {});
     const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
