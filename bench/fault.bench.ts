@@ -104,8 +104,17 @@ function roundCells(results: readonly RoundResult[]): string[][] {
       .join(", "),
     seconds(r.drain_ms),
     r.failed_attempts_logged === null ? "-" : count(r.failed_attempts_logged),
+    r.shutdowns.map(String).join(", "),
     r.problems.length === 0 ? "ok" : r.problems.join("; "),
   ]);
+}
+
+/** How the servers still running at the end of each round took SIGTERM. */
+function shutdownLine(results: readonly RoundResult[]): string {
+  const all = results.flatMap((r) => r.shutdowns);
+  const clean = all.filter((code) => code === 0).length;
+  const hung = all.filter((code) => code === "hung").length;
+  return `Graceful stops at the end of the rounds: ${clean} of ${all.length} servers exited 0 on SIGTERM${hung > 0 ? `; ${hung} hung (a query left pending for good by postgres.js 3.4.9 after its connection was terminated; killed after 20 s)` : ""}.`;
 }
 
 const ROUND_HEADERS = [
@@ -118,6 +127,7 @@ const ROUND_HEADERS = [
   "fault at (ended connections)",
   "drain",
   "retries logged",
+  "SIGTERM exit",
   "result",
 ];
 
@@ -158,7 +168,7 @@ await runBenchmark("fault", async () => {
 
   const summaries = summarize(results);
   const [headers = [], ...rows] = summaryCells(summaries);
-  console.log(`\n${table(headers, rows, 1)}\n`);
+  console.log(`\n${table(headers, rows, 1)}\n\n${shutdownLine(results)}\n`);
   const failed = results.filter((r) => r.problems.length > 0);
   const date = new Date().toISOString();
   const name = quick ? "fault-quick" : "fault";
@@ -184,6 +194,8 @@ await runBenchmark("fault", async () => {
       `Settings: ${settingsLine}. Observer retry policy: ${JSON.stringify(retryPolicyFor(settings.receiverDownMs))}.`,
       "",
       markdownTable(headers, rows),
+      "",
+      shutdownLine(results),
       "",
       "Per round (backlog at fault: captured changes not yet received when it struck; retries logged: attempts logged as anything but a success):",
       "",
