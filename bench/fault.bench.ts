@@ -114,7 +114,7 @@ function shutdownLine(results: readonly RoundResult[]): string {
   const all = results.flatMap((r) => r.shutdowns);
   const clean = all.filter((code) => code === 0).length;
   const hung = all.filter((code) => code === "hung").length;
-  return `Graceful stops at the end of the rounds: ${clean} of ${all.length} servers exited 0 on SIGTERM${hung > 0 ? `; ${hung} hung (a query left pending for good by postgres.js 3.4.9 after its connection was terminated; killed after 20 s)` : ""}.`;
+  return `Graceful stops at the end of the rounds: ${clean} of ${all.length} servers exited 0 on SIGTERM${hung > 0 ? `; ${hung} did not exit within 20 s (killed): a shutdown waits for queries in flight, which postgres.js 3.4.9 can hold until the connect timeout after a termination` : ""}.`;
 }
 
 const ROUND_HEADERS = [

@@ -10,7 +10,12 @@ export interface PostgresClientOptions {
   max?: number;
   /** Receives server notices (at debug) and LISTEN reconnections. */
   logger?: Logger;
-  /** Seconds a connection attempt may take (default 30). */
+  /**
+   * Seconds a connection attempt may take, handshake included (default 10). postgres.js 3.4.9 can
+   * leave a new connection whose backend was terminated during its start-up waiting for this
+   * timeout, with every query queued on it: at its own default (30 s) the fault suite saw delivery
+   * stall 29 s after `pg_terminate_backend`.
+   */
   connectTimeoutSeconds?: number;
   /** Close pooled connections idle this long, in seconds (default: never). */
   idleTimeoutSeconds?: number;
@@ -57,7 +62,7 @@ export function createPostgresClient(
     max_delay_ms: options.reconnectBackoff?.maxMs ?? 2_000,
   } as const;
   const connectionOptions = {
-    connect_timeout: options.connectTimeoutSeconds ?? 30,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
     // postgres.js counts failed attempts across the pool and asks for the delay in seconds.
     backoff: (failures: number) => computeBackoff(failures, reconnect, random) / 1000,
     prepare: options.prepare ?? true,

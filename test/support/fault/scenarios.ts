@@ -114,9 +114,10 @@ export interface RoundResult {
   duration_ms: number;
   /**
    * How each server still running at the end took SIGTERM: its exit code, or `hung` when it had
-   * not exited 20 s later (it is then killed). Recorded, not a failure of the round: with
-   * postgres.js 3.4.9 a query can stay pending for good after its connection is terminated, and a
-   * shutdown waiting for it hangs (see the fault benchmark's notes in bench/README.md).
+   * not exited 20 s later (it is then killed). Recorded, not a failure of the round: a shutdown
+   * waits for the queries in flight, and postgres.js 3.4.9 can hold a query until its connection's
+   * connect timeout when the backend was terminated during the connection's start-up (with the
+   * adapter's former 30 s, 1 of 20 servers took longer than 20 s; see bench/README.md).
    */
   shutdowns: (number | "hung" | null)[];
   /** The output of the servers that hung at shutdown (tails), for whoever investigates. */
