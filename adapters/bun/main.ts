@@ -11,4 +11,9 @@ await runServerMain({
   start: (options) => createBunRuntime(options),
   exit: (code) => process.exit(code),
   onSignal: (signal, handler) => process.on(signal, handler),
+  // A listener replaces the default (exit on an unhandled rejection): rethrowing keeps it.
+  onUnhandledRejection: (handler) =>
+    process.on("unhandledRejection", (reason) => {
+      if (!handler(reason)) throw reason;
+    }),
 });

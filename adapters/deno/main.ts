@@ -13,5 +13,10 @@ await runServerMain({
   start: (options) => createDenoRuntime(options),
   exit: (code) => deno.exit(code),
   onSignal: (signal, handler) => deno.addSignalListener(signal, handler),
+  // Deno ends the process on an unhandled rejection unless a listener prevents it.
+  onUnhandledRejection: (handler) =>
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      if (handler(event.reason)) event.preventDefault();
+    }),
   banner: `(Deno ${deno.version.deno})`,
 });

@@ -1,3 +1,4 @@
+export { isArrayTypeFetchFailure } from "./driver-defects.ts";
 export { type ListenBackoff, listenWithReconnect } from "./listener.ts";
 export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";
 export {

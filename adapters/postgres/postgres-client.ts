@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { computeBackoff } from "../../src/executor/backoff.ts";
 import type { Logger } from "../../src/ports/logger.ts";
 import type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "../../src/ports/sql.ts";
 import { type ListenBackoff, listenWithReconnect } from "./listener.ts";
@@ -9,7 +10,12 @@ export interface PostgresClientOptions {
   max?: number;
   /** Receives server notices (at debug) and LISTEN reconnections. */
   logger?: Logger;
-  /** Seconds a connection attempt may take (default 30). */
+  /**
+   * Seconds a connection attempt may take, handshake included (default 10). postgres.js 3.4.9 can
+   * leave a new connection whose backend was terminated during its start-up waiting for this
+   * timeout, with every query queued on it: at its own default (30 s) the fault suite saw delivery
+   * stall 29 s after `pg_terminate_backend`.
+   */
   connectTimeoutSeconds?: number;
   /** Close pooled connections idle this long, in seconds (default: never). */
   idleTimeoutSeconds?: number;
@@ -19,7 +25,13 @@ export interface PostgresClientOptions {
   applicationName?: string;
   /** Re-listen delays after a lost LISTEN connection (default 100 ms doubling to 10 s). */
   listenBackoff?: Partial<ListenBackoff>;
-  /** Jitter source of the re-listen backoff (default Math.random). */
+  /**
+   * Delays between attempts to reopen a pooled connection after failures (default 100 ms doubling
+   * to 2 s, full jitter). postgres.js's own reach 20 s, so after a PostgreSQL restart the runtime
+   * could sit idle that long with the database already back.
+   */
+  reconnectBackoff?: Partial<ListenBackoff>;
+  /** Jitter source of the re-listen and reconnect backoffs (default Math.random). */
   random?: () => number;
   /**
    * `statement_timeout` of the pooled connections, in ms (default: the server's): longer
@@ -48,8 +60,17 @@ export function createPostgresClient(
 ): PostgresClient {
   const logger = options.logger;
   const applicationName = options.applicationName ?? "fraiseql-observers";
+  const random = options.random ?? Math.random;
+  const reconnect = {
+    max_attempts: Number.MAX_SAFE_INTEGER,
+    backoff_strategy: "exponential",
+    initial_delay_ms: options.reconnectBackoff?.initialMs ?? 100,
+    max_delay_ms: options.reconnectBackoff?.maxMs ?? 2_000,
+  } as const;
   const connectionOptions = {
-    connect_timeout: options.connectTimeoutSeconds ?? 30,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
+    // postgres.js counts failed attempts across the pool and asks for the delay in seconds.
+    backoff: (failures: number) => computeBackoff(failures, reconnect, random) / 1000,
     prepare: options.prepare ?? true,
     // Notices (e.g. "relation already exists, skipping") are routine: debug, never the console.
     onnotice: (notice: postgres.Notice) => {
@@ -97,7 +118,7 @@ export function createPostgresClient(
           initialMs: options.listenBackoff?.initialMs ?? 100,
           maxMs: options.listenBackoff?.maxMs ?? 10_000,
         },
-        random: options.random ?? Math.random,
+        random,
         ...(logger ? { logger } : {}),
       });
       if (closing) {

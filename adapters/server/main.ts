@@ -4,9 +4,11 @@
  * configuration (also found at start: no admin token or key in PostgreSQL mode), 1 when startup
  * fails, 0 after a graceful shutdown (a second signal exits 1 at once).
  */
+
 import { parseServerConfig, type ServerConfig } from "../../src/config/server-config.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { createConsoleLogger, type Logger } from "../../src/ports/logger.ts";
+import { isArrayTypeFetchFailure } from "../postgres/driver-defects.ts";
 
 /** What a host provides to `runServerMain`. */
 export interface ServerHost {
@@ -18,6 +20,11 @@ export interface ServerHost {
   }): Promise<{ url: string; stop(): Promise<void> }>;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
+  /**
+   * Sees every unhandled promise rejection first: `handler` returns true for one it has dealt
+   * with; any other keeps the runtime's default (the process ends).
+   */
+  onUnhandledRejection(handler: (reason: unknown) => boolean): void;
   /** Appended to the "listening on" line, e.g. the runtime's version. */
   banner?: string;
 }
@@ -43,6 +50,14 @@ const message = (error: unknown) => (error instanceof Error ? error.message : St
 export async function runServerMain(host: ServerHost): Promise<void> {
   const config = readConfig(host);
   const logger = createConsoleLogger(config.logLevel);
+  // The database driver's own dropped promise must not end the server (see driver-defects.ts).
+  host.onUnhandledRejection((reason) => {
+    if (!isArrayTypeFetchFailure(reason)) return false;
+    logger.log("warn", "a new database connection failed while starting; the pool opens another", {
+      error: message(reason),
+    });
+    return true;
+  });
   let server: { url: string; stop(): Promise<void> };
   try {
     server = await host.start({ config, env: host.env, logger });
