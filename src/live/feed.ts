@@ -159,6 +159,12 @@ export interface LiveFeedOptions {
   pollIntervalMs?: number;
   /** Rows of each table per read (default 1 000). */
   batchSize?: number;
+  /**
+   * How long `stop` waits for a read in flight (default 5 000 ms). Past it, stop returns: the read
+   * only feeds listeners, which are closing, and whoever ends the SQL client ends the read (a
+   * query whose connection died can stay pending in the driver; it must not hold shutdown).
+   */
+  stopTimeoutMs?: number;
 }
 
 /**
@@ -169,6 +175,7 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
   const { sql, clock, logger } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const batchSize = options.batchSize ?? 1_000;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5_000;
   const listeners = new Set<(batch: LiveBatch) => void>();
   let position: LiveCursor | null = null;
   let running = false;
@@ -220,7 +227,17 @@ export function createLiveFeed(options: LiveFeedOptions): LiveFeed {
     async stop() {
       running = false;
       clock.clearTimeout(timer);
-      await read.running;
+      const inFlight = read.running;
+      if (inFlight === null) return;
+      let waited: unknown = null;
+      const timedOut = new Promise<"timeout">((resolve) => {
+        waited = clock.setTimeout(() => resolve("timeout"), stopTimeoutMs);
+      });
+      const ended = await Promise.race([inFlight.then(() => "read" as const), timedOut]);
+      clock.clearTimeout(waited);
+      if (ended === "timeout") {
+        logger.log("warn", "live feed stopped with a read still in flight", { stopTimeoutMs });
+      }
     },
     wake() {
       if (running) void read.run();
