@@ -3,11 +3,16 @@
  * database at DATABASE_URL and prints its token once, to this terminal only (stdout, alone on its
  * line, so `TOKEN=$(npm run -s create-key -- ...)` works; what it did goes to stderr). This is how
  * a PostgreSQL-mode server gets its first admin key without OBSERVERS_ADMIN_TOKEN: the server
- * itself never prints a token there. Exit codes: 0 created, 1 failed, 2 bad usage or DATABASE_URL
- * unset.
+ * itself never prints a token there. Like the server, it applies the migrations first unless
+ * OBSERVERS_MIGRATE is off, so it works on a database nothing has touched yet. Exit codes: 0
+ * created, 1 failed, 2 bad usage, DATABASE_URL unset or OBSERVERS_MIGRATE invalid.
  */
 import { parseArgs } from "node:util";
+import { parseServerConfig } from "../../src/config/server-config.ts";
+import { ConfigError } from "../../src/errors.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
+import { applyMigrations } from "../../src/store/migrate.ts";
+import { loadMigrations } from "./migrations-dir.ts";
 import { createPostgresClient } from "./postgres-client.ts";
 
 const USAGE =
@@ -60,8 +65,19 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  let migrate: boolean;
+  try {
+    migrate = parseServerConfig({ OBSERVERS_MIGRATE: process.env.OBSERVERS_MIGRATE }).migrate;
+  } catch (error) {
+    console.error(error instanceof ConfigError ? error.message : String(error));
+    return 2;
+  }
   const client = createPostgresClient(url, { max: 1, connectTimeoutSeconds: 10 });
   try {
+    if (migrate) {
+      const { applied } = await applyMigrations(client, loadMigrations());
+      for (const name of applied) console.error(`applied ${name}`);
+    }
     const { id, token } = await insertApiKey(client, {
       name: parsed.name,
       scope: parsed.scope,
@@ -76,7 +92,10 @@ async function main(): Promise<number> {
     return 0;
   } catch (error: unknown) {
     const reason = error instanceof Error ? error.message : String(error);
-    const hint = /tb_api_key/.test(reason) ? " (run `npm run migrate` first)" : "";
+    const hint =
+      !migrate && /tb_api_key/.test(reason)
+        ? " (OBSERVERS_MIGRATE is off: run `npm run migrate` first)"
+        : "";
     console.error(`creating the key failed: ${reason}${hint}`);
     return 1;
   } finally {

@@ -104,6 +104,25 @@ describe("the Bun server process", () => {
     expect((await exited)[0]).toBe(0);
   });
 
+  it("create-key migrates a database nothing has touched yet, unless OBSERVERS_MIGRATE is off", async () => {
+    const empty = await createTestDatabase("create_key_empty", { migrated: false });
+    try {
+      const args = ["adapters/postgres/create-key-cli.ts", "--name", "ops", "--scope", "admin"];
+      const off = runBun(args, { DATABASE_URL: empty.url, OBSERVERS_MIGRATE: "off" });
+      expect(off.status).toBe(1);
+      expect(off.stderr).toContain("OBSERVERS_MIGRATE is off: run `npm run migrate` first");
+      const created = runBun(args, { DATABASE_URL: empty.url });
+      expect(created.status).toBe(0);
+      expect(created.stderr).toContain("applied 0001_change_log.sql");
+      const token = created.stdout.trim();
+      expect(token).toMatch(/^obs_[A-Za-z0-9_-]{43}$/);
+      const [key] = await empty.sql`SELECT scope, fk_customer_org FROM core.tb_api_key`;
+      expect(key).toEqual({ scope: "admin", fk_customer_org: null });
+    } finally {
+      await empty.drop();
+    }
+  });
+
   it("create-key says what is wrong with its arguments or its environment", () => {
     const noScope = createKey(["--name", "ops"]);
     expect(noScope.status).toBe(2);
