@@ -13,6 +13,7 @@ import { BACKTEST_RANGE, EVALUATED, insertBacktestChanges, PORTABLE } from "../s
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";
 import { eventually, insertObserver, webhook } from "../support/observers.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
+import { lockTable } from "../support/table-lock.ts";
 
 const ADMIN = "admin-token-for-limit-tests";
 let db: TestDatabase;
@@ -164,22 +165,8 @@ describe("backtests", () => {
 
   it("runs at most the limit at once per key: 429 BACKTEST_BUSY with Retry-After", async () => {
     // A lock on the change log holds the first backtest inside PostgreSQL.
-    const locker = createPostgresClient(databaseUrl(db.name), { max: 1 });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = locker.transaction(async (tx) => {
-      await tx.query("LOCK TABLE core.tb_entity_change_log IN ACCESS EXCLUSIVE MODE");
-      locked();
-      await released;
-    });
+    const unlock = await lockTable(db.url, "core.tb_entity_change_log", "ACCESS EXCLUSIVE");
     try {
-      await isLocked;
       const body = { ...BACKTEST_RANGE };
       const first = call("POST", `/api/observers/${backtestId}/backtest`, body);
       await eventually(async () => {
@@ -196,16 +183,14 @@ describe("backtests", () => {
       const other = call("POST", `/api/observers/${backtestId}/backtest`, body, {
         token: tokens.other,
       });
-      release();
+      await unlock();
       expect((await first).status).toBe(200);
       expect((await other).status).toBe(200);
       // The slot is free again.
       const third = await call("POST", `/api/observers/${backtestId}/backtest`, body);
       expect(third.status).toBe(200);
     } finally {
-      release();
-      await holding;
-      await locker.close();
+      await unlock();
     }
   });
 });
@@ -220,32 +205,15 @@ describe("statement timeout", () => {
       logger: silentLogger,
     });
     const timedCall = apiClient(app, ADMIN);
-    const locker = createPostgresClient(databaseUrl(db.name), { max: 1 });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const holding = locker.transaction(async (tx) => {
-      await tx.query("LOCK TABLE core.tb_observer IN ACCESS EXCLUSIVE MODE");
-      locked();
-      await released;
-    });
+    const unlock = await lockTable(db.url, "core.tb_observer", "ACCESS EXCLUSIVE");
     try {
-      await isLocked;
       const response = await timedCall("GET", "/api/observers");
       const body = await problem(response, 503);
       expect(body.code).toBe("QUERY_TIMEOUT");
-      release();
-      await holding;
+      await unlock();
       expect((await timedCall("GET", "/api/observers")).status).toBe(200);
     } finally {
-      release();
-      await holding;
-      await Promise.all([locker.close(), timed.close()]);
+      await Promise.all([unlock(), timed.close()]);
     }
   });
 });

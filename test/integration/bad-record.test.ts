@@ -12,11 +12,12 @@ import {
   type ObserverRuntimeOptions,
 } from "../../src/runtime/index.ts";
 import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
-import { NO_ATTEMPT, type OutcomeRecord } from "../../src/store/outcomes.ts";
+import type { OutcomeRecord } from "../../src/store/outcomes.ts";
 import { recordOutcomesIsolating } from "../../src/store/quarantine.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
+import { logOnlyRecord } from "../support/outcomes.ts";
 import { freePort } from "../support/ports.ts";
 import { useReceiver } from "../support/receiver.ts";
 
@@ -390,30 +391,7 @@ describe("one bad record never stops the pipeline", () => {
 });
 
 describe("recordOutcomesIsolating", () => {
-  const record = (entityId: string): OutcomeRecord => ({
-    pk: null,
-    ...NO_ATTEMPT,
-    disposition: "log",
-    status: "failed",
-    attempt: 1,
-    max_attempts: 1,
-    completed_at: new Date().toISOString(),
-    error_code: "TEST",
-    error_message: "a log-only record",
-    fk_observer: null,
-    observer_name: null,
-    delivery_id: null,
-    action_index: null,
-    action_type: null,
-    event_id: crypto.randomUUID(),
-    fk_entity_change_log: null,
-    entity_type: "Order",
-    entity_id: entityId,
-    event_type: "INSERT",
-    fk_customer_org: null,
-    trace_id: null,
-    change: null,
-  });
+  const record = (entityId: string) => logOnlyRecord({ entity_id: entityId });
 
   it("splits a batch around the rows the database refuses and records the rest", async () => {
     await db.sql.unsafe(

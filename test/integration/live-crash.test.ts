@@ -26,8 +26,9 @@ import { parseSubscription } from "../../src/live/subscription.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
-import { NO_ATTEMPT, type OutcomeRecord, recordOutcomes } from "../../src/store/outcomes.ts";
+import { type OutcomeRecord, recordOutcomes } from "../../src/store/outcomes.ts";
 import { eventually } from "../support/observers.ts";
+import { logOnlyRecord } from "../support/outcomes.ts";
 import { createOwnPostgres, type OwnPostgres } from "../support/own-postgres.ts";
 
 let pg: OwnPostgres;
@@ -58,31 +59,11 @@ afterAll(async () => {
 
 /** One attempt's log row, as an outcome batch writes it, told apart by its event id. */
 function logRow(n: number): OutcomeRecord {
-  const event = `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
-  return {
-    pk: null,
-    disposition: "log",
-    status: "failed",
-    attempt: 1,
-    max_attempts: 1,
-    ...NO_ATTEMPT,
-    completed_at: new Date().toISOString(),
-    error_code: "TEST",
+  return logOnlyRecord({
+    event_id: `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
     error_message: `row ${n}`,
-    fk_observer: null,
-    observer_name: null,
-    delivery_id: null,
-    action_index: null,
-    action_type: null,
-    event_id: event,
-    fk_entity_change_log: null,
-    entity_type: "Order",
     entity_id: String(n),
-    event_type: "INSERT",
-    fk_customer_org: null,
-    trace_id: null,
-    change: null,
-  };
+  });
 }
 
 /** Writes rows `from`..`to`-1, each in its own relaxed commit (its own transaction id). */

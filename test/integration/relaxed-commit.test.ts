@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
 import { claimDeliveries, writeIngest } from "../../src/store/deliveries.ts";
 import { createObserver } from "../../src/store/observers.ts";
-import { NO_ATTEMPT, type OutcomeRecord, recordOutcomes } from "../../src/store/outcomes.ts";
+import { recordOutcomes } from "../../src/store/outcomes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { logOnlyRecord } from "../support/outcomes.ts";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -24,30 +25,10 @@ async function settingAfter(statement: (tx: SqlExecutor) => Promise<unknown>): P
   });
 }
 
-const logOnly: OutcomeRecord = {
-  pk: null,
-  disposition: "log",
-  status: "failed",
-  attempt: 1,
-  max_attempts: 1,
-  ...NO_ATTEMPT,
-  completed_at: new Date().toISOString(),
-  error_code: "TEST",
-  error_message: "test",
-  fk_observer: null,
-  observer_name: null,
-  delivery_id: null,
-  action_index: null,
-  action_type: null,
+const logOnly = logOnlyRecord({
   event_id: "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b",
-  fk_entity_change_log: null,
-  entity_type: "Order",
-  entity_id: null,
-  event_type: "INSERT",
-  fk_customer_org: null,
-  trace_id: null,
-  change: null,
-};
+  error_message: "test",
+});
 
 describe("relaxed commits", () => {
   it("apply to ingest writes, claims and outcome batches", async () => {

@@ -6,13 +6,13 @@
  * requests go to the real Hono app, the database and the webhook receiver are real.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
 import { type ServerRuntime, startServerRuntime } from "../../adapters/server/server-runtime.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { useReceiver } from "../support/receiver.ts";
+import { lockTable } from "../support/table-lock.ts";
 
 const ADMIN = "admin-token-for-api-pool-tests";
 const receiver = useReceiver(() => ({ status: 204 }));
@@ -53,34 +53,6 @@ async function startServer(statementTimeoutMs: number): Promise<ServerRuntime> {
   );
 }
 
-/**
- * Holds `LOCK TABLE table IN mode` until the returned function is called. ACCESS EXCLUSIVE stops
- * reads, but takes a transaction id (it is logged for standbys), which holds back the runtime's
- * gap-free reading; SHARE stops only writes and takes none.
- */
-async function lockTable(table: string, mode: "ACCESS EXCLUSIVE" | "SHARE") {
-  const locker = createPostgresClient(databaseUrl(db.name), { max: 1 });
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => {
-    locked = resolve;
-  });
-  const holding = locker.transaction(async (tx) => {
-    await tx.query(`LOCK TABLE ${table} IN ${mode} MODE`);
-    locked();
-    await released;
-  });
-  await isLocked;
-  return async () => {
-    release();
-    await holding;
-    await locker.close();
-  };
-}
-
 const listKeys = (server: ServerRuntime) =>
   server.api.request("/api/keys", { headers: { authorization: `Bearer ${ADMIN}` } });
 
@@ -94,7 +66,7 @@ const createKey = (server: ServerRuntime, name: string) =>
 describe("the API's own pool", () => {
   it("cuts a query off at OBSERVERS_API_STATEMENT_TIMEOUT_MS with 503 QUERY_TIMEOUT", async () => {
     const server = await startServer(300);
-    const unlock = await lockTable("core.tb_api_key", "ACCESS EXCLUSIVE");
+    const unlock = await lockTable(db.url, "core.tb_api_key", "ACCESS EXCLUSIVE");
     try {
       const response = await listKeys(server);
       expect(response.status).toBe(503);
@@ -110,7 +82,7 @@ describe("the API's own pool", () => {
   it("keeps the runtime delivering while API queries hold every API connection", async () => {
     const server = await startServer(60_000);
     // Key inserts wait for the lock; the runtime never touches the key table.
-    const unlock = await lockTable("core.tb_api_key", "SHARE");
+    const unlock = await lockTable(db.url, "core.tb_api_key", "SHARE");
     let stuck: (Response | Promise<Response>)[] = [];
     try {
       // More waiting API requests than the runtime's pool has connections (10).

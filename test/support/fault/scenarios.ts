@@ -245,50 +245,57 @@ interface RoundContext {
 
 type Fault = (ctx: RoundContext) => Promise<FaultEvent[]>;
 
-/** Kills `server` with SIGKILL. */
-async function kill(ctx: RoundContext, server: ServerProcess): Promise<void> {
+/** Kills the round's first server with SIGKILL. */
+async function killFirst(ctx: RoundContext): Promise<void> {
+  const [server] = ctx.servers;
+  if (!server) throw new Error("no server to kill");
   // Out of the list first: a death of a listed server is reported as one nobody caused.
   ctx.servers.splice(ctx.servers.indexOf(server), 1);
   await server.kill9();
+}
+
+/**
+ * Strikes at `moment` (see `strikeAt`): when it struck, since the load started, and the backlog
+ * then. The fault itself follows.
+ */
+async function strike(
+  ctx: RoundContext,
+  moment: number,
+): Promise<Pick<FaultEvent, "at_ms" | "backlog">> {
+  await ctx.strikeAt(moment);
+  const backlog = await ctx.backlog();
+  return { at_ms: ctx.elapsed(), backlog };
 }
 
 const FAULTS: Record<ScenarioName, { servers: number; fault: Fault }> = {
   kill9: {
     servers: 1,
     async fault(ctx) {
-      await ctx.strikeAt(ctx.pick(0.2, 0.8));
-      const backlog = await ctx.backlog();
-      const at = ctx.elapsed();
-      const [victim] = ctx.servers;
-      if (!victim) throw new Error("no server to kill");
-      await kill(ctx, victim);
+      const struck = await strike(ctx, ctx.pick(0.2, 0.8));
+      await killFirst(ctx);
       // As a supervisor would: a new process at once, on the same database.
       await ctx.addServer();
-      return [{ kind: "kill9", at_ms: at, healed_ms: ctx.elapsed(), backlog }];
+      return [{ kind: "kill9", ...struck, healed_ms: ctx.elapsed() }];
     },
   },
   pg_restart: {
     servers: 1,
     async fault(ctx) {
-      await ctx.strikeAt(ctx.pick(0.2, 0.6));
-      const backlog = await ctx.backlog();
-      const at = ctx.elapsed();
+      const struck = await strike(ctx, ctx.pick(0.2, 0.6));
       await ctx.harness.cluster.crash();
       await sleep(ctx.settings.pgDownMs);
       await ctx.harness.cluster.start();
-      return [{ kind: "pg_crash", at_ms: at, healed_ms: ctx.elapsed(), backlog }];
+      return [{ kind: "pg_crash", ...struck, healed_ms: ctx.elapsed() }];
     },
   },
   receiver_down: {
     servers: 1,
     async fault(ctx) {
-      await ctx.strikeAt(ctx.pick(0.2, 0.5));
-      const backlog = await ctx.backlog();
-      const at = ctx.elapsed();
+      const struck = await strike(ctx, ctx.pick(0.2, 0.5));
       await ctx.harness.receiver.down();
       await sleep(ctx.settings.receiverDownMs);
       await ctx.harness.receiver.up();
-      return [{ kind: "receiver_down", at_ms: at, healed_ms: ctx.elapsed(), backlog }];
+      return [{ kind: "receiver_down", ...struck, healed_ms: ctx.elapsed() }];
     },
   },
   listener_terminated: {
@@ -299,9 +306,7 @@ const FAULTS: Record<ScenarioName, { servers: number; fault: Fault }> = {
       ).sort((a, b) => a - b);
       const events: FaultEvent[] = [];
       for (const moment of moments) {
-        await ctx.strikeAt(moment);
-        const backlog = await ctx.backlog();
-        const at = ctx.elapsed();
+        const struck = await strike(ctx, moment);
         // Everything on the round's database but the load and this check: the server's pool and
         // its LISTEN connection (whatever application_name a version of the server gives them).
         const ended = await ctx.check<{ listen: boolean }[]>`
@@ -313,9 +318,8 @@ const FAULTS: Record<ScenarioName, { servers: number; fault: Fault }> = {
             AND application_name NOT IN (${LOAD_APPLICATION_NAME}, ${CHECK_APPLICATION_NAME})`;
         events.push({
           kind: "terminate",
-          at_ms: at,
+          ...struck,
           healed_ms: ctx.elapsed(),
-          backlog,
           terminated: ended.length,
           listeners: ended.filter((row) => row.listen).length,
         });
@@ -326,14 +330,10 @@ const FAULTS: Record<ScenarioName, { servers: number; fault: Fault }> = {
   two_servers_kill9: {
     servers: 2,
     async fault(ctx) {
-      await ctx.strikeAt(ctx.pick(0.2, 0.8));
-      const backlog = await ctx.backlog();
-      const at = ctx.elapsed();
-      const [victim] = ctx.servers;
-      if (!victim) throw new Error("no server to kill");
+      const struck = await strike(ctx, ctx.pick(0.2, 0.8));
       // No replacement: the survivor must finish the victim's work (after its leases run out).
-      await kill(ctx, victim);
-      return [{ kind: "kill9", at_ms: at, healed_ms: at, backlog }];
+      await killFirst(ctx);
+      return [{ kind: "kill9", ...struck, healed_ms: struck.at_ms }];
     },
   },
 };
