@@ -12,21 +12,7 @@ export {
   workersConfig,
 } from "./config.ts";
 export { hyperdriveClient } from "./database.ts";
-export {
-  HUB_ORIGIN,
-  hubName,
-  hubStub,
-  LiveHub,
-  type LiveHubOptions,
-  PING,
-  PONG,
-  type PublishedBatch,
-  type PublishedItem,
-  type PublishedRendering,
-  SUBSCRIPTION_HEADER,
-  toPublishedItems,
-  topicTag,
-} from "./live-hub.ts";
+export { LiveHub, type LiveHubOptions, PING, PONG } from "./live-hub.ts";
 export {
   feedPosition,
   type LiveHubBindings,
@@ -35,6 +21,17 @@ export {
   publishLive,
 } from "./live-publisher.ts";
 export { hubRevoke, hubUpgrade } from "./live-upgrade.ts";
+export {
+  HUB_ORIGIN,
+  hubName,
+  hubStub,
+  type PublishedBatch,
+  type PublishedItem,
+  type PublishedRendering,
+  SUBSCRIPTION_HEADER,
+  toPublishedItems,
+  topicTag,
+} from "./live-wire.ts";
 export { MIGRATIONS } from "./migrations.generated.ts";
 export { cachedSchemaCheck, checkSchema, type SchemaStatus } from "./schema.ts";
 export { type CountingFetch, countingFetch, workersEnvironment } from "./services.ts";

@@ -24,7 +24,7 @@ import {
   type PublishedBatch,
   type PublishedItem,
   toPublishedItems,
-} from "./live-hub.ts";
+} from "./live-wire.ts";
 import type { DurableObjectNamespace, DurableObjectStub } from "./types.ts";
 
 /** The bindings publishing needs: the hubs' Durable Object namespace. */

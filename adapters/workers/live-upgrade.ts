@@ -7,7 +7,7 @@
 
 import type { KeyRevoked } from "../../src/api/routes/keys.ts";
 import type { LiveUpgrade } from "../../src/api/routes/live.ts";
-import { HUB_ORIGIN, hubStub, KEY_HEADER, SUBSCRIPTION_HEADER } from "./live-hub.ts";
+import { HUB_ORIGIN, hubStub, KEY_HEADER, SUBSCRIPTION_HEADER } from "./live-wire.ts";
 import type { DurableObjectNamespace } from "./types.ts";
 
 /** The API's `live` option on Workers: upgrades reach the tenant's hub Durable Object. */
