@@ -1,5 +1,5 @@
 /**
- * The contract every runtime keeps (README "HTTP API", "Live notifications", "Delivery"; DESIGN
+ * The contract every runtime keeps (docs/api.md and docs/delivery.md; DESIGN
  * sections 5 and 6), written once and run against each target (bun.test.ts, deno.test.ts,
  * workers.test.ts): a real PostgreSQL database of its own, a real webhook receiver on 127.0.0.1,
  * observers created through the API and rows inserted by another connection. Every wait polls

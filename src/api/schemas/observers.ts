@@ -76,8 +76,7 @@ const condition = z
   })
   .nullable()
   .openapi({
-    description:
-      "A condition in the DSL (README: Condition DSL); null or empty fires on every change",
+    description: "A condition in the DSL (docs/conditions.md); null or empty fires on every change",
     example: "status == 'shipped' && changed(status)",
   });
 
