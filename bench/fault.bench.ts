@@ -179,7 +179,7 @@ await runBenchmark("fault", async () => {
     settings: { ...settings, log: undefined, quick },
     observer_retry_config: retryPolicyFor(settings.receiverDownMs),
     method:
-      "server = bun adapters/bun/main.ts in its own process(es) on a PostgreSQL instance started for the run; captured = rows of core.tb_entity_change_log (checked equal to the rows written); delivered = distinct webhook-id headers received carrying a captured event_id; duplicated = captured changes received more than once (split_ids counts those received under more than one webhook-id, which must be 0); lost = captured changes never received; drain = from the end of the load until every captured change was received and core.tb_observer_delivery was empty",
+      "server = bun adapters/hosts/bun/main.ts in its own process(es) on a PostgreSQL instance started for the run; captured = rows of core.tb_entity_change_log (checked equal to the rows written); delivered = distinct webhook-id headers received carrying a captured event_id; duplicated = captured changes received more than once (split_ids counts those received under more than one webhook-id, which must be 0); lost = captured changes never received; drain = from the end of the load until every captured change was received and core.tb_observer_delivery was empty",
     total_seconds: Math.round(totalSeconds),
     summary: summaries,
     rounds: results,

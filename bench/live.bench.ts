@@ -18,8 +18,8 @@
  * postgres://postgres@127.0.0.1:5432/fraiseql_observers_bench, recreated on every run).
  */
 import postgres from "postgres";
-import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../adapters/postgres/postgres-client.ts";
+import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
+import { createPostgresClient } from "../adapters/drivers/postgres/postgres-client.ts";
 import { applyMigrations } from "../src/store/migrate.ts";
 import { type ClientProcess, type Collected, startClient } from "./live/clients.ts";
 import { type ServerProcess, startServer } from "./live/server.ts";

@@ -28,8 +28,8 @@
  * recreated on every run). Writes bench/results/runtime.{json,md,svg}.
  */
 import postgres from "postgres";
-import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../adapters/postgres/postgres-client.ts";
+import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
+import { createPostgresClient } from "../adapters/drivers/postgres/postgres-client.ts";
 import { DEFAULT_ACTION_POLICY } from "../src/actions/policy.ts";
 import { systemClock } from "../src/ports/clock.ts";
 import { silentLogger } from "../src/ports/logger.ts";

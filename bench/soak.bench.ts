@@ -1,5 +1,5 @@
 /**
- * Soak benchmark: the Bun server as users run it (`adapters/bun/main.ts`, its own process) with one
+ * Soak benchmark: the Bun server as users run it (`adapters/hosts/bun/main.ts`, its own process) with one
  * webhook observer on every `bench_orders` INSERT, fed single-row commits at BENCH_SOAK_RATE
  * changes/s (default 2 000) for BENCH_SOAK_SECONDS (default 600; `--quick` or BENCH_QUICK=1: 60).
  * Every BENCH_SOAK_SAMPLE_SECONDS (default 5) it samples the server's resident memory, the
@@ -19,8 +19,8 @@
  * Results: bench/results/soak.json (soak-quick.json with `--quick`). See bench/soak/README.md.
  */
 import postgres from "postgres";
-import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../adapters/postgres/postgres-client.ts";
+import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
+import { createPostgresClient } from "../adapters/drivers/postgres/postgres-client.ts";
 import { applyMigrations } from "../src/store/migrate.ts";
 import { type ServerProcess, startServer } from "./live/server.ts";
 import { type Produced, startProducer } from "./runtime/producer.ts";
@@ -612,7 +612,7 @@ await runBenchmark("soak", async () => {
       note: "flat memory: |RSS slope| after warm-up below rss_mib_per_min (growing: above it with the lower end of its 95 % interval above 0; otherwise inconclusive); flat connections: |slope of the server's connections| below connections_per_min; keeping up: slope of lag (pending_changes + due_deliveries) below lag_changes_per_min (1 % of the offered rate) and the lag drained to 0",
     },
     method:
-      "server = bun adapters/bun/main.ts in its own process; RSS = VmRSS from /proc; connections = pg_stat_activity rows for the database (server = application_name fraiseql-observers*); lag = GET /api/observers/runtime/health; hook latency = receiver clock minus the row's t_ms (clock_timestamp() at INSERT); slopes = least squares over samples from the end of the warm-up to the end of production",
+      "server = bun adapters/hosts/bun/main.ts in its own process; RSS = VmRSS from /proc; connections = pg_stat_activity rows for the database (server = application_name fraiseql-observers*); lag = GET /api/observers/runtime/health; hook latency = receiver clock minus the row's t_ms (clock_timestamp() at INSERT); slopes = least squares over samples from the end of the warm-up to the end of production",
     producer: p && {
       sustained_offered_rate: sustained,
       changes: p.changes,

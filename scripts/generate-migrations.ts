@@ -1,5 +1,5 @@
 /**
- * Writes adapters/workers/migrations.generated.ts from migrations/*.sql: the Worker cannot read
+ * Writes adapters/hosts/workers/migrations.generated.ts from migrations/*.sql: the Worker cannot read
  * files, so its bundle carries the migrations as a module (it checks the database's applied
  * migrations against them; `npm run migrate` applies them). Run `npm run generate:migrations`
  * after adding or changing a migration; test/unit/workers-migrations.test.ts fails while the
@@ -7,12 +7,12 @@
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { loadMigrations } from "../adapters/postgres/migrations-dir.ts";
+import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
 import type { Migration } from "../src/store/migrate.ts";
 
 /** Where the module goes. */
 export const GENERATED_MIGRATIONS_PATH = fileURLToPath(
-  new URL("../adapters/workers/migrations.generated.ts", import.meta.url),
+  new URL("../adapters/hosts/workers/migrations.generated.ts", import.meta.url),
 );
 
 /** The module's text for `migrations` (formatted as Biome formats it). */

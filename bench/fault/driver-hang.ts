@@ -13,7 +13,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import postgres from "postgres";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 import { startPgCluster } from "../../test/support/fault/pg-cluster.ts";
 
 const raw = process.argv.includes("--raw");
@@ -22,7 +22,7 @@ const limitSeconds = limitAt > 0 ? Number(process.argv[limitAt + 1]) : 15;
 const seconds = Number(
   process.argv.find((arg, i) => /^\d+$/.test(arg) && process.argv[i - 1] !== "--limit") ?? 60,
 );
-// The driver's dropped type-fetch promise (adapters/postgres/driver-defects.ts) is expected here.
+// The driver's dropped type-fetch promise (adapters/drivers/postgres/driver-defects.ts) is expected here.
 process.on("unhandledRejection", () => {});
 
 const cluster = await startPgCluster();

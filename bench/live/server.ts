@@ -1,5 +1,5 @@
 /**
- * The Bun server as users run it (`bun adapters/bun/main.ts`), in a process of its own so that its
+ * The Bun server as users run it (`bun adapters/hosts/bun/main.ts`), in a process of its own so that its
  * memory and CPU can be read apart from the benchmark's, the producer's and the clients'.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -21,7 +21,7 @@ export interface ServerProcess {
 
 /** Starts the server on a port the kernel picks and waits until it says where it listens. */
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(BUN, ["adapters/bun/main.ts"], {
+  const child = spawn(BUN, ["adapters/hosts/bun/main.ts"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",

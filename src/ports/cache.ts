@@ -1,6 +1,6 @@
 /**
  * A Redis-compatible key-value store whose keys the `cache` action invalidates: a Redis client
- * over TCP (`adapters/redis`) where the runtime has sockets, or the Upstash-compatible REST API
+ * over TCP (`adapters/drivers/redis`) where the runtime has sockets, or the Upstash-compatible REST API
  * (`createUpstashCacheStore`) on Workers.
  */
 export interface CacheStore {

@@ -19,7 +19,7 @@ export interface EmailReceipt {
 }
 
 /**
- * Sends email over SMTP, where the runtime has TCP sockets (`adapters/smtp`). A transport throws
+ * Sends email over SMTP, where the runtime has TCP sockets (`adapters/drivers/smtp`). A transport throws
  * `ActionFailure` (transient for connection errors, timeouts and 4xx replies; permanent for 5xx).
  */
 export interface EmailTransport {

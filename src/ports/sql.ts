@@ -1,6 +1,6 @@
 /**
  * The SQL port: the one way the core talks to PostgreSQL. Adapters implement it over postgres.js
- * (`adapters/postgres`) or PGlite (`adapters/embedded`). Parameters are positional (`$1`, `$2`).
+ * (`adapters/drivers/postgres`) or PGlite (`adapters/drivers/embedded`). Parameters are positional (`$1`, `$2`).
  *
  * Conventions every statement of the core follows, so that any driver gives the same answers:
  * - JSON goes in as text and is cast in SQL (`$1::text::jsonb`): drivers disagree on how they

@@ -1,5 +1,5 @@
 /**
- * `bun adapters/bun/main.ts` as a process: on PostgreSQL it prints no token and refuses to start
+ * `bun adapters/hosts/bun/main.ts` as a process: on PostgreSQL it prints no token and refuses to start
  * without OBSERVERS_ADMIN_TOKEN or an admin key (which `npm run create-key` creates, printing the
  * token to its caller only); bad configuration exits 2 naming each variable; SIGTERM and SIGINT
  * exit 0. (The embedded default, which does print a generated token, has its own file,
@@ -42,12 +42,12 @@ function runBun(args: string[], env: Record<string, string>) {
 
 /** `npm run create-key -- <args>` against the test database. */
 function createKey(args: string[]) {
-  return runBun(["adapters/postgres/create-key-cli.ts", ...args], { DATABASE_URL: db.url });
+  return runBun(["adapters/drivers/postgres/create-key-cli.ts", ...args], { DATABASE_URL: db.url });
 }
 
 describe("the Bun server process", () => {
   it("on PostgreSQL, refuses to start without an admin token or key, and prints no token", async () => {
-    const refused = runBun(["adapters/bun/main.ts"], {
+    const refused = runBun(["adapters/hosts/bun/main.ts"], {
       DATABASE_URL: db.url,
       OBSERVERS_ADMIN_TOKEN: "",
       HOST: "127.0.0.1",
@@ -68,7 +68,8 @@ describe("the Bun server process", () => {
     expect(createKey(["--name", "reader", "--scope", "read"]).status).toBe(0);
     expect(createKey(["--name", "t7", "--scope", "admin", "--tenant", "7"]).status).toBe(0);
     expect(
-      runBun(["adapters/bun/main.ts"], { DATABASE_URL: db.url, OBSERVERS_ADMIN_TOKEN: "" }).status,
+      runBun(["adapters/hosts/bun/main.ts"], { DATABASE_URL: db.url, OBSERVERS_ADMIN_TOKEN: "" })
+        .status,
     ).toBe(2);
 
     const created = createKey(["--name", "ops", "--scope", "admin"]);
@@ -107,7 +108,13 @@ describe("the Bun server process", () => {
   it("create-key migrates a database nothing has touched yet, unless OBSERVERS_MIGRATE is off", async () => {
     const empty = await createTestDatabase("create_key_empty", { migrated: false });
     try {
-      const args = ["adapters/postgres/create-key-cli.ts", "--name", "ops", "--scope", "admin"];
+      const args = [
+        "adapters/drivers/postgres/create-key-cli.ts",
+        "--name",
+        "ops",
+        "--scope",
+        "admin",
+      ];
       const off = runBun(args, { DATABASE_URL: empty.url, OBSERVERS_MIGRATE: "off" });
       expect(off.status).toBe(1);
       expect(off.stderr).toContain("OBSERVERS_MIGRATE is off: run `npm run migrate` first");
@@ -129,7 +136,7 @@ describe("the Bun server process", () => {
     expect(noScope.stderr).toContain("--scope is required");
     expect(createKey(["--scope", "admin"]).stderr).toContain("--name is required");
     const noDatabase = runBun(
-      ["adapters/postgres/create-key-cli.ts", "--name", "x", "--scope", "read"],
+      ["adapters/drivers/postgres/create-key-cli.ts", "--name", "x", "--scope", "read"],
       {},
     );
     expect(noDatabase.status).toBe(2);
@@ -137,7 +144,7 @@ describe("the Bun server process", () => {
   });
 
   it("exits 2 naming every invalid variable", () => {
-    const result = spawnSync(join(ROOT, "node_modules/.bin/bun"), ["adapters/bun/main.ts"], {
+    const result = spawnSync(join(ROOT, "node_modules/.bin/bun"), ["adapters/hosts/bun/main.ts"], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? "",

@@ -1,5 +1,5 @@
 /**
- * Live notifications on the Deno server (`deno run -A adapters/deno/main.ts`), whose hub keeps its
+ * Live notifications on the Deno server (`deno run -A adapters/hosts/deno/main.ts`), whose hub keeps its
  * topics in memory and, with no drain event, polls `bufferedAmount`: a subscriber resuming with
  * `since` gets a large backlog exactly once and in order, paced to what it reads, and one that
  * stops reading is closed with 1013 while the others keep receiving everything. The same

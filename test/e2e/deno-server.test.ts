@@ -1,5 +1,5 @@
 /**
- * The Deno server as users run it (`npm run server:deno`: `deno run -A adapters/deno/main.ts`):
+ * The Deno server as users run it (`npm run server:deno`: `deno run -A adapters/hosts/deno/main.ts`):
  * against a real PostgreSQL, observers created through the API, changes written by another
  * connection delivered as signed webhooks and live `change` messages, wake-ups by LISTEN/NOTIFY
  * surviving the loss of the listening connection; and with no DATABASE_URL, on embedded PGlite

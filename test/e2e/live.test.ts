@@ -1,5 +1,5 @@
 /**
- * Live notifications end to end: the Bun server as a process (`bun adapters/bun/main.ts`) against a
+ * Live notifications end to end: the Bun server as a process (`bun adapters/hosts/bun/main.ts`) against a
  * real PostgreSQL, and real WebSocket clients on `GET /api/observers/ws` (DESIGN section 5).
  * Changes written by another connection arrive as `change` messages, webhook attempts as
  * `execution` messages, filtered by entity type, event type, observer and tenant; a subscriber

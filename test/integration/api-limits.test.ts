@@ -4,7 +4,7 @@
  * and a query cut off by the API's statement_timeout (a 503, not a 500).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 import { createObserversApi } from "../../src/api/app.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";

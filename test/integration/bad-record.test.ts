@@ -5,7 +5,7 @@
  * a real PostgreSQL and a real receiver.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 import {
   createObserverRuntime,
   type ObserverRuntime,

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { createClient } from "@redis/client";
 import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRedisCacheStore } from "../../adapters/redis/index.ts";
+import { createRedisCacheStore } from "../../adapters/drivers/redis/index.ts";
 import { cacheAction, cacheConfigSchema } from "../../src/actions/cache.ts";
 import { escapeGlob, hasUnescapedGlob, unescapeGlob } from "../../src/actions/cache-key.ts";
 import { createUpstashCacheStore } from "../../src/actions/cache-upstash.ts";

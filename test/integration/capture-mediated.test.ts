@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { connectTestDatabase, quoteIdent } from "../support/postgres.ts";

@@ -1,4 +1,4 @@
-/** adapters/embedded: the SQL port over PGlite, in memory, and its PostgreSQL socket server. */
+/** adapters/drivers/embedded: the SQL port over PGlite, in memory, and its PostgreSQL socket server. */
 import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { promisify } from "node:util";
@@ -9,8 +9,8 @@ import {
   type EmbeddedClient,
   type EmbeddedSocket,
   startEmbeddedSocket,
-} from "../../adapters/embedded/index.ts";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
+} from "../../adapters/drivers/embedded/index.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
 import { normalizeChangeEvent } from "../../src/events/normalize.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 

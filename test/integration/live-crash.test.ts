@@ -14,11 +14,11 @@
  * the feed had already handed out were lost too, and their positions reissued.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
 import {
   createPostgresClient,
   type PostgresClient,
-} from "../../adapters/postgres/postgres-client.ts";
+} from "../../adapters/drivers/postgres/postgres-client.ts";
 import { decodeCursor, encodeCursor, type LiveCursor } from "../../src/live/cursor.ts";
 import { createLiveFeed, type LiveFeed } from "../../src/live/feed.ts";
 import { replay } from "../../src/live/replay.ts";

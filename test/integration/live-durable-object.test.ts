@@ -1,5 +1,5 @@
 /**
- * The Workers live hub (adapters/workers) in `wrangler dev` (workerd, local): a Durable Object
+ * The Workers live hub (adapters/hosts/workers) in `wrangler dev` (workerd, local): a Durable Object
  * per tenant holding hibernatable WebSockets, fed by the cron-driven publisher over Hyperdrive
  * (pointed at a fresh test database), with real WebSocket clients. Fails, never skips, when
  * wrangler cannot start.

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
 import { ConfigError, MigrationError } from "../../src/errors.ts";
 import { applyMigrations, type Migration } from "../../src/store/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -33,7 +33,7 @@ function runCli(env: Record<string, string | undefined>): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       bun,
-      ["adapters/postgres/migrate-cli.ts"],
+      ["adapters/drivers/postgres/migrate-cli.ts"],
       { cwd: root, env: { PATH: process.env.PATH, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
@@ -149,7 +149,7 @@ describe("loadMigrations", () => {
   });
 });
 
-describe("npm run migrate (adapters/postgres/migrate-cli.ts on Bun)", () => {
+describe("npm run migrate (adapters/drivers/postgres/migrate-cli.ts on Bun)", () => {
   it("run twice at once on one fresh database: both succeed, each migration applied once", async () => {
     const db = await emptyDatabase("cli");
     const runs = await Promise.all([

@@ -1,11 +1,11 @@
-/** adapters/postgres: the SQL port over postgres.js against a real PostgreSQL. */
+/** adapters/drivers/postgres: the SQL port over postgres.js against a real PostgreSQL. */
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import {
   createPostgresClient,
   type PostgresClient,
   type PostgresClientOptions,
-} from "../../adapters/postgres/postgres-client.ts";
+} from "../../adapters/drivers/postgres/postgres-client.ts";
 import { parseJson } from "../../src/events/parse-json.ts";
 import type { Logger, LogLevel } from "../../src/ports/logger.ts";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";

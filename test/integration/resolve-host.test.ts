@@ -1,5 +1,5 @@
 /**
- * The resolver the Bun and Deno servers give actions (adapters/server/resolve-host.ts), run on
+ * The resolver the Bun and Deno servers give actions (adapters/hosts/server/resolve-host.ts), run on
  * each runtime for real: `localhost` resolves through the hosts file to loopback, and the SSRF
  * guard's resolving check refuses it by that address with `TARGET_FORBIDDEN` (the static check
  * refuses the name `localhost` anyway; this shows the resolved path on a real resolver).
@@ -7,8 +7,8 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { resolveHost } from "../../adapters/server/resolve-host.ts";
-import { createServerServices } from "../../adapters/server/services.ts";
+import { resolveHost } from "../../adapters/hosts/server/resolve-host.ts";
+import { createServerServices } from "../../adapters/hosts/server/services.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";

@@ -6,7 +6,10 @@
  * requests go to the real Hono app, the database and the webhook receiver are real.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ServerRuntime, startServerRuntime } from "../../adapters/server/server-runtime.ts";
+import {
+  type ServerRuntime,
+  startServerRuntime,
+} from "../../adapters/hosts/server/server-runtime.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";

@@ -4,7 +4,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createSmtpTransport, type SmtpTransport } from "../../adapters/smtp/index.ts";
+import { createSmtpTransport, type SmtpTransport } from "../../adapters/drivers/smtp/index.ts";
 import { emailAction } from "../../src/actions/email.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";

@@ -1,13 +1,13 @@
 /**
- * The Workers tick (adapters/workers/tick.ts) run in Node against a real database, for what is
+ * The Workers tick (adapters/hosts/workers/tick.ts) run in Node against a real database, for what is
  * awkward to provoke in wrangler dev: where it stops (idle, its time budget, its subrequest limit,
  * a schema it was not built for) and that what it leaves is delivered by the next tick.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
-import { type WorkersConfig, workersConfig } from "../../adapters/workers/config.ts";
-import { checkSchema } from "../../adapters/workers/schema.ts";
-import { runTick, type TickOptions } from "../../adapters/workers/tick.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
+import { type WorkersConfig, workersConfig } from "../../adapters/hosts/workers/config.ts";
+import { checkSchema } from "../../adapters/hosts/workers/schema.ts";
+import { runTick, type TickOptions } from "../../adapters/hosts/workers/tick.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, insertObserver } from "../support/observers.ts";

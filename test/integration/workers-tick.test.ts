@@ -1,5 +1,5 @@
 /**
- * The Worker (wrangler.toml, adapters/workers/worker.ts) in `wrangler dev` (workerd, local), with
+ * The Worker (wrangler.toml, adapters/hosts/workers/worker.ts) in `wrangler dev` (workerd, local), with
  * Hyperdrive pointed at a fresh test database: an observer created through the Worker's API, a
  * row inserted into a tracked table, the cron fired (`/__scheduled`), the webhook received at a
  * real receiver; a failed attempt retried by the ticker's alarm without another cron; health.

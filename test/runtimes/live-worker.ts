@@ -11,7 +11,7 @@ import {
   hyperdriveClient,
   LiveHub,
   publishLive,
-} from "../../adapters/workers/index.ts";
+} from "../../adapters/hosts/workers/index.ts";
 import { createObserversApi } from "../../src/api/app.ts";
 import { createConsoleLogger } from "../../src/ports/logger.ts";
 import type { ObserverRuntime } from "../../src/runtime/types.ts";

@@ -1,6 +1,6 @@
-// Entry for Bun and Deno: the servers' real resolver (adapters/server/resolve-host.ts) on names
+// Entry for Bun and Deno: the servers' real resolver (adapters/hosts/server/resolve-host.ts) on names
 // the hosts file maps to loopback, and the SSRF guard's verdict on them; one JSON line.
-import { resolveHost } from "../../adapters/server/resolve-host.ts";
+import { resolveHost } from "../../adapters/hosts/server/resolve-host.ts";
 import { DEFAULT_ACTION_POLICY } from "../../src/actions/policy.ts";
 import { ActionFailure } from "../../src/actions/types.ts";
 import { checkResolvedTarget } from "../../src/net/resolved.ts";

@@ -6,8 +6,8 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { connectTestDatabase, quoteIdent, TEST_DATABASE_URL } from "./postgres.ts";
@@ -16,7 +16,7 @@ import { connectTestDatabase, quoteIdent, TEST_DATABASE_URL } from "./postgres.t
 export interface TestDatabase {
   name: string;
   url: string;
-  /** The SQL port over it (adapters/postgres), as the runtime would use it. */
+  /** The SQL port over it (adapters/drivers/postgres), as the runtime would use it. */
   client: SqlClient;
   /** A raw postgres.js pool (max 4, notices silenced) for setting up and asserting. */
   sql: postgres.Sql;

@@ -1,5 +1,5 @@
 /**
- * The server as users run it (`bun adapters/bun/main.ts`, or `deno run -A adapters/deno/main.ts`),
+ * The server as users run it (`bun adapters/hosts/bun/main.ts`, or `deno run -A adapters/hosts/deno/main.ts`),
  * in a child process the test can stop gracefully or kill -9.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,8 +9,8 @@ import { freePort } from "./ports.ts";
 const ROOT = join(import.meta.dirname, "../..");
 /** How each runtime starts the server (`npm run server`, `npm run server:deno`). */
 const COMMANDS = {
-  bun: [join(ROOT, "node_modules/.bin/bun"), "adapters/bun/main.ts"],
-  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "adapters/deno/main.ts"],
+  bun: [join(ROOT, "node_modules/.bin/bun"), "adapters/hosts/bun/main.ts"],
+  deno: [join(ROOT, "node_modules/.bin/deno"), "run", "-A", "adapters/hosts/deno/main.ts"],
 } as const;
 
 /** Options of `startServer`. */

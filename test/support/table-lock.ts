@@ -1,4 +1,4 @@
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 
 /**
  * Holds `LOCK TABLE table IN mode` in the database at `url` from its own connection, resolving once

@@ -4,7 +4,7 @@
  * connection): once armed, it holds the next such query, ends that connection's backend with
  * `pg_terminate_backend` (waiting until it is gone) and lets the backend's FATAL error through, as
  * a termination, a restart or a failover landing at that moment would. postgres.js 3.4.9 drops that
- * query's promise (adapters/postgres/driver-defects.ts), so the failure surfaces as an unhandled
+ * query's promise (adapters/drivers/postgres/driver-defects.ts), so the failure surfaces as an unhandled
  * rejection in the process that opened the connection.
  */
 import { createServer, Socket } from "node:net";

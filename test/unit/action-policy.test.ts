@@ -6,9 +6,9 @@
  */
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { createServerServices } from "../../adapters/server/services.ts";
-import { workersConfig } from "../../adapters/workers/config.ts";
-import { workersEnvironment } from "../../adapters/workers/services.ts";
+import { createServerServices } from "../../adapters/hosts/server/services.ts";
+import { workersConfig } from "../../adapters/hosts/workers/config.ts";
+import { workersEnvironment } from "../../adapters/hosts/workers/services.ts";
 import { databaseAction } from "../../src/actions/database.ts";
 import { emailAction } from "../../src/actions/email.ts";
 import { jobAction } from "../../src/actions/job.ts";

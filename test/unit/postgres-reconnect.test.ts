@@ -8,7 +8,7 @@
  * pool's configuration.)
  */
 import { describe, expect, it } from "vitest";
-import { createPostgresClient } from "../../adapters/postgres/postgres-client.ts";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
 
 /** The delay (seconds) postgres.js waits before reopening a connection after `failures`. */
 function reconnectDelay(options: Parameters<typeof createPostgresClient>[1]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { workersConfig } from "../../adapters/workers/config.ts";
+import { workersConfig } from "../../adapters/hosts/workers/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const HYPERDRIVE = { connectionString: "postgres://u:p@h/db" };

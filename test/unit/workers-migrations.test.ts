@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { loadMigrations } from "../../adapters/postgres/migrations-dir.ts";
-import { MIGRATIONS } from "../../adapters/workers/migrations.generated.ts";
+import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
+import { MIGRATIONS } from "../../adapters/hosts/workers/migrations.generated.ts";
 import {
   GENERATED_MIGRATIONS_PATH,
   renderMigrationsModule,
 } from "../../scripts/generate-migrations.ts";
 
-describe("the Worker's bundled migrations (adapters/workers/migrations.generated.ts)", () => {
+describe("the Worker's bundled migrations (adapters/hosts/workers/migrations.generated.ts)", () => {
   it("are current: the checked-in module equals a fresh generation from migrations/*.sql", () => {
     const fresh = renderMigrationsModule(loadMigrations());
     // On failure: run `npm run generate:migrations` and commit the module.

@@ -1,4 +1,4 @@
-/** The Bun server (`bun adapters/bun/main.ts`) as a process on the suite's database. */
+/** The Bun server (`bun adapters/hosts/bun/main.ts`) as a process on the suite's database. */
 
 import type { TestDatabase } from "../../support/database.ts";
 import { startServer } from "../../support/server-process.ts";

@@ -1,10 +1,10 @@
-/** The Deno server (`deno run -A adapters/deno/main.ts`) as a process on the suite's database. */
+/** The Deno server (`deno run -A adapters/hosts/deno/main.ts`) as a process on the suite's database. */
 import type { TestDatabase } from "../../support/database.ts";
 import { startServer } from "../../support/server-process.ts";
 import { CONTRACT_ENV, type ContractTarget, requireFiles, toWebSocketUrl } from "../target.ts";
 
 export async function startDenoTarget(db: TestDatabase): Promise<ContractTarget> {
-  requireFiles("Deno", "adapters/deno/main.ts");
+  requireFiles("Deno", "adapters/hosts/deno/main.ts");
   const server = await startServer({ ...CONTRACT_ENV, DATABASE_URL: db.url }, { runtime: "deno" });
   return {
     name: "Deno",

@@ -1,5 +1,5 @@
 /**
- * The Worker (adapters/workers/worker.ts: the API on `fetch`, the runtime on `scheduled`) in
+ * The Worker (adapters/hosts/workers/worker.ts: the API on `fetch`, the runtime on `scheduled`) in
  * `wrangler dev` on the repository's wrangler config: workerd, local, with Hyperdrive pointed at
  * the suite's database and state in a fresh `--persist-to`. Crons never fire by themselves in
  * `wrangler dev`; `--test-scheduled` exposes `/__scheduled`, which `tick` calls.
@@ -21,7 +21,7 @@ const CONFIGS = ["wrangler.toml", "wrangler.jsonc", "wrangler.json"];
 
 export async function startWorkersTarget(db: TestDatabase): Promise<ContractTarget> {
   const config = CONFIGS.find((name) => existsSync(join(ROOT, name)));
-  requireFiles("Workers", "adapters/workers/worker.ts", config ?? CONFIGS.join(" or "));
+  requireFiles("Workers", "adapters/hosts/workers/worker.ts", config ?? CONFIGS.join(" or "));
   const worker = await startWranglerDev({
     config: join(ROOT, config as string),
     databaseUrl: db.url,

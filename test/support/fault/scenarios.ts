@@ -24,8 +24,8 @@
  */
 import { randomBytes } from "node:crypto";
 import postgres from "postgres";
-import { loadMigrations } from "../../../adapters/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../../../adapters/postgres/postgres-client.ts";
+import { loadMigrations } from "../../../adapters/drivers/postgres/migrations-dir.ts";
+import { createPostgresClient } from "../../../adapters/drivers/postgres/postgres-client.ts";
 import { applyMigrations } from "../../../src/store/migrate.ts";
 import { type ServerProcess, startServer } from "../server-process.ts";
 import { type FaultReceiver, startFaultReceiver } from "./hook-receiver.ts";

@@ -1,0 +1,116 @@
+import postgres from "postgres";
+import { computeBackoff } from "../../../src/executor/backoff.ts";
+import type { Logger } from "../../../src/ports/logger.ts";
+import type { ListenHandlers, SqlListener } from "../../../src/ports/sql.ts";
+
+/** Delays between re-listen attempts: full jitter, doubling from `initialMs` up to `maxMs`. */
+export interface ListenBackoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+/** Options of `listenWithReconnect`. */
+export interface ListenerOptions {
+  /** Connection options shared with the pool (timeouts, notices, application_name). */
+  postgresOptions: postgres.Options<Record<string, postgres.PostgresType>>;
+  backoff: ListenBackoff;
+  random: () => number;
+  logger?: Logger;
+}
+
+/**
+ * `LISTEN channel` on a connection of its own that comes back when it drops. postgres.js's
+ * `sql.listen` reconnects too, but on its own schedule (up to 20 s between tries, retried only
+ * when a query is queued) and without saying so; here a lost connection is noticed when its
+ * socket closes, re-listened with our backoff, and reported through `onReconnect`.
+ * Rejects when the first LISTEN fails.
+ */
+export async function listenWithReconnect(
+  url: string,
+  channel: string,
+  handlers: ListenHandlers,
+  options: ListenerOptions,
+): Promise<SqlListener> {
+  const statement = `LISTEN "${channel.replaceAll('"', '""')}"`;
+  const policy = {
+    max_attempts: Number.MAX_SAFE_INTEGER,
+    backoff_strategy: "exponential",
+    initial_delay_ms: options.backoff.initialMs,
+    max_delay_ms: options.backoff.maxMs,
+  } as const;
+  let closed = false;
+  let reconnecting = false;
+  let failures = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  // `onnotify` is a postgres.js option its types do not declare.
+  const connectionOptions: postgres.Options<Record<string, postgres.PostgresType>> & {
+    onnotify: (channel: string, payload: string) => void;
+  } = {
+    ...options.postgresOptions,
+    max: 1,
+    idle_timeout: 0,
+    // A listener has no reason to be recycled: each recycle would lose notifications.
+    max_lifetime: null,
+    fetch_types: false,
+    // Our loop is the only backoff; postgres.js would add its own on top.
+    backoff: () => 0,
+    onnotify: (name, payload) => {
+      if (!closed && name === channel) handlers.onNotify(payload);
+    },
+    onclose: () => {
+      if (!closed && !reconnecting) {
+        reconnecting = true;
+        options.logger?.log("warn", "LISTEN connection lost; listening again", { channel });
+        schedule();
+      }
+    },
+  };
+  const sql = postgres(url, connectionOptions);
+
+  function schedule() {
+    failures += 1;
+    timer = setTimeout(relisten, computeBackoff(failures, policy, options.random));
+  }
+
+  async function relisten() {
+    timer = undefined;
+    if (closed) return;
+    try {
+      await sql.unsafe(statement);
+    } catch (error: unknown) {
+      if (closed) return;
+      options.logger?.log("debug", "re-LISTEN failed; trying again", {
+        channel,
+        attempt: failures,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      schedule();
+      return;
+    }
+    if (closed) return;
+    reconnecting = false;
+    failures = 0;
+    options.logger?.log("info", "listening again", { channel });
+    handlers.onReconnect?.();
+  }
+
+  try {
+    await sql.unsafe(statement);
+  } catch (error) {
+    closed = true;
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw error;
+  }
+
+  let ending: Promise<void> | undefined;
+  return {
+    close() {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      ending ??= sql.end({ timeout: 5 });
+      return ending;
+    },
+  };
+}

@@ -1,0 +1,19 @@
+/**
+ * `npm run server` / `bun run server`: the observer runtime and its HTTP API on Bun, configured by
+ * environment variables (see `SERVER_ENV_VARS`). Exit codes: see adapters/hosts/server/main.ts.
+ */
+import { runServerMain } from "../server/main.ts";
+import { bunGlobal } from "./bun-api.ts";
+import { createBunRuntime } from "./bun-runtime.ts";
+
+await runServerMain({
+  env: bunGlobal().env,
+  start: (options) => createBunRuntime(options),
+  exit: (code) => process.exit(code),
+  onSignal: (signal, handler) => process.on(signal, handler),
+  // A listener replaces the default (exit on an unhandled rejection): rethrowing keeps it.
+  onUnhandledRejection: (handler) =>
+    process.on("unhandledRejection", (reason) => {
+      if (!handler(reason)) throw reason;
+    }),
+});
