@@ -16,7 +16,12 @@ export {
   secretRefusal,
 } from "./policy.ts";
 export { type PushConfig, pushAction } from "./push.ts";
-export { BUILT_IN_ACTIONS, createActionRegistry, defaultActionRegistry } from "./registry.ts";
+export {
+  actionRegistry,
+  BUILT_IN_ACTIONS,
+  createActionRegistry,
+  defaultActionRegistry,
+} from "./registry.ts";
 export { type SearchConfig, searchAction } from "./search.ts";
 export { requireSecret, resolveSecret, type SecretScope } from "./secrets.ts";
 export { type SlackConfig, slackAction } from "./slack.ts";

@@ -38,3 +38,12 @@ export const BUILT_IN_ACTIONS: Readonly<Record<ActionType, ActionDefinition>> = 
 export const defaultActionRegistry: ActionRegistry = createActionRegistry(
   Object.values(BUILT_IN_ACTIONS),
 );
+
+/**
+ * The built-in actions plus a host's own (`createObservers({ actions })`). A custom type may not
+ * reuse a built-in one's name.
+ */
+export function actionRegistry(custom: readonly ActionDefinition[] = []): ActionRegistry {
+  if (custom.length === 0) return defaultActionRegistry;
+  return createActionRegistry([...Object.values(BUILT_IN_ACTIONS), ...custom]);
+}

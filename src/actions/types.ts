@@ -131,7 +131,8 @@ export class ActionFailure extends ObserversError {
 
 /** One action type: how its config is validated, where it sends, and how it runs. */
 export interface ActionDefinition<Config = unknown> {
-  type: ActionType;
+  /** A built-in `ActionType`, or a host's own type (lower case, e.g. `discord`). */
+  type: string;
   /** Validates and normalises a config object (`{type: "...", ...}`) for this action. */
   schema: v.GenericSchema<unknown, Config>;
   /**
