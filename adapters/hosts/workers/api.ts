@@ -11,6 +11,7 @@
  * `reload` ask the ticker for a tick now.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ActionRegistry } from "../../../src/actions/types.ts";
 import { createObserversApi } from "../../../src/api/app.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../../src/ports/sql.ts";
@@ -43,6 +44,12 @@ export interface WorkersApiOptions {
   vars: Readonly<Record<string, string>>;
   logger: Logger;
   checkSchema: (sql: SqlExecutor) => Promise<SchemaStatus>;
+  /** The built-in actions plus the host's own (`actionRegistry(options.actions)`). */
+  registry?: ActionRegistry;
+  /** The host's own action types, named to the ticker when asking for a tick (ticker.ts). */
+  customActionTypes?: readonly string[];
+  /** Also serve the OpenAPI document and docs at the root (the project's own Worker). */
+  rootDocs?: boolean;
 }
 
 /** The API's handler: `fetch(request, ctx)`. */
@@ -76,7 +83,7 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     if (!bindings.TICKER) return;
     const ticker = bindings.TICKER;
     current().ctx.waitUntil(
-      scheduleTick(ticker).catch((error: unknown) =>
+      scheduleTick(ticker, options.customActionTypes).catch((error: unknown) =>
         logger.log("warn", "could not schedule a tick", {
           error: error instanceof Error ? error.message : String(error),
         }),
@@ -138,6 +145,9 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,
+    ...(options.registry ? { registry: options.registry } : {}),
+    // `rootDocs` is the API's switch for `/openapi.json` and `/docs` at the root (mounted: off).
+    ...(options.rootDocs ? { rootDocs: true } : {}),
     ...(bindings.LIVE_HUB
       ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
       : {}),

@@ -19,6 +19,7 @@
  * A tick killed by the platform half-way loses nothing: its leases run out and the work comes due
  * again (at-least-once, same webhook-id), exactly as after a crashed server.
  */
+import type { ActionRegistry } from "../../../src/actions/types.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient } from "../../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../../src/runtime/runtime.ts";
@@ -69,6 +70,8 @@ export interface TickOptions {
   retention?: boolean;
   /** Default: checkSchema (the Worker passes its per-isolate cached check). */
   checkSchema?: (sql: SqlClient) => Promise<SchemaStatus>;
+  /** The actions a tick can run (default: the built-in ones). */
+  registry?: ActionRegistry;
   /** Default: a Hyperdrive client of 2 connections. Closed at the end either way. */
   connect?: () => SqlClient;
 }
@@ -128,6 +131,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
         fetch: outbound.fetch,
         sql,
       }),
+      ...(options.registry ? { registry: options.registry } : {}),
       listenerId: server.listenerId,
       pollIntervalMs: Math.min(server.pollIntervalMs, TICK_POLL_MS),
       batchSize: server.batchSize,

@@ -9,6 +9,12 @@
  *   for a tick now (`POST /schedule`), so a replay does not wait for the next cron.
  * - `GET /last` answers the last tick's result, for the health endpoint.
  *
+ * A host with its own action types binds the Worker and the ticker to them
+ * (`createObserversWorker({ actions })`). Were the ticker a plain one, its alarm ticks would
+ * dead-letter every delivery of those types: so the Worker names its custom types on each report
+ * and schedule, and a ticker that lacks one of them runs no alarm tick (the cron ticks carry the
+ * work) and says so in the log, naming the fix.
+ *
  * An alarm handler has a 15-minute wall-clock limit and the invocation's CPU limit, like a cron
  * invocation; a tick stays far below both. An alarm tick may overlap a cron tick: harmless, two
  * runtimes on one database divide the work (row locks and leases), it only costs a little.
@@ -19,6 +25,9 @@ import type { DurableObjectNamespace, DurableObjectState, DurableObjectStub } fr
 
 export const TICKER_ORIGIN = "https://ticker.internal";
 const LAST_KEY = "last";
+/** The custom action types the Worker last named (JSON array in a header, and in storage). */
+const ACTIONS_KEY = "worker-actions";
+const ACTIONS_HEADER = "x-observers-action-types";
 /** Chain a tick when work comes due sooner than this (the cron runs every minute). */
 const CHAIN_WITHIN_MS = 60_000;
 /** The closest an alarm is set: ticks never run back to back. */
@@ -29,10 +38,14 @@ export function tickerStub(namespace: DurableObjectNamespace): DurableObjectStub
   return namespace.get(namespace.idFromName("ticker"));
 }
 
-/** Asks for a tick soon (the API's wake-up). */
-export async function scheduleTick(namespace: DurableObjectNamespace): Promise<void> {
+/** Asks for a tick soon (the API's wake-up); `actionTypes`: the Worker's custom ones. */
+export async function scheduleTick(
+  namespace: DurableObjectNamespace,
+  actionTypes: readonly string[] = [],
+): Promise<void> {
   const response = await tickerStub(namespace).fetch(`${TICKER_ORIGIN}/schedule`, {
     method: "POST",
+    headers: { [ACTIONS_HEADER]: JSON.stringify(actionTypes) },
   });
   await response.body?.cancel();
 }
@@ -41,10 +54,11 @@ export async function scheduleTick(namespace: DurableObjectNamespace): Promise<v
 export async function reportTick(
   namespace: DurableObjectNamespace,
   result: TickResult,
+  actionTypes: readonly string[] = [],
 ): Promise<void> {
   const response = await tickerStub(namespace).fetch(`${TICKER_ORIGIN}/report`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", [ACTIONS_HEADER]: JSON.stringify(actionTypes) },
     body: JSON.stringify(result),
   });
   await response.body?.cancel();
@@ -65,15 +79,25 @@ export class Ticker {
   private readonly ctx: DurableObjectState;
   private readonly tick: () => Promise<TickResult>;
   private readonly logger: Logger;
+  private readonly actionTypes: ReadonlySet<string>;
 
-  constructor(ctx: DurableObjectState, tick: () => Promise<TickResult>, logger: Logger) {
+  /** `actionTypes`: the custom action types this ticker's ticks can run. */
+  constructor(
+    ctx: DurableObjectState,
+    tick: () => Promise<TickResult>,
+    logger: Logger,
+    actionTypes: readonly string[] = [],
+  ) {
     this.ctx = ctx;
     this.tick = tick;
     this.logger = logger;
+    this.actionTypes = new Set(actionTypes);
   }
 
   async fetch(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
+    const named = workerActionTypes(request);
+    if (named) await this.ctx.storage.put(ACTIONS_KEY, named);
     if (path === "/schedule" && request.method === "POST") {
       await this.alarmAt(Date.now());
       return new Response(null, { status: 204 });
@@ -90,6 +114,19 @@ export class Ticker {
 
   /** The alarm: one tick, then chain another if work is left. */
   async alarm(): Promise<void> {
+    const named = (await this.ctx.storage.get<string[]>(ACTIONS_KEY)) ?? [];
+    const missing = named.filter((type) => !this.actionTypes.has(type));
+    if (missing.length > 0) {
+      this.logger.log(
+        "error",
+        "alarm tick skipped: this TickerObject lacks the Worker's action types",
+        {
+          missing,
+          fix: "export the Durable Objects of the same createObserversWorker({ actions }) as the Worker",
+        },
+      );
+      return;
+    }
     let result: TickResult;
     try {
       result = await this.tick();
@@ -115,5 +152,17 @@ export class Ticker {
     const when = Math.max(at, Date.now() + MIN_GAP_MS);
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > when) await this.ctx.storage.setAlarm(when);
+  }
+}
+
+/** The custom action types a Worker's request names, or null when it names none (an old one). */
+function workerActionTypes(request: Request): string[] | null {
+  const header = request.headers.get(ACTIONS_HEADER);
+  if (header === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(header);
+    return Array.isArray(parsed) ? parsed.filter((t): t is string => typeof t === "string") : null;
+  } catch {
+    return null;
   }
 }
