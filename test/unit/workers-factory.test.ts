@@ -106,6 +106,12 @@ describe("createObservers on a good configuration", () => {
       ctx,
     );
     expect(response.status).toBe(401);
+    // Outside the API's paths: the 404 of `fetch` itself, the API's auth never asked.
+    const outside = await createObservers(env, options).fetch(
+      new Request("http://h/api/orders"),
+      ctx,
+    );
+    expect(outside.status).toBe(404);
   });
 
   it("refuses an action type twice, or one that shadows a built-in, when bound", () => {

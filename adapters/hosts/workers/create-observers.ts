@@ -60,7 +60,8 @@ export interface WorkersObserversOptions {
 export interface WorkersObservers {
   /**
    * The API (`/api/observers`, `/api/observers/*`, `/api/keys`, `/api/keys/*`, and with
-   * `rootDocs` `/openapi.json` and `/docs`). Any other path is a 404 problem: route only those.
+   * `rootDocs` `/openapi.json` and `/docs`; `isObserversPath`). Any other path is a 404 problem
+   * that never reaches the API's middleware: route only those.
    */
   fetch(request: Request, ctx: ExecutionContext): Promise<Response>;
   /** One tick of the runtime (call it from the Worker's `scheduled`, on a cron every minute). */
@@ -251,11 +252,13 @@ export function createObserversWorker(options: WorkersObserversOptions = {}): Ob
     const isolate = setUp(env);
     return {
       async fetch(request, ctx) {
-        if (!(isolate instanceof ConfigError)) return isolate.api.fetch(request, ctx);
+        // Decided here, not by the app's routes: a path outside the API never reaches its
+        // middleware, whatever the configuration.
         const path = new URL(request.url).pathname;
         if (!isObserversPath(path, rootDocs)) {
           return problemResponse(404, "NOT_FOUND", `no route for ${request.method} ${path}`);
         }
+        if (!(isolate instanceof ConfigError)) return isolate.api.fetch(request, ctx);
         return problemResponse(
           503,
           "UNHEALTHY",
@@ -349,7 +352,7 @@ export function createObserversWorker(options: WorkersObserversOptions = {}): Ob
 }
 
 /** The plain exports' worker: built-in actions, default binding names. */
-const defaultWorker = createObserversWorker();
+const defaultWorker = /* @__PURE__ */ createObserversWorker();
 /** `createObserversWorker(options)` by options object, so repeated calls share one isolate. */
 const workers = new WeakMap<WorkersObserversOptions, ObserversWorker>();
 
