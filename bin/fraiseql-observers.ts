@@ -12,6 +12,9 @@ import {
   printCondition,
   toObserversError,
 } from "../src/index.ts";
+import { packageVersion } from "./package-version.ts";
+
+const COMMANDS = ["check", "explain", "sql"] as const;
 
 const USAGE = `Usage: fraiseql-observers <command> [options]
 
@@ -20,7 +23,15 @@ Commands:
   explain <condition> <row>     evaluate a condition against a change-log row (JSON text, a file
                                 name, or - for standard input) and show every sub-expression
   sql <condition> [--alias e]   compile a condition to a SQL predicate over core.tb_entity_change_log
+
+Options:
+  -h, --help                    print this help
+  -v, --version                 print the version
 `;
+
+function isCommand(name: string): name is (typeof COMMANDS)[number] {
+  return (COMMANDS as readonly string[]).includes(name);
+}
 
 function printIssues(source: string, issues: readonly ConditionIssue[]): void {
   for (const issue of issues) {
@@ -54,16 +65,46 @@ function printStep(step: ExplainStep, indent: string): void {
   for (const child of step.children ?? []) printStep(child, `${indent}  `);
 }
 
-function main(argv: string[]): number {
-  const { positionals, values } = parseArgs({
+function parse(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { alias: { type: "string", default: "e" }, help: { type: "boolean", short: "h" } },
+    options: {
+      alias: { type: "string", default: "e" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean", short: "v" },
+    },
   });
+}
+
+function main(argv: string[]): number {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error: unknown) {
+    // node:util's own message names the option ("Unknown option '--frob'").
+    console.error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (values.version) {
+    console.log(packageVersion());
+    return 0;
+  }
   const [command, condition, row] = positionals;
-  if (values.help || command === undefined) {
+  if (values.help) {
     console.log(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
+    return 0;
+  }
+  if (command === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (!isCommand(command)) {
+    console.error(
+      `unknown command '${command}': the commands are ${COMMANDS.join(", ")} (fraiseql-observers --help)`,
+    );
+    return 2;
   }
   if (condition === undefined) {
     console.error(`${command} needs a condition\n\n${USAGE}`);
@@ -105,9 +146,6 @@ function main(argv: string[]): number {
       console.log(`-- params: ${show(result.params)}`);
       return 0;
     }
-    default:
-      console.error(`unknown command '${command}'\n\n${USAGE}`);
-      return 2;
   }
 }
 

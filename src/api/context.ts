@@ -13,7 +13,10 @@ export interface ApiDependencies {
   sql: SqlClient;
   runtime: ObserverRuntime;
   logger: Logger;
-  /** What actions get when `POST /{id}/test` is asked to send; without it, sending is refused. */
+  /**
+   * What actions get when `POST /{id}/test` is asked to send (without it, sending is refused), and
+   * what saving an observer warns against (private targets, unset `*_env` variables).
+   */
   environment?: ActionEnvironment | undefined;
   registry?: ActionRegistry | undefined;
   /** What observers written through the API may reference and configure. */

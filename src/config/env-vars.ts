@@ -238,7 +238,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   },
 };
 
-/** Every variable the server reads, with its default and description (the README's table). */
+/** Every variable the server reads, with its default and description (docs/configuration.md's table). */
 export const SERVER_ENV_VARS: readonly ServerEnvVar[] = Object.entries(DOCS).map(([name, doc]) => ({
   name: name as ServerEnvName,
   ...doc,

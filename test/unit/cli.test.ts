@@ -1,6 +1,10 @@
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
+import { packageVersion } from "../../bin/package-version.ts";
 
 const cli = join(import.meta.dirname, "../../bin/fraiseql-observers.ts");
 
@@ -53,9 +57,65 @@ describe("fraiseql-observers CLI", () => {
     expect(refused.stderr).toContain("means something else");
   });
 
-  it("answers unknown commands and missing arguments with usage", () => {
-    expect(run("frobnicate", "x")).toMatchObject({ code: 2 });
+  it("answers unknown commands and options by naming the known ones, and missing arguments with usage", () => {
+    for (const args of [["frobnicate", "x"], ["frobnicate"]]) {
+      const unknown = run(...args);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain(
+        "unknown command 'frobnicate': the commands are check, explain, sql",
+      );
+    }
+    const option = run("check", "--frob", "a == 1");
+    expect(option.code).toBe(2);
+    expect(option.stderr).toContain("Unknown option '--frob'");
+    expect(option.stderr).toContain("-v, --version");
     expect(run("check").stderr).toContain("check needs a condition");
-    expect(run()).toMatchObject({ code: 2 });
+    const bare = run();
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("Usage: fraiseql-observers <command>");
+  });
+
+  it("--help prints the commands and options and succeeds", () => {
+    for (const flag of ["--help", "-h"]) {
+      const help = run(flag);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("check <condition>");
+      expect(help.stdout).toContain("-v, --version");
+    }
+  });
+
+  it("--version and -v print the package's version", () => {
+    const manifest = JSON.parse(
+      readFileSync(join(import.meta.dirname, "../../package.json"), "utf8"),
+    );
+    for (const flag of ["--version", "-v"]) {
+      expect(run(flag)).toEqual({ code: 0, stdout: `${manifest.version}\n`, stderr: "" });
+    }
+  });
+});
+
+describe("packageVersion", () => {
+  it("finds the package's manifest from bin/ (sources) and dist/bin/ (built, installed)", () => {
+    const root = mkdtempSync(join(tmpdir(), "cli-version-"));
+    try {
+      const manifest = { name: "fraiseql-observers", version: "9.8.7" };
+      writeFileSync(join(root, "package.json"), JSON.stringify(manifest));
+      mkdirSync(join(root, "dist", "bin"), { recursive: true });
+      // The built layout: dist/ may hold a manifest of its own (a build's type: module marker).
+      writeFileSync(join(root, "dist", "package.json"), JSON.stringify({ type: "module" }));
+      const at = (path: string) => pathToFileURL(join(root, path));
+      expect(packageVersion(at("bin/fraiseql-observers.ts"))).toBe("9.8.7");
+      expect(packageVersion(at("dist/bin/fraiseql-observers.js"))).toBe("9.8.7");
+      // Never another package's version, e.g. a host app's manifest found by mistake.
+      writeFileSync(
+        join(root, "package.json"),
+        JSON.stringify({ name: "host-app", version: "1.0.0" }),
+      );
+      expect(() => packageVersion(at("bin/fraiseql-observers.ts"))).toThrow(
+        "no package.json of fraiseql-observers above",
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

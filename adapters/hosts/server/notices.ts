@@ -11,8 +11,11 @@ export function bootstrapTokenNotice(token: string): string {
     "",
     `      ${token}`,
     "",
-    "  Send it as `Authorization: Bearer <token>`. To choose your own instead, set",
-    "  OBSERVERS_ADMIN_TOKEN (at least 16 characters).",
+    "  Send it as `Authorization: Bearer <token>`. For the README's examples, in your shell:",
+    "",
+    `      export OBSERVERS_TOKEN=${token}`,
+    "",
+    "  To choose your own instead, set OBSERVERS_ADMIN_TOKEN (at least 16 characters).",
     RULE,
   ].join("\n");
 }

@@ -1,14 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { NotFoundError } from "../../errors.ts";
+import type { Observer } from "../../store/observer-json.ts";
 import {
   createObserver,
   deleteObserver,
   getObserver,
   listObservers,
+  readLive,
   setObserverEnabled,
   updateObserver,
 } from "../../store/observers.ts";
 import { callerScope, tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
+import { type ObserverWarning, observerWarnings } from "../observer-warnings.ts";
 import {
   jsonBody,
   jsonResponse,
@@ -20,6 +24,7 @@ import {
   QueryBoolean,
 } from "../schemas/common.ts";
 import { ObserverCreateSchema, ObserverPatchSchema, ObserverSchema } from "../schemas/observers.ts";
+import { ObserverSavedSchema } from "../schemas/warnings.ts";
 
 const tags = ["Observers"];
 const ObserverPage = pageOf(ObserverSchema, "ObserverPage");
@@ -53,7 +58,10 @@ const create = createRoute({
     "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409). A tenant may have at most `OBSERVERS_MAX_OBSERVERS_PER_TENANT` live observers (422 `OBSERVER_LIMIT`) and an observer at most `OBSERVERS_MAX_ACTIONS_PER_OBSERVER` actions (422 `ACTION_LIMIT`).",
   request: { body: jsonBody(ObserverCreateSchema) },
   responses: {
-    201: jsonResponse(ObserverSchema, "The observer, secrets redacted"),
+    201: jsonResponse(
+      ObserverSavedSchema,
+      "The observer, secrets redacted, and what it will run into (`warnings`)",
+    ),
     ...problems({ write: true, extra: [409, 422] }),
   },
 });
@@ -76,7 +84,10 @@ const patch = createRoute({
     "Any subset of the fields; the result is validated as a whole, against the action policy of the observer's tenant too (422). Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
   request: { params: ObserverIdParam, body: jsonBody(ObserverPatchSchema) },
   responses: {
-    200: jsonResponse(ObserverSchema, "The updated observer"),
+    200: jsonResponse(
+      ObserverSavedSchema,
+      "The updated observer, and what it will run into (`warnings`)",
+    ),
     ...problems({ write: true, extra: [409, 422] }),
   },
 });
@@ -108,6 +119,15 @@ export function observerRoutes(deps: ApiDependencies) {
     maxObserversPerTenant: deps.limits.maxObserversPerTenant,
     maxActionsPerObserver: deps.limits.maxActionsPerObserver,
   };
+  // Read back as stored (secrets included, for checking only): what the runtime will load. An
+  // observer deleted in between has nothing left to warn about.
+  const saved = async (observer: Observer): Promise<Observer & { warnings: ObserverWarning[] }> => {
+    const stored = await readLive(sql, observer.id, {}).catch((error: unknown) => {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    });
+    return { ...observer, warnings: stored ? await observerWarnings(sql, stored, deps) : [] };
+  };
   return router()
     .openapi(list, async (c) => {
       const query = c.req.valid("query");
@@ -129,7 +149,7 @@ export function observerRoutes(deps: ApiDependencies) {
       });
       runtime.wake();
       c.header("location", `/api/observers/${observer.id}`);
-      return c.json(observer, 201);
+      return c.json(await saved(observer), 201);
     })
     .openapi(get, async (c) =>
       c.json(await getObserver(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
@@ -142,7 +162,7 @@ export function observerRoutes(deps: ApiDependencies) {
         limits,
       });
       runtime.wake();
-      return c.json(observer, 200);
+      return c.json(await saved(observer), 200);
     })
     .openapi(remove, async (c) => {
       await deleteObserver(sql, c.req.valid("param").id, callerScope(c.var.principal));

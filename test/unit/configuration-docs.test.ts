@@ -1,24 +1,23 @@
-/** The README's configuration table documents every variable the server reads, with its default. */
+/** docs/configuration.md documents every variable the server reads, with its default. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SERVER_ENV_VARS } from "../../src/config/env-vars.ts";
 
-const readme = readFileSync(join(import.meta.dirname, "../../README.md"), "utf8");
-const section = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("## Benchmarks"));
+const page = readFileSync(join(import.meta.dirname, "../../docs/configuration.md"), "utf8");
 const rows = new Map<string, string>(
-  [...section.matchAll(/^\| `([A-Z_]+)` \| ([^|]*) \|/gm)].map((m) => [
+  [...page.matchAll(/^\| `([A-Z_]+)` \| ([^|]*) \|/gm)].map((m) => [
     m[1] ?? "",
     m[2]?.trim() ?? "",
   ]),
 );
 
-describe("README configuration", () => {
+describe("docs/configuration.md", () => {
   it("has a row for every variable, with the default the server uses", () => {
     expect(SERVER_ENV_VARS.length).toBeGreaterThan(10);
     for (const variable of SERVER_ENV_VARS) {
       const documented = rows.get(variable.name);
-      expect(documented, `${variable.name} is missing from the README`).toBeDefined();
+      expect(documented, `${variable.name} is missing from docs/configuration.md`).toBeDefined();
       if (variable.default !== null) {
         expect(documented, variable.name).toContain(`\`${variable.default}\``);
       } else {
