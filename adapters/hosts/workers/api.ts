@@ -138,6 +138,7 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,
+    rootDocs: true,
     ...(bindings.LIVE_HUB
       ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
       : {}),
