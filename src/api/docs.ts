@@ -111,9 +111,18 @@ const TYPES: ReadonlyMap<string, string> = new Map(
   Object.values(DOCS_ASSETS).map((asset) => [asset.file, asset.type]),
 );
 
+/** The bytes of a base64 text. */
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 /**
- * `GET /api/observers/docs/{file}`: a docs asset. The texts (about 1.9 MB) are imported only
- * here, so other requests and cold starts never load them.
+ * `GET /api/observers/docs/{file}`: a docs asset. The module holding them (0.65 MB, gzipped) is
+ * imported only here, so other requests and cold starts never load it; each request inflates its
+ * asset as it streams (browsers keep it a year: the name changes with the content).
  */
 export async function docsAsset(c: Context): Promise<Response> {
   const file = c.req.param("file") ?? "";
@@ -121,11 +130,15 @@ export async function docsAsset(c: Context): Promise<Response> {
   if (type === undefined) {
     return problemResponse(404, "NOT_FOUND", `no docs asset named ${JSON.stringify(file)}`);
   }
-  const { DOCS_ASSET_TEXTS } = await import("./docs-assets.generated.ts");
-  const text = DOCS_ASSET_TEXTS[file];
+  const { DOCS_ASSETS_GZIP } = await import("./docs-assets.generated.ts");
+  const gzipped = DOCS_ASSETS_GZIP[file];
   // The two generated modules come from one run (test/unit/docs-assets.test.ts checks them).
-  if (text === undefined) throw new Error(`docs asset ${file} is in the manifest, not the texts`);
-  return new Response(text, {
+  if (gzipped === undefined)
+    throw new Error(`docs asset ${file} is in the manifest, not the texts`);
+  const body = new Blob([fromBase64(gzipped)])
+    .stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  return new Response(body, {
     headers: {
       "content-type": type,
       "cache-control": "public, max-age=31536000, immutable",
