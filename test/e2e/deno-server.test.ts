@@ -5,7 +5,6 @@
  * surviving the loss of the listening connection; and with no DATABASE_URL, on embedded PGlite
  * with its local socket, as on Bun.
  */
-
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +12,6 @@ import postgres from "postgres";
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { expectDocsServed } from "../support/docs-check.ts";
 import { connectLive, type LiveClient } from "../support/live-client.ts";
 import { createOrdersTable, eventually } from "../support/observers.ts";
 import { freePort } from "../support/ports.ts";
@@ -74,7 +72,6 @@ describe("the Deno server", () => {
     expect(health).toMatchObject({ running: true, errors: 0 });
     const document = await (await fetch(`${server.url}/openapi.json`)).json();
     expect(document).toMatchObject({ openapi: "3.1.0" });
-    await expectDocsServed(fetch, `${server.url}/api/observers/docs`, server.url);
 
     await createObserver(server, {
       name: "deno-orders",

@@ -5,11 +5,9 @@
  * real receiver; a failed attempt retried by the ticker's alarm without another cron; health.
  * Fails, never skips, when wrangler cannot start.
  */
-
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { expectDocsServed } from "../support/docs-check.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
@@ -102,10 +100,6 @@ describe("the Worker in wrangler dev", () => {
     const health = (await response.json()) as Health;
     expect(health).toMatchObject({ running: true, observer_count: 0 });
     expect((await fetch(`${(worker as WranglerDev).url}/openapi.json`)).status).toBe(200);
-    // The docs' assets come out of the bundle (dynamic import, DecompressionStream in workerd).
-    const url = (worker as WranglerDev).url;
-    await expectDocsServed(fetch, `${url}/api/observers/docs`, url);
-    await expectDocsServed(fetch, `${url}/docs`, url);
     expect((await fetch(`${(worker as WranglerDev).url}/api/observers`)).status).toBe(401);
   });
 
