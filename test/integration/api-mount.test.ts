@@ -194,6 +194,20 @@ describe.each([
   }
 });
 
+describe("in a host that ignores trailing slashes (strict: false)", () => {
+  it("serves the docs page at docs/ with links resolved from the URL the browser has", async () => {
+    const host = new Hono({ strict: false });
+    host.route("/observers", api);
+    for (const page of ["docs", "docs/"]) {
+      await expectDocsServed(
+        (url) => host.request(url),
+        `${ORIGIN}/observers/api/observers/${page}`,
+        `${ORIGIN}/observers`,
+      );
+    }
+  });
+});
+
 describe("standalone with rootDocs (the ready servers)", () => {
   it("also serves /openapi.json and /docs, whose links resolve from the root", async () => {
     const document = await rootedApi.request(`${ORIGIN}/openapi.json`);
