@@ -1,5 +1,5 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
@@ -11,6 +11,15 @@ import { type ApiEnv, type ClientAddress, createAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import { bodyGuard } from "./body-guard.ts";
 import { router } from "./context.ts";
+import {
+  DOCS_PATH,
+  DOCUMENT_PATH,
+  docsAsset,
+  docsPageHandler,
+  ROOT_DOCS_PATH,
+  ROOT_DOCUMENT_PATH,
+  servedDocument,
+} from "./docs.ts";
 import { type ApiLimits, DEFAULT_API_LIMITS, MAX_BODY_BYTES } from "./limits.ts";
 import { openApiDocument } from "./openapi.ts";
 import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
@@ -56,12 +65,29 @@ export interface ObserversApiOptions {
   limits?: Partial<ApiLimits>;
   /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
   onKeyRevoked?: KeyRevoked;
+  /**
+   * Also serve the OpenAPI document at `/openapi.json` and the docs at `/docs` (default false):
+   * for a server that owns its root (the ready servers). A plugin mounted in a host app leaves
+   * those paths to the host; its docs are at `/api/observers/docs` either way.
+   */
+  rootDocs?: boolean;
 }
+
+/** The path families the API claims; nothing it adds reaches any other path of a host. */
+const OWN_PATHS = ["/api/observers/*", "/api/keys/*"] as const;
 
 /**
  * The management API as a Hono app, runtime-agnostic: serve its `fetch` (Bun.serve, Deno.serve,
- * a Worker) or mount it in a host app with `app.route("/", createObserversApi(...))`. Its OpenAPI
- * 3.1 document is at `/openapi.json`, interactive docs at `/docs`.
+ * a Worker) or mount it in a host app with `host.route("/", api)` or `host.route("/prefix", api)`.
+ * Its OpenAPI 3.1 document is at `/api/observers/openapi.json`, interactive docs at
+ * `/api/observers/docs` (with `rootDocs`, also `/openapi.json` and `/docs`); see docs.ts.
+ *
+ * A good guest: Hono's `route()` copies a sub-app's handlers and middleware into the host under
+ * the prefix, wraps each of them in the sub-app's error handler, and drops its not-found handler.
+ * So every middleware here is registered on the API's own paths only (`OWN_PATHS`), errors thrown
+ * by its handlers become problem documents through `onError` (mounted or not), and a catch-all at
+ * the end answers the 404 problem document for unknown paths of its own, while the host's routes,
+ * not-found and error handlers stay the host's.
  */
 export function createObserversApi(options: ObserversApiOptions) {
   const { sql, runtime, logger } = options;
@@ -75,47 +101,55 @@ export function createObserversApi(options: ObserversApiOptions) {
     limits: { ...DEFAULT_API_LIMITS, ...options.limits },
   };
   const app = router();
+  const notFound = (c: Context) =>
+    problemResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
 
   app.onError((error, c) => errorResponse(error, logger, c.req.raw));
-  app.notFound((c) =>
-    problemResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`),
-  );
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: () => {
-        throw new HttpProblem(
-          413,
-          "PAYLOAD_TOO_LARGE",
-          `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
-        );
-      },
-    }),
-  );
+  // Standalone only: a host's route() keeps the host's not-found (own paths: the catch-all below).
+  app.notFound(notFound);
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: () => {
+      throw new HttpProblem(
+        413,
+        "PAYLOAD_TOO_LARGE",
+        `request bodies are limited to ${MAX_BODY_BYTES} bytes`,
+      );
+    },
+  });
+  for (const path of OWN_PATHS) app.use(path, limit);
 
   // Before the auth middleware, so probes and readers of the docs need no token: Hono runs
   // matching handlers in registration order, and these answer without calling next().
   const open = app.route("/api/observers", healthRoutes(runtime, logger));
-  open.get("/openapi.json", (c) => c.json(openApiDocument(app)));
-  open.get("/docs", swaggerUI({ url: "/openapi.json", title: "fraiseql-observers API" }));
+  open.get(DOCUMENT_PATH, (c) => c.json(servedDocument(openApiDocument(app), DOCUMENT_PATH)));
+  open.get(DOCS_PATH, docsPageHandler(DOCS_PATH));
+  open.get(`${DOCS_PATH}/`, docsPageHandler(DOCS_PATH));
+  open.get(`${DOCS_PATH}/:file`, docsAsset);
+  if (options.rootDocs) {
+    open.get(ROOT_DOCUMENT_PATH, (c) =>
+      c.json(servedDocument(openApiDocument(app), ROOT_DOCUMENT_PATH)),
+    );
+    open.get(ROOT_DOCS_PATH, docsPageHandler(ROOT_DOCS_PATH));
+    open.get(`${ROOT_DOCS_PATH}/`, docsPageHandler(ROOT_DOCS_PATH));
+  }
 
-  app.use(
-    "/api/*",
-    createAuth({
-      sql,
-      adminToken: options.adminToken ?? null,
-      clientAddress: options.clientAddress,
-      trustedProxies: options.trustedProxies ?? undefined,
-      ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
-    }),
-  );
-  // Input every schema accepts but PostgreSQL or a response could not hold: a 400, not a 500.
-  app.use("/api/*", bodyGuard);
+  const auth = createAuth({
+    sql,
+    adminToken: options.adminToken ?? null,
+    clientAddress: options.clientAddress,
+    trustedProxies: options.trustedProxies ?? undefined,
+    ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
+  });
+  for (const path of OWN_PATHS) {
+    app.use(path, auth);
+    // Input every schema accepts but PostgreSQL or a response could not hold: a 400, not a 500.
+    app.use(path, bodyGuard);
+  }
 
   // Literal paths (runtime/..., dlq/..., stats, logs, events/...) are registered before /{id}:
   // the first match answers, so dlq/stats must come before {id}/stats.
-  return open
+  const api = open
     .route("/api/observers", runtimeRoutes(deps))
     .route("/api/observers", liveRoutes(deps, options.live))
     .route("/api/observers/dlq", deadLetterRoutes(deps))
@@ -123,6 +157,10 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
+  // Last, so it answers only what no route above did: unknown paths of the API's own, also when
+  // mounted (after authentication, as before: an unauthenticated caller learns no route names).
+  for (const path of OWN_PATHS) app.all(path, notFound);
+  return api;
 }
 
 /** The API's type, for Hono's RPC client: `hc<ObserversApi>(baseUrl, { headers })`. */

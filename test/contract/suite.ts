@@ -8,6 +8,7 @@
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { expectDocsServed } from "../support/docs-check.ts";
 import {
   attemptUpgrade,
   connectLive,
@@ -175,6 +176,16 @@ export function contractSuite(name: string, start: StartTarget): void {
         });
         // 200 exactly when running, 503 otherwise: whatever a runtime means by running.
         expect(response.status).toBe(health.running ? 200 : 503);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "serves its docs from the package at /api/observers/docs and /docs, links relative",
+      async () => {
+        // The ready servers set rootDocs; the assets come out of the runtime's own bundle.
+        await expectDocsServed(fetch, `${target.apiUrl}/api/observers/docs`, target.apiUrl);
+        await expectDocsServed(fetch, `${target.apiUrl}/docs/`, target.apiUrl);
       },
       TEST_MS,
     );

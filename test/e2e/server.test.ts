@@ -4,8 +4,10 @@
  * listener loss and two processes sharing one database: every change delivered, duplicates only
  * ever with the same webhook-id.
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { expectDocsServed } from "../support/docs-check.ts";
 import { createOrdersTable, eventually } from "../support/observers.ts";
 import { type ReceivedRequest, useReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
@@ -79,9 +81,8 @@ describe("the Bun server", () => {
     const document = await (await fetch(`${target.url}/openapi.json`)).json();
     expect(document).toMatchObject({ openapi: "3.1.0" });
     expect(Object.keys(document.paths)).toContain("/api/observers/{id}/backtest");
-    const docs = await fetch(`${target.url}/docs`);
-    expect(docs.headers.get("content-type")).toContain("text/html");
-    expect(await docs.text()).toContain("/openapi.json");
+    await expectDocsServed(fetch, `${target.url}/docs`, target.url);
+    await expectDocsServed(fetch, `${target.url}/api/observers/docs/`, target.url);
     await createObserver(target, {
       name: "api-insert",
       entity_type: "Order",

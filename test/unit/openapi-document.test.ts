@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { actionConfigSchema } from "../../src/actions/config.ts";
 import { ACTION_TYPES } from "../../src/actions/types.ts";
 import { createObserversApi } from "../../src/api/app.ts";
+import { DOCS_PATH, DOCUMENT_PATH } from "../../src/api/docs.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
 import { actionSchemaName } from "../../src/api/schemas/observers.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
@@ -102,7 +103,7 @@ describe("the OpenAPI document", () => {
     const registered = new Set(
       app.routes
         .filter((route) => route.method !== "ALL")
-        .filter((route) => route.path !== "/openapi.json" && route.path !== "/docs")
+        .filter((route) => !route.path.startsWith(DOCS_PATH) && route.path !== DOCUMENT_PATH)
         .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`),
     );
     const documented = new Set(operations.map((op) => `${op.method} ${op.path}`));
@@ -287,19 +288,44 @@ describe("the OpenAPI document", () => {
 });
 
 describe("serving the document", () => {
-  it("GET /openapi.json answers the same document without a token", async () => {
-    const response = await app.request("/openapi.json");
+  it("GET /api/observers/openapi.json answers the document, its server relative to it, without a token", async () => {
+    const response = await app.request(DOCUMENT_PATH);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("application/json");
-    expect(await response.json()).toEqual(JSON.parse(JSON.stringify(document)));
+    const served = (await response.json()) as Json;
+    // Two levels up from api/observers/openapi.json: the API's root, wherever it is mounted.
+    expect(served.servers).toEqual([{ url: "../..", description: expect.any(String) }]);
+    expect({ ...served, servers: undefined }).toEqual(
+      JSON.parse(JSON.stringify({ ...document, servers: undefined })),
+    );
   });
 
-  it("GET /docs answers an HTML page that loads /openapi.json, without a token", async () => {
-    const response = await app.request("/docs");
+  it("GET /api/observers/docs answers an HTML page that loads the document, without a token", async () => {
+    const response = await app.request(DOCS_PATH);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/html");
     const html = await response.text();
     expect(html).toMatch(/<html/i);
-    expect(html).toContain("/openapi.json");
+    expect(html).toContain('data-url="../../api/observers/openapi.json"');
+  });
+
+  it("leaves /openapi.json and /docs alone unless rootDocs is set", async () => {
+    expect((await app.request("/openapi.json")).status).toBe(404);
+    expect((await app.request("/docs")).status).toBe(404);
+    const rooted = createObserversApi({
+      sql,
+      runtime,
+      adminToken: ADMIN,
+      logger: silentLogger,
+      rootDocs: true,
+    });
+    const root = await rooted.request("/openapi.json");
+    expect(root.status).toBe(200);
+    expect(((await root.json()) as Json).servers).toEqual([
+      { url: ".", description: expect.any(String) },
+    ]);
+    const page = await rooted.request("/docs");
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('data-url="./api/observers/openapi.json"');
   });
 });

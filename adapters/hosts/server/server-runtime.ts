@@ -196,6 +196,7 @@ export async function startServerRuntime(
       trustedProxies: config.trustedProxies,
       live: live.upgrade,
       onKeyRevoked: (key) => live.revoke(key.id),
+      rootDocs: true,
     });
     await feed.start();
     cleanups.push(() => feed.stop());

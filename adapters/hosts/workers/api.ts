@@ -146,8 +146,8 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,
     ...(options.registry ? { registry: options.registry } : {}),
-    // `rootDocs` is the API's switch for `/openapi.json` and `/docs` at the root (mounted: off).
-    ...(options.rootDocs ? { rootDocs: true } : {}),
+    // `/openapi.json` and `/docs` at the root: the project's own Worker only (mounted: off).
+    rootDocs: options.rootDocs === true,
     ...(bindings.LIVE_HUB
       ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
       : {}),

@@ -115,7 +115,7 @@ interface Isolate {
 }
 
 const OWN_PATH = /^\/api\/(observers|keys)(\/|$)/;
-const ROOT_DOCS = new Set(["/openapi.json", "/docs"]);
+const ROOT_DOCS = new Set(["/openapi.json", "/docs", "/docs/"]);
 
 /** Whether the API answers `pathname` (the only paths a bad configuration answers 503 on). */
 export function isObserversPath(pathname: string, rootDocs = false): boolean {
