@@ -28,6 +28,5 @@ export {
 export * from "./observers/index.ts";
 export * from "./ports/index.ts";
 export * from "./runtime/index.ts";
-export type { Migration } from "./store/migrate.ts";
 export * from "./templates/index.ts";
 export { type ConfigResult, parseConfig, safeParseConfig } from "./validation.ts";
