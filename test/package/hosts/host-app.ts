@@ -5,7 +5,8 @@ import { Hono } from "hono";
 
 /** What the host scripts need of `createObservers(...)`'s result. */
 export interface Observers {
-  api: Hono;
+  /** The Hono app to mount: whatever the host's `route()` takes. */
+  api: Parameters<Hono["route"]>[1];
   fetch(request: Request): Response | Promise<Response>;
   start(): Promise<void>;
   stop(): Promise<void>;
