@@ -247,6 +247,8 @@ describe("the packed tarball, installed into an empty project", () => {
         list: 200,
         prefixed: 200,
         unauthenticated: 401,
+        openapi: 200,
+        docs: 200,
         websocket: "object",
       });
     } finally {
@@ -268,6 +270,8 @@ describe("the packed tarball, installed into an empty project", () => {
         list: 200,
         prefixed: 200,
         unauthenticated: 401,
+        openapi: 200,
+        docs: 200,
       });
     } finally {
       await database.drop();

@@ -33,6 +33,10 @@ export async function exercise(observers: Observers): Promise<Record<string, num
         await host.fetch(new Request("http://host/plugin/api/observers", { headers: auth }))
       ).status,
       unauthenticated: (await host.fetch(new Request("http://host/api/observers"))).status,
+      // The docs page and its assets come from the package (no CDN), under any prefix.
+      openapi: (await host.fetch(new Request("http://host/plugin/api/observers/openapi.json")))
+        .status,
+      docs: (await host.fetch(new Request("http://host/plugin/api/observers/docs"))).status,
     };
   } finally {
     await observers.stop();
