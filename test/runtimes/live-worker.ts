@@ -1,17 +1,16 @@
 // Test-only Worker (see test/integration/live-durable-object.test.ts): the live WebSocket
 // endpoint and the cron-driven publisher over Hyperdrive, with the hub Durable Object. The full
 // Workers entry (API on fetch, runtime on cron) builds on the same adapter functions.
-import {
-  type DurableObjectNamespace,
-  type DurableObjectState,
-  type ExecutionContext,
-  type Hyperdrive,
-  hubRevoke,
-  hubUpgrade,
-  hyperdriveClient,
-  LiveHub,
-  publishLive,
-} from "../../adapters/hosts/workers/index.ts";
+import { hyperdriveClient } from "../../adapters/hosts/workers/database.ts";
+import { LiveHub } from "../../adapters/hosts/workers/live-hub.ts";
+import { publishLive } from "../../adapters/hosts/workers/live-publisher.ts";
+import { hubRevoke, hubUpgrade } from "../../adapters/hosts/workers/live-upgrade.ts";
+import type {
+  DurableObjectNamespace,
+  DurableObjectState,
+  ExecutionContext,
+  Hyperdrive,
+} from "../../adapters/hosts/workers/types.ts";
 import { createObserversApi } from "../../src/api/app.ts";
 import { createConsoleLogger } from "../../src/ports/logger.ts";
 import type { ObserverRuntime } from "../../src/runtime/types.ts";

@@ -1,3 +1,9 @@
+export {
+  type ApplyMigrationsOptions,
+  applyMigrations,
+  type Migration,
+  type MigrationResult,
+} from "../../../src/store/migrate.ts";
 export { isArrayTypeFetchFailure } from "./driver-defects.ts";
 export { type ListenBackoff, listenWithReconnect } from "./listener.ts";
 export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";

@@ -3,7 +3,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Migration } from "../../../src/store/migrate.ts";
 
-/** The repository's `migrations/` folder. */
+/**
+ * The `migrations/` folder: the repository's, seen from this source file, or the package's
+ * `dist/migrations`, seen from the built module (scripts/build.ts copies the files there, so the
+ * same relative path holds in both trees).
+ */
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/", import.meta.url));
 
 const FILE_NAME = /^(\d{4})_([a-z0-9_]+)\.sql$/;

@@ -50,22 +50,10 @@
  * ```
  *
  * Settings are the Worker's `[vars]` and secrets, by the servers' names (`OBSERVERS_ADMIN_TOKEN`,
- * ...; docs/runtimes.md). The rest of this entry is the adapter's parts, for Workers built by hand.
+ * ...; docs/runtimes.md). The adapter's parts (the tick, the hubs, the publisher) are internal.
  */
 
-export {
-  type ApiBindings,
-  createWorkersApi,
-  type WorkersApi,
-  type WorkersApiOptions,
-} from "./api.ts";
-export {
-  stringVars,
-  WORKERS_DEFAULT_CONCURRENCY,
-  WORKERS_ENV_VARS,
-  type WorkersConfig,
-  workersConfig,
-} from "./config.ts";
+export { WORKERS_ENV_VARS } from "./config.ts";
 export {
   createObservers,
   createObserversWorker,
@@ -80,38 +68,6 @@ export {
   type WorkersObservers,
   type WorkersObserversOptions,
 } from "./create-observers.ts";
-export { hyperdriveClient } from "./database.ts";
-export { LiveHub, type LiveHubOptions, PING, PONG } from "./live-hub.ts";
-export {
-  feedPosition,
-  type LiveHubBindings,
-  type PublishLiveOptions,
-  type PublishLiveResult,
-  publishLive,
-} from "./live-publisher.ts";
-export { hubRevoke, hubUpgrade } from "./live-upgrade.ts";
-export {
-  HUB_ORIGIN,
-  hubName,
-  hubStub,
-  type PublishedBatch,
-  type PublishedItem,
-  type PublishedRendering,
-  SUBSCRIPTION_HEADER,
-  toPublishedItems,
-  topicTag,
-} from "./live-wire.ts";
-export { MIGRATIONS } from "./migrations.generated.ts";
-export { cachedSchemaCheck, checkSchema, type SchemaStatus } from "./schema.ts";
-export { type CountingFetch, countingFetch, workersEnvironment } from "./services.ts";
-export {
-  runTick,
-  type TickBindings,
-  type TickOptions,
-  type TickResult,
-  type TickStop,
-} from "./tick.ts";
-export { lastTick, reportTick, scheduleTick, Ticker, tickerStub } from "./ticker.ts";
 export type {
   DurableObjectNamespace,
   DurableObjectState,
@@ -119,5 +75,4 @@ export type {
   ExecutionContext,
   Hyperdrive,
   ScheduledController,
-  WorkersWebSocket,
 } from "./types.ts";

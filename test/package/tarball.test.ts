@@ -1,0 +1,276 @@
+/**
+ * What a user does with the package: `npm pack` (its `prepack` builds dist/), then, in an empty
+ * project (`npm init -y`, `"type": "module"`), `npm install <tarball>`, and use it from Node >= 20,
+ * Bun, Deno and a Cloudflare Worker. The host scripts are in test/package/hosts/ and are copied
+ * into the project, so they import the package by its name from node_modules, as a user's would.
+ * Packed and installed once for the file (beforeAll); npm works from its cache (--prefer-offline).
+ */
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase } from "../support/database.ts";
+import { SURFACE } from "../support/public-surface.ts";
+
+const root = join(import.meta.dirname, "../..");
+const hosts = join(import.meta.dirname, "hosts");
+const tool = (name: string) => join(root, "node_modules/.bin", name);
+/** Node >= 20 as a user has it: the system's if there is one, else the one on PATH. */
+const node = existsSync("/usr/bin/node") ? "/usr/bin/node" : "node";
+
+// npm run (npm test) exports npm_* variables describing this repository; a child npm would read
+// them as its own configuration, so children get the environment without them.
+const cleanEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")),
+);
+
+function run(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+): SpawnSyncReturns<string> {
+  const result = spawnSync(command, args, {
+    cwd,
+    encoding: "utf8",
+    env: { ...cleanEnv, ...env },
+    timeout: 120_000,
+  });
+  if (result.error) throw result.error;
+  return result;
+}
+
+/** Runs a command that must succeed; its stdout. */
+function succeed(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+  env?: Record<string, string | undefined>,
+): string {
+  const result = run(command, args, cwd, env);
+  if (result.status !== 0) {
+    throw new Error(
+      `${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`,
+    );
+  }
+  return result.stdout;
+}
+
+/** The last line of a host script's output, as JSON (what it saw). */
+function lastJson(stdout: string): Record<string, unknown> {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+let work: string;
+let app: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "fraiseql-tarball-"));
+  const packDir = join(work, "pack");
+  app = join(work, "app");
+  mkdirSync(packDir);
+  mkdirSync(app);
+  succeed("npm", ["pack", "--pack-destination", packDir, "--silent"], root);
+  const tarballs = readdirSync(packDir).filter((name) => name.endsWith(".tgz"));
+  expect(tarballs).toHaveLength(1);
+  succeed("npm", ["init", "-y"], app);
+  const manifest = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as object;
+  writeFileSync(join(app, "package.json"), JSON.stringify({ ...manifest, type: "module" }));
+  succeed(
+    "npm",
+    [
+      "install",
+      join(packDir, tarballs[0] as string),
+      "--prefer-offline",
+      "--no-audit",
+      "--no-fund",
+    ],
+    app,
+  );
+  cpSync(hosts, app, { recursive: true });
+}, 240_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+/** What each entry exports, by the name a user imports it with; all but `./embedded`, whose
+ * PGlite (an optional peer dependency) the project does not install. */
+const EXPECTED_EXPORTS = Object.fromEntries(
+  Object.entries(SURFACE)
+    .filter(([key]) => key !== "./embedded")
+    .map(([key, names]) => [`fraiseql-observers${key.slice(1)}`, names]),
+);
+const SPECIFIERS = Object.keys(EXPECTED_EXPORTS);
+
+describe("the packed tarball, installed into an empty project", () => {
+  it("ships the build, the migrations, the docs and the licence, and no sources or tests", () => {
+    const installed = join(app, "node_modules/fraiseql-observers");
+    const top = readdirSync(installed).sort();
+    expect(top).toEqual(["LICENSE", "README.md", "dist", "docs", "package.json"]);
+    expect(readdirSync(join(installed, "dist")).sort()).toEqual([
+      "adapters",
+      "bin",
+      "migrations",
+      "src",
+    ]);
+    const sql = (dir: string) => readdirSync(dir).filter((name) => name.endsWith(".sql"));
+    expect(sql(join(installed, "dist/migrations"))).toEqual(sql(join(root, "migrations")));
+  });
+
+  it("runs on Node >= 20: the core, ./http, and ./postgres migrating an empty database", async () => {
+    const version = succeed(node, ["--version"], app).trim();
+    expect(Number(/^v(\d+)\./.exec(version)?.[1])).toBeGreaterThanOrEqual(20);
+    const database = await createTestDatabase("tarball_node", { migrated: false });
+    try {
+      const seen = lastJson(succeed(node, ["node-core.js"], app, { DATABASE_URL: database.url }));
+      expect(seen).toEqual({
+        node: version.slice(1),
+        printed: "status == 'shipped' && total > 10",
+        matches: true,
+        registry: { webhook: true, audit: true },
+        createObserversApi: "function",
+        applied: readdirSync(join(root, "migrations"))
+          .filter((name) => name.endsWith(".sql"))
+          .sort(),
+      });
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
+
+  it("the CLI runs from the built bin on Node >= 20", () => {
+    const check = succeed(
+      node,
+      ["node_modules/fraiseql-observers/dist/bin/fraiseql-observers.js", "check", "a==1"],
+      app,
+    );
+    expect(check).toBe("a == 1\n");
+    // What `npx fraiseql-observers` runs: npm's link to the package's `bin`.
+    const linked = succeed(
+      join(app, "node_modules/.bin/fraiseql-observers"),
+      ["check", "a==1"],
+      app,
+    );
+    expect(linked).toBe("a == 1\n");
+  });
+
+  it.each([
+    { runtime: "Node", command: node, args: ["entries.js"] },
+    { runtime: "Bun", command: tool("bun"), args: ["entries.js"] },
+    {
+      runtime: "Deno",
+      command: tool("deno"),
+      // node_modules as npm laid it out (the user's `npm install`), not Deno's own npm cache.
+      args: ["run", "-A", "--node-modules-dir=manual", "entries.js"],
+    },
+  ])("every entry imports on $runtime and exports the reviewed names", ({ command, args }) => {
+    const seen = lastJson(succeed(command, [...args, ...SPECIFIERS], app));
+    expect(seen).toEqual({ exports: EXPECTED_EXPORTS, evaluated: true });
+  });
+
+  it("./embedded without PGlite (an optional peer) fails naming the package to install", () => {
+    const result = run(
+      node,
+      ["--input-type=module", "-e", 'await import("fraiseql-observers/embedded")'],
+      app,
+    );
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("@electric-sql/pglite");
+  });
+
+  it("the declarations resolve: a TypeScript consumer typechecks (nodenext)", () => {
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          strict: true,
+          noEmit: true,
+          // The dependencies' own declarations need @types/node, which this project does not
+          // have; ours are checked through their use (types-consumer.ts fails if one is `any`).
+          skipLibCheck: true,
+          lib: ["ES2023", "DOM", "DOM.Iterable"],
+          types: [],
+          // The host scripts import each other by their .ts names, as Bun and Deno run them.
+          allowImportingTsExtensions: true,
+        },
+        // AFTER MERGE (issue 16 factories): add "bun-host.ts", "deno-host.ts".
+        files: ["types-consumer.ts", "host-app.ts", "worker-host.ts"],
+      }),
+    );
+    const result = run(tool("tsc"), ["-p", "tsconfig.json"], app);
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  // AFTER MERGE (issue 16 factories): these three run the host scripts written against the
+  // `createObservers` contract (COMMON.md). Until the factories are exported they cannot run, so
+  // they are skipped (and shown as skipped); change `it.skip` to `it` when they land.
+  it.skip("a Bun host app mounts the API from the package and serves its own routes", async () => {
+    const database = await createTestDatabase("tarball_bun", { migrated: false });
+    try {
+      const seen = lastJson(
+        succeed(tool("bun"), ["bun-host.ts"], app, { DATABASE_URL: database.url }),
+      );
+      expect(seen).toEqual({
+        hostRoute: "200 host route",
+        health: 200,
+        list: 200,
+        prefixed: 200,
+        unauthenticated: 401,
+        openapi: 200,
+        docs: 200,
+        websocket: "object",
+      });
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
+
+  it.skip("a Deno host app mounts the API from the package and serves its own routes", async () => {
+    const database = await createTestDatabase("tarball_deno", { migrated: false });
+    try {
+      const seen = lastJson(
+        succeed(tool("deno"), ["run", "-A", "--node-modules-dir=manual", "deno-host.ts"], app, {
+          DATABASE_URL: database.url,
+        }),
+      );
+      expect(seen).toEqual({
+        hostRoute: "200 host route",
+        health: 200,
+        list: 200,
+        prefixed: 200,
+        unauthenticated: 401,
+        openapi: 200,
+        docs: 200,
+      });
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
+
+  it("a host Worker with the Durable Objects builds with wrangler deploy --dry-run", () => {
+    const outdir = join(work, "worker-host");
+    const out = succeed(
+      tool("wrangler"),
+      ["deploy", "--dry-run", "--outdir", outdir, "--config", "wrangler.toml"],
+      app,
+    );
+    expect(out).toContain("env.HYPERDRIVE");
+    expect(readdirSync(outdir)).toContain("worker-host.js");
+  }, 60_000);
+});
