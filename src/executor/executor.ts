@@ -28,7 +28,8 @@ import { recordingEnv, scrubberFor } from "./scrub.ts";
 
 /** Options for `createExecutor`. */
 export interface ExecutorOptions {
-  registry: ActionRegistry;
+  /** Where each delivery's action type is looked up (only `get` is used). */
+  registry: Pick<ActionRegistry, "get">;
   environment: ActionEnvironment;
   /** Attempts running at once, across all destinations (default 64). */
   concurrency?: number;

@@ -12,7 +12,7 @@ import { actionConfigSchema } from "../../src/actions/config.ts";
 import { ACTION_TYPES } from "../../src/actions/types.ts";
 import { createObserversApi } from "../../src/api/app.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
-import { actionSchemaName } from "../../src/api/schemas/observers.ts";
+import { actionSchemaName } from "../../src/api/schemas/action-docs.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../src/ports/sql.ts";
 import { safeParseConfig } from "../../src/validation.ts";
