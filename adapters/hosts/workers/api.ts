@@ -11,6 +11,7 @@
  * `reload` ask the ticker for a tick now.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { ActionRegistry } from "../../../src/actions/types.ts";
 import { createObserversApi } from "../../../src/api/app.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../../src/ports/sql.ts";
@@ -43,6 +44,8 @@ export interface WorkersApiOptions {
   vars: Readonly<Record<string, string>>;
   logger: Logger;
   checkSchema: (sql: SqlExecutor) => Promise<SchemaStatus>;
+  /** The action types observers may use (`actionRegistry(custom)`); the tick needs the same. */
+  registry?: ActionRegistry;
 }
 
 /** The API's handler: `fetch(request, ctx)`. */
@@ -128,6 +131,7 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     runtime,
     adminToken: config.server.adminToken,
     logger,
+    ...(options.registry ? { registry: options.registry } : {}),
     // `POST /api/observers/{id}/test` with `send: true`.
     environment: workersEnvironment({
       config,

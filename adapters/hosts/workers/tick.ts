@@ -19,6 +19,7 @@
  * A tick killed by the platform half-way loses nothing: its leases run out and the work comes due
  * again (at-least-once, same webhook-id), exactly as after a crashed server.
  */
+import type { ActionRegistry } from "../../../src/actions/types.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient } from "../../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../../src/runtime/runtime.ts";
@@ -71,6 +72,11 @@ export interface TickOptions {
   checkSchema?: (sql: SqlClient) => Promise<SchemaStatus>;
   /** Default: a Hyperdrive client of 2 connections. Closed at the end either way. */
   connect?: () => SqlClient;
+  /**
+   * The action types deliveries may run (`actionRegistry(custom)`); default: the built-ins. Give
+   * the registry the Worker's API was built with, or a host's own types fail as unknown.
+   */
+  registry?: ActionRegistry;
 }
 
 const CHECK_EVERY_MS = 100;
@@ -121,6 +127,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     const outbound = countingFetch();
     const runtime = createObserverRuntime({
       sql,
+      ...(options.registry ? { registry: options.registry } : {}),
       environment: workersEnvironment({
         config,
         vars: options.vars,
