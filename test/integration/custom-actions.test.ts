@@ -60,6 +60,8 @@ function apiWith(options: { registry?: ActionRegistry } = {}) {
     runtime: stubRuntime(),
     adminToken: ADMIN,
     logger: silentLogger,
+    // For `POST /api/observers/{id}/test` with `send: true`.
+    environment: testEnvironment(),
     ...options,
   });
   return { app, call: apiClient(app, ADMIN) };
@@ -197,12 +199,46 @@ describe("a custom action type", () => {
     expect(plain.components.schemas.ActionDiscord).toBeUndefined();
   });
 
+  it("is run once by the test route's send, through the API's registry", async () => {
+    const created = await call("POST", "/api/observers", {
+      name: "discord-test-send",
+      entity_type: "Order",
+      actions: [{ type: "discord", channel: "tests" }],
+    });
+    const { id } = await created.json();
+    const before = posted.length;
+    const response = await call("POST", `/api/observers/${id}/test`, {
+      event: {
+        object_type: "Order",
+        modification_type: "UPDATE",
+        object_id: "41",
+        object_data: { status: "paid" },
+      },
+      send: true,
+    });
+    expect(response.status).toBe(200);
+    const result = await response.json();
+    expect(result).toMatchObject({
+      fired: true,
+      sent: [{ action_type: "discord", status: "success", message: "posted to #tests" }],
+    });
+    expect(posted.slice(before)).toEqual([
+      expect.objectContaining({
+        channel: "tests",
+        event: expect.objectContaining({ entity_id: "41" }),
+      }),
+    ]);
+    // Soft-deleted: the runtimes below are not its business.
+    await call("DELETE", `/api/observers/${id}`);
+  });
+
   it("runs for a matching change, with the event", async () => {
+    const before = posted.length;
     await startRuntime("custom-run", { registry });
     const [order] =
       await db.sql`INSERT INTO orders (status, total, org) VALUES ('new', 12, 3) RETURNING id`;
     const [sent] = await eventually(
-      () => (posted.length > 0 ? posted : undefined),
+      () => (posted.length > before ? posted.slice(before) : undefined),
       "the discord action to run",
     );
     expect(sent).toMatchObject({
