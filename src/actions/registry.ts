@@ -28,14 +28,23 @@ export type CustomActionDefinition<Config = unknown> = Omit<
   destination?(config: Config, environment: ActionEnvironment): string;
 };
 
+/** The concurrency key of a custom type that names none: one limit for the whole type. */
+function sharedDestination(type: string): () => string {
+  const key = `custom:${type}`;
+  return () => key;
+}
+
 /**
- * Identity, for type inference: `defineAction({ type: "discord", schema, run })` types `run`'s
- * `config` from the schema's output, and returns a definition `actionRegistry` takes.
+ * A host's action type, typed from its schema: `defineAction({ type: "discord", schema, run })`
+ * types `run`'s `config` from the schema's output and fills `destination` when left out
+ * (`custom:<type>`). The result is an `ActionDefinition`, as `actionRegistry` and the hosts'
+ * `createObservers({ actions })` take them; `actionRegistry` checks it.
  */
-export function defineAction<Config>(
-  definition: CustomActionDefinition<Config>,
-): CustomActionDefinition {
-  return definition as CustomActionDefinition;
+export function defineAction<Config>(definition: CustomActionDefinition<Config>): ActionDefinition {
+  return {
+    ...definition,
+    destination: definition.destination ?? sharedDestination(definition.type),
+  } as ActionDefinition;
 }
 
 /**
@@ -130,10 +139,9 @@ function checkedCustom(definition: CustomActionDefinition): ActionDefinition {
       throw new TypeError(`${where}: ${hook} must be a function when given`);
     }
   }
-  const shared = `custom:${type}`;
   return {
     ...definition,
-    destination: definition.destination ?? (() => shared),
+    destination: definition.destination ?? sharedDestination(type),
   } as ActionDefinition;
 }
 
