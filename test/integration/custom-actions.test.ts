@@ -6,6 +6,9 @@
  */
 import * as v from "valibot";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
+import { workersConfig } from "../../adapters/hosts/workers/config.ts";
+import { runTick } from "../../adapters/hosts/workers/tick.ts";
 import { actionRegistry, defineAction } from "../../src/actions/registry.ts";
 import type { ActionRegistry } from "../../src/actions/types.ts";
 import { ActionFailure } from "../../src/actions/types.ts";
@@ -67,11 +70,16 @@ function apiWith(options: { registry?: ActionRegistry } = {}) {
   return { app, call: apiClient(app, ADMIN) };
 }
 
-/** A runtime on a fresh listener that starts at the end of the change log. */
-async function startRuntime(listenerId: string, options: { registry?: ActionRegistry } = {}) {
+/** A checkpoint for a fresh listener at the end of the change log: older changes are not its business. */
+async function freshListener(listenerId: string): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
     FROM core.tb_entity_change_log`;
+}
+
+/** A runtime on a fresh listener. */
+async function startRuntime(listenerId: string, options: { registry?: ActionRegistry } = {}) {
+  await freshListener(listenerId);
   runtime = createObserverRuntime({
     sql: db.client,
     environment: testEnvironment(),
@@ -300,5 +308,41 @@ describe("a custom action type", () => {
     );
     expect(posted.length).toBe(before);
     expect((await runtime?.health())?.running).toBe(true);
+  });
+
+  it("runs in a Workers tick given the registry", async () => {
+    const response = await call("POST", "/api/observers", {
+      name: "discord-on-worker",
+      entity_type: "Order",
+      event_type: "INSERT",
+      condition_expression: "status == 'worker'",
+      actions: [{ type: "discord", channel: "edge" }],
+    });
+    expect(response.status).toBe(201);
+    await freshListener("custom-tick");
+    const before = posted.length;
+    await db.sql`INSERT INTO orders (status) VALUES ('worker')`;
+    const tick = () =>
+      runTick(
+        { HYPERDRIVE: { connectionString: db.url } },
+        {
+          config: workersConfig({
+            OBSERVERS_LISTENER_ID: "custom-tick",
+            OBSERVERS_TICK_BUDGET_MS: "5000",
+          }),
+          vars: {},
+          logger: silentLogger,
+          connect: () => createPostgresClient(db.url, { max: 2, prepare: false }),
+          registry,
+        },
+      );
+    const sent = await eventually(async () => {
+      await tick();
+      return posted.slice(before).find((item) => item.observer === "discord-on-worker");
+    }, "the tick to run the discord action");
+    expect(sent).toMatchObject({
+      channel: "edge",
+      event: { entity_type: "Order", event_type: "INSERT", after: { status: "worker" } },
+    });
   });
 });
