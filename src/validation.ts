@@ -20,14 +20,44 @@ export function toConfigIssues(
   });
 }
 
+/** Types valibot names in its own type errors, as JSON (and the API's messages) call them. */
+const JSON_TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: "string",
+  number: "number",
+  boolean: "boolean",
+  Object: "object",
+  Array: "array",
+  null: "null",
+};
+
+function jsonTypeOf(value: unknown): string {
+  if (value === null) return "null";
+  return Array.isArray(value) ? "array" : typeof value;
+}
+
 /**
- * An issue's message for people. valibot words an unknown field of a strict object as
- * `Invalid key: Expected never but received "colour"`; say what it means instead.
+ * An issue's message for people. Messages the schemas set (`must be ...`) are kept; valibot's
+ * own wording of the generic ones is replaced, so every refusal reads the same wherever it comes
+ * from (the API's door, the store, the executor): an unknown field of a strict object
+ * (`Invalid key: Expected never but received "colour"`) is `unknown field "colour"`, a missing
+ * one is `is required`, and a value of the wrong type is
+ * `Invalid input: expected string, received number`.
  */
 export function issueMessage(issue: v.BaseIssue<unknown>): string {
-  if (issue.type !== "strict_object" || issue.expected !== "never") return issue.message;
-  const key = issue.path?.at(-1)?.key;
-  return typeof key === "string" ? `unknown field ${JSON.stringify(key)}` : issue.message;
+  if (issue.kind !== "schema") return issue.message;
+  if (issue.message.startsWith("Invalid key: ")) {
+    const key = issue.path?.at(-1)?.key;
+    if (issue.expected === "never" && typeof key === "string") {
+      return `unknown field ${JSON.stringify(key)}`;
+    }
+    if (issue.received === "undefined") return "is required";
+    return issue.message;
+  }
+  const expected = JSON_TYPE_NAMES[issue.expected ?? ""];
+  if (issue.message.startsWith("Invalid type: ") && expected !== undefined) {
+    return `Invalid input: expected ${expected}, received ${jsonTypeOf(issue.input)}`;
+  }
+  return issue.message;
 }
 
 /** Validates `value` against `schema` without throwing. */

@@ -1,6 +1,11 @@
 export { type CacheConfig, cacheAction } from "./cache.ts";
 export { createUpstashCacheStore, type UpstashCacheStoreOptions } from "./cache-upstash.ts";
-export { type ActionConfig, actionConfigSchema } from "./config.ts";
+export {
+  type ActionConfig,
+  type ActionConfigSchema,
+  actionConfigSchema,
+  actionConfigSchemaFor,
+} from "./config.ts";
 export { type DatabaseConfig, databaseAction } from "./database.ts";
 export { type EmailConfig, emailAction } from "./email.ts";
 export { type JobConfig, jobAction } from "./job.ts";
@@ -17,10 +22,14 @@ export {
 } from "./policy.ts";
 export { type PushConfig, pushAction } from "./push.ts";
 export {
+  ACTION_TYPE_PATTERN,
   actionRegistry,
   BUILT_IN_ACTIONS,
+  type CustomActionDefinition,
   createActionRegistry,
   defaultActionRegistry,
+  defineAction,
+  MAX_ACTION_TYPE_LENGTH,
 } from "./registry.ts";
 export { type SearchConfig, searchAction } from "./search.ts";
 export { requireSecret, resolveSecret, type SecretScope } from "./secrets.ts";

@@ -151,9 +151,15 @@ export interface ActionDefinition<Config = unknown> {
   run(request: ActionRequest<Config>): Promise<ActionResult>;
 }
 
-/** Action definitions by type. The default registry (`src/actions/registry.ts`) holds them all. */
+/**
+ * Action definitions by type: the built-ins (`defaultActionRegistry`), or those plus a host's own
+ * (`actionRegistry(custom)`, src/actions/registry.ts). Everything that looks a type up (observer
+ * validation, the store, the OpenAPI document, the executor) takes one.
+ */
 export interface ActionRegistry {
   get(type: string): ActionDefinition | undefined;
+  /** Every definition, built-ins first, in registration order. */
+  list(): readonly ActionDefinition[];
 }
 
 /**

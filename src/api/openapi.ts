@@ -1,7 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { ApiEnv } from "./auth.ts";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "./limits.ts";
-import { actionComponentSchemas } from "./schemas/action-docs.ts";
 
 const DESCRIPTION = `Manage observers (what to watch in PostgreSQL and which actions to run), read
 their logs and statistics, replay dead letters, and ask why an observer did or did not fire.
@@ -16,7 +15,8 @@ let cached: { app: object; document: Record<string, unknown> } | undefined;
 
 /**
  * The OpenAPI 3.1 document of `app`: every route's request and response schemas, the bearer
- * scheme, and one schema per built-in action (generated from the actions' own definitions).
+ * scheme, and one schema per action type of the app's registry (registered by the observer routes,
+ * generated from the actions' own definitions).
  */
 export function openApiDocument(app: OpenAPIHono<ApiEnv>): Record<string, unknown> {
   if (cached?.app === app) return cached.document;
@@ -31,9 +31,6 @@ export function openApiDocument(app: OpenAPIHono<ApiEnv>): Record<string, unknow
     info: { title: "fraiseql-observers", version: "1.0.0", description: DESCRIPTION },
     security: [{ bearer: [] }],
   }) as unknown as Record<string, unknown>;
-  const components = (document.components ?? {}) as Record<string, Record<string, unknown>>;
-  components.schemas = { ...components.schemas, ...actionComponentSchemas() };
-  document.components = components;
   cached = { app, document };
   return document;
 }

@@ -28,7 +28,8 @@ import { recordingEnv, scrubberFor } from "./scrub.ts";
 
 /** Options for `createExecutor`. */
 export interface ExecutorOptions {
-  registry: ActionRegistry;
+  /** Where each delivery's action type is looked up (only `get` is used). */
+  registry: Pick<ActionRegistry, "get">;
   environment: ActionEnvironment;
   /** Attempts running at once, across all destinations (default 64). */
   concurrency?: number;
@@ -272,9 +273,14 @@ export function createExecutor(options: ExecutorOptions): Executor {
       }
       const definition = registry.get(type);
       if (!definition) {
+        // Typically a host's own action type whose definition the host no longer registers (or
+        // did not give this runtime): retrying cannot help, and the dead letter says why.
         const name = JSON.stringify(truncate(type, 64));
         return finish(delivery, context, {
-          failure: permanent("UNKNOWN_ACTION_TYPE", `action.type: unknown action type ${name}`),
+          failure: permanent(
+            "UNKNOWN_ACTION_TYPE",
+            `action.type: no action type ${name} is registered with this runtime (a host's own type needs its definition in the registry given to the runtime: actionRegistry([...]))`,
+          ),
         });
       }
       const config = validateConfig(definition, action);

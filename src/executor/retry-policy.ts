@@ -35,24 +35,41 @@ const delay = v.pipe(
   v.maxValue(MAX_RETRY_DELAY_MS, `must be at most ${MAX_RETRY_DELAY_MS} (24 hours)`),
 );
 
+/** A nullish field, documented with the default it falls back to. */
+function withDefault<T extends v.GenericSchema>(schema: T, fallback: unknown, description: string) {
+  return v.pipe(v.nullish(schema), v.metadata({ default: fallback, description }));
+}
+
 // Fields are nullish because FraiseQL stores retry_config as JSONB, where absent and null mean the same.
 const fields = v.pipe(
   v.unknown(),
   notArray(),
   v.strictObject({
-    max_attempts: v.nullish(
+    max_attempts: withDefault(
       v.pipe(
         v.number(),
         v.safeInteger("must be an integer"),
         v.minValue(1, "must be at least 1 (the first attempt counts)"),
         v.maxValue(MAX_ATTEMPTS_LIMIT, `must be at most ${MAX_ATTEMPTS_LIMIT}`),
       ),
+      DEFAULT_RETRY_CONFIG.max_attempts,
+      "Total attempts, the first included",
     ),
-    backoff_strategy: v.nullish(
+    backoff_strategy: withDefault(
       v.picklist(BACKOFF_STRATEGIES, `must be one of ${BACKOFF_STRATEGIES.join(", ")}`),
+      DEFAULT_RETRY_CONFIG.backoff_strategy,
+      "How the delay between attempts grows",
     ),
-    initial_delay_ms: v.nullish(delay),
-    max_delay_ms: v.nullish(delay),
+    initial_delay_ms: withDefault(
+      delay,
+      DEFAULT_RETRY_CONFIG.initial_delay_ms,
+      "The delay before the second attempt, in milliseconds",
+    ),
+    max_delay_ms: withDefault(
+      delay,
+      DEFAULT_RETRY_CONFIG.max_delay_ms,
+      "The longest delay, in milliseconds; left out, at least initial_delay_ms",
+    ),
   }),
 );
 

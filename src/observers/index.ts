@@ -1,8 +1,15 @@
 export {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
+  MAX_ACTIONS,
   MAX_OBSERVER_NAME_LENGTH,
   MAX_TIMEOUT_MS,
   type ObserverDefinition,
+  type ObserverDefinitionSchema,
+  type ObserverInput,
+  type ObserverPatch,
+  type ObserverPatchSchema,
   observerDefinitionSchema,
+  observerDefinitionSchemaFor,
+  observerPatchSchemaFor,
 } from "./schema.ts";

@@ -1,5 +1,6 @@
 import { type ActionPolicy, actionPolicyIssues } from "../actions/policy.ts";
 import { defaultActionRegistry } from "../actions/registry.ts";
+import type { ActionRegistry } from "../actions/types.ts";
 import {
   ActionPolicyError,
   ConfigError,
@@ -9,7 +10,7 @@ import {
   type PolicyIssueReport,
 } from "../errors.ts";
 import { isJsonObject } from "../json.ts";
-import { type ObserverDefinition, observerDefinitionSchema } from "../observers/schema.ts";
+import { type ObserverDefinition, observerDefinitionSchemaFor } from "../observers/schema.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
 import { safeParseConfig } from "../validation.ts";
 import {
@@ -42,6 +43,11 @@ export interface ObserverWriteOptions extends TenantScope {
   policy?: ActionPolicy;
   /** Refuse (`LimitError`) beyond these; absent: no limit but the schema's. */
   limits?: ObserverLimits;
+  /**
+   * The action types observers may use (`actionRegistry(custom)`); default: the built-ins. The
+   * API passes the one it was built with, so a host's own types are accepted like built-ins.
+   */
+  registry?: ActionRegistry;
 }
 
 /** How many observers a tenant, and actions an observer, may have (docs/security.md). */
@@ -66,15 +72,17 @@ function validate(
   value: unknown,
   sentActions: unknown,
   tenant: string | null,
-  policy: ActionPolicy | undefined,
+  options: ObserverWriteOptions,
 ): ObserverDefinition {
+  const { policy } = options;
+  const registry = options.registry ?? defaultActionRegistry;
   const placeholders = redactedPlaceholders(sentActions);
-  const result = safeParseConfig(observerDefinitionSchema, value);
+  const result = safeParseConfig(observerDefinitionSchemaFor(registry), value);
   if (!result.success || placeholders.length > 0) {
     throw new ConfigError([...placeholders, ...(result.success ? [] : result.issues)]);
   }
   if (policy !== undefined) {
-    const refused = observerPolicyIssues(result.output.actions, tenant, policy);
+    const refused = observerPolicyIssues(result.output.actions, tenant, policy, registry);
     if (refused.length > 0) throw new ActionPolicyError(refused);
   }
   return result.output;
@@ -85,9 +93,10 @@ export function observerPolicyIssues(
   actions: readonly { type: string }[],
   tenant: string | null,
   policy: ActionPolicy,
+  registry: ActionRegistry = defaultActionRegistry,
 ): PolicyIssueReport[] {
   return actions.flatMap((action, index) => {
-    const definition = defaultActionRegistry.get(action.type);
+    const definition = registry.get(action.type);
     if (!definition) return [];
     return actionPolicyIssues(definition, action, tenant, policy).map((issue) => ({
       ...issue,
@@ -163,7 +172,7 @@ export async function createObserver(
     body,
     isJsonObject(body) ? body.actions : undefined,
     options.tenant ?? null,
-    options.policy,
+    options,
   );
   checkActions(definition, options.limits);
   const maxObservers = options.limits?.maxObserversPerTenant;
@@ -282,7 +291,7 @@ export async function updateObserver(
       { ...storedDefinition(stored), ...patch },
       patch.actions,
       stored.fk_customer_org,
-      options.policy,
+      options,
     );
     // Only sent actions are counted: a limit lowered later does not lock older observers.
     if (patch.actions !== undefined) checkActions(definition, options.limits);

@@ -13,9 +13,10 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { jsonDepthExceeds, unstorableTextPath } from "../../src/api/body-guard.ts";
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from "../../src/api/limits.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
-import { ObserverCreateSchema } from "../../src/api/schemas/observers.ts";
+import { isJsonObject } from "../../src/json.ts";
 import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
+import { redactedPlaceholders } from "../../src/store/redact.ts";
 import { safeParseConfig } from "../../src/validation.ts";
 import { apiClient } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -516,15 +517,15 @@ async function send(operation: Operation, hostile: Hostile): Promise<number> {
   const expected =
     hostile.allStatus ?? (operation.readsBody ? hostile.bodyStatus : undefined) ?? undefined;
   if (expected !== undefined) expect(status, `${where}: ${text.slice(0, 300)}`).toBe(expected);
-  // POST /api/observers: what the API's schema and the core both accept (they agree but where
-  // test/unit/observer-schema-agreement.test.ts says) and PostgreSQL can store is created (or is
-  // a duplicate); the rest is a 400.
+  // POST /api/observers: what the core's observer schema (the API's one definition) accepts, with
+  // no `[REDACTED]` placeholder for a secret, and PostgreSQL can store is created (or is a
+  // duplicate); the rest is a 400.
   const parsed = parsedBody(hostile);
   if (operation.method === "POST" && operation.template === "/api/observers" && parsed) {
-    const atTheDoor = ObserverCreateSchema.safeParse(parsed.value);
+    const actions = isJsonObject(parsed.value) ? parsed.value.actions : undefined;
     const accepted =
-      atTheDoor.success &&
-      safeParseConfig(observerDefinitionSchema, atTheDoor.data).success &&
+      safeParseConfig(observerDefinitionSchema, parsed.value).success &&
+      redactedPlaceholders(actions).length === 0 &&
       unstorableTextPath(parsed.value) === undefined &&
       !jsonDepthExceeds(hostile.body as string, MAX_JSON_DEPTH);
     if (accepted) expect([201, 409], `${where}: ${text.slice(0, 300)}`).toContain(status);

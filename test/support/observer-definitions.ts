@@ -1,6 +1,6 @@
 /**
  * Observer definitions as a client writes them, for the tests of the observer schemas
- * (test/unit/observer-schema.test.ts, test/unit/observer-schema-agreement.test.ts).
+ * (test/unit/observer-schema.test.ts, test/support/observer-corpus.ts).
  */
 
 /** The smallest valid action. */

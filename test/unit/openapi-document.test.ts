@@ -13,7 +13,7 @@ import { ACTION_TYPES } from "../../src/actions/types.ts";
 import { createObserversApi } from "../../src/api/app.ts";
 import { DOCS_PATH, DOCUMENT_PATH } from "../../src/api/docs.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
-import { actionSchemaName } from "../../src/api/schemas/observers.ts";
+import { actionSchemaName } from "../../src/api/schemas/action-docs.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../src/ports/sql.ts";
 import { safeParseConfig } from "../../src/validation.ts";

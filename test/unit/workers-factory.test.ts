@@ -117,15 +117,15 @@ describe("createObservers on a good configuration", () => {
   it("refuses an action type twice, or one that shadows a built-in, when bound", () => {
     const action = (type: string): ActionDefinition => ({
       type,
-      schema: v.unknown(),
+      schema: v.object({ type: v.literal(type) }),
       destination: () => type,
       run: async () => ({ message: "ok" }),
     });
     expect(() => createObserversWorker({ actions: [action("webhook")] })).toThrow(
-      "duplicate action type webhook",
+      "webhook is a built-in action type",
     );
     expect(() => createObserversWorker({ actions: [action("a"), action("a")] })).toThrow(
-      "duplicate action type a",
+      'custom action type "a" is registered twice',
     );
   });
 });

@@ -70,10 +70,13 @@ export interface TickOptions {
   retention?: boolean;
   /** Default: checkSchema (the Worker passes its per-isolate cached check). */
   checkSchema?: (sql: SqlClient) => Promise<SchemaStatus>;
-  /** The actions a tick can run (default: the built-in ones). */
-  registry?: ActionRegistry;
   /** Default: a Hyperdrive client of 2 connections. Closed at the end either way. */
   connect?: () => SqlClient;
+  /**
+   * The action types deliveries may run (`actionRegistry(custom)`); default: the built-ins. Give
+   * the registry the Worker's API was built with, or a host's own types fail as unknown.
+   */
+  registry?: ActionRegistry;
 }
 
 const CHECK_EVERY_MS = 100;

@@ -1,4 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { defaultActionRegistry } from "../../actions/registry.ts";
+import type { ActionRegistry } from "../../actions/types.ts";
 import { NotFoundError } from "../../errors.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
@@ -23,7 +25,7 @@ import {
   problems,
   QueryBoolean,
 } from "../schemas/common.ts";
-import { ObserverCreateSchema, ObserverPatchSchema, ObserverSchema } from "../schemas/observers.ts";
+import { type ObserverBodies, ObserverSchema, observerBodies } from "../schemas/observers.ts";
 import { ObserverSavedSchema } from "../schemas/warnings.ts";
 
 const tags = ["Observers"];
@@ -49,23 +51,6 @@ const list = createRoute({
   responses: { 200: jsonResponse(ObserverPage, "A page of observers"), ...problems() },
 });
 
-const create = createRoute({
-  method: "post",
-  path: "/",
-  tags,
-  summary: "Create an observer",
-  description:
-    "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409). A tenant may have at most `OBSERVERS_MAX_OBSERVERS_PER_TENANT` live observers (422 `OBSERVER_LIMIT`) and an observer at most `OBSERVERS_MAX_ACTIONS_PER_OBSERVER` actions (422 `ACTION_LIMIT`).",
-  request: { body: jsonBody(ObserverCreateSchema) },
-  responses: {
-    201: jsonResponse(
-      ObserverSavedSchema,
-      "The observer, secrets redacted, and what it will run into (`warnings`)",
-    ),
-    ...problems({ write: true, extra: [409, 422] }),
-  },
-});
-
 const get = createRoute({
   method: "get",
   path: "/{id}",
@@ -73,23 +58,6 @@ const get = createRoute({
   summary: "Get an observer",
   request: { params: ObserverIdParam },
   responses: { 200: jsonResponse(ObserverSchema, "The observer"), ...problems() },
-});
-
-const patch = createRoute({
-  method: "patch",
-  path: "/{id}",
-  tags,
-  summary: "Update an observer",
-  description:
-    "Any subset of the fields; the result is validated as a whole, against the action policy of the observer's tenant too (422). Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
-  request: { params: ObserverIdParam, body: jsonBody(ObserverPatchSchema) },
-  responses: {
-    200: jsonResponse(
-      ObserverSavedSchema,
-      "The updated observer, and what it will run into (`warnings`)",
-    ),
-    ...problems({ write: true, extra: [409, 422] }),
-  },
 });
 
 const remove = createRoute({
@@ -100,6 +68,42 @@ const remove = createRoute({
   request: { params: ObserverIdParam },
   responses: { 204: { description: "Deleted" }, ...problems({ write: true }) },
 });
+
+const createRouteFor = (bodies: ObserverBodies) =>
+  createRoute({
+    method: "post",
+    path: "/",
+    tags,
+    summary: "Create an observer",
+    description:
+      "The condition and every action are validated: a 400 lists each issue (conditions with positions). Actions the server's policy refuses (an environment variable not open to them, a base_url that would receive one, what a tenant-bound key may not configure) answer 422 with the rule's code. Names are unique per tenant among live observers (409). A tenant may have at most `OBSERVERS_MAX_OBSERVERS_PER_TENANT` live observers (422 `OBSERVER_LIMIT`) and an observer at most `OBSERVERS_MAX_ACTIONS_PER_OBSERVER` actions (422 `ACTION_LIMIT`).",
+    request: { body: jsonBody(bodies.create) },
+    responses: {
+      201: jsonResponse(
+        ObserverSavedSchema,
+        "The observer, secrets redacted, and what it will run into (`warnings`)",
+      ),
+      ...problems({ write: true, extra: [409, 422] }),
+    },
+  });
+
+const patchRouteFor = (bodies: ObserverBodies) =>
+  createRoute({
+    method: "patch",
+    path: "/{id}",
+    tags,
+    summary: "Update an observer",
+    description:
+      "Any subset of the fields; the result is validated as a whole, against the action policy of the observer's tenant too (422). Sent `actions` replace the stored ones; left out, the stored ones (secrets included) stay.",
+    request: { params: ObserverIdParam, body: jsonBody(bodies.patch) },
+    responses: {
+      200: jsonResponse(
+        ObserverSavedSchema,
+        "The updated observer, and what it will run into (`warnings`)",
+      ),
+      ...problems({ write: true, extra: [409, 422] }),
+    },
+  });
 
 function toggle(enabled: boolean) {
   return createRoute({
@@ -115,6 +119,13 @@ function toggle(enabled: boolean) {
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
   const { sql, runtime, policy } = deps;
+  const registry: ActionRegistry = deps.registry ?? defaultActionRegistry;
+  const bodies = observerBodies(registry);
+  const routes = router();
+  // The action types' schemas, for the bodies' `$ref`s: the custom ones of this registry too.
+  for (const [name, schema] of Object.entries(bodies.components)) {
+    routes.openAPIRegistry.registerComponent("schemas", name, schema);
+  }
   const limits = {
     maxObserversPerTenant: deps.limits.maxObserversPerTenant,
     maxActionsPerObserver: deps.limits.maxActionsPerObserver,
@@ -128,7 +139,7 @@ export function observerRoutes(deps: ApiDependencies) {
     });
     return { ...observer, warnings: stored ? await observerWarnings(sql, stored, deps) : [] };
   };
-  return router()
+  return routes
     .openapi(list, async (c) => {
       const query = c.req.valid("query");
       const page = await listObservers(sql, {
@@ -141,11 +152,12 @@ export function observerRoutes(deps: ApiDependencies) {
       });
       return c.json(page, 200);
     })
-    .openapi(create, async (c) => {
+    .openapi(createRouteFor(bodies), async (c) => {
       const observer = await createObserver(sql, c.req.valid("json"), {
         ...callerScope(c.var.principal),
         policy,
         limits,
+        registry,
       });
       runtime.wake();
       c.header("location", `/api/observers/${observer.id}`);
@@ -154,12 +166,13 @@ export function observerRoutes(deps: ApiDependencies) {
     .openapi(get, async (c) =>
       c.json(await getObserver(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
     )
-    .openapi(patch, async (c) => {
+    .openapi(patchRouteFor(bodies), async (c) => {
       const { id } = c.req.valid("param");
       const observer = await updateObserver(sql, id, c.req.valid("json"), {
         ...callerScope(c.var.principal),
         policy,
         limits,
+        registry,
       });
       runtime.wake();
       return c.json(await saved(observer), 200);

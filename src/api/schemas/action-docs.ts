@@ -1,9 +1,22 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import { BUILT_IN_ACTIONS } from "../../actions/registry.ts";
-import { actionSchemaName } from "./observers.ts";
+import type { ActionRegistry } from "../../actions/types.ts";
 
-type JsonSchema = Record<string, unknown>;
+/*
+ * JSON Schema for the OpenAPI document, generated from the core's valibot schemas (their one
+ * definition): fields, types, enums, bounds, defaults, descriptions and examples. Checks JSON
+ * Schema cannot say (templates parse, exactly one of `url` and `url_env`) stay in validation.
+ */
+
+export type JsonSchema = Record<string, unknown>;
+
+/** The component name of an action type's schema: `webhook` -> `ActionWebhook`. */
+export function actionSchemaName(type: string): string {
+  return `Action${type
+    .split("_")
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join("")}`;
+}
 
 /** Rewrites `#/$defs/<key>` references to the components they move to. */
 function relocate(value: unknown, names: ReadonlyMap<string, string>): unknown {
@@ -21,18 +34,39 @@ function relocate(value: unknown, names: ReadonlyMap<string, string>): unknown {
 }
 
 /**
- * One OpenAPI component per built-in action, generated from the action's own valibot schema (its
- * one definition): fields, types, enums and defaults. Checks JSON Schema cannot say (templates
- * parse, exactly one of `url` and `url_env`) are in each schema's validation, not in these.
+ * `schema` as the root of a component, with `components` (schemas used inside it) as `$ref`s to
+ * the components of those names. Pipes are read from their last schema on ("output" mode), so a
+ * field's enum is the normalised values and its checks the final ones.
  */
-export function actionComponentSchemas(): Record<string, JsonSchema> {
+export function componentSchema(
+  schema: v.GenericSchema,
+  components: Readonly<Record<string, v.GenericSchema>> = {},
+): JsonSchema {
+  const converted = toJsonSchema(schema, {
+    errorMode: "ignore",
+    target: "draft-2020-12",
+    typeMode: "output",
+    definitions: components,
+    overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
+  }) as JsonSchema;
+  const { $schema: _, $defs: __, ...rest } = converted;
+  return rest;
+}
+
+/**
+ * One OpenAPI component per action of `registry` (built-ins and a host's own), generated from the
+ * action's own valibot schema, and `ActionConfig`: one of them, by `type`.
+ */
+export function actionComponentSchemas(registry: ActionRegistry): Record<string, JsonSchema> {
   const components: Record<string, JsonSchema> = {};
-  for (const [type, definition] of Object.entries(BUILT_IN_ACTIONS)) {
+  const types: string[] = [];
+  for (const definition of registry.list()) {
+    types.push(definition.type);
     const schema = toJsonSchema(definition.schema as v.GenericSchema, {
       errorMode: "ignore",
       target: "draft-2020-12",
     }) as JsonSchema;
-    const base = actionSchemaName(type);
+    const base = actionSchemaName(definition.type);
     const names = new Map<string, string>();
     const defs = (schema.$defs ?? {}) as Record<string, unknown>;
     for (const key of Object.keys(defs)) names.set(key, `${base}Def${key}`);
@@ -41,5 +75,13 @@ export function actionComponentSchemas(): Record<string, JsonSchema> {
     }
     components[base] = relocate(schema, names) as JsonSchema;
   }
+  components.ActionConfig = {
+    type: "object",
+    description:
+      "An action; its fields depend on `type` (one schema per action type this server has, its own included)",
+    properties: { type: { type: "string", enum: types } },
+    required: ["type"],
+    oneOf: types.map((type) => ({ $ref: `#/components/schemas/${actionSchemaName(type)}` })),
+  };
   return components;
 }

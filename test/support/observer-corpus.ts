@@ -1,27 +1,21 @@
 /**
- * The API validates observers at the door with zod (ObserverCreateSchema, ObserverPatchSchema:
- * they make the OpenAPI document); the store validates them again with the core's valibot
- * schema (observerDefinitionSchema). The two must agree: what one accepts, the other accepts,
- * and they normalise the same way. Checked on a hand-written corpus covering every top-level
- * field, and on generated mutations of a valid observer.
+ * A corpus of observers as clients write them, valid and invalid, covering every top-level field
+ * and the odd values schemas trip on (padding, case, bounds, -0, code points, placeholders). The
+ * observer schema's table test (test/unit/observer-corpus.test.ts) runs it through the core and
+ * through the API.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { ObserverCreateSchema, ObserverPatchSchema } from "../../src/api/schemas/observers.ts";
-import { observerDefinitionSchema } from "../../src/observers/schema.ts";
-import { redactedPlaceholders } from "../../src/store/redact.ts";
-import { safeParseConfig } from "../../src/validation.ts";
-import { designExample, exampleWebhook as webhook } from "../support/observer-definitions.ts";
+import { designExample, exampleWebhook as webhook } from "./observer-definitions.ts";
 
-type Json = Record<string, unknown>;
+export type Json = Record<string, unknown>;
 
-const base: Json = { name: "order-shipped", actions: [webhook] };
+export const base: Json = { name: "order-shipped", actions: [webhook] };
 const with_ = (fields: Json): Json => ({ ...base, ...fields });
 const retry = (config: unknown): Json => with_({ retry_config: config });
 
 /** DESIGN section 3's example (every field), with a second action. */
 const design = designExample();
-const full: Json = {
+export const full: Json = {
   ...design,
   actions: [
     ...design.actions,
@@ -41,7 +35,7 @@ const protoKey = (): Json =>
   JSON.parse(`{"name":"a","actions":[${JSON.stringify(webhook)}],"__proto__":{"x":1}}`);
 
 /** [what it is, the observer, whether it is valid] */
-const CORPUS: [string, unknown, boolean][] = [
+export const CORPUS: [string, unknown, boolean][] = [
   ["minimal", base, true],
   ["DESIGN's example", full, true],
   // name
@@ -217,57 +211,9 @@ const CORPUS: [string, unknown, boolean][] = [
   ["a string", "observer", false],
 ];
 
-/**
- * What the store accepts: the core's schema, and no `[REDACTED]` placeholder sent back as a
- * secret (the store's check beside the schema; zod's action schema makes the same one).
- */
-function core(value: unknown) {
-  const result = safeParseConfig(observerDefinitionSchema, value);
-  const actions = typeof value === "object" && value !== null ? (value as Json).actions : undefined;
-  if (result.success && redactedPlaceholders(actions).length > 0) {
-    return { success: false as const, issues: redactedPlaceholders(actions) };
-  }
-  return result;
-}
-
-/** Both schemas on `input`: they agree, and when they accept, they normalise alike. */
-function expectCreateAgreement(input: unknown, label: string): boolean {
-  const zod = ObserverCreateSchema.safeParse(input);
-  const valibot = core(input);
-  const where = `${label}: zod ${zod.success ? "accepts" : "refuses"}, valibot ${valibot.success ? "accepts" : "refuses"}`;
-  expect(zod.success, where).toBe(valibot.success);
-  if (!zod.success || !valibot.success) return false;
-  const output = valibot.output;
-  expect(zod.data.name, label).toBe(output.name);
-  expect(zod.data.name, label).toBe(zod.data.name.trim());
-  expect(zod.data.event_type ?? null, label).toBe(output.event_type);
-  if (output.event_type !== null)
-    expect(output.event_type, label).toBe(output.event_type.toUpperCase());
-  expect(zod.data.entity_type ?? null, label).toBe(output.entity_type);
-  // What the API hands the store (zod's output) is accepted, and stored as the input would be.
-  const stored = core(zod.data);
-  expect(stored.success, `${label}: valibot refuses zod's output`).toBe(true);
-  if (stored.success) expect(stored.output, label).toEqual(output);
-  return true;
-}
-
-describe("ObserverCreateSchema (zod) and observerDefinitionSchema (valibot) agree", () => {
-  it.each(CORPUS)("%s", (label, input, valid) => {
-    expect(expectCreateAgreement(input, label), label).toBe(valid);
-  });
-
-  it("on generated mutations of a valid observer", () => {
-    fc.assert(
-      fc.property(mutationArb(full), ({ label, value }) => {
-        expectCreateAgreement(value, label);
-      }),
-      { numRuns: 500 },
-    );
-  });
-});
-
 // ---------------------------------------------------------------------------------------------
-// Mutations: drop a field, replace one (at any depth) with arbitrary JSON, or add one
+// Mutations of a valid observer: drop a field, replace one (at any depth) with arbitrary JSON, or
+// add one
 
 type Path = (string | number)[];
 
@@ -302,7 +248,7 @@ function update(
 const DROP = Symbol("drop");
 
 /** JSON values, with the odd ones the schemas care about (empty, padded, -0, bounds). */
-const jsonArb: fc.Arbitrary<unknown> = fc.oneof(
+export const jsonArb: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 4, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
   {
     weight: 3,
@@ -339,7 +285,7 @@ const jsonArb: fc.Arbitrary<unknown> = fc.oneof(
   },
 );
 
-function mutationArb(valid: Json): fc.Arbitrary<{ label: string; value: unknown }> {
+export function mutationArb(valid: Json): fc.Arbitrary<{ label: string; value: unknown }> {
   const paths = pathsOf(valid);
   const drop = fc.constantFrom(...paths).map((path) => ({
     label: `drop ${path.join(".")}`,
@@ -380,69 +326,3 @@ function mutationArb(valid: Json): fc.Arbitrary<{ label: string; value: unknown 
     }));
   return fc.oneof(drop, replace, add, several);
 }
-
-// ---------------------------------------------------------------------------------------------
-// PATCH
-
-/*
- * The rule: the store merges a patch onto the stored definition (`{...stored, ...patch}`, fields
- * replaced whole, retry_config included) and validates the result with valibot. So for a stored,
- * valid definition and any JSON object `patch`:
- *   ObserverPatchSchema accepts `patch`  <=>  valibot accepts `{...stored, ...patch}`,
- * and when both accept, the merge of zod's output is stored as the merge of the input would be.
- * (Non-objects are refused by both, the store before merging.)
- */
-function expectPatchAgreement(stored: Json, patch: Json, label: string): void {
-  const zod = ObserverPatchSchema.safeParse(patch);
-  const merged = core({ ...stored, ...patch });
-  const where = `${label}: zod ${zod.success ? "accepts" : "refuses"}, valibot ${merged.success ? "accepts" : "refuses"} the merge`;
-  expect(zod.success, where).toBe(merged.success);
-  if (!zod.success || !merged.success) return;
-  const fromZod = core({ ...stored, ...(zod.data as Json) });
-  expect(fromZod.success, `${label}: valibot refuses the merge of zod's output`).toBe(true);
-  if (fromZod.success) expect(fromZod.output, label).toEqual(merged.output);
-}
-
-/** Stored definitions as the store keeps them: valibot's normalised output. */
-function storedOf(input: Json): Json {
-  const result = core(input);
-  if (!result.success) throw new Error(`not a valid observer: ${JSON.stringify(result.issues)}`);
-  return JSON.parse(JSON.stringify(result.output)) as Json;
-}
-
-describe("ObserverPatchSchema (zod) agrees with valibot on the merged observer", () => {
-  const storedFull = storedOf(full);
-  const storedSlow = storedOf(retry({ initial_delay_ms: 60_000 }));
-
-  it("on the corpus, each observer's fields sent as a patch", () => {
-    for (const [label, input] of CORPUS) {
-      if (typeof input !== "object" || input === null || Array.isArray(input)) {
-        expect(ObserverPatchSchema.safeParse(input).success, label).toBe(false);
-        continue;
-      }
-      expectPatchAgreement(storedFull, input as Json, label);
-      expectPatchAgreement(storedSlow, input as Json, `${label} (onto a slow retry)`);
-    }
-  });
-
-  it("an empty patch changes nothing and is accepted", () => {
-    expectPatchAgreement(storedFull, {}, "{}");
-    expect(ObserverPatchSchema.safeParse({}).success).toBe(true);
-  });
-
-  it("on generated patches", () => {
-    const patchArb = fc.oneof(
-      mutationArb(full).map(({ label, value }) => ({ label, value })),
-      fc
-        .dictionary(fc.constantFrom(...Object.keys(full), "colour"), jsonArb, { maxKeys: 3 })
-        .map((value) => ({ label: JSON.stringify(value), value: value as unknown })),
-    );
-    fc.assert(
-      fc.property(patchArb, fc.constantFrom(storedFull, storedSlow), ({ label, value }, stored) => {
-        if (typeof value !== "object" || value === null || Array.isArray(value)) return;
-        expectPatchAgreement(stored, value as Json, label);
-      }),
-      { numRuns: 500 },
-    );
-  });
-});
