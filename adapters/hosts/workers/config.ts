@@ -10,7 +10,7 @@ import {
 } from "../../../src/config/server-config.ts";
 import { ConfigError, type ConfigIssue } from "../../../src/errors.ts";
 
-/** Variables only the Worker reads (documented in adapters/hosts/workers/README.md). */
+/** Variables only the Worker reads (documented in docs/runtimes.md, Cloudflare Workers). */
 export const WORKERS_ENV_VARS = {
   /** Wall-clock time a tick claims and starts new work for (ms). */
   OBSERVERS_TICK_BUDGET_MS: { min: 1_000, max: 600_000, fallback: 20_000 },
