@@ -131,12 +131,18 @@ describe("a host Worker with the observers added", () => {
     let calls = 0;
     // The first attempt fails: the retry, 2 s later, is the ticker's alarm's (no cron fired).
     receiver.reply(() => (++calls === 1 ? { status: 503 } : { status: 204 }));
-    // Written in SQL: the API's validation of custom types is the schemas work (issue 16); the
-    // runtime loads observers from the table either way.
-    await db.sql`INSERT INTO core.tb_observer (name, entity_type, event_type, actions, retry_config)
-      VALUES ('host-notify', 'Order', 'INSERT',
-        ${JSON.stringify([{ type: "notify", url: `${receiver.url}/notify` }])}::text::jsonb,
-        ${JSON.stringify({ max_attempts: 3, backoff_strategy: "fixed", initial_delay_ms: 2000 })}::text::jsonb)`;
+    // Through the host's API: its validation knows the host's type.
+    const created = await api("/api/observers", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "host-notify",
+        entity_type: "Order",
+        event_type: "INSERT",
+        actions: [{ type: "notify", url: `${receiver.url}/notify` }],
+        retry_config: { max_attempts: 3, backoff_strategy: "fixed", initial_delay_ms: 2000 },
+      }),
+    });
+    expect(created.status).toBe(201);
     await db.sql`INSERT INTO public.orders (status, total) VALUES ('new', 7)`;
     await delivered(1);
     const deadline = Date.now() + 20_000;
