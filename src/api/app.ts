@@ -56,6 +56,12 @@ export interface ObserversApiOptions {
   limits?: Partial<ApiLimits>;
   /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
   onKeyRevoked?: KeyRevoked;
+  /**
+   * Also serve `/openapi.json` and `/docs` at the root (default false): the ready servers set it,
+   * a mounted plugin does not. Declared here for the host factories; the mount work (scoped docs
+   * under /api/observers) gives it its effect, until then the root docs are always served.
+   */
+  rootDocs?: boolean;
 }
 
 /**

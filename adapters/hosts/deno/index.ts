@@ -1,3 +1,8 @@
+export type {
+  ObserversOptions,
+  StartOptions,
+  StopOptions,
+} from "../server/server-observers.ts";
 export {
   type DenoGlobal,
   type DenoHttpServer,
@@ -5,5 +10,6 @@ export {
   type DenoServeOptions,
   denoGlobal,
 } from "./deno-api.ts";
-export { createDenoRuntime, type DenoRuntime, type DenoRuntimeOptions } from "./deno-runtime.ts";
 export { createDenoLiveHub, type DenoLiveHub, type DenoLiveHubOptions } from "./live-hub.ts";
+export { createObservers, type DenoObservers } from "./observers.ts";
+export { type ServeDenoOptions, serveDeno } from "./serve.ts";
