@@ -208,6 +208,16 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   let started = false;
   let stopping: Promise<void> | undefined;
 
+  /**
+   * The runtime's dispatcher keeps a lease heartbeat from its creation: a runtime that never
+   * started (or whose start failed) is stopped too, or the timer keeps the host process alive.
+   * Stopping twice does nothing, and with nothing claimed it touches no connection.
+   */
+  const stopRuntime = () =>
+    runtime.stop().catch((error: unknown) => {
+      logger.log("warn", "stopping the runtime failed", { error: String(error) });
+    });
+
   async function openDatabase(): Promise<ServerDatabase> {
     if (!options.sql) return openServerDatabase(config, logger);
     const client = wrapPostgresSql(options.sql, { logger });
@@ -270,6 +280,7 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     } catch (error) {
       live.close();
       await closeAll();
+      await stopRuntime();
       throw error;
     }
   }
@@ -285,6 +296,7 @@ export function createServerObservers(options: ObserversOptions, host: Observers
       }
       // Cleanups run in reverse: API gate, runtime (drains), feed, connections, services, guard.
       await closeAll();
+      await stopRuntime();
       // Never started: the services (lazy Redis and SMTP clients) are still to close.
       if (!started) await services.close();
     })();
