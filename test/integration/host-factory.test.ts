@@ -10,13 +10,15 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
+import * as v from "valibot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapPostgresSql } from "../../adapters/drivers/postgres/index.ts";
 import { createObservers } from "../../adapters/hosts/bun/index.ts";
+import type { ActionDefinition } from "../../src/actions/types.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { eventually } from "../support/observers.ts";
+import { createOrdersTable, eventually, insertObserver } from "../support/observers.ts";
 
 const ADMIN = "factory-admin-token-0123456789";
 let db: TestDatabase;
@@ -128,6 +130,43 @@ describe("createObservers", () => {
     } finally {
       await observers.stop();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("createObservers({ actions })", () => {
+  it("runs the host's own action type", async () => {
+    const database = await createTestDatabase("host_factory_actions");
+    const ran: string[] = [];
+    const note: ActionDefinition<{ type: "note"; text: string }> = {
+      type: "note",
+      schema: v.strictObject({ type: v.literal("note"), text: v.string() }),
+      destination: () => "note",
+      async run({ config, event }) {
+        ran.push(`${config.text} ${event.entity_id}`);
+        return { message: "noted" };
+      },
+    };
+    const observers = createObservers({
+      databaseUrl: database.url,
+      env: { OBSERVERS_ADMIN_TOKEN: ADMIN, OBSERVERS_POLL_INTERVAL_MS: "100" },
+      actions: [note as ActionDefinition],
+      logger: silentLogger,
+    });
+    try {
+      await createOrdersTable(database.sql);
+      await insertObserver(database.sql, {
+        name: "host-note",
+        event_type: "INSERT",
+        actions: [{ type: "note", text: "order" }],
+      });
+      await observers.start();
+      const [row] = await database.sql`INSERT INTO orders (status) VALUES ('x') RETURNING id::text`;
+      await eventually(() => (ran.length > 0 ? true : undefined), "the custom action");
+      expect(ran).toEqual([`order ${row?.id}`]);
+    } finally {
+      await observers.stop();
+      await database.drop();
     }
   });
 });
