@@ -1,5 +1,5 @@
 /**
- * The Bun and Deno servers' shared start-up (`startServerRuntime`) on PostgreSQL gives the API its
+ * The Bun and Deno factories' shared core (`createServerObservers`) on PostgreSQL gives the API its
  * own bounded pool whose statements time out: a query held past the timeout answers 503
  * `QUERY_TIMEOUT`, and API requests stuck in PostgreSQL (more of them than the runtime has
  * connections) do not stop the runtime from delivering. The host here serves no HTTP of its own:
@@ -7,10 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  type ServerRuntime,
-  startServerRuntime,
-} from "../../adapters/hosts/server/server-runtime.ts";
-import { parseServerConfig } from "../../src/config/server-config.ts";
+  createServerObservers,
+  type Observers,
+} from "../../adapters/hosts/server/server-observers.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -32,8 +31,8 @@ beforeAll(async () => {
 });
 afterAll(() => db?.drop());
 
-async function startServer(statementTimeoutMs: number): Promise<ServerRuntime> {
-  const config = parseServerConfig({
+async function startServer(statementTimeoutMs: number): Promise<Observers> {
+  const env = {
     DATABASE_URL: databaseUrl(db.name),
     OBSERVERS_ADMIN_TOKEN: ADMIN,
     OBSERVERS_ALLOW_PRIVATE_TARGETS: "1",
@@ -41,25 +40,28 @@ async function startServer(statementTimeoutMs: number): Promise<ServerRuntime> {
     OBSERVERS_POLL_INTERVAL_MS: "100",
     OBSERVERS_API_POOL_SIZE: "2",
     OBSERVERS_API_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
-  });
-  return startServerRuntime(
-    { config, env: {}, logger: silentLogger, print: () => {} },
+  };
+  const observers = createServerObservers(
+    { env, logger: silentLogger, print: () => {} },
     {
+      env: () => ({}),
       live: () => ({
         upgrade: () => new Response(null, { status: 404 }),
         revoke: () => {},
         close: () => {},
       }),
       clientAddress: () => "127.0.0.1",
-      serve: () => ({ port: 0, stop: async () => {} }),
+      guardDriverDefects: () => () => {},
     },
   );
+  await observers.start();
+  return observers;
 }
 
-const listKeys = (server: ServerRuntime) =>
+const listKeys = (server: Observers) =>
   server.api.request("/api/keys", { headers: { authorization: `Bearer ${ADMIN}` } });
 
-const createKey = (server: ServerRuntime, name: string) =>
+const createKey = (server: Observers, name: string) =>
   server.api.request("/api/keys", {
     method: "POST",
     headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },

@@ -208,8 +208,13 @@ describe("the packed tarball, installed into an empty project", () => {
           // The host scripts import each other by their .ts names, as Bun and Deno run them.
           allowImportingTsExtensions: true,
         },
-        // AFTER MERGE (issue 16 factories): add "bun-host.ts", "deno-host.ts".
-        files: ["types-consumer.ts", "host-app.ts", "worker-host.ts"],
+        files: [
+          "types-consumer.ts",
+          "host-app.ts",
+          "bun-host.ts",
+          "deno-host.ts",
+          "worker-host.ts",
+        ],
       }),
     );
     const result = run(tool("tsc"), ["-p", "tsconfig.json"], app);
@@ -217,10 +222,7 @@ describe("the packed tarball, installed into an empty project", () => {
     expect(result.status).toBe(0);
   });
 
-  // AFTER MERGE (issue 16 factories): these three run the host scripts written against the
-  // `createObservers` contract (COMMON.md). Until the factories are exported they cannot run, so
-  // they are skipped (and shown as skipped); change `it.skip` to `it` when they land.
-  it.skip("a Bun host app mounts the API from the package and serves its own routes", async () => {
+  it("a Bun host app mounts the API from the package and serves its own routes", async () => {
     const database = await createTestDatabase("tarball_bun", { migrated: false });
     try {
       const seen = lastJson(
@@ -241,7 +243,7 @@ describe("the packed tarball, installed into an empty project", () => {
     }
   }, 60_000);
 
-  it.skip("a Deno host app mounts the API from the package and serves its own routes", async () => {
+  it("a Deno host app mounts the API from the package and serves its own routes", async () => {
     const database = await createTestDatabase("tarball_deno", { migrated: false });
     try {
       const seen = lastJson(

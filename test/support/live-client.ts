@@ -53,13 +53,15 @@ export interface LiveClient {
   close(): Promise<{ code: number; reason: string }>;
 }
 
-/** The WebSocket URL of the live endpoint of a server at `baseUrl` (http://host:port). */
+/** The WebSocket URL of the live endpoint of a server at `baseUrl` (http://host:port[/prefix]). */
 export function liveUrl(
   baseUrl: string,
   params: Record<string, string | undefined> = {},
   token?: string,
 ): string {
-  const url = new URL("/api/observers/ws", baseUrl);
+  // A base with a path (an API mounted under a prefix) keeps it.
+  const base = new URL(baseUrl);
+  const url = new URL(`${base.pathname.replace(/\/$/, "")}/api/observers/ws`, base);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   for (const [name, value] of Object.entries(params)) {
     if (value !== undefined) url.searchParams.set(name, value);

@@ -125,14 +125,15 @@ export const SURFACE: Record<string, string[]> = {
     "isArrayTypeFetchFailure",
     "listenWithReconnect",
     "loadMigrations",
+    "wrapPostgresSql",
   ],
   "./embedded": ["createEmbeddedClient", "startEmbeddedSocket"],
   "./redis": ["createRedisCacheStore"],
   "./smtp": ["createSmtpTransport", "smtpFailure"],
   // The hosts' entries are being reshaped around `createObservers` (issue 16): review these lists
   // when that lands, and keep only what a host needs.
-  "./bun": ["bunGlobal", "createBunRuntime", "createServerServices", "openServerDatabase"],
-  "./deno": ["createDenoLiveHub", "createDenoRuntime", "denoGlobal"],
+  "./bun": ["createObservers", "serveBun"],
+  "./deno": ["createObservers", "serveDeno"],
   "./workers": [
     "LiveHubObject",
     "TickerObject",

@@ -5,10 +5,12 @@ export {
   type MigrationResult,
 } from "../../../src/store/migrate.ts";
 export { isArrayTypeFetchFailure } from "./driver-defects.ts";
-export { type ListenBackoff, listenWithReconnect } from "./listener.ts";
+export { type ListenBackoff, type ListenTarget, listenWithReconnect } from "./listener.ts";
 export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";
 export {
   createPostgresClient,
   type PostgresClient,
   type PostgresClientOptions,
+  type WrappedPostgresOptions,
+  wrapPostgresSql,
 } from "./postgres-client.ts";

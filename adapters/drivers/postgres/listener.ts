@@ -9,6 +9,12 @@ export interface ListenBackoff {
   maxMs: number;
 }
 
+/**
+ * Where the listening connection goes: a URL, or the server and credentials of an existing pool
+ * (`postgresTarget(sql)`), so a host's postgres.js instance can be listened beside.
+ */
+export type ListenTarget = string | postgres.Options<Record<string, postgres.PostgresType>>;
+
 /** Options of `listenWithReconnect`. */
 export interface ListenerOptions {
   /** Connection options shared with the pool (timeouts, notices, application_name). */
@@ -26,7 +32,7 @@ export interface ListenerOptions {
  * Rejects when the first LISTEN fails.
  */
 export async function listenWithReconnect(
-  url: string,
+  target: ListenTarget,
   channel: string,
   handlers: ListenHandlers,
   options: ListenerOptions,
@@ -66,7 +72,10 @@ export async function listenWithReconnect(
       }
     },
   };
-  const sql = postgres(url, connectionOptions);
+  const sql =
+    typeof target === "string"
+      ? postgres(target, connectionOptions)
+      : postgres({ ...target, ...connectionOptions });
 
   function schedule() {
     failures += 1;

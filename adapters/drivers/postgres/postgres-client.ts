@@ -7,7 +7,7 @@ import type {
   SqlExecutor,
   SqlListener,
 } from "../../../src/ports/sql.ts";
-import { type ListenBackoff, listenWithReconnect } from "./listener.ts";
+import { type ListenBackoff, type ListenTarget, listenWithReconnect } from "./listener.ts";
 
 /** Options of `createPostgresClient`. */
 export interface PostgresClientOptions {
@@ -63,8 +63,90 @@ export function createPostgresClient(
   url: string,
   options: PostgresClientOptions = {},
 ): PostgresClient {
+  const connectionOptions = sharedConnectionOptions(options);
+  const sql = postgres(url, {
+    ...connectionOptions,
+    max: options.max ?? 10,
+    ...(options.idleTimeoutSeconds === undefined
+      ? {}
+      : { idle_timeout: options.idleTimeoutSeconds }),
+    connection: {
+      application_name: options.applicationName ?? "fraiseql-observers",
+      ...(options.statementTimeoutMs === undefined
+        ? {}
+        : { statement_timeout: options.statementTimeoutMs }),
+    },
+  });
+  return clientOver(sql, url, connectionOptions, options, () => sql.end({ timeout: 5 }));
+}
+
+/** Options of `wrapPostgresSql`: those that concern LISTEN and notices (the pool is the host's). */
+export type WrappedPostgresOptions = Pick<
+  PostgresClientOptions,
+  "logger" | "applicationName" | "listenBackoff" | "random"
+> & {
+  /** Named prepared statements for the core's recurring statements (default: the pool's `prepare`). */
+  prepare?: boolean;
+};
+
+/**
+ * The SQL port over a postgres.js pool someone else owns (a host's `postgres()` instance): queries
+ * and transactions run on that pool; each `listen` opens its own connection to the same server
+ * with the same credentials (as `createPostgresClient` does). `close` ends those listeners only:
+ * the pool stays open for its owner. A pool that transforms columns or values (`transform`, e.g.
+ * `postgres.camel`) is refused: the core reads columns by their names in SQL.
+ */
+export function wrapPostgresSql(
+  sql: postgres.Sql,
+  options: WrappedPostgresOptions = {},
+): PostgresClient {
+  const parsed = sql.options;
+  const transform = parsed.transform;
+  if (transform?.column?.from || transform?.value?.from || transform?.row?.from) {
+    throw new TypeError(
+      "the postgres.js instance given as `sql` has a `transform` option; fraiseql-observers reads " +
+        "rows by their column names in SQL: pass an instance without `transform`",
+    );
+  }
+  const target = postgresTarget(sql);
+  const connectionOptions = {
+    ...sharedConnectionOptions({ ...options, prepare: options.prepare ?? parsed.prepare }),
+  };
+  // The host's pool keeps its own backoff, timeouts and notice handler.
+  return clientOver(sql, target, connectionOptions, options, async () => {});
+}
+
+/**
+ * The server, database and credentials of an existing pool, for a connection of our own beside it
+ * (a LISTEN): postgres.js keeps them parsed in `sql.options` (hosts and ports as lists, a password
+ * or a function returning one, TLS settings, a custom socket factory).
+ */
+function postgresTarget(sql: postgres.Sql): ListenTarget {
+  const o = sql.options as postgres.ParsedOptions & {
+    path?: string | false;
+    pass?: unknown;
+    socket?: unknown;
+    target_session_attrs?: unknown;
+  };
+  return {
+    host: o.host as unknown as string,
+    port: o.port as unknown as number,
+    ...(o.path ? { path: o.path } : {}),
+    database: o.database,
+    user: o.user,
+    pass: o.pass as unknown as string,
+    ssl: o.ssl,
+    ...(o.socket ? { socket: o.socket } : {}),
+    ...(o.target_session_attrs ? { target_session_attrs: o.target_session_attrs } : {}),
+    connection: { ...o.connection },
+  } as ListenTarget & object;
+}
+
+type ConnectionOptions = ReturnType<typeof sharedConnectionOptions>;
+
+/** What the pool and its LISTEN connections share: timeouts, backoff, prepare, notices. */
+function sharedConnectionOptions(options: PostgresClientOptions) {
   const logger = options.logger;
-  const applicationName = options.applicationName ?? "fraiseql-observers";
   const random = options.random ?? Math.random;
   const reconnect = {
     max_attempts: Number.MAX_SAFE_INTEGER,
@@ -72,7 +154,7 @@ export function createPostgresClient(
     initial_delay_ms: options.reconnectBackoff?.initialMs ?? 100,
     max_delay_ms: options.reconnectBackoff?.maxMs ?? 2_000,
   } as const;
-  const connectionOptions = {
+  return {
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     // postgres.js counts failed attempts across the pool and asks for the delay in seconds.
     backoff: (failures: number) => computeBackoff(failures, reconnect, random) / 1000,
@@ -86,20 +168,19 @@ export function createPostgresClient(
       });
     },
   };
-  const prepared = createPreparedTexts(options.prepare ?? true);
-  const sql = postgres(url, {
-    ...connectionOptions,
-    max: options.max ?? 10,
-    ...(options.idleTimeoutSeconds === undefined
-      ? {}
-      : { idle_timeout: options.idleTimeoutSeconds }),
-    connection: {
-      application_name: applicationName,
-      ...(options.statementTimeoutMs === undefined
-        ? {}
-        : { statement_timeout: options.statementTimeoutMs }),
-    },
-  });
+}
+
+/** The port over `sql`; `endPool` closes the pool itself (nothing, when the pool is a host's). */
+function clientOver(
+  sql: postgres.Sql,
+  target: ListenTarget,
+  connectionOptions: ConnectionOptions,
+  options: PostgresClientOptions,
+  endPool: () => Promise<void>,
+): PostgresClient {
+  const logger = options.logger;
+  const applicationName = options.applicationName ?? "fraiseql-observers";
+  const prepared = createPreparedTexts(connectionOptions.prepare);
   const listeners = new Set<SqlListener>();
   let closing: Promise<void> | undefined;
 
@@ -114,16 +195,19 @@ export function createPostgresClient(
     },
     async listen(channel, handlers) {
       if (closing) throw new Error("the PostgreSQL client is closed");
-      const listener = await listenWithReconnect(url, channel, handlers, {
+      const listener = await listenWithReconnect(target, channel, handlers, {
         postgresOptions: {
           ...connectionOptions,
-          connection: { application_name: `${applicationName}:listen` },
+          connection: {
+            ...(typeof target === "string" ? {} : target.connection),
+            application_name: `${applicationName}:listen`,
+          },
         },
         backoff: {
           initialMs: options.listenBackoff?.initialMs ?? 100,
           maxMs: options.listenBackoff?.maxMs ?? 10_000,
         },
-        random,
+        random: options.random ?? Math.random,
         ...(logger ? { logger } : {}),
       });
       if (closing) {
@@ -142,7 +226,7 @@ export function createPostgresClient(
     close() {
       closing ??= Promise.all([
         ...[...listeners].map((listener) => listener.close()),
-        sql.end({ timeout: 5 }),
+        endPool(),
       ]).then(() => {});
       return closing;
     },

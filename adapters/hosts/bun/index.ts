@@ -1,4 +1,8 @@
-export { openServerDatabase, type ServerDatabase } from "../server/database.ts";
-export { createServerServices, type ServerServices } from "../server/services.ts";
-export { type BunServeOptions, type BunServer, bunGlobal } from "./bun-api.ts";
-export { type BunRuntime, type BunRuntimeOptions, createBunRuntime } from "./bun-runtime.ts";
+export type {
+  ObserversOptions,
+  StartOptions,
+  StopOptions,
+} from "../server/server-observers.ts";
+export type { BunServeOptions, BunServer } from "./bun-api.ts";
+export { type BunObservers, createObservers } from "./observers.ts";
+export { type ServeBunOptions, serveBun } from "./serve.ts";

@@ -22,6 +22,17 @@ interface SocketData {
 
 type Socket = BunServerWebSocket<SocketData>;
 
+/**
+ * The Bun server behind a request: Bun.serve passes it as fetch's second argument, which Hono
+ * (also through a host app that mounted the API) exposes as `c.env`. Undefined elsewhere.
+ */
+export function bunServerOf(env: unknown): BunServer | undefined {
+  const candidate = env as Partial<BunServer> | undefined;
+  return typeof candidate?.upgrade === "function" && typeof candidate.publish === "function"
+    ? (candidate as BunServer)
+    : undefined;
+}
+
 /** Options of `createBunLiveHub`. */
 export interface BunLiveHubOptions {
   sql: SqlExecutor;
@@ -41,7 +52,7 @@ export interface BunLiveHub {
   websocket: BunWebSocketHandler<SocketData>;
   /** Closes the sockets of a key just revoked (1008). */
   revoke(keyId: string): void;
-  /** Publishes the feed's batches on `server`. */
+  /** Publishes the feed's batches on `server` (else on the server of the first upgrade). */
   bind(server: BunServer): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
@@ -104,7 +115,17 @@ export function createBunLiveHub(options: BunLiveHubOptions): BunLiveHub {
 
   return {
     upgrade(c, subscription: LiveSubscription, principal: Principal) {
-      const bun = c.env as BunServer;
+      const bun = bunServerOf(c.env);
+      if (!bun) {
+        throw new HttpProblem(
+          503,
+          "LIVE_UNAVAILABLE",
+          "live notifications need Bun's server: serve with Bun.serve({ fetch, websocket }), " +
+            "which passes it to fetch",
+        );
+      }
+      // The host's Bun.serve: publishing needs it, and a mounted plugin only meets it here.
+      server ??= bun;
       const data: SocketData = {
         subscription,
         actor: principal.actor,

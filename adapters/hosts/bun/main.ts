@@ -4,16 +4,11 @@
  */
 import { runServerMain } from "../server/main.ts";
 import { bunGlobal } from "./bun-api.ts";
-import { createBunRuntime } from "./bun-runtime.ts";
+import { serveBun } from "./serve.ts";
 
 await runServerMain({
   env: bunGlobal().env,
-  start: (options) => createBunRuntime(options),
+  start: (options) => serveBun(options),
   exit: (code) => process.exit(code),
   onSignal: (signal, handler) => process.on(signal, handler),
-  // A listener replaces the default (exit on an unhandled rejection): rethrowing keeps it.
-  onUnhandledRejection: (handler) =>
-    process.on("unhandledRejection", (reason) => {
-      if (!handler(reason)) throw reason;
-    }),
 });

@@ -1,9 +1,8 @@
-export {
-  type DenoGlobal,
-  type DenoHttpServer,
-  type DenoServeHandlerInfo,
-  type DenoServeOptions,
-  denoGlobal,
-} from "./deno-api.ts";
-export { createDenoRuntime, type DenoRuntime, type DenoRuntimeOptions } from "./deno-runtime.ts";
-export { createDenoLiveHub, type DenoLiveHub, type DenoLiveHubOptions } from "./live-hub.ts";
+export type {
+  ObserversOptions,
+  StartOptions,
+  StopOptions,
+} from "../server/server-observers.ts";
+export type { DenoServeHandlerInfo } from "./deno-api.ts";
+export { createObservers, type DenoObservers } from "./observers.ts";
+export { type ServeDenoOptions, serveDeno } from "./serve.ts";

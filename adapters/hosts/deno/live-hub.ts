@@ -1,7 +1,7 @@
 import { HttpProblem } from "../../../src/api/problem.ts";
 import { createLiveHub } from "../../../src/live/hub.ts";
 import { createTopicTransport } from "../../../src/live/topic-transport.ts";
-import type { HostLive, LiveDependencies } from "../server/server-runtime.ts";
+import type { HostLive, LiveDependencies } from "../server/server-observers.ts";
 import { type DenoWebSocket, denoGlobal } from "./deno-api.ts";
 
 /** Options of `createDenoLiveHub`. */

@@ -4,19 +4,14 @@
  */
 import { runServerMain } from "../server/main.ts";
 import { denoGlobal } from "./deno-api.ts";
-import { createDenoRuntime } from "./deno-runtime.ts";
+import { serveDeno } from "./serve.ts";
 
 const deno = denoGlobal();
 
 await runServerMain({
   env: deno.env.toObject(),
-  start: (options) => createDenoRuntime(options),
+  start: (options) => serveDeno(options),
   exit: (code) => deno.exit(code),
   onSignal: (signal, handler) => deno.addSignalListener(signal, handler),
-  // Deno ends the process on an unhandled rejection unless a listener prevents it.
-  onUnhandledRejection: (handler) =>
-    globalThis.addEventListener("unhandledrejection", (event) => {
-      if (handler(event.reason)) event.preventDefault();
-    }),
   banner: `(Deno ${deno.version.deno})`,
 });

@@ -8,10 +8,9 @@
 import { parseServerConfig, type ServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
-import { isArrayTypeFetchFailure } from "../../drivers/postgres/driver-defects.ts";
 
 /** What a host provides to `runServerMain`. */
-export interface ServerHost {
+export interface ServerMainHost {
   env: Readonly<Record<string, string | undefined>>;
   start(options: {
     config: ServerConfig;
@@ -20,22 +19,17 @@ export interface ServerHost {
   }): Promise<{ url: string; stop(): Promise<void> }>;
   exit(code: number): never;
   onSignal(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
-  /**
-   * Sees every unhandled promise rejection first: `handler` returns true for one it has dealt
-   * with; any other keeps the runtime's default (the process ends).
-   */
-  onUnhandledRejection(handler: (reason: unknown) => boolean): void;
   /** Appended to the "listening on" line, e.g. the runtime's version. */
   banner?: string;
 }
 
-function invalidConfiguration(host: ServerHost, error: ConfigError): never {
+function invalidConfiguration(host: ServerMainHost, error: ConfigError): never {
   console.error("fraiseql-observers: invalid configuration");
   for (const issue of error.issues) console.error(`  ${issue.path}: ${issue.message}`);
   return host.exit(2);
 }
 
-function readConfig(host: ServerHost): ServerConfig {
+function readConfig(host: ServerMainHost): ServerConfig {
   try {
     return parseServerConfig(host.env);
   } catch (error) {
@@ -47,17 +41,11 @@ function readConfig(host: ServerHost): ServerConfig {
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Runs a server process on `host` until a signal stops it. */
-export async function runServerMain(host: ServerHost): Promise<void> {
+export async function runServerMain(host: ServerMainHost): Promise<void> {
   const config = readConfig(host);
+  // The driver's dropped array-type promise (driver-defects.ts) is guarded by the factory itself
+  // (createObservers), for plugin hosts as for this process.
   const logger = createConsoleLogger(config.logLevel);
-  // The database driver's own dropped promise must not end the server (see driver-defects.ts).
-  host.onUnhandledRejection((reason) => {
-    if (!isArrayTypeFetchFailure(reason)) return false;
-    logger.log("warn", "a new database connection failed while starting; the pool opens another", {
-      error: message(reason),
-    });
-    return true;
-  });
   let server: { url: string; stop(): Promise<void> };
   try {
     server = await host.start({ config, env: host.env, logger });
