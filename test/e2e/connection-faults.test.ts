@@ -52,7 +52,7 @@ describe.each(["bun", "deno"] as const)(
           actions: [{ type: "webhook", url: `${receiver.url}/hook` }],
         }),
       });
-      expect(created.status).toBe(201);
+      expect(created.status, await created.clone().text()).toBe(201);
 
       // Every connection of the server ends; the next one it opens fails during its type query.
       proxy.arm();
