@@ -41,8 +41,11 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 /** The WebSocket upgrade, whose token may come as `?token=`. */
 const LIVE_PATH = "/api/observers/ws";
 const READ_METHODS = new Set(["GET", "HEAD"]);
-/** POSTs that only read (their body is a question): a `read` key may call them. */
-const READING_POSTS = [/^\/api\/observers\/[^/]+\/(?:test|backtest)$/];
+/**
+ * POSTs that only read (their body is a question): a `read` key may call them. Matched on the
+ * host's path, so under a mount prefix too.
+ */
+const READING_POSTS = [/(?:^|\/)api\/observers\/[^/]+\/(?:test|backtest)$/];
 
 function reads(method: string, path: string): boolean {
   return READ_METHODS.has(method) || (method === "POST" && READING_POSTS.some((p) => p.test(path)));
@@ -113,9 +116,10 @@ export function createAuth(options: AuthOptions): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
     // Browsers cannot set headers on a WebSocket: the upgrade may carry the token in the query.
+    // The path is the host's: under a mount prefix (`/plugin/api/observers/ws`) it only ends so.
     const token =
       (header ? BEARER.exec(header)?.[1] : undefined) ??
-      (c.req.path === LIVE_PATH ? c.req.query("token") || undefined : undefined);
+      (c.req.path.endsWith(LIVE_PATH) ? c.req.query("token") || undefined : undefined);
     if (token === undefined) throw unauthorized("send Authorization: Bearer <token>");
     const address = clientAddressOf(
       options.clientAddress?.(c),

@@ -144,6 +144,44 @@ describe.each([
     expect(health.status).toBe(200);
   });
 
+  it("takes the live feed's token from the query (browsers cannot set WebSocket headers), there only", async () => {
+    // Past authentication, the live route itself answers: this API was built without `live`.
+    const live = await host.request(`${base}/api/observers/ws?token=${ADMIN}`);
+    expect((await problem(live, 404)).detail).toBe("this server does not offer live notifications");
+    expect((await problem(await host.request(`${base}/api/observers/ws`), 401)).code).toBe(
+      "UNAUTHORIZED",
+    );
+    const elsewhere = await host.request(`${base}/api/observers?token=${ADMIN}`);
+    expect((await problem(elsewhere, 401)).code).toBe("UNAUTHORIZED");
+  });
+
+  it("lets a read key ask its reading POSTs under the prefix too, and nothing else", async () => {
+    const issued = await host.request(`${base}/api/keys`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "application/json" },
+      body: JSON.stringify({ name: `reader${base.replaceAll("/", "-")}-${order}`, scope: "read" }),
+    });
+    expect(issued.status).toBe(201);
+    const { token } = (await issued.json()) as { token: string };
+    const reader = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const missing = "00000000-0000-4000-8000-000000000000";
+    // Allowed, so the observer's absence answers (404), not the key's scope (403).
+    const tested = await host.request(`${base}/api/observers/${missing}/test`, {
+      method: "POST",
+      headers: reader,
+      body: JSON.stringify({
+        event: { object_type: "Order", modification_type: "INSERT", object_data: {} },
+      }),
+    });
+    expect((await problem(tested, 404)).code).toBe("NOT_FOUND");
+    const created = await host.request(`${base}/api/observers`, {
+      method: "POST",
+      headers: reader,
+      body: JSON.stringify({ name: "nope", actions: [{ type: "log" }] }),
+    });
+    expect(created.status).toBe(403);
+  });
+
   it("answers its own problem documents: unknown paths, bad input, bodies over the limit, failures", async () => {
     for (const path of ["/api/observers/a/b/c", "/api/keys/a/b", "/api/observers/docs/nope.js"]) {
       const unknown = await host.request(`${base}${path}`, { headers: auth });

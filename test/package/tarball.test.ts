@@ -1,7 +1,9 @@
 /**
  * What a user does with the package: `npm pack` (its `prepack` builds dist/), then, in an empty
- * project (`npm init -y`, `"type": "module"`), `npm install <tarball>`, and use it from Node >= 20,
- * Bun, Deno and a Cloudflare Worker. The host scripts are in test/package/hosts/ and are copied
+ * project (`npm init -y`, `"type": "module"`), `npm install <tarball>` with hono, postgres and
+ * valibot in the package's ranges (what the host apps import themselves), and use it from Node >= 20, Bun, Deno and a Cloudflare Worker:
+ * the Bun and Deno host apps serve their own routes and the mounted API on a port of their own and
+ * receive the webhook of a change they make. The host scripts are in test/package/hosts/ and are copied
  * into the project, so they import the package by its name from node_modules, as a user's would.
  * Packed and installed once for the file (beforeAll); npm works from its cache (--prefer-offline).
  */
@@ -34,19 +36,28 @@ const cleanEnv = Object.fromEntries(
   Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith("npm_")),
 );
 
+/** How long a host app may run: its own waits are bounded well below this. */
+const HOST_TIMEOUT_MS = 60_000;
+
 function run(
   command: string,
   args: readonly string[],
   cwd: string,
   env: Record<string, string | undefined> = {},
+  timeout = 120_000,
 ): SpawnSyncReturns<string> {
   const result = spawnSync(command, args, {
     cwd,
     encoding: "utf8",
     env: { ...cleanEnv, ...env },
-    timeout: 120_000,
+    timeout,
   });
-  if (result.error) throw result.error;
+  if (result.error) {
+    // A timeout kills the child: what it printed so far says where it hung.
+    throw new Error(
+      `${command} ${args.join(" ")}: ${result.error.message}\n${result.stdout}\n${result.stderr}`,
+    );
+  }
   return result;
 }
 
@@ -56,8 +67,9 @@ function succeed(
   args: readonly string[],
   cwd: string,
   env?: Record<string, string | undefined>,
+  timeout?: number,
 ): string {
-  const result = run(command, args, cwd, env);
+  const result = run(command, args, cwd, env, timeout);
   if (result.status !== 0) {
     throw new Error(
       `${command} ${args.join(" ")} failed (${result.status}):\n${result.stdout}\n${result.stderr}`,
@@ -71,6 +83,12 @@ function lastJson(stdout: string): Record<string, unknown> {
   const line = stdout.trim().split("\n").at(-1) ?? "";
   return JSON.parse(line) as Record<string, unknown>;
 }
+
+/** The package's own dependencies a host app imports too. */
+const HOST_DEPENDENCIES = ["hono", "postgres", "valibot"];
+const { dependencies } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+  dependencies: Record<string, string>;
+};
 
 let work: string;
 let app: string;
@@ -92,6 +110,9 @@ beforeAll(() => {
     [
       "install",
       join(packDir, tarballs[0] as string),
+      // What the host apps import themselves, in the package's ranges as docs/runtimes.md says:
+      // npm then shares one copy with the package (the host's `sql` is the package's postgres.js).
+      ...HOST_DEPENDENCIES.map((name) => `${name}@${dependencies[name]}`),
       "--prefer-offline",
       "--no-audit",
       "--no-fund",
@@ -125,6 +146,8 @@ describe("the packed tarball, installed into an empty project", () => {
       "migrations",
       "src",
     ]);
+    // The host's own hono, postgres and valibot are the package's: one copy of each.
+    expect(existsSync(join(installed, "node_modules"))).toBe(false);
     const sql = (dir: string) => readdirSync(dir).filter((name) => name.endsWith(".sql"));
     expect(sql(join(installed, "dist/migrations"))).toEqual(sql(join(root, "migrations")));
   });
@@ -222,48 +245,55 @@ describe("the packed tarball, installed into an empty project", () => {
     expect(result.status).toBe(0);
   });
 
-  it("a Bun host app mounts the API from the package and serves its own routes", async () => {
-    const database = await createTestDatabase("tarball_bun", { migrated: false });
-    try {
-      const seen = lastJson(
-        succeed(tool("bun"), ["bun-host.ts"], app, { DATABASE_URL: database.url }),
-      );
-      expect(seen).toEqual({
-        hostRoute: "200 host route",
-        health: 200,
-        list: 200,
-        prefixed: 200,
-        unauthenticated: 401,
-        openapi: 200,
-        docs: 200,
-        websocket: "object",
-      });
-    } finally {
-      await database.drop();
-    }
-  }, 60_000);
+  /** What the Bun and Deno host apps see (test/package/hosts/host-app.ts). */
+  const HOST_SAW = {
+    hostHome: "200 host home",
+    hostApi: "200 host route",
+    unauthenticated: 401,
+    list: 200,
+    prefixed: 200,
+    docs: 200,
+    documented: true,
+    created: 201,
+    warnings: [],
+    refused: 400,
+    webhook: {
+      path: "/hooks",
+      entity_type: "Order",
+      event_type: "INSERT",
+      sameRow: true,
+      status: "from-host",
+    },
+    audited: [{ label: "new order", entity_type: "Order", event_type: "INSERT" }],
+    live: { ready: true, change: { entity_type: "Order", event_type: "INSERT" } },
+    liveClosed: 1001,
+    afterStop: 1,
+  };
 
-  it("a Deno host app mounts the API from the package and serves its own routes", async () => {
-    const database = await createTestDatabase("tarball_deno", { migrated: false });
-    try {
-      const seen = lastJson(
-        succeed(tool("deno"), ["run", "-A", "--node-modules-dir=manual", "deno-host.ts"], app, {
-          DATABASE_URL: database.url,
-        }),
-      );
-      expect(seen).toEqual({
-        hostRoute: "200 host route",
-        health: 200,
-        list: 200,
-        prefixed: 200,
-        unauthenticated: 401,
-        openapi: 200,
-        docs: 200,
+  it.each([
+    { runtime: "Bun", command: tool("bun"), args: ["bun-host.ts"] },
+    {
+      runtime: "Deno",
+      command: tool("deno"),
+      args: ["run", "-A", "--node-modules-dir=manual", "deno-host.ts"],
+    },
+  ])(
+    "a $runtime host app serves its routes and the mounted API, and delivers a webhook to itself",
+    async ({ runtime, command, args }) => {
+      const database = await createTestDatabase(`tarball_${runtime.toLowerCase()}`, {
+        migrated: false,
       });
-    } finally {
-      await database.drop();
-    }
-  }, 60_000);
+      try {
+        const seen = lastJson(
+          succeed(command, args, app, { DATABASE_URL: database.url }, HOST_TIMEOUT_MS),
+        );
+        expect(seen).toEqual(HOST_SAW);
+      } finally {
+        await database.drop();
+      }
+    },
+    90_000,
+  );
 
   it("a host Worker with the Durable Objects builds with wrangler deploy --dry-run", () => {
     const outdir = join(work, "worker-host");

@@ -10,8 +10,8 @@ import {
 } from "fraiseql-observers";
 import { createObserversApi } from "fraiseql-observers/http";
 import { applyMigrations, createPostgresClient, loadMigrations } from "fraiseql-observers/postgres";
-// A host's own action schema is a valibot schema; valibot comes with the package (npm hoists it;
-// a real host lists it in its own package.json).
+// A host's own action schema is a valibot schema: valibot is the app's own dependency, in the
+// package's range (docs/actions.md), so npm keeps one copy.
 import * as v from "valibot";
 
 const parsed = parseCondition("status == 'shipped' && total > 10");
