@@ -1,6 +1,7 @@
 import { MAX_BODY_BYTES } from "../../../src/api/limits.ts";
 import type { ServerConfig } from "../../../src/config/server-config.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
+import { heldUntilStarted } from "../server/held-until-started.ts";
 import { localUrl } from "../server/notices.ts";
 import { type BunServer, bunGlobal } from "./bun-api.ts";
 import { createObservers } from "./observers.ts";
@@ -21,13 +22,14 @@ export async function serveBun(
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const { config } = options;
   const observers = createObservers({ env: options.env, logger: options.logger, rootDocs: true });
+  const held = heldUntilStarted(observers.fetch);
   let server: BunServer;
   try {
     // https://bun.sh/docs/api/http#bun-serve
     server = bunGlobal().serve({
       hostname: config.host,
       port: config.port,
-      fetch: observers.fetch,
+      fetch: held.fetch,
       // Bun cuts off bodies well past the API's own limit, which answers with a problem document.
       maxRequestBodySize: 2 * MAX_BODY_BYTES,
       websocket: observers.websocket,
@@ -41,9 +43,12 @@ export async function serveBun(
   try {
     await observers.start({ url });
   } catch (error) {
+    // Held requests get the 503 of observers that did not start, and the server can close.
+    held.release();
     await observers.stop({ stopServing });
     throw error;
   }
+  held.release();
   return { url, stop: () => observers.stop({ stopServing }) };
 }
 

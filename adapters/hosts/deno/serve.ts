@@ -1,5 +1,6 @@
 import type { ServerConfig } from "../../../src/config/server-config.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
+import { heldUntilStarted } from "../server/held-until-started.ts";
 import { localUrl } from "../server/notices.ts";
 import { type DenoHttpServer, denoGlobal } from "./deno-api.ts";
 import { createObservers } from "./observers.ts";
@@ -20,6 +21,7 @@ export async function serveDeno(
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const { config } = options;
   const observers = createObservers({ env: options.env, logger: options.logger, rootDocs: true });
+  const held = heldUntilStarted(observers.fetch);
   let server: DenoHttpServer;
   try {
     // https://docs.deno.com/api/deno/~/Deno.serve
@@ -28,7 +30,7 @@ export async function serveDeno(
       port: config.port,
       // Without it Deno prints its own "Listening on" line.
       onListen: () => {},
-      handler: observers.fetch,
+      handler: held.fetch,
     });
   } catch (error) {
     await observers.stop();
@@ -39,9 +41,12 @@ export async function serveDeno(
   try {
     await observers.start({ url });
   } catch (error) {
+    // Held requests get the 503 of observers that did not start, and the server can close.
+    held.release();
     await observers.stop({ stopServing });
     throw error;
   }
+  held.release();
   return { url, stop: () => observers.stop({ stopServing }) };
 }
 
