@@ -51,6 +51,8 @@ describe("wrapPostgresSql over postgres.js 4", () => {
       // The simple protocol: the last statement's rows.
       const rows = await client.query<{ x: number }>("CREATE TEMP TABLE t4 (x int); SELECT 7 AS x");
       expect(rows).toEqual([{ x: 7 }]);
+      const last = await client.query<{ b: number }>("SELECT 1 AS a; SELECT 2 AS b");
+      expect(last).toEqual([{ b: 2 }]);
 
       await client.query("CREATE TABLE pg4_tx (x int)");
       const thrown = await client

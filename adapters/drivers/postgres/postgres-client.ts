@@ -92,10 +92,18 @@ export interface PostgresJsOptions {
   readonly user: string | (() => string | Promise<string>);
   /** Declared null by postgres.js 3's types, though it holds the password there too. */
   readonly pass?: string | (() => string | Promise<string>) | null | undefined;
-  readonly ssl: unknown;
+  /** postgres.js 4 also takes "disable". */
+  readonly ssl: boolean | "require" | "allow" | "prefer" | "verify-full" | "disable" | object;
   readonly sslnegotiation?: "postgres" | "direct" | null | undefined;
   readonly socket?: unknown;
-  readonly target_session_attrs?: string | null | undefined;
+  readonly target_session_attrs?:
+    | "read-write"
+    | "read-only"
+    | "primary"
+    | "standby"
+    | "prefer-standby"
+    | null
+    | undefined;
   readonly connection: object;
   readonly prepare: boolean;
   readonly transform: {
@@ -205,7 +213,7 @@ function postgresTarget(o: PostgresJsOptions): ListenServer {
   if (o.require_auth) refuse("require_auth", "postgres.js 3 has no such setting");
   if (o.channel_binding === "require")
     refuse("channel_binding", "postgres.js 3 has no such setting");
-  if (typeof o.user !== "string") refuse("user", "a function for the user name is postgres.js 4's");
+  if (typeof o.user !== "string") refuse("user", "postgres.js 3 takes the user name as a string");
   if (version4 && o.socket) {
     refuse("socket", "postgres.js 4 expects a connected socket, postgres.js 3 one to connect");
   }
@@ -218,12 +226,10 @@ function postgresTarget(o: PostgresJsOptions): ListenServer {
     user,
     ...(o.pass ? { pass: o.pass } : {}),
     // postgres.js 4 takes "disable" for no TLS; postgres.js 3 would read any string as TLS.
-    ssl: o.ssl === "disable" ? false : (o.ssl as ListenServer["ssl"]),
+    ssl: o.ssl === "disable" ? false : o.ssl,
     ...(o.sslnegotiation ? { sslnegotiation: o.sslnegotiation } : {}),
-    ...(o.socket ? { socket: o.socket as ListenServer["socket"] } : {}),
-    ...(o.target_session_attrs
-      ? { target_session_attrs: o.target_session_attrs as ListenServer["target_session_attrs"] }
-      : {}),
+    ...(o.socket ? { socket: o.socket } : {}),
+    ...(o.target_session_attrs ? { target_session_attrs: o.target_session_attrs } : {}),
     connection: { ...o.connection },
   };
 }
