@@ -6,8 +6,12 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import postgres from "postgres";
+import postgres4 from "postgres4";
 import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
-import { createPostgresClient } from "../../adapters/drivers/postgres/postgres-client.ts";
+import {
+  createPostgresClient,
+  wrapPostgresSql,
+} from "../../adapters/drivers/postgres/postgres-client.ts";
 import type { SqlClient } from "../../src/ports/sql.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { connectTestDatabase, quoteIdent, TEST_DATABASE_URL } from "./postgres.ts";
@@ -16,7 +20,10 @@ import { connectTestDatabase, quoteIdent, TEST_DATABASE_URL } from "./postgres.t
 export interface TestDatabase {
   name: string;
   url: string;
-  /** The SQL port over it (adapters/drivers/postgres), as the runtime would use it. */
+  /**
+   * The SQL port over it (adapters/drivers/postgres), as the runtime would use it; with
+   * `TEST_POSTGRES_JS=4`, `wrapPostgresSql` over a postgres.js 4 pool (a host's, as it may be).
+   */
   client: SqlClient;
   /** A raw postgres.js pool (max 4, notices silenced) for setting up and asserting. */
   sql: postgres.Sql;
@@ -105,6 +112,28 @@ function databaseName(label: string): string {
   return `fraiseql_obs_${clean}_${randomBytes(4).toString("hex")}`;
 }
 
+/**
+ * The port the tests use. `TEST_POSTGRES_JS=4` runs them over a postgres.js 4 pool wrapped as a
+ * host's would be (the package's own pools are postgres.js 3), to see the core work on either.
+ */
+function testClient(url: string): SqlClient {
+  const version = process.env.TEST_POSTGRES_JS ?? "3";
+  if (version === "3") return createPostgresClient(url, { max: 4 });
+  if (version !== "4")
+    throw new Error(`TEST_POSTGRES_JS is 3 or 4, not ${JSON.stringify(version)}`);
+  const pool = postgres4(url, { max: 4, onnotice: () => {} });
+  const client = wrapPostgresSql(pool);
+  return {
+    query: client.query,
+    transaction: client.transaction,
+    listen: client.listen,
+    async close() {
+      await client.close();
+      await pool.end({ timeout: 5 });
+    },
+  };
+}
+
 /** Options of `createTestDatabase`. */
 export interface TestDatabaseOptions {
   /** False: an empty database (template0), for testing the migrations themselves. Default true. */
@@ -125,7 +154,7 @@ export async function createTestDatabase(
     await admin.end({ timeout: 5 });
   }
   const url = databaseUrl(name);
-  const client = createPostgresClient(url, { max: 4 });
+  const client = testClient(url);
   // No max_lifetime: its per-connection timer would show up in tests that count pending timers.
   const sql = postgres(url, { max: 4, onnotice: () => {}, max_lifetime: null });
   let dropping: Promise<void> | undefined;

@@ -6,6 +6,8 @@
  * and Deno end the process on an unhandled rejection. Nothing is lost by ignoring it: the
  * connection is gone, the application's own queries fail or succeed on their own promises, and the
  * pool opens another connection. Reported upstream as porsager/postgres#1192, #1205 and #1223.
+ * postgres.js 4 loads types once per pool and handles a failed load itself (src/pool.js), with
+ * another query text: a host's postgres.js 4 pool never needs this guard, and does not trip it.
  */
 
 /** Whether an unhandled rejection is that dropped array-type query failing (and nothing else). */

@@ -5,12 +5,21 @@ export {
   type MigrationResult,
 } from "../../../src/store/migrate.ts";
 export { isArrayTypeFetchFailure } from "./driver-defects.ts";
-export { type ListenBackoff, type ListenTarget, listenWithReconnect } from "./listener.ts";
+export {
+  type ListenBackoff,
+  type ListenServer,
+  type ListenTarget,
+  listenWithReconnect,
+} from "./listener.ts";
 export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";
 export {
   createPostgresClient,
   type PostgresClient,
   type PostgresClientOptions,
+  type PostgresJsOptions,
+  type PostgresJsQuery,
+  type PostgresJsQueryable,
+  type PostgresJsSql,
   type WrappedPostgresOptions,
   wrapPostgresSql,
 } from "./postgres-client.ts";

@@ -9,11 +9,30 @@ export interface ListenBackoff {
   maxMs: number;
 }
 
+type PostgresOptions = postgres.Options<Record<string, postgres.PostgresType>>;
+
 /**
  * Where the listening connection goes: a URL, or the server and credentials of an existing pool
- * (`postgresTarget(sql)`), so a host's postgres.js instance can be listened beside.
+ * (`postgresTarget(sql.options)`), so a host's postgres.js instance can be listened beside.
  */
-export type ListenTarget = string | postgres.Options<Record<string, postgres.PostgresType>>;
+export type ListenTarget = string | ListenServer;
+
+/**
+ * A server as postgres.js keeps it parsed: every host and port of a multi-host URL as lists
+ * (postgres.js 3 takes them so, though its types declare one of each), and the settings it reads
+ * without declaring them.
+ */
+export interface ListenServer
+  extends Omit<PostgresOptions, "host" | "port" | "ssl" | "target_session_attrs"> {
+  host: string[];
+  port: number[];
+  ssl?: PostgresOptions["ssl"] | object;
+  /** "direct": TLS from the first byte, without PostgreSQL's SSLRequest. */
+  sslnegotiation?: "postgres" | "direct";
+  /** The pool's socket factory, for a connection of the same kind. */
+  socket?: unknown;
+  target_session_attrs?: PostgresOptions["target_session_attrs"];
+}
 
 /** Options of `listenWithReconnect`. */
 export interface ListenerOptions {
@@ -75,7 +94,9 @@ export async function listenWithReconnect(
   const sql =
     typeof target === "string"
       ? postgres(target, connectionOptions)
-      : postgres({ ...target, ...connectionOptions });
+      : // postgres.js 3 reads lists of hosts and ports, `sslnegotiation` and `socket` as it keeps
+        // them parsed, though its option types declare a single host and port and neither setting.
+        postgres({ ...target, ...connectionOptions } as PostgresOptions);
 
   function schedule() {
     failures += 1;

@@ -7,7 +7,12 @@ import type {
   SqlExecutor,
   SqlListener,
 } from "../../../src/ports/sql.ts";
-import { type ListenBackoff, type ListenTarget, listenWithReconnect } from "./listener.ts";
+import {
+  type ListenBackoff,
+  type ListenServer,
+  type ListenTarget,
+  listenWithReconnect,
+} from "./listener.ts";
 
 /** Options of `createPostgresClient`. */
 export interface PostgresClientOptions {
@@ -46,13 +51,82 @@ export interface PostgresClientOptions {
   statementTimeoutMs?: number;
 }
 
-/** The SQL port over postgres.js; `sql` is the pool itself, for what the port does not cover. */
-export interface PostgresClient extends SqlClient {
-  readonly sql: postgres.Sql;
-  listen(channel: string, handlers: ListenHandlers): Promise<SqlListener>;
+/**
+ * What the SQL port uses of a postgres.js instance (`postgres(url)`), typed by those members only
+ * so that an instance of postgres.js 3 and one of postgres.js 4 both fit without a cast: a host's
+ * `sql` is whatever `npm install postgres` gave it, not necessarily this package's own copy.
+ */
+export interface PostgresJsSql extends PostgresJsQueryable {
+  /** The parsed options: where LISTEN connects beside the pool, `prepare`, `transform`. */
+  readonly options: PostgresJsOptions;
+  begin(fn: (tx: PostgresJsQueryable) => Promise<unknown>): PromiseLike<unknown>;
 }
 
-type Database = postgres.Sql | postgres.TransactionSql;
+/** A pool or a transaction: what runs the core's statements. */
+export interface PostgresJsQueryable {
+  unsafe(
+    query: string,
+    parameters?: readonly unknown[],
+    options?: { prepare?: boolean },
+  ): PostgresJsQuery;
+}
+
+/** A pending `unsafe` query: rows, or with `simple()` one result per statement that had rows. */
+export interface PostgresJsQuery extends PromiseLike<readonly object[]> {
+  simple(): PromiseLike<readonly object[]>;
+}
+
+/**
+ * The parsed options postgres.js 3 and 4 both keep in `sql.options` (hosts and ports as lists, a
+ * password or a function returning one); those only one of them has, or does not declare in its
+ * types, are optional.
+ */
+export interface PostgresJsOptions {
+  readonly host: readonly string[];
+  readonly port: readonly number[];
+  /** A Unix socket's path, or false. */
+  readonly path?: string | false | undefined;
+  /** null on postgres.js 4 when `user` is a function and no database was given. */
+  readonly database: string | null;
+  /** A function only on postgres.js 4. */
+  readonly user: string | (() => string | Promise<string>);
+  /** Declared null by postgres.js 3's types, though it holds the password there too. */
+  readonly pass?: string | (() => string | Promise<string>) | null | undefined;
+  /** postgres.js 4 also takes "disable". */
+  readonly ssl: boolean | "require" | "allow" | "prefer" | "verify-full" | "disable" | object;
+  readonly sslnegotiation?: "postgres" | "direct" | null | undefined;
+  readonly socket?: unknown;
+  readonly target_session_attrs?:
+    | "read-write"
+    | "read-only"
+    | "primary"
+    | "standby"
+    | "prefer-standby"
+    | null
+    | undefined;
+  readonly connection: object;
+  readonly prepare: boolean;
+  readonly transform: {
+    readonly column: { readonly from?: unknown };
+    readonly value: { readonly from?: unknown };
+    readonly row: { readonly from?: unknown };
+  };
+  /** postgres.js 4 only. */
+  readonly channel_binding?: string | undefined;
+  /** postgres.js 4 only. */
+  readonly require_auth?: string | null | undefined;
+  /** postgres.js 4 only: the pgpass file it reads a missing password from. */
+  readonly passfile?: string | null | undefined;
+}
+
+/**
+ * The SQL port over postgres.js; `sql` is the pool itself, for what the port does not cover (this
+ * package's postgres.js 3 from `createPostgresClient`, the host's own from `wrapPostgresSql`).
+ */
+export interface PostgresClient<Pool extends PostgresJsSql = postgres.Sql> extends SqlClient {
+  readonly sql: Pool;
+  listen(channel: string, handlers: ListenHandlers): Promise<SqlListener>;
+}
 
 /**
  * The postgres.js driver of the SQL port (https://github.com/porsager/postgres). Type parsing is
@@ -90,25 +164,27 @@ export type WrappedPostgresOptions = Pick<
 };
 
 /**
- * The SQL port over a postgres.js pool someone else owns (a host's `postgres()` instance): queries
- * and transactions run on that pool; each `listen` opens its own connection to the same server
- * with the same credentials (as `createPostgresClient` does). `close` ends those listeners only:
- * the pool stays open for its owner. A pool that transforms columns or values (`transform`, e.g.
- * `postgres.camel`) is refused: the core reads columns by their names in SQL.
+ * The SQL port over a postgres.js pool someone else owns (a host's `postgres()` instance, of
+ * postgres.js 3 or 4): queries and transactions run on that pool; each `listen` opens its own
+ * connection to the same server with the same credentials (as `createPostgresClient` does), made
+ * by this package's postgres.js 3 from the pool's parsed options. `close` ends those listeners
+ * only: the pool stays open for its owner. Refused with a TypeError naming the option: a pool that
+ * transforms columns or values (`transform`, e.g. `postgres.camel`; the core reads columns by
+ * their names in SQL), and settings of postgres.js 4 the LISTEN connection could not honour.
  */
-export function wrapPostgresSql(
-  sql: postgres.Sql,
+export function wrapPostgresSql<Pool extends PostgresJsSql>(
+  sql: Pool,
   options: WrappedPostgresOptions = {},
-): PostgresClient {
+): PostgresClient<Pool> {
   const parsed = sql.options;
   const transform = parsed.transform;
-  if (transform?.column?.from || transform?.value?.from || transform?.row?.from) {
+  if (transform.column.from || transform.value.from || transform.row.from) {
     throw new TypeError(
       "the postgres.js instance given as `sql` has a `transform` option; fraiseql-observers reads " +
         "rows by their column names in SQL: pass an instance without `transform`",
     );
   }
-  const target = postgresTarget(sql);
+  const target = postgresTarget(parsed);
   const connectionOptions = {
     ...sharedConnectionOptions({ ...options, prepare: options.prepare ?? parsed.prepare }),
   };
@@ -118,28 +194,44 @@ export function wrapPostgresSql(
 
 /**
  * The server, database and credentials of an existing pool, for a connection of our own beside it
- * (a LISTEN): postgres.js keeps them parsed in `sql.options` (hosts and ports as lists, a password
- * or a function returning one, TLS settings, a custom socket factory).
+ * (a LISTEN): postgres.js 3 and 4 keep them parsed in `sql.options` (hosts and ports as lists, a
+ * password or a function returning one, TLS settings, a custom socket factory). What only
+ * postgres.js 4 can do is refused rather than quietly dropped: authentication requirements
+ * (`require_auth`, `channel_binding: "require"`) would not hold for the LISTEN connection, and
+ * its `socket` factory and `user` function follow contracts postgres.js 3 does not have.
  */
-function postgresTarget(sql: postgres.Sql): ListenTarget {
-  const o = sql.options as postgres.ParsedOptions & {
-    path?: string | false;
-    pass?: unknown;
-    socket?: unknown;
-    target_session_attrs?: unknown;
+function postgresTarget(o: PostgresJsOptions): ListenServer {
+  const refuse = (option: string, why: string) => {
+    throw new TypeError(
+      `the postgres.js instance given as \`sql\` sets \`${option}\`, which the LISTEN connection ` +
+        `fraiseql-observers opens beside it cannot honour (${why}); pass an instance without it, ` +
+        "or give `databaseUrl` instead of `sql`",
+    );
   };
+  // Present, even when null, in every postgres.js 4 instance's options; unknown to 3.
+  const version4 = "sslnegotiation" in o && "channel_binding" in o;
+  if (o.require_auth) refuse("require_auth", "postgres.js 3 has no such setting");
+  if (o.channel_binding === "require")
+    refuse("channel_binding", "postgres.js 3 has no such setting");
+  if (typeof o.user !== "string") refuse("user", "postgres.js 3 takes the user name as a string");
+  if (version4 && o.socket) {
+    refuse("socket", "postgres.js 4 expects a connected socket, postgres.js 3 one to connect");
+  }
+  const user = typeof o.user === "string" ? o.user : "";
   return {
-    host: o.host as unknown as string,
-    port: o.port as unknown as number,
+    host: [...o.host],
+    port: [...o.port],
     ...(o.path ? { path: o.path } : {}),
-    database: o.database,
-    user: o.user,
-    pass: o.pass as unknown as string,
-    ssl: o.ssl,
+    ...(o.database ? { database: o.database } : {}),
+    user,
+    ...(o.pass ? { pass: o.pass } : {}),
+    // postgres.js 4 takes "disable" for no TLS; postgres.js 3 would read any string as TLS.
+    ssl: o.ssl === "disable" ? false : o.ssl,
+    ...(o.sslnegotiation ? { sslnegotiation: o.sslnegotiation } : {}),
     ...(o.socket ? { socket: o.socket } : {}),
     ...(o.target_session_attrs ? { target_session_attrs: o.target_session_attrs } : {}),
     connection: { ...o.connection },
-  } as ListenTarget & object;
+  };
 }
 
 type ConnectionOptions = ReturnType<typeof sharedConnectionOptions>;
@@ -171,13 +263,13 @@ function sharedConnectionOptions(options: PostgresClientOptions) {
 }
 
 /** The port over `sql`; `endPool` closes the pool itself (nothing, when the pool is a host's). */
-function clientOver(
-  sql: postgres.Sql,
+function clientOver<Pool extends PostgresJsSql>(
+  sql: Pool,
   target: ListenTarget,
   connectionOptions: ConnectionOptions,
   options: PostgresClientOptions,
   endPool: () => Promise<void>,
-): PostgresClient {
+): PostgresClient<Pool> {
   const logger = options.logger;
   const applicationName = options.applicationName ?? "fraiseql-observers";
   const prepared = createPreparedTexts(connectionOptions.prepare);
@@ -188,10 +280,13 @@ function clientOver(
     sql,
     query: (text, params) => run(sql, text, params, prepared),
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const result = await sql.begin((tx) =>
-        fn({ query: (text, params) => run(tx, text, params, prepared) }),
-      );
-      return result as T;
+      // Kept here rather than taken from `begin`'s result, which both versions type their own way.
+      let result: { value: T } | undefined;
+      await sql.begin(async (tx) => {
+        result = { value: await fn({ query: (text, params) => run(tx, text, params, prepared) }) };
+      });
+      if (!result) throw new Error("postgres.js committed a transaction that did not finish");
+      return result.value;
     },
     async listen(channel, handlers) {
       if (closing) throw new Error("the PostgreSQL client is closed");
@@ -257,13 +352,13 @@ function createPreparedTexts(enabled: boolean, limit = 256): (text: string) => b
 }
 
 function run<Row extends object>(
-  db: Database,
+  db: PostgresJsQueryable,
   text: string,
   params: readonly unknown[] | undefined,
   prepare: (text: string) => boolean,
 ): Promise<Row[]>;
 async function run(
-  db: Database,
+  db: PostgresJsQueryable,
   text: string,
   params: readonly unknown[] | undefined,
   prepare: (text: string) => boolean,
@@ -271,12 +366,9 @@ async function run(
   if (params === undefined || params.length === 0) {
     // The simple protocol runs several statements; postgres.js then resolves to one result per
     // statement that returned rows, else to the one result.
-    const result: readonly unknown[] = await db.unsafe(text).simple();
-    const last = Array.isArray(result[0]) ? (result.at(-1) as readonly unknown[]) : result;
-    return Array.from(last) as object[];
+    const result = await db.unsafe(text).simple();
+    const last = Array.isArray(result[0]) ? (result.at(-1) as readonly object[]) : result;
+    return Array.from(last);
   }
-  const result = await db.unsafe(text, params as unknown as postgres.ParameterOrJSON<never>[], {
-    prepare: prepare(text),
-  });
-  return Array.from(result);
+  return Array.from(await db.unsafe(text, params, { prepare: prepare(text) }));
 }

@@ -9,7 +9,6 @@
  * `stop()` closes live sockets, lets the host stop serving (`stopServing`), drains the runtime
  * within `OBSERVERS_SHUTDOWN_TIMEOUT_MS`, then closes only what it opened.
  */
-import type postgres from "postgres";
 import { actionRegistry } from "../../../src/actions/registry.ts";
 import type { ActionDefinition } from "../../../src/actions/types.ts";
 import { createObserversApi, type ObserversApi } from "../../../src/api/app.ts";
@@ -25,7 +24,11 @@ import { createObserverRuntime } from "../../../src/runtime/index.ts";
 import type { ObserverRuntime } from "../../../src/runtime/types.ts";
 import { ensureBootstrapAdminToken, hasGlobalAdminKey } from "../../../src/store/api-keys.ts";
 import { applyMigrations } from "../../../src/store/migrate.ts";
-import { loadMigrations, wrapPostgresSql } from "../../drivers/postgres/index.ts";
+import {
+  loadMigrations,
+  type PostgresJsSql,
+  wrapPostgresSql,
+} from "../../drivers/postgres/index.ts";
 import { openServerDatabase, type ServerDatabase } from "./database.ts";
 import { createGatedClient } from "./gated-client.ts";
 import {
@@ -41,11 +44,11 @@ import { createServerServices } from "./services.ts";
 /** Options of `createObservers` (Bun and Deno). */
 export interface ObserversOptions {
   /**
-   * The host's postgres.js instance (`postgres(url)`), for the runtime and the API; left open by
-   * `stop()`. LISTEN gets a connection of its own to the same server. It counts as PostgreSQL
-   * mode: set `OBSERVERS_ADMIN_TOKEN` or create an admin key.
+   * The host's postgres.js instance (`postgres(url)`, postgres.js 3 or 4), for the runtime and the
+   * API; left open by `stop()`. LISTEN gets a connection of its own to the same server. It counts
+   * as PostgreSQL mode: set `OBSERVERS_ADMIN_TOKEN` or create an admin key.
    */
-  sql?: postgres.Sql;
+  sql?: PostgresJsSql;
   /**
    * PostgreSQL to open pools of our own on (the runtime's, and the API's with its statement
    * timeout), closed by `stop()`. Default `env.DATABASE_URL`; with neither this nor `sql`,
