@@ -5,15 +5,14 @@ export const RECENT_CHANGES_CHECKED = 10_000;
 
 /**
  * Whether changes of `entityType` can reach an observer of `tenant` (null: a global observer):
- * a table is tracked under that name (a capture function from `core.fn_track_table` that a
- * trigger still uses), or one of the latest `RECENT_CHANGES_CHECKED` change-log rows, of that
- * tenant when one is given, carries it (producers writing the log directly). Both are cheap and
- * bounded: the catalog holds one capture function per tracked table, and the latest rows come
- * from the primary key's index.
+ * a table is tracked under that name (a row of `core.tb_tracked_table`, written by
+ * `core.fn_track_table`, whose table still exists and still has a capture trigger), or one of the
+ * latest `RECENT_CHANGES_CHECKED` change-log rows, of that tenant when one is given, carries it
+ * (producers writing the log directly). Both are cheap and bounded: the record holds one row per
+ * tracked table, and the latest rows come from the primary key's index.
  *
- * Nothing records the entity type of a tracked table but the capture function's body, which
- * fn_track_table writes as `SELECT <entity type literal>, 'INSERT'` (migrations 0002 and 0007):
- * the test looks for that literal, quoted the same way (`format('%L')`).
+ * A table dropped with DROP TABLE keeps its row (migration 0010 says why), hence the joins: its
+ * oid no longer names a table with our triggers.
  */
 export async function isEntityTypeCaptured(
   sql: SqlExecutor,
@@ -22,11 +21,12 @@ export async function isEntityTypeCaptured(
 ): Promise<boolean> {
   const rows = await sql.query<{ captured: boolean }>(
     `SELECT EXISTS (
-         SELECT 1 FROM pg_catalog.pg_proc p
-         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = 'core' AND p.proname ~ '^fn_capture_[0-9]+$'
-           AND strpos(p.prosrc, format('SELECT %L, ''INSERT''', $1::text)) > 0
-           AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgfoid = p.oid))
+         SELECT 1 FROM core.tb_tracked_table tracked
+         JOIN pg_catalog.pg_class c ON c.oid = tracked.tracked_table
+         WHERE tracked.entity_type = $1::text
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                       WHERE t.tgrelid = c.oid AND t.tgname IN ('fraiseql_observers_capture_insert',
+                         'fraiseql_observers_capture_update', 'fraiseql_observers_capture_delete')))
        OR EXISTS (
          SELECT 1 FROM (
            SELECT object_type, fk_customer_org, tenant_id FROM core.tb_entity_change_log
