@@ -6,8 +6,8 @@
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.ts";
-import { applyMigrations } from "../../src/store/migrate.ts";
 import { isEntityTypeCaptured } from "../../src/store/entity-types.ts";
+import { applyMigrations } from "../../src/store/migrate.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 interface TrackedRow {
@@ -53,7 +53,12 @@ describe("core.tb_tracked_table", () => {
 
     await db.sql`SELECT core.fn_track_table('"Shop"."Orders"', 'Purchase')`;
     expect(await rows(db)).toEqual([
-      { tracked_table: oid, qualified_name: '"Shop"."Orders"', entity_type: "Purchase", options: {} },
+      {
+        tracked_table: oid,
+        qualified_name: '"Shop"."Orders"',
+        entity_type: "Purchase",
+        options: {},
+      },
     ]);
     expect(await isEntityTypeCaptured(db.client, "Order", null)).toBe(false);
     expect(await isEntityTypeCaptured(db.client, "Purchase", null)).toBe(true);
@@ -161,6 +166,9 @@ describe("migration 0010's backfill", () => {
 
     // Tracking again after the upgrade replaces the backfilled row with the options given.
     await old.sql`SELECT core.fn_track_table('public.t0', 'Order', '{"pre_image": false}')`;
-    expect((await rows(old))[0]).toMatchObject({ entity_type: "Order", options: { pre_image: false } });
+    expect((await rows(old))[0]).toMatchObject({
+      entity_type: "Order",
+      options: { pre_image: false },
+    });
   });
 });
