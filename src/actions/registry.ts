@@ -6,6 +6,7 @@ import { jobAction } from "./job.ts";
 import { logAction } from "./log.ts";
 import { pushAction } from "./push.ts";
 import { searchAction } from "./search.ts";
+import { isSecretFieldName } from "./secret-fields.ts";
 import { slackAction } from "./slack.ts";
 import { smsAction } from "./sms.ts";
 import {
@@ -96,6 +97,20 @@ function objectSchemaOf(schema: unknown): { entries: Record<string, unknown> } |
   return Array.isArray(candidate.pipe) ? objectSchemaOf(candidate.pipe[0]) : undefined;
 }
 
+/** Words that, in a field's name, say its value is a credential. */
+const CREDENTIAL_WORDS = /(?:secret|token|passw|api_?key|private_?key|credential|bearer|auth)/i;
+const SECRET_FIELD_HINT = "signing_secret, api_key, auth_token, password or headers";
+
+/**
+ * A custom field whose name says "credential" but that the redaction would show: responses,
+ * logs and dead letters recognise secrets by field name (secret-fields.ts), so such a field would
+ * leak. `*_env` fields name a variable (not a secret); `*_template` fields are rendered text.
+ */
+function looksLikeUnredactedSecret(key: string): boolean {
+  if (isSecretFieldName(key) || key.endsWith("_env") || key.endsWith("_template")) return false;
+  return CREDENTIAL_WORDS.test(key);
+}
+
 /**
  * Checks a host's definition before it joins a registry, so a mistake fails at startup with what
  * to fix rather than at the first event: a name that fits in an observer and a URL, not a
@@ -129,6 +144,12 @@ function checkedCustom(definition: CustomActionDefinition): ActionDefinition {
   }
   if (!v.safeParse(definition.schema, { type: `${type}_not` }).issues?.length) {
     throw new TypeError(`${where}: schema must refuse a config of another type`);
+  }
+  const unredacted = Object.keys(object.entries).filter(looksLikeUnredactedSecret);
+  if (unredacted.length > 0) {
+    throw new TypeError(
+      `${where}: field ${unredacted.join(", ")} looks like a credential, but responses and logs redact secrets by field name: name it one of ${SECRET_FIELD_HINT} (shown as [REDACTED]), or take it from a variable with a field ending in _env`,
+    );
   }
   if (typeof definition.run !== "function") throw new TypeError(`${where}: run must be a function`);
   if (definition.destination !== undefined && typeof definition.destination !== "function") {

@@ -18,6 +18,11 @@ const SECRET_FIELDS = new Set([
   "webhook_url",
 ]);
 
+/** Whether values of an action field named `key` are redacted as a whole (any depth). */
+export function isSecretFieldName(key: string): boolean {
+  return SECRET_FIELDS.has(key) || SECRET_MAPS.has(key);
+}
+
 /** Header values carry credentials (`Authorization`, API keys) too often to show any. */
 const SECRET_MAPS = new Set(["headers"]);
 

@@ -113,6 +113,26 @@ describe("actionRegistry", () => {
     expect(actionRegistry([custom({ schema: piped })]).get("discord")).toBeDefined();
   });
 
+  it("refuses a field named like a credential that the redaction would show", () => {
+    // Responses, logs and dead letters redact secrets by field name: `bot_token` would be shown.
+    for (const field of ["bot_token", "secret", "apiKey", "client_secret", "password_hash"]) {
+      const schema = v.strictObject({ type: v.literal("discord"), [field]: v.string() });
+      expect(() => actionRegistry([custom({ schema })])).toThrow(
+        new RegExp(`field ${field} looks like a credential.*name it one of signing_secret`),
+      );
+    }
+    // Names the redaction knows, variables' names and templates are fine.
+    const schema = v.strictObject({
+      type: v.literal("discord"),
+      auth_token: v.optional(v.string()),
+      api_key: v.optional(v.string()),
+      headers: v.optional(v.record(v.string(), v.string())),
+      token_env: v.optional(v.string()),
+      auth_header_template: v.optional(v.string()),
+    });
+    expect(actionRegistry([custom({ schema })]).get("discord")).toBeDefined();
+  });
+
   it("refuses a definition without run, or with hooks that are not functions", () => {
     expect(() =>
       actionRegistry([custom({ run: undefined as unknown as CustomActionDefinition["run"] })]),
