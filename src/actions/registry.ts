@@ -97,8 +97,12 @@ function objectSchemaOf(schema: unknown): { entries: Record<string, unknown> } |
   return Array.isArray(candidate.pipe) ? objectSchemaOf(candidate.pipe[0]) : undefined;
 }
 
-/** Words that, in a field's name, say its value is a credential. */
-const CREDENTIAL_WORDS = /(?:secret|token|passw|api_?key|private_?key|credential|bearer|auth)/i;
+/**
+ * Words that, in a field's name, say its value is a credential: whole words of the snake_case
+ * (or camelCase) name, so `author` or `cache_key` are not taken for one.
+ */
+const CREDENTIAL_WORDS =
+  /(?:^|_)(?:secrets?|tokens?|password|passwd|credentials?|bearer|auth|authorization|(?:api|private)_?key)(?:_|$)/;
 const SECRET_FIELD_HINT = "signing_secret, api_key, auth_token, password or headers";
 
 /**
@@ -108,7 +112,7 @@ const SECRET_FIELD_HINT = "signing_secret, api_key, auth_token, password or head
  */
 function looksLikeUnredactedSecret(key: string): boolean {
   if (isSecretFieldName(key) || key.endsWith("_env") || key.endsWith("_template")) return false;
-  return CREDENTIAL_WORDS.test(key);
+  return CREDENTIAL_WORDS.test(key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase());
 }
 
 /**

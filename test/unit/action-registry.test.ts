@@ -115,7 +115,14 @@ describe("actionRegistry", () => {
 
   it("refuses a field named like a credential that the redaction would show", () => {
     // Responses, logs and dead letters redact secrets by field name: `bot_token` would be shown.
-    for (const field of ["bot_token", "secret", "apiKey", "client_secret", "password_hash"]) {
+    for (const field of [
+      "bot_token",
+      "secret",
+      "apiKey",
+      "clientSecret",
+      "password_hash",
+      "auth",
+    ]) {
       const schema = v.strictObject({ type: v.literal("discord"), [field]: v.string() });
       expect(() => actionRegistry([custom({ schema })])).toThrow(
         new RegExp(`field ${field} looks like a credential.*name it one of signing_secret`),
@@ -129,6 +136,10 @@ describe("actionRegistry", () => {
       headers: v.optional(v.record(v.string(), v.string())),
       token_env: v.optional(v.string()),
       auth_header_template: v.optional(v.string()),
+      // Words that only contain one: not credentials.
+      author: v.optional(v.string()),
+      cache_key: v.optional(v.string()),
+      tokenizer: v.optional(v.string()),
     });
     expect(actionRegistry([custom({ schema })]).get("discord")).toBeDefined();
   });
