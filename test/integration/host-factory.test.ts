@@ -3,7 +3,9 @@
  * process, over real PostgreSQL and embedded PGlite: the API exists before `start()` and answers
  * 503 until then; invalid settings and a missing admin credential are `ConfigError`s naming the
  * variable; the host's postgres.js pool is wrapped (queries, transactions, LISTEN on a connection
- * of its own) and left open by `stop()`; embedded mode prints its bootstrap token through `print`.
+ * of its own) and left open by `stop()`, while the API runs on a bounded pool of our own beside it
+ * whose statements time out (test/support/host-api-pool.ts); embedded mode prints its bootstrap
+ * token through `print`.
  * The Bun and Deno hosts themselves run in test/e2e/{bun,deno}-host.test.ts.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -18,6 +20,7 @@ import type { ActionDefinition } from "../../src/actions/types.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { checkApiPoolBesideHost, HOST_APPLICATION_NAME } from "../support/host-api-pool.ts";
 import { createOrdersTable, eventually, insertObserver } from "../support/observers.ts";
 
 const ADMIN = "factory-admin-token-0123456789";
@@ -85,6 +88,19 @@ describe("createObservers", () => {
       WHERE datname = ${db.name} AND application_name = 'fraiseql-observers:listen'`;
     expect(listening.length).toBe(0);
     await sql.end();
+  });
+
+  it("gives the API a bounded pool of its own beside the host's, whose statements time out", async () => {
+    const sql = postgres(db.url, {
+      max: 2,
+      onnotice: () => {},
+      connection: { application_name: HOST_APPLICATION_NAME },
+    });
+    try {
+      await checkApiPoolBesideHost(sql, db);
+    } finally {
+      await sql.end();
+    }
   });
 
   it("start() throws the ConfigError when PostgreSQL mode has no admin token or key", async () => {

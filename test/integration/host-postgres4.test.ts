@@ -1,11 +1,13 @@
 /**
  * A host whose own postgres.js is version 4 (what `npm install postgres` gives since 4.0), passed
  * as `sql` without a cast: the wrapper's queries, multi-statement text, transactions and LISTEN on
- * a postgres.js 4 pool; SQLSTATE codes read from its errors; what the LISTEN connection cannot
- * honour refused up front; and `createObservers` end to end (a change wakes the runtime through
- * LISTEN, its webhook reaches a local receiver, a duplicate name answers 409, `stop()` leaves the
- * host's pool open). The same checks with postgres.js 3 are in host-factory.test.ts; the whole
- * suite runs over a postgres.js 4 pool with `TEST_POSTGRES_JS=4` (test/support/database.ts).
+ * a postgres.js 4 pool; SQLSTATE codes read from its errors; what our connections beside it
+ * cannot honour refused up front; and `createObservers` end to end (a change wakes the runtime
+ * through LISTEN, its webhook reaches a local receiver, a duplicate name answers 409, `stop()`
+ * leaves the host's pool open), with the API on a bounded pool of our own beside the host's whose
+ * statements time out (test/support/host-api-pool.ts). The same checks with postgres.js 3 are in
+ * host-factory.test.ts; the whole suite runs over a postgres.js 4 pool with `TEST_POSTGRES_JS=4`
+ * (test/support/database.ts).
  */
 import { readFile } from "node:fs/promises";
 import postgres from "postgres4";
@@ -15,6 +17,7 @@ import { createObservers } from "../../adapters/hosts/bun/index.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { sqlState } from "../../src/store/common.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { checkApiPoolBesideHost, HOST_APPLICATION_NAME } from "../support/host-api-pool.ts";
 import { createOrdersTable, eventually } from "../support/observers.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
@@ -195,5 +198,14 @@ describe("createObservers({ sql }) with postgres.js 4", () => {
       WHERE datname = ${db.name} AND application_name = 'fraiseql-observers:listen'`;
     expect(listening.length).toBe(0);
     await sql.end();
+  });
+
+  it("gives the API a bounded pool of its own beside the host's, whose statements time out", async () => {
+    const sql = hostPool({ connection: { application_name: HOST_APPLICATION_NAME } });
+    try {
+      await checkApiPoolBesideHost(sql, db);
+    } finally {
+      await sql.end();
+    }
   });
 });

@@ -12,8 +12,9 @@ export interface ListenBackoff {
 type PostgresOptions = postgres.Options<Record<string, postgres.PostgresType>>;
 
 /**
- * Where the listening connection goes: a URL, or the server and credentials of an existing pool
- * (`postgresTarget(sql.options)`), so a host's postgres.js instance can be listened beside.
+ * Where a connection of ours goes: a URL, or the server and credentials of an existing pool
+ * (`postgresTarget(sql.options)`), so a host's postgres.js instance can be listened and pooled
+ * beside.
  */
 export type ListenTarget = string | ListenServer;
 
@@ -32,6 +33,23 @@ export interface ListenServer
   /** The pool's socket factory, for a connection of the same kind. */
   socket?: unknown;
   target_session_attrs?: PostgresOptions["target_session_attrs"];
+}
+
+/**
+ * A postgres.js 3 instance to `target` with `options`: how the pools of `createPostgresClient`,
+ * and every LISTEN connection, connect. A server's own connection parameters (those of the pool
+ * it was read from, e.g. `search_path`) come first, those of `options` (`application_name`,
+ * `statement_timeout`) over them.
+ */
+export function connectPostgres(target: ListenTarget, options: PostgresOptions): postgres.Sql {
+  if (typeof target === "string") return postgres(target, options);
+  // postgres.js 3 reads lists of hosts and ports, `sslnegotiation` and `socket` as it keeps them
+  // parsed, though its option types declare a single host and port and neither setting.
+  return postgres({
+    ...target,
+    ...options,
+    connection: { ...target.connection, ...options.connection },
+  } as PostgresOptions);
 }
 
 /** Options of `listenWithReconnect`. */
@@ -91,12 +109,7 @@ export async function listenWithReconnect(
       }
     },
   };
-  const sql =
-    typeof target === "string"
-      ? postgres(target, connectionOptions)
-      : // postgres.js 3 reads lists of hosts and ports, `sslnegotiation` and `socket` as it keeps
-        // them parsed, though its option types declare a single host and port and neither setting.
-        postgres({ ...target, ...connectionOptions } as PostgresOptions);
+  const sql = connectPostgres(target, connectionOptions);
 
   function schedule() {
     failures += 1;

@@ -1,4 +1,4 @@
-import postgres from "postgres";
+import type postgres from "postgres";
 import { computeBackoff } from "../../../src/executor/backoff.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type {
@@ -8,6 +8,7 @@ import type {
   SqlListener,
 } from "../../../src/ports/sql.ts";
 import {
+  connectPostgres,
   type ListenBackoff,
   type ListenServer,
   type ListenTarget,
@@ -137,8 +138,29 @@ export function createPostgresClient(
   url: string,
   options: PostgresClientOptions = {},
 ): PostgresClient {
+  return openClient(url, options);
+}
+
+/**
+ * A pool of our own (postgres.js 3, closed by `close`) to the server of a host's postgres.js
+ * instance, with its credentials and connection parameters as its LISTEN connections get them
+ * (`wrapPostgresSql`), and refused for the same settings: for what must not share the host's
+ * pool, such as the API's statements with their timeout. `prepare` defaults to the host pool's
+ * (off behind a transaction-mode pooler).
+ */
+export function createPostgresClientBeside(
+  sql: PostgresJsSql,
+  options: PostgresClientOptions = {},
+): PostgresClient {
+  return openClient(postgresTarget(sql.options), {
+    ...options,
+    prepare: options.prepare ?? sql.options.prepare,
+  });
+}
+
+function openClient(target: ListenTarget, options: PostgresClientOptions): PostgresClient {
   const connectionOptions = sharedConnectionOptions(options);
-  const sql = postgres(url, {
+  const sql = connectPostgres(target, {
     ...connectionOptions,
     max: options.max ?? 10,
     ...(options.idleTimeoutSeconds === undefined
@@ -151,7 +173,7 @@ export function createPostgresClient(
         : { statement_timeout: options.statementTimeoutMs }),
     },
   });
-  return clientOver(sql, url, connectionOptions, options, () => sql.end({ timeout: 5 }));
+  return clientOver(sql, target, connectionOptions, options, () => sql.end({ timeout: 5 }));
 }
 
 /** Options of `wrapPostgresSql`: those that concern LISTEN and notices (the pool is the host's). */
@@ -193,19 +215,19 @@ export function wrapPostgresSql<Pool extends PostgresJsSql>(
 }
 
 /**
- * The server, database and credentials of an existing pool, for a connection of our own beside it
- * (a LISTEN): postgres.js 3 and 4 keep them parsed in `sql.options` (hosts and ports as lists, a
- * password or a function returning one, TLS settings, a custom socket factory). What only
- * postgres.js 4 can do is refused rather than quietly dropped: authentication requirements
- * (`require_auth`, `channel_binding: "require"`) would not hold for the LISTEN connection, and
+ * The server, database and credentials of an existing pool, for connections of our own beside it
+ * (LISTEN, a pool of ours): postgres.js 3 and 4 keep them parsed in `sql.options` (hosts and ports
+ * as lists, a password or a function returning one, TLS settings, a custom socket factory). What
+ * only postgres.js 4 can do is refused rather than quietly dropped: authentication requirements
+ * (`require_auth`, `channel_binding: "require"`) would not hold for our connections, and
  * its `socket` factory and `user` function follow contracts postgres.js 3 does not have.
  */
 function postgresTarget(o: PostgresJsOptions): ListenServer {
   const refuse = (option: string, why: string) => {
     throw new TypeError(
-      `the postgres.js instance given as \`sql\` sets \`${option}\`, which the LISTEN connection ` +
-        `fraiseql-observers opens beside it cannot honour (${why}); pass an instance without it, ` +
-        "or give `databaseUrl` instead of `sql`",
+      `the postgres.js instance given as \`sql\` sets \`${option}\`, which the connections ` +
+        `fraiseql-observers opens beside it (LISTEN, the API's pool) cannot honour (${why}); ` +
+        "pass an instance without it, or give `databaseUrl` instead of `sql`",
     );
   };
   // Present, even when null, in every postgres.js 4 instance's options; unknown to 3.
@@ -293,10 +315,8 @@ function clientOver<Pool extends PostgresJsSql>(
       const listener = await listenWithReconnect(target, channel, handlers, {
         postgresOptions: {
           ...connectionOptions,
-          connection: {
-            ...(typeof target === "string" ? {} : target.connection),
-            application_name: `${applicationName}:listen`,
-          },
+          // Over the target's own connection parameters (connectPostgres).
+          connection: { application_name: `${applicationName}:listen` },
         },
         backoff: {
           initialMs: options.listenBackoff?.initialMs ?? 100,

@@ -2,7 +2,12 @@ import { resolve } from "node:path";
 import type { ServerConfig } from "../../../src/config/server-config.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient } from "../../../src/ports/sql.ts";
-import { createPostgresClient } from "../../drivers/postgres/index.ts";
+import {
+  createPostgresClient,
+  type PostgresJsSql,
+  wrapPostgresSql,
+} from "../../drivers/postgres/index.ts";
+import { createPostgresClientBeside } from "../../drivers/postgres/postgres-client.ts";
 
 /** The database the server runs on, and how to let go of it. */
 export interface ServerDatabase {
@@ -30,15 +35,46 @@ const EMBEDDED_SOCKET_HOST = "127.0.0.1";
 
 /**
  * The API's pool on PostgreSQL: `OBSERVERS_API_POOL_SIZE` connections with
- * `OBSERVERS_API_STATEMENT_TIMEOUT_MS` as their `statement_timeout`.
+ * `OBSERVERS_API_STATEMENT_TIMEOUT_MS` as their `statement_timeout`, to `DATABASE_URL` or beside a
+ * host's postgres.js instance (to its server, with its credentials).
  */
-export function openApiPool(url: string, config: ServerConfig, logger: Logger): SqlClient {
-  return createPostgresClient(url, {
+export function openApiPool(
+  server: string | PostgresJsSql,
+  config: ServerConfig,
+  logger: Logger,
+): SqlClient {
+  const options = {
     logger,
     max: config.apiPool.size,
     statementTimeoutMs: config.apiPool.statementTimeoutMs,
     applicationName: "fraiseql-observers:api",
-  });
+  };
+  return typeof server === "string"
+    ? createPostgresClient(server, options)
+    : createPostgresClientBeside(server, options);
+}
+
+/**
+ * A host's postgres.js instance for the runtime (its LISTEN on a connection of our own), and the
+ * API's pool of our own beside it, so API queries neither take the host's connections nor run
+ * past their timeout. `close` ends what we opened; the host's pool stays open for its owner.
+ */
+export function openHostDatabase(
+  sql: PostgresJsSql,
+  config: ServerConfig,
+  logger: Logger,
+): ServerDatabase {
+  // First: it refuses a pool that transforms rows, or whose settings our connections cannot honour.
+  const client = wrapPostgresSql(sql, { logger });
+  const apiClient = openApiPool(sql, config, logger);
+  return {
+    client,
+    apiClient,
+    embedded: null,
+    close: async () => {
+      await Promise.all([apiClient.close(), client.close()]);
+    },
+  };
 }
 
 /** PostgreSQL at `DATABASE_URL`, or embedded PGlite under `OBSERVERS_DATA_DIR` when it is unset. */

@@ -1,7 +1,8 @@
 /**
  * What the Bun and Deno factories (`createObservers`) share, and through them the ready servers:
  * the API, the live feed and the observer runtime over one database, which is the host's
- * postgres.js instance (`sql`), pools of our own (`databaseUrl`, else `DATABASE_URL`), or embedded
+ * postgres.js instance (`sql`, with the API on a pool of our own beside it), pools of our own
+ * (`databaseUrl`, else `DATABASE_URL`), or embedded
  * PGlite with a local socket. The factory is synchronous so a host can mount `api` at once;
  * `start()` opens the database (PGlite opens asynchronously), migrates, checks the admin
  * credentials and starts the feed and the runtime. Until then, and once `stop()` has begun, API
@@ -24,12 +25,8 @@ import { createObserverRuntime } from "../../../src/runtime/index.ts";
 import type { ObserverRuntime } from "../../../src/runtime/types.ts";
 import { ensureBootstrapAdminToken, hasGlobalAdminKey } from "../../../src/store/api-keys.ts";
 import { applyMigrations } from "../../../src/store/migrate.ts";
-import {
-  loadMigrations,
-  type PostgresJsSql,
-  wrapPostgresSql,
-} from "../../drivers/postgres/index.ts";
-import { openServerDatabase, type ServerDatabase } from "./database.ts";
+import { loadMigrations, type PostgresJsSql } from "../../drivers/postgres/index.ts";
+import { openHostDatabase, openServerDatabase, type ServerDatabase } from "./database.ts";
 import { createGatedClient } from "./gated-client.ts";
 import {
   bootstrapTokenNotice,
@@ -44,9 +41,11 @@ import { createServerServices } from "./services.ts";
 /** Options of `createObservers` (Bun and Deno). */
 export interface ObserversOptions {
   /**
-   * The host's postgres.js instance (`postgres(url)`, postgres.js 3 or 4), for the runtime and the
-   * API; left open by `stop()`. LISTEN gets a connection of its own to the same server. It counts
-   * as PostgreSQL mode: set `OBSERVERS_ADMIN_TOKEN` or create an admin key.
+   * The host's postgres.js instance (`postgres(url)`, postgres.js 3 or 4), for the runtime; left
+   * open by `stop()`. LISTEN gets a connection of its own to the same server, and the API a pool of
+   * its own there (`OBSERVERS_API_POOL_SIZE` connections whose statements time out after
+   * `OBSERVERS_API_STATEMENT_TIMEOUT_MS`), both closed by `stop()`. It counts as PostgreSQL mode:
+   * set `OBSERVERS_ADMIN_TOKEN` or create an admin key.
    */
   sql?: PostgresJsSql;
   /**
@@ -222,10 +221,9 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     });
 
   async function openDatabase(): Promise<ServerDatabase> {
-    if (!options.sql) return openServerDatabase(config, logger);
-    const client = wrapPostgresSql(options.sql, { logger });
-    // Closing the wrapper ends our LISTEN connection only: the pool is the host's.
-    return { client, apiClient: client, embedded: null, close: () => client.close() };
+    return options.sql
+      ? openHostDatabase(options.sql, config, logger)
+      : openServerDatabase(config, logger);
   }
 
   async function start(startOptions: StartOptions = {}): Promise<void> {
