@@ -6,9 +6,9 @@ export {
 } from "../../../src/store/migrate.ts";
 export { isArrayTypeFetchFailure } from "./driver-defects.ts";
 export {
+  type ConnectionServer,
+  type ConnectionTarget,
   type ListenBackoff,
-  type ListenServer,
-  type ListenTarget,
   listenWithReconnect,
 } from "./listener.ts";
 export { loadMigrations, MIGRATIONS_DIR } from "./migrations-dir.ts";

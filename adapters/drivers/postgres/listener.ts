@@ -16,14 +16,14 @@ type PostgresOptions = postgres.Options<Record<string, postgres.PostgresType>>;
  * (`postgresTarget(sql.options)`), so a host's postgres.js instance can be listened and pooled
  * beside.
  */
-export type ListenTarget = string | ListenServer;
+export type ConnectionTarget = string | ConnectionServer;
 
 /**
  * A server as postgres.js keeps it parsed: every host and port of a multi-host URL as lists
  * (postgres.js 3 takes them so, though its types declare one of each), and the settings it reads
  * without declaring them.
  */
-export interface ListenServer
+export interface ConnectionServer
   extends Omit<PostgresOptions, "host" | "port" | "ssl" | "target_session_attrs"> {
   host: string[];
   port: number[];
@@ -41,7 +41,7 @@ export interface ListenServer
  * it was read from, e.g. `search_path`) come first, those of `options` (`application_name`,
  * `statement_timeout`) over them.
  */
-export function connectPostgres(target: ListenTarget, options: PostgresOptions): postgres.Sql {
+export function connectPostgres(target: ConnectionTarget, options: PostgresOptions): postgres.Sql {
   if (typeof target === "string") return postgres(target, options);
   // postgres.js 3 reads lists of hosts and ports, `sslnegotiation` and `socket` as it keeps them
   // parsed, though its option types declare a single host and port and neither setting.
@@ -69,7 +69,7 @@ export interface ListenerOptions {
  * Rejects when the first LISTEN fails.
  */
 export async function listenWithReconnect(
-  target: ListenTarget,
+  target: ConnectionTarget,
   channel: string,
   handlers: ListenHandlers,
   options: ListenerOptions,

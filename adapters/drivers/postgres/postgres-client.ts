@@ -8,10 +8,10 @@ import type {
   SqlListener,
 } from "../../../src/ports/sql.ts";
 import {
+  type ConnectionServer,
+  type ConnectionTarget,
   connectPostgres,
   type ListenBackoff,
-  type ListenServer,
-  type ListenTarget,
   listenWithReconnect,
 } from "./listener.ts";
 
@@ -158,7 +158,7 @@ export function createPostgresClientBeside(
   });
 }
 
-function openClient(target: ListenTarget, options: PostgresClientOptions): PostgresClient {
+function openClient(target: ConnectionTarget, options: PostgresClientOptions): PostgresClient {
   const connectionOptions = sharedConnectionOptions(options);
   const sql = connectPostgres(target, {
     ...connectionOptions,
@@ -222,7 +222,7 @@ export function wrapPostgresSql<Pool extends PostgresJsSql>(
  * (`require_auth`, `channel_binding: "require"`) would not hold for our connections, and
  * its `socket` factory and `user` function follow contracts postgres.js 3 does not have.
  */
-function postgresTarget(o: PostgresJsOptions): ListenServer {
+function postgresTarget(o: PostgresJsOptions): ConnectionServer {
   const refuse = (option: string, why: string) => {
     throw new TypeError(
       `the postgres.js instance given as \`sql\` sets \`${option}\`, which the connections ` +
@@ -287,7 +287,7 @@ function sharedConnectionOptions(options: PostgresClientOptions) {
 /** The port over `sql`; `endPool` closes the pool itself (nothing, when the pool is a host's). */
 function clientOver<Pool extends PostgresJsSql>(
   sql: Pool,
-  target: ListenTarget,
+  target: ConnectionTarget,
   connectionOptions: ConnectionOptions,
   options: PostgresClientOptions,
   endPool: () => Promise<void>,
