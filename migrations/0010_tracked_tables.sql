@@ -197,6 +197,10 @@ BEGIN
   EXECUTE format('CREATE TRIGGER fraiseql_observers_capture_delete AFTER DELETE ON %s
     REFERENCING OLD TABLE AS old_table FOR EACH STATEMENT EXECUTE FUNCTION core.%I()', target, fn);
 
+  -- Rows of tables dropped since (DROP TABLE removes the triggers, not our row; an event trigger
+  -- would need a superuser): forgotten here, so they neither pile up nor meet a reused oid.
+  DELETE FROM core.tb_tracked_table t
+  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.tracked_table::oid);
   INSERT INTO core.tb_tracked_table (tracked_table, qualified_name, entity_type, options)
   SELECT c.oid::regclass, format('%I.%I', n.nspname, c.relname), entity_type, options
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target

@@ -81,13 +81,15 @@ describe("core.tb_tracked_table", () => {
     await db.sql`SELECT core.fn_track_table('public.doomed', 'Doomed')`;
     expect(await isEntityTypeCaptured(db.client, "Doomed", null)).toBe(true);
     await db.sql`DROP TABLE public.doomed`;
-    // The row stays (no event trigger without superuser) but is ignored.
+    // The row stays until the next track (no event trigger without superuser), ignored meanwhile.
     expect((await rows(db)).map((r) => r.entity_type)).toContain("Doomed");
     expect(await isEntityTypeCaptured(db.client, "Doomed", null)).toBe(false);
 
     // A table whose capture triggers were dropped by hand is not tracked either.
     await db.sql`CREATE TABLE public.bare (id int PRIMARY KEY)`;
     await db.sql`SELECT core.fn_track_table('public.bare', 'Bare')`;
+    // The next track forgets the rows of dropped tables.
+    expect((await rows(db)).map((r) => r.entity_type)).not.toContain("Doomed");
     for (const op of ["insert", "update", "delete"]) {
       await db.sql.unsafe(`DROP TRIGGER fraiseql_observers_capture_${op} ON public.bare`);
     }
@@ -97,6 +99,7 @@ describe("core.tb_tracked_table", () => {
     await db.sql`CREATE TABLE public.doomed (id int PRIMARY KEY)`;
     await db.sql`SELECT core.fn_track_table('public.doomed', 'Doomed')`;
     expect(await isEntityTypeCaptured(db.client, "Doomed", null)).toBe(true);
+    expect((await rows(db)).filter((r) => r.entity_type === "Doomed")).toHaveLength(1);
   });
 
   it("tracking and untracking print no NOTICE", async () => {
