@@ -22,6 +22,7 @@ import {
 } from "./docs.ts";
 import { type ApiLimits, DEFAULT_API_LIMITS, MAX_BODY_BYTES } from "./limits.ts";
 import { openApiDocument } from "./openapi.ts";
+import { OWN_PATHS } from "./own-paths.ts";
 import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
@@ -72,9 +73,6 @@ export interface ObserversApiOptions {
    */
   rootDocs?: boolean;
 }
-
-/** The path families the API claims; nothing it adds reaches any other path of a host. */
-const OWN_PATHS = ["/api/observers/*", "/api/keys/*"] as const;
 
 /**
  * The management API as a Hono app, runtime-agnostic: serve its `fetch` (Bun.serve, Deno.serve,

@@ -14,6 +14,7 @@
 
 import { actionRegistry } from "../../../src/actions/registry.ts";
 import type { ActionDefinition, ActionRegistry } from "../../../src/actions/types.ts";
+import { isOwnPath } from "../../../src/api/own-paths.ts";
 import { problemResponse } from "../../../src/api/problem.ts";
 import { ConfigError, type ConfigIssue } from "../../../src/errors.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
@@ -114,13 +115,11 @@ interface Isolate {
   checkSchema: ReturnType<typeof cachedSchemaCheck>;
 }
 
-const OWN_PATH = /^\/api\/(observers|keys)(\/|$)/;
-const ROOT_DOCS = new Set(["/openapi.json", "/docs", "/docs/"]);
-
-/** Whether the API answers `pathname` (the only paths a bad configuration answers 503 on). */
-export function isObserversPath(pathname: string, rootDocs = false): boolean {
-  return OWN_PATH.test(pathname) || (rootDocs && ROOT_DOCS.has(pathname));
-}
+/**
+ * Whether the API answers `pathname` (the only paths a bad configuration answers 503 on): the
+ * API's own definition of its paths (src/api/own-paths.ts).
+ */
+export const isObserversPath: (pathname: string, rootDocs?: boolean) => boolean = isOwnPath;
 
 function isHyperdrive(value: unknown): value is Hyperdrive {
   return (
