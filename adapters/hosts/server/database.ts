@@ -66,7 +66,11 @@ export function openHostDatabase(
 ): ServerDatabase {
   // First: it refuses a pool that transforms rows, or whose settings our connections cannot honour.
   const client = wrapPostgresSql(sql, { logger });
-  const apiClient = openApiPool(sql, config, logger);
+  return postgresDatabase(client, openApiPool(sql, config, logger));
+}
+
+/** A PostgreSQL database of two clients (the runtime's, the API's), closed together. */
+function postgresDatabase(client: SqlClient, apiClient: SqlClient): ServerDatabase {
   return {
     client,
     apiClient,
@@ -83,16 +87,10 @@ export async function openServerDatabase(
   logger: Logger,
 ): Promise<ServerDatabase> {
   if (config.databaseUrl !== null) {
-    const client = createPostgresClient(config.databaseUrl, { logger });
-    const apiClient = openApiPool(config.databaseUrl, config, logger);
-    return {
-      client,
-      apiClient,
-      embedded: null,
-      close: async () => {
-        await Promise.all([apiClient.close(), client.close()]);
-      },
-    };
+    return postgresDatabase(
+      createPostgresClient(config.databaseUrl, { logger }),
+      openApiPool(config.databaseUrl, config, logger),
+    );
   }
   // Loaded only in embedded mode: PGlite is a large WebAssembly module a PostgreSQL server never needs.
   const { createEmbeddedClient, startEmbeddedSocket } = await import(
