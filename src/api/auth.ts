@@ -45,7 +45,10 @@ const READ_METHODS = new Set(["GET", "HEAD"]);
  * POSTs that only read (their body is a question): a `read` key may call them. Matched on the
  * host's path, so under a mount prefix too.
  */
-const READING_POSTS = [/(?:^|\/)api\/observers\/[^/]+\/(?:test|backtest)$/];
+const READING_POSTS = [
+  /(?:^|\/)api\/observers\/[^/]+\/(?:test|backtest)$/,
+  /(?:^|\/)api\/observers\/validate$/,
+];
 
 function reads(method: string, path: string): boolean {
   return READ_METHODS.has(method) || (method === "POST" && READING_POSTS.some((p) => p.test(path)));
