@@ -278,6 +278,7 @@ function observersView(heading, body) {
           "button",
           {
             type: "button",
+            "aria-label": `${o.enabled ? "Disable" : "Enable"} ${o.name}`,
             onclick: async () => {
               try {
                 await api("POST", `api/observers/${o.id}/${o.enabled ? "disable" : "enable"}`);
@@ -288,7 +289,7 @@ function observersView(heading, body) {
               }
             },
           },
-          o.enabled ? `Disable ${o.name}` : `Enable ${o.name}`,
+          o.enabled ? "Disable" : "Enable",
         );
       return table(
         "Observers, with their executions",
@@ -589,7 +590,15 @@ function deliveriesView(heading, body) {
       );
     });
   status.addEventListener("change", load);
-  body.append(h("div", { class: "row" }, field("Status", status)), list);
+  body.append(
+    h(
+      "div",
+      { class: "row" },
+      field("Status", status),
+      h("button", { type: "button", onclick: () => load() }, "Refresh"),
+    ),
+    list,
+  );
   load();
 }
 
@@ -644,7 +653,19 @@ function deadLettersView(heading, body) {
           ["HTTP", (d) => text(d.response_status_code)],
           ["Error", (d) => `${text(d.error_code)}: ${d.error_message ?? ""}`],
           ["Status", (d) => d.status],
-          ["", (d) => h("button", { type: "button", onclick: () => retry([d.id]) }, "Retry")],
+          [
+            "",
+            (d) =>
+              h(
+                "button",
+                {
+                  type: "button",
+                  "aria-label": `Retry ${d.observer_name}, ${d.entity_type} ${d.entity_id ?? ""}`,
+                  onclick: () => retry([d.id]),
+                },
+                "Retry",
+              ),
+          ],
         ],
         page.data,
       );
@@ -655,6 +676,7 @@ function deadLettersView(heading, body) {
       { class: "row" },
       h("button", { type: "button", onclick: () => retry([...selected]) }, "Retry selected"),
       h("button", { type: "button", onclick: retryAll }, "Retry all"),
+      h("button", { type: "button", onclick: () => load() }, "Refresh"),
     ),
     status,
     list,
@@ -742,7 +764,7 @@ function changesView(heading, body, eventId) {
       return table(
         "Captured changes, newest first",
         [
-          ["Time", (c) => when(c.created_at)],
+          ["Time", (c) => h("time", { datetime: c.created_at }, when(c.created_at))],
           ["Entity type", (c) => c.entity_type],
           ["Entity id", (c) => text(c.entity_id)],
           ["Event", (c) => c.event_type],
@@ -863,6 +885,7 @@ function keysView(heading, body) {
                 "button",
                 {
                   type: "button",
+                  "aria-label": `Revoke ${k.name}`,
                   onclick: async () => {
                     if (!confirm(`Revoke the key ${k.name}? It stops working at once.`)) return;
                     try {
@@ -874,7 +897,7 @@ function keysView(heading, body) {
                     }
                   },
                 },
-                `Revoke ${k.name}`,
+                "Revoke",
               ),
           ],
         ],
