@@ -36,7 +36,12 @@ interface ChangePage {
 }
 
 async function list(query: string, token?: string): Promise<ChangePage> {
-  const response = await call("GET", `/api/observers/changes${query}`, undefined, { token });
+  const response = await call(
+    "GET",
+    `/api/observers/changes${query}`,
+    undefined,
+    token === undefined ? {} : { token },
+  );
   expect(response.status, await response.clone().text()).toBe(200);
   return (await response.json()) as ChangePage;
 }
