@@ -691,41 +691,90 @@ function liveView(heading, body) {
   heading.textContent = "Live";
   const state = notice();
   const feed = h("ol", { class: "feed", "aria-label": "Live messages, newest first" });
-  const url = new URL("api/observers/ws", ROOT);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.searchParams.set("token", token());
-  const socket = new WebSocket(url);
-  state.show("Connecting…");
-  socket.addEventListener("message", (event) => {
-    const message = JSON.parse(event.data);
-    if (message.type === "ready")
-      return state.show("Connected: new changes and deliveries appear below.", "ok");
-    if (message.type !== "change" && message.type !== "execution") return;
-    const item =
-      message.type === "change"
-        ? h(
-            "li",
-            { class: "change" },
-            h("time", {}, when(message.created_at)),
-            ` ${message.event_type} ${message.entity_type} ${text(message.entity_id)} `,
-            explainLink(message.event_id),
-          )
-        : h(
-            "li",
-            { class: "execution" },
-            h("time", {}, when(message.created_at)),
-            ` ${text(message.observer_name)} ${text(message.action_type)}: `,
-            h("span", { class: `status-${message.status}` }, message.status),
-            ` (attempt ${message.attempt})`,
-          );
-    feed.prepend(item);
-    while (feed.children.length > 200) feed.lastElementChild.remove();
-  });
-  socket.addEventListener("close", (event) =>
-    state.show(`Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""}).`, "error"),
+  const filters = {
+    entity_type: h("input", { name: "entity_type" }),
+    event_type: select("event_type", [["", "Any"], ...EVENT_TYPES.map((t) => [t, t])], ""),
+  };
+  let socket = null;
+  let cursor = null;
+  const connect = (resume) => {
+    socket?.close();
+    const url = new URL("api/observers/ws", ROOT);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", token());
+    for (const [name, input] of Object.entries(filters)) {
+      if (input.value) url.searchParams.set(name, input.value);
+    }
+    // Resuming: what was missed first, then live messages, no gap and no duplicate.
+    if (resume && cursor) url.searchParams.set("since", cursor);
+    else {
+      cursor = null;
+      feed.replaceChildren();
+    }
+    const current = new WebSocket(url);
+    socket = current;
+    state.show("Connecting…");
+    current.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      if (message.type === "ready") {
+        state.show("Connected: new changes and deliveries appear below.", "ok");
+        return;
+      }
+      if (message.type !== "change" && message.type !== "execution") return;
+      cursor = message.cursor;
+      feed.prepend(liveItem(message));
+      while (feed.children.length > 200) feed.lastElementChild.remove();
+    });
+    current.addEventListener("close", (event) => {
+      if (socket !== current) return;
+      const reason = event.reason ? `: ${event.reason}` : "";
+      state.show(`Disconnected (${event.code}${reason}). Reconnect to resume.`, "error");
+    });
+  };
+  leave = () => {
+    const open = socket;
+    socket = null;
+    open?.close();
+  };
+  body.append(
+    h(
+      "form",
+      {
+        class: "row",
+        onsubmit: (event) => {
+          event.preventDefault();
+          connect(false);
+        },
+      },
+      field("Entity type", filters.entity_type),
+      field("Event type", filters.event_type),
+      h("button", { type: "submit" }, "Apply filters"),
+      h("button", { type: "button", onclick: () => connect(true) }, "Reconnect"),
+    ),
+    state,
+    feed,
   );
-  leave = () => socket.close();
-  body.append(state, feed);
+  connect(false);
+}
+
+/** One live message as a list item. */
+function liveItem(message) {
+  return message.type === "change"
+    ? h(
+        "li",
+        { class: "change" },
+        h("time", { datetime: message.created_at }, when(message.created_at)),
+        ` ${message.event_type} ${message.entity_type} ${text(message.entity_id)} `,
+        explainLink(message.event_id),
+      )
+    : h(
+        "li",
+        { class: "execution" },
+        h("time", { datetime: message.created_at }, when(message.created_at)),
+        ` ${text(message.observer_name)} ${text(message.action_type)}: `,
+        h("span", { class: `status-${message.status}` }, message.status),
+        ` (attempt ${message.attempt})`,
+      );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -99,8 +99,8 @@ async function authenticate(
 
 /**
  * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
- * only read (403 otherwise; test, backtest and validate only read); a tenant-bound key's tenant reaches the
- * store through `principal`.
+ * only read (403 otherwise; test, backtest and validate only read); a tenant-bound key's tenant
+ * reaches the store through `principal`.
  *
  * A client (its address, an IPv6 one by /64, see client-address.ts) that keeps sending invalid
  * tokens is throttled: until its wait is over, an invalid token gets 429 with `Retry-After` (and

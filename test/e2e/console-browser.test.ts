@@ -183,6 +183,17 @@ describe("the console in Chromium, against the Bun ready server", () => {
       await waitForText(".feed li.change", "INSERT Order");
       await waitForText(".feed li.execution", "failed");
       await shot("live");
+      // Reconnecting resumes after the last message: nothing twice.
+      await click("main form button", "Reconnect");
+      await waitForText(".notice", "Connected");
+      await db.sql`INSERT INTO orders (status, total) VALUES ('new', 1)`;
+      await page.waitForFunction(() => document.querySelectorAll(".feed li.change").length === 2, {
+        timeout: STEP_MS,
+      });
+      const changes = await page.$$eval(".feed li.change a", (links) =>
+        links.map((a) => a.getAttribute("href")),
+      );
+      expect(new Set(changes).size).toBe(2);
     },
     STEP_MS * 2,
   );
@@ -237,10 +248,10 @@ describe("the console in Chromium, against the Bun ready server", () => {
       await waitForText("main td", HOSTILE_ID);
       await expectNoInjection();
       await shot("changes");
-      // The paid order's change: the first Order row's Explain link.
+      // The paid order's change (order 1): its row's Explain link.
       await page.evaluate(() => {
         const row = [...document.querySelectorAll("main tbody tr")].find(
-          (r) => r.children[1]?.textContent === "Order",
+          (r) => r.children[1]?.textContent === "Order" && r.children[2]?.textContent === "1",
         );
         row?.querySelector<HTMLAnchorElement>("a")?.click();
       });
