@@ -316,7 +316,7 @@ function observersView(heading, body) {
 }
 
 const SAMPLE_ACTIONS = JSON.stringify(
-  [{ type: "webhook", url: "https://example.com/hook", signing_secret_env: "WEBHOOK_SECRET" }],
+  [{ type: "webhook", url: "https://example.com/hook" }],
   null,
   2,
 );
@@ -503,8 +503,7 @@ function testPanel(observer, condition) {
         h(
           "p",
           { class: "result" },
-          r.fired ? "Fires." : `Does not fire: ${r.reason}.`,
-          " ",
+          r.fired ? "Fires: " : `Does not fire (${r.reason}): `,
           r.detail,
         ),
         r.condition?.root ? conditionTree(r.condition.root) : null,

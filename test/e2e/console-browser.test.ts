@@ -170,6 +170,22 @@ describe("the console in Chromium, against the Bun ready server", () => {
         ),
       ).toBe("true");
       await shot("observer-edit");
+
+      // A new observer, created from the form.
+      await go("#/observers/new");
+      await page.waitForSelector("input[name=name]", { timeout: STEP_MS });
+      await page.type("input[name=name]", "console-made");
+      await page.type("input[name=entity_type]", "Order");
+      await page.type("textarea[name=condition_expression]", "total > 100");
+      await waitForText(".validity", "Condition is valid.");
+      await page.$eval("textarea[name=actions]", (e) => {
+        (e as HTMLTextAreaElement).value = '[{"type": "log", "message_template": "{{ id }}"}]';
+      });
+      await click("main button", "Create observer");
+      await waitForText("main h1", "Observer console-made");
+      const listed = await server.api("/api/observers?entity_type=Order&page_size=100");
+      const names = ((await listed.json()) as { data: { name: string }[] }).data.map((o) => o.name);
+      expect(names).toContain("console-made");
     },
     STEP_MS * 2,
   );
@@ -259,6 +275,25 @@ describe("the console in Chromium, against the Bun ready server", () => {
       await waitForText("main td", "success");
       await expectNoInjection();
       await shot("explanation");
+    },
+    STEP_MS * 2,
+  );
+
+  it(
+    "backtests an observer over recent changes and tests it against one change",
+    async () => {
+      await go(`#/observers/${observerId}`);
+      await page.waitForSelector("input[name=hours]", { timeout: STEP_MS });
+      await click("main button", "Backtest");
+      // Orders 1 (paid) and 2 (new) were inserted: it fires for the paid one.
+      await waitForText(".result", "Would have fired for 1 of 2 changes");
+      const listed = await server.api("/api/observers/changes?entity_type=Order&entity_id=1");
+      const [change] = ((await listed.json()) as { data: { event_id: string }[] }).data;
+      await page.type("input[name=event_id]", change?.event_id ?? "");
+      await click("main button", "Test against change");
+      await waitForText(".result", "Fires: ");
+      await waitForText(".tree", "status == 'paid'");
+      await shot("observer-test");
     },
     STEP_MS * 2,
   );
