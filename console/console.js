@@ -59,6 +59,35 @@ function table(caption, columns, rows) {
   );
 }
 
+/** `content` and, when the list has more than one page, buttons to move between them. */
+function paged(page, load, content) {
+  if (page.total_pages <= 1) return content;
+  return h(
+    "div",
+    {},
+    content,
+    h(
+      "nav",
+      { class: "row", "aria-label": "Pages" },
+      h(
+        "button",
+        { type: "button", disabled: page.page <= 1, onclick: () => load(page.page - 1) },
+        "Previous page",
+      ),
+      h("span", {}, `Page ${page.page} of ${page.total_pages}`),
+      h(
+        "button",
+        {
+          type: "button",
+          disabled: page.page >= page.total_pages,
+          onclick: () => load(page.page + 1),
+        },
+        "Next page",
+      ),
+    ),
+  );
+}
+
 /** A labelled form field; `control` gets the id. */
 function field(label, control, hint) {
   const id = `f-${Math.random().toString(36).slice(2, 10)}`;
@@ -266,10 +295,12 @@ function observersView(heading, body) {
   heading.textContent = "Observers";
   const status = notice();
   const list = h("div");
-  const load = () =>
+  let current = 1;
+  const load = (at = current) =>
     fill(list, async () => {
+      current = at;
       const [page, stats] = await Promise.all([
-        api("GET", `api/observers?page_size=100`),
+        api("GET", `api/observers?page=${at}&page_size=${PAGE}`),
         api("GET", "api/observers/stats"),
       ]);
       const statsById = new Map(stats.map((s) => [s.observer_id, s]));
@@ -291,20 +322,24 @@ function observersView(heading, body) {
           },
           o.enabled ? "Disable" : "Enable",
         );
-      return table(
-        "Observers, with their executions",
-        [
-          ["Name", (o) => h("a", { href: `#/observers/${encodeURIComponent(o.id)}` }, o.name)],
-          ["Entity", (o) => text(o.entity_type)],
-          ["Event", (o) => text(o.event_type)],
-          ["Enabled", (o) => (o.enabled ? "yes" : "no")],
-          ["Executions", (o) => statsById.get(o.id)?.total_executions ?? 0],
-          ["Failed", (o) => statsById.get(o.id)?.failed_executions ?? 0],
-          ["Success", (o) => text(statsById.get(o.id)?.success_rate_pct ?? null)],
-          ["Last run", (o) => when(statsById.get(o.id)?.last_execution_at)],
-          ["", toggle],
-        ],
-        page.data,
+      return paged(
+        page,
+        load,
+        table(
+          "Observers, with their executions",
+          [
+            ["Name", (o) => h("a", { href: `#/observers/${encodeURIComponent(o.id)}` }, o.name)],
+            ["Entity", (o) => text(o.entity_type)],
+            ["Event", (o) => text(o.event_type)],
+            ["Enabled", (o) => (o.enabled ? "yes" : "no")],
+            ["Executions", (o) => statsById.get(o.id)?.total_executions ?? 0],
+            ["Failed", (o) => statsById.get(o.id)?.failed_executions ?? 0],
+            ["Success", (o) => text(statsById.get(o.id)?.success_rate_pct ?? null)],
+            ["Last run", (o) => when(statsById.get(o.id)?.last_execution_at)],
+            ["", toggle],
+          ],
+          page.data,
+        ),
       );
     });
   body.append(
@@ -565,30 +600,36 @@ function deliveriesView(heading, body) {
     "",
   );
   const list = h("div");
-  const load = () =>
+  let current = 1;
+  const load = (at = current) =>
     fill(list, async () => {
+      current = at;
       const query = status.value ? `&status=${encodeURIComponent(status.value)}` : "";
       const [page, observers] = await Promise.all([
-        api("GET", `api/observers/logs?page_size=${PAGE}${query}`),
+        api("GET", `api/observers/logs?page=${at}&page_size=${PAGE}${query}`),
         api("GET", "api/observers?page_size=100"),
       ]);
       const names = new Map(observers.data.map((o) => [o.id, o.name]));
-      return table(
-        "Attempts, newest first",
-        [
-          ["Time", (l) => when(l.created_at)],
-          ["Observer", (l) => text(names.get(l.observer_id) ?? l.observer_id)],
-          ["Action", (l) => text(l.action_type)],
-          ["Status", (l) => h("span", { class: `status-${l.status}` }, l.status)],
-          ["Attempt", (l) => `${l.attempt_number}/${l.max_attempts}`],
-          ["HTTP", (l) => text(l.response_status_code)],
-          ["Error", (l) => (l.error_code ? `${l.error_code}: ${l.error_message ?? ""}` : "—")],
-          ["Change", (l) => explainLink(l.event_id)],
-        ],
-        page.data,
+      return paged(
+        page,
+        load,
+        table(
+          "Attempts, newest first",
+          [
+            ["Time", (l) => when(l.created_at)],
+            ["Observer", (l) => text(names.get(l.observer_id) ?? l.observer_id)],
+            ["Action", (l) => text(l.action_type)],
+            ["Status", (l) => h("span", { class: `status-${l.status}` }, l.status)],
+            ["Attempt", (l) => `${l.attempt_number}/${l.max_attempts}`],
+            ["HTTP", (l) => text(l.response_status_code)],
+            ["Error", (l) => (l.error_code ? `${l.error_code}: ${l.error_message ?? ""}` : "—")],
+            ["Change", (l) => explainLink(l.event_id)],
+          ],
+          page.data,
+        ),
       );
     });
-  status.addEventListener("change", load);
+  status.addEventListener("change", () => load(1));
   body.append(
     h(
       "div",
@@ -628,45 +669,51 @@ function deadLettersView(heading, body) {
       list.prepend(problemView(error));
     }
   };
-  const load = () =>
+  let current = 1;
+  const load = (at = current) =>
     fill(list, async () => {
+      current = at;
       selected.clear();
-      const page = await api("GET", `api/observers/dlq?page_size=${PAGE}`);
-      return table(
-        `Dead letters (${page.total_count})`,
-        [
+      const page = await api("GET", `api/observers/dlq?page=${at}&page_size=${PAGE}`);
+      return paged(
+        page,
+        load,
+        table(
+          `Dead letters (${page.total_count})`,
           [
-            "Select",
-            (d) =>
-              h("input", {
-                type: "checkbox",
-                "aria-label": `Select dead letter of ${d.observer_name}, ${d.entity_type} ${d.entity_id ?? ""}`,
-                onchange: (event) =>
-                  event.target.checked ? selected.add(d.id) : selected.delete(d.id),
-              }),
+            [
+              "Select",
+              (d) =>
+                h("input", {
+                  type: "checkbox",
+                  "aria-label": `Select dead letter of ${d.observer_name}, ${d.entity_type} ${d.entity_id ?? ""}`,
+                  onchange: (event) =>
+                    event.target.checked ? selected.add(d.id) : selected.delete(d.id),
+                }),
+            ],
+            ["Failed", (d) => when(d.last_attempt_at)],
+            ["Observer", (d) => d.observer_name],
+            ["Action", (d) => d.action_type],
+            ["Entity", (d) => `${d.entity_type} ${text(d.entity_id)}`],
+            ["HTTP", (d) => text(d.response_status_code)],
+            ["Error", (d) => `${text(d.error_code)}: ${d.error_message ?? ""}`],
+            ["Status", (d) => d.status],
+            [
+              "",
+              (d) =>
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    "aria-label": `Retry ${d.observer_name}, ${d.entity_type} ${d.entity_id ?? ""}`,
+                    onclick: () => retry([d.id]),
+                  },
+                  "Retry",
+                ),
+            ],
           ],
-          ["Failed", (d) => when(d.last_attempt_at)],
-          ["Observer", (d) => d.observer_name],
-          ["Action", (d) => d.action_type],
-          ["Entity", (d) => `${d.entity_type} ${text(d.entity_id)}`],
-          ["HTTP", (d) => text(d.response_status_code)],
-          ["Error", (d) => `${text(d.error_code)}: ${d.error_message ?? ""}`],
-          ["Status", (d) => d.status],
-          [
-            "",
-            (d) =>
-              h(
-                "button",
-                {
-                  type: "button",
-                  "aria-label": `Retry ${d.observer_name}, ${d.entity_type} ${d.entity_id ?? ""}`,
-                  onclick: () => retry([d.id]),
-                },
-                "Retry",
-              ),
-          ],
-        ],
-        page.data,
+          page.data,
+        ),
       );
     });
   body.append(
@@ -914,42 +961,48 @@ function keysView(heading, body) {
     ),
     tenant: h("input", { name: "fk_customer_org", inputmode: "numeric", pattern: "[0-9]*" }),
   };
-  const load = () =>
+  let current = 1;
+  const load = (at = current) =>
     fill(list, async () => {
-      const page = await api("GET", "api/keys?page_size=100");
-      return table(
-        "Keys (tokens are never shown again)",
-        [
-          ["Name", (k) => k.name],
-          ["Scope", (k) => k.scope],
-          ["Tenant", (k) => text(k.fk_customer_org)],
-          ["Prefix", (k) => h("code", {}, k.token_prefix)],
-          ["Created", (k) => when(k.created_at)],
-          ["Last used", (k) => when(k.last_used_at)],
+      current = at;
+      const page = await api("GET", `api/keys?page=${at}&page_size=${PAGE}`);
+      return paged(
+        page,
+        load,
+        table(
+          "Keys (tokens are never shown again)",
           [
-            "",
-            (k) =>
-              h(
-                "button",
-                {
-                  type: "button",
-                  "aria-label": `Revoke ${k.name}`,
-                  onclick: async () => {
-                    if (!confirm(`Revoke the key ${k.name}? It stops working at once.`)) return;
-                    try {
-                      await api("DELETE", `api/keys/${k.id}`);
-                      status.show(`Revoked ${k.name}.`, "ok");
-                      load();
-                    } catch (error) {
-                      list.prepend(problemView(error));
-                    }
+            ["Name", (k) => k.name],
+            ["Scope", (k) => k.scope],
+            ["Tenant", (k) => text(k.fk_customer_org)],
+            ["Prefix", (k) => h("code", {}, k.token_prefix)],
+            ["Created", (k) => when(k.created_at)],
+            ["Last used", (k) => when(k.last_used_at)],
+            [
+              "",
+              (k) =>
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    "aria-label": `Revoke ${k.name}`,
+                    onclick: async () => {
+                      if (!confirm(`Revoke the key ${k.name}? It stops working at once.`)) return;
+                      try {
+                        await api("DELETE", `api/keys/${k.id}`);
+                        status.show(`Revoked ${k.name}.`, "ok");
+                        load();
+                      } catch (error) {
+                        list.prepend(problemView(error));
+                      }
+                    },
                   },
-                },
-                "Revoke",
-              ),
+                  "Revoke",
+                ),
+            ],
           ],
-        ],
-        page.data,
+          page.data,
+        ),
       );
     });
   const create = async (event) => {
@@ -984,6 +1037,7 @@ function keysView(heading, body) {
     ),
     created,
     status,
+    h("p", {}, h("button", { type: "button", onclick: () => load() }, "Refresh keys")),
     list,
   );
   load();

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import chromium from "@sparticuz/chromium";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { insertApiKey } from "../../src/store/api-keys.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable } from "../support/observers.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
@@ -320,6 +321,17 @@ describe("the console in Chromium, against the Bun ready server", () => {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(revoked.status).toBe(401);
+
+      // Past one page (50), the list pages.
+      await Promise.all(
+        Array.from({ length: 51 }, (_, i) =>
+          insertApiKey(db.client, { name: `bulk-${i}`, scope: "read" }),
+        ),
+      );
+      await click("main button", "Refresh keys");
+      await waitForText("main nav span", "Page 1 of 2");
+      await click("main nav button", "Next page");
+      await waitForText("main nav span", "Page 2 of 2");
     },
     STEP_MS * 2,
   );
