@@ -10,6 +10,7 @@ import type { ObserverRuntime } from "../runtime/types.ts";
 import { type ApiEnv, type ClientAddress, createAuth } from "./auth.ts";
 import type { AuthThrottle } from "./auth-throttle.ts";
 import { bodyGuard } from "./body-guard.ts";
+import { CONSOLE_PATH, consoleAsset, consolePageHandler, ROOT_CONSOLE_PATH } from "./console.ts";
 import { router } from "./context.ts";
 import {
   DOCS_PATH,
@@ -25,6 +26,7 @@ import { openApiDocument } from "./openapi.ts";
 import { OWN_PATHS } from "./own-paths.ts";
 import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
+import { changeRoutes } from "./routes/changes.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
@@ -67,9 +69,10 @@ export interface ObserversApiOptions {
   /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
   onKeyRevoked?: KeyRevoked;
   /**
-   * Also serve the OpenAPI document at `/openapi.json` and the docs at `/docs` (default false):
-   * for a server that owns its root (the ready servers). A plugin mounted in a host app leaves
-   * those paths to the host; its docs are at `/api/observers/docs` either way.
+   * Also serve the OpenAPI document at `/openapi.json`, the docs at `/docs` and the console at
+   * `/console` (default false): for a server that owns its root (the ready servers). A plugin
+   * mounted in a host app leaves those paths to the host; its docs are at `/api/observers/docs`
+   * and its console at `/api/observers/console` either way.
    */
   rootDocs?: boolean;
 }
@@ -124,12 +127,17 @@ export function createObserversApi(options: ObserversApiOptions) {
   open.get(DOCS_PATH, docsPageHandler(DOCS_PATH));
   open.get(`${DOCS_PATH}/`, docsPageHandler(DOCS_PATH));
   open.get(`${DOCS_PATH}/:file`, docsAsset);
+  open.get(CONSOLE_PATH, consolePageHandler(CONSOLE_PATH));
+  open.get(`${CONSOLE_PATH}/`, consolePageHandler(CONSOLE_PATH));
+  open.get(`${CONSOLE_PATH}/:file`, consoleAsset);
   if (options.rootDocs) {
     open.get(ROOT_DOCUMENT_PATH, (c) =>
       c.json(servedDocument(openApiDocument(app), ROOT_DOCUMENT_PATH)),
     );
     open.get(ROOT_DOCS_PATH, docsPageHandler(ROOT_DOCS_PATH));
     open.get(`${ROOT_DOCS_PATH}/`, docsPageHandler(ROOT_DOCS_PATH));
+    open.get(ROOT_CONSOLE_PATH, consolePageHandler(ROOT_CONSOLE_PATH));
+    open.get(`${ROOT_CONSOLE_PATH}/`, consolePageHandler(ROOT_CONSOLE_PATH));
   }
 
   const auth = createAuth({
@@ -153,6 +161,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers/dlq", deadLetterRoutes(deps))
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
+    .route("/api/observers", changeRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
   // Last, so it answers only what no route above did: unknown paths of the API's own, also when

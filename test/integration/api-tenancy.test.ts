@@ -76,7 +76,11 @@ function operationsOf(document: Record<string, unknown>): Operation[] {
 const operations = operationsOf(openApiDocument(app));
 const withIds = operations.filter((op) => op.pathParams.length > 0);
 /** POSTs whose body is a question: a read key may call them (test only without `send`). */
-const READING = new Set(["POST /api/observers/{id}/test", "POST /api/observers/{id}/backtest"]);
+const READING = new Set([
+  "POST /api/observers/{id}/test",
+  "POST /api/observers/{id}/backtest",
+  "POST /api/observers/validate",
+]);
 const writes = operations.filter(
   (op) => op.method !== "GET" && op.method !== "HEAD" && !READING.has(op.name),
 );
@@ -106,6 +110,7 @@ const BODIES: Readonly<Record<string, unknown>> = {
     until: "2026-01-02T00:00:00Z",
   },
   "POST /api/observers/dlq/retry-all": {},
+  "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },
 };
 
@@ -264,7 +269,7 @@ describe("(b) a read key cannot call a non-GET operation", () => {
   });
 });
 
-describe("(b') a read key may test and backtest, but not send", () => {
+describe("(b') a read key may test, backtest and validate, but not send", () => {
   it.each([...READING].map((name) => [name] as const))("%s", async (name) => {
     const op = operations.find((o) => o.name === name);
     if (!op) throw new Error(`${name} is not in the document`);

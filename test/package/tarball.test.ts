@@ -272,6 +272,7 @@ describe("the packed tarball, installed into an empty project", () => {
     list: 200,
     prefixed: 200,
     docs: 200,
+    console: 200,
     documented: true,
     created: 201,
     warnings: [],

@@ -65,7 +65,10 @@ export interface ObserversOptions {
   logger?: Logger;
   /** Apply migrations in `start()` (default `OBSERVERS_MIGRATE`, on). */
   migrate?: boolean;
-  /** Also serve `/openapi.json` and `/docs` at the root, as the ready servers do (default false). */
+  /**
+   * Also serve `/openapi.json`, `/docs` and `/console` at the root, as the ready servers do
+   * (default false).
+   */
   rootDocs?: boolean;
   /** Where notices for people go (the generated token, the embedded guide). Default console.log. */
   print?: (text: string) => void;

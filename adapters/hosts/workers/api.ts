@@ -48,7 +48,7 @@ export interface WorkersApiOptions {
   registry?: ActionRegistry;
   /** The host's own action types, named to the ticker when asking for a tick (ticker.ts). */
   customActionTypes?: readonly string[];
-  /** Also serve the OpenAPI document and docs at the root (the project's own Worker). */
+  /** Also serve the OpenAPI document, docs and console at the root (the project's own Worker). */
   rootDocs?: boolean;
 }
 
