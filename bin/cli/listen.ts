@@ -47,7 +47,6 @@ export const listen: Command = {
     }
     const secret = given ?? `whsec_${randomBytes(32).toString("base64")}`;
     const params = { ...(await liveParams(context)), payload: "full" };
-    warn(`Your webhook signing secret is ${secret}`);
     return streamLive(
       context.client(),
       params,
@@ -93,7 +92,10 @@ export const listen: Command = {
           `${colour.dim(String(message.created_at))}  ${String(message.event_type).padEnd(6)} ${String(message.entity_type)} ${message.entity_id === null ? "" : String(message.entity_id)} [${id}] --> POST ${target} [${ok ? colour.green(String(status)) : colour.red(String(status))}]`,
         );
       },
-      () => warn(`Ready! Forwarding changes to ${target} (Ctrl-C to stop)`),
+      () => {
+        warn(`Your webhook signing secret is ${secret}`);
+        warn(`Ready! Forwarding changes to ${target} (Ctrl-C to stop)`);
+      },
     );
   },
 };

@@ -10,7 +10,8 @@ export interface MetricSample {
   type: string;
   help: string | null;
   labels: Record<string, string>;
-  value: number;
+  /** A number, or `"+Inf"`, `"-Inf"`, `"NaN"` (which JSON cannot hold as numbers). */
+  value: number | string;
 }
 
 const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\S+)?$/;
@@ -29,10 +30,8 @@ function parseLabels(text: string, lineNumber: number): Record<string, string> {
   return labels;
 }
 
-function parseValue(text: string, lineNumber: number): number {
-  if (text === "+Inf") return Number.POSITIVE_INFINITY;
-  if (text === "-Inf") return Number.NEGATIVE_INFINITY;
-  if (text === "NaN") return Number.NaN;
+function parseValue(text: string, lineNumber: number): number | string {
+  if (text === "+Inf" || text === "-Inf" || text === "NaN") return text;
   const value = Number(text);
   if (Number.isNaN(value)) throw new Error(`line ${lineNumber}: not a number: ${text}`);
   return value;

@@ -137,18 +137,23 @@ export function validateDocument(document: unknown): ObserversFile {
   const seen = new Map<string, number>();
   list.forEach((item: unknown, index) => {
     const at = prefix === "" ? String(index) : `${prefix}.${index}`;
-    const observer = validateObserver(item, at, issues);
-    if (!observer) return;
-    const first = seen.get(observer.name);
-    if (first !== undefined) {
-      issues.push({
-        path: `${at}.name`,
-        message: `${JSON.stringify(observer.name)} is already the name of observer ${first}: names identify observers`,
-      });
-      return;
+    // Names identify observers: a repeated one is refused even where the rest is invalid.
+    const raw = isJsonObject(item as JsonValue)
+      ? (item as Record<string, unknown>).name
+      : undefined;
+    if (typeof raw === "string" && raw.trim() !== "") {
+      const first = seen.get(raw.trim());
+      if (first !== undefined) {
+        issues.push({
+          path: `${at}.name`,
+          message: `${JSON.stringify(raw.trim())} is already the name of observer ${first}: names identify observers`,
+        });
+        return;
+      }
+      seen.set(raw.trim(), index);
     }
-    seen.set(observer.name, index);
-    observers.push(observer);
+    const observer = validateObserver(item, at, issues);
+    if (observer) observers.push(observer);
   });
   return { observers, issues };
 }
