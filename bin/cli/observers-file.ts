@@ -381,7 +381,10 @@ export function exportedObserver(observer: ServerObserver): Record<string, unkno
       out[key] = value;
     }
   }
-  out.actions = observer.actions;
+  // `type` first, as people write actions (the stored JSON orders keys its own way).
+  out.actions = observer.actions.map((action) =>
+    isJsonObject(action) ? { type: action.type ?? null, ...action } : action,
+  );
   return out;
 }
 
