@@ -46,7 +46,9 @@ export const debugEvent: Command = {
   async run(context) {
     const id = context.args[0];
     if (id === undefined)
-      throw new UsageError("debug-event needs an event id (GET /api/observers/changes lists them)");
+      throw new UsageError(
+        "debug-event needs an event id (tail shows them, webhooks carry them as event_id)",
+      );
     const explanation = await context
       .client()
       .call<Explanation>("GET", `/api/observers/events/${encodeURIComponent(id)}/explain`);

@@ -71,8 +71,14 @@ export function streamLive(
     let readyShown = false;
     let queue = Promise.resolve();
 
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reconnect = () => {
+      timer = setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    };
     const stop = () => {
       stopping = true;
+      clearTimeout(timer);
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
       if (socket && socket.readyState <= 1) socket.close(1000, "client stopped");
@@ -82,6 +88,7 @@ export function streamLive(
     process.on("SIGTERM", stop);
 
     const connect = () => {
+      if (stopping) return;
       const url = client.url("/api/observers/ws", {
         ...params,
         ...(cursor ? { since: cursor } : {}),
@@ -120,8 +127,7 @@ export function streamLive(
                 warn(
                   `live stream unavailable (WebSocket refused, code ${code}); retrying in ${backoff} ms`,
                 );
-                setTimeout(connect, backoff);
-                backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+                reconnect();
                 return;
               }
               reject(client.failure("GET", "/api/observers/ws", response));
@@ -130,8 +136,7 @@ export function streamLive(
           return;
         }
         warn(`disconnected (${code}${reason ? ` ${reason}` : ""}); reconnecting in ${backoff} ms`);
-        setTimeout(connect, backoff);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        reconnect();
       };
       ws.addEventListener("open", () => {
         opened = true;
