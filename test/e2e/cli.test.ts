@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
@@ -421,6 +422,76 @@ describe("live: tail and listen", () => {
       expect((await generated.interrupt()).code).toBe(0);
     } finally {
       await local.close();
+    }
+  });
+});
+
+/** A TCP proxy to the server whose connections the test can cut, as a network drop would. */
+async function startProxy(
+  target: string,
+): Promise<{ url: string; cut(): void; resume(): void; close(): Promise<void> }> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  const proxy: Server = createServer((client) => {
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listenPort = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(listenPort, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${listenPort}`,
+    /** Drops every connection and refuses new ones until `resume`. */
+    cut() {
+      refusing = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    resume() {
+      refusing = false;
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => proxy.close(() => resolve()));
+    },
+  };
+}
+
+describe("tail reconnects", () => {
+  it("after a dropped connection, with what happened meanwhile, exactly once", async () => {
+    const proxy = await startProxy(server.url);
+    try {
+      const tail = startCli(["tail", "--entity-type", "Order", "--format", "json"], {
+        env: { OBSERVERS_URL: proxy.url, OBSERVERS_TOKEN: server.token },
+      });
+      await tail.waitFor("stderr", "ready: streaming");
+      const before = await insertOrder("before-drop");
+      await tail.waitFor("stdout", before);
+      proxy.cut();
+      await tail.waitFor("stderr", "reconnecting in");
+      // Captured while the CLI cannot connect: it must come with the resumed stream (since=cursor).
+      const during = await insertOrder("during-drop");
+      expect(tail.stdout()).not.toContain(during);
+      proxy.resume();
+      await tail.waitFor("stdout", during);
+      const result = await tail.interrupt();
+      expect(result.code).toBe(0);
+      const ids = result.stdout
+        .trim()
+        .split("\n")
+        .map((text) => (JSON.parse(text) as { event_id: string }).event_id);
+      expect(ids.filter((id) => id === before)).toHaveLength(1);
+      expect(ids.filter((id) => id === during)).toHaveLength(1);
+    } finally {
+      await proxy.close();
     }
   });
 });
