@@ -41,6 +41,13 @@ export function parseBaseUrl(text: string): URL {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new CliError(EXIT.usage, `--base-url: must be http:// or https://, got ${url.protocol}`);
   }
+  // Credentials in a URL end up in shell history and process lists: the token has its own option.
+  if (url.username || url.password) {
+    throw new CliError(
+      EXIT.usage,
+      "--base-url: must not hold credentials (user:password@): pass the token with --admin-token or OBSERVERS_TOKEN",
+    );
+  }
   return url;
 }
 
@@ -89,8 +96,6 @@ export class ApiClient {
   url(path: string, query: RequestOptions["query"] = {}): URL {
     const prefix = this.base.pathname.replace(/\/$/, "");
     const url = new URL(`${prefix}${path}`, this.base);
-    url.username = "";
-    url.password = "";
     for (const [name, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
@@ -104,10 +109,6 @@ export class ApiClient {
       accept: options.accept ?? "application/json",
       ...this.authHeaders(),
     };
-    // The base URL's own credentials (http://user:pass@host) become basic auth, never shown.
-    if (!this.#token && (this.base.username || this.base.password)) {
-      headers.authorization = `Basic ${btoa(`${decodeURIComponent(this.base.username)}:${decodeURIComponent(this.base.password)}`)}`;
-    }
     let body: string | undefined;
     if (options.body !== undefined) {
       headers["content-type"] = "application/json";

@@ -108,6 +108,10 @@ describe("status and errors", () => {
       "--format: expected text or json",
     );
     expect((await cli("validate-config", join(dir, "missing.yaml"))).code).toBe(2);
+    const credentials = await cli("status", "--base-url", "http://admin:hunter2@127.0.0.1:1");
+    expect(credentials.code).toBe(2);
+    expect(credentials.stderr).toContain("--base-url: must not hold credentials");
+    expect(credentials.stderr).not.toContain("hunter2");
     const help = await cli("dlq", "--help");
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("dlq retry-all");
