@@ -14,8 +14,6 @@
 import { readFileSync, statSync } from "node:fs";
 import * as v from "valibot";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { defaultActionRegistry } from "../../src/actions/registry.ts";
-import { hasPlaceholder } from "../../src/actions/secret-fields.ts";
 import { DEFAULT_RETRY_CONFIG } from "../../src/executor/retry-policy.ts";
 import type { JsonValue } from "../../src/json.ts";
 import { isJsonObject } from "../../src/json.ts";
@@ -23,7 +21,6 @@ import {
   DEFAULT_PRIORITY,
   DEFAULT_TIMEOUT_MS,
   observerDefinitionSchema,
-  observerPatchSchemaFor,
 } from "../../src/observers/schema.ts";
 import { redactActions, redactedPlaceholders } from "../../src/store/redact.ts";
 import { toConfigIssues } from "../../src/validation.ts";
@@ -97,8 +94,6 @@ export function readDocument(file: string): unknown {
     );
   }
 }
-
-const patchSchema = observerPatchSchemaFor(defaultActionRegistry);
 
 /** Validates a parsed document: every problem with its path (`observers.2.actions.0.url`). */
 export function validateDocument(document: unknown): ObserversFile {
@@ -181,39 +176,39 @@ function validateObserver(
       placeholders,
     };
   }
-  // Exported with secrets redacted: everything but the actions is checked (the patch schema,
-  // with the definition's defaults), the actions only for being a list of objects.
-  const { actions: _actions, ...rest } = item as Record<string, unknown>;
-  const result = v.safeParse(patchSchema, rest);
-  const found: FileIssue[] = result.success ? [] : toConfigIssues(result.issues, at);
-  if (result.success && result.output.name === undefined)
-    found.push({ path: `${at}.name`, message: "is required" });
+  // Exported with secrets redacted: everything but the actions is checked, by the definition
+  // schema itself with a stand-in action (so its defaults fill the other fields, whatever they
+  // are); the actions only for being a list of objects.
+  const found: FileIssue[] = [];
   if (!Array.isArray(actions) || !actions.every((a) => isJsonObject(a as JsonValue))) {
     found.push({ path: `${at}.actions`, message: "must be a list of actions" });
+  }
+  const result = v.safeParse(observerDefinitionSchema, {
+    ...(item as object),
+    actions: [STAND_IN],
+  });
+  if (!result.success) {
+    found.push(
+      ...toConfigIssues(result.issues, at).filter(
+        (issue) => !issue.path.startsWith(`${at}.actions`),
+      ),
+    );
   }
   if (found.length > 0 || !result.success) {
     issues.push(...found);
     return undefined;
   }
-  const output = result.output;
-  const fields: Record<string, JsonValue> = {
-    name: output.name as string,
-    description: output.description ?? null,
-    entity_type: output.entity_type ?? null,
-    event_type: output.event_type ?? null,
-    condition_expression: output.condition_expression ?? null,
-    retry_config: (output.retry_config ?? { ...DEFAULT_RETRY_CONFIG }) as unknown as JsonValue,
-    enabled: output.enabled ?? true,
-    priority: output.priority ?? DEFAULT_PRIORITY,
-    timeout_ms: output.timeout_ms ?? DEFAULT_TIMEOUT_MS,
-  };
+  const { actions: _standIn, ...fields } = result.output;
   return {
-    name: fields.name as string,
-    fields,
+    name: fields.name,
+    fields: fields as unknown as Record<string, JsonValue>,
     actions: actions as JsonValue[],
     placeholders: placeholders.map((path) => `${at}.${path}`),
   };
 }
+
+/** A valid action standing in for redacted ones while the rest of an observer is validated. */
+const STAND_IN = { type: "webhook", url: "https://example.com/" };
 
 /** JSON with object keys sorted: equal text, equal value. */
 export function canonical(value: unknown): string {
@@ -326,14 +321,6 @@ function placeholderIssues(want: DesiredObserver, why: string): FileIssue[] {
     path,
     message: `is a [REDACTED] placeholder (from export) and ${why}: write the secret, or better an *_env reference, in the file`,
   }));
-}
-
-/** Whether a value anywhere holds the placeholder. */
-export function holdsPlaceholder(value: JsonValue): boolean {
-  if (typeof value === "string") return hasPlaceholder(value);
-  if (Array.isArray(value)) return value.some(holdsPlaceholder);
-  if (isJsonObject(value)) return Object.values(value).some(holdsPlaceholder);
-  return false;
 }
 
 /** Fields of the API's observers that are not part of a definition. */
