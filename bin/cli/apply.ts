@@ -1,10 +1,10 @@
-/** `apply <file>`: make the server's observers match an observers file; `export`: the reverse. */
-import { writeFileSync } from "node:fs";
+/** `apply <file>`: make the server's observers match an observers file. */
 import type { JsonValue } from "../../src/json.ts";
+import { type Change, plan } from "./apply-plan.ts";
 import { type Command, stringOption, UsageError } from "./command.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { type Change, plan, readDocument, renderFile, validateDocument } from "./observers-file.ts";
-import { managedObservers } from "./observers-io.ts";
+import { readDocument, validateDocument } from "./observers-file.ts";
+import { managedObservers, TENANT_HELP, tenantOption } from "./observers-io.ts";
 import { colour, json, line, progress, warn } from "./output.ts";
 
 function describeChange(change: Change): string {
@@ -29,10 +29,6 @@ function changeJson(change: Change): Record<string, unknown> {
     ...(change.kind === "update" ? { changed: change.changed } : {}),
   };
 }
-
-const tenantOption = { tenant: { type: "string" } } as const;
-const TENANT_HELP =
-  "--tenant <id>: manage this tenant's observers (for a tenant-bound key); default: global observers";
 
 export const apply: Command = {
   name: "apply",
@@ -136,27 +132,5 @@ export const apply: Command = {
           return;
       }
     }
-  },
-};
-
-export const exportCommand: Command = {
-  name: "export",
-  summary: "write today's observers as an observers file (YAML; --format json)",
-  help: `export [--output <file>] [--tenant <id>]   (--format json for JSON; secrets read [REDACTED])
-  ${TENANT_HELP}`,
-  options: { output: { type: "string", short: "o" }, ...tenantOption },
-  async run(context) {
-    const observers = await managedObservers(
-      context.client(),
-      stringOption(context.values, "tenant") ?? null,
-    );
-    const text = renderFile(observers, context.format === "json" ? "json" : "yaml");
-    const output = stringOption(context.values, "output");
-    if (output === undefined) process.stdout.write(text);
-    else {
-      writeFileSync(output, text);
-      warn(`wrote ${observers.length} observer(s) to ${output}`);
-    }
-    return EXIT.ok;
   },
 };

@@ -2,13 +2,14 @@
 import { parseArgs } from "node:util";
 import { toObserversError } from "../../src/index.ts";
 import { packageVersion } from "../package-version.ts";
-import { apply, exportCommand } from "./apply.ts";
+import { apply } from "./apply.ts";
 import { ApiClient } from "./client.ts";
 import type { Command, Options, Values } from "./command.ts";
 import { UsageError } from "./command.ts";
 import { debugEvent } from "./debug-event.ts";
 import { dlq } from "./dlq.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { exportCommand } from "./export.ts";
 import { listen } from "./listen.ts";
 import { metrics } from "./metrics.ts";
 import { check, explain, sql } from "./offline.ts";

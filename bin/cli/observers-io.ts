@@ -1,6 +1,7 @@
 /** Reading every observer a key manages (all pages), for apply and export. */
+
+import type { JsonValue } from "../../src/json.ts";
 import type { ApiClient } from "./client.ts";
-import type { ServerObserver } from "./observers-file.ts";
 
 interface Page {
   data: ServerObserver[];
@@ -30,3 +31,24 @@ export async function managedObservers(
       : String(observer.fk_customer_org) === tenant,
   );
 }
+
+/** An observer as the API shows it (secrets redacted). */
+export interface ServerObserver {
+  id: string;
+  name: string;
+  description: string | null;
+  entity_type: string | null;
+  event_type: string | null;
+  condition_expression: string | null;
+  actions: JsonValue[];
+  retry_config: Record<string, JsonValue>;
+  enabled: boolean;
+  priority: number;
+  timeout_ms: number;
+  fk_customer_org: string | number | null;
+}
+
+/** `--tenant`, shared by apply and export. */
+export const tenantOption = { tenant: { type: "string" } } as const;
+export const TENANT_HELP =
+  "--tenant <id>: manage this tenant's observers (for a tenant-bound key); default: global observers";

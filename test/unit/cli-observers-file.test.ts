@@ -4,13 +4,11 @@
  * secrets are handled.
  */
 import { describe, expect, it } from "vitest";
+import { plan } from "../../bin/cli/apply-plan.ts";
+import { exportedObserver } from "../../bin/cli/export-file.ts";
 import { parsePrometheus } from "../../bin/cli/metrics.ts";
-import {
-  exportedObserver,
-  plan,
-  type ServerObserver,
-  validateDocument,
-} from "../../bin/cli/observers-file.ts";
+import { validateDocument } from "../../bin/cli/observers-file.ts";
+import type { ServerObserver } from "../../bin/cli/observers-io.ts";
 import { redactActions } from "../../src/store/redact.ts";
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
