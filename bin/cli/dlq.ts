@@ -1,5 +1,4 @@
 /** `dlq list|show|retry|remove|retry-all|stats`: the dead-letter queue. */
-import type { ApiClient } from "./client.ts";
 import {
   type Command,
   type CommandContext,
@@ -8,6 +7,7 @@ import {
   UsageError,
 } from "./command.ts";
 import { EXIT } from "./exit-codes.ts";
+import { observerIdOf } from "./observers-io.ts";
 import { colour, json, line, progress, table } from "./output.ts";
 
 interface DeadLetter {
@@ -41,24 +41,6 @@ interface Stats {
   by_action: Record<string, number>;
   by_error_code: Record<string, number>;
   by_observer: { observer_id: string | null; observer_name: string; count: number }[];
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `--observer`: an id as it is, a name looked up among the caller's observers. */
-export async function observerIdOf(client: ApiClient, value: string): Promise<string> {
-  if (UUID.test(value)) return value;
-  for (let page = 1; ; page++) {
-    const found = await client.call<{ data: { id: string; name: string }[]; total_pages: number }>(
-      "GET",
-      "/api/observers",
-      { query: { page, page_size: 100 } },
-    );
-    const match = found.data.find((observer) => observer.name === value);
-    if (match) return match.id;
-    if (page >= found.total_pages) break;
-  }
-  throw new UsageError(`--observer: no observer named ${JSON.stringify(value)}`);
 }
 
 function idArg(context: CommandContext, sub: string): string {

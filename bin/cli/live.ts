@@ -6,8 +6,8 @@
 import type { ApiClient } from "./client.ts";
 import { displayUrl } from "./client.ts";
 import { type CommandContext, stringOption } from "./command.ts";
-import { observerIdOf } from "./dlq.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { observerIdOf } from "./observers-io.ts";
 import { warn } from "./output.ts";
 
 export interface LiveMessage {

@@ -2,6 +2,7 @@
 
 import type { JsonValue } from "../../src/json.ts";
 import type { ApiClient } from "./client.ts";
+import { UsageError } from "./command.ts";
 
 interface Page {
   data: ServerObserver[];
@@ -52,3 +53,21 @@ export interface ServerObserver {
 export const tenantOption = { tenant: { type: "string" } } as const;
 export const TENANT_HELP =
   "--tenant <id>: manage this tenant's observers (for a tenant-bound key); default: global observers";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `--observer`: an id as it is, a name looked up among the caller's observers. */
+export async function observerIdOf(client: ApiClient, value: string): Promise<string> {
+  if (UUID.test(value)) return value;
+  for (let page = 1; ; page++) {
+    const found = await client.call<{ data: { id: string; name: string }[]; total_pages: number }>(
+      "GET",
+      "/api/observers",
+      { query: { page, page_size: 100 } },
+    );
+    const match = found.data.find((observer) => observer.name === value);
+    if (match) return match.id;
+    if (page >= found.total_pages) break;
+  }
+  throw new UsageError(`--observer: no observer named ${JSON.stringify(value)}`);
+}
