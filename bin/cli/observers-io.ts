@@ -1,5 +1,7 @@
-/** Reading every observer a key manages (all pages), for apply and export. */
-
+/**
+ * Observers as the server shows them: every one a key manages (apply, export), and an
+ * `--observer` name or id resolved to an id (dlq, tail, listen).
+ */
 import type { JsonValue } from "../../src/json.ts";
 import type { ApiClient } from "./client.ts";
 import { UsageError } from "./command.ts";
