@@ -1,7 +1,7 @@
 /** `debug-event <event_id>`: why each observer did or did not fire for a change, and its deliveries. */
 import type { ExplainStep } from "../../src/index.ts";
-import { type Command, UsageError } from "./command.ts";
-import { EXIT } from "./exit-codes.ts";
+import { type Command, type CommandContext, stringOption, UsageError } from "./command.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
 import { printStep } from "./offline.ts";
 import { colour, json, line } from "./output.ts";
 
@@ -38,16 +38,44 @@ interface Explanation {
   }[];
 }
 
+/** The newest captured change's event id, of one entity type if given (`GET /api/observers/changes`). */
+async function latestEventId(context: CommandContext): Promise<string> {
+  if (context.args.length > 0)
+    throw new UsageError("debug-event takes an event id or --latest, not both");
+  const query = new URLSearchParams({ limit: "1" });
+  const entityType = stringOption(context.values, "entity-type");
+  if (entityType !== undefined) query.set("entity_type", entityType);
+  const page = await context
+    .client()
+    .call<{ data: { event_id: string }[] }>("GET", `/api/observers/changes?${query}`);
+  const latest = page.data[0];
+  if (latest === undefined)
+    throw new CliError(
+      EXIT.failed,
+      entityType !== undefined
+        ? `no captured change of entity type ${entityType} (is its table tracked?)`
+        : "no captured change yet (is a table tracked?)",
+    );
+  return latest.event_id;
+}
+
 export const debugEvent: Command = {
   name: "debug-event",
   summary: "why each observer did or did not fire for a change, with its deliveries",
-  help: "debug-event <event_id> [--verbose]   (--verbose: every step of each condition)",
-  options: { verbose: { type: "boolean" } },
+  help: `debug-event <event_id> [--verbose]
+debug-event --latest [--entity-type <name>] [--verbose]
+  --latest: the most recent captured change (of that entity type)
+  --verbose: every step of each condition`,
+  options: {
+    verbose: { type: "boolean" },
+    latest: { type: "boolean" },
+    "entity-type": { type: "string" },
+  },
   async run(context) {
-    const id = context.args[0];
+    const id = context.values.latest ? await latestEventId(context) : context.args[0];
     if (id === undefined)
       throw new UsageError(
-        "debug-event needs an event id (tail shows them, webhooks carry them as event_id)",
+        "debug-event needs an event id (tail shows them, webhooks carry them as event_id) or --latest",
       );
     const explanation = await context
       .client()
