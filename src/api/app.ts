@@ -27,6 +27,7 @@ import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
 import { observerRoutes } from "./routes/observers.ts";
@@ -154,7 +155,8 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
-    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
+    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
+    .route("/api/jobs", jobRoutes(deps));
   // Last, so it answers only what no route above did: unknown paths of the API's own, also when
   // mounted (after authentication, as before: an unauthenticated caller learns no route names).
   for (const path of OWN_PATHS) app.all(path, notFound);
