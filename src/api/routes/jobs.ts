@@ -103,7 +103,10 @@ export function jobRoutes(deps: ApiDependencies) {
       // A bare POST must not cancel everything by accident: the filter is explicit, `{}` for all.
       if (c.req.header("content-type") === undefined) {
         throw new ConfigError([
-          { path: "", message: "send the filter as a JSON body ({} cancels every pending or running job)" },
+          {
+            path: "",
+            message: "send the filter as a JSON body ({} cancels every pending or running job)",
+          },
         ]);
       }
       const filter = c.req.valid("json");
