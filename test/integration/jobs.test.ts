@@ -303,10 +303,13 @@ describe("leases", () => {
 
   it("cancelling a running job aborts its handler's signal", async () => {
     let aborted: unknown = null;
-    const running = Promise.withResolvers<void>();
+    let markRunning: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      markRunning = resolve;
+    });
     const observers = await startObservers((o) =>
       o.jobs.register("cancel-me", async (_payload, { signal }) => {
-        running.resolve();
+        markRunning();
         await new Promise<void>((_, reject) => {
           signal.addEventListener("abort", () => {
             aborted = signal.reason;
@@ -322,7 +325,7 @@ describe("leases", () => {
       actions: [{ type: "job", task: "cancel-me" }],
     });
     await insertOrder();
-    await running.promise;
+    await running;
     const [job] = await jobsOf(observers, "task=cancel-me&status=running");
     expect((await call(observers, "POST", `/api/jobs/${job?.id}/cancel`)).status).toBe(200);
     await eventually(() => (aborted === null ? undefined : true), "the handler's abort");
