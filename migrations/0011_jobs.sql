@@ -37,8 +37,9 @@ CREATE TABLE core.tb_job (
 CREATE UNIQUE INDEX tb_job_delivery_key ON core.tb_job (delivery_id) WHERE delivery_id IS NOT NULL;
 CREATE UNIQUE INDEX tb_job_pending_key ON core.tb_job ((COALESCE(fk_customer_org, -1)), job_key)
   WHERE job_key IS NOT NULL AND status = 'pending';
-CREATE INDEX tb_job_due_idx ON core.tb_job (task, run_at) WHERE status = 'pending';
-CREATE INDEX tb_job_lease_idx ON core.tb_job (lease_expires_at) WHERE status = 'running';
+CREATE INDEX tb_job_due_idx ON core.tb_job (task, run_at, pk_job)
+  WHERE status = 'pending' AND queue = 'builtin';
+CREATE INDEX tb_job_lease_idx ON core.tb_job (task, lease_expires_at) WHERE status = 'running';
 CREATE INDEX tb_job_created_at_idx ON core.tb_job (created_at);
 CREATE INDEX tb_job_observer_idx ON core.tb_job (fk_observer, created_at);
 

@@ -20,9 +20,10 @@ import {
   announceWorker,
   type ClaimedJob,
   claimJobs,
-  failLostLastAttempts,
   finishJob,
+  finishSucceededJobs,
   type JobAttemptResult,
+  recoverLostJobs,
   removeWorker,
   renewJobLeases,
 } from "../store/jobs.ts";
@@ -141,6 +142,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   let heartbeat: unknown = null;
   let claiming: Promise<void> | null = null;
   let claimAgain = false;
+  /** Successes waiting to be written, in one statement per flush (one flush at a time). */
+  let succeeded: { pk: string; written: () => void }[] = [];
+  let flushing: Promise<void> | null = null;
 
   const warn = (message: string, error: unknown) =>
     logger.log("warn", message, { error: error instanceof Error ? error.message : String(error) });
@@ -194,14 +198,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         if (stopping) return;
         const room = registration.concurrency - registration.running;
         if (room <= 0) continue;
-        const claimed = await claimJobs(
-          sql,
-          owner,
-          task,
-          room,
-          leaseMs,
-          registration.retry.max_attempts,
-        );
+        const claimed = await claimJobs(sql, owner, task, room, leaseMs);
         for (const job of claimed) start(job, registration);
         if (claimed.length === room) claimAgain = true;
       }
@@ -282,12 +279,58 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (timer !== null) clock.clearTimeout(timer);
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
+    if (result.kind === "succeeded") return succeed(job.pk);
     await finishJob(sql, owner, job.pk, result).catch((error: unknown) =>
       warn(
         `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
         error,
       ),
     );
+  }
+
+  /** Resolves once the success is written (or failed to be: the lease then runs out). */
+  function succeed(pk: string): Promise<void> {
+    return new Promise<void>((written) => {
+      succeeded.push({ pk, written });
+      // Handlers that finish in the same turn share one statement.
+      if (succeeded.length === 1 && !flushing) clock.setTimeout(flush, 0);
+    });
+  }
+
+  function flush(): void {
+    if (flushing || succeeded.length === 0) return;
+    const batch = succeeded;
+    succeeded = [];
+    flushing = finishSucceededJobs(
+      sql,
+      owner,
+      batch.map((item) => item.pk),
+    )
+      .catch((error: unknown) =>
+        warn(
+          `jobs: recording ${batch.length} finished job(s) failed; their leases will run out and they will run again`,
+          error,
+        ),
+      )
+      .finally(() => {
+        flushing = null;
+        for (const item of batch) item.written();
+        flush();
+      });
+  }
+
+  /** Jobs of lost processes: back to pending (or failed on their last attempt), then claimable. */
+  async function recover(): Promise<void> {
+    let recovered = false;
+    for (const [task, registration] of tasks) {
+      await recoverLostJobs(sql, task, registration.retry.max_attempts).then(
+        (n) => {
+          if (n > 0) recovered = true;
+        },
+        (error: unknown) => warn("jobs: recovering jobs of lost processes failed", error),
+      );
+    }
+    if (recovered) wake();
   }
 
   function beat(): void {
@@ -303,12 +346,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   async function renew(): Promise<void> {
     await announce();
-    // Jobs whose process died on their last attempt: failed rather than run once too often.
-    for (const [task, registration] of tasks) {
-      await failLostLastAttempts(sql, task, registration.retry.max_attempts).catch(
-        (error: unknown) => warn("jobs: failing lost last attempts failed", error),
-      );
-    }
+    await recover();
     const held = [...running.values()].filter((entry) => entry.abortedBy === null);
     if (held.length === 0) return;
     try {
@@ -343,6 +381,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (started) throw new Error("the job runner was already started");
       started = true;
       await announce();
+      await recover();
       wakeups = await startWakeups({
         sql,
         clock,

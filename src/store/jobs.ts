@@ -174,9 +174,9 @@ export interface ClaimedJob {
 }
 
 /**
- * Claims up to `limit` due jobs of `task` for `owner` under a lease of `leaseMs`: pending ones
- * whose time has come, and running ones whose lease ran out (their process is gone) with attempts
- * left (`failLostLastAttempts` ends the others). SKIP LOCKED: runners never wait for each other.
+ * Claims up to `limit` due pending jobs of `task` for `owner` under a lease of `leaseMs` (jobs of a
+ * lost process come back as pending through `recoverLostJobs`). SKIP LOCKED: runners never wait
+ * for each other.
  */
 export async function claimJobs(
   sql: SqlExecutor,
@@ -184,7 +184,6 @@ export async function claimJobs(
   task: string,
   limit: number,
   leaseMs: number,
-  defaultMaxAttempts: number,
 ): Promise<ClaimedJob[]> {
   const rows = await sql.query<{
     pk: string;
@@ -200,10 +199,7 @@ export async function claimJobs(
   }>(
     `WITH picked AS (
        SELECT pk_job FROM core.tb_job
-       WHERE queue = 'builtin' AND task = $1
-         AND ((status = 'pending' AND run_at <= now())
-           OR (status = 'running' AND lease_expires_at < now()
-             AND attempts < COALESCE(max_attempts, $5::int)))
+       WHERE queue = 'builtin' AND task = $1 AND status = 'pending' AND run_at <= now()
        ORDER BY run_at, pk_job
        LIMIT $2
        FOR UPDATE SKIP LOCKED)
@@ -216,7 +212,7 @@ export async function claimJobs(
        (SELECT o.id::text FROM core.tb_observer o WHERE o.pk_observer = j.fk_observer) AS observer_id,
        j.event_id::text AS event_id, j.delivery_id::text AS delivery_id,
        j.fk_customer_org::text AS tenant`,
-    [task, limit, owner, leaseMs, defaultMaxAttempts],
+    [task, limit, owner, leaseMs],
   );
   return rows.map((row) => ({
     pk: row.pk,
@@ -293,24 +289,41 @@ export async function finishJob(
   }
 }
 
+/** Records many successful attempts at once (the runner batches them), where `owner` still holds them. */
+export async function finishSucceededJobs(
+  sql: SqlExecutor,
+  owner: string,
+  pks: readonly string[],
+): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_job SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
+       lease_expires_at = NULL, updated_at = now()
+     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = $2 AND status = 'running'`,
+    [pks, owner],
+  );
+}
+
 /**
- * Running jobs of `tasks` whose lease ran out on their last attempt (their process died while
- * running it): failed, instead of running once more than allowed. `defaultMaxAttempts` stands for
- * a job without its own.
+ * Running jobs of `task` whose lease ran out (their process died): failed when that was their last
+ * attempt, else pending again at once (the lost attempt counts). `defaultMaxAttempts` stands for a
+ * job without its own.
  */
-export async function failLostLastAttempts(
+export async function recoverLostJobs(
   sql: SqlExecutor,
   task: string,
   defaultMaxAttempts: number,
-): Promise<void> {
-  await sql.query(
-    `UPDATE core.tb_job SET status = 'failed', finished_at = now(), lease_owner = NULL,
-       lease_expires_at = NULL, updated_at = now(),
-       last_error = 'its process stopped during the last attempt (lease expired)'
+): Promise<number> {
+  const rows = await sql.query(
+    `UPDATE core.tb_job SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+       status = CASE WHEN attempts >= COALESCE(max_attempts, $2::int) THEN 'failed' ELSE 'pending' END,
+       finished_at = CASE WHEN attempts >= COALESCE(max_attempts, $2::int) THEN now() END,
+       run_at = now(),
+       last_error = 'its process stopped during attempt ' || attempts || ' (lease expired)'
      WHERE queue = 'builtin' AND task = $1 AND status = 'running' AND lease_expires_at < now()
-       AND attempts >= COALESCE(max_attempts, $2::int)`,
+     RETURNING pk_job`,
     [task, defaultMaxAttempts],
   );
+  return rows.length;
 }
 
 /** Says which tasks a process handles, until `ttlMs` from now (renewed by its heartbeat). */
