@@ -408,3 +408,85 @@ console.log("started");
     }
   });
 });
+
+describe("the runner's signal", () => {
+  async function enqueueDirect(task: string): Promise<string> {
+    const [row] = await db.sql`INSERT INTO core.tb_job (task, payload)
+      VALUES (${task}, '{"direct": true}'::jsonb) RETURNING id::text AS id`;
+    return String(row?.id);
+  }
+
+  async function jobRow(id: string) {
+    const [row] = await db.sql`SELECT status, attempts, last_error, lease_owner
+      FROM core.tb_job WHERE id = ${id}::uuid`;
+    return row as {
+      status: string;
+      attempts: number;
+      last_error: string | null;
+      lease_owner: string | null;
+    };
+  }
+
+  it("aborts at the handler's timeoutMs; the attempt fails with the TimeoutError", async () => {
+    const id = await enqueueDirect("slow");
+    let reason: unknown = null;
+    const observers = await startObservers((o) =>
+      o.jobs.register(
+        "slow",
+        (_payload, { signal }) =>
+          new Promise((_, reject) => {
+            signal.addEventListener("abort", () => {
+              reason = signal.reason;
+              reject(signal.reason);
+            });
+          }),
+        { timeoutMs: 100, retry: { max_attempts: 1 } },
+      ),
+    );
+    const row = await eventually(async () => {
+      const current = await jobRow(id);
+      return current.status === "failed" ? current : undefined;
+    }, "the timed-out job to fail");
+    expect(row.last_error).toBe("TimeoutError: timed out after 100 ms");
+    expect((reason as Error).name).toBe("TimeoutError");
+    await observers.stop();
+  });
+
+  it("aborts at shutdown past OBSERVERS_SHUTDOWN_TIMEOUT_MS; the job goes back to pending, the attempt not counted", async () => {
+    const id = await enqueueDirect("endless");
+    let aborted = false;
+    const observers = createObservers({
+      databaseUrl: db.url,
+      env: { ...ENV, OBSERVERS_SHUTDOWN_TIMEOUT_MS: "200" },
+      logger: silentLogger,
+    });
+    observers.jobs.register("endless", (_payload, { signal }) => {
+      return new Promise((_, reject) => {
+        signal.addEventListener("abort", () => {
+          aborted = true;
+          reject(signal.reason);
+        });
+      });
+    });
+    await observers.start();
+    await eventually(
+      async () => ((await jobRow(id)).status === "running" ? true : undefined),
+      "running",
+    );
+    await observers.stop();
+    expect(aborted).toBe(true);
+    expect(await jobRow(id)).toMatchObject({ status: "pending", attempts: 0, lease_owner: null });
+    await db.sql`UPDATE core.tb_job SET status = 'cancelled' WHERE id = ${id}::uuid`;
+  });
+
+  it("refuses a task registered twice and invalid options", async () => {
+    const observers = createObservers({ databaseUrl: db.url, env: ENV, logger: silentLogger });
+    observers.jobs.register("once", () => {});
+    expect(() => observers.jobs.register("once", () => {})).toThrow("already registered");
+    expect(() => observers.jobs.register("other", () => {}, { concurrency: 0 })).toThrow(
+      "concurrency must be at least 1",
+    );
+    expect(() => observers.jobs.register("", () => {})).toThrow("non-empty");
+    await observers.stop();
+  });
+});
