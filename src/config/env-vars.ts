@@ -193,7 +193,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_TENANT_NAMESPACE: {
     default: "tenant:{tenant}:",
     description:
-      "Prefixed to every cache key pattern and job queue of a tenant's observer ({tenant} is its id).",
+      "Prefixed to every cache key pattern, and graphile-worker or Cloudflare Queues job task, of a tenant's observer ({tenant} is its id).",
   },
   OBSERVERS_TENANT_CONCURRENCY: {
     default: null,
