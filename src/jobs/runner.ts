@@ -138,7 +138,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const running = new Map<string, Running>();
   let started = false;
   let stopping = false;
-  let wakeups: Wakeups | null = null;
+  /** Started with the first task (a process without tasks opens no LISTEN connection for jobs). */
+  let wakeups: Promise<Wakeups | null> | null = null;
   let heartbeat: unknown = null;
   let claiming: Promise<void> | null = null;
   let claimAgain = false;
@@ -164,9 +165,25 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       running: 0,
     });
     if (started) {
-      void announce();
+      void announce().then(recover);
+      listen();
       wake();
     }
+  }
+
+  function listen(): void {
+    if (wakeups || tasks.size === 0) return;
+    wakeups = startWakeups({
+      sql,
+      clock,
+      logger,
+      pollIntervalMs: options.pollIntervalMs,
+      wake,
+      channel: JOBS_NOTIFY_CHANNEL,
+    }).catch((error: unknown) => {
+      warn("jobs: starting the wake-ups failed; jobs are claimed at the heartbeat only", error);
+      return null;
+    });
   }
 
   function announce(): Promise<void> {
@@ -347,6 +364,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   async function renew(): Promise<void> {
     await announce();
     await recover();
+    if (tasks.size > 0) wake();
     const held = [...running.values()].filter((entry) => entry.abortedBy === null);
     if (held.length === 0) return;
     try {
@@ -382,21 +400,17 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       started = true;
       await announce();
       await recover();
-      wakeups = await startWakeups({
-        sql,
-        clock,
-        logger,
-        pollIntervalMs: options.pollIntervalMs,
-        wake,
-        channel: JOBS_NOTIFY_CHANNEL,
-      });
+      listen();
+      await wakeups;
       beat();
       wake();
     },
     async stop(timeoutMs) {
       if (stopping) return;
       stopping = true;
-      await wakeups?.stop().catch((error: unknown) => warn("jobs: stopping LISTEN failed", error));
+      await (await wakeups)
+        ?.stop()
+        .catch((error: unknown) => warn("jobs: stopping LISTEN failed", error));
       await claiming;
       const all = () => Promise.all([...running.values()].map((entry) => entry.done));
       if ((await within(all(), timeoutMs)) === "timeout") {
