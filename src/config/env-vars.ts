@@ -154,11 +154,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   },
   OBSERVERS_LOG_RETENTION_DAYS: {
     default: "30",
-    description: "Days execution log rows are kept (1 to 3650).",
+    description: "Days execution log rows, and finished jobs, are kept (1 to 3650).",
   },
   OBSERVERS_DLQ_RETENTION_DAYS: {
     default: "30",
-    description: "Days dead letters are kept (1 to 3650).",
+    description: "Days dead letters, and failed jobs, are kept (1 to 3650).",
   },
   OBSERVERS_ACTION_ENV_PREFIX: {
     default: "OBSERVERS_SECRET_",
