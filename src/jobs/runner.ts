@@ -200,7 +200,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       claimAgain = true;
       return;
     }
-    claiming = claimLoop()
+    // On the next turn: jobs finishing together (one batch written) free their slots first, and
+    // one claim takes them all.
+    claiming = new Promise<void>((resolve) => clock.setTimeout(resolve, 0))
+      .then(claimLoop)
       .catch((error: unknown) => warn("jobs: claiming failed", error))
       .finally(() => {
         claiming = null;
