@@ -16,6 +16,7 @@ export type ServerEnvName =
   | "OBSERVERS_RESOLVE_TARGETS"
   | "OBSERVERS_DATA_DIR"
   | "OBSERVERS_EMBEDDED_PORT"
+  | "OBSERVERS_JOB_HANDLERS"
   | "OBSERVERS_MIGRATE"
   | "LOG_LEVEL"
   | "REDIS_URL"
@@ -84,6 +85,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "5433",
     description:
       "Local port exposing the embedded database to psql and applications (0 disables it).",
+  },
+  OBSERVERS_JOB_HANDLERS: {
+    default: null,
+    description:
+      "The ready servers (Bun, Deno): a module (path or file: URL) whose register(jobs) (or default export) registers builtin job handlers before start (docs/jobs.md).",
   },
   OBSERVERS_MIGRATE: {
     default: "on",
