@@ -128,7 +128,13 @@ const envSchema = v.object({
   OBSERVERS_DATA_DIR: text("./.data"),
   OBSERVERS_EMBEDDED_PORT: integer(0, 65_535, 5433),
   OBSERVERS_JOB_HANDLERS: v.optional(
-    v.pipe(v.string(), v.trim(), v.nonEmpty("must name a module (a path or a file: URL)")),
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.nonEmpty("must name a module (a path or a file: URL)"),
+      v.maxLength(1024, "must be at most 1024 characters"),
+      v.check((value) => !/\p{Cc}/u.test(value), "must not contain control characters"),
+    ),
   ),
   OBSERVERS_MIGRATE: flag(true, "on or off"),
   LOG_LEVEL: v.optional(
