@@ -1,5 +1,5 @@
 /**
- * The ready server (`bun adapters/hosts/bun/main.ts`, as `npm run server` runs it) with
+ * The ready servers (`npm run server` on Bun, `npm run server:deno` on Deno, as users run them) with
  * `OBSERVERS_JOB_HANDLERS`: the module's `register(jobs)` runs before start, so its task is known
  * to the API at once and the server itself runs the builtin jobs; a module that registers nothing
  * usable stops the server with exit code 2 naming the variable.
@@ -31,8 +31,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe("OBSERVERS_JOB_HANDLERS", () => {
+describe.each(["bun", "deno"] as const)("OBSERVERS_JOB_HANDLERS on %s", (runtime) => {
   it("registers the module's handlers before start: the task is known and its jobs run in the server", async () => {
+    receiver.requests.length = 0;
+    await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE deleted_at IS NULL`;
     const module = join(dir, "handlers.ts");
     await writeFile(
       module,
@@ -49,12 +51,15 @@ describe("OBSERVERS_JOB_HANDLERS", () => {
 }
 `,
     );
-    server = await startServer({
-      DATABASE_URL: db.url,
-      OBSERVERS_JOB_HANDLERS: module,
-      JOB_RECEIVER: `${receiver.url}/job`,
-      OBSERVERS_POLL_INTERVAL_MS: "100",
-    });
+    server = await startServer(
+      {
+        DATABASE_URL: db.url,
+        OBSERVERS_JOB_HANDLERS: module,
+        JOB_RECEIVER: `${receiver.url}/job`,
+        OBSERVERS_POLL_INTERVAL_MS: "100",
+      },
+      { runtime },
+    );
     const refused = await server.api("/api/observers", {
       method: "POST",
       body: JSON.stringify({
@@ -67,7 +72,7 @@ describe("OBSERVERS_JOB_HANDLERS", () => {
     const created = await server.api("/api/observers", {
       method: "POST",
       body: JSON.stringify({
-        name: "forward-orders",
+        name: `forward-orders-${runtime}`,
         entity_type: "Order",
         event_type: "INSERT",
         actions: [{ type: "job", task: "forward", payload_template: '{"order": {{ after.id }}}' }],
@@ -88,9 +93,10 @@ describe("OBSERVERS_JOB_HANDLERS", () => {
     server = undefined;
     const module = join(dir, "empty.ts");
     await writeFile(module, "export const nothing = 1;\n");
-    const error = await startServer({ DATABASE_URL: db.url, OBSERVERS_JOB_HANDLERS: module }).catch(
-      (e: unknown) => e,
-    );
+    const error = await startServer(
+      { DATABASE_URL: db.url, OBSERVERS_JOB_HANDLERS: module },
+      { runtime },
+    ).catch((e: unknown) => e);
     expect(String(error)).toMatch(/server exited with 2/);
     expect(String(error)).toMatch(
       /OBSERVERS_JOB_HANDLERS: .*exports neither register\(jobs\) nor a default function/,
