@@ -4,7 +4,9 @@
  * live process handles and shows a job nobody can run waiting; retries end in `failed` with the
  * error; cancel and retry through the API; a handler running for several leases keeps its job by
  * heartbeats while another process polls; a process killed with SIGKILL gets its job run again
- * elsewhere once its lease runs out; a cancelled running job's handler sees its signal abort.
+ * elsewhere once its lease runs out; a cancelled running job's handler sees its signal abort, as
+ * it does at its timeout and at shutdown (the job released, the attempt not counted); and builtin
+ * jobs run on embedded PGlite too.
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -488,5 +490,71 @@ describe("the runner's signal", () => {
     );
     expect(() => observers.jobs.register("", () => {})).toThrow("non-empty");
     await observers.stop();
+  });
+});
+
+describe("on embedded PGlite", () => {
+  it("enqueues, claims and runs builtin jobs (polling, SKIP LOCKED)", {
+    timeout: 60_000,
+  }, async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "jobs-embedded-"));
+    let token = "";
+    const observers = createObservers({
+      env: {
+        OBSERVERS_DATA_DIR: dataDir,
+        OBSERVERS_EMBEDDED_PORT: "0",
+        OBSERVERS_POLL_INTERVAL_MS: "50",
+      },
+      logger: silentLogger,
+      print: (text) => {
+        token ||= /copy it now\.\n\n\s+(\S+)/.exec(text)?.[1] ?? "";
+      },
+    });
+    const ran: JsonValue[] = [];
+    observers.jobs.register("embedded", (payload) => {
+      ran.push(payload);
+    });
+    try {
+      await observers.start({ url: "http://127.0.0.1:9999" });
+      const created = await call(
+        observers,
+        "POST",
+        "/api/observers",
+        {
+          name: "embedded-jobs",
+          entity_type: "Order",
+          actions: [
+            { type: "job", task: "embedded", payload_template: '{"total": {{ after.total }}}' },
+          ],
+        },
+        token,
+      );
+      expect(created.status, await created.clone().text()).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      // The API's test sends through the same environment: a real job in the embedded database.
+      const tested = await call(
+        observers,
+        "POST",
+        `/api/observers/${id}/test`,
+        {
+          event: {
+            object_type: "Order",
+            modification_type: "INSERT",
+            object_id: 1,
+            object_data: { total: 12 },
+          },
+          send: true,
+        },
+        token,
+      );
+      expect(tested.status, await tested.clone().text()).toBe(200);
+      await eventually(() => (ran.length > 0 ? true : undefined), "the embedded job to run");
+      expect(ran).toEqual([{ total: 12 }]);
+      const [job] = await jobsOf(observers, "task=embedded", token);
+      expect(job).toMatchObject({ status: "succeeded", attempts: 1 });
+    } finally {
+      await observers.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
