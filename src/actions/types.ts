@@ -4,7 +4,7 @@ import type { ChangeEvent } from "../events/types.ts";
 import type { CacheStore } from "../ports/cache.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EmailTransport } from "../ports/email.ts";
-import type { JobQueue } from "../ports/jobs.ts";
+import type { JobQueues } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { HostResolver } from "../ports/resolver.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -53,8 +53,8 @@ export interface ActionEnvironment {
   cache?: CacheStore;
   /** The store's SQL port, for `database`. */
   sql?: SqlExecutor;
-  /** The runtime's job queue, for `job`. */
-  jobs?: JobQueue;
+  /** The runtime's job queues by kind, for `job` (docs/jobs.md); a kind it lacks is refused. */
+  jobs?: JobQueues;
 }
 
 /** The observer an action belongs to, as actions and their payloads name it. */

@@ -29,6 +29,7 @@ import { activityRoutes } from "./routes/activity.ts";
 import { changeRoutes } from "./routes/changes.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
+import { jobRoutes } from "./routes/jobs.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
 import { observerRoutes } from "./routes/observers.ts";
@@ -163,7 +164,8 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", changeRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
-    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked));
+    .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
+    .route("/api/jobs", jobRoutes(deps));
   // Last, so it answers only what no route above did: unknown paths of the API's own, also when
   // mounted (after authentication, as before: an unauthenticated caller learns no route names).
   for (const path of OWN_PATHS) app.all(path, notFound);

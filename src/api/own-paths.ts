@@ -2,7 +2,7 @@ import { ROOT_CONSOLE_PATH } from "./console.ts";
 import { ROOT_DOCS_PATH, ROOT_DOCUMENT_PATH } from "./docs.ts";
 
 /** Where the API's paths start: it claims these and everything below them, nothing else. */
-export const API_ROOTS = ["/api/observers", "/api/keys"] as const;
+export const API_ROOTS = ["/api/observers", "/api/keys", "/api/jobs"] as const;
 
 /** The API's own paths as Hono patterns (`/x/*` also matches `/x`): its middleware's scope. */
 export const OWN_PATHS = API_ROOTS.map((root) => `${root}/*`);

@@ -16,6 +16,7 @@ export type ServerEnvName =
   | "OBSERVERS_RESOLVE_TARGETS"
   | "OBSERVERS_DATA_DIR"
   | "OBSERVERS_EMBEDDED_PORT"
+  | "OBSERVERS_JOB_HANDLERS"
   | "OBSERVERS_MIGRATE"
   | "LOG_LEVEL"
   | "REDIS_URL"
@@ -84,6 +85,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "5433",
     description:
       "Local port exposing the embedded database to psql and applications (0 disables it).",
+  },
+  OBSERVERS_JOB_HANDLERS: {
+    default: null,
+    description:
+      "The ready servers (Bun, Deno): a module (path or file: URL) whose register(jobs) (or default export) registers builtin job handlers before start (docs/jobs.md).",
   },
   OBSERVERS_MIGRATE: {
     default: "on",
@@ -154,11 +160,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   },
   OBSERVERS_LOG_RETENTION_DAYS: {
     default: "30",
-    description: "Days execution log rows are kept (1 to 3650).",
+    description: "Days execution log rows, and finished jobs, are kept (1 to 3650).",
   },
   OBSERVERS_DLQ_RETENTION_DAYS: {
     default: "30",
-    description: "Days dead letters are kept (1 to 3650).",
+    description: "Days dead letters, and failed jobs, are kept (1 to 3650).",
   },
   OBSERVERS_ACTION_ENV_PREFIX: {
     default: "OBSERVERS_SECRET_",
@@ -193,7 +199,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_TENANT_NAMESPACE: {
     default: "tenant:{tenant}:",
     description:
-      "Prefixed to every cache key pattern and job queue of a tenant's observer ({tenant} is its id).",
+      "Prefixed to every cache key pattern, and graphile-worker or Cloudflare Queues job task, of a tenant's observer ({tenant} is its id).",
   },
   OBSERVERS_TENANT_CONCURRENCY: {
     default: null,

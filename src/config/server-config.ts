@@ -21,6 +21,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Port of the embedded database's socket; 0 means none. */
   embeddedPort: number;
+  /** `OBSERVERS_JOB_HANDLERS`: the ready servers' module of job handlers; null: none. */
+  jobHandlers: string | null;
   migrate: boolean;
   logLevel: LogLevel;
   redisUrl: string | null;
@@ -125,6 +127,15 @@ const envSchema = v.object({
   OBSERVERS_RESOLVE_TARGETS: flag(true, "one of 1, true, yes, on, 0, false, no, off"),
   OBSERVERS_DATA_DIR: text("./.data"),
   OBSERVERS_EMBEDDED_PORT: integer(0, 65_535, 5433),
+  OBSERVERS_JOB_HANDLERS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.nonEmpty("must name a module (a path or a file: URL)"),
+      v.maxLength(1024, "must be at most 1024 characters"),
+      v.check((value) => !/\p{Cc}/u.test(value), "must not contain control characters"),
+    ),
+  ),
   OBSERVERS_MIGRATE: flag(true, "on or off"),
   LOG_LEVEL: v.optional(
     v.pipe(
@@ -237,6 +248,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     resolveTargets: e.OBSERVERS_RESOLVE_TARGETS,
     dataDir: e.OBSERVERS_DATA_DIR,
     embeddedPort: e.OBSERVERS_EMBEDDED_PORT,
+    jobHandlers: e.OBSERVERS_JOB_HANDLERS ?? null,
     migrate: e.OBSERVERS_MIGRATE,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL ?? null,

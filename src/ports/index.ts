@@ -1,7 +1,14 @@
 export type { CacheStore } from "./cache.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export type { EmailMessage, EmailReceipt, EmailTransport } from "./email.ts";
-export type { JobQueue, JobRequest } from "./jobs.ts";
+export {
+  JOB_QUEUE_KINDS,
+  type JobQueue,
+  type JobQueueKind,
+  type JobQueues,
+  type JobRequest,
+  type JobTargetIssue,
+} from "./jobs.ts";
 export {
   createConsoleLogger,
   LOG_LEVELS,

@@ -5,6 +5,8 @@ export interface RetentionResult {
   changes: number;
   logs: number;
   deadLetters: number;
+  /** Finished jobs (core.tb_job, docs/jobs.md). */
+  jobs: number;
 }
 
 const CHUNK = 5_000;
@@ -12,8 +14,9 @@ const CHUNK = 5_000;
 /**
  * Deletes, in bounded chunks, change-log rows older than `changeLogDays` that every listener has
  * read and no pending delivery needs; log rows older than `logDays`; and dead letters whose last
- * failure is older than `dlqDays` and that no replay is using. Each table has its own clock: log
- * cleanup never touches dead letters.
+ * failure is older than `dlqDays` and that no replay is using; jobs that finished (succeeded,
+ * cancelled, handed off) more than `logDays` ago, and failed jobs after `dlqDays` (they wait for a
+ * person, as dead letters do). Each table has its own clock: log cleanup never touches dead letters.
  */
 export async function sweepRetention(
   sql: SqlExecutor,
@@ -46,7 +49,21 @@ export async function sweepRetention(
        WHERE last_attempt_at < now() - $1 * interval '1 day' AND status = 'pending' LIMIT ${CHUNK})`,
     days.dlqDays,
   );
-  return { changes, logs, deadLetters };
+  const finishedJobs = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_job WHERE pk_job IN (
+       SELECT pk_job FROM core.tb_job WHERE status IN ('succeeded', 'cancelled', 'handed_off')
+         AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.logDays,
+  );
+  const failedJobs = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_job WHERE pk_job IN (
+       SELECT pk_job FROM core.tb_job WHERE status = 'failed'
+         AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.dlqDays,
+  );
+  return { changes, logs, deadLetters, jobs: finishedJobs + failedJobs };
 }
 
 async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {

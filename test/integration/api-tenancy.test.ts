@@ -112,6 +112,7 @@ const BODIES: Readonly<Record<string, unknown>> = {
   "POST /api/observers/dlq/retry-all": {},
   "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },
+  "POST /api/jobs/cancel": {},
 };
 
 function bodyFor(op: Operation): unknown {
@@ -126,6 +127,9 @@ interface Fixtures {
   deadLetter: string;
   change: string;
   key: string;
+  /** A pending builtin job of tenant 7's observer, and a failed one (for retry). */
+  job: string;
+  failedJob: string;
 }
 
 async function seedTenant7(): Promise<Fixtures> {
@@ -152,11 +156,19 @@ async function seedTenant7(): Promise<Fixtures> {
     scope: "read",
     fk_customer_org: "7",
   });
+  const jobs = await db.sql`
+    INSERT INTO core.tb_job (task, payload, status, fk_observer, fk_customer_org)
+    SELECT 'report', '{}'::jsonb, status, pk_observer, 7
+    FROM core.tb_observer, unnest(ARRAY['pending', 'failed']) AS status
+    WHERE id = ${observer}::uuid
+    RETURNING id::text AS id, status`;
   return {
     observer,
     deadLetter: String(dlq?.id),
     change: String(change?.id),
     key: key.id,
+    job: String(jobs.find((job) => job.status === "pending")?.id),
+    failedJob: String(jobs.find((job) => job.status === "failed")?.id),
   };
 }
 
@@ -166,6 +178,8 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
   if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
   if (template.startsWith("/api/keys/")) return fixtures.key;
+  if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
+  if (template.startsWith("/api/jobs/")) return fixtures.job;
   if (template.startsWith("/api/observers/")) return fixtures.observer;
   throw new Error(`no fixture for {id} in ${template}: add one to fixtureFor`);
 }

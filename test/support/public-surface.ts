@@ -25,6 +25,7 @@ export const SURFACE: Record<string, string[]> = {
     "EVENT_FIELDS",
     "EVENT_TYPES",
     "InternalError",
+    "JOB_QUEUE_KINDS",
     "LOG_LEVELS",
     "LimitError",
     "MAX_ACTIONS",

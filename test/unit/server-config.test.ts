@@ -25,6 +25,7 @@ describe("parseServerConfig", () => {
       resolveTargets: true,
       dataDir: "./.data",
       embeddedPort: 5433,
+      jobHandlers: null,
       migrate: true,
       logLevel: "info",
       redisUrl: null,

@@ -17,6 +17,7 @@ import type { ClientAddress } from "../../../src/api/auth.ts";
 import type { LiveUpgrade } from "../../../src/api/routes/live.ts";
 import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
@@ -94,6 +95,11 @@ export interface Observers {
   /** The management API as a Hono app: `host.route("/", observers.api)`, or under a prefix. */
   api: ObserversApi;
   runtime: ObserverRuntime;
+  /**
+   * Handlers of `builtin` jobs (docs/jobs.md): `observers.jobs.register(task, handler, options)`,
+   * before or after `start()`; they run from `start()` until `stop()`.
+   */
+  jobs: Jobs;
   /** Opens the database, migrates, checks admin credentials, starts the feed and the runtime. */
   start(options?: StartOptions): Promise<void>;
   /** Drains gracefully and closes what the factory opened (never the host's `sql`). */
@@ -154,7 +160,15 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   const sql = createGatedClient();
   const apiSql = createGatedClient();
 
-  const services = createServerServices(config, env, sql, logger);
+  const jobs = createJobRunner({
+    sql,
+    clock: systemClock,
+    logger,
+    owner: `${config.listenerId}-jobs-${crypto.randomUUID()}`,
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  const services = createServerServices(config, env, sql, logger, () => jobs.tasks());
   // Live notifications: one feed tails the tables for every subscriber of this process; the
   // runtime wakes it when it commits, other processes' work shows at its next poll.
   const feed = createLiveFeed({
@@ -273,6 +287,8 @@ export function createServerObservers(options: ObserversOptions, host: Observers
       cleanups.push(() => feed.stop());
       await runtime.start();
       cleanups.push(() => runtime.stop());
+      await jobs.start();
+      cleanups.push(() => jobs.stop(config.shutdownTimeoutMs));
       apiSql.open(database.apiClient);
       cleanups.push(async () => apiSql.shut());
 
@@ -307,5 +323,11 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     return stopping;
   }
 
-  return { api, runtime, start, stop };
+  return {
+    api,
+    runtime,
+    jobs: { register: jobs.register, tasks: jobs.tasks },
+    start,
+    stop,
+  };
 }

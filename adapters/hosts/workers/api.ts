@@ -28,6 +28,8 @@ import type { DurableObjectNamespace, ExecutionContext, Hyperdrive } from "./typ
 /** The bindings the API uses. */
 export interface ApiBindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   /** Optional: without it `WS /api/observers/ws` is a 404. */
   LIVE_HUB?: DurableObjectNamespace;
   /** Optional: without it `wake`/`reload` leave the work to the next cron tick. */
@@ -142,6 +144,7 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
       logger,
       fetch: outbound.fetch,
       sql,
+      ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,

@@ -104,6 +104,8 @@ export interface ObserversWorker {
 /** The bindings, found by their names. */
 interface Bindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   LIVE_HUB?: DurableObjectNamespace;
   TICKER?: DurableObjectNamespace;
 }
@@ -171,6 +173,7 @@ function findBindings(
   if (!isHyperdrive(hyperdrive)) return null;
   return {
     HYPERDRIVE: hyperdrive,
+    QUEUES: env,
     ...(liveHub ? { LIVE_HUB: liveHub } : {}),
     ...(ticker ? { TICKER: ticker } : {}),
   };

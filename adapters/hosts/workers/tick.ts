@@ -35,6 +35,8 @@ import type { DurableObjectNamespace, Hyperdrive } from "./types.ts";
 /** The bindings a tick uses. */
 export interface TickBindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   /** Optional: without it nothing is published live. */
   LIVE_HUB?: DurableObjectNamespace;
 }
@@ -133,6 +135,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
         logger,
         fetch: outbound.fetch,
         sql,
+        ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
       }),
       ...(options.registry ? { registry: options.registry } : {}),
       listenerId: server.listenerId,

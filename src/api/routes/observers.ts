@@ -14,6 +14,7 @@ import {
 } from "../../store/observers.ts";
 import { callerScope, tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
+import { checkJobActions } from "../job-checks.ts";
 import { type ObserverWarning, observerWarnings } from "../observer-warnings.ts";
 import {
   jsonBody,
@@ -153,7 +154,9 @@ export function observerRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(createRouteFor(bodies), async (c) => {
-      const observer = await createObserver(sql, c.req.valid("json"), {
+      const body = c.req.valid("json");
+      await checkJobActions(body.actions, deps.environment);
+      const observer = await createObserver(sql, body, {
         ...callerScope(c.var.principal),
         policy,
         limits,
@@ -168,7 +171,9 @@ export function observerRoutes(deps: ApiDependencies) {
     )
     .openapi(patchRouteFor(bodies), async (c) => {
       const { id } = c.req.valid("param");
-      const observer = await updateObserver(sql, id, c.req.valid("json"), {
+      const body = c.req.valid("json");
+      await checkJobActions(body.actions, deps.environment);
+      const observer = await updateObserver(sql, id, body, {
         ...callerScope(c.var.principal),
         policy,
         limits,
