@@ -144,7 +144,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   let claiming: Promise<void> | null = null;
   let claimAgain = false;
   /** Successes waiting to be written, in one statement per flush (one flush at a time). */
-  let succeeded: { pk: string; written: () => void }[] = [];
+  let succeeded: { claim: { pk: string; lease: string }; written: () => void }[] = [];
   let flushing: Promise<void> | null = null;
 
   const warn = (message: string, error: unknown) =>
@@ -229,10 +229,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     const controller = new AbortController();
     const entry: Running = { job, controller, abortedBy: null, done: Promise.resolve() };
     registration.running++;
-    running.set(job.pk, entry);
+    running.set(job.lease, entry);
     entry.done = execute(entry, registration).finally(() => {
       registration.running--;
-      running.delete(job.pk);
+      running.delete(job.lease);
       wake();
     });
   }
@@ -299,8 +299,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (timer !== null) clock.clearTimeout(timer);
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
-    if (result.kind === "succeeded") return succeed(job.pk);
-    await finishJob(sql, owner, job.pk, result).catch((error: unknown) =>
+    if (result.kind === "succeeded") return succeed(job);
+    await finishJob(sql, job.lease, job.pk, result).catch((error: unknown) =>
       warn(
         `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
         error,
@@ -309,9 +309,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   }
 
   /** Resolves once the success is written (or failed to be: the lease then runs out). */
-  function succeed(pk: string): Promise<void> {
+  function succeed(claim: { pk: string; lease: string }): Promise<void> {
     return new Promise<void>((written) => {
-      succeeded.push({ pk, written });
+      succeeded.push({ claim: { pk: claim.pk, lease: claim.lease }, written });
       // Handlers that finish in the same turn share one statement.
       if (succeeded.length === 1 && !flushing) clock.setTimeout(flush, 0);
     });
@@ -323,8 +323,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     succeeded = [];
     flushing = finishSucceededJobs(
       sql,
-      owner,
-      batch.map((item) => item.pk),
+      batch.map((item) => item.claim),
     )
       .catch((error: unknown) =>
         warn(
@@ -373,12 +372,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     try {
       const renewed = await renewJobLeases(
         sql,
-        owner,
-        held.map((entry) => entry.job.pk),
+        held.map((entry) => entry.job),
         leaseMs,
       );
       for (const entry of held) {
-        if (!renewed.has(entry.job.pk)) {
+        if (!renewed.has(entry.job.lease)) {
           abort(
             entry,
             "lost",

@@ -161,6 +161,12 @@ export async function setExternalId(
 /** A job claimed by a runner. */
 export interface ClaimedJob {
   pk: string;
+  /**
+   * This claim's lease: `owner/<uuid>`, new at every claim. Renewals and outcomes name it, so a
+   * job cancelled and retried (claimed again, maybe by the same process) is not mistaken for the
+   * earlier claim whose handler is still winding down.
+   */
+  lease: string;
   id: string;
   task: string;
   payload: JsonValue;
@@ -187,6 +193,7 @@ export async function claimJobs(
 ): Promise<ClaimedJob[]> {
   const rows = await sql.query<{
     pk: string;
+    lease: string;
     id: string;
     task: string;
     payload: string;
@@ -203,11 +210,12 @@ export async function claimJobs(
        ORDER BY run_at, pk_job
        LIMIT $2
        FOR UPDATE SKIP LOCKED)
-     UPDATE core.tb_job j SET status = 'running', attempts = j.attempts + 1, lease_owner = $3,
+     UPDATE core.tb_job j SET status = 'running', attempts = j.attempts + 1,
+       lease_owner = $3 || '/' || gen_random_uuid()::text,
        lease_expires_at = now() + $4::int * interval '1 millisecond',
        started_at = now(), updated_at = now()
      FROM picked WHERE j.pk_job = picked.pk_job
-     RETURNING j.pk_job::text AS pk, j.id::text AS id, j.task, j.payload::text AS payload,
+     RETURNING j.pk_job::text AS pk, j.lease_owner AS lease, j.id::text AS id, j.task, j.payload::text AS payload,
        j.attempts, j.max_attempts,
        (SELECT o.id::text FROM core.tb_observer o WHERE o.pk_observer = j.fk_observer) AS observer_id,
        j.event_id::text AS event_id, j.delivery_id::text AS delivery_id,
@@ -216,6 +224,7 @@ export async function claimJobs(
   );
   return rows.map((row) => ({
     pk: row.pk,
+    lease: row.lease,
     id: row.id,
     task: row.task,
     payload: parseJson(row.payload),
@@ -229,22 +238,23 @@ export async function claimJobs(
 }
 
 /**
- * Extends the leases of `owner`'s running jobs; answers the pks it still holds. A job missing from
- * the answer was cancelled, or its lease ran out and another runner took it: its handler is aborted.
+ * Extends the leases of running jobs (each claim's `lease`); answers the leases still held. A claim
+ * missing from the answer was cancelled (and maybe retried: a new claim), or its lease ran out and
+ * another runner took it: its handler is aborted.
  */
 export async function renewJobLeases(
   sql: SqlExecutor,
-  owner: string,
-  pks: readonly string[],
+  claims: readonly { pk: string; lease: string }[],
   leaseMs: number,
 ): Promise<Set<string>> {
-  const rows = await sql.query<{ pk: string }>(
+  const rows = await sql.query<{ lease: string }>(
     `UPDATE core.tb_job SET lease_expires_at = now() + $3::int * interval '1 millisecond'
-     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = $2 AND status = 'running'
-     RETURNING pk_job::text AS pk`,
-    [pks, owner, leaseMs],
+     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = ANY ($2::text[])
+       AND status = 'running'
+     RETURNING lease_owner AS lease`,
+    [claims.map((claim) => claim.pk), claims.map((claim) => claim.lease), leaseMs],
   );
-  return new Set(rows.map((row) => row.pk));
+  return new Set(rows.map((row) => row.lease));
 }
 
 /** How an attempt ended. */
@@ -255,10 +265,10 @@ export type JobAttemptResult =
   /** Interrupted by shutdown: back to pending at once, the attempt not counted. */
   | { kind: "released" };
 
-/** Records an attempt's end, if `owner` still holds the job (a cancel in between wins). */
+/** Records an attempt's end, if its claim (`lease`) still holds the job (a cancel in between wins). */
 export async function finishJob(
   sql: SqlExecutor,
-  owner: string,
+  lease: string,
   pk: string,
   result: JobAttemptResult,
 ): Promise<void> {
@@ -267,39 +277,39 @@ export async function finishJob(
   if (result.kind === "succeeded") {
     await sql.query(
       `UPDATE core.tb_job SET status = 'succeeded', finished_at = now(), ${free} ${held}`,
-      [pk, owner],
+      [pk, lease],
     );
   } else if (result.kind === "released") {
     await sql.query(
       `UPDATE core.tb_job SET status = 'pending', run_at = now(),
          attempts = GREATEST(attempts - 1, 0), ${free} ${held}`,
-      [pk, owner],
+      [pk, lease],
     );
   } else if (result.retryInMs === null) {
     await sql.query(
       `UPDATE core.tb_job SET status = 'failed', last_error = $3, finished_at = now(), ${free} ${held}`,
-      [pk, owner, result.error.slice(0, MAX_ERROR_LENGTH)],
+      [pk, lease, result.error.slice(0, MAX_ERROR_LENGTH)],
     );
   } else {
     await sql.query(
       `UPDATE core.tb_job SET status = 'pending', last_error = $3,
          run_at = now() + $4::int * interval '1 millisecond', ${free} ${held}`,
-      [pk, owner, result.error.slice(0, MAX_ERROR_LENGTH), Math.round(result.retryInMs)],
+      [pk, lease, result.error.slice(0, MAX_ERROR_LENGTH), Math.round(result.retryInMs)],
     );
   }
 }
 
-/** Records many successful attempts at once (the runner batches them), where `owner` still holds them. */
+/** Records many successful attempts at once (the runner batches them), where their claims still hold. */
 export async function finishSucceededJobs(
   sql: SqlExecutor,
-  owner: string,
-  pks: readonly string[],
+  claims: readonly { pk: string; lease: string }[],
 ): Promise<void> {
   await sql.query(
     `UPDATE core.tb_job SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
        lease_expires_at = NULL, updated_at = now()
-     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = $2 AND status = 'running'`,
-    [pks, owner],
+     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = ANY ($2::text[])
+       AND status = 'running'`,
+    [claims.map((claim) => claim.pk), claims.map((claim) => claim.lease)],
   );
 }
 

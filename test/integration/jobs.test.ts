@@ -338,6 +338,56 @@ describe("leases", () => {
     await observers.stop();
   });
 
+  it("a running job cancelled then retried at once: the first run is aborted, only the new attempt counts", async () => {
+    // The retry is claimed by the same process while the cancelled handler still runs: its lease
+    // must not pass for the new attempt's (it used to, so the cancelled run was never aborted and
+    // both runs ended "succeeded").
+    let runs = 0;
+    let firstAborted: unknown = null;
+    let markRunning: () => void = () => {};
+    const running = new Promise<void>((resolve) => {
+      markRunning = resolve;
+    });
+    let releaseSecond: () => void = () => {};
+    const second = new Promise<void>((resolve) => {
+      releaseSecond = resolve;
+    });
+    const observers = await startObservers((o) =>
+      o.jobs.register("cancel-retry", async (_payload, { signal }) => {
+        runs++;
+        // The new attempt runs until the test has seen (or not) the first one aborted.
+        if (runs > 1) return second;
+        markRunning();
+        await new Promise<void>((_, reject) => {
+          signal.addEventListener("abort", () => {
+            firstAborted = signal.reason;
+            reject(signal.reason);
+          });
+        });
+      }),
+    );
+    const observer = await insertObserver(db.sql, {
+      name: "cancel-retry-orders",
+      entity_type: "Order",
+      event_type: "INSERT",
+      actions: [{ type: "job", task: "cancel-retry" }],
+    });
+    await insertOrder();
+    await running;
+    const [job] = await jobsOf(observers, "task=cancel-retry&status=running");
+    expect((await call(observers, "POST", `/api/jobs/${job?.id}/cancel`)).status).toBe(200);
+    expect((await call(observers, "POST", `/api/jobs/${job?.id}/retry`)).status).toBe(200);
+    await eventually(() => (runs >= 2 ? true : undefined), "the retried run");
+    await eventually(() => (firstAborted === null ? undefined : true), "the first run's abort");
+    expect(String(firstAborted)).toMatch(/cancelled or its lease lost/);
+    releaseSecond();
+    const done = await jobOf(observers, "cancel-retry", (j) => j.status === "succeeded");
+    expect(done).toMatchObject({ id: job?.id, attempts: 1 });
+    expect(runs).toBe(2);
+    await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE id = ${observer}::uuid`;
+    await observers.stop();
+  });
+
   it("a process killed with SIGKILL mid-job: its job runs again elsewhere once the lease runs out", async () => {
     const dir = await mkdtemp(join(tmpdir(), "jobs-kill-"));
     const script = join(dir, "worker.ts");
@@ -550,7 +600,11 @@ describe("on embedded PGlite", () => {
       expect(tested.status, await tested.clone().text()).toBe(200);
       await eventually(() => (ran.length > 0 ? true : undefined), "the embedded job to run");
       expect(ran).toEqual([{ total: 12 }]);
-      const [job] = await jobsOf(observers, "task=embedded", token);
+      // The success is written after the handler returns (batched): wait for it.
+      const job = await eventually(async () => {
+        const [found] = await jobsOf(observers, "task=embedded", token);
+        return found?.status === "succeeded" ? found : undefined;
+      }, "the embedded job's success");
       expect(job).toMatchObject({ status: "succeeded", attempts: 1 });
     } finally {
       await observers.stop();

@@ -32,7 +32,10 @@ export const JobSchema = z
     observer_id: z.string().nullable(),
     event_id: z.string().nullable(),
     delivery_id: z.string().nullable(),
-    lease_owner: z.string().nullable().openapi({ description: "The process running it" }),
+    lease_owner: z
+      .string()
+      .nullable()
+      .openapi({ description: "The process running it and its claim (`<process>/<uuid>`)" }),
     lease_expires_at: Timestamp.nullable(),
     created_at: Timestamp,
     updated_at: Timestamp,
