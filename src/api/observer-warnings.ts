@@ -1,7 +1,7 @@
 /**
  * What a saved observer will run into, said at save time instead of as a dead letter later: a
  * target the SSRF guard refuses, a secret variable that is not set, an entity type nothing
- * captures. Warnings never refuse the write (the operator may fix the server afterwards: set the
+ * captures, a graphile-worker job while graphile-worker's schema is missing. Warnings never refuse the write (the operator may fix the server afterwards: set the
  * variable, track the table), and say only what the caller's own log rows would say after the
  * first change, with one exception documented in docs/api.md: whether a table is tracked under an
  * entity type the caller names.
@@ -19,8 +19,8 @@ import type { ApiDependencies } from "./context.ts";
 
 /** One thing that will go wrong with a saved observer. */
 export interface ObserverWarning {
-  /** The runtime failure it predicts: `TARGET_FORBIDDEN`, `MISSING_SECRET`, or `ENTITY_TYPE_UNTRACKED`. */
-  code: "TARGET_FORBIDDEN" | "MISSING_SECRET" | "ENTITY_TYPE_UNTRACKED";
+  /** The runtime failure it predicts. */
+  code: "TARGET_FORBIDDEN" | "MISSING_SECRET" | "ENTITY_TYPE_UNTRACKED" | "GRAPHILE_WORKER_MISSING";
   /** The field, as validation issues name it (`actions.0.url`, `entity_type`). */
   path: string;
   message: string;
@@ -111,16 +111,15 @@ export async function observerWarnings(
   const tenant = stored.fk_customer_org;
   const warnings: ObserverWarning[] = [];
   const { environment } = deps;
-  if (environment !== undefined) {
-    const actions: unknown = JSON.parse(stored.actions);
-    if (Array.isArray(actions)) {
-      actions.forEach((action, index) => {
-        if (isJsonObject(action)) {
-          warnings.push(...actionWarnings(action, index, tenant, environment, deps));
-        }
-      });
-    }
+  const actions: unknown = JSON.parse(stored.actions);
+  if (environment !== undefined && Array.isArray(actions)) {
+    actions.forEach((action, index) => {
+      if (isJsonObject(action)) {
+        warnings.push(...actionWarnings(action, index, tenant, environment, deps));
+      }
+    });
   }
+  if (Array.isArray(actions)) warnings.push(...(await graphileWorkerWarnings(sql, actions)));
   if (
     stored.entity_type !== null &&
     !(await isEntityTypeCaptured(sql, stored.entity_type, tenant))
@@ -133,4 +132,28 @@ export async function observerWarnings(
     });
   }
   return warnings;
+}
+
+/** A `graphile-worker` job action's delivery fails (GRAPHILE_WORKER_MISSING) until the schema exists. */
+async function graphileWorkerWarnings(
+  sql: SqlExecutor,
+  actions: unknown[],
+): Promise<ObserverWarning[]> {
+  const indexes = actions.flatMap((action, index) =>
+    isJsonObject(action) && action.type === "job" && action.queue === "graphile-worker"
+      ? [index]
+      : [],
+  );
+  if (indexes.length === 0) return [];
+  const rows = await sql.query<{ present: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'graphile_worker' AND p.proname = 'add_job') AS present`,
+  );
+  if (rows[0]?.present === true) return [];
+  return indexes.map((index) => ({
+    code: "GRAPHILE_WORKER_MISSING",
+    path: `actions.${index}.queue`,
+    message:
+      "graphile-worker's schema (graphile_worker.add_job) is missing in the observers' database: deliveries will fail with GRAPHILE_WORKER_MISSING (and wait in the dead-letter queue) until graphile-worker's migrations have run there (start a graphile-worker runner once)",
+  }));
 }

@@ -4,10 +4,12 @@
  * after the first change: a target the server refuses, a `*_env` variable that is not set, an
  * entity type nothing captures. Tenant keys learn nothing of other tenants' changes.
  */
+import { Logger, runMigrations } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
+import { createSqlJobQueues } from "../../src/jobs/sql-queues.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { testEnvironment } from "../support/actions.ts";
@@ -24,6 +26,7 @@ const env = {
   ACME_HOOK: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 };
 
+const quiet = new Logger(() => () => {});
 let db: TestDatabase;
 let admin: ReturnType<typeof apiClient>;
 let permissive: ReturnType<typeof apiClient>;
@@ -214,6 +217,36 @@ describe("warnings on saving an observer", () => {
       ),
     );
     expect(produced.warnings).toEqual([]);
+  });
+
+  it("name a graphile-worker job action while graphile-worker's schema is missing, and only then", async () => {
+    const withJobs = apiClient(
+      createObserversApi({
+        sql: db.client,
+        runtime: stubRuntime(),
+        adminToken: ADMIN,
+        logger: silentLogger,
+        environment: testEnvironment({ env, policy, jobs: createSqlJobQueues(db.client) }),
+      }),
+      ADMIN,
+    );
+    const job = { type: "job", queue: "graphile-worker", task: "send_invoice" };
+    const before = await saved(await withJobs("POST", "/api/observers", observer(job)));
+    expect(before.warnings).toEqual([
+      {
+        code: "GRAPHILE_WORKER_MISSING",
+        path: "actions.0.queue",
+        message: expect.stringContaining("graphile_worker.add_job"),
+      },
+    ]);
+    // A builtin job has nothing to do with it.
+    const builtin = await saved(
+      await withJobs("POST", "/api/observers", observer({ type: "job", task: "send_invoice" })),
+    );
+    expect(builtin.warnings).toEqual([]);
+    await runMigrations({ connectionString: db.url, logger: quiet });
+    const after = await saved(await withJobs("POST", "/api/observers", observer(job)));
+    expect(after.warnings).toEqual([]);
   });
 
   it("come back from PATCH too, for the stored actions when none are sent", async () => {
