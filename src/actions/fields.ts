@@ -15,11 +15,22 @@ function isHttpUrl(text: string): boolean {
   return protocol === "http:" || protocol === "https:";
 }
 
-/** An absolute http(s) URL of at most 2048 bytes. */
+/** No `user:password@`: fetch refuses such URLs, so every delivery would fail (INVALID_URL). */
+function hasNoCredentials(text: string): boolean {
+  if (!URL.canParse(text)) return true; // said by the check before
+  const { username, password } = new URL(text);
+  return username === "" && password === "";
+}
+
+/** An absolute http(s) URL of at most 2048 bytes, without credentials. */
 export const httpUrl = v.pipe(
   v.string(),
   v.maxBytes(MAX_URL_BYTES, `must be at most ${MAX_URL_BYTES} bytes`),
   v.check(isHttpUrl, "must be an absolute http:// or https:// URL"),
+  v.check(
+    hasNoCredentials,
+    "must not embed credentials (user:password@): send them in a header, or the action's credential field",
+  ),
 );
 
 /** The name of an environment variable holding a URL or secret. */

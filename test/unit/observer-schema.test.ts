@@ -61,6 +61,22 @@ describe("observerDefinitionSchema", () => {
     });
   });
 
+  it("refuses a URL embedding credentials at save time (every delivery would fail INVALID_URL), without repeating them", () => {
+    const found = issues({
+      name: "a",
+      actions: [
+        { type: "webhook", url: "https://user:hunter2@example.com/hook" },
+        { type: "slack", webhook_url: "https://token@hooks.slack.com/services/T/B/C" },
+      ],
+    });
+    expect(found.map((issue) => issue.path)).toEqual(["actions.0.url", "actions.1.webhook_url"]);
+    expect(found[0]?.message).toMatch(/must not embed credentials/);
+    expect(JSON.stringify(found)).not.toContain("hunter2");
+    expect(issues({ name: "a", actions: [{ type: "webhook", url: "not a url" }] })).toEqual([
+      { path: "actions.0.url", message: "must be an absolute http:// or https:// URL" },
+    ]);
+  });
+
   it("refuses unknown fields, no actions, bad numbers and an empty name", () => {
     expect(issues({ name: "a", actions: [webhook], colour: "red" })).toEqual([
       { path: "colour", message: 'unknown field "colour"' },
