@@ -158,6 +158,8 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
     until: "2030-01-01T00:00:00Z",
   }),
   "POST /api/keys": () => ({ name: `key-${randomUUID()}`, scope: "read", fk_customer_org: 7 }),
+  "POST /api/observers/validate": () => ({ condition_expression: "status == 'shipped'" }),
+  "POST /api/jobs/cancel": () => ({ task: "send_invoice", status: "pending" }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -576,9 +578,11 @@ describe("hostile request bodies", () => {
   it("the document has the operations this test expects to reach", () => {
     expect(bodyOperations.map((op) => `${op.method} ${op.template}`).sort()).toEqual([
       "PATCH /api/observers/{id}",
+      "POST /api/jobs/cancel",
       "POST /api/keys",
       "POST /api/observers",
       "POST /api/observers/dlq/retry-all",
+      "POST /api/observers/validate",
       "POST /api/observers/{id}/backtest",
       "POST /api/observers/{id}/test",
     ]);
