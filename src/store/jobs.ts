@@ -15,9 +15,11 @@ import {
   type Page,
   type PageRequest,
   pageBounds,
+  sqlState,
   type TenantScope,
   tenantCondition,
   toPage,
+  UNIQUE_VIOLATION,
 } from "./common.ts";
 
 export const JOB_STATUSES = [
@@ -467,23 +469,35 @@ export async function cancelJobs(sql: SqlExecutor, filter: JobFilter): Promise<n
  */
 export async function retryJob(sql: SqlExecutor, id: string, scope: TenantScope): Promise<Job> {
   const job = await getJob(sql, id, scope);
-  const rows = await sql.query(
-    `UPDATE core.tb_job j SET status = 'pending', attempts = 0, run_at = now(),
+  const keyTaken = () =>
+    new ConflictError(`job ${id} has key ${job.job_key} and another job with it is pending`);
+  const rows = await sql
+    .query(
+      `UPDATE core.tb_job j SET status = 'pending', attempts = 0, run_at = now(),
        finished_at = NULL, updated_at = now()
      WHERE j.id = $1::uuid AND j.queue = 'builtin' AND j.status IN ('failed', 'cancelled')
        AND NOT EXISTS (SELECT 1 FROM core.tb_job k WHERE k.job_key = j.job_key
          AND COALESCE(k.fk_customer_org, -1) = COALESCE(j.fk_customer_org, -1)
          AND k.status = 'pending')
      RETURNING j.pk_job`,
-    [id],
-  );
+      [id],
+    )
+    .catch((error: unknown) => {
+      // Another job with the key became pending while this ran (its check could not see it yet).
+      if (sqlState(error) === UNIQUE_VIOLATION) throw keyTaken();
+      throw error;
+    });
   if (rows.length === 0) {
+    if (job.queue === "builtin" && (job.status === "failed" || job.status === "cancelled")) {
+      // Read as retryable a moment ago: its key is taken, or someone else retried it meanwhile.
+      throw job.job_key !== null
+        ? keyTaken()
+        : new ConflictError(`job ${id} is no longer failed or cancelled (retried meanwhile)`);
+    }
     throw new ConflictError(
       job.queue !== "builtin"
         ? `job ${id} was handed to ${job.queue}: retry it there`
-        : job.status === "failed" || job.status === "cancelled"
-          ? `job ${id} has key ${job.job_key} and another job with it is pending`
-          : `job ${id} is ${job.status}: only failed or cancelled jobs can be retried`,
+        : `job ${id} is ${job.status}: only failed or cancelled jobs can be retried`,
     );
   }
   return getJob(sql, id, scope);

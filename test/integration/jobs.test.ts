@@ -234,6 +234,28 @@ describe("builtin jobs", () => {
     await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE id = ${observer}::uuid`;
   });
 
+  it("a retry racing another pending job with the same key answers 409, not a 500", async () => {
+    const [row] = await db.sql`INSERT INTO core.tb_job (task, payload, job_key, status, finished_at)
+      VALUES ('orphan-key', '{}', 'same-key', 'cancelled', now()) RETURNING id::text AS id`;
+    const id = String(row?.id);
+    let answer: Promise<Response> | undefined;
+    // Another job with the key becomes pending while the retry runs: the retry's check cannot see
+    // it (uncommitted), its update waits on the key's unique index, then meets the committed row.
+    await db.sql.begin(async (tx) => {
+      await tx`INSERT INTO core.tb_job (task, payload, job_key) VALUES ('orphan-key', '{}', 'same-key')`;
+      answer = call(main, "POST", `/api/jobs/${id}/retry`);
+      await eventually(async () => {
+        const [waiting] = await db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE core.tb_job j SET status = ''pending''%'`;
+        return Number(waiting?.n) > 0 ? true : undefined;
+      }, "the retry waiting on the key");
+    });
+    const response = await (answer as Promise<Response>);
+    expect(response.status).toBe(409);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/same-key/);
+    await db.sql`DELETE FROM core.tb_job WHERE task = 'orphan-key'`;
+  });
+
   it("tenant keys see and touch only their tenant's jobs", async () => {
     const t7 = (await insertApiKey(db.client, { name: "t7", scope: "admin", fk_customer_org: "7" }))
       .token;
