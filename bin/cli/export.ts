@@ -1,7 +1,7 @@
 /** `export`: today's observers as an observers file (`export | apply` changes nothing). */
 import { writeFileSync } from "node:fs";
 import { type Command, stringOption } from "./command.ts";
-import { EXIT } from "./exit-codes.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
 import { renderFile } from "./export-file.ts";
 import { managedObservers, TENANT_HELP, tenantOption } from "./observers-io.ts";
 import { warn } from "./output.ts";
@@ -21,9 +21,22 @@ export const exportCommand: Command = {
     const output = stringOption(context.values, "output");
     if (output === undefined) process.stdout.write(text);
     else {
-      writeFileSync(output, text);
+      try {
+        writeFileSync(output, text);
+      } catch (error) {
+        throw new CliError(EXIT.usage, `--output: cannot write ${output}: ${whyNot(error)}`);
+      }
       warn(`wrote ${observers.length} observer(s) to ${output}`);
     }
     return EXIT.ok;
   },
 };
+
+/** Why a file could not be written, in words (the system's code otherwise). */
+function whyNot(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "ENOENT") return "no such directory";
+  if (code === "EISDIR") return "it is a directory";
+  if (code === "EACCES" || code === "EPERM") return "permission denied";
+  return typeof code === "string" ? code : String(error);
+}

@@ -51,8 +51,12 @@ export interface ObserversFile {
 export function readDocument(file: string): unknown {
   let size: number;
   try {
-    size = statSync(file).size;
-  } catch {
+    const stats = statSync(file);
+    if (stats.isDirectory())
+      throw new CliError(EXIT.usage, `cannot read ${file}: it is a directory`);
+    size = stats.size;
+  } catch (error) {
+    if (error instanceof CliError) throw error;
     throw new CliError(EXIT.usage, `cannot read ${file}: no such file`);
   }
   if (size > MAX_FILE_BYTES) {

@@ -116,6 +116,20 @@ describe("status and errors", () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("dlq retry-all");
   });
+
+  it("a directory to read or an output that cannot be written is a usage error naming it, not INTERNAL", async () => {
+    for (const command of ["validate-config", "apply"]) {
+      const directory = await cli(command, dir);
+      expect(directory.code).toBe(2);
+      expect(directory.stderr).toContain(`cannot read ${dir}: it is a directory`);
+      expect(directory.stderr).not.toContain("INTERNAL");
+    }
+    const target = join(dir, "no-such-dir", "observers.yaml");
+    const unwritable = await cli("export", "--output", target);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.stderr).toContain(`--output: cannot write ${target}: no such directory`);
+    expect(unwritable.stderr).not.toContain("INTERNAL");
+  });
 });
 
 describe("validate-config", () => {
