@@ -204,6 +204,28 @@ describe("creating, listing and revoking", () => {
 });
 
 describe("scopes", () => {
+  it("GET /api/keys/self tells any key its scope and tenant", async () => {
+    const self = async (token: string) => {
+      const response = await call("GET", "/api/keys/self", undefined, { token });
+      expect(response.status).toBe(200);
+      return response.json();
+    };
+    expect(await self(ADMIN)).toEqual({
+      key_id: null,
+      name: "admin",
+      scope: "admin",
+      fk_customer_org: null,
+    });
+    expect(await self(tenant7.token)).toEqual({
+      key_id: tenant7.id,
+      name: "key:t7",
+      scope: "admin",
+      fk_customer_org: "7",
+    });
+    expect(await self(readToken)).toMatchObject({ scope: "read", fk_customer_org: null });
+    await problem(await call("GET", "/api/keys/self", undefined, { token: "obs_nope" }), 401);
+  });
+
   it("answers 403 to a read key on every /api/keys operation", async () => {
     const target = await create({ name: "target", scope: "read" });
     for (const [method, path, body] of [

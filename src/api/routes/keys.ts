@@ -101,6 +101,34 @@ const remove = createRoute({
   responses: { 204: { description: "Revoked" }, ...problems({ write: true }) },
 });
 
+const SelfSchema = z
+  .object({
+    key_id: z.string().nullable().openapi({
+      format: "uuid",
+      description: "The API key's id; null for the admin token of the environment",
+    }),
+    name: z.string().openapi({ description: "`admin`, or `key:<name>`: what writes record" }),
+    scope: z.enum(["admin", "read"]),
+    fk_customer_org: TenantId.openapi({
+      description:
+        "The key's tenant: what it sees and the tenant of what it creates; null: every tenant (its observers are global)",
+    }),
+  })
+  .openapi("ApiKeySelf");
+
+const self = createRoute({
+  method: "get",
+  path: "/self",
+  tags,
+  summary: "The calling key: its scope and tenant",
+  description:
+    "Any valid key (read keys too). Tells a client such as the CLI which tenant the key is bound to, so that it manages that tenant's observers (observers a key creates belong to its tenant).",
+  responses: {
+    200: jsonResponse(SelfSchema, "The calling key"),
+    ...problems({}),
+  },
+});
+
 function requireAdmin(scope: "admin" | "read"): void {
   if (scope !== "admin") {
     throw new HttpProblem(403, "FORBIDDEN", "managing API keys needs the admin scope");
@@ -117,6 +145,18 @@ export type KeyRevoked = (key: RevokedApiKey) => void | Promise<void>;
 export function keyRoutes(deps: ApiDependencies, onRevoked?: KeyRevoked) {
   const { sql } = deps;
   return router()
+    .openapi(self, (c) => {
+      const principal = c.var.principal;
+      return c.json(
+        {
+          key_id: principal.keyId,
+          name: principal.actor,
+          scope: principal.scope,
+          fk_customer_org: principal.tenant,
+        },
+        200,
+      );
+    })
     .openapi(create, async (c) => {
       const principal = c.var.principal;
       requireAdmin(principal.scope);
