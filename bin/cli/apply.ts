@@ -4,7 +4,7 @@ import { type Change, plan } from "./apply-plan.ts";
 import { type Command, stringOption, UsageError } from "./command.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { readDocument, validateDocument } from "./observers-file.ts";
-import { managedObservers, TENANT_HELP, tenantOption } from "./observers-io.ts";
+import { managedObservers, managedScope, TENANT_HELP, tenantOption } from "./observers-io.ts";
 import { colour, json, line, progress, warn } from "./output.ts";
 
 function describeChange(change: Change): string {
@@ -58,11 +58,23 @@ export const apply: Command = {
       );
     }
     const client = context.client();
-    const current = await managedObservers(client, stringOption(context.values, "tenant") ?? null);
+    const scope = await managedScope(client, stringOption(context.values, "tenant"));
+    const current = await managedObservers(client, scope.tenant);
     const result = plan(document.observers, current, {
       prune: context.values.prune === true,
       replaceSecrets: context.values["replace-secrets"] === true,
     });
+    // Observers are created in the key's tenant: an unbound key cannot create a tenant's.
+    if (
+      scope.keyTenant === null &&
+      scope.tenant !== null &&
+      result.changes.some((change) => change.kind === "create")
+    ) {
+      throw new CliError(
+        EXIT.usage,
+        `--tenant ${scope.tenant}: this key is not bound to a tenant, so the observers it creates would be global, not tenant ${scope.tenant}'s: create them with a key bound to tenant ${scope.tenant} (POST /api/keys with fk_customer_org); nothing applied`,
+      );
+    }
     if (result.issues.length > 0) {
       for (const issue of result.issues) warn(`${file}: ${issue.path}: ${issue.message}`);
       throw new CliError(

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { type Command, stringOption } from "./command.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { renderFile } from "./export-file.ts";
-import { managedObservers, TENANT_HELP, tenantOption } from "./observers-io.ts";
+import { managedObservers, managedScope, TENANT_HELP, tenantOption } from "./observers-io.ts";
 import { warn } from "./output.ts";
 
 export const exportCommand: Command = {
@@ -13,10 +13,9 @@ export const exportCommand: Command = {
   ${TENANT_HELP}`,
   options: { output: { type: "string", short: "o" }, ...tenantOption },
   async run(context) {
-    const observers = await managedObservers(
-      context.client(),
-      stringOption(context.values, "tenant") ?? null,
-    );
+    const client = context.client();
+    const scope = await managedScope(client, stringOption(context.values, "tenant"));
+    const observers = await managedObservers(client, scope.tenant);
     const text = renderFile(observers, context.format === "json" ? "json" : "yaml");
     const output = stringOption(context.values, "output");
     if (output === undefined) process.stdout.write(text);

@@ -5,6 +5,7 @@
 import type { JsonValue } from "../../src/json.ts";
 import type { ApiClient } from "./client.ts";
 import { UsageError } from "./command.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
 
 interface Page {
   data: ServerObserver[];
@@ -54,7 +55,47 @@ export interface ServerObserver {
 /** `--tenant`, shared by apply and export. */
 export const tenantOption = { tenant: { type: "string" } } as const;
 export const TENANT_HELP =
-  "--tenant <id>: manage this tenant's observers (for a tenant-bound key); default: global observers";
+  "--tenant <id>: manage this tenant's observers; default: the key's tenant (global observers for an unbound key)";
+
+/** Whose observers apply and export manage, and the key's own tenant. */
+export interface ManagedScope {
+  /** The observers' tenant (null: global observers). */
+  tenant: string | null;
+  /** The tenant of observers the key creates (null: global); undefined where the server does not say. */
+  keyTenant: string | null | undefined;
+}
+
+/**
+ * The scope from `--tenant` and the key (`GET /api/keys/self`): a tenant-bound key manages its
+ * tenant's observers, and `--tenant` naming another is a usage error. A server without that route
+ * (an older one) leaves the scope to `--tenant` alone.
+ */
+export async function managedScope(
+  client: ApiClient,
+  requested: string | undefined,
+): Promise<ManagedScope> {
+  const tenant = requested === undefined ? undefined : canonicalTenant(requested);
+  const self = await client.raw("GET", "/api/keys/self");
+  let keyTenant: string | null | undefined;
+  if (self.status === 200) {
+    const value = (self.body as { fk_customer_org?: unknown } | null)?.fk_customer_org;
+    keyTenant = value === null || value === undefined ? null : String(value);
+  } else if (self.status !== 404) {
+    throw client.failure("GET", "/api/keys/self", self);
+  }
+  if (typeof keyTenant === "string" && tenant !== undefined && tenant !== keyTenant) {
+    throw new CliError(
+      EXIT.usage,
+      `--tenant ${requested}: this key is bound to tenant ${keyTenant}; leave --tenant out or pass ${keyTenant}`,
+    );
+  }
+  return { tenant: tenant ?? keyTenant ?? null, keyTenant };
+}
+
+/** "07" is tenant 7, as the API stores it. */
+function canonicalTenant(value: string): string {
+  return /^\d{1,19}$/.test(value) ? BigInt(value).toString() : value;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -266,6 +266,46 @@ describe("observers as code", () => {
     expect((await cli("apply", path)).code).toBe(0);
   });
 
+  it("a tenant-bound key manages its tenant's observers without --tenant; a wrong or global --tenant is refused", async () => {
+    const created = await fetch(new URL("/api/keys", server.url), {
+      method: "POST",
+      headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "cli-tenant-5", scope: "admin", fk_customer_org: 5 }),
+    });
+    expect(created.status).toBe(201);
+    const { token } = (await created.json()) as { token: string };
+    const asTenant = (...args: string[]) =>
+      runCli(args, { env: { OBSERVERS_URL: server.url, OBSERVERS_TOKEN: token } });
+    const path = file("tenant.yaml", {
+      observers: [{ name: "tenant-5-log", actions: [{ type: "log", message_template: "hi" }] }],
+    });
+    const first = await asTenant("apply", path);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain("create 1, update 0, delete 0, unchanged 0");
+    // The key's own tenant is the scope: applying again is a no-op (it used to plan a second
+    // create against the global observers and fail with 409).
+    const again = await asTenant("apply", path);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("create 0, update 0, delete 0, unchanged 1");
+    expect((await asTenant("export")).stdout).toContain("name: tenant-5-log");
+    const wrong = await asTenant("apply", path, "--tenant", "6");
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain("this key is bound to tenant 5");
+    // An unbound key would create global observers, not tenant 5's: refused before any write.
+    const global = await cli(
+      "apply",
+      file("tenant-new.yaml", {
+        observers: [{ name: "tenant-5-new", actions: [{ type: "log", message_template: "hi" }] }],
+      }),
+      "--tenant",
+      "5",
+    );
+    expect(global.code).toBe(2);
+    expect(global.stderr).toContain("not bound to a tenant");
+    expect((await asTenant("export")).stdout).not.toContain("tenant-5-new");
+    expect((await cli("export")).stdout).not.toContain("tenant-5-new");
+  });
+
   it("export never shows a secret, and export | apply changes nothing", async () => {
     const exported = await cli("export");
     expect(exported.code).toBe(0);
