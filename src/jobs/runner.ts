@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { computeBackoff } from "../executor/backoff.ts";
 import { type RetryConfig, retryConfigSchema } from "../executor/retry-policy.ts";
 import type { JsonValue } from "../json.ts";
+import { redactUrls } from "../net/redact.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -285,7 +286,10 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       if (entry.abortedBy === "shutdown") {
         result = { kind: "released" };
       } else {
-        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        // As for actions' errors, URLs keep only their origin: the rest may be a credential.
+        const message = redactUrls(
+          error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        );
         result = {
           kind: "failed",
           error: message,
@@ -300,6 +304,15 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
     if (result.kind === "succeeded") return succeed(job);
+    if (result.kind === "failed" && result.retryInMs === null) {
+      // Its last attempt: nothing runs it again until someone retries it through the API.
+      logger.log("error", "job failed", {
+        job_id: job.id,
+        task: job.task,
+        attempts: job.attempt,
+        error: result.error,
+      });
+    }
     await finishJob(sql, job.lease, job.pk, result).catch((error: unknown) =>
       warn(
         `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,

@@ -501,6 +501,45 @@ describe("the runner's signal", () => {
     };
   }
 
+  it("a job that ends failed says so in the log; URLs in its error keep only their origin", async () => {
+    const id = await enqueueDirect("doomed");
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const observers = createObservers({
+      databaseUrl: db.url,
+      env: ENV,
+      logger: { log: (level, message, fields = {}) => lines.push({ level, message, fields }) },
+    });
+    observers.jobs.register(
+      "doomed",
+      () => {
+        throw new Error("upload to https://user:pw@files.example.com/key?sig=s3cr3t refused");
+      },
+      { retry: { max_attempts: 1 } },
+    );
+    await observers.start();
+    started.push(observers);
+    await eventually(
+      async () => ((await jobRow(id)).status === "failed" ? true : undefined),
+      "the failure",
+    );
+    const line = await eventually(
+      () => lines.find((l) => l.message === "job failed"),
+      "the job's failure in the log",
+    );
+    expect(line).toMatchObject({
+      level: "error",
+      fields: { job_id: id, task: "doomed", attempts: 1 },
+    });
+    expect(String(line.fields.error)).toContain("https://files.example.com/…");
+    expect(JSON.stringify(lines)).not.toContain("s3cr3t");
+    // Nor in what the API shows.
+    expect((await jobRow(id)).last_error).toBe(
+      "Error: upload to https://files.example.com/… refused",
+    );
+    expect(JSON.stringify(lines)).not.toContain("user:pw");
+    await observers.stop();
+  });
+
   it("aborts at the handler's timeoutMs; the attempt fails with the TimeoutError", async () => {
     const id = await enqueueDirect("slow");
     let reason: unknown = null;
