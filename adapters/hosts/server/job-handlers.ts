@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../../../src/errors.ts";
 import type { Jobs } from "../../../src/jobs/runner.ts";
+import { redactUrls } from "../../../src/net/redact.ts";
 
 const VARIABLE = "OBSERVERS_JOB_HANDLERS";
 
@@ -22,7 +23,7 @@ export async function loadJobHandlers(specifier: string, jobs: Jobs): Promise<vo
       [
         {
           path: VARIABLE,
-          message: `could not import ${specifier}: ${error instanceof Error ? error.message : String(error)}`,
+          message: `could not import ${specifier}: ${withoutCredentials(error instanceof Error ? error.message : String(error))}`,
         },
       ],
       { cause: error },
@@ -38,4 +39,12 @@ export async function loadJobHandlers(specifier: string, jobs: Jobs): Promise<vo
     ]);
   }
   await register(jobs);
+}
+
+/**
+ * URLs in an import error keep their origin only (a connection string is a credential), except
+ * `file:` URLs: they name the module that is missing, which is the point of the message.
+ */
+function withoutCredentials(text: string): string {
+  return text.replace(/\b(?!file:)[a-z][a-z0-9+.-]*:\/\/[^\s"'<>()]+/gi, (url) => redactUrls(url));
 }
