@@ -38,6 +38,13 @@ export const listen: Command = {
     if (!URL.canParse(target) || !/^https?:$/.test(new URL(target).protocol)) {
       throw new UsageError(`--forward-to: not an http(s) URL: ${JSON.stringify(target)}`);
     }
+    // fetch refuses such URLs (every forward would fail), and they would be printed at each one.
+    const parsed = new URL(target);
+    if (parsed.username || parsed.password) {
+      throw new UsageError(
+        "--forward-to: must not hold credentials (user:password@): your endpoint verifies the signature instead",
+      );
+    }
     const given = stringOption(context.values, "secret");
     if (given !== undefined && !decodeStandardSecret(given)) {
       throw new CliError(

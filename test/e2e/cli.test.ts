@@ -112,6 +112,11 @@ describe("status and errors", () => {
     expect(credentials.code).toBe(2);
     expect(credentials.stderr).toContain("--base-url: must not hold credentials");
     expect(credentials.stderr).not.toContain("hunter2");
+    // fetch cannot send such a URL: every forward would fail, the credentials printed each time.
+    const forward = await cli("listen", "--forward-to", "http://me:hunter2@127.0.0.1:3000/hooks");
+    expect(forward.code).toBe(2);
+    expect(forward.stderr).toContain("--forward-to: must not hold credentials");
+    expect(forward.stderr).not.toContain("hunter2");
     const help = await cli("dlq", "--help");
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("dlq retry-all");
