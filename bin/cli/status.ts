@@ -56,7 +56,9 @@ export const status: Command = {
         );
       }
       line(
-        `observers:     ${observers.total_count} (${runtime?.observer_count ?? "?"} enabled and loaded)`,
+        // The key's observers; the runtime's count is of every tenant's (a tenant key's 1 beside
+        // the runtime's 7 read as "7 of 1" otherwise).
+        `observers:     ${observers.total_count} (the runtime has ${runtime?.observer_count ?? "?"} enabled and loaded, of every tenant)`,
       );
       line(`dead letters:  ${dlq.total_items} (${dlq.pending} pending, ${dlq.retrying} retrying)`);
     }

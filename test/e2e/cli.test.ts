@@ -293,6 +293,10 @@ describe("observers as code", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain("create 0, update 0, delete 0, unchanged 1");
     expect((await asTenant("export")).stdout).toContain("name: tenant-5-log");
+    // status counts the key's observers, and says the runtime's count is every tenant's.
+    expect((await asTenant("status")).stdout).toMatch(
+      /observers: +1 \(the runtime has \d+ enabled and loaded, of every tenant\)/,
+    );
     const wrong = await asTenant("apply", path, "--tenant", "6");
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toContain("this key is bound to tenant 5");
