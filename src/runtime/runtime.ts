@@ -8,6 +8,7 @@ import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
+import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
 import type {
@@ -113,6 +114,11 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /** Claims when deliveries created for later (docs/time.md) come due. */
+  const dueTimer = createDueTimer(clock, () => {
+    if (running && !stopped) dispatcher.pump();
+  });
+
   async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
@@ -156,6 +162,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries > result.claimed.length) dispatcher.pump();
+        if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;
@@ -264,6 +271,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       clock.clearTimeout(retentionTimer);
       clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
+      dueTimer.stop();
       await wakeups?.stop();
       await loop.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
