@@ -1,5 +1,6 @@
 import { type ActionTiming, actionTimingOf } from "../actions/timing.ts";
 import { createMatcher, type MatchableObserver, type Matcher } from "../matcher/matcher.ts";
+import { SCHEDULE_EVENT_TYPE } from "../observers/schedule.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { loadObservers } from "../store/observer-rows.ts";
@@ -34,7 +35,9 @@ export const EMPTY_OBSERVER_SET: ObserverSet = {
 /** Loads the enabled observers and indexes them. */
 export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise<ObserverSet> {
   const { revision, observers } = await loadObservers(sql);
-  const loaded = observers.map((row): LoadedObserver => {
+  // A scheduled observer fires on its ticks (src/store/schedules.ts), never on a change.
+  const watching = observers.filter((row) => row.event_type !== SCHEDULE_EVENT_TYPE);
+  const loaded = watching.map((row): LoadedObserver => {
     let actions: string[] = [];
     let timings: (ActionTiming | null)[] = [];
     try {

@@ -232,7 +232,19 @@ type ClaimRow = ChangeRow &
   };
 
 const DLQ_COPY = (column: string, cast = "") =>
-  `COALESCE(c.${column}${cast}, q.${column}${cast}) AS ${column}`;
+  `COALESCE(c.${column}${cast}, q.${column}${cast}, e.${column}${cast}) AS ${column}`;
+
+/**
+ * A scheduled event (docs/time.md) in the change log's columns, as its deliveries read it: event
+ * type SCHEDULE, entity type `Schedule`, `after` = `{scheduled_at, payload}`, its time the
+ * scheduled instant. A dead letter copies these like a change's, so a replay reads them back.
+ */
+const EVENT_AS_CHANGE = `(SELECT pk_observer_event, id, 'Schedule'::text AS object_type,
+    'SCHEDULE'::text AS modification_type, NULL::bigint AS object_id,
+    jsonb_build_object('scheduled_at', scheduled_at, 'payload', payload) AS object_data,
+    NULL::jsonb AS object_data_before, fk_customer_org, NULL::uuid AS tenant_id,
+    NULL::text AS trace_id, NULL::xid8 AS transaction_id, scheduled_at AS created_at
+  FROM core.tb_observer_event)`;
 
 /**
  * Claims up to `limit` due deliveries for `owner`: locks them with SKIP LOCKED (other runtimes
@@ -256,7 +268,7 @@ export async function claimDeliveries(
     `WITH ${RELAXED_COMMIT_CTE},
      due AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
-         next_attempt_at
+         fk_observer_event, next_attempt_at
        FROM core.tb_observer_delivery
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
@@ -271,22 +283,24 @@ export async function claimDeliveries(
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
        LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = due.fk_observer_dlq
+       LEFT JOIN ${EVENT_AS_CHANGE} e ON e.pk_observer_event = due.fk_observer_event
      WHERE d.pk_observer_delivery = due.pk_observer_delivery
      RETURNING d.pk_observer_delivery::text AS delivery_pk, d.id::text AS delivery_id,
        (extract(epoch FROM due.next_attempt_at) * 1000)::float8 AS scheduled_ms,
        d.fk_observer::text AS fk_observer, d.action_index, d.attempt,
        d.fk_observer_dlq::text AS fk_observer_dlq,
-       c.pk_entity_change_log IS NULL AND q.pk_observer_dlq IS NULL AS change_missing,
+       c.pk_entity_change_log IS NULL AND q.pk_observer_dlq IS NULL
+         AND e.pk_observer_event IS NULL AS change_missing,
        d.fk_entity_change_log::text AS origin_change_log, d.fk_customer_org::text AS origin_org,
        COALESCE(d.event_id, q.event_id, '${UNKNOWN_EVENT_ID}')::text AS origin_event_id,
        COALESCE(c.pk_entity_change_log, q.fk_entity_change_log)::text AS pk_entity_change_log,
-       COALESCE(c.id, q.event_id)::text AS id,
+       COALESCE(c.id, q.event_id, e.id)::text AS id,
        ${DLQ_COPY("object_type")}, ${DLQ_COPY("modification_type")},
        ${DLQ_COPY("object_id", "::text")}, ${DLQ_COPY("object_data", "::text")},
        ${DLQ_COPY("object_data_before", "::text")}, ${DLQ_COPY("fk_customer_org", "::text")},
        ${DLQ_COPY("tenant_id", "::text")}, ${DLQ_COPY("trace_id")},
        ${DLQ_COPY("transaction_id", "::text")},
-       COALESCE(c.created_at, q.change_created_at) AS created_at,
+       COALESCE(c.created_at, q.change_created_at, e.created_at) AS created_at,
        o.id::text AS observer_id, o.name AS observer_name,
        (extract(epoch FROM o.updated_at) * 1000000)::bigint::text AS observer_version,
        o.deleted_at IS NOT NULL AS observer_deleted,
