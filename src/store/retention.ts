@@ -11,7 +11,8 @@ const CHUNK = 5_000;
 
 /**
  * Deletes, in bounded chunks, change-log rows older than `changeLogDays` that every listener has
- * read and no pending delivery needs; log rows older than `logDays`; and dead letters whose last
+ * read and no pending delivery needs (and scheduled events as old that no delivery needs, counted
+ * with them); log rows older than `logDays`; and dead letters whose last
  * failure is older than `dlqDays` and that no replay is using. Each table has its own clock: log
  * cleanup never touches dead letters.
  */
@@ -32,6 +33,17 @@ export async function sweepRetention(
        LIMIT ${CHUNK})`,
     days.changeLogDays,
   );
+  // Scheduled events (docs/time.md) play the change log's part, on its clock.
+  const events = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_event WHERE pk_observer_event IN (
+       SELECT e.pk_observer_event FROM core.tb_observer_event e
+       WHERE e.created_at < now() - $1 * interval '1 day'
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_delivery d
+           WHERE d.fk_observer_event = e.pk_observer_event)
+       LIMIT ${CHUNK})`,
+    days.changeLogDays,
+  );
   const logs = await deleteInChunks(
     sql,
     `DELETE FROM core.tb_observer_log WHERE pk_observer_log IN (
@@ -46,7 +58,7 @@ export async function sweepRetention(
        WHERE last_attempt_at < now() - $1 * interval '1 day' AND status = 'pending' LIMIT ${CHUNK})`,
     days.dlqDays,
   );
-  return { changes, logs, deadLetters };
+  return { changes: changes + events, logs, deadLetters };
 }
 
 async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {
