@@ -22,8 +22,10 @@ ALTER TABLE core.tb_observer ADD CONSTRAINT tb_observer_event_type_check
 ALTER TABLE core.tb_observer ADD COLUMN IF NOT EXISTS schedule TEXT;
 ALTER TABLE core.tb_observer ADD COLUMN IF NOT EXISTS timezone TEXT;
 ALTER TABLE core.tb_observer DROP CONSTRAINT IF EXISTS tb_observer_schedule_check;
+-- A schedule only on a SCHEDULE observer, and every SCHEDULE observer has one.
 ALTER TABLE core.tb_observer ADD CONSTRAINT tb_observer_schedule_check
-  CHECK ((event_type = 'SCHEDULE') = (schedule IS NOT NULL) OR event_type IS NULL AND schedule IS NULL);
+  CHECK ((schedule IS NULL OR event_type = 'SCHEDULE')
+    AND (event_type IS DISTINCT FROM 'SCHEDULE' OR schedule IS NOT NULL));
 
 -- When each scheduled observer fires next: the runtimes' shared clock. Kept apart from
 -- tb_observer so that a tick neither bumps the observer revision (every runtime would reload)

@@ -47,7 +47,7 @@ const list = createRoute({
       event_type: z
         .string()
         .optional()
-        .openapi({ description: "INSERT, UPDATE, DELETE or CUSTOM" }),
+        .openapi({ description: "INSERT, UPDATE, DELETE, CUSTOM or SCHEDULE" }),
       enabled: QueryBoolean,
       include_deleted: QueryBoolean.openapi({ description: "Include soft-deleted observers" }),
     }),
