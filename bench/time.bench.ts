@@ -124,8 +124,8 @@ await runBenchmark("time", async () => {
 
     const jitter: number[] = [];
     for (const [id, at] of due) {
-      const seen = arrivals.get(id);
-      if (!seen || seen.length !== 1) fail(`delivery ${id} arrived ${seen?.length ?? 0} times`);
+      const seen = arrivals.get(id) ?? [];
+      if (seen.length !== 1) fail(`delivery ${id} arrived ${seen.length} times`);
       jitter.push((seen[0] as number) - at);
     }
     if (arrivals.size !== deliveries)
