@@ -255,6 +255,43 @@ describe("the API", () => {
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(runAt));
   });
 
+  it("dead-letters, logs and replays a scheduled event's delivery like a change's", async () => {
+    receiver.reply(() => ({ status: 410 }));
+    const created = await call("POST", "/api/observers", {
+      name: "one-off-gone",
+      actions: [{ type: "webhook", url: `${receiver.url}/gone` }],
+      retry_config: { max_attempts: 1 },
+    });
+    const { id } = (await created.json()) as { id: string };
+    const scheduled = await call("POST", `/api/observers/${id}/schedule`, {
+      run_at: new Date().toISOString(),
+      payload: { n: 1 },
+    });
+    const event = (await scheduled.json()) as { id: string };
+    await receiver.waitFor(1);
+    const dead = await eventually(async () => {
+      const page = (await (await call("GET", "/api/observers/dlq")).json()) as {
+        data: { id: string; event_id: string; error_code: string | null }[];
+      };
+      return page.data.find((d) => d.event_id === event.id);
+    }, "the dead letter");
+    const logs = (await (await call("GET", `/api/observers/${id}/logs`)).json()) as {
+      data: { event_id: string; event_type: string; status: string }[];
+    };
+    expect(logs.data).toEqual([
+      expect.objectContaining({ event_id: event.id, event_type: "SCHEDULE", status: "failed" }),
+    ]);
+    receiver.reply(() => ({ status: 204 }));
+    expect((await call("POST", `/api/observers/dlq/${dead.id}/retry`)).status).toBeLessThan(300);
+    const [, replayed] = await receiver.waitFor(2);
+    expect(replayed?.headers["webhook-id"]).toBe(receiver.requests[0]?.headers["webhook-id"]);
+    expect(JSON.parse(replayed?.text ?? "")).toMatchObject({
+      event_id: event.id,
+      event_type: "SCHEDULE",
+      after: { payload: { n: 1 } },
+    });
+  });
+
   it("refuses a one-off event that is not an instant, too far, too large, or not the caller's", async () => {
     const created = await call("POST", "/api/observers", {
       name: "one-off-bad",
