@@ -3,7 +3,9 @@
  * `run_at_template` make a delivery wait in core.tb_observer_delivery until its time, the webhook
  * is stamped with that time (and its signature verifies), `debounce` collapses a burst into one
  * delivery of the last change, and what cannot be worked out at run time is dead-lettered with
- * its reason.
+ * its reason. Due times are the database's (`next_attempt_at` against `now()`), so these tests
+ * run on the real clock and assert due times from the rows, never elapsed wall-clock time; the
+ * fake clock drives schedules (time-schedules.test.ts), whose ticks the runtime's clock decides.
  */
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
