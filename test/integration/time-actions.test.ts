@@ -81,7 +81,7 @@ describe("delay_ms", () => {
     await insertObserver(db.sql, {
       name: "delayed",
       event_type: "INSERT",
-      actions: [webhook(`${receiver.url}/delayed`, { delay_ms: 1_500, signing_secret: SECRET })],
+      actions: [webhook(`${receiver.url}/delayed`, { delay_ms: 3_000, signing_secret: SECRET })],
     });
     await startRuntime("delayed");
     await db.sql`INSERT INTO orders (status) VALUES ('late')`;
@@ -90,7 +90,7 @@ describe("delay_ms", () => {
       return rows.length === 1 ? rows : undefined;
     }, "the waiting delivery");
     // Due exactly delay_ms after it was created (one statement, one now()).
-    expect(Math.round((row?.due ?? 0) - (row?.created ?? 0))).toBe(1_500);
+    expect(Math.round((row?.due ?? 0) - (row?.created ?? 0))).toBe(3_000);
     expect(receiver.requests).toHaveLength(0);
     const [request] = await receiver.waitFor(1);
     const timestamp = Number(request?.headers["webhook-timestamp"]);
@@ -115,7 +115,7 @@ describe("run_at_template", () => {
       actions: [webhook(`${receiver.url}/remind`, { run_at_template: "{{ after.remind_at }}" })],
     });
     await startRuntime("run-at");
-    const at = new Date(Date.now() + 1_200);
+    const at = new Date(Date.now() + 2_500);
     await db.sql`INSERT INTO reminders (remind_at) VALUES (${at.toISOString()})`;
     const [row] = await eventually(async () => {
       const rows = await pending("remind");
