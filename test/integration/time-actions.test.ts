@@ -147,7 +147,7 @@ describe("debounce", () => {
     await insertObserver(db.sql, {
       name: "bounce",
       event_type: "UPDATE",
-      actions: [webhook(`${receiver.url}/bounce`, { debounce: { window_ms: 1_000 } })],
+      actions: [webhook(`${receiver.url}/bounce`, { debounce: { window_ms: 2_000 } })],
     });
     await insertObserver(db.sql, {
       name: "bounce-other",
