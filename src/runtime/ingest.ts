@@ -36,6 +36,8 @@ export interface IngestResult {
    * `debounce`) is due, or null when none was: the runtime claims then, not at its next poll.
    */
   nextDueInMs: number | null;
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
   failures: number;
 }
@@ -74,6 +76,7 @@ const IDLE: IngestResult = {
   heldBack: false,
   failures: 0,
   nextDueInMs: null,
+  later: 0,
 };
 
 /**
@@ -122,6 +125,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   };
   const nowMs = context.clock.now();
   let nextDueInMs: number | null = null;
+  let later = 0;
   const deliveries: NewDelivery[] = [];
   /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
   let debounced: Map<string, number> | null = null;
@@ -157,6 +161,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
       }
       debounced.set(key, deliveries.length);
     }
+    later++;
     deliveries.push(delivery);
   }
   const written = await writeIngest(sql, {
@@ -193,6 +198,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     heldBack: false,
     failures: failures.length,
     nextDueInMs,
+    later,
   };
 }
 

@@ -195,7 +195,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
-        if (result.deliveries > result.claimed.length) dispatcher.pump();
+        if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
         if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
