@@ -9,6 +9,7 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { type Clock, systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import { fireDueSchedules } from "../../src/store/schedules.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { apiClient } from "../support/api-client.ts";
 import { fakeClock } from "../support/clock.ts";
@@ -125,6 +126,36 @@ describe("a scheduled observer", () => {
       (extract(epoch FROM next_run_at) * 1000)::float8 AS next
       FROM core.tb_observer_schedule WHERE fk_observer = ${pk}`;
     expect(Number(row?.next)).toBe(Date.UTC(2020, 0, 2, 8, 0, 12));
+  });
+});
+
+describe("fireDueSchedules", () => {
+  it("creates a tick's deliveries due at the tick plus each action's delay_ms", async () => {
+    const [row] = await db.sql`INSERT INTO core.tb_observer (name, event_type, schedule, actions)
+      VALUES ('delayed-tick', 'SCHEDULE', '0 * * * *', ${JSON.stringify([
+        { type: "log" },
+        { type: "log", delay_ms: 90_000 },
+      ])}::text::jsonb)
+      RETURNING pk_observer::text AS pk`;
+    const start = Date.UTC(2040, 0, 1, 10, 30);
+    expect(await fireDueSchedules(db.client, start)).toMatchObject({
+      fired: 0,
+      nextRunAt: Date.UTC(2040, 0, 1, 11),
+    });
+    // Three hours later: one tick fires, the latest (13:00).
+    const round = await fireDueSchedules(db.client, Date.UTC(2040, 0, 1, 13, 20));
+    expect(round).toMatchObject({ fired: 1, deliveries: 2, nextRunAt: Date.UTC(2040, 0, 1, 14) });
+    const due = await db.sql<{ i: number; due: number }[]>`
+      SELECT action_index AS i, (extract(epoch FROM next_attempt_at) * 1000)::float8 AS due
+      FROM core.tb_observer_delivery WHERE fk_observer = ${row?.pk as string} ORDER BY action_index`;
+    expect(due.map((d) => [d.i, Number(d.due)])).toEqual([
+      [0, Date.UTC(2040, 0, 1, 13)],
+      [1, Date.UTC(2040, 0, 1, 13) + 90_000],
+    ]);
+    // The same instant again: already claimed, nothing fires twice.
+    expect(await fireDueSchedules(db.client, Date.UTC(2040, 0, 1, 13, 20))).toMatchObject({
+      fired: 0,
+    });
   });
 });
 
