@@ -79,6 +79,11 @@ export interface ActionRequest<Config> {
   /** 1-based attempt number. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * When this attempt was due (epoch ms): the time a delayed, scheduled or retried delivery was
+   * meant to run (docs/time.md). Absent for one run as soon as it was created.
+   */
+  scheduledAt?: number;
   /** Aborted at the action's timeout or at shutdown: pass it to every I/O call. */
   signal: AbortSignal;
   environment: ActionEnvironment;

@@ -1,4 +1,5 @@
 import { actionPolicyIssues, type PolicyIssue } from "../actions/policy.ts";
+import { withoutTiming } from "../actions/timing.ts";
 import {
   type ActionDefinition,
   type ActionEnvironment,
@@ -144,7 +145,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
   function validateConfig(definition: ActionDefinition, action: object): ConfigResult<unknown> {
     let result = configs.get(action);
     if (!result) {
-      result = safeParseConfig(definition.schema, action, "action");
+      // The timing fields every action has are ingest's business, not the action's schema's.
+      result = safeParseConfig(definition.schema, withoutTiming(action), "action");
       configs.set(action, result);
     }
     return result;
@@ -227,6 +229,9 @@ export function createExecutor(options: ExecutorOptions): Executor {
             deliveryId: delivery.id,
             attempt: context.attempt,
             maxAttempts: context.maxAttempts,
+            ...(typeof delivery.scheduledAt === "number"
+              ? { scheduledAt: delivery.scheduledAt }
+              : {}),
             signal,
             environment: attemptEnvironment,
           }),

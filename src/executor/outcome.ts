@@ -20,6 +20,8 @@ export interface Delivery {
   action: unknown;
   /** 1-based number of this attempt. */
   attempt: number;
+  /** When this attempt was due (epoch ms), if it waited for a time (docs/time.md). */
+  scheduledAt?: number | null;
   /**
    * Whose delivery this is (the change's tenant): a tenant's attempts hold at most its share of
    * the executor's slots. Absent or null: not capped.

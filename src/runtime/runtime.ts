@@ -6,8 +6,10 @@ import type { SqlExecutor } from "../ports/sql.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
+import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
+import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
 import type {
@@ -113,10 +115,48 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /** Claims when deliveries created for later (docs/time.md) come due. */
+  const dueTimer = createDueTimer(clock, () => {
+    if (running && !stopped) dispatcher.pump();
+  });
+
+  /**
+   * Scheduled observers (docs/time.md): fires the ticks due now, then sleeps until the soonest
+   * next one (no polling), and looks again whenever the observers change.
+   */
+  let scheduleTimer: unknown = null;
+  const schedules = createCoalescedTask(
+    async () => {
+      if (stopped) return;
+      const round = await fireDueSchedules(sql, clock.now());
+      if (round.deliveries > 0) dispatcher.pump();
+      armSchedules(round);
+    },
+    (error) => countError(error, "schedules"),
+  );
+  function armSchedules(round: ScheduleRound): void {
+    clock.clearTimeout(scheduleTimer);
+    scheduleTimer = null;
+    if (stopped) return;
+    if (round.more) {
+      void schedules.run();
+      return;
+    }
+    if (round.nextRunAt === null) return;
+    scheduleTimer = clock.setTimeout(
+      () => {
+        scheduleTimer = null;
+        void schedules.run();
+      },
+      Math.max(0, round.nextRunAt - clock.now()),
+    );
+  }
+
   async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
+      void schedules.run();
     }
     return observers;
   }
@@ -155,7 +195,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
-        if (result.deliveries > result.claimed.length) dispatcher.pump();
+        if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
+        if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;
@@ -253,6 +294,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         wake,
       });
       scheduleRetention();
+      await schedules.run();
       const vacuumEvery = await vacuumInterval();
       if (vacuumEvery > 0 && !stopped) scheduleVacuum(vacuumEvery);
       wake();
@@ -264,8 +306,11 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       clock.clearTimeout(retentionTimer);
       clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
+      dueTimer.stop();
+      clock.clearTimeout(scheduleTimer);
       await wakeups?.stop();
       await loop.running;
+      await schedules.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
       running = false;
       logger.log("info", "runtime stopped", { owner });
@@ -289,6 +334,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
     async reload() {
       observers = await loadObserverSet(sql, logger);
+      void schedules.run();
       wake();
       return observers.matcher.size;
     },

@@ -154,4 +154,33 @@ describe("the Worker in wrangler dev", () => {
     expect(second?.headers["webhook-id"]).toBe(first?.headers["webhook-id"]);
     expect(output()).toContain('"stopped"');
   });
+
+  it("fires a scheduled observer's ticks from the cron, then from the ticker's alarm", async () => {
+    receiver.requests.length = 0;
+    receiver.reply(() => ({ status: 204 }));
+    const id = await createObserver("every-second", {
+      entity_type: null,
+      event_type: "SCHEDULE",
+      schedule: "* * * * * *",
+    });
+    // The first cron sees the schedule and sets its first tick; the ticker's alarm chains the
+    // ticks after it (each within a minute), so they fire without another cron.
+    await tick();
+    const deadline = Date.now() + 20_000;
+    while (receiver.requests.filter((r) => r.path === "/every-second").length < 2) {
+      if (Date.now() > deadline) throw new Error(`no scheduled webhooks\n${output()}`);
+      await sleep(100);
+    }
+    await api(`/api/observers/${id}`, { method: "DELETE" });
+    const bodies = receiver.requests
+      .filter((r) => r.path === "/every-second")
+      .map((r) => JSON.parse(r.text) as { event_type: string; after: { scheduled_at: string } });
+    expect(bodies[0]?.event_type).toBe("SCHEDULE");
+    const instants = bodies.map((b) => b.after.scheduled_at);
+    // One delivery per tick: no instant twice.
+    expect(new Set(instants).size).toBe(instants.length);
+    const [events] = await db.sql`SELECT count(*)::int AS n, count(DISTINCT scheduled_at)::int AS d
+      FROM core.tb_observer_event WHERE kind = 'schedule'`;
+    expect(events?.n).toBe(events?.d);
+  });
 });

@@ -146,7 +146,7 @@ export const SURFACE: Record<string, string[]> = {
 };
 
 /** The packages importing each entry loads (test/support/loaded-packages.ts). */
-const CORE_PACKAGES = ["lossless-json", "re2js", "valibot"];
+const CORE_PACKAGES = ["croner", "lossless-json", "re2js", "valibot"];
 const HTTP_PACKAGES = [
   "@hono/zod-openapi",
   "@valibot/to-json-schema",
