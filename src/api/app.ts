@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import { databaseSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -29,6 +30,12 @@ import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
+import {
+  type MetricsApiOptions,
+  metricsRoutes,
+  ROOT_METRICS_PATH,
+  scrape,
+} from "./routes/metrics.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
 
@@ -69,9 +76,12 @@ export interface ObserversApiOptions {
   /**
    * Also serve the OpenAPI document at `/openapi.json` and the docs at `/docs` (default false):
    * for a server that owns its root (the ready servers). A plugin mounted in a host app leaves
-   * those paths to the host; its docs are at `/api/observers/docs` either way.
+   * those paths to the host; its docs are at `/api/observers/docs` either way. The metrics are
+   * then at `/metrics` too.
    */
   rootDocs?: boolean;
+  /** `GET /api/observers/metrics` (and with `rootDocs`, `/metrics`): docs/metrics.md. */
+  metrics?: MetricsApiOptions;
 }
 
 /**
@@ -132,6 +142,27 @@ export function createObserversApi(options: ObserversApiOptions) {
     open.get(`${ROOT_DOCS_PATH}/`, docsPageHandler(ROOT_DOCS_PATH));
   }
 
+  // Metrics: the database's gauges (on the API's connections, bounded), then the host's.
+  const metricsOptions = options.metrics ?? {};
+  const metricsPublic = metricsOptions.public ?? false;
+  const scrapeSources = [
+    databaseSource(
+      sql,
+      metricsOptions.listenerId ?? "default",
+      metricsOptions.gaugeTimeoutMs,
+      (error) =>
+        logger.log("warn", "metrics: the database gauges could not be read", {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    ),
+    ...(metricsOptions.sources ?? []),
+  ];
+  const scrapeRoot = (c: Context<ApiEnv>) => scrape(c, scrapeSources, metricsPublic);
+  if (metricsPublic) {
+    open.route("/api/observers", metricsRoutes(scrapeSources, true));
+    if (options.rootDocs) open.get(ROOT_METRICS_PATH, scrapeRoot);
+  }
+
   const auth = createAuth({
     sql,
     adminToken: options.adminToken ?? null,
@@ -139,6 +170,10 @@ export function createObserversApi(options: ObserversApiOptions) {
     trustedProxies: options.trustedProxies ?? undefined,
     ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
   });
+  if (options.rootDocs && !metricsPublic) {
+    app.use(ROOT_METRICS_PATH, auth);
+    app.get(ROOT_METRICS_PATH, scrapeRoot);
+  }
   for (const path of OWN_PATHS) {
     app.use(path, auth);
     // Input every schema accepts but PostgreSQL or a response could not hold: a 400, not a 500.
@@ -149,6 +184,13 @@ export function createObserversApi(options: ObserversApiOptions) {
   // the first match answers, so dlq/stats must come before {id}/stats.
   const api = open
     .route("/api/observers", runtimeRoutes(deps))
+    // Public metrics were registered before the auth middleware, on `open`.
+    .route(
+      "/api/observers",
+      metricsPublic
+        ? (router() as ReturnType<typeof metricsRoutes>)
+        : metricsRoutes(scrapeSources, false),
+    )
     .route("/api/observers", liveRoutes(deps, options.live))
     .route("/api/observers/dlq", deadLetterRoutes(deps))
     .route("/api/observers", activityRoutes(deps))

@@ -108,6 +108,7 @@ export function planDelivery(
       action,
       attempt: claim.attempt,
       tenant: change.fk_customer_org,
+      traceId: change.trace_id,
     },
   };
 }

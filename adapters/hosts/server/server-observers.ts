@@ -18,6 +18,7 @@ import type { LiveUpgrade } from "../../../src/api/routes/live.ts";
 import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
+import { gaugeSource } from "../../../src/metrics/scrape.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
 import type { SqlExecutor } from "../../../src/ports/sql.ts";
@@ -65,7 +66,10 @@ export interface ObserversOptions {
   logger?: Logger;
   /** Apply migrations in `start()` (default `OBSERVERS_MIGRATE`, on). */
   migrate?: boolean;
-  /** Also serve `/openapi.json` and `/docs` at the root, as the ready servers do (default false). */
+  /**
+   * Also serve `/openapi.json`, `/docs` and `/metrics` at the root, as the ready servers do
+   * (default false).
+   */
   rootDocs?: boolean;
   /** Where notices for people go (the generated token, the embedded guide). Default console.log. */
   print?: (text: string) => void;
@@ -115,6 +119,8 @@ export interface HostLive {
   revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
+  /** Live subscribers (open sockets) now, for the metrics. */
+  readonly size?: number;
 }
 
 /** The host runtime's part: its environment, its WebSockets, how it knows the peer. */
@@ -196,6 +202,17 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     live: live.upgrade,
     onKeyRevoked: (key) => live.revoke(key.id),
     rootDocs: options.rootDocs ?? false,
+    metrics: {
+      public: config.metricsPublic,
+      listenerId: config.listenerId,
+      sources: [
+        gaugeSource(
+          "fraiseql_observer_live_subscribers",
+          "WebSocket subscribers of the live feed open on this process.",
+          () => live.size ?? null,
+        ),
+      ],
+    },
   });
 
   // What start() opened, closed in reverse order by stop() (or by a failed start).
