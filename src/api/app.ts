@@ -3,7 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
-import { databaseSource } from "../metrics/scrape.ts";
+import { databaseSource, processSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -146,6 +146,7 @@ export function createObserversApi(options: ObserversApiOptions) {
   const metricsOptions = options.metrics ?? {};
   const metricsPublic = metricsOptions.public ?? false;
   const scrapeSources = [
+    processSource,
     databaseSource(
       sql,
       metricsOptions.listenerId ?? "default",

@@ -27,14 +27,16 @@ export type ActionErrorType =
   | "circuit_breaker_open"
   | "other_error";
 
-const startTime = metrics.gauge(
-  "fraiseql_observer_start_time_seconds",
-  "When the first runtime of this process (on Workers: this isolate) started, in seconds since the epoch.",
-);
+let startedAtSeconds: number | null = null;
 
-/** Sets the start time once, when the process's first runtime starts (`nowMs`: its clock). */
+/** Notes the start time once, when the process's first runtime starts (`nowMs`: its clock). */
 export function markStarted(nowMs: number): void {
-  if (startTime.value === 0) startTime.set(Math.floor(nowMs / 1000));
+  startedAtSeconds ??= Math.floor(nowMs / 1000);
+}
+
+/** When this process's (isolate's) first runtime started, in Unix seconds; null before. */
+export function startedAt(): number | null {
+  return startedAtSeconds;
 }
 
 export const eventsProcessed = metrics.counter(

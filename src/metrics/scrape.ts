@@ -6,7 +6,7 @@
 import type { SqlClient } from "../ports/sql.ts";
 import { DATABASE_GAUGES, readDatabaseGauges } from "../store/metrics-gauges.ts";
 import { type MetricFamily, renderFamilies } from "./exposition.ts";
-import { metrics } from "./observers.ts";
+import { metrics, startedAt } from "./observers.ts";
 import type { MetricsRegistry } from "./registry.ts";
 
 /** Metric families computed when scraped (a host's gauges, the database's). */
@@ -30,6 +30,13 @@ export function gaugeSource(name: string, help: string, read: () => number | nul
     },
   };
 }
+
+/** The process's start: no sample until a runtime started here (on Workers: in this isolate). */
+export const processSource: ScrapeSource = gaugeSource(
+  "fraiseql_observer_start_time_seconds",
+  "When the first runtime of this process (on Workers: this isolate) started, in seconds since the epoch.",
+  startedAt,
+);
 
 const scrapeErrors = metrics.counter(
   "fraiseql_observer_scrape_errors_total",
