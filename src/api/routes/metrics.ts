@@ -44,11 +44,7 @@ function scrapeRoute(isPublic: boolean) {
         description: "The metrics",
         content: { "text/plain": { schema: z.string() } },
       },
-      403: {
-        description: "A tenant-bound key: the metrics are server-wide",
-        content: { "application/problem+json": { schema: z.object({}).passthrough() } },
-      },
-      ...problems(),
+      ...problems({ extra: [403] }),
     },
   });
 }
