@@ -28,13 +28,25 @@ export function w3cTraceId(traceId: string | null | undefined): string | null {
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/** Random bytes drawn in blocks: one `getRandomValues` call serves 512 span ids. */
+const pool = new Uint8Array(4096);
+let poolOffset = pool.length;
+
 /** A new span id: 8 random bytes as 16 hex digits, never all zero. */
 export function newSpanId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  if (bytes.every((b) => b === 0)) bytes[7] = 1;
+  if (poolOffset + 8 > pool.length) {
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
   let text = "";
-  for (const byte of bytes) text += HEX[byte];
-  return text;
+  let zero = true;
+  for (let i = poolOffset; i < poolOffset + 8; i++) {
+    const byte = pool[i] as number;
+    if (byte !== 0) zero = false;
+    text += HEX[byte];
+  }
+  poolOffset += 8;
+  return zero ? "0000000000000001" : text;
 }
 
 /** The `traceparent` of one attempt for a change-log `trace_id`, or null when it has none usable. */
