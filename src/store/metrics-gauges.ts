@@ -43,6 +43,11 @@ export const DATABASE_GAUGES: readonly DatabaseGauge[] = [
     expression: "(SELECT count(*) FROM (SELECT 1 FROM core.tb_observer_delivery LIMIT $2) d)",
   },
   {
+    name: "fraiseql_observer_observers_enabled",
+    help: "Observers enabled and not deleted, every tenant's.",
+    expression: "(SELECT count(*) FROM core.tb_observer WHERE enabled AND deleted_at IS NULL)",
+  },
+  {
     name: "fraiseql_observer_dlq_items",
     help: "Items in the dead-letter queue (core.tb_observer_dlq), every tenant's.",
     expression: "(SELECT count(*) FROM core.tb_observer_dlq)",

@@ -14,6 +14,7 @@ import type { SqlClient } from "../../src/ports/sql.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { apiClient, problem } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { insertObserver } from "../support/observers.ts";
 import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
 
@@ -62,6 +63,8 @@ describe("GET /api/observers/metrics", () => {
     await db.sql`INSERT INTO core.tb_entity_change_log (object_type, modification_type, object_data,
       created_at) VALUES ('Order', 'INSERT', '{}', now() - interval '90 seconds'),
       ('Order', 'INSERT', '{}', now())`;
+    await insertObserver(db.sql, { name: "counted", actions: [{ type: "log" }] });
+    await insertObserver(db.sql, { name: "off", enabled: false, actions: [{ type: "log" }] });
     let sockets = 2;
     const app = api(db.client, {
       metrics: {
@@ -79,6 +82,7 @@ describe("GET /api/observers/metrics", () => {
       sampleValue(metrics, "fraiseql_observer_change_log_oldest_pending_seconds"),
     ).toBeGreaterThanOrEqual(90);
     expect(sampleValue(metrics, "fraiseql_observer_dlq_items")).toBe(0);
+    expect(sampleValue(metrics, "fraiseql_observer_observers_enabled")).toBe(1);
     expect(sampleValue(metrics, "t_host_sockets")).toBe(2);
     sockets = 5;
     expect(sampleValue(await scrape(), "t_host_sockets")).toBe(5);
