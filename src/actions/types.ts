@@ -87,6 +87,12 @@ export interface ActionRequest<Config> {
   /** Aborted at the action's timeout or at shutdown: pass it to every I/O call. */
   signal: AbortSignal;
   environment: ActionEnvironment;
+  /**
+   * The W3C `traceparent` of this attempt, when its change has a trace id (docs/metrics.md):
+   * `environment.fetch` already sends it on every request; an action talking another protocol
+   * may pass it on.
+   */
+  traceparent?: string;
 }
 
 /** A successful attempt. */

@@ -31,6 +31,7 @@ export type ServerEnvName =
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
   | "OBSERVERS_LIVE_KEY_CHECK_MS"
+  | "OBSERVERS_METRICS_PUBLIC"
   | "OBSERVERS_TRUSTED_PROXIES"
   | "OBSERVERS_TRUSTED_PROXY_HEADER"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
@@ -143,6 +144,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "5000",
     description:
       "How often each server re-checks the API keys of its open WebSockets; a socket whose key was revoked on another server is closed (1008) within this (500 to 60000).",
+  },
+  OBSERVERS_METRICS_PUBLIC: {
+    default: "off",
+    description:
+      "Serve GET /metrics (and /api/observers/metrics) without a token, for a scraper on a private network (on or off). Off: a key bound to no tenant (any scope). docs/metrics.md.",
   },
   OBSERVERS_TRUSTED_PROXIES: {
     default: null,

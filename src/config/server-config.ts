@@ -39,6 +39,8 @@ export interface ServerConfig {
   liveMaxBufferedBytes: number;
   /** How often open WebSockets' keys are re-checked (revoked elsewhere: closed with 1008). */
   liveKeyCheckMs: number;
+  /** `OBSERVERS_METRICS_PUBLIC`: scrapes need no token. */
+  metricsPublic: boolean;
   /** Proxies whose forwarding header names the client; null: none (headers ignored). */
   trustedProxies: { ranges: IpRange[]; header: "x-forwarded-for" | "forwarded" } | null;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
@@ -166,6 +168,7 @@ const envSchema = v.object({
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
   OBSERVERS_LIVE_KEY_CHECK_MS: integer(500, 60_000, 5_000),
+  OBSERVERS_METRICS_PUBLIC: flag(false, "on or off"),
   OBSERVERS_TRUSTED_PROXIES: v.optional(
     v.pipe(
       v.string(),
@@ -263,6 +266,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,
     liveKeyCheckMs: e.OBSERVERS_LIVE_KEY_CHECK_MS,
+    metricsPublic: e.OBSERVERS_METRICS_PUBLIC,
     trustedProxies: e.OBSERVERS_TRUSTED_PROXIES?.length
       ? { ranges: e.OBSERVERS_TRUSTED_PROXIES, header: e.OBSERVERS_TRUSTED_PROXY_HEADER }
       : null,

@@ -27,6 +27,11 @@ export interface Delivery {
    * the executor's slots. Absent or null: not capped.
    */
   tenant?: string | null;
+  /**
+   * The change's trace id (the change log's `trace_id`): its attempts send a W3C `traceparent`
+   * when it is one (src/metrics/trace.ts), and their log lines carry it.
+   */
+  traceId?: string | null;
 }
 
 /** `tb_observer_log` statuses an attempt can end in. */

@@ -118,6 +118,7 @@ export function planDelivery(
       attempt: claim.attempt,
       scheduledAt: claim.scheduled_at,
       tenant: change.fk_customer_org,
+      traceId: change.trace_id,
     },
   };
 }

@@ -3,6 +3,7 @@ import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { JsonValue } from "../json.ts";
+import { eventsProcessed } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -176,6 +177,8 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   // Another runtime matched this batch first and nothing was written. It is draining: leave the
   // rest to it until the next wake-up rather than race it batch for batch.
   if (!written.moved) return { ...IDLE, busy: true };
+  // Committed: these changes are matched, by this process (and by no other).
+  eventsProcessed.inc(taken);
   // Owner is irrelevant for log-only records: they touch no delivery. One the database refuses is
   // quarantined (a minimal log row) rather than failing the others.
   const logged = await recordOutcomesIsolating(sql, "", failures);

@@ -1,6 +1,7 @@
 import { defaultActionRegistry } from "../actions/registry.ts";
 import { toObserversError } from "../errors.ts";
 import { createExecutor } from "../executor/executor.ts";
+import { markStarted, runtimeErrors } from "../metrics/observers.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { readBacklog } from "../store/change-log.ts";
@@ -81,8 +82,14 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   /** When the ingest loop last asked the dispatcher to claim due deliveries. */
   let lastClaimAt = Number.NEGATIVE_INFINITY;
 
+  // The metric's children, resolved once.
+  const errorsIn = {
+    delivery: runtimeErrors.labels("delivery"),
+    match: runtimeErrors.labels("match"),
+  };
   function countError(error: unknown, where: string): void {
     errors++;
+    runtimeErrors.labels(where).inc();
     const failure = toObserversError(error);
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
@@ -104,6 +111,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     onError: countError,
     onFault(message, fields) {
       errors++;
+      errorsIn.delivery.inc();
       logger.log("error", message, fields);
     },
     onRecorded: () => options.onCommitted?.(),
@@ -192,6 +200,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
+        if (result.failures > 0) errorsIn.match.inc(result.failures);
         if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
@@ -281,6 +290,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       if (running || stopped) return;
       observers = await loadObserverSet(sql, logger);
       running = true;
+      markStarted(clock.now());
       logger.log("info", "runtime started", {
         observers: observers.matcher.size,
         listener: listenerId,

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
@@ -182,5 +183,26 @@ describe("the Worker in wrangler dev", () => {
     const [events] = await db.sql`SELECT count(*)::int AS n, count(DISTINCT scheduled_at)::int AS d
       FROM core.tb_observer_event WHERE kind = 'schedule'`;
     expect(events?.n).toBe(events?.d);
+  });
+
+  it("serves /metrics: counters of this isolate, gauges exact from the database", async () => {
+    const dev = worker as WranglerDev;
+    expect((await fetch(`${dev.url}/metrics`)).status).toBe(401);
+    const dead = await db.sql`INSERT INTO core.tb_observer_dlq (fk_observer, observer_name,
+        delivery_id, event_id, object_type, modification_type, action_index, action_type, attempts,
+        max_attempts, change_created_at)
+      SELECT pk_observer, name, gen_random_uuid(), gen_random_uuid(), 'Order', 'INSERT', 0,
+        'webhook', 1, 1, now() FROM core.tb_observer LIMIT 1 RETURNING id`;
+    expect(dead).toHaveLength(1);
+    for (const path of ["/metrics", "/api/observers/metrics"]) {
+      const response = await api(path);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      const metrics = parseExposition(await response.text());
+      const [count] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(sampleValue(metrics, "fraiseql_observer_dlq_items"), path).toBe(count?.n);
+      expect(sampleValue(metrics, "fraiseql_observer_backlog_size"), path).toBe(0);
+      expect(metrics.get("fraiseql_observer_events_processed_total")?.type).toBe("counter");
+    }
   });
 });

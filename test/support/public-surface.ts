@@ -117,6 +117,7 @@ export const SURFACE: Record<string, string[]> = {
     "MAX_BODY_BYTES",
     "MAX_PAGE_SIZE",
     "createObserversApi",
+    "gaugeSource",
     "openApiDocument",
   ],
   "./postgres": [

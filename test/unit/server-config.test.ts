@@ -40,6 +40,7 @@ describe("parseServerConfig", () => {
       shutdownTimeoutMs: 10_000,
       liveMaxBufferedBytes: 4_194_304,
       liveKeyCheckMs: 5_000,
+      metricsPublic: false,
       trustedProxies: null,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
       actionPolicy: DEFAULT_ACTION_POLICY,

@@ -19,6 +19,7 @@ import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
 import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
+import { gaugeSource } from "../../../src/metrics/scrape.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
 import type { SqlExecutor } from "../../../src/ports/sql.ts";
@@ -67,7 +68,7 @@ export interface ObserversOptions {
   /** Apply migrations in `start()` (default `OBSERVERS_MIGRATE`, on). */
   migrate?: boolean;
   /**
-   * Also serve `/openapi.json`, `/docs` and `/console` at the root, as the ready servers do
+   * Also serve `/openapi.json`, `/docs`, `/console` and `/metrics` at the root, as the ready servers do
    * (default false).
    */
   rootDocs?: boolean;
@@ -124,6 +125,8 @@ export interface HostLive {
   revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
+  /** Live subscribers (open sockets) now, for the metrics. */
+  readonly size?: number;
 }
 
 /** The host runtime's part: its environment, its WebSockets, how it knows the peer. */
@@ -213,6 +216,17 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     live: live.upgrade,
     onKeyRevoked: (key) => live.revoke(key.id),
     rootDocs: options.rootDocs ?? false,
+    metrics: {
+      public: config.metricsPublic,
+      listenerId: config.listenerId,
+      sources: [
+        gaugeSource(
+          "fraiseql_observer_live_subscribers",
+          "WebSocket subscribers of the live feed open on this process.",
+          () => live.size ?? null,
+        ),
+      ],
+    },
   });
 
   // What start() opened, closed in reverse order by stop() (or by a failed start).
