@@ -1,0 +1,239 @@
+/**
+ * NATS mode with real processes: a `nats-server -js` of this file's own, the Bun server as
+ * bridge and workers (OBSERVERS_TRANSPORT=nats), a webhook receiver counting deliveries by
+ * webhook-id. Every change must reach the receiver (lost = 0) whatever is killed meanwhile, and
+ * repeats only ever under the original's webhook-id.
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
+import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+import { type ServerProcess, startServer } from "../support/server-process.ts";
+
+let nats: NatsServer;
+let receiver: Receiver;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  receiver = await startReceiver();
+});
+afterAll(async () => {
+  await receiver?.close();
+  await nats?.close();
+});
+
+/** One scenario's database, stream and processes (each scenario has its own subjects). */
+async function scenario(name: string) {
+  const db = await createTestDatabase(`nats-${name}`);
+  await createOrdersTable(db.sql);
+  const path = `/${name}`;
+  await insertObserver(db.sql, {
+    name: `${name}-hook`,
+    actions: [webhook(`${receiver.url}${path}`)],
+    retry_config: { max_attempts: 20, initial_delay_ms: 50, max_delay_ms: 500 },
+  });
+  const env = {
+    DATABASE_URL: db.url,
+    OBSERVERS_TRANSPORT: "nats",
+    NATS_URL: nats.url,
+    OBSERVERS_NATS_STREAM: `events_${name}`,
+    OBSERVERS_NATS_SUBJECT_PREFIX: `test.${name}`,
+    OBSERVERS_NATS_CONSUMER: `workers_${name}`,
+    OBSERVERS_NATS_ACK_WAIT_MS: "2000",
+    OBSERVERS_NATS_BRIDGE_LEASE_MS: "2000",
+    OBSERVERS_LEASE_MS: "2000",
+    OBSERVERS_POLL_INTERVAL_MS: "200",
+  };
+  const processes: ServerProcess[] = [];
+  const start = async (role: "bridge" | "worker" | "all") => {
+    const server = await startServer({ ...env, OBSERVERS_ROLE: role });
+    processes.push(server);
+    return server;
+  };
+  /** Webhook-ids received on this scenario's path, with how often each came. */
+  const received = () => {
+    const ids = new Map<string, number>();
+    for (const request of receiver.requests) {
+      if (request.path !== path) continue;
+      const id = String(request.headers["webhook-id"]);
+      ids.set(id, (ids.get(id) ?? 0) + 1);
+    }
+    return ids;
+  };
+  /** Inserts `count` orders in `batches` transactions, `pauseMs` apart. */
+  const insertOrders = async (count: number, batches: number, pauseMs: number) => {
+    const per = Math.ceil(count / batches);
+    for (let done = 0; done < count; done += per) {
+      const n = Math.min(per, count - done);
+      await db.sql`INSERT INTO public.orders (status) SELECT 'new' FROM generate_series(1, ${n})`;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  };
+  const close = async () => {
+    await Promise.all(processes.map((p) => p.stop()));
+    await db.drop();
+  };
+  return { db, env, start, received, insertOrders, close, path };
+}
+
+/** Distinct webhook-ids of every delivery the database recorded as successful. */
+async function loggedDeliveries(db: TestDatabase): Promise<number> {
+  const rows = await db.sql<{ n: string }[]>`
+    SELECT count(DISTINCT delivery_id)::text AS n FROM core.tb_observer_log WHERE status = 'success'`;
+  return Number(rows[0]?.n ?? 0);
+}
+
+describe("NATS mode", () => {
+  it("one bridge and two workers deliver every change once, through kill -9 of a worker, of the bridge, and a NATS restart", async () => {
+    const s = await scenario("chaos");
+    try {
+      const bridge = await s.start("bridge");
+      const workerA = await s.start("worker");
+      await s.start("worker");
+      const total = 3_000;
+      const load = s.insertOrders(total, 60, 50);
+
+      await eventually(() => (s.received().size > 300 ? true : undefined), "first deliveries");
+      await workerA.kill9();
+      await eventually(() => (s.received().size > 900 ? true : undefined), "deliveries go on");
+      await s.start("worker");
+      await bridge.kill9();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await s.start("bridge");
+      await eventually(() => (s.received().size > 1_800 ? true : undefined), "after the bridge");
+      await nats.kill9();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await nats.restart();
+      await load;
+
+      const ids = await eventually(
+        () => {
+          const ids = s.received();
+          return ids.size >= total ? ids : undefined;
+        },
+        `all ${total} changes delivered`,
+        90_000,
+      );
+      expect(ids.size).toBe(total);
+      // Each webhook-id is one (change, observer, action): the database agrees on the count.
+      expect(await loggedDeliveries(s.db)).toBe(total);
+      // The stream holds each change once: the killed bridge's republish was dropped as duplicate.
+      const nc = await connect({ servers: nats.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const info = await jsm.streams.info("events_chaos");
+        expect(info.state.messages).toBe(total);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await s.close();
+    }
+  }, 180_000);
+
+  it("dead-letters a message it cannot decode, with its raw payload, and goes on", async () => {
+    const s = await scenario("poison");
+    try {
+      const worker = await s.start("all");
+      const nc = await connect({ servers: nats.url });
+      try {
+        const js = jetstream(nc);
+        await js.publish("test.poison.Order.INSERT", new TextEncoder().encode("{not json"));
+      } finally {
+        await nc.close();
+      }
+      const rows = await eventually(async () => {
+        const rows = await s.db.sql<{ subject: string; payload: Buffer; error: string }[]>`
+          SELECT subject, payload, error FROM core.tb_nats_dead_letter`;
+        return rows.length > 0 ? rows : undefined;
+      }, "the dead letter");
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.subject).toBe("test.poison.Order.INSERT");
+      expect(rows[0]?.payload.toString("utf8")).toBe("{not json");
+      expect(rows[0]?.error).toMatch(/not UTF-8 JSON/);
+      // Terminated, not left pending; and the worker delivers what follows.
+      await s.insertOrders(5, 1, 0);
+      await eventually(() => (s.received().size === 5 ? true : undefined), "the next changes");
+      const health = await eventually(async () => {
+        const body = (await (await worker.api("/api/observers/runtime/health")).json()) as {
+          transport: { consumer: { num_ack_pending: number; num_pending: number } };
+        };
+        const c = body.transport.consumer;
+        return c.num_ack_pending === 0 && c.num_pending === 0 ? body : undefined;
+      }, "the consumer drained");
+      expect(health.transport.consumer.num_pending).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it("publishes FraiseQL's EntityEvent format that a plain NATS subscriber (not ours) receives", async () => {
+    const s = await scenario("plain");
+    try {
+      const nc = await connect({ servers: nats.url });
+      const seen: { subject: string; id: string | undefined; body: Record<string, unknown> }[] =
+        [];
+      const sub = nc.subscribe("test.plain.>", {
+        callback: (_error, msg) => {
+          seen.push({
+            subject: msg.subject,
+            id: msg.headers?.get("Nats-Msg-Id"),
+            body: msg.json<Record<string, unknown>>(),
+          });
+        },
+      });
+      await nc.flush();
+      try {
+        await s.start("bridge");
+        await s.db.sql`INSERT INTO public.orders (status, total, org) VALUES ('paid', 12.5, 7)`;
+        await s.db.sql`UPDATE public.orders SET status = 'shipped'`;
+        await eventually(() => (seen.length === 2 ? true : undefined), "two messages");
+      } finally {
+        sub.unsubscribe();
+        await nc.close();
+      }
+      const [insert, update] = seen;
+      expect(insert?.subject).toBe("test.plain.Order.INSERT");
+      expect(update?.subject).toBe("test.plain.Order.UPDATE");
+      expect(insert?.id).toBe(insert?.body.id);
+      expect(insert?.body).toMatchObject({
+        event_type: "INSERT",
+        entity_type: "Order",
+        data: { status: "paid", total: 12.5, org: 7 },
+        changes: null,
+        op: "c",
+        before: null,
+        after: { status: "paid", total: 12.5, org: 7 },
+      });
+      expect(Object.keys(insert?.body ?? {})).toEqual(
+        expect.arrayContaining([
+          "id",
+          "event_type",
+          "entity_type",
+          "entity_id",
+          "data",
+          "changes",
+          "user_id",
+          "tenant_id",
+          "timestamp",
+          "duration_ms",
+          "seq",
+          "actor_type",
+          "acting_for",
+          "schema_version",
+          "cdc_source",
+        ]),
+      );
+      expect(update?.body).toMatchObject({
+        event_type: "UPDATE",
+        op: "u",
+        data: { status: "shipped" },
+      });
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+});
