@@ -6,6 +6,7 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
@@ -14,6 +15,12 @@ import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
 let nats: NatsServer;
+
+function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL must be set for the NATS tests (a worker dedups on Redis)");
+  return url;
+}
 let receiver: Receiver;
 
 beforeAll(async () => {
@@ -48,8 +55,8 @@ async function scenario(name: string) {
     OBSERVERS_POLL_INTERVAL_MS: "200",
   };
   const processes: ServerProcess[] = [];
-  const start = async (role: "bridge" | "worker" | "all") => {
-    const server = await startServer({ ...env, OBSERVERS_ROLE: role });
+  const start = async (role: "bridge" | "worker" | "all", extra: Record<string, string> = {}) => {
+    const server = await startServer({ ...env, OBSERVERS_ROLE: role, ...extra });
     processes.push(server);
     return server;
   };
@@ -63,20 +70,25 @@ async function scenario(name: string) {
     }
     return ids;
   };
+  const progress = { inserted: 0 };
   /** Inserts `count` orders in `batches` transactions, `pauseMs` apart. */
   const insertOrders = async (count: number, batches: number, pauseMs: number) => {
     const per = Math.ceil(count / batches);
     for (let done = 0; done < count; done += per) {
       const n = Math.min(per, count - done);
       await db.sql`INSERT INTO public.orders (status) SELECT 'new' FROM generate_series(1, ${n})`;
+      progress.inserted += n;
       await new Promise((resolve) => setTimeout(resolve, pauseMs));
     }
   };
+  /** Resolves once `count` changes were inserted. */
+  const inserted = (count: number) =>
+    eventually(() => (progress.inserted >= count ? true : undefined), `${count} inserted`, 60_000);
   const close = async () => {
     await Promise.all(processes.map((p) => p.stop()));
     await db.drop();
   };
-  return { db, env, start, received, insertOrders, close, path };
+  return { db, env, start, received, insertOrders, inserted, close, path };
 }
 
 /** Distinct webhook-ids of every delivery the database recorded as successful. */
@@ -92,21 +104,31 @@ describe("NATS mode", () => {
     try {
       const bridge = await s.start("bridge");
       const workerA = await s.start("worker");
-      await s.start("worker");
+      // The other worker checks Redis first (REDIS_URL), then PostgreSQL.
+      const workerB = await s.start("worker", { REDIS_URL: redisUrl() });
       const total = 3_000;
-      const load = s.insertOrders(total, 60, 50);
-
-      await eventually(() => (s.received().size > 300 ? true : undefined), "first deliveries");
+      // About 10 s of load (30 changes every 100 ms); each fault lands while it runs.
+      const load = s.insertOrders(total, 100, 100);
+      await s.inserted(400);
       await workerA.kill9();
-      await eventually(() => (s.received().size > 900 ? true : undefined), "deliveries go on");
+      await s.inserted(900);
       await s.start("worker");
       await bridge.kill9();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await s.inserted(1_300);
       await s.start("bridge");
-      await eventually(() => (s.received().size > 1_800 ? true : undefined), "after the bridge");
+      await s.inserted(1_900);
       await nats.kill9();
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // NATS down: health says so (503, with the reason), and nothing is lost meanwhile.
+      const down = await eventually(async () => {
+        const response = await workerB.api("/api/observers/runtime/health");
+        return response.status === 503 ? await response.json() : undefined;
+      }, "a 503 while NATS is down");
+      expect(down).toMatchObject({
+        transport: { transport: "nats", role: "worker", healthy: false },
+      });
+      expect(String(down.transport.reason)).toMatch(/NATS/);
       await nats.restart();
+      expect(s.received().size).toBeLessThan(total);
       await load;
 
       const ids = await eventually(
@@ -118,8 +140,40 @@ describe("NATS mode", () => {
         90_000,
       );
       expect(ids.size).toBe(total);
-      // Each webhook-id is one (change, observer, action): the database agrees on the count.
-      expect(await loggedDeliveries(s.db)).toBe(total);
+      const repeats = [...ids.values()].filter((n) => n > 1).length;
+      console.log(`NATS chaos: ${total} changes, ${ids.size} webhook-ids, ${repeats} repeated`);
+      // Each webhook-id is one (change, observer, action); the database records each as done
+      // (a killed worker's unrecorded attempts are made again, under the same id, when their
+      // leases run out).
+      await eventually(
+        async () => ((await loggedDeliveries(s.db)) === total ? true : undefined),
+        "every delivery recorded",
+        30_000,
+      );
+      // Worker B recorded the changes it matched in Redis (SET NX with a TTL), checked first.
+      const redis = createClient({ url: redisUrl() });
+      await redis.connect();
+      try {
+        const events = await s.db.sql<{ id: string }[]>`
+          SELECT id::text AS id FROM core.tb_entity_change_log`;
+        const values = await redis.mGet(
+          events.map((e) => `fraiseql:observers:nats:matched:${e.id}`),
+        );
+        const remembered = values.filter((v) => v !== null).length;
+        expect(remembered).toBeGreaterThan(0);
+        expect(remembered).toBeLessThanOrEqual(total);
+        const ttl = await redis.ttl(
+          `fraiseql:observers:nats:matched:${events[values.findIndex((v) => v !== null)]?.id}`,
+        );
+        expect(ttl).toBeGreaterThan(0);
+      } finally {
+        await redis.quit();
+      }
+      const pending = await s.db.sql<{ n: string }[]>`
+        SELECT count(*)::text AS n FROM core.tb_observer_delivery`;
+      expect(pending[0]?.n).toBe("0");
+      const unknown = [...ids.keys()].filter((id) => !id.match(/^[0-9a-f-]{36}$/));
+      expect(unknown).toEqual([]);
       // The stream holds each change once: the killed bridge's republish was dropped as duplicate.
       const nc = await connect({ servers: nats.url });
       try {
@@ -137,7 +191,11 @@ describe("NATS mode", () => {
   it("dead-letters a message it cannot decode, with its raw payload, and goes on", async () => {
     const s = await scenario("poison");
     try {
-      const worker = await s.start("all");
+      // Credentials in NATS_URL (ignored by this server) never show in output or answers.
+      const worker = await s.start("all", {
+        NATS_URL: nats.url.replace("nats://", "nats://natsuser:nats-secret-pass@"),
+        LOG_LEVEL: "info",
+      });
       const nc = await connect({ servers: nats.url });
       try {
         const js = jetstream(nc);
@@ -165,6 +223,9 @@ describe("NATS mode", () => {
         return c.num_ack_pending === 0 && c.num_pending === 0 ? body : undefined;
       }, "the consumer drained");
       expect(health.transport.consumer.num_pending).toBe(0);
+      expect(JSON.stringify(health)).not.toContain("nats-secret-pass");
+      expect(worker.output()).toContain("NATS mode");
+      expect(worker.output()).not.toContain("nats-secret-pass");
     } finally {
       await s.close();
     }
@@ -174,8 +235,7 @@ describe("NATS mode", () => {
     const s = await scenario("plain");
     try {
       const nc = await connect({ servers: nats.url });
-      const seen: { subject: string; id: string | undefined; body: Record<string, unknown> }[] =
-        [];
+      const seen: { subject: string; id: string | undefined; body: Record<string, unknown> }[] = [];
       const sub = nc.subscribe("test.plain.>", {
         callback: (_error, msg) => {
           seen.push({
