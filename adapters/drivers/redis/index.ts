@@ -3,8 +3,3 @@ export {
   type RedisCacheStore,
   type RedisCacheStoreOptions,
 } from "./redis-cache-store.ts";
-export {
-  createRedisIngestDedup,
-  type RedisIngestDedup,
-  type RedisIngestDedupOptions,
-} from "./redis-ingest-dedup.ts";

@@ -12,8 +12,7 @@ import type { SqlClient } from "../../../src/ports/sql.ts";
 import type { ChangeTransport, TransportHealth } from "../../../src/ports/transport.ts";
 import type { RuntimeTransportOptions } from "../../../src/runtime/types.ts";
 import { createBridge } from "../../../src/transport/bridge.ts";
-import { connectNatsTransport } from "../../drivers/nats/index.ts";
-import { createRedisIngestDedup } from "../../drivers/redis/index.ts";
+import { createRedisIngestDedup } from "../../drivers/redis/redis-ingest-dedup.ts";
 
 /** NATS mode's part of a server: the runtime's options, and the connection's lifetime. */
 export interface NatsMode {
@@ -73,6 +72,8 @@ export function createNatsMode(config: ServerConfig, sql: SqlClient, logger: Log
       health: async () => (connection ? connection.health() : notConnected),
     },
     async open() {
+      // Loaded only in NATS mode: a PostgreSQL-mode server never needs the NATS client.
+      const { connectNatsTransport } = await import("../../drivers/nats/index.ts");
       connection = await connectNatsTransport({
         url,
         stream,
