@@ -29,6 +29,14 @@ const DEFAULT_RETENTION: RetentionOptions = {
   intervalMs: 60 * 60_000,
 };
 
+/** Health's transport in PostgreSQL mode: the runtime reads the change log itself. */
+const POSTGRES_TRANSPORT: TransportHealth = {
+  transport: "postgres",
+  role: "all",
+  healthy: true,
+  reason: null,
+};
+
 /** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
 const DEFAULT_VACUUM_INTERVAL_MS = 10_000;
 /** Deliveries one ingest statement creates at most, unless `ingestMaxDeliveries` says otherwise. */
@@ -351,7 +359,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
     async health(): Promise<RuntimeHealth> {
       const backlog = await readBacklog(sql, listenerId);
-      const broker = transport ? await transportHealth() : undefined;
+      const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
         observer_count: observers.matcher.size,
@@ -363,7 +371,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           due_deliveries: backlog.due,
           oldest_pending_ms: backlog.oldestMs,
         },
-        ...(broker ? { transport: broker } : {}),
+        transport: broker,
       };
     },
 

@@ -25,7 +25,10 @@ export interface RuntimeHealth {
   /** Failures this process has counted: unreadable changes, conditions that could not be evaluated, database errors. */
   errors: number;
   lag: RuntimeLag;
-  /** NATS mode only: the broker, the stream's and the consumer's lag; unhealthy answers 503. */
+  /**
+   * How changes reach this runtime: `postgres` (it reads the change log), or `nats` with the
+   * broker's connection and the stream's and consumer's lag; unhealthy answers 503.
+   */
   transport?: TransportHealth;
 }
 
