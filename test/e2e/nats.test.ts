@@ -233,6 +233,8 @@ describe("NATS mode", () => {
       expect(JSON.stringify(health)).not.toContain("nats-secret-pass");
       expect(worker.output()).toContain("NATS mode");
       expect(worker.output()).not.toContain("nats-secret-pass");
+      // A graceful stop drains and exits 0.
+      expect(await worker.stop()).toBe(0);
     } finally {
       await s.close();
     }
@@ -254,16 +256,44 @@ describe("NATS mode", () => {
       });
       await nc.flush();
       try {
-        // On Deno: the Node transport of @nats-io runs there too.
-        await s.start("bridge", {}, "deno");
+        // Two bridges, one on Deno (the Node transport of @nats-io runs there too): one leads.
+        const bridges = [await s.start("bridge", {}, "deno"), await s.start("bridge")];
+        const leaders = async () => {
+          const states = await Promise.all(
+            bridges.map(async (b) => {
+              if (b.child.exitCode !== null || b.child.signalCode !== null) return false;
+              const body = (await (await b.api("/api/observers/runtime/health")).json()) as {
+                transport: { bridge: { leader: boolean } };
+              };
+              return body.transport.bridge.leader;
+            }),
+          );
+          return states;
+        };
+        const first = await eventually(async () => {
+          const states = await leaders();
+          return states.filter(Boolean).length === 1 ? states : undefined;
+        }, "one leading bridge");
         await s.db.sql`INSERT INTO public.orders (status, total, org) VALUES ('paid', 12.5, 7)`;
+        await eventually(() => (seen.length === 1 ? true : undefined), "the insert");
+        // The leader dies: the other takes over once the lease runs out, and publishes.
+        const leader = bridges[first.indexOf(true)] as ServerProcess;
+        await leader.kill9();
         await s.db.sql`UPDATE public.orders SET status = 'shipped'`;
-        await eventually(() => (seen.length === 2 ? true : undefined), "two messages");
+        // A plain (core NATS) subscriber may also see the dead leader's last batch again, under
+        // the same Nats-Msg-Id; the stream itself keeps each change once.
+        await eventually(
+          () => (seen.some((m) => m.subject.endsWith(".UPDATE")) ? true : undefined),
+          "the update",
+        );
+        expect(await leaders()).toEqual(first.map((led) => !led));
       } finally {
         sub.unsubscribe();
         await nc.close();
       }
-      const [insert, update] = seen;
+      const insert = seen.find((m) => m.subject.endsWith(".INSERT"));
+      const update = seen.find((m) => m.subject.endsWith(".UPDATE"));
+      expect(new Set(seen.map((m) => m.id)).size).toBe(2);
       expect(insert?.subject).toBe("test.plain.Order.INSERT");
       expect(update?.subject).toBe("test.plain.Order.UPDATE");
       expect(insert?.id).toBe(insert?.body.id);
