@@ -4,6 +4,7 @@
  * be decoded.
  */
 import type { SqlExecutor } from "../ports/sql.ts";
+import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import type { LeasedDelivery, NewDelivery } from "./deliveries.ts";
 import { arrayColumn } from "./pg-array.ts";
 
@@ -151,6 +152,19 @@ export async function writeTransportIngest(
     }
   }
   return { recorded, leased };
+}
+
+/** Change-log rows by id (for messages sent without their images), as the reader selects them. */
+export async function readChangeRows(
+  sql: SqlExecutor,
+  changeLogIds: readonly string[],
+): Promise<Map<string, ChangeRow>> {
+  const rows = await sql.query<ChangeRow>(
+    `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
+     WHERE c.pk_entity_change_log = ANY($1::text::bigint[])`,
+    [arrayColumn(changeLogIds, (id) => id)],
+  );
+  return new Map(rows.map((row) => [row.pk_entity_change_log, row]));
 }
 
 /** A message that could not be decoded, kept with its raw payload. */

@@ -87,7 +87,8 @@ export function createBridge(options: BridgeOptions): Bridge {
       if (!(await holdLease())) return;
       const batch = await readNextChanges(sql, options.name, batchSize);
       if (!batch || batch.rows.length === 0) return;
-      const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix));
+      const max = publisher.maxPayloadBytes?.();
+      const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix, max));
       await publisher.publish(messages);
       const last = batch.rows[batch.rows.length - 1];
       if (!last) return;

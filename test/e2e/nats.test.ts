@@ -5,9 +5,12 @@
  * repeats only ever under the original's webhook-id.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHANGE_COLUMNS, type ChangeRow } from "../../src/store/change-log.ts";
+import { encodeChange } from "../../src/transport/wire.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -235,6 +238,38 @@ describe("NATS mode", () => {
       expect(worker.output()).not.toContain("nats-secret-pass");
       // A graceful stop drains and exits 0.
       expect(await worker.stop()).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it("reads a change sent without its images (too large for the broker) from the change log", async () => {
+    const s = await scenario("large");
+    try {
+      await s.start("worker");
+      await s.db.sql`INSERT INTO public.orders (status, total) VALUES ('big', 99)`;
+      // No bridge runs: publish the change as a bridge would under a 1.5 KB broker limit.
+      const [row] = await s.db.sql.unsafe<ChangeRow[]>(
+        `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c`,
+      );
+      const change = encodeChange(row as ChangeRow, "test.large", 1_500);
+      expect(JSON.parse(change.payload)).toMatchObject({ truncated: true, data: null });
+      const nc = await connect({ servers: nats.url });
+      try {
+        const h = headers();
+        for (const [name, value] of Object.entries(change.headers)) h.set(name, value);
+        await jetstream(nc).publish(change.subject, change.payload, {
+          msgID: change.messageId,
+          headers: h,
+        });
+      } finally {
+        await nc.close();
+      }
+      await eventually(() => (s.received().size === 1 ? true : undefined), "the delivery");
+      const request = receiver.requests.find((r) => r.path === s.path);
+      expect(JSON.parse(request?.text ?? "{}")).toMatchObject({
+        after: { status: "big", total: 99 },
+      });
     } finally {
       await s.close();
     }

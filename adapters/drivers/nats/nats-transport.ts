@@ -196,6 +196,7 @@ export async function connectNatsTransport(
   }
 
   const publisher: ChangePublisher = {
+    maxPayloadBytes: () => nc.info?.max_payload,
     async publish(changes: readonly OutgoingChange[]) {
       const encoder = new TextEncoder();
       // Sent in order on one connection; each resolves on the stream's acknowledgement.

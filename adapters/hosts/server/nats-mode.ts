@@ -42,7 +42,10 @@ export function createNatsMode(config: ServerConfig, sql: SqlClient, logger: Log
   const bridge = bridges
     ? createBridge({
         sql,
-        publisher: { publish: (changes) => opened().publisher.publish(changes) },
+        publisher: {
+          publish: (changes) => opened().publisher.publish(changes),
+          maxPayloadBytes: () => connection?.publisher.maxPayloadBytes?.(),
+        },
         clock: systemClock,
         logger,
         subjectPrefix,
