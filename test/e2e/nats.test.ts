@@ -28,7 +28,11 @@ let receiver: Receiver;
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  receiver = await startReceiver();
+  // Slow receivers (path /slow) answer after 2.5 s: longer than a 1 s ack wait.
+  receiver = await startReceiver(async (request) => {
+    if (request.path === "/slow") await new Promise((resolve) => setTimeout(resolve, 2_500));
+    return { status: 204 };
+  });
 });
 afterAll(async () => {
   await receiver?.close();
@@ -238,6 +242,37 @@ describe("NATS mode", () => {
       expect(worker.output()).not.toContain("nats-secret-pass");
       // A graceful stop drains and exits 0.
       expect(await worker.stop()).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it("keeps a message in progress while a slow action runs past the ack wait", async () => {
+    const s = await scenario("slow");
+    try {
+      const worker = await s.start("all", { OBSERVERS_NATS_ACK_WAIT_MS: "1000" });
+      await s.insertOrders(3, 1, 0);
+      await eventually(() => (s.received().size === 3 ? true : undefined), "three deliveries");
+      const consumer = await eventually(async () => {
+        const body = (await (await worker.api("/api/observers/runtime/health")).json()) as {
+          transport: { consumer: { num_ack_pending: number; num_redelivered: number } };
+        };
+        return body.transport.consumer.num_ack_pending === 0 ? body.transport.consumer : undefined;
+      }, "every message acknowledged");
+      // working() heartbeats held the messages: none was handed out again (each of the three
+      // was delivered once: the consumer's delivery sequence is 3).
+      expect(consumer.num_redelivered).toBe(0);
+      const nc = await connect({ servers: nats.url });
+      try {
+        const info = await (await jetstreamManager(nc)).consumers.info(
+          "events_slow",
+          "workers_slow",
+        );
+        expect(info.delivered.consumer_seq).toBe(3);
+      } finally {
+        await nc.close();
+      }
+      expect([...s.received().values()]).toEqual([1, 1, 1]);
     } finally {
       await s.close();
     }
