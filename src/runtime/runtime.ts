@@ -7,7 +7,7 @@ import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
-import { pruneIngested } from "../store/transport.ts";
+import { pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { ingestBatch } from "./ingest.ts";
@@ -285,7 +285,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       sweepRetention(sql, retention)
         .then(async (deleted) =>
           worker
-            ? { ...deleted, matched: await pruneIngested(sql, retention.changeLogDays) }
+            ? {
+                ...deleted,
+                ...(await pruneTransportTables(sql, retention.changeLogDays, retention.dlqDays)),
+              }
             : deleted,
         )
         .then((deleted) => logger.log("info", "retention sweep", { ...deleted }))
