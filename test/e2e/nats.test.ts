@@ -247,6 +247,39 @@ describe("NATS mode", () => {
     }
   }, 60_000);
 
+  it("authenticates with the credentials in NATS_URL and never shows them", async () => {
+    const secured = await startNatsServer(["--user", "natsuser", "--pass", "nats-auth-secret"]);
+    const s = await scenario("auth");
+    try {
+      const url = secured.url.replace("nats://", "nats://natsuser:nats-auth-secret@");
+      const worker = await s.start("all", { NATS_URL: url, LOG_LEVEL: "info" });
+      await s.insertOrders(2, 1, 0);
+      await eventually(() => (s.received().size === 2 ? true : undefined), "two deliveries");
+      const health = await worker.api("/api/observers/runtime/health");
+      expect(health.status).toBe(200);
+      expect(await health.text()).not.toContain("nats-auth-secret");
+      expect(worker.output()).not.toContain("nats-auth-secret");
+      // A wrong password: start-up fails, naming NATS_URL, quoting neither URL nor password.
+      const refused = await startServer({
+        ...s.env,
+        NATS_URL: secured.url.replace("nats://", "nats://natsuser:wrong-nats-secret@"),
+        OBSERVERS_ROLE: "worker",
+      }).then(
+        (server) => {
+          void server.kill9();
+          return "started";
+        },
+        (error: Error) => error.message,
+      );
+      expect(refused).toMatch(/exited with 1/);
+      expect(refused).toMatch(/could not connect to NATS at NATS_URL/);
+      expect(refused).not.toContain("wrong-nats-secret");
+    } finally {
+      await s.close();
+      await secured.close();
+    }
+  }, 60_000);
+
   it("keeps a message in progress while a slow action runs past the ack wait", async () => {
     const s = await scenario("slow");
     try {

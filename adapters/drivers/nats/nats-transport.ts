@@ -69,6 +69,27 @@ function reasonOf(error: unknown): string {
 }
 
 /**
+ * The client's options for `NATS_URL`: `nats://host:port` or `tls://host:port` (TLS required),
+ * with `user:pass@` (user and password) or `token@` (a token). The client reads neither the
+ * scheme nor credentials from a URL itself.
+ */
+function connectionOptions(url: string) {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error("NATS_URL is not a URL");
+  }
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  return {
+    servers: parsed.port ? parsed.host : `${parsed.host}:4222`,
+    ...(parsed.protocol === "tls:" ? { tls: {} } : {}),
+    ...(user && pass ? { user, pass } : user ? { token: user } : {}),
+  };
+}
+
+/**
  * Connects to NATS (failing with a clear error, naming `NATS_URL` but not quoting it, when the
  * server cannot be reached) and returns the transport.
  */
@@ -83,7 +104,7 @@ export async function connectNatsTransport(
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: options.url,
+      ...connectionOptions(options.url),
       name: options.name ?? "fraiseql-observers",
       reconnect: true,
       maxReconnectAttempts: -1,
