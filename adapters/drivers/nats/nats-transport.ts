@@ -249,6 +249,8 @@ export async function connectNatsTransport(
           const c = await js.consumers.get(options.stream, options.consumer);
           messages = await c.consume({ max_messages: maxMessages });
           signal.addEventListener("abort", abort, { once: true });
+          // Stopped while connecting: the listener came too late to hear it.
+          if (signal.aborted) abort();
           await drainInBatches(messages, handle, maxMessages, room, signal);
           failures = 0;
         } catch (error: unknown) {
