@@ -194,6 +194,8 @@ describe("NATS mode", () => {
         const jsm = await jetstreamManager(nc);
         const info = await jsm.streams.info("events_chaos");
         expect(info.state.messages).toBe(total);
+        // Created with the change log's retention as its age limit (default 7 days).
+        expect(info.config.max_age).toBe(7 * 86_400 * 1e9);
       } finally {
         await nc.close();
       }

@@ -50,6 +50,11 @@ export interface NatsTransportOptions {
   maxAckPending?: number;
   /** The stream's duplicate window (default 120 000 ms): a republish within it is dropped. */
   duplicateWindowMs?: number;
+  /**
+   * How long the stream keeps messages, when this process creates it (default 7 days; an existing
+   * stream's limits are left as they are).
+   */
+  maxAgeMs?: number;
   /** How long a publish waits for the stream's acknowledgement (default 5 000 ms). */
   publishTimeoutMs?: number;
   /** Shown in the server's connection list. */
@@ -155,6 +160,7 @@ export async function connectNatsTransport(
           storage: StorageType.File,
           retention: RetentionPolicy.Limits,
           duplicate_window: nanos(duplicateWindowMs),
+          max_age: nanos(options.maxAgeMs ?? 7 * 86_400_000),
         });
         logger.log("info", "NATS stream created", { stream: options.stream, subjects });
         return;
