@@ -151,6 +151,12 @@ describe("NATS mode", () => {
         90_000,
       );
       expect(ids.size).toBe(total);
+      // NATS is back: so is health.
+      const up = await eventually(async () => {
+        const response = await workerB.api("/api/observers/runtime/health");
+        return response.status === 200 ? await response.json() : undefined;
+      }, "a 200 once NATS is back");
+      expect(up).toMatchObject({ transport: { healthy: true, connection: "connected" } });
       const repeats = [...ids.values()].filter((n) => n > 1).length;
       console.log(`NATS chaos: ${total} changes, ${ids.size} webhook-ids, ${repeats} repeated`);
       // Each webhook-id is one (change, observer, action); the database records each as done
