@@ -70,8 +70,14 @@ export function createBridge(options: BridgeOptions): Bridge {
   let retryTimer: unknown = null;
   let failures = 0;
 
+  /** When this bridge last renewed its lease (its own clock): renewed again after a quarter of it. */
+  let renewedAt = Number.NEGATIVE_INFINITY;
   async function holdLease(): Promise<boolean> {
+    // A leader that renewed recently still holds it: no round trip per batch.
+    if (leader && clock.now() - renewedAt < leaseMs / 4) return true;
+    const asked = clock.now();
     const held = await holdBridgeLease(sql, options.name, owner, leaseMs);
+    if (held) renewedAt = asked;
     if (held !== leader) {
       logger.log("info", held ? "bridge leads: publishing" : "bridge lost the lease", {
         bridge: owner,
