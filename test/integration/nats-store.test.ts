@@ -100,7 +100,7 @@ describe("undecodable messages and retention", () => {
     await recordUndecodedMessage(db.client, message);
     const kept = await db.sql`SELECT payload, headers, error FROM core.tb_nats_dead_letter`;
     expect(kept).toHaveLength(1);
-    expect([...(kept[0]?.payload as Buffer)]).toEqual([...raw]);
+    expect([...((kept[0]?.payload as Buffer | undefined) ?? [])]).toEqual([...raw]);
     expect(kept[0]?.headers).toEqual({ "Nats-Msg-Id": ["x"] });
 
     await db.sql`UPDATE core.tb_nats_dead_letter SET created_at = now() - interval '40 days'`;
