@@ -93,8 +93,10 @@ describe("prefetched jobs", () => {
   it("a buffered batch held by a process that died comes back once its leases run out", async () => {
     const dying = createPostgresClient(db.url, { max: 2 });
     const { runner: dead, calls: deadCalls } = await stalledRunner("dead", dying);
-    const held = (await db.sql<{ n: number }[]>`SELECT (payload->>'n')::int AS n FROM core.tb_job
-      WHERE lease_owner = 'dead' AND status = 'running'`).map((row) => row.n);
+    const held = (
+      await db.sql<{ n: number }[]>`SELECT (payload->>'n')::int AS n FROM core.tb_job
+      WHERE lease_owner = 'dead' AND status = 'running'`
+    ).map((row) => row.n);
     expect(held).toHaveLength(4);
     // The process "dies": its connections go, so nothing of it renews or writes any more.
     await dying.close();
@@ -120,9 +122,12 @@ describe("prefetched jobs", () => {
     await dead.stop(0);
 
     // Each job ran to success once: the dead process's 4 first ones, the survivor's all others.
-    expect(deadCalls.slice(0, 4).concat(ranElsewhere).sort((a, b) => a - b)).toEqual(
-      Array.from({ length: JOBS }, (_, i) => i + 1),
-    );
+    expect(
+      deadCalls
+        .slice(0, 4)
+        .concat(ranElsewhere)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: JOBS }, (_, i) => i + 1));
     // The lost jobs' attempts count, as for any job of a process that died; the others ran once.
     for (const n of held) expect(state.attempts[String(n)]).toBe(2);
     expect(Object.values(state.attempts).filter((attempts) => attempts === 1)).toHaveLength(
