@@ -1,8 +1,10 @@
 /**
  * Runs builtin jobs (core.tb_job) with handlers registered in code: `observers.jobs.register(task,
- * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner; the lease is extended
- * every third of its length while the handler runs, so jobs may run for hours, and a crashed
- * process's jobs come due again when their leases run out. A job cancelled through the API, or
+ * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner: a task's free slots,
+ * plus a prefetch while its handlers end fast, buffered until a slot frees (released at shutdown,
+ * or when still unstarted a heartbeat later). Leases are extended every third of their length
+ * while a job runs or waits, so jobs may run for hours, and a crashed process's jobs come due again
+ * when their leases run out. A job cancelled through the API, or
  * whose lease was lost, has its handler's signal aborted at the next renewal. Handlers get an
  * `AbortSignal` that also fires at their timeout and at shutdown; a failure is retried with the
  * observers' backoff, and the last one marks the job failed with its error. Wake-ups: LISTEN on
@@ -110,8 +112,6 @@ interface Registration {
   running: number;
   /** Claimed (leased) jobs waiting for a free slot, oldest first, with when they were claimed. */
   buffer: { job: ClaimedJob; since: number }[];
-  /** How many jobs to claim beyond the free slots (see `prefetchFor`). */
-  prefetch: number;
   /** Handlers ended so far, and at the last claim, with its time and round trip. */
   ended: number;
   lastClaim: { at: number; ended: number; roundTripMs: number } | null;
@@ -176,7 +176,6 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       retry: v.parse(retryConfigSchema, handlerOptions.retry ?? {}),
       running: 0,
       buffer: [],
-      prefetch: 0,
       ended: 0,
       lastClaim: null,
     });
@@ -237,24 +236,19 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       for (const [task, registration] of tasks) {
         if (stopping) return;
         const at = clock.now();
-        registration.prefetch = prefetchFor(registration, at);
         const wanted =
           registration.concurrency -
           registration.running +
-          registration.prefetch -
+          prefetchFor(registration, at) -
           registration.buffer.length;
         if (wanted <= 0) continue;
         const claimed = await claimJobs(sql, owner, task, wanted, leaseMs);
-        registration.lastClaim = {
-          at,
-          ended: registration.ended,
-          roundTripMs: clock.now() - at,
-        };
+        const since = clock.now();
+        registration.lastClaim = { at, ended: registration.ended, roundTripMs: since - at };
         if (stopping) {
           await release(claimed);
           return;
         }
-        const since = clock.now();
         for (const job of claimed) registration.buffer.push({ job, since });
         fill(registration);
         if (claimed.length === wanted) claimAgain = true;
@@ -264,9 +258,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
 
   /**
    * Jobs worth holding beyond the free slots: as many as this task's handlers end during one
-   * claim's round trip, at the rate they ended since the last claim, up to `concurrency`. No-op or
-   * millisecond handlers get a full buffer; handlers that run seconds or hours get none, so a
-   * process never sits on jobs another one could start.
+   * claim's round trip, at the rate they ended since the last claim, up to MAX_PREFETCH (or the
+   * concurrency, if higher). No-op or millisecond handlers get a full buffer; handlers that run
+   * seconds or hours get none, so a process does not sit on jobs another one could start.
    */
   function prefetchFor(registration: Registration, now: number): number {
     const last = registration.lastClaim;

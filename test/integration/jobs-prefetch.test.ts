@@ -54,13 +54,17 @@ async function rows(owner?: string): Promise<Rows> {
 
 /**
  * A runner (concurrency 2) whose first 4 handler calls end at once and whose later ones wait for
- * their signal: it ends up with 2 handlers waiting and 2 jobs buffered, 4 jobs leased in all.
+ * their signal or `go()`: it ends up with 2 handlers waiting and 2 jobs buffered, 4 jobs leased.
  */
 async function stalledRunner(
   owner: string,
   sql: SqlClient,
-): Promise<{ runner: JobRunner; calls: number[] }> {
+): Promise<{ runner: JobRunner; calls: number[]; go: () => void }> {
   const calls: number[] = [];
+  let go = () => {};
+  const gate = new Promise<void>((resolve) => {
+    go = resolve;
+  });
   const runner = createJobRunner({
     sql,
     clock: frozen,
@@ -74,9 +78,10 @@ async function stalledRunner(
     (payload, { signal }) => {
       calls.push((payload as { n: number }).n);
       if (calls.length <= 4) return;
-      return new Promise((_, reject) =>
-        signal.addEventListener("abort", () => reject(signal.reason)),
-      );
+      return new Promise((resolve, reject) => {
+        signal.addEventListener("abort", () => reject(signal.reason));
+        void gate.then(resolve);
+      });
     },
     { concurrency: 2 },
   );
@@ -86,7 +91,7 @@ async function stalledRunner(
     return state.succeeded === 4 && state.running === 4 && calls.length === 6 ? true : undefined;
   }, "2 handlers waiting and 2 jobs buffered");
   expect(runner.running).toBe(2);
-  return { runner, calls };
+  return { runner, calls, go };
 }
 
 describe("prefetched jobs", () => {
@@ -160,5 +165,38 @@ describe("prefetched jobs", () => {
     );
     expect(calls).toHaveLength(6);
     await runner.stop(0);
+  });
+
+  it("a buffered job cancelled before it starts is dropped at the next renewal and never runs", async () => {
+    const { runner, calls, go } = await stalledRunner("cancelling", db.client);
+    const [cancelled] = await db.sql<{ n: number }[]>`
+      UPDATE core.tb_job SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL
+      WHERE pk_job = (SELECT pk_job FROM core.tb_job WHERE lease_owner = 'cancelling'
+        AND status = 'running' AND NOT ((payload->>'n')::int = ANY (${calls}::int[])) LIMIT 1)
+      RETURNING (payload->>'n')::int AS n`;
+    expect(cancelled).toBeDefined();
+    // Two renewals of the running jobs' leases: the first one's answer has been handled.
+    const leases = async () =>
+      (
+        await db.sql<{ lease: Date }[]>`SELECT max(lease_expires_at) AS lease FROM core.tb_job
+          WHERE lease_owner = 'cancelling'`
+      )[0]?.lease.getTime() ?? 0;
+    let renewals = 0;
+    let last = await leases();
+    await eventually(async () => {
+      const current = await leases();
+      if (current > last) renewals++;
+      last = current;
+      return renewals >= 2 ? true : undefined;
+    }, "two lease renewals");
+    go();
+    const state = await eventually(async () => {
+      const current = await rows();
+      return current.succeeded === JOBS - 1 ? current : undefined;
+    }, "every other job to succeed");
+    expect(calls).not.toContain(cancelled?.n);
+    expect(calls).toHaveLength(JOBS - 1);
+    expect(state.attempts[String(cancelled?.n)]).toBe(1);
+    await runner.stop(1_000);
   });
 });
