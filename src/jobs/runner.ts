@@ -1,8 +1,10 @@
 /**
  * Runs builtin jobs (core.tb_job) with handlers registered in code: `observers.jobs.register(task,
- * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner; the lease is extended
- * every third of its length while the handler runs, so jobs may run for hours, and a crashed
- * process's jobs come due again when their leases run out. A job cancelled through the API, or
+ * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner: a task's free slots,
+ * plus a prefetch while its handlers end fast, buffered until a slot frees (released at shutdown,
+ * or when still unstarted a heartbeat later). Leases are extended every third of their length
+ * while a job runs or waits, so jobs may run for hours, and a crashed process's jobs come due again
+ * when their leases run out. A job cancelled through the API, or
  * whose lease was lost, has its handler's signal aborted at the next renewal. Handlers get an
  * `AbortSignal` that also fires at their timeout and at shutdown; a failure is retried with the
  * observers' backoff, and the last one marks the job failed with its error. Wake-ups: LISTEN on
@@ -24,6 +26,7 @@ import {
   finishSucceededJobs,
   type JobAttemptResult,
   recoverLostJobs,
+  releaseJobs,
   removeWorker,
   renewJobLeases,
 } from "../store/jobs.ts";
@@ -105,7 +108,13 @@ interface Registration {
   concurrency: number;
   timeoutMs: number | null;
   retry: RetryConfig;
+  /** Handlers running now. */
   running: number;
+  /** Claimed (leased) jobs waiting for a free slot, oldest first, with when they were claimed. */
+  buffer: { job: ClaimedJob; since: number }[];
+  /** Handlers ended so far, and at the last claim, with its time and round trip. */
+  ended: number;
+  lastClaim: { at: number; ended: number; roundTripMs: number } | null;
 }
 
 interface Running {
@@ -115,6 +124,9 @@ interface Running {
   abortedBy: "timeout" | "shutdown" | "lost" | null;
   done: Promise<void>;
 }
+
+/** A task's buffer holds up to this many jobs (or its concurrency, if higher). */
+const MAX_PREFETCH = 100;
 
 const positiveInteger = (what: string) =>
   v.optional(
@@ -163,6 +175,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       timeoutMs: parsed.timeoutMs ?? null,
       retry: v.parse(retryConfigSchema, handlerOptions.retry ?? {}),
       running: 0,
+      buffer: [],
+      ended: 0,
+      lastClaim: null,
     });
     if (started) {
       void announce().then(recover);
@@ -211,18 +226,89 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       });
   }
 
+  /**
+   * Claims each task's free slots plus its prefetch in one statement, so that handlers ending
+   * start buffered jobs at once while the next claim is on its way (and writes go meanwhile).
+   */
   async function claimLoop(): Promise<void> {
     do {
       claimAgain = false;
       for (const [task, registration] of tasks) {
         if (stopping) return;
-        const room = registration.concurrency - registration.running;
-        if (room <= 0) continue;
-        const claimed = await claimJobs(sql, owner, task, room, leaseMs);
-        for (const job of claimed) start(job, registration);
-        if (claimed.length === room) claimAgain = true;
+        const at = clock.now();
+        const wanted =
+          registration.concurrency -
+          registration.running +
+          prefetchFor(registration, at) -
+          registration.buffer.length;
+        if (wanted <= 0) continue;
+        const claimed = await claimJobs(sql, owner, task, wanted, leaseMs);
+        const since = clock.now();
+        registration.lastClaim = { at, ended: registration.ended, roundTripMs: since - at };
+        if (stopping) {
+          await release(claimed);
+          return;
+        }
+        for (const job of claimed) registration.buffer.push({ job, since });
+        fill(registration);
+        if (claimed.length === wanted) claimAgain = true;
       }
     } while (claimAgain && !stopping);
+  }
+
+  /**
+   * Jobs worth holding beyond the free slots: as many as this task's handlers end during one
+   * claim's round trip, at the rate they ended since the last claim, up to MAX_PREFETCH (or the
+   * concurrency, if higher). No-op or millisecond handlers get a full buffer; handlers that run
+   * seconds or hours get none, so a process does not sit on jobs another one could start.
+   */
+  function prefetchFor(registration: Registration, now: number): number {
+    const last = registration.lastClaim;
+    if (last === null) return 0;
+    const ratePerMs = (registration.ended - last.ended) / Math.max(1, now - last.at);
+    return Math.min(
+      Math.max(registration.concurrency, MAX_PREFETCH),
+      Math.round(ratePerMs * Math.max(1, last.roundTripMs)),
+    );
+  }
+
+  /** Starts buffered jobs in the task's free slots. */
+  function fill(registration: Registration): void {
+    while (!stopping && registration.running < registration.concurrency) {
+      const buffered = registration.buffer.shift();
+      if (buffered === undefined) return;
+      start(buffered.job, registration);
+    }
+  }
+
+  /** Removes the buffered jobs `which` selects (all by default) from the buffers. */
+  function takeBuffered(
+    which: (buffered: Registration["buffer"][number]) => boolean = () => true,
+  ): ClaimedJob[] {
+    const taken: ClaimedJob[] = [];
+    for (const registration of tasks.values()) {
+      registration.buffer = registration.buffer.filter((buffered) => {
+        if (!which(buffered)) return true;
+        taken.push(buffered.job);
+        return false;
+      });
+    }
+    return taken;
+  }
+
+  /** Gives claimed jobs that never started back to the queue, their attempt not counted. */
+  async function release(jobs: readonly ClaimedJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await releaseJobs(
+      sql,
+      owner,
+      jobs.map((job) => job.pk),
+    ).catch((error: unknown) =>
+      warn(
+        `jobs: releasing ${jobs.length} unstarted job(s) failed; they run again once their leases run out`,
+        error,
+      ),
+    );
   }
 
   function start(job: ClaimedJob, registration: Registration): void {
@@ -230,11 +316,15 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     const entry: Running = { job, controller, abortedBy: null, done: Promise.resolve() };
     registration.running++;
     running.set(job.pk, entry);
-    entry.done = execute(entry, registration).finally(() => {
+    // The slot is free once the handler has settled; the entry (its lease renewed) stays until
+    // the attempt is written.
+    const ended = () => {
       registration.running--;
-      running.delete(job.pk);
+      registration.ended++;
+      fill(registration);
       wake();
-    });
+    };
+    entry.done = execute(entry, registration, ended).finally(() => running.delete(job.pk));
   }
 
   function abort(entry: Running, cause: "timeout" | "shutdown" | "lost", reason: unknown): void {
@@ -243,7 +333,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     entry.controller.abort(reason);
   }
 
-  async function execute(entry: Running, registration: Registration): Promise<void> {
+  async function execute(
+    entry: Running,
+    registration: Registration,
+    ended: () => void,
+  ): Promise<void> {
     const { job, controller } = entry;
     const maxAttempts = job.maxAttempts ?? registration.retry.max_attempts;
     const context: JobContext = {
@@ -297,6 +391,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       }
     } finally {
       if (timer !== null) clock.clearTimeout(timer);
+      ended();
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
     if (result.kind === "succeeded") return succeed(job.pk);
@@ -368,15 +463,24 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     await announce();
     await recover();
     if (tasks.size > 0) wake();
+    // Jobs buffered since the last heartbeat or before wait for handlers slower than the buffer
+    // was sized for: they go back to the queue, for any process to start.
+    const stale = clock.now() - Math.floor(leaseMs / 3);
+    const old = takeBuffered((buffered) => buffered.since <= stale);
+    if (old.length > 0) await release(old);
     const held = [...running.values()].filter((entry) => entry.abortedBy === null);
-    if (held.length === 0) return;
+    const buffered = [...tasks.values()].flatMap((registration) => registration.buffer);
+    if (held.length === 0 && buffered.length === 0) return;
     try {
       const renewed = await renewJobLeases(
         sql,
         owner,
-        held.map((entry) => entry.job.pk),
+        [...held.map((entry) => entry.job.pk), ...buffered.map(({ job }) => job.pk)],
         leaseMs,
       );
+      // A buffered job cancelled (or lost) meanwhile is dropped before it starts.
+      const gone = new Set(buffered.filter(({ job }) => !renewed.has(job.pk)));
+      takeBuffered((entry) => gone.has(entry));
       for (const entry of held) {
         if (!renewed.has(entry.job.pk)) {
           abort(
@@ -396,7 +500,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     tasks: () => [...tasks.keys()],
     wake,
     get running() {
-      return running.size;
+      let handlers = 0;
+      for (const registration of tasks.values()) handlers += registration.running;
+      return handlers;
     },
     async start() {
       if (started) throw new Error("the job runner was already started");
@@ -415,6 +521,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         ?.stop()
         .catch((error: unknown) => warn("jobs: stopping LISTEN failed", error));
       await claiming;
+      // Buffered jobs go back at once, for another process to start.
+      await release(takeBuffered());
       const all = () => Promise.all([...running.values()].map((entry) => entry.done));
       if ((await within(all(), timeoutMs)) === "timeout") {
         for (const entry of running.values()) {

@@ -270,11 +270,7 @@ export async function finishJob(
       [pk, owner],
     );
   } else if (result.kind === "released") {
-    await sql.query(
-      `UPDATE core.tb_job SET status = 'pending', run_at = now(),
-         attempts = GREATEST(attempts - 1, 0), ${free} ${held}`,
-      [pk, owner],
-    );
+    await releaseJobs(sql, owner, [pk]);
   } else if (result.retryInMs === null) {
     await sql.query(
       `UPDATE core.tb_job SET status = 'failed', last_error = $3, finished_at = now(), ${free} ${held}`,
@@ -298,6 +294,24 @@ export async function finishSucceededJobs(
   await sql.query(
     `UPDATE core.tb_job SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
        lease_expires_at = NULL, updated_at = now()
+     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = $2 AND status = 'running'`,
+    [pks, owner],
+  );
+}
+
+/**
+ * Gives jobs `owner` holds back as pending, the attempt not counted: jobs interrupted by shutdown,
+ * and claimed jobs that never started (the runner's buffer). Their `run_at` is kept, so they keep
+ * their place in the queue.
+ */
+export async function releaseJobs(
+  sql: SqlExecutor,
+  owner: string,
+  pks: readonly string[],
+): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_job SET status = 'pending', attempts = GREATEST(attempts - 1, 0),
+       lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
      WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = $2 AND status = 'running'`,
     [pks, owner],
   );
