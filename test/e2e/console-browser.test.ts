@@ -402,7 +402,7 @@ describe("the console in Chromium, against the Bun ready server", () => {
   );
 
   it(
-    "lists jobs with why they wait, cancels one, retries a failed one, and cancels by filter",
+    "lists jobs with why they wait, cancels one, retries a failed one, cancels by filter, and pages",
     async () => {
       // No process registers `console-report`: its jobs wait, visibly.
       const created = await server.api("/api/observers", {
@@ -461,6 +461,19 @@ describe("the console in Chromium, against the Bun ready server", () => {
       expect(await jobs("task=console-report&status=pending")).toEqual([]);
       expect(await jobs("task=console-report&status=cancelled")).toHaveLength(3);
       await shot("jobs-cancelled");
+
+      // Past one page (50), the list pages; with no filter, every task's.
+      await db.sql`INSERT INTO core.tb_job (task, payload, status, finished_at)
+        SELECT 'bulk-' || i, '{}', 'succeeded', now() FROM generate_series(1, 50) AS i`;
+      await page.select("main form select[name=status]", "");
+      await page.$eval("main form input[name=task]", (e) => {
+        (e as HTMLInputElement).value = "";
+      });
+      await click("main form button", "Filter");
+      await waitForText("main nav span", "Page 1 of 2");
+      await click("main nav button", "Next page");
+      await waitForText("main nav span", "Page 2 of 2");
+      await waitForText("main td code", "console-report");
     },
     STEP_MS * 2,
   );
