@@ -30,6 +30,7 @@ import {
   removeWorker,
   renewJobLeases,
 } from "../store/jobs.ts";
+import { jobAttemptEnded } from "./metrics.ts";
 
 /** The channel migration 0011's trigger notifies when a builtin job becomes pending. */
 export const JOBS_NOTIFY_CHANNEL = "fraiseql_observers_jobs";
@@ -368,6 +369,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       });
     });
     let result: JobAttemptResult;
+    const startedAt = clock.now();
     try {
       await Promise.race([
         new Promise((resolve) => resolve(registration.handler(job.payload, context))),
@@ -392,6 +394,15 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     } finally {
       if (timer !== null) clock.clearTimeout(timer);
       ended();
+    }
+    if (result.kind !== "released") {
+      const end =
+        result.kind === "succeeded"
+          ? "succeeded"
+          : result.retryInMs === null
+            ? "failed"
+            : "retried";
+      jobAttemptEnded(end, clock.now() - startedAt);
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
     if (result.kind === "succeeded") return succeed(job.pk);

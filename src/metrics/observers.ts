@@ -9,6 +9,8 @@
  *   a transport's worker).
  * - `eventsProcessed`: from `ingestBatch` (src/runtime/ingest.ts) when a batch's cursor move commits.
  * - `runtimeErrors`: from the runtime's error counting (src/runtime/runtime.ts).
+ * - `scheduleTicks`: from the runtime's schedule round (src/runtime/runtime.ts), with the ticks
+ *   `fireDueSchedules` claimed. Job metrics: src/jobs/metrics.ts.
  */
 import type { FailureKind } from "../actions/types.ts";
 import type { ExecutionOutcome } from "../executor/outcome.ts";
@@ -79,6 +81,11 @@ export const runtimeErrors = metrics.counter(
   "fraiseql_observer_runtime_errors_total",
   "Failures the runtime counted (health's errors): unreadable changes or conditions, database errors, quarantined outcomes.",
   ["stage"],
+);
+
+export const scheduleTicks = metrics.counter(
+  "fraiseql_observer_schedule_ticks_total",
+  "Ticks of scheduled (SCHEDULE) observers this process claimed and fired.",
 );
 
 /** Codes of failures that mean the observer's configuration, not the destination, is wrong. */

@@ -1,7 +1,7 @@
 import { defaultActionRegistry } from "../actions/registry.ts";
 import { toObserversError } from "../errors.ts";
 import { createExecutor } from "../executor/executor.ts";
-import { markStarted, runtimeErrors } from "../metrics/observers.ts";
+import { markStarted, runtimeErrors, scheduleTicks } from "../metrics/observers.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
@@ -150,6 +150,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     async () => {
       if (stopped) return;
       const round = await fireDueSchedules(sql, clock.now());
+      if (round.fired > 0) scheduleTicks.inc(round.fired);
       if (round.deliveries > 0) dispatcher.pump();
       armSchedules(round);
     },

@@ -48,6 +48,17 @@ export const DATABASE_GAUGES: readonly DatabaseGauge[] = [
     expression: "(SELECT count(*) FROM core.tb_observer WHERE enabled AND deleted_at IS NULL)",
   },
   {
+    name: "fraiseql_observer_jobs_pending",
+    help: "Builtin jobs waiting to run: due, waiting for a retry or for a handler (capped at 100000).",
+    expression:
+      "(SELECT count(*) FROM (SELECT 1 FROM core.tb_job WHERE status = 'pending' AND queue = 'builtin' LIMIT $2) j)",
+  },
+  {
+    name: "fraiseql_observer_jobs_running",
+    help: "Builtin jobs a handler runs now (under a lease), every process's.",
+    expression: "(SELECT count(*) FROM core.tb_job WHERE status = 'running')",
+  },
+  {
     name: "fraiseql_observer_dlq_items",
     help: "Items in the dead-letter queue (core.tb_observer_dlq), every tenant's.",
     expression: "(SELECT count(*) FROM core.tb_observer_dlq)",
