@@ -124,47 +124,11 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     room--;
     return true;
   };
-  const nowMs = context.clock.now();
-  let nextDueInMs: number | null = null;
-  let later = 0;
-  const deliveries: NewDelivery[] = [];
-  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
-  let debounced: Map<string, number> | null = null;
-  for (const { row, event, observer, index } of matched) {
-    const timing = observer.timings[index];
-    const planned = timing ? planTiming(timing, event, observer) : null;
-    const delivery: NewDelivery = {
-      event_id: row.id,
-      fk_observer: observer.pk,
-      fk_entity_change_log: row.pk_entity_change_log,
-      action_index: index,
-      fk_customer_org: row.fk_customer_org,
-      leased: planned === null && lease(row.fk_customer_org),
-    };
-    if (planned === null) {
-      deliveries.push(delivery);
-      continue;
-    }
-    delivery.timing = planned;
-    const inMs = planned.debounce
-      ? planned.debounce.windowMs
-      : planned.dueAt !== undefined
-        ? Date.parse(planned.dueAt) - nowMs
-        : (planned.delayMs ?? 0);
-    nextDueInMs = Math.min(nextDueInMs ?? inMs, inMs);
-    if (planned.debounce) {
-      debounced ??= new Map();
-      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
-      const earlier = debounced.get(key);
-      if (earlier !== undefined) {
-        deliveries[earlier] = delivery;
-        continue;
-      }
-      debounced.set(key, deliveries.length);
-    }
-    later++;
-    deliveries.push(delivery);
-  }
+  const { deliveries, nextDueInMs, later } = planDeliveries(
+    matched,
+    (row) => lease(row.fk_customer_org),
+    context.clock.now(),
+  );
   const written = await writeIngest(sql, {
     listenerId: context.listenerId,
     from: batch.cursor,
@@ -203,6 +167,70 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     nextDueInMs,
     later,
   };
+}
+
+/** The deliveries a batch of matches creates, and when the soonest created for later is due. */
+export interface PlannedDeliveries {
+  deliveries: NewDelivery[];
+  /** Milliseconds until the soonest delivery created for later is due; null when none was. */
+  nextDueInMs: number | null;
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
+}
+
+/**
+ * Turns matches into the deliveries to create, for both transports (this file's ingest and the
+ * NATS worker, src/runtime/transport-worker.ts): an action with `delay_ms`, `run_at_template` or
+ * `debounce` (docs/time.md) gets its timing and is never leased; within the batch a later change
+ * replaces an earlier one's debounced delivery of the same key; the others are leased when
+ * `lease(row)` says so (the runtime has room).
+ */
+export function planDeliveries(
+  matched: readonly Matched[],
+  lease: (row: ChangeRow) => boolean,
+  nowMs: number,
+): PlannedDeliveries {
+  let nextDueInMs: number | null = null;
+  let later = 0;
+  const deliveries: NewDelivery[] = [];
+  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
+  let debounced: Map<string, number> | null = null;
+  for (const { row, event, observer, index } of matched) {
+    const timing = observer.timings[index];
+    const planned = timing ? planTiming(timing, event, observer) : null;
+    const delivery: NewDelivery = {
+      event_id: row.id,
+      fk_observer: observer.pk,
+      fk_entity_change_log: row.pk_entity_change_log,
+      action_index: index,
+      fk_customer_org: row.fk_customer_org,
+      leased: planned === null && lease(row),
+    };
+    if (planned === null) {
+      deliveries.push(delivery);
+      continue;
+    }
+    delivery.timing = planned;
+    const inMs = planned.debounce
+      ? planned.debounce.windowMs
+      : planned.dueAt !== undefined
+        ? Date.parse(planned.dueAt) - nowMs
+        : (planned.delayMs ?? 0);
+    nextDueInMs = Math.min(nextDueInMs ?? inMs, inMs);
+    if (planned.debounce) {
+      debounced ??= new Map();
+      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
+      const earlier = debounced.get(key);
+      if (earlier !== undefined) {
+        deliveries[earlier] = delivery;
+        continue;
+      }
+      debounced.set(key, deliveries.length);
+    }
+    later++;
+    deliveries.push(delivery);
+  }
+  return { deliveries, nextDueInMs, later };
 }
 
 /** A log line of matching, written only for the changes the statement takes. */

@@ -136,9 +136,17 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /**
+   * Whether this runtime executes deliveries: always in PostgreSQL mode; in NATS mode only with
+   * a consumer (role `all` or `worker`). A bridge-only runtime publishes and nothing else: it
+   * neither fires scheduled observers nor claims or runs a delivery (its dispatcher is never
+   * pumped), so schedules and one-off events run where the actions run.
+   */
+  const executes = !options.transport || options.transport.consumer !== undefined;
+
   /** Claims when deliveries created for later (docs/time.md) come due. */
   const dueTimer = createDueTimer(clock, () => {
-    if (running && !stopped) dispatcher.pump();
+    if (running && !stopped && executes) dispatcher.pump();
   });
 
   /**
@@ -148,7 +156,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let scheduleTimer: unknown = null;
   const schedules = createCoalescedTask(
     async () => {
-      if (stopped) return;
+      if (stopped || !executes) return;
       const round = await fireDueSchedules(sql, clock.now());
       if (round.deliveries > 0) dispatcher.pump();
       armSchedules(round);
@@ -219,6 +227,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           eventsProcessed += changes;
           if (changes > 0) options.onCommitted?.();
         },
+        onDue: (inMs) => dueTimer.at(clock.now() + inMs),
       })
     : null;
   /** NATS mode's wake-up: claim due deliveries (retries, expired leases), at most every half poll. */

@@ -5,7 +5,13 @@
  */
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
-import type { LeasedDelivery, NewDelivery } from "./deliveries.ts";
+import {
+  deliveryCtes,
+  deliveryParams,
+  isTimed,
+  type LeasedDelivery,
+  type NewDelivery,
+} from "./deliveries.ts";
 import { arrayColumn } from "./pg-array.ts";
 
 /**
@@ -76,9 +82,10 @@ export async function readIngested(
 
 /**
  * In one statement (synchronously committed: the messages are acknowledged on its strength):
- * records `changes` as matched and creates the deliveries of those not matched before, leased to
- * `owner`. The webhook-id is the digest the PostgreSQL path uses. Returns the event ids recorded
- * now and the deliveries created.
+ * records `changes` as matched and creates the deliveries of those not matched before, with the
+ * PostgreSQL path's statement parts (`deliveryCtes`: same webhook-id, same due times and debounce
+ * collapse for `delay_ms`, `run_at_template` and `debounce`), the ones marked `leased` leased to
+ * `owner`. Returns the event ids recorded now and the deliveries created leased.
  */
 export async function writeTransportIngest(
   sql: SqlExecutor,
@@ -89,6 +96,7 @@ export async function writeTransportIngest(
     leaseMs: number;
   },
 ): Promise<{ recorded: Set<string>; leased: LeasedDelivery[] }> {
+  const timed = isTimed(batch.deliveries);
   const rows = await sql.query<{
     kind: "change" | "delivery";
     event_id: string | null;
@@ -104,37 +112,18 @@ export async function writeTransportIngest(
        ON CONFLICT (event_id) DO NOTHING
        RETURNING event_id
      ),
-     x AS (
-       SELECT * FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[],
-         $6::text::integer[], $7::text::bigint[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org)
-     ),
-     created AS (
-       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
-       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index,
-         x.fk_customer_org, $8, now() + $9 * interval '1 millisecond'
-       FROM x JOIN marked m ON m.event_id = x.event_id::uuid
-       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index
-     )
+     ${deliveryCtes("x.event_id::uuid IN (SELECT event_id FROM marked)", 3, timed)}
      SELECT 'change' AS kind, event_id::text AS event_id, NULL::text AS pk, NULL::text AS id,
        NULL::text AS fk_entity_change_log, NULL::text AS fk_observer, NULL::integer AS action_index
      FROM marked
      UNION ALL
      SELECT 'delivery', NULL, pk_observer_delivery::text, id::text, fk_entity_change_log::text,
        fk_observer::text, action_index
-     FROM created`,
+     FROM created WHERE lease_owner IS NOT NULL`,
     [
       arrayColumn(batch.changes, (c) => c.eventId),
       arrayColumn(batch.changes, (c) => c.changeLogId),
-      arrayColumn(batch.deliveries, (d) => d.event_id),
-      arrayColumn(batch.deliveries, (d) => d.fk_observer),
-      arrayColumn(batch.deliveries, (d) => d.fk_entity_change_log),
-      arrayColumn(batch.deliveries, (d) => d.action_index),
-      arrayColumn(batch.deliveries, (d) => d.fk_customer_org),
-      batch.owner,
-      batch.leaseMs,
+      ...deliveryParams(batch.deliveries, batch.owner, batch.leaseMs, timed),
     ],
   );
   const recorded = new Set<string>();
