@@ -9,7 +9,7 @@ import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
-import { pruneTransportTables } from "../store/transport.ts";
+import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
@@ -360,7 +360,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
   async function transportHealth(): Promise<TransportHealth> {
     const t = transport as RuntimeTransportOptions;
-    const broker = await t.health();
+    const [broker, deadLetters] = await Promise.all([t.health(), countUndecodedMessages(sql)]);
     const bridge = t.bridge?.status();
     let reason = broker.reason;
     if (reason === null && bridge?.lastError)
@@ -374,6 +374,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       ...(bridge
         ? { bridge: { leader: bridge.leader, published: bridge.published, cursor: bridge.cursor } }
         : {}),
+      dead_letters: deadLetters,
     };
   }
 

@@ -166,6 +166,15 @@ export interface UndecodedMessage {
   error: string;
 }
 
+/** Undecodable messages kept (core.tb_nats_dead_letter), counted up to `cap`. */
+export async function countUndecodedMessages(sql: SqlExecutor, cap = 100_000): Promise<number> {
+  const rows = await sql.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM (SELECT 1 FROM core.tb_nats_dead_letter LIMIT $1) d`,
+    [cap],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
 /** Keeps an undecodable message (once per stream sequence, so a redelivery adds nothing). */
 export async function recordUndecodedMessage(
   sql: SqlExecutor,
