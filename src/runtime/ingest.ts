@@ -33,10 +33,10 @@ export interface IngestResult {
   /** Nothing was read, but changes past the cursor wait for a running transaction to end. */
   heldBack: boolean;
   /**
-   * Milliseconds until the soonest delivery created for later (`delay_ms`, `run_at_template`,
-   * `debounce`) is due, or null when none was: the runtime claims then, not at its next poll.
+   * In how many milliseconds each delivery created for later (`delay_ms`, `run_at_template`,
+   * `debounce`) is due (empty when none was): the runtime claims then, not at its next poll.
    */
-  nextDueInMs: number | null;
+  dueInMs: readonly number[];
   /** Of `deliveries`, those created for later (not due now, never leased). */
   later: number;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
@@ -76,7 +76,7 @@ const IDLE: IngestResult = {
   more: false,
   heldBack: false,
   failures: 0,
-  nextDueInMs: null,
+  dueInMs: [],
   later: 0,
 };
 
@@ -124,7 +124,7 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     room--;
     return true;
   };
-  const { deliveries, nextDueInMs, later } = planDeliveries(
+  const { deliveries, dueInMs, later } = planDeliveries(
     matched,
     (row) => lease(row.fk_customer_org),
     context.clock.now(),
@@ -164,16 +164,16 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     more: taken < batch.rows.length || batch.rows.length >= context.batchSize,
     heldBack: false,
     failures: failures.length,
-    nextDueInMs,
+    dueInMs,
     later,
   };
 }
 
-/** The deliveries a batch of matches creates, and when the soonest created for later is due. */
+/** The deliveries a batch of matches creates, and when those created for later are due. */
 export interface PlannedDeliveries {
   deliveries: NewDelivery[];
-  /** Milliseconds until the soonest delivery created for later is due; null when none was. */
-  nextDueInMs: number | null;
+  /** In how many milliseconds each delivery created for later is due (one entry per instant). */
+  dueInMs: number[];
   /** Of `deliveries`, those created for later (not due now, never leased). */
   later: number;
 }
@@ -190,7 +190,7 @@ export function planDeliveries(
   lease: (row: ChangeRow) => boolean,
   nowMs: number,
 ): PlannedDeliveries {
-  let nextDueInMs: number | null = null;
+  const due = new Set<number>();
   let later = 0;
   const deliveries: NewDelivery[] = [];
   /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
@@ -216,7 +216,7 @@ export function planDeliveries(
       : planned.dueAt !== undefined
         ? Date.parse(planned.dueAt) - nowMs
         : (planned.delayMs ?? 0);
-    nextDueInMs = Math.min(nextDueInMs ?? inMs, inMs);
+    due.add(inMs);
     if (planned.debounce) {
       debounced ??= new Map();
       const key = `${observer.pk}:${index}:${planned.debounce.key}`;
@@ -230,7 +230,7 @@ export function planDeliveries(
     later++;
     deliveries.push(delivery);
   }
-  return { deliveries, nextDueInMs, later };
+  return { deliveries, dueInMs: [...due], later };
 }
 
 /** A log line of matching, written only for the changes the statement takes. */

@@ -227,7 +227,9 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           eventsProcessed += changes;
           if (changes > 0) options.onCommitted?.();
         },
-        onDue: (inMs) => dueTimer.at(clock.now() + inMs),
+        onDue(dueInMs) {
+          for (const inMs of dueInMs) dueTimer.at(clock.now() + inMs);
+        },
       })
     : null;
   /** NATS mode's wake-up: claim due deliveries (retries, expired leases), at most every half poll. */
@@ -269,7 +271,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
-        if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
+        // Every due instant, not only the soonest: the due timer keeps them in order.
+        for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;

@@ -12,11 +12,11 @@
  */
 import { toObserversError } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
+import { eventsProcessed } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeConsumer, IncomingMessage, IngestDedup } from "../ports/transport.ts";
-import { eventsProcessed } from "../metrics/observers.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { recordOutcomesIsolating } from "../store/quarantine.ts";
 import {
@@ -51,10 +51,10 @@ export interface TransportWorkerOptions {
   /** Changes matched (counted in health's `events_processed`). */
   onMatched(changes: number): void;
   /**
-   * Deliveries were created for later (`delay_ms`, `run_at_template`, `debounce`): the soonest
-   * is due in `inMs`; the runtime arms its due timer, as its PostgreSQL path does.
+   * Deliveries were created for later (`delay_ms`, `run_at_template`, `debounce`), due in
+   * `dueInMs`: the runtime arms its due timer, as its PostgreSQL path does.
    */
-  onDue(inMs: number): void;
+  onDue(dueInMs: readonly number[]): void;
 }
 
 /** A running worker. */
@@ -180,7 +180,7 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
     // The PostgreSQL path's planning: timed actions (docs/time.md) are created for later, never
     // leased; the rest leased to this worker (the consumer pulls only what the dispatcher has
     // room for).
-    const { deliveries, nextDueInMs } = planDeliveries(matched, () => true, clock.now());
+    const { deliveries, dueInMs } = planDeliveries(matched, () => true, clock.now());
     const written = await writeTransportIngest(sql, {
       changes: [...first.values()].map(({ row }) => ({
         eventId: row.id,
@@ -197,7 +197,7 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
     }
     if (written.recorded.size > 0) eventsProcessed.inc(written.recorded.size);
     options.onMatched(written.recorded.size);
-    if (nextDueInMs !== null && written.recorded.size > 0) options.onDue(nextDueInMs);
+    if (dueInMs.length > 0 && written.recorded.size > 0) options.onDue(dueInMs);
     if (options.dedup && written.recorded.size > 0) {
       options.dedup.remember([...written.recorded]).catch((error: unknown) => {
         logger.log("warn", "Redis dedup record failed (PostgreSQL keeps the guarantee)", {

@@ -57,7 +57,8 @@ export function deliveryCtes(gate: string, first: number, timed: boolean): strin
        FROM x WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
      )`;
-  if (!timed) return `x AS (${x}),
+  if (!timed)
+    return `x AS (${x}),
      ${created}`;
   // Debounced: one pending row per (observer, action, key). A change finding one replaces its
   // change and pushes it back a window, never past the cap set by the first (debounce_until).
