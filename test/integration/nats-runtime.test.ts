@@ -18,7 +18,7 @@ import { natsSource } from "../../src/metrics/nats.ts";
 import { databaseSource, renderScrape } from "../../src/metrics/scrape.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
-import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import { createObserverRuntime } from "../../src/runtime/index.ts";
 import type { RuntimeTransportOptions } from "../../src/runtime/types.ts";
 import { scheduleOneOff } from "../../src/store/schedules.ts";
 import { testEnvironment } from "../support/actions.ts";
