@@ -5,6 +5,7 @@
  */
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
+import { type Page, type PageRequest, pageBounds, toPage } from "./common.ts";
 import {
   deliveryCtes,
   deliveryParams,
@@ -173,6 +174,53 @@ export async function countUndecodedMessages(sql: SqlExecutor, cap = 100_000): P
     [cap],
   );
   return Number(rows[0]?.n ?? 0);
+}
+
+/** An undecodable message as the API lists it: its raw payload in base64. */
+export interface UndecodedMessageRow {
+  id: string;
+  stream: string;
+  stream_sequence: number | null;
+  subject: string;
+  headers: Record<string, string[]>;
+  payload_base64: string;
+  payload_bytes: number;
+  error: string;
+  created_at: string;
+}
+
+/** A page of undecodable messages, newest first (`GET /api/observers/nats/dead-letters`). */
+export async function listUndecodedMessages(
+  sql: SqlExecutor,
+  request: PageRequest,
+): Promise<Page<UndecodedMessageRow>> {
+  const { page, limit, offset } = pageBounds(request);
+  const [rows, counts] = await Promise.all([
+    sql.query<
+      Omit<UndecodedMessageRow, "headers" | "stream_sequence"> & {
+        headers: string;
+        stream_sequence: string | null;
+      }
+    >(
+      `SELECT pk_nats_dead_letter::text AS id, stream, stream_sequence::text AS stream_sequence,
+         subject, headers::text AS headers, encode(payload, 'base64') AS payload_base64,
+         octet_length(payload) AS payload_bytes, error,
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+       FROM core.tb_nats_dead_letter
+       ORDER BY pk_nats_dead_letter DESC LIMIT $1::integer OFFSET $2::bigint`,
+      [limit, offset],
+    ),
+    sql.query<{ total: string }>(`SELECT count(*)::text AS total FROM core.tb_nats_dead_letter`),
+  ]);
+  const data = rows.map((row) => ({
+    ...row,
+    // PostgreSQL's base64 breaks lines every 76 characters.
+    payload_base64: row.payload_base64.replace(/\n/g, ""),
+    payload_bytes: Number(row.payload_bytes),
+    stream_sequence: row.stream_sequence === null ? null : Number(row.stream_sequence),
+    headers: JSON.parse(row.headers) as Record<string, string[]>,
+  }));
+  return toPage(data, page, limit, Number(counts[0]?.total ?? 0));
 }
 
 /** Keeps an undecodable message (once per stream sequence, so a redelivery adds nothing). */

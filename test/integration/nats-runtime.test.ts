@@ -7,12 +7,13 @@
  * bridge-only process) and each tick once; the worker counts
  * `fraiseql_observer_events_processed_total` and sends the change's `traceparent`; the NATS
  * gauges, the published counter and the undecodable-message count are scraped, the latter also
- * shown by health.
+ * shown by health and listed (raw payload in base64) to admin keys bound to no tenant.
  */
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bridgeName, createNatsMode } from "../../adapters/hosts/server/nats-mode.ts";
+import { createObserversApi } from "../../src/api/app.ts";
 import { parseServerConfig } from "../../src/config/server-config.ts";
 import { natsSource } from "../../src/metrics/nats.ts";
 import { databaseSource, renderScrape } from "../../src/metrics/scrape.ts";
@@ -22,12 +23,14 @@ import { createObserverRuntime } from "../../src/runtime/index.ts";
 import type { RuntimeTransportOptions } from "../../src/runtime/types.ts";
 import { scheduleOneOff } from "../../src/store/schedules.ts";
 import { testEnvironment } from "../support/actions.ts";
+import { apiClient } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 
+const ADMIN = "admin-token-for-nats-runtime-tests";
 let nats: NatsServer;
 let receiver: Receiver;
 
@@ -254,7 +257,7 @@ describe("NATS mode, roles", () => {
 });
 
 describe("NATS mode, metrics and dead letters", () => {
-  it("sends the change's traceparent, and shows undecodable messages in health and metrics", async () => {
+  it("sends the change's traceparent, and shows undecodable messages in health, metrics and an admin list", async () => {
     const s = await scenario("observe");
     try {
       await insertObserver(s.db.sql, {
@@ -299,6 +302,43 @@ describe("NATS mode, metrics and dead letters", () => {
       expect(sampleValue(exposition, "fraiseql_observer_nats_consumer_pending")).toBe(0);
       expect(sampleValue(exposition, "fraiseql_observer_nats_stream_messages")).toBe(2);
       expect(sampleValue(exposition, "fraiseql_observer_backlog_size")).toBe(0);
+
+      // Listed read-only, raw payload in base64, to an admin key bound to no tenant only.
+      const app = createObserversApi({
+        sql: s.db.client,
+        runtime: all.runtime,
+        adminToken: ADMIN,
+        logger: silentLogger,
+      });
+      const call = apiClient(app, ADMIN);
+      const listed = await call("GET", "/api/observers/nats/dead-letters?page_size=10");
+      expect(listed.status).toBe(200);
+      const page = (await listed.json()) as {
+        data: { subject: string; payload_base64: string; payload_bytes: number; error: string }[];
+        total_count: number;
+      };
+      expect(page.total_count).toBe(1);
+      expect(page.data[0]).toMatchObject({
+        subject: "rt.observe.Order.INSERT",
+        payload_base64: btoa("{bad"),
+        payload_bytes: 4,
+      });
+      expect(page.data[0]?.error).toMatch(/not UTF-8 JSON/);
+      const key = async (body: Record<string, unknown>) => {
+        const response = await call("POST", "/api/keys", body);
+        expect(response.status).toBe(201);
+        return ((await response.json()) as { token: string }).token;
+      };
+      const tenantAdmin = await key({ name: "tenant-admin", scope: "admin", fk_customer_org: 7 });
+      const reader = await key({ name: "reader", scope: "read" });
+      for (const token of [tenantAdmin, reader]) {
+        const refused = await call("GET", "/api/observers/nats/dead-letters", undefined, { token });
+        expect(refused.status).toBe(403);
+        expect(await refused.text()).not.toContain(btoa("{bad"));
+      }
+      const bad = await call("GET", "/api/observers/nats/dead-letters?page_size=0");
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain("page_size");
     } finally {
       await s.close();
     }
