@@ -1,9 +1,12 @@
 /**
  * A NATS mode worker: consumes change messages, matches them with the same observer set and
- * creates the same deliveries (same webhook-ids) the PostgreSQL path would, runs them through the
+ * creates the same deliveries (same webhook-ids, planned by the same `planDeliveries`: delays,
+ * `run_at_template` and debounce included) the PostgreSQL path would, runs them through the
  * runtime's dispatcher, and acknowledges a message only once every outcome of its change is
  * recorded (log rows written, retries scheduled in `core.tb_observer_delivery`, dead letters
- * written). Retries are the dispatcher's, from the delivery table: they never hold the stream.
+ * written). Retries are the dispatcher's, from the delivery table: they never hold the stream;
+ * nor do deliveries created for later, whose rows are their durable record (the message is
+ * acknowledged at once, and the runtime's due timer claims them when due).
  *
  * A redelivered change creates nothing twice: the statement creating its deliveries also records
  * its event id in `core.tb_nats_ingested` (exactly once, whichever worker gets there first), and
