@@ -39,6 +39,7 @@ import {
   ROOT_METRICS_PATH,
   scrape,
 } from "./routes/metrics.ts";
+import { natsRoutes } from "./routes/nats.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
 
@@ -206,6 +207,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", changeRoutes(deps))
+    .route("/api/observers", natsRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
     .route("/api/jobs", jobRoutes(deps));

@@ -71,7 +71,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_ROLE: {
     default: "all",
     description:
-      "NATS mode: all (bridge and worker), bridge (publish only) or worker (consume, match, deliver).",
+      "NATS mode: all (bridge and worker), bridge (publish only: runs no delivery and fires no schedule) or worker (consume, match, deliver, fire schedules).",
   },
   OBSERVERS_NATS_STREAM: {
     default: "fraiseql_events",

@@ -7,7 +7,8 @@
  * - `recordAttempt`: from the executor's `finish` (src/executor/executor.ts), which every attempt
  *   of every action passes through, whoever claimed it (the runtime's dispatcher, a Worker tick,
  *   a transport's worker).
- * - `eventsProcessed`: from `ingestBatch` (src/runtime/ingest.ts) when a batch's cursor move commits.
+ * - `eventsProcessed`: from `ingestBatch` (src/runtime/ingest.ts) when a batch's cursor move commits,
+ *   and from the NATS worker (src/runtime/transport-worker.ts) when its matching commits.
  * - `runtimeErrors`: from the runtime's error counting (src/runtime/runtime.ts).
  * - `scheduleTicks`: from the runtime's schedule round (src/runtime/runtime.ts), with the ticks
  *   `fireDueSchedules` claimed. Job metrics: src/jobs/metrics.ts.

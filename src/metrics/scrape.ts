@@ -38,9 +38,9 @@ export const processSource: ScrapeSource = gaugeSource(
   startedAt,
 );
 
-const scrapeErrors = metrics.counter(
+export const scrapeErrors = metrics.counter(
   "fraiseql_observer_scrape_errors_total",
-  "Scrapes whose gauges could not be read from this source (database: failed or timed out); those gauges were left out.",
+  "Scrapes whose gauges could not be read from this source (database, nats: failed or timed out); those gauges were left out.",
   ["source"],
 );
 const databaseScrapeErrors = scrapeErrors.labels("database");

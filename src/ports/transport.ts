@@ -87,6 +87,11 @@ export interface TransportHealth {
   };
   /** Bridge only: whether this process holds the publishing lease. */
   bridge?: { leader: boolean; published: number; cursor: string | null };
+  /**
+   * NATS mode: messages that could not be decoded, kept with their raw payload in
+   * `core.tb_nats_dead_letter` (every process's, capped at 100 000). They do not make health fail.
+   */
+  dead_letters?: number;
 }
 
 /** A broker connection: its publisher and consumer, its health, and how to close it. */

@@ -33,10 +33,10 @@ export interface IngestResult {
   /** Nothing was read, but changes past the cursor wait for a running transaction to end. */
   heldBack: boolean;
   /**
-   * Milliseconds until the soonest delivery created for later (`delay_ms`, `run_at_template`,
-   * `debounce`) is due, or null when none was: the runtime claims then, not at its next poll.
+   * In how many milliseconds each delivery created for later (`delay_ms`, `run_at_template`,
+   * `debounce`) is due (empty when none was): the runtime claims then, not at its next poll.
    */
-  nextDueInMs: number | null;
+  dueInMs: readonly number[];
   /** Of `deliveries`, those created for later (not due now, never leased). */
   later: number;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
@@ -76,7 +76,7 @@ const IDLE: IngestResult = {
   more: false,
   heldBack: false,
   failures: 0,
-  nextDueInMs: null,
+  dueInMs: [],
   later: 0,
 };
 
@@ -124,47 +124,11 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     room--;
     return true;
   };
-  const nowMs = context.clock.now();
-  let nextDueInMs: number | null = null;
-  let later = 0;
-  const deliveries: NewDelivery[] = [];
-  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
-  let debounced: Map<string, number> | null = null;
-  for (const { row, event, observer, index } of matched) {
-    const timing = observer.timings[index];
-    const planned = timing ? planTiming(timing, event, observer) : null;
-    const delivery: NewDelivery = {
-      event_id: row.id,
-      fk_observer: observer.pk,
-      fk_entity_change_log: row.pk_entity_change_log,
-      action_index: index,
-      fk_customer_org: row.fk_customer_org,
-      leased: planned === null && lease(row.fk_customer_org),
-    };
-    if (planned === null) {
-      deliveries.push(delivery);
-      continue;
-    }
-    delivery.timing = planned;
-    const inMs = planned.debounce
-      ? planned.debounce.windowMs
-      : planned.dueAt !== undefined
-        ? Date.parse(planned.dueAt) - nowMs
-        : (planned.delayMs ?? 0);
-    nextDueInMs = Math.min(nextDueInMs ?? inMs, inMs);
-    if (planned.debounce) {
-      debounced ??= new Map();
-      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
-      const earlier = debounced.get(key);
-      if (earlier !== undefined) {
-        deliveries[earlier] = delivery;
-        continue;
-      }
-      debounced.set(key, deliveries.length);
-    }
-    later++;
-    deliveries.push(delivery);
-  }
+  const { deliveries, dueInMs, later } = planDeliveries(
+    matched,
+    (row) => lease(row.fk_customer_org),
+    context.clock.now(),
+  );
   const written = await writeIngest(sql, {
     listenerId: context.listenerId,
     from: batch.cursor,
@@ -200,9 +164,73 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     more: taken < batch.rows.length || batch.rows.length >= context.batchSize,
     heldBack: false,
     failures: failures.length,
-    nextDueInMs,
+    dueInMs,
     later,
   };
+}
+
+/** The deliveries a batch of matches creates, and when those created for later are due. */
+export interface PlannedDeliveries {
+  deliveries: NewDelivery[];
+  /** In how many milliseconds each delivery created for later is due (one entry per instant). */
+  dueInMs: number[];
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
+}
+
+/**
+ * Turns matches into the deliveries to create, for both transports (this file's ingest and the
+ * NATS worker, src/runtime/transport-worker.ts): an action with `delay_ms`, `run_at_template` or
+ * `debounce` (docs/time.md) gets its timing and is never leased; within the batch a later change
+ * replaces an earlier one's debounced delivery of the same key; the others are leased when
+ * `lease(row)` says so (the runtime has room).
+ */
+export function planDeliveries(
+  matched: readonly Matched[],
+  lease: (row: ChangeRow) => boolean,
+  nowMs: number,
+): PlannedDeliveries {
+  const due = new Set<number>();
+  let later = 0;
+  const deliveries: NewDelivery[] = [];
+  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
+  let debounced: Map<string, number> | null = null;
+  for (const { row, event, observer, index } of matched) {
+    const timing = observer.timings[index];
+    const planned = timing ? planTiming(timing, event, observer) : null;
+    const delivery: NewDelivery = {
+      event_id: row.id,
+      fk_observer: observer.pk,
+      fk_entity_change_log: row.pk_entity_change_log,
+      action_index: index,
+      fk_customer_org: row.fk_customer_org,
+      leased: planned === null && lease(row),
+    };
+    if (planned === null) {
+      deliveries.push(delivery);
+      continue;
+    }
+    delivery.timing = planned;
+    const inMs = planned.debounce
+      ? planned.debounce.windowMs
+      : planned.dueAt !== undefined
+        ? Date.parse(planned.dueAt) - nowMs
+        : (planned.delayMs ?? 0);
+    due.add(inMs);
+    if (planned.debounce) {
+      debounced ??= new Map();
+      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
+      const earlier = debounced.get(key);
+      if (earlier !== undefined) {
+        deliveries[earlier] = delivery;
+        continue;
+      }
+      debounced.set(key, deliveries.length);
+    }
+    later++;
+    deliveries.push(delivery);
+  }
+  return { deliveries, dueInMs: [...due], later };
 }
 
 /** A log line of matching, written only for the changes the statement takes. */

@@ -9,7 +9,7 @@ import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
-import { pruneTransportTables } from "../store/transport.ts";
+import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
@@ -136,9 +136,17 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /**
+   * Whether this runtime executes deliveries: always in PostgreSQL mode; in NATS mode only with
+   * a consumer (role `all` or `worker`). A bridge-only runtime publishes and nothing else: it
+   * neither fires scheduled observers nor claims or runs a delivery (its dispatcher is never
+   * pumped), so schedules and one-off events run where the actions run.
+   */
+  const executes = !options.transport || options.transport.consumer !== undefined;
+
   /** Claims when deliveries created for later (docs/time.md) come due. */
   const dueTimer = createDueTimer(clock, () => {
-    if (running && !stopped) dispatcher.pump();
+    if (running && !stopped && executes) dispatcher.pump();
   });
 
   /**
@@ -148,7 +156,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let scheduleTimer: unknown = null;
   const schedules = createCoalescedTask(
     async () => {
-      if (stopped) return;
+      if (stopped || !executes) return;
       const round = await fireDueSchedules(sql, clock.now());
       if (round.fired > 0) scheduleTicks.inc(round.fired);
       if (round.deliveries > 0) dispatcher.pump();
@@ -220,6 +228,9 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           eventsProcessed += changes;
           if (changes > 0) options.onCommitted?.();
         },
+        onDue(dueInMs) {
+          for (const inMs of dueInMs) dueTimer.at(clock.now() + inMs);
+        },
       })
     : null;
   /** NATS mode's wake-up: claim due deliveries (retries, expired leases), at most every half poll. */
@@ -261,7 +272,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
         if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
-        if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
+        // Every due instant, not only the soonest: the due timer keeps them in order.
+        for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;
@@ -352,7 +364,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
   async function transportHealth(): Promise<TransportHealth> {
     const t = transport as RuntimeTransportOptions;
-    const broker = await t.health();
+    const [broker, deadLetters] = await Promise.all([t.health(), countUndecodedMessages(sql)]);
     const bridge = t.bridge?.status();
     let reason = broker.reason;
     if (reason === null && bridge?.lastError)
@@ -366,6 +378,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       ...(bridge
         ? { bridge: { leader: bridge.leader, published: bridge.published, cursor: bridge.cursor } }
         : {}),
+      dead_letters: deadLetters,
     };
   }
 

@@ -1,9 +1,12 @@
 /**
  * A NATS mode worker: consumes change messages, matches them with the same observer set and
- * creates the same deliveries (same webhook-ids) the PostgreSQL path would, runs them through the
+ * creates the same deliveries (same webhook-ids, planned by the same `planDeliveries`: delays,
+ * `run_at_template` and debounce included) the PostgreSQL path would, runs them through the
  * runtime's dispatcher, and acknowledges a message only once every outcome of its change is
  * recorded (log rows written, retries scheduled in `core.tb_observer_delivery`, dead letters
- * written). Retries are the dispatcher's, from the delivery table: they never hold the stream.
+ * written). Retries are the dispatcher's, from the delivery table: they never hold the stream;
+ * nor do deliveries created for later, whose rows are their durable record (the message is
+ * acknowledged at once, and the runtime's due timer claims them when due).
  *
  * A redelivered change creates nothing twice: the statement creating its deliveries also records
  * its event id in `core.tb_nats_ingested` (exactly once, whichever worker gets there first), and
@@ -12,11 +15,11 @@
  */
 import { toObserversError } from "../errors.ts";
 import type { ChangeEvent } from "../events/types.ts";
+import { eventsProcessed } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeConsumer, IncomingMessage, IngestDedup } from "../ports/transport.ts";
-import type { NewDelivery } from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { recordOutcomesIsolating } from "../store/quarantine.ts";
 import {
@@ -27,7 +30,7 @@ import {
 } from "../store/transport.ts";
 import { type DecodedChange, decodeChange, UndecodableMessage } from "../transport/wire.ts";
 import type { Dispatcher } from "./dispatcher.ts";
-import { claimsOf, type Matched, matchRow, type Note } from "./ingest.ts";
+import { claimsOf, type Matched, matchRow, type Note, planDeliveries } from "./ingest.ts";
 import type { ObserverSet } from "./observer-set.ts";
 
 /** What a worker needs from its runtime. */
@@ -50,6 +53,11 @@ export interface TransportWorkerOptions {
   onError(error: unknown, where: string): void;
   /** Changes matched (counted in health's `events_processed`). */
   onMatched(changes: number): void;
+  /**
+   * Deliveries were created for later (`delay_ms`, `run_at_template`, `debounce`), due in
+   * `dueInMs`: the runtime arms its due timer, as its PostgreSQL path does.
+   */
+  onDue(dueInMs: readonly number[]): void;
 }
 
 /** A running worker. */
@@ -172,16 +180,10 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
     const notes: Note[] = [];
     const now = new Date(clock.now()).toISOString();
     for (const { row } of first.values()) matchRow(row, observers, matched, failures, notes, now);
-    const deliveries = matched.map(
-      ({ row, observer, index }): NewDelivery => ({
-        event_id: row.id,
-        fk_observer: observer.pk,
-        fk_entity_change_log: row.pk_entity_change_log,
-        action_index: index,
-        fk_customer_org: row.fk_customer_org,
-        leased: true,
-      }),
-    );
+    // The PostgreSQL path's planning: timed actions (docs/time.md) are created for later, never
+    // leased; the rest leased to this worker (the consumer pulls only what the dispatcher has
+    // room for).
+    const { deliveries, dueInMs } = planDeliveries(matched, () => true, clock.now());
     const written = await writeTransportIngest(sql, {
       changes: [...first.values()].map(({ row }) => ({
         eventId: row.id,
@@ -196,7 +198,9 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
         logger.log(note.level, note.message, note.fields);
       }
     }
+    if (written.recorded.size > 0) eventsProcessed.inc(written.recorded.size);
     options.onMatched(written.recorded.size);
+    if (dueInMs.length > 0 && written.recorded.size > 0) options.onDue(dueInMs);
     if (options.dedup && written.recorded.size > 0) {
       options.dedup.remember([...written.recorded]).catch((error: unknown) => {
         logger.log("warn", "Redis dedup record failed (PostgreSQL keeps the guarantee)", {

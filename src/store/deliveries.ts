@@ -27,86 +27,106 @@ export interface LeasedDelivery {
   action_index: number;
 }
 
-/** The ingest statement (see `writeIngest`). */
-const INGEST = `WITH ${RELAXED_COMMIT_CTE},
-     moved AS (
-       UPDATE core.tb_observer_checkpoint
-       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
-           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
-       WHERE listener_id = $2
-         AND last_transaction_id = $8::text::xid8 AND last_processed_id = $9::bigint
-       RETURNING 1
-     ),
-     x AS (
-       SELECT * FROM unnest($1::text::text[], $10::text::bigint[], $11::text::bigint[],
-         $12::text::integer[], $13::text::bigint[], $14::text::boolean[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)
-     ),
-     created AS (
-       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
-       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
-         CASE WHEN x.leased THEN $5 END,
-         CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond' ELSE now() END
-       FROM x WHERE EXISTS (SELECT 1 FROM moved)
-       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
-     )
-     SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
-     FROM relaxed AS one LEFT JOIN (
-       SELECT pk_observer_delivery::text AS pk, id::text AS id,
-         fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
-         action_index
-       FROM created WHERE lease_owner IS NOT NULL
-     ) c ON true`;
-
 /**
- * The same, for a batch with deliveries due later or debounced (docs/time.md): a statement of its
- * own, so that the common batch pays nothing for them.
+ * The CTEs creating deliveries (`x`, `created`, and for a timed batch `debounced`), shared by the
+ * PostgreSQL path's ingest (`writeIngest`) and the NATS worker's (src/store/transport.ts): one
+ * source of truth for the webhook-id, the due times (docs/time.md) and the debounce collapse.
+ * `gate` is a condition on `x` (the row may be created); the parameters, from `$first`, are
+ * `deliveryParams`'s. `created` returns the rows, leased ones with their `lease_owner`.
  */
-const INGEST_TIMED = `WITH ${RELAXED_COMMIT_CTE},
-     moved AS (
-       UPDATE core.tb_observer_checkpoint
-       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
-           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
-       WHERE listener_id = $2
-         AND last_transaction_id = $8::text::xid8 AND last_processed_id = $9::bigint
-       RETURNING 1
-     ),
-     x AS (
-       SELECT * FROM unnest($1::text::text[], $10::text::bigint[], $11::text::bigint[],
-         $12::text::integer[], $13::text::bigint[], $14::text::boolean[], $15::text::bigint[],
-         $16::text::timestamptz[], $17::text::text[], $18::text::bigint[], $19::text::bigint[])
+export function deliveryCtes(gate: string, first: number, timed: boolean): string {
+  const $ = (i: number) => `$${first + i}`;
+  const columns = `${$(0)}::text::text[], ${$(1)}::text::bigint[], ${$(2)}::text::bigint[],
+         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[]`;
+  const x = timed
+    ? `SELECT * FROM unnest(${columns}, ${$(8)}::text::bigint[],
+         ${$(9)}::text::timestamptz[], ${$(10)}::text::text[], ${$(11)}::text::bigint[],
+         ${$(12)}::text::bigint[])
          AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
-           delay_ms, due_at, debounce_key, window_ms, max_wait_ms)
-     ),
-     created AS (
+           delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
+    : `SELECT * FROM unnest(${columns})
+         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)`;
+  const created = `created AS (
        INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
          action_index, fk_customer_org, lease_owner, next_attempt_at)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
-         CASE WHEN x.leased THEN $5 END,
-         CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond'
-           ELSE COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond') END
-       FROM x WHERE EXISTS (SELECT 1 FROM moved) AND x.debounce_key IS NULL
+         CASE WHEN x.leased THEN ${$(6)} END,
+         CASE WHEN x.leased THEN now() + ${$(7)} * interval '1 millisecond'
+           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END
+       FROM x WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
-     ),
-     -- Debounced: one pending row per (observer, action, key). A change finding one replaces its
-     -- change and pushes it back a window, never past the cap set by the first (debounce_until).
-     debounced AS (
+     )`;
+  if (!timed)
+    return `x AS (${x}),
+     ${created}`;
+  // Debounced: one pending row per (observer, action, key). A change finding one replaces its
+  // change and pushes it back a window, never past the cap set by the first (debounce_until).
+  const debounced = `debounced AS (
        INSERT INTO core.tb_observer_delivery AS d (id, event_id, fk_observer, fk_entity_change_log,
          action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
          now() + x.window_ms * interval '1 millisecond', x.debounce_key,
          now() + x.max_wait_ms * interval '1 millisecond'
-       FROM x WHERE EXISTS (SELECT 1 FROM moved) AND x.debounce_key IS NOT NULL
+       FROM x WHERE (${gate}) AND x.debounce_key IS NOT NULL
        ON CONFLICT (fk_observer, action_index, debounce_key) WHERE debounce_key IS NOT NULL
        DO UPDATE SET id = EXCLUDED.id, event_id = EXCLUDED.event_id,
          fk_entity_change_log = EXCLUDED.fk_entity_change_log,
          fk_customer_org = EXCLUDED.fk_customer_org,
          next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until)
-     )
+     )`;
+  return `x AS (${x}),
+     ${created},
+     ${debounced}`;
+}
+
+/** Whether a batch needs the timed statement (some delivery is delayed or debounced). */
+export const isTimed = (deliveries: readonly NewDelivery[]): boolean =>
+  deliveries.some((d) => d.timing !== undefined);
+
+/** The parameters of `deliveryCtes`, in its order. */
+export function deliveryParams(
+  deliveries: readonly NewDelivery[],
+  owner: string,
+  leaseMs: number,
+  timed: boolean,
+): unknown[] {
+  return [
+    arrayColumn(deliveries, (d) => d.event_id),
+    arrayColumn(deliveries, (d) => d.fk_observer),
+    arrayColumn(deliveries, (d) => d.fk_entity_change_log),
+    arrayColumn(deliveries, (d) => d.action_index),
+    arrayColumn(deliveries, (d) => d.fk_customer_org),
+    arrayColumn(deliveries, (d) => d.leased),
+    owner,
+    leaseMs,
+    ...(timed
+      ? [
+          arrayColumn(deliveries, (d) => d.timing?.delayMs),
+          arrayColumn(deliveries, (d) => d.timing?.dueAt),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.key),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.windowMs),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.maxWaitMs),
+        ]
+      : []),
+  ];
+}
+
+/**
+ * The ingest statement (see `writeIngest`); `timed` for a batch with deliveries due later or
+ * debounced (docs/time.md), so that the common batch pays nothing for them.
+ */
+const ingestStatement = (timed: boolean) => `WITH ${RELAXED_COMMIT_CTE},
+     moved AS (
+       UPDATE core.tb_observer_checkpoint
+       SET last_transaction_id = $2::text::xid8, last_processed_id = $3::bigint,
+           events_processed = events_processed + $4, last_processed_at = now(), updated_at = now()
+       WHERE listener_id = $1
+         AND last_transaction_id = $5::text::xid8 AND last_processed_id = $6::bigint
+       RETURNING 1
+     ),
+     ${deliveryCtes("EXISTS (SELECT 1 FROM moved)", 7, timed)}
      SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
      FROM relaxed AS one LEFT JOIN (
        SELECT pk_observer_delivery::text AS pk, id::text AS id,
@@ -114,6 +134,8 @@ const INGEST_TIMED = `WITH ${RELAXED_COMMIT_CTE},
          action_index
        FROM created WHERE lease_owner IS NOT NULL
      ) c ON true`;
+const INGEST = ingestStatement(false);
+const INGEST_TIMED = ingestStatement(true);
 
 /**
  * In one statement: moves the listener's cursor from `from` (where the read found it) past the
@@ -136,33 +158,17 @@ export async function writeIngest(
     leaseMs: number;
   },
 ): Promise<{ moved: boolean; leased: LeasedDelivery[] }> {
-  const timed = batch.deliveries.some((d) => d.timing !== undefined);
+  const timed = isTimed(batch.deliveries);
   const rows = await sql.query<LeasedDelivery & { moved: boolean; pk: string | null }>(
     timed ? INGEST_TIMED : INGEST,
     [
-      arrayColumn(batch.deliveries, (d) => d.event_id),
       batch.listenerId,
       batch.to.transactionId,
       batch.to.changeLogId,
-      batch.owner,
-      batch.leaseMs,
       batch.changes,
       batch.from.transactionId,
       batch.from.changeLogId,
-      arrayColumn(batch.deliveries, (d) => d.fk_observer),
-      arrayColumn(batch.deliveries, (d) => d.fk_entity_change_log),
-      arrayColumn(batch.deliveries, (d) => d.action_index),
-      arrayColumn(batch.deliveries, (d) => d.fk_customer_org),
-      arrayColumn(batch.deliveries, (d) => d.leased),
-      ...(timed
-        ? [
-            arrayColumn(batch.deliveries, (d) => d.timing?.delayMs),
-            arrayColumn(batch.deliveries, (d) => d.timing?.dueAt),
-            arrayColumn(batch.deliveries, (d) => d.timing?.debounce?.key),
-            arrayColumn(batch.deliveries, (d) => d.timing?.debounce?.windowMs),
-            arrayColumn(batch.deliveries, (d) => d.timing?.debounce?.maxWaitMs),
-          ]
-        : []),
+      ...deliveryParams(batch.deliveries, batch.owner, batch.leaseMs, timed),
     ],
   );
   return {

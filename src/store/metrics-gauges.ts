@@ -63,6 +63,11 @@ export const DATABASE_GAUGES: readonly DatabaseGauge[] = [
     help: "Items in the dead-letter queue (core.tb_observer_dlq), every tenant's.",
     expression: "(SELECT count(*) FROM core.tb_observer_dlq)",
   },
+  {
+    name: "fraiseql_observer_nats_dead_letters",
+    help: "NATS messages that could not be decoded, kept with their raw payload (core.tb_nats_dead_letter; 0 outside NATS mode; capped at 100000).",
+    expression: "(SELECT count(*) FROM (SELECT 1 FROM core.tb_nats_dead_letter LIMIT $2) d)",
+  },
 ];
 
 /** The statement reading `gauges` (`$1` the listener id, `$2` the cap). */

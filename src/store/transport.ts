@@ -5,7 +5,14 @@
  */
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
-import type { LeasedDelivery, NewDelivery } from "./deliveries.ts";
+import { type Page, type PageRequest, pageBounds, toPage } from "./common.ts";
+import {
+  deliveryCtes,
+  deliveryParams,
+  isTimed,
+  type LeasedDelivery,
+  type NewDelivery,
+} from "./deliveries.ts";
 import { arrayColumn } from "./pg-array.ts";
 
 /**
@@ -76,9 +83,10 @@ export async function readIngested(
 
 /**
  * In one statement (synchronously committed: the messages are acknowledged on its strength):
- * records `changes` as matched and creates the deliveries of those not matched before, leased to
- * `owner`. The webhook-id is the digest the PostgreSQL path uses. Returns the event ids recorded
- * now and the deliveries created.
+ * records `changes` as matched and creates the deliveries of those not matched before, with the
+ * PostgreSQL path's statement parts (`deliveryCtes`: same webhook-id, same due times and debounce
+ * collapse for `delay_ms`, `run_at_template` and `debounce`), the ones marked `leased` leased to
+ * `owner`. Returns the event ids recorded now and the deliveries created leased.
  */
 export async function writeTransportIngest(
   sql: SqlExecutor,
@@ -89,6 +97,7 @@ export async function writeTransportIngest(
     leaseMs: number;
   },
 ): Promise<{ recorded: Set<string>; leased: LeasedDelivery[] }> {
+  const timed = isTimed(batch.deliveries);
   const rows = await sql.query<{
     kind: "change" | "delivery";
     event_id: string | null;
@@ -104,37 +113,18 @@ export async function writeTransportIngest(
        ON CONFLICT (event_id) DO NOTHING
        RETURNING event_id
      ),
-     x AS (
-       SELECT * FROM unnest($3::text::text[], $4::text::bigint[], $5::text::bigint[],
-         $6::text::integer[], $7::text::bigint[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org)
-     ),
-     created AS (
-       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
-       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index,
-         x.fk_customer_org, $8, now() + $9 * interval '1 millisecond'
-       FROM x JOIN marked m ON m.event_id = x.event_id::uuid
-       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index
-     )
+     ${deliveryCtes("x.event_id::uuid IN (SELECT event_id FROM marked)", 3, timed)}
      SELECT 'change' AS kind, event_id::text AS event_id, NULL::text AS pk, NULL::text AS id,
        NULL::text AS fk_entity_change_log, NULL::text AS fk_observer, NULL::integer AS action_index
      FROM marked
      UNION ALL
      SELECT 'delivery', NULL, pk_observer_delivery::text, id::text, fk_entity_change_log::text,
        fk_observer::text, action_index
-     FROM created`,
+     FROM created WHERE lease_owner IS NOT NULL`,
     [
       arrayColumn(batch.changes, (c) => c.eventId),
       arrayColumn(batch.changes, (c) => c.changeLogId),
-      arrayColumn(batch.deliveries, (d) => d.event_id),
-      arrayColumn(batch.deliveries, (d) => d.fk_observer),
-      arrayColumn(batch.deliveries, (d) => d.fk_entity_change_log),
-      arrayColumn(batch.deliveries, (d) => d.action_index),
-      arrayColumn(batch.deliveries, (d) => d.fk_customer_org),
-      batch.owner,
-      batch.leaseMs,
+      ...deliveryParams(batch.deliveries, batch.owner, batch.leaseMs, timed),
     ],
   );
   const recorded = new Set<string>();
@@ -175,6 +165,62 @@ export interface UndecodedMessage {
   headers: Record<string, string[]>;
   payload: Uint8Array;
   error: string;
+}
+
+/** Undecodable messages kept (core.tb_nats_dead_letter), counted up to `cap`. */
+export async function countUndecodedMessages(sql: SqlExecutor, cap = 100_000): Promise<number> {
+  const rows = await sql.query<{ n: string }>(
+    `SELECT count(*)::text AS n FROM (SELECT 1 FROM core.tb_nats_dead_letter LIMIT $1) d`,
+    [cap],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** An undecodable message as the API lists it: its raw payload in base64. */
+export interface UndecodedMessageRow {
+  id: string;
+  stream: string;
+  stream_sequence: number | null;
+  subject: string;
+  headers: Record<string, string[]>;
+  payload_base64: string;
+  payload_bytes: number;
+  error: string;
+  created_at: string;
+}
+
+/** A page of undecodable messages, newest first (`GET /api/observers/nats/dead-letters`). */
+export async function listUndecodedMessages(
+  sql: SqlExecutor,
+  request: PageRequest,
+): Promise<Page<UndecodedMessageRow>> {
+  const { page, limit, offset } = pageBounds(request);
+  const [rows, counts] = await Promise.all([
+    sql.query<
+      Omit<UndecodedMessageRow, "headers" | "stream_sequence"> & {
+        headers: string;
+        stream_sequence: string | null;
+      }
+    >(
+      `SELECT pk_nats_dead_letter::text AS id, stream, stream_sequence::text AS stream_sequence,
+         subject, headers::text AS headers, encode(payload, 'base64') AS payload_base64,
+         octet_length(payload) AS payload_bytes, error,
+         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
+       FROM core.tb_nats_dead_letter
+       ORDER BY pk_nats_dead_letter DESC LIMIT $1::integer OFFSET $2::bigint`,
+      [limit, offset],
+    ),
+    sql.query<{ total: string }>(`SELECT count(*)::text AS total FROM core.tb_nats_dead_letter`),
+  ]);
+  const data = rows.map((row) => ({
+    ...row,
+    // PostgreSQL's base64 breaks lines every 76 characters.
+    payload_base64: row.payload_base64.replace(/\n/g, ""),
+    payload_bytes: Number(row.payload_bytes),
+    stream_sequence: row.stream_sequence === null ? null : Number(row.stream_sequence),
+    headers: JSON.parse(row.headers) as Record<string, string[]>,
+  }));
+  return toPage(data, page, limit, Number(counts[0]?.total ?? 0));
 }
 
 /** Keeps an undecodable message (once per stream sequence, so a redelivery adds nothing). */

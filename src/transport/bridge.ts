@@ -8,6 +8,7 @@
  * not recorded, under the same message ids, which the stream's duplicate window drops.
  */
 import { toObserversError } from "../errors.ts";
+import { metrics } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -17,6 +18,11 @@ import { readNextChanges } from "../store/change-log.ts";
 import { writeIngest } from "../store/deliveries.ts";
 import { holdBridgeLease, releaseBridgeLease, startCursorAt } from "../store/transport.ts";
 import { encodeChange } from "./wire.ts";
+
+const publishedTotal = metrics.counter(
+  "fraiseql_observer_nats_published_total",
+  "Changes this process's bridge published to NATS and recorded (its cursor moved past them).",
+);
 
 /** Options of `createBridge`. */
 export interface BridgeOptions {
@@ -120,6 +126,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         continue;
       }
       published += batch.rows.length;
+      publishedTotal.inc(batch.rows.length);
       cursor = last.pk_entity_change_log;
       if (batch.rows.length < batchSize) return false;
     }

@@ -14,6 +14,7 @@ import { encodeChange } from "../../src/transport/wire.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
@@ -250,7 +251,24 @@ describe("NATS mode", () => {
         return c.num_ack_pending === 0 && c.num_pending === 0 ? body : undefined;
       }, "the consumer drained");
       expect(health.transport.consumer.num_pending).toBe(0);
+      expect(health).toMatchObject({ transport: { dead_letters: 1 } });
       expect(JSON.stringify(health)).not.toContain("nats-secret-pass");
+      // The server's scrape: NATS gauges, the bridge's counter, the worker's changes, the
+      // undecodable message, and a backlog read from the bridge's cursor (caught up).
+      const metrics = parseExposition(await (await worker.api("/metrics")).text());
+      expect(sampleValue(metrics, "fraiseql_observer_nats_dead_letters")).toBe(1);
+      expect(sampleValue(metrics, "fraiseql_observer_nats_connected")).toBe(1);
+      expect(sampleValue(metrics, "fraiseql_observer_nats_consumer_pending")).toBe(0);
+      expect(sampleValue(metrics, "fraiseql_observer_nats_bridge_leader")).toBe(1);
+      expect(sampleValue(metrics, "fraiseql_observer_nats_published_total")).toBe(5);
+      expect(sampleValue(metrics, "fraiseql_observer_events_processed_total")).toBe(5);
+      expect(sampleValue(metrics, "fraiseql_observer_backlog_size")).toBe(0);
+      const listed = await worker.api("/api/observers/nats/dead-letters");
+      expect(listed.status).toBe(200);
+      expect(await listed.json()).toMatchObject({
+        total_count: 1,
+        data: [{ payload_base64: btoa("{not json"), subject: "test.poison.Order.INSERT" }],
+      });
       expect(worker.output()).toContain("NATS mode");
       expect(worker.output()).not.toContain("nats-secret-pass");
       // A graceful stop drains and exits 0.

@@ -106,6 +106,26 @@ describe("delay_ms", () => {
   });
 });
 
+describe("due times of one batch", () => {
+  it("claims each when it comes due, not only the soonest (no poll for a minute)", async () => {
+    await insertObserver(db.sql, {
+      name: "sooner",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/sooner`, { delay_ms: 500 })],
+    });
+    await insertObserver(db.sql, {
+      name: "later",
+      event_type: "INSERT",
+      actions: [webhook(`${receiver.url}/later`, { delay_ms: 1_500 })],
+    });
+    await startRuntime("due-times");
+    await db.sql`INSERT INTO orders (status) VALUES ('twice')`;
+    // Both created in one ingest statement; the poll is a minute away: the due timer claims each.
+    const requests = await receiver.waitFor(2);
+    expect(requests.map((r) => r.path).sort()).toEqual(["/later", "/sooner"]);
+  });
+});
+
 describe("run_at_template", () => {
   it("runs at the instant the change names, stamped with it", async () => {
     await insertObserver(db.sql, {

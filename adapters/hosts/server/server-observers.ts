@@ -19,6 +19,7 @@ import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
 import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
+import { natsSource } from "../../../src/metrics/nats.ts";
 import { gaugeSource } from "../../../src/metrics/scrape.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
@@ -191,12 +192,13 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   // NATS mode (OBSERVERS_TRANSPORT=nats): a bridge and/or a worker instead of the runtime's own
   // reading of the change log; its health reads the bridge's cursor.
   const nats = config.transport === "nats" ? createNatsMode(config, sql, logger) : null;
+  const cursorName = nats ? bridgeName(config.nats.stream) : config.listenerId;
   const runtime = createObserverRuntime({
     onCommitted: () => feed.wake(),
     sql,
     environment: services.environment,
     registry,
-    listenerId: nats ? bridgeName(config.nats.stream) : config.listenerId,
+    listenerId: cursorName,
     ...(nats ? { transport: nats.transport } : {}),
     pollIntervalMs: config.pollIntervalMs,
     batchSize: config.batchSize,
@@ -223,13 +225,15 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     rootDocs: options.rootDocs ?? false,
     metrics: {
       public: config.metricsPublic,
-      listenerId: config.listenerId,
+      // In NATS mode the change log's reader is the bridge: its cursor is the backlog.
+      listenerId: cursorName,
       sources: [
         gaugeSource(
           "fraiseql_observer_live_subscribers",
           "WebSocket subscribers of the live feed open on this process.",
           () => live.size ?? null,
         ),
+        ...(nats ? [natsSource(nats.transport)] : []),
       ],
     },
   });

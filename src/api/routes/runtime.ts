@@ -49,6 +49,10 @@ const HealthSchema = z
             cursor: z.string().nullable(),
           })
           .optional(),
+        dead_letters: z.number().int().optional().openapi({
+          description:
+            "NATS mode: undecodable messages kept with their raw payload (core.tb_nats_dead_letter)",
+        }),
       })
       .optional()
       .openapi({ description: "NATS mode only: the broker, the stream's and the consumer's lag" }),
