@@ -72,7 +72,7 @@ async function otherProcess(
   return runner;
 }
 
-function call(method: string, path: string, body?: unknown): Promise<Response> {
+async function call(method: string, path: string, body?: unknown): Promise<Response> {
   return a.api.request(path, {
     method,
     headers: {
