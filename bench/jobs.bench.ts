@@ -20,8 +20,11 @@
  * BENCH_ENQUEUE_ROUNDS times (default 3; `--quick`: 1) between the wake-up hint as migration 0011
  * first had it (a row trigger calling pg_notify in every enqueueing transaction, recreated for the
  * measurement) and the doorbell (src/jobs/doorbell.ts: no trigger, at most one pg_notify in flight
- * per process, outside the enqueue), and no hint at all (the ceiling). End-to-end job-action
- * throughput: bench/job-actions.bench.ts.
+ * per process, outside the enqueue), and no hint at all (the ceiling). Then the wake-up latency
+ * across processes at a low rate, trigger and doorbell alternated: BENCH_WAKE_JOBS (default 200;
+ * `--quick`: 50) jobs enqueued one at a time by one pool and doorbell, run by a runner with a pool,
+ * LISTEN connection and doorbell of its own polling every 60 s, from the enqueue call until the
+ * handler starts. End-to-end job-action throughput: bench/job-actions.bench.ts.
  *
  * Run with Bun: `bun bench/jobs.bench.ts [--quick] [--enqueue]`. Database: BENCH_DATABASE_URL's
  * with `_jobs` appended to its name, recreated on every run.
@@ -253,6 +256,87 @@ async function enqueueRate(sql: postgres.Sql, hint: Hint, round: number): Promis
   return { hint, round, enqueues, seconds, enqueues_per_second: enqueues / seconds, notifications };
 }
 
+interface WakeFigure {
+  hint: Hint;
+  round: number;
+  jobs: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+const WAKE_JOBS = Number(process.env.BENCH_WAKE_JOBS ?? (quick ? 50 : 200));
+
+/**
+ * Wake-up latency at a low rate, across processes: one job at a time enqueued by a "process" (its
+ * pool, its doorbell) and run by another (a runner with its own pool and LISTEN connection, a 60 s
+ * poll), from the enqueue call until the handler starts.
+ */
+async function wakeLatency(sql: postgres.Sql, hint: Hint, round: number): Promise<WakeFigure> {
+  await sql`TRUNCATE core.tb_job`;
+  await useHint(sql, hint);
+  const producer = createPostgresClient(URL_JOBS, { max: 2 });
+  const consumer = createPostgresClient(URL_JOBS, { max: 4 });
+  const doorbell = hint === "doorbell" ? createJobDoorbell({ sql: producer }) : silentDoorbell;
+  const queue = builtinJobQueue(producer, { doorbell });
+  let onStart: () => void = () => {};
+  const runner = createJobRunner({
+    sql: consumer,
+    clock: systemClock,
+    logger: silentLogger,
+    owner: `bench-wake-${crypto.randomUUID()}`,
+    leaseMs: 180_000,
+    pollIntervalMs: 60_000,
+  });
+  runner.register("wake", () => onStart());
+  await runner.start();
+  const latencies: number[] = [];
+  const signal = new AbortController().signal;
+  for (let i = 0; i < WAKE_JOBS; i++) {
+    const started = new Promise<number>((resolve) => {
+      onStart = () => resolve(performance.now());
+    });
+    const at = performance.now();
+    await queue.enqueue(
+      {
+        task: "wake",
+        payload: { i },
+        jobKey: null,
+        maxAttempts: null,
+        deliveryId: crypto.randomUUID(),
+        eventId: crypto.randomUUID(),
+        observerId: crypto.randomUUID(),
+        tenant: null,
+      },
+      signal,
+    );
+    const ran = await Promise.race([
+      started,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), 10_000)),
+    ]);
+    if (ran === null) fail(`wake-up (${hint}): job ${i} did not start within 10 s`);
+    latencies.push(ran - at);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await runner.stop(5_000);
+  await doorbell.idle();
+  await producer.close();
+  await consumer.close();
+  latencies.sort((x, y) => x - y);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)] ?? 0;
+  return {
+    hint,
+    round,
+    jobs: latencies.length,
+    p50_ms: round2(at(0.5)),
+    p99_ms: round2(at(0.99)),
+    max_ms: round2(latencies[latencies.length - 1] ?? 0),
+  };
+}
+
+const round2 = (value: number) => Math.round(value * 100) / 100;
+
 async function enqueueSection(sql: postgres.Sql) {
   const enqueue: EnqueueFigure[] = [];
   for (let round = 1; round <= ENQUEUE_ROUNDS; round++) {
@@ -276,8 +360,32 @@ async function enqueueSection(sql: postgres.Sql) {
       1,
     ),
   );
+  const wake: WakeFigure[] = [];
+  for (let round = 1; round <= ENQUEUE_ROUNDS; round++) {
+    for (const hint of ["trigger", "doorbell"] as const) {
+      wake.push(await wakeLatency(sql, hint, round));
+    }
+  }
+  console.log(
+    `\nwake-up latency across processes: ${WAKE_JOBS} jobs one at a time, enqueue call to handler start, runner polling every 60 s`,
+  );
+  console.log(
+    table(
+      ["wake-up hint", "round", "jobs", "p50 ms", "p99 ms", "max ms"],
+      wake.map((f) => [
+        HINT_LABEL[f.hint],
+        String(f.round),
+        String(f.jobs),
+        f.p50_ms.toFixed(2),
+        f.p99_ms.toFixed(2),
+        f.max_ms.toFixed(2),
+      ]),
+      1,
+    ),
+  );
   await useHint(sql, "doorbell");
   return {
+    wake,
     enqueue: enqueue.map((f) => ({
       ...f,
       seconds: round(f.seconds),
