@@ -7,8 +7,10 @@
  * when their leases run out. A job cancelled through the API, or
  * whose lease was lost, has its handler's signal aborted at the next renewal. Handlers get an
  * `AbortSignal` that also fires at their timeout and at shutdown; a failure is retried with the
- * observers' backoff, and the last one marks the job failed with its error. Wake-ups: LISTEN on
- * `fraiseql_observers_jobs` where the driver can, and polling always.
+ * observers' backoff, and the last one marks the job failed with its error. Wake-ups
+ * (doorbell.ts): this process's enqueues wake it in process, other processes' rings arrive by
+ * LISTEN on `JOBS_NOTIFY_CHANNEL` where the driver can, and polling always; jobs it gives back
+ * (released, recovered) ring the doorbell for the other processes.
  */
 import * as v from "valibot";
 import { computeBackoff } from "../executor/backoff.ts";
@@ -30,10 +32,8 @@ import {
   removeWorker,
   renewJobLeases,
 } from "../store/jobs.ts";
+import { createJobDoorbell, JOBS_NOTIFY_CHANNEL, type JobDoorbell } from "./doorbell.ts";
 import { jobAttemptEnded } from "./metrics.ts";
-
-/** The channel migration 0011's trigger notifies when a builtin job becomes pending. */
-export const JOBS_NOTIFY_CHANNEL = "fraiseql_observers_jobs";
 
 /** What a handler is told besides the payload. */
 export interface JobContext {
@@ -102,6 +102,11 @@ export interface JobRunnerOptions {
   pollIntervalMs: number;
   /** Jitter for the backoff (default Math.random). */
   random?: () => number;
+  /**
+   * The process's doorbell, shared with its builtin queue (doorbell.ts): its rings wake this
+   * runner in process. Default one of its own over `sql`.
+   */
+  doorbell?: JobDoorbell;
 }
 
 interface Registration {
@@ -147,6 +152,8 @@ const optionsSchema = v.strictObject({
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const { sql, clock, logger, owner, leaseMs } = options;
   const random = options.random ?? Math.random;
+  const doorbell = options.doorbell ?? createJobDoorbell({ sql, logger });
+  doorbell.onRing(() => wake());
   const tasks = new Map<string, Registration>();
   const running = new Map<string, Running>();
   let started = false;
@@ -196,6 +203,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       pollIntervalMs: options.pollIntervalMs,
       wake,
       channel: JOBS_NOTIFY_CHANNEL,
+      // This process's own rings woke it already.
+      ignorePayload: doorbell.id,
     }).catch((error: unknown) => {
       warn("jobs: starting the wake-ups failed; jobs are claimed at the heartbeat only", error);
       return null;
@@ -297,18 +306,23 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     return taken;
   }
 
-  /** Gives claimed jobs that never started back to the queue, their attempt not counted. */
+  /**
+   * Gives claimed jobs that never started back to the queue, their attempt not counted, and rings
+   * for another process to take them.
+   */
   async function release(jobs: readonly ClaimedJob[]): Promise<void> {
     if (jobs.length === 0) return;
     await releaseJobs(
       sql,
       owner,
       jobs.map((job) => job.pk),
-    ).catch((error: unknown) =>
-      warn(
-        `jobs: releasing ${jobs.length} unstarted job(s) failed; they run again once their leases run out`,
-        error,
-      ),
+    ).then(
+      () => doorbell.ring(),
+      (error: unknown) =>
+        warn(
+          `jobs: releasing ${jobs.length} unstarted job(s) failed; they run again once their leases run out`,
+          error,
+        ),
     );
   }
 
@@ -406,11 +420,14 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
     if (result.kind === "succeeded") return succeed(job.pk);
-    await finishJob(sql, owner, job.pk, result).catch((error: unknown) =>
-      warn(
-        `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
-        error,
-      ),
+    await finishJob(sql, owner, job.pk, result).then(
+      // Released at shutdown: due now, for another process.
+      () => (result.kind === "released" ? doorbell.ring() : undefined),
+      (error: unknown) =>
+        warn(
+          `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
+          error,
+        ),
     );
   }
 
@@ -456,7 +473,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         (error: unknown) => warn("jobs: recovering jobs of lost processes failed", error),
       );
     }
-    if (recovered) wake();
+    // Due now: here (the ring wakes this runner) and in other processes with these tasks.
+    if (recovered) doorbell.ring();
   }
 
   function beat(): void {
@@ -544,6 +562,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       const wasStarted = started;
       started = false;
       clock.clearTimeout(heartbeat);
+      // Released jobs' rings go out before the host closes the connections.
+      await doorbell.idle();
       if (wasStarted && tasks.size > 0) {
         await removeWorker(sql, owner).catch((error: unknown) =>
           warn("jobs: removing this process's tasks failed", error),

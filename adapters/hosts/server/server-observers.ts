@@ -17,6 +17,7 @@ import type { ClientAddress } from "../../../src/api/auth.ts";
 import type { LiveUpgrade } from "../../../src/api/routes/live.ts";
 import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { createJobDoorbell } from "../../../src/jobs/doorbell.ts";
 import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
 import { natsSource } from "../../../src/metrics/nats.ts";
@@ -165,6 +166,9 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   const sql = createGatedClient();
   const apiSql = createGatedClient();
 
+  // Builtin jobs enqueued here (job actions, API retries) wake this runner in process and ring
+  // other processes outside the enqueueing transaction (src/jobs/doorbell.ts).
+  const doorbell = createJobDoorbell({ sql, logger });
   const jobs = createJobRunner({
     sql,
     clock: systemClock,
@@ -172,8 +176,12 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     owner: `${config.listenerId}-jobs-${crypto.randomUUID()}`,
     leaseMs: config.leaseMs,
     pollIntervalMs: config.pollIntervalMs,
+    doorbell,
   });
-  const services = createServerServices(config, env, sql, logger, () => jobs.tasks());
+  const services = createServerServices(config, env, sql, logger, {
+    localTasks: () => jobs.tasks(),
+    doorbell,
+  });
   // Live notifications: one feed tails the tables for every subscriber of this process; the
   // runtime wakes it when it commits, other processes' work shows at its next poll.
   const feed = createLiveFeed({
@@ -313,6 +321,8 @@ export function createServerObservers(options: ObserversOptions, host: Observers
         cleanups.push(() => nats.close());
         await nats.open();
       }
+      // After the runtime and the jobs have stopped: their last rings go out before closing.
+      cleanups.push(() => doorbell.idle());
       await runtime.start();
       cleanups.push(() => runtime.stop());
       await jobs.start();

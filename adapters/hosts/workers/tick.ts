@@ -22,6 +22,7 @@
  * again (at-least-once, same webhook-id), exactly as after a crashed server.
  */
 import type { ActionRegistry } from "../../../src/actions/types.ts";
+import { createJobDoorbell, type JobDoorbell } from "../../../src/jobs/doorbell.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient } from "../../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../../src/runtime/runtime.ts";
@@ -117,6 +118,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     ? options.connect()
     : hyperdriveClient(bindings.HYPERDRIVE, { max: TICK_DATABASE_CONNECTIONS });
   const emptyLag = { pending_changes: 0, due_deliveries: 0, oldest_pending_ms: 0 };
+  let doorbell: JobDoorbell | null = null;
   try {
     const schema = await (options.checkSchema ?? checkSchema)(sql);
     if (!schema.current) {
@@ -137,6 +139,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       };
     }
     const outbound = countingFetch();
+    doorbell = createJobDoorbell({ sql, logger });
     const runtime = createObserverRuntime({
       sql,
       environment: workersEnvironment({
@@ -145,6 +148,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
         logger,
         fetch: outbound.fetch,
         sql,
+        doorbell,
         ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
       }),
       ...(options.registry ? { registry: options.registry } : {}),
@@ -227,6 +231,8 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     });
     return result;
   } finally {
+    // The builtin jobs' last ring reaches the processes that run them before the connections close.
+    await doorbell?.idle();
     await sql.close().catch(() => {});
   }
 }

@@ -128,7 +128,10 @@ export function jobRoutes(deps: ApiDependencies) {
       jobsCancelled(1);
       return c.json(job, 200);
     })
-    .openapi(retry, async (c) =>
-      c.json(await retryJob(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
-    );
+    .openapi(retry, async (c) => {
+      const job = await retryJob(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      // Pending again, due now: the runners hear it as they hear an enqueue (src/jobs/doorbell.ts).
+      deps.environment?.jobs?.builtin?.ring?.();
+      return c.json(job, 200);
+    });
 }
