@@ -62,7 +62,7 @@ import {
 } from "./support/database.ts";
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
-import { cpuMeter } from "./support/proc.ts";
+import { cpuMeter, cpuTimeOf } from "./support/proc.ts";
 import { describeMachine, integer, machine, round, table, writeResults } from "./support/report.ts";
 
 const quick =
@@ -99,6 +99,8 @@ const settings = {
 };
 
 const NATS_DB_URL = process.env.BENCH_NATS_DATABASE_URL ?? suffixed(DATABASE_URL, "_nats");
+
+const DB_NAME = new URL(NATS_DB_URL).pathname.slice(1);
 
 function suffixed(url: string, suffix: string): string {
   const named = new URL(url);
@@ -242,6 +244,17 @@ await runBenchmark("nats", async () => {
       if (load.pid !== undefined) pids.producer = load.pid;
       if (receiver.pid !== undefined) pids.receiver = receiver.pid;
 
+      /** CPU of the processes and of the database's backends from now until the call it returns. */
+      const meterCpu = async (runPids: Record<string, number>) => {
+        const meter = cpuMeter(runPids);
+        const backends = await backendTimes(sql, DB_NAME);
+        const startedAt = performance.now();
+        return async (): Promise<Cpu> => {
+          const cpu = cpuOf(meter.stop());
+          const wall = performance.now() - startedAt;
+          return { ...cpu, ...backendUse(backends, await backendTimes(sql, DB_NAME), wall) };
+        };
+      };
       const logMark = async (): Promise<number> => {
         const [row] =
           await sql`SELECT coalesce(max(pk_observer_log), 0)::bigint AS mark FROM core.tb_observer_log`;
@@ -308,10 +321,10 @@ await runBenchmark("nats", async () => {
 
         // Latency at the offered rate.
         const settleLatency = await phase(`${rate}/s offered`);
-        let meter = cpuMeter(pids);
+        const latencyMeter = await meterCpu(pids);
         const produced = await load.produce(rate, seconds);
         const latencyDelivery = await settleLatency(produced.changes);
-        const latencyCpu = cpuOf(meter.stop());
+        const latencyCpu = await latencyMeter();
         const hook = await receiver.stats();
         if (hook.samples < produced.changes) {
           fail(`${transport}: ${hook.samples} latency samples for ${produced.changes} changes`);
@@ -333,7 +346,7 @@ await runBenchmark("nats", async () => {
         const sustainedRun = async (what: string, external?: ExternalConsumer) => {
           const settle = await phase(what);
           const runPids = external?.pid ? { ...pids, external_consumer: external.pid } : pids;
-          meter = cpuMeter(runPids);
+          const meter = await meterCpu(runPids);
           const started = performance.now();
           const flood: Produced = await load.flood({ total: changes });
           const delivery = await settle(flood.changes, external);
@@ -345,7 +358,7 @@ await runBenchmark("nats", async () => {
             produced_per_sec: round(flood.achieved),
             commit_p50_ms: round(flood.commit_p50_ms),
             commit_p99_ms: round(flood.commit_p99_ms),
-            cpu: cpuOf(meter.stop()),
+            cpu: await meter(),
           };
           console.log(
             `${transport}, ${what}: ${Math.round(result.changes_per_sec)} changes/s end to end (producers ${Math.round(flood.achieved)}/s)`,
@@ -418,6 +431,46 @@ await runBenchmark("nats", async () => {
   console.log(`\n${report(output.machine, results)}`);
   writeResults(quick ? "nats-quick" : "nats", output);
 });
+
+/**
+ * CPU time (ms) so far of each PostgreSQL backend serving `database`, by who it serves: ours
+ * (application_name `fraiseql-observers…`) or the producers' (everything else but this session).
+ */
+async function backendTimes(
+  sql: postgres.Sql,
+  database: string,
+): Promise<Map<number, { ours: boolean; ms: number }>> {
+  const rows = await sql<{ pid: number; app: string }[]>`
+    SELECT pid, coalesce(application_name, '') AS app FROM pg_stat_activity
+    WHERE datname = ${database} AND pid <> pg_backend_pid()`;
+  const times = new Map<number, { ours: boolean; ms: number }>();
+  for (const row of rows) {
+    const time = cpuTimeOf(row.pid);
+    if (time) {
+      times.set(row.pid, {
+        ours: row.app.startsWith("fraiseql-observers"),
+        ms: time.user + time.system,
+      });
+    }
+  }
+  return times;
+}
+
+/** Percent of one core the backends used between two readings (new backends: all their time). */
+function backendUse(
+  start: Map<number, { ours: boolean; ms: number }>,
+  end: Map<number, { ours: boolean; ms: number }>,
+  wallMs: number,
+): { pg_ours: number; pg_producers: number } {
+  let ours = 0;
+  let producers = 0;
+  for (const [pid, now] of end) {
+    const used = now.ms - (start.get(pid)?.ms ?? 0);
+    if (now.ours) ours += used;
+    else producers += used;
+  }
+  return { pg_ours: round((ours / wallMs) * 100), pg_producers: round((producers / wallMs) * 100) };
+}
 
 function pidsOf(servers: Record<string, ServerProcess>): Record<string, number> {
   return Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, server.pid]));
