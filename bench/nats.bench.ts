@@ -47,6 +47,7 @@ import {
   startJetStreamServer,
 } from "../test/support/jetstream-server.ts";
 import { type ServerProcess, startServer } from "./live/server.ts";
+import { type Ceiling, jetStreamCeiling } from "./nats/ceiling.ts";
 import {
   type ExternalConsumer,
   type ExternalStats,
@@ -84,6 +85,9 @@ const settings = {
   seconds: envNumber("BENCH_SECONDS", quick ? 3 : 10),
   warmup_seconds: envNumber("BENCH_NATS_WARMUP_SECONDS", quick ? 1 : 2),
   changes: envNumber("BENCH_NATS_CHANGES", quick ? 5_000 : 20_000),
+  /** JetStream alone: messages published and consumed, in batches of the bridge's default size. */
+  ceiling_messages: envNumber("BENCH_NATS_CEILING", quick ? 20_000 : 50_000),
+  ceiling_batch: 500,
   producers: envNumber("BENCH_PRODUCERS", 8),
   workers: envNumber("BENCH_NATS_WORKERS", 2),
   /** BENCH_NATS_TRANSPORTS, default both, in this order. */
@@ -180,6 +184,7 @@ await runBenchmark("nats", async () => {
   const jsm = await jetstreamManager(nc);
   const token = `bench-${crypto.randomUUID()}`;
   const results: ModeResult[] = [];
+  let ceiling: Ceiling | null = null;
   let postgresVersion = "";
 
   /** Messages in the stream now (0 before the bridge created it). */
@@ -197,6 +202,12 @@ await runBenchmark("nats", async () => {
   };
 
   try {
+    if (settings.transports.includes("nats") && settings.ceiling_messages > 0) {
+      ceiling = await jetStreamCeiling(nc, jsm, settings.ceiling_messages, settings.ceiling_batch);
+      console.log(
+        `JetStream alone: publish ${integer.format(ceiling.publish_per_sec)}/s, consume and ack ${integer.format(ceiling.consume_per_sec)}/s (${ceiling.payload_bytes}-byte messages, batches of ${ceiling.batch})`,
+      );
+    }
     for (const transport of settings.transports) {
       await recreateDatabase(NATS_DB_URL);
       const client = createPostgresClient(NATS_DB_URL, { max: 1 });
@@ -217,26 +228,34 @@ await runBenchmark("nats", async () => {
         OBSERVERS_ALLOW_PRIVATE_TARGETS: "true",
       };
       const servers: Record<string, ServerProcess> = {};
-      if (transport === "postgres") {
-        servers.server = await startServer(env);
-      } else {
-        const natsEnv = { ...env, OBSERVERS_TRANSPORT: "nats", NATS_URL: nats.url };
-        servers.bridge = await startServer({ ...natsEnv, OBSERVERS_ROLE: "bridge" });
-        for (let i = 1; i <= workers; i++) {
-          servers[`worker${i}`] = await startServer({ ...natsEnv, OBSERVERS_ROLE: "worker" });
+      const stopServers = async () => {
+        for (const server of Object.values(servers)) await server.stop();
+      };
+      try {
+        if (transport === "postgres") {
+          servers.server = await startServer(env);
+        } else {
+          const natsEnv = { ...env, OBSERVERS_TRANSPORT: "nats", NATS_URL: nats.url };
+          servers.bridge = await startServer({ ...natsEnv, OBSERVERS_ROLE: "bridge" });
+          for (let i = 1; i <= workers; i++) {
+            servers[`worker${i}`] = await startServer({ ...natsEnv, OBSERVERS_ROLE: "worker" });
+          }
+          await waitUntil(
+            async () => {
+              try {
+                await jsm.consumers.info(settings.stream, settings.consumer);
+                return true;
+              } catch {
+                return false;
+              }
+            },
+            30_000,
+            `the stream ${settings.stream} and the consumer ${settings.consumer}`,
+          );
         }
-        await waitUntil(
-          async () => {
-            try {
-              await jsm.consumers.info(settings.stream, settings.consumer);
-              return true;
-            } catch {
-              return false;
-            }
-          },
-          30_000,
-          `the stream ${settings.stream} and the consumer ${settings.consumer}`,
-        );
+      } catch (error) {
+        await stopServers();
+        throw error;
       }
       const load = startProducer(NATS_DB_URL, producers);
       const pids: Record<string, number> = { ...pidsOf(servers), nats_server: nats.pid };
@@ -409,7 +428,7 @@ await runBenchmark("nats", async () => {
         });
       } finally {
         await load.stop();
-        for (const server of Object.values(servers)) await server.stop();
+        await stopServers();
         await sql.end({ timeout: 5 });
       }
     }
@@ -426,9 +445,10 @@ await runBenchmark("nats", async () => {
     settings: { ...settings, server_env: serverEnv },
     latency_method:
       "receive time at the webhook receiver (or the external consumer) minus the row's t_ms, stamped by the database at INSERT with clock_timestamp(); same machine clock; exact nearest-rank percentiles over every change",
+    jetstream_ceiling: ceiling,
     modes: results,
   };
-  console.log(`\n${report(output.machine, results)}`);
+  console.log(`\n${report(output.machine, results, ceiling)}`);
   writeResults(quick ? "nats-quick" : "nats", output);
 });
 
@@ -501,7 +521,11 @@ function natsVersion(): string {
   return execFileSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" }).trim();
 }
 
-function report(host: ReturnType<typeof machine>, modes: ModeResult[]): string {
+function report(
+  host: ReturnType<typeof machine>,
+  modes: ModeResult[],
+  ceiling: Ceiling | null,
+): string {
   const pct = (value: number | null | undefined) =>
     value === null || value === undefined ? "-" : `${value.toFixed(0)}`;
   const rows: string[][] = [];
@@ -546,5 +570,8 @@ function report(host: ReturnType<typeof machine>, modes: ModeResult[]): string {
     ),
     "",
     table(["CPU, % of one core", "processes"], cpuRows, 2),
+    ceiling
+      ? `\nJetStream alone (one client, ${ceiling.payload_bytes}-byte messages, batches of ${ceiling.batch}): publish ${integer.format(ceiling.publish_per_sec)}/s, consume and ack ${integer.format(ceiling.consume_per_sec)}/s`
+      : "",
   ].join("\n");
 }
