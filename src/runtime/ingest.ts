@@ -160,14 +160,14 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
 }
 
 /** A log line of matching, written only for the changes the statement takes. */
-interface Note {
+export interface Note {
   level: "warn" | "error";
   message: string;
   fields: Readonly<Record<string, JsonValue>>;
 }
 
 /** One delivery to create: the change, the observer, the action. */
-interface Matched {
+export interface Matched {
   row: ChangeRow;
   event: ChangeEvent;
   observer: LoadedObserver;
@@ -175,7 +175,7 @@ interface Matched {
 }
 
 /** The leased deliveries as claims, from what ingest already holds (no query needed). */
-function claimsOf(
+export function claimsOf(
   leased: readonly LeasedDelivery[],
   matched: readonly Matched[],
 ): ClaimedDelivery[] {
@@ -216,7 +216,8 @@ function claimsOf(
   return claims;
 }
 
-function matchRow(
+/** Matches one change: its deliveries, or the log rows of what could not be read or evaluated. */
+export function matchRow(
   row: ChangeRow,
   observers: ObserverSet,
   matched: Matched[],

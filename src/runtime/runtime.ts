@@ -3,18 +3,22 @@ import { toObserversError } from "../errors.ts";
 import { createExecutor } from "../executor/executor.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
+import { pruneIngested } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
+import { createTransportWorker, type TransportWorker } from "./transport-worker.ts";
 import type {
   ObserverRuntime,
   ObserverRuntimeOptions,
   RetentionOptions,
   RuntimeHealth,
+  RuntimeTransportOptions,
 } from "./types.ts";
 import { startWakeups, type Wakeups } from "./wakeups.ts";
 
@@ -23,6 +27,14 @@ const DEFAULT_RETENTION: RetentionOptions = {
   logDays: 30,
   dlqDays: 30,
   intervalMs: 60 * 60_000,
+};
+
+/** Health's transport in PostgreSQL mode: the runtime reads the change log itself. */
+const POSTGRES_TRANSPORT: TransportHealth = {
+  transport: "postgres",
+  role: "all",
+  healthy: true,
+  reason: null,
 };
 
 /** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
@@ -105,6 +117,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       logger.log("error", message, fields);
     },
     onRecorded: () => options.onCommitted?.(),
+    ...(options.transport?.consumer ? { onSettled: (pks) => worker?.settled(pks) } : {}),
     onRoom() {
       if (awaitingRoom && dispatcher.room >= batchSize) {
         awaitingRoom = false;
@@ -134,6 +147,48 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     maxDeliveries: options.ingestMaxDeliveries ?? DEFAULT_INGEST_MAX_DELIVERIES,
     observers: observersAt,
   };
+  // NATS mode: no reading of the change log here; a worker consumes what a bridge publishes.
+  const transport = options.transport;
+  const consumeStop = new AbortController();
+  let consuming: Promise<void> | null = null;
+  const worker: TransportWorker | null = transport?.consumer
+    ? createTransportWorker({
+        sql,
+        consumer: transport.consumer,
+        dispatcher,
+        observers: observersAt,
+        logger,
+        clock,
+        owner,
+        leaseMs,
+        stream: transport.stream,
+        subjectPrefix: transport.subjectPrefix,
+        batchSize,
+        ackWaitMs: transport.ackWaitMs,
+        ...(transport.dedup ? { dedup: transport.dedup } : {}),
+        onError: countError,
+        onMatched(changes) {
+          eventsProcessed += changes;
+          if (changes > 0) options.onCommitted?.();
+        },
+      })
+    : null;
+  /** NATS mode's wake-up: claim due deliveries (retries, expired leases), at most every half poll. */
+  let claimTimer: unknown = null;
+  function claimDue(): void {
+    if (!running || stopped || !worker || claimTimer !== null) return;
+    const wait = lastClaimAt + pollIntervalMs / 2 - clock.now();
+    if (wait <= 0) {
+      lastClaimAt = clock.now();
+      dispatcher.pump();
+      return;
+    }
+    claimTimer = clock.setTimeout(() => {
+      claimTimer = null;
+      claimDue();
+    }, wait);
+  }
+
   const loop = createCoalescedTask(
     async () => {
       let more = false;
@@ -180,7 +235,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   );
 
   function wake(): void {
-    if (running && !stopped) void loop.run();
+    if (transport) claimDue();
+    else if (running && !stopped) void loop.run();
   }
 
   /**
@@ -227,12 +283,36 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   function scheduleRetention(): void {
     retentionTimer = clock.setTimeout(() => {
       sweepRetention(sql, retention)
+        .then(async (deleted) =>
+          worker
+            ? { ...deleted, matched: await pruneIngested(sql, retention.changeLogDays) }
+            : deleted,
+        )
         .then((deleted) => logger.log("info", "retention sweep", { ...deleted }))
         .catch((error: unknown) => countError(error, "retention"))
         .finally(() => {
           if (!stopped) scheduleRetention();
         });
     }, retention.intervalMs);
+  }
+
+  async function transportHealth(): Promise<TransportHealth> {
+    const t = transport as RuntimeTransportOptions;
+    const broker = await t.health();
+    const bridge = t.bridge?.status();
+    let reason = broker.reason;
+    if (reason === null && bridge?.lastError)
+      reason = `the bridge cannot publish: ${bridge.lastError}`;
+    return {
+      transport: "nats",
+      role: t.role,
+      ...broker,
+      healthy: reason === null,
+      reason,
+      ...(bridge
+        ? { bridge: { leader: bridge.leader, published: bridge.published, cursor: bridge.cursor } }
+        : {}),
+    };
   }
 
   return {
@@ -253,6 +333,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         wake,
       });
       scheduleRetention();
+      if (worker) consuming = worker.run(consumeStop.signal);
+      if (transport?.bridge) await transport.bridge.start();
       const vacuumEvery = await vacuumInterval();
       if (vacuumEvery > 0 && !stopped) scheduleVacuum(vacuumEvery);
       wake();
@@ -264,6 +346,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       clock.clearTimeout(retentionTimer);
       clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
+      clock.clearTimeout(claimTimer);
+      await transport?.bridge?.stop();
+      consumeStop.abort();
+      await consuming;
       await wakeups?.stop();
       await loop.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
@@ -273,6 +359,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
     async health(): Promise<RuntimeHealth> {
       const backlog = await readBacklog(sql, listenerId);
+      const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
         observer_count: observers.matcher.size,
@@ -284,6 +371,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           due_deliveries: backlog.due,
           oldest_pending_ms: backlog.oldestMs,
         },
+        transport: broker,
       };
     },
 

@@ -28,6 +28,7 @@ import { applyMigrations } from "../../../src/store/migrate.ts";
 import { loadMigrations, type PostgresJsSql } from "../../drivers/postgres/index.ts";
 import { openHostDatabase, openServerDatabase, type ServerDatabase } from "./database.ts";
 import { createGatedClient } from "./gated-client.ts";
+import { bridgeName, createNatsMode } from "./nats-mode.ts";
 import {
   bootstrapTokenNotice,
   earlierTokenNotice,
@@ -167,12 +168,16 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     maxBufferedBytes: config.liveMaxBufferedBytes,
     keyCheckMs: config.liveKeyCheckMs,
   });
+  // NATS mode (OBSERVERS_TRANSPORT=nats): a bridge and/or a worker instead of the runtime's own
+  // reading of the change log; its health reads the bridge's cursor.
+  const nats = config.transport === "nats" ? createNatsMode(config, sql, logger) : null;
   const runtime = createObserverRuntime({
     onCommitted: () => feed.wake(),
     sql,
     environment: services.environment,
     registry,
-    listenerId: config.listenerId,
+    listenerId: nats ? bridgeName(config.nats.stream) : config.listenerId,
+    ...(nats ? { transport: nats.transport } : {}),
     pollIntervalMs: config.pollIntervalMs,
     batchSize: config.batchSize,
     concurrency: config.concurrency,
@@ -268,6 +273,11 @@ export function createServerObservers(options: ObserversOptions, host: Observers
 
       await feed.start();
       cleanups.push(() => feed.stop());
+      if (nats) {
+        // Closed after the runtime has stopped (cleanups run in reverse): acks are sent first.
+        cleanups.push(() => nats.close());
+        await nats.open();
+      }
       await runtime.start();
       cleanups.push(() => runtime.stop());
       apiSql.open(database.apiClient);
