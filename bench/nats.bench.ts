@@ -35,17 +35,14 @@
  * (nats-quick.json with `--quick`).
  */
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import postgres from "postgres";
 import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
 import { createPostgresClient } from "../adapters/drivers/postgres/postgres-client.ts";
 import { applyMigrations } from "../src/store/migrate.ts";
-import {
-  type JetStreamServer,
-  NATS_SERVER_BIN,
-  startJetStreamServer,
-} from "../test/support/jetstream-server.ts";
+import { type NatsServer, startNatsServer } from "../test/support/nats-server.ts";
 import { type ServerProcess, startServer } from "./live/server.ts";
 import { type Ceiling, jetStreamCeiling } from "./nats/ceiling.ts";
 import {
@@ -177,9 +174,8 @@ await runBenchmark("nats", async () => {
   const busyBefore = before.stop().machine_busy_pct;
 
   const receiver = await startLatencyReceiver();
-  const nats: JetStreamServer = await startJetStreamServer().catch((error: Error) =>
-    fail(error.message),
-  );
+  const nats: NatsServer = await startNatsServer().catch((error: Error) => fail(error.message));
+  const natsPid = pidListeningOn(nats.port);
   const nc: NatsConnection = await connect({ servers: nats.url });
   const jsm = await jetstreamManager(nc);
   const token = `bench-${crypto.randomUUID()}`;
@@ -258,8 +254,8 @@ await runBenchmark("nats", async () => {
         throw error;
       }
       const load = startProducer(NATS_DB_URL, producers);
-      const pids: Record<string, number> = { ...pidsOf(servers), nats_server: nats.pid };
-      if (transport === "postgres") delete pids.nats_server;
+      const pids: Record<string, number> = pidsOf(servers);
+      if (transport === "nats" && natsPid !== null) pids.nats_server = natsPid;
       if (load.pid !== undefined) pids.producer = load.pid;
       if (receiver.pid !== undefined) pids.receiver = receiver.pid;
 
@@ -434,7 +430,7 @@ await runBenchmark("nats", async () => {
     }
   } finally {
     await nc.close();
-    await nats.stop();
+    await nats.close();
     await receiver.stop();
   }
 
@@ -492,6 +488,18 @@ function backendUse(
   return { pg_ours: round((ours / wallMs) * 100), pg_producers: round((producers / wallMs) * 100) };
 }
 
+/** The nats-server started with `-p <port>` (its CPU time is measured), from /proc. */
+function pidListeningOn(port: number): number | null {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      if (args[0]?.endsWith("nats-server") && args.includes(String(port))) return Number(entry);
+    } catch {}
+  }
+  return null;
+}
+
 function pidsOf(servers: Record<string, ServerProcess>): Record<string, number> {
   return Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, server.pid]));
 }
@@ -518,7 +526,8 @@ function roundStats(stats: LatencyStats): LatencyStats {
 }
 
 function natsVersion(): string {
-  return execFileSync(NATS_SERVER_BIN, ["--version"], { encoding: "utf8" }).trim();
+  const bin = process.env.NATS_SERVER_BIN ?? "nats-server";
+  return execFileSync(bin, ["--version"], { encoding: "utf8" }).trim();
 }
 
 function report(

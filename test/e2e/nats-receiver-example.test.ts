@@ -12,7 +12,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { type JetStreamServer, startJetStreamServer } from "../support/jetstream-server.ts";
+import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -42,7 +42,7 @@ describe("docs/nats.md's receiving example", () => {
   });
 
   describe("run against a real bridge and nats-server", () => {
-    let nats: JetStreamServer;
+    let nats: NatsServer;
     let database: TestDatabase;
     let bridge: ServerProcess;
     let nc: NatsConnection;
@@ -51,7 +51,7 @@ describe("docs/nats.md's receiving example", () => {
     let errors = "";
 
     beforeAll(async () => {
-      nats = await startJetStreamServer();
+      nats = await startNatsServer();
       database = await createTestDatabase("nats_example");
       await database.sql`CREATE TABLE orders (id serial PRIMARY KEY, status text, total numeric)`;
       await database.sql`CREATE TABLE customers (id serial PRIMARY KEY, name text)`;
@@ -71,7 +71,7 @@ describe("docs/nats.md's receiving example", () => {
       await nc?.close();
       await bridge?.stop();
       await database?.drop();
-      await nats?.stop();
+      await nats?.close();
     });
 
     it("prints every Order change, acks each, and stops on SIGTERM", async () => {
