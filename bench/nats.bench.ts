@@ -147,6 +147,8 @@ interface FanOutPhase extends SustainedPhase {
 interface ModeResult {
   transport: Transport;
   processes: string[];
+  /** Connections of all our processes to the database after the run. */
+  postgres_connections: number;
   latency: LatencyPhase;
   sustained: SustainedPhase;
   fan_out: FanOutPhase | null;
@@ -407,6 +409,9 @@ await runBenchmark("nats", async () => {
           }
         }
 
+        const [conns] = await sql<{ n: number }[]>`SELECT count(*)::int AS n
+          FROM pg_stat_activity
+          WHERE datname = ${DB_NAME} AND application_name LIKE 'fraiseql-observers%'`;
         const health: Record<string, unknown> = {};
         for (const [name, server] of Object.entries(servers)) {
           const response = await fetch(`${server.url}/api/observers/runtime/health`).catch(
@@ -417,6 +422,7 @@ await runBenchmark("nats", async () => {
         results.push({
           transport,
           processes: Object.keys(servers),
+          postgres_connections: conns?.n ?? 0,
           latency,
           sustained,
           fan_out: fanOut,
