@@ -1,6 +1,8 @@
 import * as v from "valibot";
 import { parseJson } from "../events/parse-json.ts";
+import { jobEnqueued } from "../jobs/metrics.ts";
 import type { JsonValue } from "../json.ts";
+import { JOB_QUEUE_KINDS, type JobRequest } from "../ports/jobs.ts";
 import { renderTemplate } from "../templates/index.ts";
 import { nonEmptyString, template } from "./fields.ts";
 import { tenantNamespace } from "./policy.ts";
@@ -11,16 +13,46 @@ import {
   requireService,
 } from "./types.ts";
 
-/** The `job` action's config. */
-export const jobConfigSchema = v.strictObject({
-  type: v.literal("job"),
-  queue: v.optional(nonEmptyString, "default"),
-  task: nonEmptyString,
-  payload_template: v.optional(template("json")),
-  max_attempts: v.optional(
-    v.pipe(v.number(), v.safeInteger("must be an integer"), v.minValue(1, "must be at least 1")),
+/** A Worker binding's name, as wrangler accepts them. */
+const bindingName = v.pipe(
+  v.string(),
+  v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a binding name (letters, digits, _)"),
+);
+
+/**
+ * The `job` action's config (docs/jobs.md). `queue` is where the job goes: `builtin` (jobs in
+ * PostgreSQL, run by handlers registered with `observers.jobs.register`), `graphile-worker`
+ * (`graphile_worker.add_job` in the same database) or `cloudflare-queues` (the Worker's queue
+ * binding named by `binding`).
+ */
+export const jobConfigSchema = v.pipe(
+  v.strictObject({
+    type: v.literal("job"),
+    queue: v.optional(
+      v.picklist(JOB_QUEUE_KINDS, `must be one of ${JOB_QUEUE_KINDS.join(", ")}`),
+      "builtin",
+    ),
+    task: nonEmptyString,
+    payload_template: v.optional(template("json")),
+    job_key_template: v.optional(template("text")),
+    max_attempts: v.optional(
+      v.pipe(
+        v.number(),
+        v.safeInteger("must be an integer"),
+        v.minValue(1, "must be at least 1"),
+        v.maxValue(1000, "must be at most 1000"),
+      ),
+    ),
+    binding: v.optional(bindingName),
+  }),
+  v.forward(
+    v.check(
+      (config) => (config.queue === "cloudflare-queues") === (config.binding !== undefined),
+      "binding (the Worker's queue binding) is required with queue cloudflare-queues, and only there",
+    ),
+    ["binding"],
   ),
-});
+);
 export type JobConfig = v.InferOutput<typeof jobConfigSchema>;
 
 function payloadOf(request: ActionRequest<JobConfig>): JsonValue {
@@ -41,28 +73,51 @@ function payloadOf(request: ActionRequest<JobConfig>): JsonValue {
   }
 }
 
+function jobKeyOf(request: ActionRequest<JobConfig>): string | null {
+  const source = request.config.job_key_template;
+  if (source === undefined) return null;
+  const key = renderTemplate(source, "text", request);
+  if (key === "") {
+    throw new ActionFailure("permanent", "INVALID_JOB_KEY", "job_key_template rendered empty");
+  }
+  return key;
+}
+
+/**
+ * The task name the queue sees. graphile-worker's and Cloudflare's tasks are shared by everyone
+ * who can enqueue there, so a tenant's tasks are prefixed with its namespace
+ * (`OBSERVERS_TENANT_NAMESPACE`): tenant 7's `report` is `tenant:7:report`. Builtin jobs keep the
+ * task (the operator's handlers run them) and carry the tenant in their row and context.
+ */
+export function queueTask(
+  request: Pick<ActionRequest<JobConfig>, "config" | "tenant" | "environment">,
+): string {
+  const { config, tenant, environment } = request;
+  if (tenant === null || config.queue === "builtin") return config.task;
+  return `${tenantNamespace(environment.policy, tenant)}${config.task}`;
+}
+
 async function run(request: ActionRequest<JobConfig>) {
   const { config, environment, signal } = request;
-  const jobs = requireService(environment.jobs, "job action: this runtime has no job queue");
-  const payload = payloadOf(request);
-  // A tenant's jobs go to queues under its namespace, never to another's or the operator's.
-  const queue =
-    request.tenant === null
-      ? config.queue
-      : `${tenantNamespace(environment.policy, request.tenant)}${config.queue}`;
+  const queue = requireService(
+    environment.jobs?.[config.queue],
+    `job action: queue ${config.queue} is not available on this runtime (docs/jobs.md)`,
+  );
+  const job: JobRequest = {
+    task: queueTask(request),
+    payload: payloadOf(request),
+    jobKey: jobKeyOf(request),
+    maxAttempts: config.max_attempts ?? null,
+    deliveryId: request.deliveryId,
+    eventId: request.event.id,
+    observerId: request.observer.id,
+    tenant: request.tenant,
+    ...(config.binding === undefined ? {} : { binding: config.binding }),
+  };
   let id: string;
   try {
     // Keyed by the delivery: a retry after a lost reply finds the job already there.
-    ({ id } = await jobs.enqueue(
-      {
-        queue,
-        task: config.task,
-        payload,
-        key: request.deliveryId,
-        maxAttempts: config.max_attempts ?? null,
-      },
-      signal,
-    ));
+    ({ id } = await queue.enqueue(job, signal));
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     if (error instanceof ActionFailure) throw error;
@@ -71,13 +126,17 @@ async function run(request: ActionRequest<JobConfig>) {
       cause: error,
     });
   }
-  return { message: `enqueued job ${id} on ${queue}` };
+  jobEnqueued(config.queue);
+  return { message: `enqueued job ${id} (${config.queue}, task ${job.task})` };
 }
 
-/** Hands the event to the runtime's job queue as a task, for work too long for an action. */
+/** Hands the event to a job queue as a task, for work too long for an action. */
 export const jobAction: ActionDefinition<JobConfig> = {
   type: "job",
   schema: jobConfigSchema,
-  destination: (config) => `job:${config.queue}`,
+  destination: (config) =>
+    config.queue === "cloudflare-queues"
+      ? `job:${config.queue}:${config.binding}`
+      : `job:${config.queue}`,
   run,
 };

@@ -24,7 +24,7 @@ export interface ActionPolicy {
   tenantSenderAddresses: ReadonlySet<string>;
   /** ...or any address of these domains (lower case). */
   tenantSenderDomains: ReadonlySet<string>;
-  /** `OBSERVERS_TENANT_NAMESPACE`: prefixed to a tenant's cache keys and job queues; `{tenant}` is its id. */
+  /** `OBSERVERS_TENANT_NAMESPACE`: prefixed to a tenant's cache keys and shared-queue job tasks; `{tenant}` is its id. */
   tenantNamespace: string;
 }
 
@@ -211,7 +211,7 @@ export function actionPolicyIssues(
   return issues;
 }
 
-/** `OBSERVERS_TENANT_NAMESPACE` for one tenant: what its cache keys and job queues start with. */
+/** `OBSERVERS_TENANT_NAMESPACE` for one tenant: what its cache keys and shared-queue job tasks start with. */
 export function tenantNamespace(policy: ActionPolicy, tenant: string): string {
   return policy.tenantNamespace.replaceAll("{tenant}", tenant);
 }

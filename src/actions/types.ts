@@ -4,7 +4,7 @@ import type { ChangeEvent } from "../events/types.ts";
 import type { CacheStore } from "../ports/cache.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { EmailTransport } from "../ports/email.ts";
-import type { JobQueue } from "../ports/jobs.ts";
+import type { JobQueues } from "../ports/jobs.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { HostResolver } from "../ports/resolver.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -53,8 +53,8 @@ export interface ActionEnvironment {
   cache?: CacheStore;
   /** The store's SQL port, for `database`. */
   sql?: SqlExecutor;
-  /** The runtime's job queue, for `job`. */
-  jobs?: JobQueue;
+  /** The runtime's job queues by kind, for `job` (docs/jobs.md); a kind it lacks is refused. */
+  jobs?: JobQueues;
 }
 
 /** The observer an action belongs to, as actions and their payloads name it. */
@@ -79,9 +79,20 @@ export interface ActionRequest<Config> {
   /** 1-based attempt number. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * When this attempt was due (epoch ms): the time a delayed, scheduled or retried delivery was
+   * meant to run (docs/time.md). Absent for one run as soon as it was created.
+   */
+  scheduledAt?: number;
   /** Aborted at the action's timeout or at shutdown: pass it to every I/O call. */
   signal: AbortSignal;
   environment: ActionEnvironment;
+  /**
+   * The W3C `traceparent` of this attempt, when its change has a trace id (docs/metrics.md):
+   * `environment.fetch` already sends it on every request; an action talking another protocol
+   * may pass it on.
+   */
+  traceparent?: string;
 }
 
 /** A successful attempt. */

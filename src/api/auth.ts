@@ -45,7 +45,10 @@ const READ_METHODS = new Set(["GET", "HEAD"]);
  * POSTs that only read (their body is a question): a `read` key may call them. Matched on the
  * host's path, so under a mount prefix too.
  */
-const READING_POSTS = [/(?:^|\/)api\/observers\/[^/]+\/(?:test|backtest)$/];
+const READING_POSTS = [
+  /(?:^|\/)api\/observers\/[^/]+\/(?:test|backtest)$/,
+  /(?:^|\/)api\/observers\/validate$/,
+];
 
 function reads(method: string, path: string): boolean {
   return READ_METHODS.has(method) || (method === "POST" && READING_POSTS.some((p) => p.test(path)));
@@ -96,8 +99,8 @@ async function authenticate(
 
 /**
  * Requires `Authorization: Bearer <token>`: the admin token, or a stored API key. A `read` key may
- * only read (403 otherwise; test and backtest only read); a tenant-bound key's tenant reaches the
- * store through `principal`.
+ * only read (403 otherwise; test, backtest and validate only read); a tenant-bound key's tenant
+ * reaches the store through `principal`.
  *
  * A client (its address, an IPv6 one by /64, see client-address.ts) that keeps sending invalid
  * tokens is throttled: until its wait is over, an invalid token gets 429 with `Retry-After` (and

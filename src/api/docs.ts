@@ -112,7 +112,7 @@ const TYPES: ReadonlyMap<string, string> = new Map(
 );
 
 /** The bytes of a base64 text. */
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);

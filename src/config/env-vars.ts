@@ -16,6 +16,7 @@ export type ServerEnvName =
   | "OBSERVERS_RESOLVE_TARGETS"
   | "OBSERVERS_DATA_DIR"
   | "OBSERVERS_EMBEDDED_PORT"
+  | "OBSERVERS_JOB_HANDLERS"
   | "OBSERVERS_MIGRATE"
   | "LOG_LEVEL"
   | "REDIS_URL"
@@ -30,6 +31,7 @@ export type ServerEnvName =
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
   | "OBSERVERS_LIVE_KEY_CHECK_MS"
+  | "OBSERVERS_METRICS_PUBLIC"
   | "OBSERVERS_TRUSTED_PROXIES"
   | "OBSERVERS_TRUSTED_PROXY_HEADER"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
@@ -125,6 +127,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     description:
       "Local port exposing the embedded database to psql and applications (0 disables it).",
   },
+  OBSERVERS_JOB_HANDLERS: {
+    default: null,
+    description:
+      "The ready servers (Bun, Deno): a module (path or file: URL) whose register(jobs) (or default export) registers builtin job handlers before start (docs/jobs.md).",
+  },
   OBSERVERS_MIGRATE: {
     default: "on",
     description: "Apply pending migrations at startup (on or off).",
@@ -182,6 +189,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     description:
       "How often each server re-checks the API keys of its open WebSockets; a socket whose key was revoked on another server is closed (1008) within this (500 to 60000).",
   },
+  OBSERVERS_METRICS_PUBLIC: {
+    default: "off",
+    description:
+      "Serve GET /metrics (and /api/observers/metrics) without a token, for a scraper on a private network (on or off). Off: a key bound to no tenant (any scope). docs/metrics.md.",
+  },
   OBSERVERS_TRUSTED_PROXIES: {
     default: null,
     description:
@@ -198,11 +210,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   },
   OBSERVERS_LOG_RETENTION_DAYS: {
     default: "30",
-    description: "Days execution log rows are kept (1 to 3650).",
+    description: "Days execution log rows, and finished jobs, are kept (1 to 3650).",
   },
   OBSERVERS_DLQ_RETENTION_DAYS: {
     default: "30",
-    description: "Days dead letters are kept (1 to 3650).",
+    description: "Days dead letters, and failed jobs, are kept (1 to 3650).",
   },
   OBSERVERS_ACTION_ENV_PREFIX: {
     default: "OBSERVERS_SECRET_",
@@ -237,7 +249,7 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_TENANT_NAMESPACE: {
     default: "tenant:{tenant}:",
     description:
-      "Prefixed to every cache key pattern and job queue of a tenant's observer ({tenant} is its id).",
+      "Prefixed to every cache key pattern, and graphile-worker or Cloudflare Queues job task, of a tenant's observer ({tenant} is its id).",
   },
   OBSERVERS_TENANT_CONCURRENCY: {
     default: null,

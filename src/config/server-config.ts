@@ -22,6 +22,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Port of the embedded database's socket; 0 means none. */
   embeddedPort: number;
+  /** `OBSERVERS_JOB_HANDLERS`: the ready servers' module of job handlers; null: none. */
+  jobHandlers: string | null;
   migrate: boolean;
   logLevel: LogLevel;
   redisUrl: string | null;
@@ -38,6 +40,8 @@ export interface ServerConfig {
   liveMaxBufferedBytes: number;
   /** How often open WebSockets' keys are re-checked (revoked elsewhere: closed with 1008). */
   liveKeyCheckMs: number;
+  /** `OBSERVERS_METRICS_PUBLIC`: scrapes need no token. */
+  metricsPublic: boolean;
   /** Proxies whose forwarding header names the client; null: none (headers ignored). */
   trustedProxies: { ranges: IpRange[]; header: "x-forwarded-for" | "forwarded" } | null;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
@@ -164,6 +168,15 @@ const envSchema = v.object({
   OBSERVERS_RESOLVE_TARGETS: flag(true, "one of 1, true, yes, on, 0, false, no, off"),
   OBSERVERS_DATA_DIR: text("./.data"),
   OBSERVERS_EMBEDDED_PORT: integer(0, 65_535, 5433),
+  OBSERVERS_JOB_HANDLERS: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.nonEmpty("must name a module (a path or a file: URL)"),
+      v.maxLength(1024, "must be at most 1024 characters"),
+      v.check((value) => !/\p{Cc}/u.test(value), "must not contain control characters"),
+    ),
+  ),
   OBSERVERS_MIGRATE: flag(true, "on or off"),
   LOG_LEVEL: v.optional(
     v.pipe(
@@ -194,6 +207,7 @@ const envSchema = v.object({
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
   OBSERVERS_LIVE_KEY_CHECK_MS: integer(500, 60_000, 5_000),
+  OBSERVERS_METRICS_PUBLIC: flag(false, "on or off"),
   OBSERVERS_TRUSTED_PROXIES: v.optional(
     v.pipe(
       v.string(),
@@ -311,6 +325,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     resolveTargets: e.OBSERVERS_RESOLVE_TARGETS,
     dataDir: e.OBSERVERS_DATA_DIR,
     embeddedPort: e.OBSERVERS_EMBEDDED_PORT,
+    jobHandlers: e.OBSERVERS_JOB_HANDLERS ?? null,
     migrate: e.OBSERVERS_MIGRATE,
     logLevel: e.LOG_LEVEL,
     redisUrl: e.REDIS_URL ?? null,
@@ -325,6 +340,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,
     liveKeyCheckMs: e.OBSERVERS_LIVE_KEY_CHECK_MS,
+    metricsPublic: e.OBSERVERS_METRICS_PUBLIC,
     trustedProxies: e.OBSERVERS_TRUSTED_PROXIES?.length
       ? { ranges: e.OBSERVERS_TRUSTED_PROXIES, header: e.OBSERVERS_TRUSTED_PROXY_HEADER }
       : null,

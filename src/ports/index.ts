@@ -1,7 +1,14 @@
 export type { CacheStore } from "./cache.ts";
 export { type Clock, systemClock } from "./clock.ts";
 export type { EmailMessage, EmailReceipt, EmailTransport } from "./email.ts";
-export type { JobQueue, JobRequest } from "./jobs.ts";
+export {
+  JOB_QUEUE_KINDS,
+  type JobQueue,
+  type JobQueueKind,
+  type JobQueues,
+  type JobRequest,
+  type JobTargetIssue,
+} from "./jobs.ts";
 export {
   createConsoleLogger,
   LOG_LEVELS,
@@ -11,3 +18,12 @@ export {
 } from "./logger.ts";
 export type { HostResolver } from "./resolver.ts";
 export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";
+export type {
+  ChangeConsumer,
+  ChangePublisher,
+  ChangeTransport,
+  IncomingMessage,
+  IngestDedup,
+  OutgoingChange,
+  TransportHealth,
+} from "./transport.ts";

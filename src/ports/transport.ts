@@ -27,6 +27,11 @@ export interface OutgoingChange {
 /** Publishes changes; `publish` resolves only once the broker acknowledged every one of them. */
 export interface ChangePublisher {
   publish(changes: readonly OutgoingChange[]): Promise<void>;
+  /**
+   * The largest payload the broker takes, when known: a change beyond it is sent without its
+   * images (`truncated: true`), and workers read it from the change log.
+   */
+  maxPayloadBytes?(): number | undefined;
 }
 
 /** One consumed message. Exactly one of `ack`, `nak`, `term` ends it. */

@@ -253,6 +253,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       disposition: record.disposition,
       error: error instanceof Error ? error.message : String(error),
       sqlstate: sqlState(error) ?? null,
+      ...(record.trace_id ? { trace_id: record.trace_id } : {}),
     });
   }
 

@@ -1,7 +1,9 @@
+import { planTiming } from "../actions/timing.ts";
 import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { JsonValue } from "../json.ts";
+import { eventsProcessed } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -30,6 +32,13 @@ export interface IngestResult {
   more: boolean;
   /** Nothing was read, but changes past the cursor wait for a running transaction to end. */
   heldBack: boolean;
+  /**
+   * Milliseconds until the soonest delivery created for later (`delay_ms`, `run_at_template`,
+   * `debounce`) is due, or null when none was: the runtime claims then, not at its next poll.
+   */
+  nextDueInMs: number | null;
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
   failures: number;
 }
@@ -67,6 +76,8 @@ const IDLE: IngestResult = {
   more: false,
   heldBack: false,
   failures: 0,
+  nextDueInMs: null,
+  later: 0,
 };
 
 /**
@@ -113,16 +124,47 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     room--;
     return true;
   };
-  const deliveries = matched.map(
-    ({ row, observer, index }): NewDelivery => ({
+  const nowMs = context.clock.now();
+  let nextDueInMs: number | null = null;
+  let later = 0;
+  const deliveries: NewDelivery[] = [];
+  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
+  let debounced: Map<string, number> | null = null;
+  for (const { row, event, observer, index } of matched) {
+    const timing = observer.timings[index];
+    const planned = timing ? planTiming(timing, event, observer) : null;
+    const delivery: NewDelivery = {
       event_id: row.id,
       fk_observer: observer.pk,
       fk_entity_change_log: row.pk_entity_change_log,
       action_index: index,
       fk_customer_org: row.fk_customer_org,
-      leased: lease(row.fk_customer_org),
-    }),
-  );
+      leased: planned === null && lease(row.fk_customer_org),
+    };
+    if (planned === null) {
+      deliveries.push(delivery);
+      continue;
+    }
+    delivery.timing = planned;
+    const inMs = planned.debounce
+      ? planned.debounce.windowMs
+      : planned.dueAt !== undefined
+        ? Date.parse(planned.dueAt) - nowMs
+        : (planned.delayMs ?? 0);
+    nextDueInMs = Math.min(nextDueInMs ?? inMs, inMs);
+    if (planned.debounce) {
+      debounced ??= new Map();
+      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
+      const earlier = debounced.get(key);
+      if (earlier !== undefined) {
+        deliveries[earlier] = delivery;
+        continue;
+      }
+      debounced.set(key, deliveries.length);
+    }
+    later++;
+    deliveries.push(delivery);
+  }
   const written = await writeIngest(sql, {
     listenerId: context.listenerId,
     from: batch.cursor,
@@ -135,6 +177,8 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   // Another runtime matched this batch first and nothing was written. It is draining: leave the
   // rest to it until the next wake-up rather than race it batch for batch.
   if (!written.moved) return { ...IDLE, busy: true };
+  // Committed: these changes are matched, by this process (and by no other).
+  eventsProcessed.inc(taken);
   // Owner is irrelevant for log-only records: they touch no delivery. One the database refuses is
   // quarantined (a minimal log row) rather than failing the others.
   const logged = await recordOutcomesIsolating(sql, "", failures);
@@ -156,6 +200,8 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     more: taken < batch.rows.length || batch.rows.length >= context.batchSize,
     heldBack: false,
     failures: failures.length,
+    nextDueInMs,
+    later,
   };
 }
 
@@ -196,6 +242,7 @@ export function claimsOf(
       action_index: m.index,
       attempt: 1,
       fk_observer_dlq: null,
+      scheduled_at: null,
       change: m.row,
       origin: {
         fk_entity_change_log: m.row.pk_entity_change_log,

@@ -1,15 +1,18 @@
 import { defaultActionRegistry } from "../actions/registry.ts";
 import { toObserversError } from "../errors.ts";
 import { createExecutor } from "../executor/executor.ts";
+import { markStarted, runtimeErrors, scheduleTicks } from "../metrics/observers.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
-import { pruneIngested } from "../store/transport.ts";
+import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
+import { pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
+import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
 import { createTransportWorker, type TransportWorker } from "./transport-worker.ts";
@@ -91,8 +94,14 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   /** When the ingest loop last asked the dispatcher to claim due deliveries. */
   let lastClaimAt = Number.NEGATIVE_INFINITY;
 
+  // The metric's children, resolved once.
+  const errorsIn = {
+    delivery: runtimeErrors.labels("delivery"),
+    match: runtimeErrors.labels("match"),
+  };
   function countError(error: unknown, where: string): void {
     errors++;
+    runtimeErrors.labels(where).inc();
     const failure = toObserversError(error);
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
@@ -114,6 +123,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     onError: countError,
     onFault(message, fields) {
       errors++;
+      errorsIn.delivery.inc();
       logger.log("error", message, fields);
     },
     onRecorded: () => options.onCommitted?.(),
@@ -126,10 +136,49 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /** Claims when deliveries created for later (docs/time.md) come due. */
+  const dueTimer = createDueTimer(clock, () => {
+    if (running && !stopped) dispatcher.pump();
+  });
+
+  /**
+   * Scheduled observers (docs/time.md): fires the ticks due now, then sleeps until the soonest
+   * next one (no polling), and looks again whenever the observers change.
+   */
+  let scheduleTimer: unknown = null;
+  const schedules = createCoalescedTask(
+    async () => {
+      if (stopped) return;
+      const round = await fireDueSchedules(sql, clock.now());
+      if (round.fired > 0) scheduleTicks.inc(round.fired);
+      if (round.deliveries > 0) dispatcher.pump();
+      armSchedules(round);
+    },
+    (error) => countError(error, "schedules"),
+  );
+  function armSchedules(round: ScheduleRound): void {
+    clock.clearTimeout(scheduleTimer);
+    scheduleTimer = null;
+    if (stopped) return;
+    if (round.more) {
+      void schedules.run();
+      return;
+    }
+    if (round.nextRunAt === null) return;
+    scheduleTimer = clock.setTimeout(
+      () => {
+        scheduleTimer = null;
+        void schedules.run();
+      },
+      Math.max(0, round.nextRunAt - clock.now()),
+    );
+  }
+
   async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
+      void schedules.run();
     }
     return observers;
   }
@@ -207,10 +256,12 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
+        if (result.failures > 0) errorsIn.match.inc(result.failures);
         if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
-        if (result.deliveries > result.claimed.length) dispatcher.pump();
+        if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
+        if (result.nextDueInMs !== null) dueTimer.at(clock.now() + result.nextDueInMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;
@@ -285,7 +336,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       sweepRetention(sql, retention)
         .then(async (deleted) =>
           worker
-            ? { ...deleted, matched: await pruneIngested(sql, retention.changeLogDays) }
+            ? {
+                ...deleted,
+                ...(await pruneTransportTables(sql, retention.changeLogDays, retention.dlqDays)),
+              }
             : deleted,
         )
         .then((deleted) => logger.log("info", "retention sweep", { ...deleted }))
@@ -320,6 +374,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       if (running || stopped) return;
       observers = await loadObserverSet(sql, logger);
       running = true;
+      markStarted(clock.now());
       logger.log("info", "runtime started", {
         observers: observers.matcher.size,
         listener: listenerId,
@@ -333,6 +388,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         wake,
       });
       scheduleRetention();
+      await schedules.run();
       if (worker) consuming = worker.run(consumeStop.signal);
       if (transport?.bridge) await transport.bridge.start();
       const vacuumEvery = await vacuumInterval();
@@ -346,12 +402,15 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       clock.clearTimeout(retentionTimer);
       clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
+      dueTimer.stop();
+      clock.clearTimeout(scheduleTimer);
       clock.clearTimeout(claimTimer);
       await transport?.bridge?.stop();
       consumeStop.abort();
       await consuming;
       await wakeups?.stop();
       await loop.running;
+      await schedules.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
       running = false;
       logger.log("info", "runtime stopped", { owner });
@@ -377,6 +436,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
     async reload() {
       observers = await loadObserverSet(sql, logger);
+      void schedules.run();
       wake();
       return observers.matcher.size;
     },

@@ -16,12 +16,16 @@ import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeConsumer, IncomingMessage, IngestDedup } from "../ports/transport.ts";
-import type { ChangeRow } from "../store/change-log.ts";
 import type { NewDelivery } from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { recordOutcomesIsolating } from "../store/quarantine.ts";
-import { readIngested, recordUndecodedMessage, writeTransportIngest } from "../store/transport.ts";
-import { decodeChange, UndecodableMessage } from "../transport/wire.ts";
+import {
+  readChangeRows,
+  readIngested,
+  recordUndecodedMessage,
+  writeTransportIngest,
+} from "../store/transport.ts";
+import { type DecodedChange, decodeChange, UndecodableMessage } from "../transport/wire.ts";
 import type { Dispatcher } from "./dispatcher.ts";
 import { claimsOf, type Matched, matchRow, type Note } from "./ingest.ts";
 import type { ObserverSet } from "./observer-set.ts";
@@ -104,7 +108,7 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
   }
 
   async function handle(messages: IncomingMessage[]): Promise<void> {
-    const decoded: { message: IncomingMessage; row: ChangeRow }[] = [];
+    const decoded: { message: IncomingMessage; row: DecodedChange }[] = [];
     for (const message of messages) {
       try {
         decoded.push({ message, row: decodeChange(message, options.subjectPrefix) });
@@ -130,10 +134,12 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
     return false;
   }
 
-  async function ingest(decoded: { message: IncomingMessage; row: ChangeRow }[]): Promise<void> {
+  async function ingest(
+    decoded: { message: IncomingMessage; row: DecodedChange }[],
+  ): Promise<void> {
     // One message per change: a second copy in the batch (a redelivery) is acknowledged at once;
     // the first stays unacknowledged until its change is recorded.
-    const first = new Map<string, { message: IncomingMessage; row: ChangeRow }>();
+    const first = new Map<string, { message: IncomingMessage; row: DecodedChange }>();
     for (const item of decoded) {
       if (first.has(item.row.id)) item.message.ack();
       else first.set(item.row.id, item);
@@ -159,6 +165,7 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
       first.delete(id);
     }
     if (first.size === 0) return;
+    await readTruncated(first);
     const observers = await options.observers(revision, sql);
     const matched: Matched[] = [];
     const failures: OutcomeRecord[] = [];
@@ -224,6 +231,28 @@ export function createTransportWorker(options: TransportWorkerOptions): Transpor
       }
     }
     if (claims.length > 0) options.dispatcher.adopt(claims, events);
+  }
+
+  /**
+   * Changes sent without their images (too large for the broker) are read from the change log.
+   * One whose row is gone is matched as an unreadable change (logged, never delivered).
+   */
+  async function readTruncated(
+    first: Map<string, { message: IncomingMessage; row: DecodedChange }>,
+  ): Promise<void> {
+    const truncated = [...first.values()].filter(({ row }) => row.truncated);
+    if (truncated.length === 0) return;
+    const rows = await readChangeRows(
+      sql,
+      truncated.map(({ row }) => row.pk_entity_change_log),
+    );
+    for (const item of truncated) {
+      const stored = rows.get(item.row.pk_entity_change_log);
+      item.row =
+        stored && stored.id === item.row.id
+          ? stored
+          : { ...item.row, object_data: '"the change-log row of this truncated message is gone"' };
+    }
   }
 
   return {

@@ -21,12 +21,14 @@ export async function startWakeups(options: {
   logger: Logger;
   pollIntervalMs: number;
   wake: () => void;
+  /** Default `NOTIFY_CHANNEL`. */
+  channel?: string;
 }): Promise<Wakeups> {
   const { sql, clock, logger, wake } = options;
   let listener: SqlListener | null = null;
   if (sql.listen) {
     try {
-      listener = await sql.listen(NOTIFY_CHANNEL, {
+      listener = await sql.listen(options.channel ?? NOTIFY_CHANNEL, {
         onNotify: () => wake(),
         onReconnect: () => {
           logger.log("info", "listening again after the connection dropped; catching up");

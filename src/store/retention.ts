@@ -5,15 +5,19 @@ export interface RetentionResult {
   changes: number;
   logs: number;
   deadLetters: number;
+  /** Finished jobs (core.tb_job, docs/jobs.md). */
+  jobs: number;
 }
 
 const CHUNK = 5_000;
 
 /**
  * Deletes, in bounded chunks, change-log rows older than `changeLogDays` that every listener has
- * read and no pending delivery needs; log rows older than `logDays`; and dead letters whose last
- * failure is older than `dlqDays` and that no replay is using. Each table has its own clock: log
- * cleanup never touches dead letters.
+ * read and no pending delivery needs (and scheduled events as old that no delivery needs, counted
+ * with them); log rows older than `logDays`; and dead letters whose last failure is older than
+ * `dlqDays` and that no replay is using; jobs that finished (succeeded, cancelled, handed off) more
+ * than `logDays` ago, and failed jobs after `dlqDays` (they wait for a person, as dead letters do).
+ * Each table has its own clock: log cleanup never touches dead letters.
  */
 export async function sweepRetention(
   sql: SqlExecutor,
@@ -32,6 +36,17 @@ export async function sweepRetention(
        LIMIT ${CHUNK})`,
     days.changeLogDays,
   );
+  // Scheduled events (docs/time.md) play the change log's part, on its clock.
+  const events = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_event WHERE pk_observer_event IN (
+       SELECT e.pk_observer_event FROM core.tb_observer_event e
+       WHERE e.created_at < now() - $1 * interval '1 day'
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_delivery d
+           WHERE d.fk_observer_event = e.pk_observer_event)
+       LIMIT ${CHUNK})`,
+    days.changeLogDays,
+  );
   const logs = await deleteInChunks(
     sql,
     `DELETE FROM core.tb_observer_log WHERE pk_observer_log IN (
@@ -46,7 +61,21 @@ export async function sweepRetention(
        WHERE last_attempt_at < now() - $1 * interval '1 day' AND status = 'pending' LIMIT ${CHUNK})`,
     days.dlqDays,
   );
-  return { changes, logs, deadLetters };
+  const finishedJobs = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_job WHERE pk_job IN (
+       SELECT pk_job FROM core.tb_job WHERE status IN ('succeeded', 'cancelled', 'handed_off')
+         AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.logDays,
+  );
+  const failedJobs = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_job WHERE pk_job IN (
+       SELECT pk_job FROM core.tb_job WHERE status = 'failed'
+         AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.dlqDays,
+  );
+  return { changes: changes + events, logs, deadLetters, jobs: finishedJobs + failedJobs };
 }
 
 async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {

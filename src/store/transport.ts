@@ -4,6 +4,7 @@
  * be decoded.
  */
 import type { SqlExecutor } from "../ports/sql.ts";
+import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import type { LeasedDelivery, NewDelivery } from "./deliveries.ts";
 import { arrayColumn } from "./pg-array.ts";
 
@@ -153,6 +154,19 @@ export async function writeTransportIngest(
   return { recorded, leased };
 }
 
+/** Change-log rows by id (for messages sent without their images), as the reader selects them. */
+export async function readChangeRows(
+  sql: SqlExecutor,
+  changeLogIds: readonly string[],
+): Promise<Map<string, ChangeRow>> {
+  const rows = await sql.query<ChangeRow>(
+    `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
+     WHERE c.pk_entity_change_log = ANY($1::text::bigint[])`,
+    [arrayColumn(changeLogIds, (id) => id)],
+  );
+  return new Map(rows.map((row) => [row.pk_entity_change_log, row]));
+}
+
 /** A message that could not be decoded, kept with its raw payload. */
 export interface UndecodedMessage {
   stream: string;
@@ -170,7 +184,7 @@ export async function recordUndecodedMessage(
 ): Promise<void> {
   await sql.query(
     `INSERT INTO core.tb_nats_dead_letter (stream, stream_sequence, subject, headers, payload, error)
-     VALUES ($1, $2, $3, $4::jsonb, decode($5, 'base64'), $6)
+     VALUES ($1, $2, $3, $4::text::jsonb, decode($5, 'base64'), $6)
      ON CONFLICT (stream, stream_sequence) DO NOTHING`,
     [
       message.stream,
@@ -191,14 +205,24 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** Forgets matched changes older than `days` (well past any redelivery). */
-export async function pruneIngested(sql: SqlExecutor, days: number): Promise<number> {
-  const rows = await sql.query<{ n: string }>(
-    `WITH d AS (DELETE FROM core.tb_nats_ingested WHERE event_id IN (
+/**
+ * Forgets matched changes older than `matchedDays` (well past any redelivery) and undecodable
+ * messages older than `deadDays`, up to 10 000 rows of each per call.
+ */
+export async function pruneTransportTables(
+  sql: SqlExecutor,
+  matchedDays: number,
+  deadDays: number,
+): Promise<{ matched: number; undecodable: number }> {
+  const rows = await sql.query<{ matched: string; undecodable: string }>(
+    `WITH m AS (DELETE FROM core.tb_nats_ingested WHERE event_id IN (
        SELECT event_id FROM core.tb_nats_ingested WHERE created_at < now() - $1 * interval '1 day'
-       LIMIT 10000) RETURNING 1)
-     SELECT count(*)::text AS n FROM d`,
-    [days],
+       LIMIT 10000) RETURNING 1),
+     u AS (DELETE FROM core.tb_nats_dead_letter WHERE pk_nats_dead_letter IN (
+       SELECT pk_nats_dead_letter FROM core.tb_nats_dead_letter
+       WHERE created_at < now() - $2 * interval '1 day' LIMIT 10000) RETURNING 1)
+     SELECT (SELECT count(*) FROM m)::text AS matched, (SELECT count(*) FROM u)::text AS undecodable`,
+    [matchedDays, deadDays],
   );
-  return Number(rows[0]?.n ?? 0);
+  return { matched: Number(rows[0]?.matched ?? 0), undecodable: Number(rows[0]?.undecodable ?? 0) };
 }

@@ -70,8 +70,14 @@ export function createBridge(options: BridgeOptions): Bridge {
   let retryTimer: unknown = null;
   let failures = 0;
 
+  /** When this bridge last renewed its lease (its own clock): renewed again after a quarter of it. */
+  let renewedAt = Number.NEGATIVE_INFINITY;
   async function holdLease(): Promise<boolean> {
+    // A leader that renewed recently still holds it: no round trip per batch.
+    if (leader && clock.now() - renewedAt < leaseMs / 4) return true;
+    const asked = clock.now();
     const held = await holdBridgeLease(sql, options.name, owner, leaseMs);
+    if (held) renewedAt = asked;
     if (held !== leader) {
       logger.log("info", held ? "bridge leads: publishing" : "bridge lost the lease", {
         bridge: owner,
@@ -81,16 +87,21 @@ export function createBridge(options: BridgeOptions): Bridge {
     return held;
   }
 
-  /** Publishes batches while there are changes and this bridge holds the lease. */
-  async function drain(): Promise<void> {
+  /**
+   * Publishes batches while there are changes and this bridge holds the lease. Resolves true when
+   * changes past the cursor wait for a running transaction to end (look again soon).
+   */
+  async function drain(): Promise<boolean> {
     while (!stopped) {
-      if (!(await holdLease())) return;
+      if (!(await holdLease())) return false;
       const batch = await readNextChanges(sql, options.name, batchSize);
-      if (!batch || batch.rows.length === 0) return;
-      const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix));
+      if (!batch) return false;
+      if (batch.rows.length === 0) return batch.heldBack;
+      const max = publisher.maxPayloadBytes?.();
+      const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix, max));
       await publisher.publish(messages);
       const last = batch.rows[batch.rows.length - 1];
-      if (!last) return;
+      if (!last) return false;
       // Compare-and-set: had another bridge moved it meanwhile (a lease lost to a long pause),
       // it published the same ids, which the duplicate window dropped.
       const written = await writeIngest(sql, {
@@ -110,8 +121,29 @@ export function createBridge(options: BridgeOptions): Bridge {
       }
       published += batch.rows.length;
       cursor = last.pk_entity_change_log;
-      if (batch.rows.length < batchSize) return;
+      if (batch.rows.length < batchSize) return false;
     }
+    return false;
+  }
+
+  /**
+   * Changes held back by a running transaction become readable when it ends, which sends no
+   * notification: look again soon, backing off to the poll interval (as the runtime does).
+   */
+  let heldBackTimer: unknown = null;
+  let heldBackDelayMs = 5;
+  function lookAgainIfHeldBack(heldBack: boolean): void {
+    if (!heldBack) {
+      heldBackDelayMs = 5;
+      return;
+    }
+    if (heldBackTimer !== null || stopped) return;
+    const delay = heldBackDelayMs;
+    heldBackDelayMs = Math.min(heldBackDelayMs * 2, 1_000, pollIntervalMs);
+    heldBackTimer = clock.setTimeout(() => {
+      heldBackTimer = null;
+      run();
+    }, delay);
   }
 
   function run(): void {
@@ -122,9 +154,10 @@ export function createBridge(options: BridgeOptions): Bridge {
     }
     again = false;
     running = drain()
-      .then(() => {
+      .then((heldBack) => {
         failures = 0;
         lastError = null;
+        lookAgainIfHeldBack(heldBack);
       })
       .catch((error: unknown) => {
         failures++;
@@ -172,6 +205,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       stopped = true;
       clock.clearTimeout(renewTimer);
       clock.clearTimeout(retryTimer);
+      clock.clearTimeout(heldBackTimer);
       await wakeups?.stop();
       await running;
       if (leader) {

@@ -23,8 +23,22 @@ const INTEGER = /^\d{1,19}$/;
 /** A message a worker cannot turn into a change: dead-lettered with its raw payload. */
 export class UndecodableMessage extends Error {}
 
-/** The message of one change-log row. A row the normaliser cannot read still travels, raw. */
-export function encodeChange(row: ChangeRow, prefix: string): OutgoingChange {
+/** A decoded change whose images were too large to travel: read it from the change log. */
+export type DecodedChange = ChangeRow & { truncated?: true };
+
+/** Bytes kept free under the broker's limit for the headers and framing. */
+const HEADROOM = 1_024;
+
+/**
+ * The message of one change-log row. A row the normaliser cannot read still travels, raw. One
+ * whose payload would exceed `maxPayloadBytes` travels without its images (`truncated: true`):
+ * subscribers read them from the change log, as workers do.
+ */
+export function encodeChange(
+  row: ChangeRow,
+  prefix: string,
+  maxPayloadBytes = Number.POSITIVE_INFINITY,
+): OutgoingChange {
   const headers: Record<string, string> = { [CHANGE_LOG_ID_HEADER]: row.pk_entity_change_log };
   if (row.fk_customer_org !== null) headers[CUSTOMER_ORG_HEADER] = row.fk_customer_org;
   let event: ChangeEvent | null = null;
@@ -66,11 +80,26 @@ export function encodeChange(row: ChangeRow, prefix: string): OutgoingChange {
       object_data_before: row.object_data_before,
     };
   }
+  let text = stringifyJson(payload);
+  const limit = maxPayloadBytes - HEADROOM;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: encode to measure only when it could matter.
+  if (text.length * 3 > limit && new TextEncoder().encode(text).length > limit) {
+    text = stringifyJson({
+      ...payload,
+      data: null,
+      changes: null,
+      before: null,
+      after: null,
+      source: null,
+      unreadable: null,
+      truncated: true,
+    });
+  }
   return {
     subject: `${prefix}.${encodeSubjectToken(row.object_type)}.${verb}`,
     messageId: row.id,
     headers,
-    payload: stringifyJson(payload),
+    payload: text,
   };
 }
 
@@ -87,7 +116,7 @@ function timestampOf(value: Date | string): string {
  * The change-log row a message stands for, as the PostgreSQL path would have read it: the event
  * observers see from it is the same. Throws `UndecodableMessage` naming what is wrong.
  */
-export function decodeChange(message: IncomingMessage, prefix: string): ChangeRow {
+export function decodeChange(message: IncomingMessage, prefix: string): DecodedChange {
   let value: JsonValue;
   try {
     value = parseJson(new TextDecoder("utf-8", { fatal: true }).decode(message.payload));
@@ -125,7 +154,7 @@ export function decodeChange(message: IncomingMessage, prefix: string): ChangeRo
       `the subject is not ${prefix}.<entity_type>.<event_type> of the payload's entity_type and event_type`,
     );
   }
-  const row: ChangeRow = {
+  const row: DecodedChange = {
     pk_entity_change_log: changeLogId,
     id: id.toLowerCase(),
     object_type: p.entity_type,
@@ -139,6 +168,10 @@ export function decodeChange(message: IncomingMessage, prefix: string): ChangeRo
     transaction_id: textOrNull(p.transaction_id, "transaction_id") ?? "0",
     created_at: p.timestamp,
   };
+  if (p.truncated === true) {
+    row.truncated = true;
+    return row;
+  }
   const unreadable = p.unreadable;
   if (isJsonObject(unreadable)) {
     // The bridge could not read this row either: the worker logs it as the PostgreSQL path does.

@@ -7,6 +7,7 @@
  */
 import { Webhook } from "standardwebhooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { expectConsoleServed } from "../support/console-check.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { expectDocsServed } from "../support/docs-check.ts";
 import {
@@ -186,6 +187,17 @@ export function contractSuite(name: string, start: StartTarget): void {
         // The ready servers set rootDocs; the assets come out of the runtime's own bundle.
         await expectDocsServed(fetch, `${target.apiUrl}/api/observers/docs`, target.apiUrl);
         await expectDocsServed(fetch, `${target.apiUrl}/docs/`, target.apiUrl);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "serves its console from the package at /api/observers/console and /console",
+      async () => {
+        // The ready servers set rootDocs; the assets come out of the runtime's own bundle.
+        const api = target.apiUrl;
+        await expectConsoleServed(fetch, `${api}/api/observers/console`, api);
+        await expectConsoleServed(fetch, `${api}/console`, api);
       },
       TEST_MS,
     );

@@ -5,9 +5,12 @@
  * repeats only ever under the original's webhook-id.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { headers } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { createClient } from "@redis/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHANGE_COLUMNS, type ChangeRow } from "../../src/store/change-log.ts";
+import { encodeChange } from "../../src/transport/wire.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type NatsServer, startNatsServer } from "../support/nats-server.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -25,7 +28,11 @@ let receiver: Receiver;
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  receiver = await startReceiver();
+  // Slow receivers (path /slow) answer after 2.5 s: longer than a 1 s ack wait.
+  receiver = await startReceiver(async (request) => {
+    if (request.path === "/slow") await new Promise((resolve) => setTimeout(resolve, 2_500));
+    return { status: 204 };
+  });
 });
 afterAll(async () => {
   await receiver?.close();
@@ -144,6 +151,12 @@ describe("NATS mode", () => {
         90_000,
       );
       expect(ids.size).toBe(total);
+      // NATS is back: so is health.
+      const up = await eventually(async () => {
+        const response = await workerB.api("/api/observers/runtime/health");
+        return response.status === 200 ? await response.json() : undefined;
+      }, "a 200 once NATS is back");
+      expect(up).toMatchObject({ transport: { healthy: true, connection: "connected" } });
       const repeats = [...ids.values()].filter((n) => n > 1).length;
       console.log(`NATS chaos: ${total} changes, ${ids.size} webhook-ids, ${repeats} repeated`);
       // Each webhook-id is one (change, observer, action); the database records each as done
@@ -187,6 +200,8 @@ describe("NATS mode", () => {
         const jsm = await jetstreamManager(nc);
         const info = await jsm.streams.info("events_chaos");
         expect(info.state.messages).toBe(total);
+        // Created with the change log's retention as its age limit (default 7 days).
+        expect(info.config.max_age).toBe(7 * 86_400 * 1e9);
       } finally {
         await nc.close();
       }
@@ -198,11 +213,16 @@ describe("NATS mode", () => {
   it("dead-letters a message it cannot decode, with its raw payload, and goes on", async () => {
     const s = await scenario("poison");
     try {
-      // Credentials in NATS_URL (ignored by this server) never show in output or answers.
-      const worker = await s.start("all", {
-        NATS_URL: nats.url.replace("nats://", "nats://natsuser:nats-secret-pass@"),
-        LOG_LEVEL: "info",
-      });
+      // On Deno: bridge, worker and dead letters there too. Credentials in NATS_URL (ignored by
+      // this server) never show in output or answers.
+      const worker = await s.start(
+        "all",
+        {
+          NATS_URL: nats.url.replace("nats://", "nats://natsuser:nats-secret-pass@"),
+          LOG_LEVEL: "info",
+        },
+        "deno",
+      );
       const nc = await connect({ servers: nats.url });
       try {
         const js = jetstream(nc);
@@ -233,6 +253,104 @@ describe("NATS mode", () => {
       expect(JSON.stringify(health)).not.toContain("nats-secret-pass");
       expect(worker.output()).toContain("NATS mode");
       expect(worker.output()).not.toContain("nats-secret-pass");
+      // A graceful stop drains and exits 0.
+      expect(await worker.stop()).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it("authenticates with the credentials in NATS_URL and never shows them", async () => {
+    const secured = await startNatsServer(["--user", "natsuser", "--pass", "nats-auth-secret"]);
+    const s = await scenario("auth");
+    try {
+      const url = secured.url.replace("nats://", "nats://natsuser:nats-auth-secret@");
+      const worker = await s.start("all", { NATS_URL: url, LOG_LEVEL: "info" });
+      await s.insertOrders(2, 1, 0);
+      await eventually(() => (s.received().size === 2 ? true : undefined), "two deliveries");
+      const health = await worker.api("/api/observers/runtime/health");
+      expect(health.status).toBe(200);
+      expect(await health.text()).not.toContain("nats-auth-secret");
+      expect(worker.output()).not.toContain("nats-auth-secret");
+      // A wrong password: start-up fails, naming NATS_URL, quoting neither URL nor password.
+      const refused = await startServer({
+        ...s.env,
+        NATS_URL: secured.url.replace("nats://", "nats://natsuser:wrong-nats-secret@"),
+        OBSERVERS_ROLE: "worker",
+      }).then(
+        (server) => {
+          void server.kill9();
+          return "started";
+        },
+        (error: Error) => error.message,
+      );
+      expect(refused).toMatch(/exited with 1/);
+      expect(refused).toMatch(/could not connect to NATS at NATS_URL/);
+      expect(refused).not.toContain("wrong-nats-secret");
+    } finally {
+      await s.close();
+      await secured.close();
+    }
+  }, 60_000);
+
+  it("keeps a message in progress while a slow action runs past the ack wait", async () => {
+    const s = await scenario("slow");
+    try {
+      const worker = await s.start("all", { OBSERVERS_NATS_ACK_WAIT_MS: "1000" });
+      await s.insertOrders(3, 1, 0);
+      await eventually(() => (s.received().size === 3 ? true : undefined), "three deliveries");
+      const consumer = await eventually(async () => {
+        const body = (await (await worker.api("/api/observers/runtime/health")).json()) as {
+          transport: { consumer: { num_ack_pending: number; num_redelivered: number } };
+        };
+        return body.transport.consumer.num_ack_pending === 0 ? body.transport.consumer : undefined;
+      }, "every message acknowledged");
+      // working() heartbeats held the messages: none was handed out again (each of the three
+      // was delivered once: the consumer's delivery sequence is 3).
+      expect(consumer.num_redelivered).toBe(0);
+      const nc = await connect({ servers: nats.url });
+      try {
+        const info = await (await jetstreamManager(nc)).consumers.info(
+          "events_slow",
+          "workers_slow",
+        );
+        expect(info.delivered.consumer_seq).toBe(3);
+      } finally {
+        await nc.close();
+      }
+      expect([...s.received().values()]).toEqual([1, 1, 1]);
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
+  it("reads a change sent without its images (too large for the broker) from the change log", async () => {
+    const s = await scenario("large");
+    try {
+      await s.start("worker");
+      await s.db.sql`INSERT INTO public.orders (status, total) VALUES ('big', 99)`;
+      // No bridge runs: publish the change as a bridge would under a 1.5 KB broker limit.
+      const [row] = await s.db.sql.unsafe<ChangeRow[]>(
+        `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c`,
+      );
+      const change = encodeChange(row as ChangeRow, "test.large", 1_500);
+      expect(JSON.parse(change.payload)).toMatchObject({ truncated: true, data: null });
+      const nc = await connect({ servers: nats.url });
+      try {
+        const h = headers();
+        for (const [name, value] of Object.entries(change.headers)) h.set(name, value);
+        await jetstream(nc).publish(change.subject, change.payload, {
+          msgID: change.messageId,
+          headers: h,
+        });
+      } finally {
+        await nc.close();
+      }
+      await eventually(() => (s.received().size === 1 ? true : undefined), "the delivery");
+      const request = receiver.requests.find((r) => r.path === s.path);
+      expect(JSON.parse(request?.text ?? "{}")).toMatchObject({
+        after: { status: "big", total: 99 },
+      });
     } finally {
       await s.close();
     }
@@ -254,16 +372,44 @@ describe("NATS mode", () => {
       });
       await nc.flush();
       try {
-        // On Deno: the Node transport of @nats-io runs there too.
-        await s.start("bridge", {}, "deno");
+        // Two bridges, one on Deno (the Node transport of @nats-io runs there too): one leads.
+        const bridges = [await s.start("bridge", {}, "deno"), await s.start("bridge")];
+        const leaders = async () => {
+          const states = await Promise.all(
+            bridges.map(async (b) => {
+              if (b.child.exitCode !== null || b.child.signalCode !== null) return false;
+              const body = (await (await b.api("/api/observers/runtime/health")).json()) as {
+                transport: { bridge: { leader: boolean } };
+              };
+              return body.transport.bridge.leader;
+            }),
+          );
+          return states;
+        };
+        const first = await eventually(async () => {
+          const states = await leaders();
+          return states.filter(Boolean).length === 1 ? states : undefined;
+        }, "one leading bridge");
         await s.db.sql`INSERT INTO public.orders (status, total, org) VALUES ('paid', 12.5, 7)`;
+        await eventually(() => (seen.length === 1 ? true : undefined), "the insert");
+        // The leader dies: the other takes over once the lease runs out, and publishes.
+        const leader = bridges[first.indexOf(true)] as ServerProcess;
+        await leader.kill9();
         await s.db.sql`UPDATE public.orders SET status = 'shipped'`;
-        await eventually(() => (seen.length === 2 ? true : undefined), "two messages");
+        // A plain (core NATS) subscriber may also see the dead leader's last batch again, under
+        // the same Nats-Msg-Id; the stream itself keeps each change once.
+        await eventually(
+          () => (seen.some((m) => m.subject.endsWith(".UPDATE")) ? true : undefined),
+          "the update",
+        );
+        expect(await leaders()).toEqual(first.map((led) => !led));
       } finally {
         sub.unsubscribe();
         await nc.close();
       }
-      const [insert, update] = seen;
+      const insert = seen.find((m) => m.subject.endsWith(".INSERT"));
+      const update = seen.find((m) => m.subject.endsWith(".UPDATE"));
+      expect(new Set(seen.map((m) => m.id)).size).toBe(2);
       expect(insert?.subject).toBe("test.plain.Order.INSERT");
       expect(update?.subject).toBe("test.plain.Order.UPDATE");
       expect(insert?.id).toBe(insert?.body.id);

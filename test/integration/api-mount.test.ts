@@ -15,6 +15,7 @@ import { DOCS_ASSETS } from "../../src/api/docs-manifest.generated.ts";
 import { MAX_BODY_BYTES } from "../../src/api/limits.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { problem } from "../support/api-client.ts";
+import { expectConsoleServed } from "../support/console-check.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { expectDocsServed, linksOf } from "../support/docs-check.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
@@ -229,7 +230,20 @@ describe.each([
         `${ORIGIN}${base}`,
       );
     });
+
+    it(`serves the console at api/observers/console${slash}: relative links, no inline code`, async () => {
+      await expectConsoleServed(
+        (url) => host.request(url),
+        `${ORIGIN}${base}/api/observers/console${slash}`,
+        `${ORIGIN}${base}`,
+      );
+    });
   }
+
+  it("leaves /console to the host (only a ready server's rootDocs claims it)", async () => {
+    expect((await host.request(`${ORIGIN}${base}/console`)).status).toBe(404);
+    expect((await host.request(`${ORIGIN}${base}/api/observers/console/nope.js`)).status).toBe(404);
+  });
 });
 
 describe("in a host that ignores trailing slashes (strict: false)", () => {
@@ -263,6 +277,12 @@ describe("standalone with rootDocs (the ready servers)", () => {
           `/api/observers/docs/${DOCS_ASSETS.style.file}`,
         ].sort(),
       );
+    }
+  });
+
+  it("also serves the console at /console and /console/, whose links resolve from the root", async () => {
+    for (const pageUrl of [`${ORIGIN}/console`, `${ORIGIN}/console/`]) {
+      await expectConsoleServed((url) => rootedApi.request(url), pageUrl, ORIGIN);
     }
   });
 

@@ -76,7 +76,11 @@ function operationsOf(document: Record<string, unknown>): Operation[] {
 const operations = operationsOf(openApiDocument(app));
 const withIds = operations.filter((op) => op.pathParams.length > 0);
 /** POSTs whose body is a question: a read key may call them (test only without `send`). */
-const READING = new Set(["POST /api/observers/{id}/test", "POST /api/observers/{id}/backtest"]);
+const READING = new Set([
+  "POST /api/observers/{id}/test",
+  "POST /api/observers/{id}/backtest",
+  "POST /api/observers/validate",
+]);
 const writes = operations.filter(
   (op) => op.method !== "GET" && op.method !== "HEAD" && !READING.has(op.name),
 );
@@ -105,8 +109,14 @@ const BODIES: Readonly<Record<string, unknown>> = {
     since: "2026-01-01T00:00:00Z",
     until: "2026-01-02T00:00:00Z",
   },
+  "POST /api/observers/{id}/schedule": {
+    run_at: new Date(Date.now() + 3_600_000).toISOString(),
+    payload: { note: "tenancy" },
+  },
   "POST /api/observers/dlq/retry-all": {},
+  "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },
+  "POST /api/jobs/cancel": {},
 };
 
 function bodyFor(op: Operation): unknown {
@@ -121,6 +131,9 @@ interface Fixtures {
   deadLetter: string;
   change: string;
   key: string;
+  /** A pending builtin job of tenant 7's observer, and a failed one (for retry). */
+  job: string;
+  failedJob: string;
 }
 
 async function seedTenant7(): Promise<Fixtures> {
@@ -147,11 +160,19 @@ async function seedTenant7(): Promise<Fixtures> {
     scope: "read",
     fk_customer_org: "7",
   });
+  const jobs = await db.sql`
+    INSERT INTO core.tb_job (task, payload, status, fk_observer, fk_customer_org)
+    SELECT 'report', '{}'::jsonb, status, pk_observer, 7
+    FROM core.tb_observer, unnest(ARRAY['pending', 'failed']) AS status
+    WHERE id = ${observer}::uuid
+    RETURNING id::text AS id, status`;
   return {
     observer,
     deadLetter: String(dlq?.id),
     change: String(change?.id),
     key: key.id,
+    job: String(jobs.find((job) => job.status === "pending")?.id),
+    failedJob: String(jobs.find((job) => job.status === "failed")?.id),
   };
 }
 
@@ -161,6 +182,8 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
   if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
   if (template.startsWith("/api/keys/")) return fixtures.key;
+  if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
+  if (template.startsWith("/api/jobs/")) return fixtures.job;
   if (template.startsWith("/api/observers/")) return fixtures.observer;
   throw new Error(`no fixture for {id} in ${template}: add one to fixtureFor`);
 }
@@ -264,7 +287,7 @@ describe("(b) a read key cannot call a non-GET operation", () => {
   });
 });
 
-describe("(b') a read key may test and backtest, but not send", () => {
+describe("(b') a read key may test, backtest and validate, but not send", () => {
   it.each([...READING].map((name) => [name] as const))("%s", async (name) => {
     const op = operations.find((o) => o.name === name);
     if (!op) throw new Error(`${name} is not in the document`);

@@ -63,13 +63,27 @@ describe("sweepRetention", () => {
           ${status}, now() - ${days(age)}::interval, now() - ${days(age)}::interval)`;
     }
 
+    for (const [age, status] of [
+      [40, "succeeded"],
+      [5, "cancelled"],
+      [40, "failed"],
+      [10, "failed"],
+    ] as const) {
+      await db.sql`INSERT INTO core.tb_job (task, payload, status, finished_at)
+        VALUES (${`${status}-${age}`}, '{}'::jsonb, ${status}, now() - ${days(age)}::interval)`;
+    }
+    await db.sql`INSERT INTO core.tb_job (task, payload, created_at)
+      VALUES ('pending-40', '{}'::jsonb, now() - ${days(40)}::interval)`;
+
     // Log retention shorter than the dead letters' age: dead letters follow their own setting.
     const first = await sweepRetention(db.client, { changeLogDays: 7, logDays: 1, dlqDays: 60 });
-    expect(first).toEqual({ changes: 1, logs: 2, deadLetters: 0 });
+    expect(first).toEqual({ changes: 1, logs: 2, deadLetters: 0, jobs: 2 });
     expect(await labels()).toEqual(["old-read-pending-delivery", "old-unread", "young-read"]);
 
     const second = await sweepRetention(db.client, { changeLogDays: 7, logDays: 30, dlqDays: 30 });
-    expect(second).toEqual({ changes: 0, logs: 0, deadLetters: 1 });
+    expect(second).toEqual({ changes: 0, logs: 0, deadLetters: 1, jobs: 1 });
+    const jobs = await db.sql`SELECT task FROM core.tb_job ORDER BY task`;
+    expect(jobs.map((job) => job.task)).toEqual(["failed-10", "pending-40"]);
     const left = await db.sql`SELECT status, extract(day FROM now() - created_at)::int AS age
       FROM core.tb_observer_dlq ORDER BY age`;
     expect(left.map((r) => [r.status, r.age])).toEqual([

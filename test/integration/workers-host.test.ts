@@ -4,8 +4,10 @@
  * API routed by `isObserversPath`), in `wrangler dev` with Hyperdrive on a fresh test database:
  * the host's routes (its own /api/orders included) answer as the host wrote them, the API answers
  * under /api/observers, an observer created through it delivers a webhook on the host's cron, the
- * host's own action type runs on the cron tick and on the ticker's alarm, and the host builds
- * with `wrangler deploy --dry-run`. Fails, never skips, when wrangler cannot start.
+ * host's own action type runs on the cron tick and on the ticker's alarm, a `job` action with
+ * `cloudflare-queues` sends to the queue binding it names (the host's consumer forwards the
+ * message; a binding the Worker lacks is refused at create time), and the host builds with
+ * `wrangler deploy --dry-run`. Fails, never skips, when wrangler cannot start.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -37,6 +39,8 @@ beforeAll(async () => {
       OBSERVERS_ALLOW_PRIVATE_TARGETS: "1",
       // A short budget keeps a tick that waits on other test files' open transactions short.
       OBSERVERS_TICK_BUDGET_MS: "3000",
+      // Where the host's queue consumer forwards the `job` actions' messages.
+      JOBS_RECEIVER_URL: `${receiver.url}/jobs`,
     },
   });
 }, 60_000);
@@ -164,6 +168,61 @@ describe("a host Worker with the observers added", () => {
       { status: "failed", action_type: "notify" },
       { status: "success", action_type: "notify" },
     ]);
+  });
+
+  it("sends a job action's job to the Cloudflare Queues binding the observer names", async () => {
+    receiver.requests.length = 0;
+    receiver.reply(() => ({ status: 204 }));
+    const refused = await api("/api/observers", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "host-jobs-refused",
+        entity_type: "Order",
+        actions: [{ type: "job", queue: "cloudflare-queues", binding: "NOT_BOUND", task: "t" }],
+      }),
+    });
+    expect(refused.status).toBe(400);
+    const problem = (await refused.json()) as { issues: { path: string; message: string }[] };
+    expect(problem.issues.map((issue) => issue.path)).toEqual(["actions.0.binding"]);
+    const created = await api("/api/observers", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "host-jobs",
+        entity_type: "Order",
+        event_type: "INSERT",
+        condition_expression: "total == 42",
+        actions: [
+          {
+            type: "job",
+            queue: "cloudflare-queues",
+            binding: "JOBS",
+            task: "resize",
+            payload_template: '{"total": {{ after.total }}}',
+          },
+        ],
+      }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await db.sql`INSERT INTO public.orders (status, total) VALUES ('new', 42)`;
+    // The earlier tests' observers fire on this insert too: wait for the queue's message.
+    const deadline = Date.now() + 25_000;
+    const jobs = () => receiver.requests.filter((r) => r.path === "/jobs");
+    while (jobs().length === 0) {
+      if (Date.now() > deadline) throw new Error(`no message from the queue\n${output()}`);
+      await (worker as WranglerDev).tick();
+      await sleep(200);
+    }
+    const [request, ...more] = jobs();
+    expect(more).toEqual([]);
+    expect(JSON.parse(request?.text ?? "{}")).toMatchObject({
+      task: "resize",
+      payload: { total: 42 },
+      tenant: null,
+      observer_id: id,
+      delivery_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
+    expect((await api(`/api/observers/${id}`, { method: "DELETE" })).status).toBe(204);
   });
 
   it("builds with wrangler deploy --dry-run", () => {

@@ -206,6 +206,22 @@ describe("the packed tarball, installed into an empty project", () => {
       app,
     );
     expect(linked).toBe("a == 1\n");
+    // Observers files: the yaml dependency resolves from the installed package.
+    writeFileSync(
+      join(app, "observers.yaml"),
+      "observers:\n  - name: a\n    actions: [{ type: webhook, url: 'https://example.com/' }]\n",
+    );
+    expect(
+      succeed(
+        node,
+        [
+          "node_modules/fraiseql-observers/dist/bin/fraiseql-observers.js",
+          "validate-config",
+          "observers.yaml",
+        ],
+        app,
+      ),
+    ).toBe("observers.yaml: 1 observer(s), valid\n");
   });
 
   it.each([
@@ -272,6 +288,7 @@ describe("the packed tarball, installed into an empty project", () => {
     list: 200,
     prefixed: 200,
     docs: 200,
+    console: 200,
     documented: true,
     created: 201,
     warnings: [],

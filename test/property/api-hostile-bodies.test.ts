@@ -158,6 +158,13 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
     until: "2030-01-01T00:00:00Z",
   }),
   "POST /api/keys": () => ({ name: `key-${randomUUID()}`, scope: "read", fk_customer_org: 7 }),
+  "POST /api/observers/validate": () => ({ condition_expression: "status == 'shipped'" }),
+  "POST /api/observers/{id}/schedule": () => ({
+    // A one-off event within the year ahead it may be scheduled in.
+    run_at: new Date(Date.now() + 3_600_000).toISOString(),
+    payload: { reason: "reminder", order: { id: 42 } },
+  }),
+  "POST /api/jobs/cancel": () => ({ task: "report", status: "pending" }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -576,10 +583,13 @@ describe("hostile request bodies", () => {
   it("the document has the operations this test expects to reach", () => {
     expect(bodyOperations.map((op) => `${op.method} ${op.template}`).sort()).toEqual([
       "PATCH /api/observers/{id}",
+      "POST /api/jobs/cancel",
       "POST /api/keys",
       "POST /api/observers",
       "POST /api/observers/dlq/retry-all",
+      "POST /api/observers/validate",
       "POST /api/observers/{id}/backtest",
+      "POST /api/observers/{id}/schedule",
       "POST /api/observers/{id}/test",
     ]);
     expect(writeOperations.length).toBeGreaterThan(bodyOperations.length);

@@ -58,4 +58,23 @@ export default {
   async scheduled(controller: ScheduledController, env: object, ctx: ExecutionContext) {
     await observers.scheduled(controller, env, ctx);
   },
+  /** The host's consumer of the `job` actions' queue: forwards each message to the test. */
+  async queue(batch: QueueBatch, env: { JOBS_RECEIVER_URL?: string }) {
+    for (const message of batch.messages) {
+      if (env.JOBS_RECEIVER_URL) {
+        const response = await fetch(env.JOBS_RECEIVER_URL, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(message.body),
+        });
+        await response.body?.cancel();
+      }
+      message.ack();
+    }
+  },
 };
+
+/** What workerd hands a queue consumer (the part used here). */
+interface QueueBatch {
+  messages: { body: unknown; ack(): void }[];
+}

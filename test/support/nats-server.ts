@@ -29,17 +29,21 @@ export interface NatsServer {
 
 const BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
 
-/** Starts `nats-server -js` and waits until it accepts connections. */
-export async function startNatsServer(): Promise<NatsServer> {
+/** Starts `nats-server -js` (with `args`, e.g. `--user u --pass p`) and waits until it is ready. */
+export async function startNatsServer(args: readonly string[] = []): Promise<NatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "observers-nats-"));
   let child: ChildProcess | null = null;
   let printed = "";
 
   async function launch(): Promise<void> {
-    const started = spawn(BIN, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const started = spawn(
+      BIN,
+      ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...args],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     child = started;
     started.stdout?.on("data", (chunk: Buffer) => {
       printed += chunk.toString();

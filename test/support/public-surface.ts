@@ -25,6 +25,7 @@ export const SURFACE: Record<string, string[]> = {
     "EVENT_FIELDS",
     "EVENT_TYPES",
     "InternalError",
+    "JOB_QUEUE_KINDS",
     "LOG_LEVELS",
     "LimitError",
     "MAX_ACTIONS",
@@ -116,6 +117,7 @@ export const SURFACE: Record<string, string[]> = {
     "MAX_BODY_BYTES",
     "MAX_PAGE_SIZE",
     "createObserversApi",
+    "gaugeSource",
     "openApiDocument",
   ],
   "./postgres": [
@@ -145,7 +147,7 @@ export const SURFACE: Record<string, string[]> = {
 };
 
 /** The packages importing each entry loads (test/support/loaded-packages.ts). */
-const CORE_PACKAGES = ["lossless-json", "re2js", "valibot"];
+const CORE_PACKAGES = ["croner", "lossless-json", "re2js", "valibot"];
 const HTTP_PACKAGES = [
   "@hono/zod-openapi",
   "@valibot/to-json-schema",

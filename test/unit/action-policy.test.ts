@@ -309,7 +309,7 @@ describe("what a tenant's actions may do", () => {
     ]);
   });
 
-  it("job: a tenant's jobs go to queues under its namespace", async () => {
+  it("job: a tenant's graphile-worker tasks are under its namespace; builtin jobs carry the tenant", async () => {
     const jobs: JobRequest[] = [];
     const queue: JobQueue = {
       enqueue: async (job) => {
@@ -317,15 +317,26 @@ describe("what a tenant's actions may do", () => {
         return { id: `job-${jobs.length}` };
       },
     };
-    const environment = testEnvironment({ jobs: queue, policy });
-    const config = { type: "job", queue: "billing", task: "invoice" };
+    const environment = testEnvironment({
+      jobs: { builtin: queue, "graphile-worker": queue },
+      policy,
+    });
+    const config = { type: "job", queue: "graphile-worker", task: "invoice" };
     const result = await runAction(jobAction, config, insert({ id: 1 }), {
       environment,
       tenant: "7",
     });
-    expect(result.message).toBe("enqueued job job-1 on t7:billing");
+    expect(result.message).toBe("enqueued job job-1 (graphile-worker, task t7:invoice)");
     await runAction(jobAction, config, insert({ id: 1 }), { environment });
-    expect(jobs.map((job) => job.queue)).toEqual(["t7:billing", "billing"]);
+    await runAction(jobAction, { type: "job", task: "invoice" }, insert({ id: 1 }), {
+      environment,
+      tenant: "7",
+    });
+    expect(jobs.map((job) => [job.task, job.tenant])).toEqual([
+      ["t7:invoice", "7"],
+      ["invoice", null],
+      ["invoice", "7"],
+    ]);
   });
 
   it("refuses namespaces that would let one tenant's pattern reach another's keys", () => {

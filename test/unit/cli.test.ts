@@ -62,7 +62,7 @@ describe("fraiseql-observers CLI", () => {
       const unknown = run(...args);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain(
-        "unknown command 'frobnicate': the commands are check, explain, sql",
+        "unknown command 'frobnicate': the commands are status, debug-event, dlq, validate-config, metrics, apply, export, tail, listen, check, explain, sql",
       );
     }
     const option = run("check", "--frob", "a == 1");
@@ -79,8 +79,17 @@ describe("fraiseql-observers CLI", () => {
     for (const flag of ["--help", "-h"]) {
       const help = run(flag);
       expect(help.code).toBe(0);
-      expect(help.stdout).toContain("check <condition>");
+      for (const command of ["status", "debug-event", "dlq", "apply", "export", "tail", "listen"]) {
+        expect(help.stdout).toContain(`\n  ${command} `);
+      }
+      expect(help.stdout).toContain("check           parse a condition");
       expect(help.stdout).toContain("-v, --version");
+      expect(help.stdout).toContain("3 server unreachable or token refused");
+    }
+    for (const flag of ["--help", "-h"]) {
+      const help = run("check", flag);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain("Usage: fraiseql-observers check <condition>");
     }
   });
 

@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
-import { jobAction } from "../../src/actions/job.ts";
+import { jobAction, jobConfigSchema } from "../../src/actions/job.ts";
 import { logAction, logConfigSchema } from "../../src/actions/log.ts";
 import type { JsonValue } from "../../src/json.ts";
 import type { JobQueue, JobRequest } from "../../src/ports/jobs.ts";
@@ -72,57 +72,93 @@ describe("log action", () => {
 });
 
 describe("job action", () => {
-  it("enqueues the event under the delivery id, on the default queue", async () => {
+  it("enqueues the event on the builtin queue by default, keyed by the delivery", async () => {
     const { queue, jobs } = capturingQueue();
     const event = insert({ id: 7 });
     const result = await runAction(jobAction, { type: "job", task: "send_invoice" }, event, {
-      environment: testEnvironment({ jobs: queue }),
+      environment: testEnvironment({ jobs: { builtin: queue } }),
       deliveryId: "dlv-77",
     });
-    expect(result.message).toBe("enqueued job job-1 on default");
+    expect(result.message).toBe("enqueued job job-1 (builtin, task send_invoice)");
     expect(jobs).toEqual([
       {
-        queue: "default",
         task: "send_invoice",
         payload: event as unknown as JsonValue,
-        key: "dlv-77",
+        jobKey: null,
         maxAttempts: null,
+        deliveryId: "dlv-77",
+        eventId: event.id,
+        observerId: testObserver.id,
+        tenant: null,
       },
     ]);
   });
 
-  it("renders payload_template and passes queue and max_attempts; retries reuse the key", async () => {
+  it("renders payload_template and job_key_template, passes max_attempts; retries reuse the delivery", async () => {
     const { queue, jobs } = capturingQueue();
     const config = {
       type: "job",
-      queue: "billing",
+      queue: "graphile-worker",
       task: "charge",
       max_attempts: 3,
+      job_key_template: "order-{{ id }}",
       payload_template: '{"order": {{ id }}, "note": "by {{ observer.name }}", "big": {{ total }}}',
     };
     const event = insert({ id: 7, total: 9007199254740993n });
     for (const attempt of [1, 2]) {
       await runAction(jobAction, config, event, {
-        environment: testEnvironment({ jobs: queue }),
+        environment: testEnvironment({ jobs: { "graphile-worker": queue } }),
         deliveryId: "dlv-9",
         attempt,
       });
     }
-    expect(jobs.map((job) => job.key)).toEqual(["dlv-9", "dlv-9"]);
-    expect(jobs[0]).toEqual({
-      queue: "billing",
+    expect(jobs.map((job) => job.deliveryId)).toEqual(["dlv-9", "dlv-9"]);
+    expect(jobs[0]).toMatchObject({
       task: "charge",
       payload: { order: 7, note: `by ${testObserver.name}`, big: 9007199254740993n },
-      key: "dlv-9",
+      jobKey: "order-7",
       maxAttempts: 3,
     });
+  });
+
+  it("validates queue, binding and job_key_template", () => {
+    const ok = (config: object) =>
+      v.safeParse(jobConfigSchema, { type: "job", task: "t", ...config });
+    expect(ok({}).success).toBe(true);
+    expect(ok({ queue: "cloudflare-queues", binding: "JOBS" }).success).toBe(true);
+    const issuePath = (config: object) => {
+      const result = ok(config);
+      expect(result.success).toBe(false);
+      return result.issues?.[0]?.path?.map((item) => item.key).join(".");
+    };
+    expect(issuePath({ queue: "default" })).toBe("queue");
+    expect(issuePath({ queue: "cloudflare-queues" })).toBe("binding");
+    expect(issuePath({ binding: "JOBS" })).toBe("binding");
+    expect(issuePath({ queue: "cloudflare-queues", binding: "no-dashes" })).toBe("binding");
+    expect(issuePath({ job_key_template: "" })).toBe("job_key_template");
+  });
+
+  it("a job key that renders empty fails permanently", async () => {
+    const { queue } = capturingQueue();
+    const error = await actionFailure(
+      runAction(
+        jobAction,
+        { type: "job", task: "t", job_key_template: "{{ missing }}" },
+        insert({}),
+        {
+          environment: testEnvironment({ jobs: { builtin: queue } }),
+        },
+      ),
+    );
+    expect(error.kind).toBe("permanent");
+    expect(error.code).toBe("INVALID_JOB_KEY");
   });
 
   it("a queue error is transient JOB_ENQUEUE_FAILED", async () => {
     const { queue } = capturingQueue(new Error("queue full"));
     const error = await actionFailure(
       runAction(jobAction, { type: "job", task: "t" }, insert({}), {
-        environment: testEnvironment({ jobs: queue }),
+        environment: testEnvironment({ jobs: { builtin: queue } }),
       }),
     );
     expect(error.kind).toBe("transient");
@@ -130,9 +166,22 @@ describe("job action", () => {
     expect(error.message).toMatch(/queue full/);
   });
 
-  it("a runtime without a queue fails permanently with UNSUPPORTED_ON_RUNTIME", async () => {
-    const error = await actionFailure(runAction(jobAction, { type: "job", task: "t" }, insert({})));
-    expect(error.kind).toBe("permanent");
-    expect(error.code).toBe("UNSUPPORTED_ON_RUNTIME");
+  it("a queue kind the runtime lacks fails permanently with UNSUPPORTED_ON_RUNTIME, naming it", async () => {
+    for (const environment of [
+      testEnvironment(),
+      testEnvironment({ jobs: { builtin: capturingQueue().queue } }),
+    ]) {
+      const error = await actionFailure(
+        runAction(
+          jobAction,
+          { type: "job", task: "t", queue: "cloudflare-queues", binding: "JOBS" },
+          insert({}),
+          { environment },
+        ),
+      );
+      expect(error.kind).toBe("permanent");
+      expect(error.code).toBe("UNSUPPORTED_ON_RUNTIME");
+      expect(error.message).toMatch(/queue cloudflare-queues is not available/);
+    }
   });
 });

@@ -151,6 +151,22 @@ describe("the wire format", () => {
     expect(() => normalizeChangeEvent(decoded)).toThrow(/must be a JSON object/);
   });
 
+  it("sends a change too large for the broker without its images, for workers to read", () => {
+    const big = row({ object_data: JSON.stringify({ id: 7, note: "x".repeat(5_000) }) });
+    expect(JSON.parse(encodeChange(big, PREFIX, 1_000_000).payload).truncated).toBeUndefined();
+    const change = encodeChange(big, PREFIX, 4_096);
+    expect(new TextEncoder().encode(change.payload).length).toBeLessThan(4_096 - 1_024);
+    expect(JSON.parse(change.payload)).toMatchObject({
+      id: big.id,
+      event_type: "INSERT",
+      data: null,
+      after: null,
+      truncated: true,
+    });
+    const decoded = decodeChange(asMessage(change), PREFIX);
+    expect(decoded).toMatchObject({ truncated: true, pk_entity_change_log: "42", id: big.id });
+  });
+
   it("refuses what it cannot turn into a change, saying why", () => {
     const change = encodeChange(row(), PREFIX);
     const refused = (overrides: Parameters<typeof asMessage>[1]) => {

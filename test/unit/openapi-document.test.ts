@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { actionConfigSchema } from "../../src/actions/config.ts";
 import { ACTION_TYPES } from "../../src/actions/types.ts";
 import { createObserversApi } from "../../src/api/app.ts";
+import { CONSOLE_PATH } from "../../src/api/console.ts";
 import { DOCS_PATH, DOCUMENT_PATH } from "../../src/api/docs.ts";
 import { openApiDocument } from "../../src/api/openapi.ts";
 import { actionSchemaName } from "../../src/api/schemas/action-docs.ts";
@@ -104,6 +105,8 @@ describe("the OpenAPI document", () => {
       app.routes
         .filter((route) => route.method !== "ALL")
         .filter((route) => !route.path.startsWith(DOCS_PATH) && route.path !== DOCUMENT_PATH)
+        // The console is a page and its assets, not an API operation.
+        .filter((route) => !route.path.startsWith(CONSOLE_PATH))
         .map((route) => `${route.method} ${route.path.replace(/:(\w+)/g, "{$1}")}`),
     );
     const documented = new Set(operations.map((op) => `${op.method} ${op.path}`));

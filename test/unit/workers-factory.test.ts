@@ -48,11 +48,22 @@ describe("isObserversPath", () => {
     ]) {
       expect(isObserversPath(path), path).toBe(true);
     }
-    for (const path of ["/", "/api", "/api/orders", "/api/observersx", "/api/keysmith", "/docs"]) {
+    for (const path of [
+      "/",
+      "/api",
+      "/api/orders",
+      "/api/observersx",
+      "/api/keysmith",
+      "/docs",
+      "/console",
+    ]) {
       expect(isObserversPath(path), path).toBe(false);
     }
     expect(isObserversPath("/openapi.json", true)).toBe(true);
     expect(isObserversPath("/docs", true)).toBe(true);
+    expect(isObserversPath("/console", true)).toBe(true);
+    expect(isObserversPath("/console/", true)).toBe(true);
+    expect(isObserversPath("/consoles", true)).toBe(false);
   });
 });
 

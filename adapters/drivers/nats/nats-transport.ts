@@ -50,6 +50,11 @@ export interface NatsTransportOptions {
   maxAckPending?: number;
   /** The stream's duplicate window (default 120 000 ms): a republish within it is dropped. */
   duplicateWindowMs?: number;
+  /**
+   * How long the stream keeps messages, when this process creates it (default 7 days; an existing
+   * stream's limits are left as they are).
+   */
+  maxAgeMs?: number;
   /** How long a publish waits for the stream's acknowledgement (default 5 000 ms). */
   publishTimeoutMs?: number;
   /** Shown in the server's connection list. */
@@ -69,6 +74,27 @@ function reasonOf(error: unknown): string {
 }
 
 /**
+ * The client's options for `NATS_URL`: `nats://host:port` or `tls://host:port` (TLS required),
+ * with `user:pass@` (user and password) or `token@` (a token). The client reads neither the
+ * scheme nor credentials from a URL itself.
+ */
+function connectionOptions(url: string) {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error("NATS_URL is not a URL");
+  }
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  return {
+    servers: parsed.port ? parsed.host : `${parsed.host}:4222`,
+    ...(parsed.protocol === "tls:" ? { tls: {} } : {}),
+    ...(user && pass ? { user, pass } : user ? { token: user } : {}),
+  };
+}
+
+/**
  * Connects to NATS (failing with a clear error, naming `NATS_URL` but not quoting it, when the
  * server cannot be reached) and returns the transport.
  */
@@ -83,7 +109,7 @@ export async function connectNatsTransport(
   let nc: NatsConnection;
   try {
     nc = await connect({
-      servers: options.url,
+      ...connectionOptions(options.url),
       name: options.name ?? "fraiseql-observers",
       reconnect: true,
       maxReconnectAttempts: -1,
@@ -134,6 +160,7 @@ export async function connectNatsTransport(
           storage: StorageType.File,
           retention: RetentionPolicy.Limits,
           duplicate_window: nanos(duplicateWindowMs),
+          max_age: nanos(options.maxAgeMs ?? 7 * 86_400_000),
         });
         logger.log("info", "NATS stream created", { stream: options.stream, subjects });
         return;
@@ -196,6 +223,7 @@ export async function connectNatsTransport(
   }
 
   const publisher: ChangePublisher = {
+    maxPayloadBytes: () => nc.info?.max_payload,
     async publish(changes: readonly OutgoingChange[]) {
       const encoder = new TextEncoder();
       // Sent in order on one connection; each resolves on the stream's acknowledgement.
@@ -227,6 +255,8 @@ export async function connectNatsTransport(
           const c = await js.consumers.get(options.stream, options.consumer);
           messages = await c.consume({ max_messages: maxMessages });
           signal.addEventListener("abort", abort, { once: true });
+          // Stopped while connecting: the listener came too late to hear it.
+          if (signal.aborted) abort();
           await drainInBatches(messages, handle, maxMessages, room, signal);
           failures = 0;
         } catch (error: unknown) {

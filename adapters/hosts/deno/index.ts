@@ -1,4 +1,10 @@
 export type {
+  JobContext,
+  JobHandler,
+  JobHandlerOptions,
+  Jobs,
+} from "../../../src/jobs/runner.ts";
+export type {
   ObserversOptions,
   StartOptions,
   StopOptions,

@@ -42,7 +42,10 @@ export function createNatsMode(config: ServerConfig, sql: SqlClient, logger: Log
   const bridge = bridges
     ? createBridge({
         sql,
-        publisher: { publish: (changes) => opened().publisher.publish(changes) },
+        publisher: {
+          publish: (changes) => opened().publisher.publish(changes),
+          maxPayloadBytes: () => connection?.publisher.maxPayloadBytes?.(),
+        },
         clock: systemClock,
         logger,
         subjectPrefix,
@@ -82,6 +85,8 @@ export function createNatsMode(config: ServerConfig, sql: SqlClient, logger: Log
         ackWaitMs,
         logger,
         maxAckPending: Math.max(config.batchSize * 4, 1_000),
+        // The stream keeps changes as long as the change log does.
+        maxAgeMs: config.retention.changeLogDays * 86_400_000,
       });
       await connection.prepare({ consumer: works });
       logger.log("info", "NATS mode", { role: config.role, stream, subject_prefix: subjectPrefix });

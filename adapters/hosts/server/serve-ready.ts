@@ -1,10 +1,12 @@
 /**
  * What `npm run server` and `npm run server:deno` share around their host's HTTP server: bind the
- * port, start the observers (requests in between wait: held-until-started.ts), and on stop stop
- * serving first, then drain. A failed start closes what was opened.
+ * port, register the job handlers of `OBSERVERS_JOB_HANDLERS` (job-handlers.ts), start the
+ * observers (requests in between wait: held-until-started.ts), and on stop stop serving first,
+ * then drain. A failed start closes what was opened.
  */
 import type { ServerConfig } from "../../../src/config/server-config.ts";
 import { heldUntilStarted } from "./held-until-started.ts";
+import { loadJobHandlers } from "./job-handlers.ts";
 import { localUrl } from "./notices.ts";
 import type { Observers } from "./server-observers.ts";
 
@@ -39,6 +41,8 @@ export async function serveReady<Rest extends unknown[]>(
   const url = localUrl(config.host, server.port);
   const stopServing = () => stopWithin(server, config.shutdownTimeoutMs);
   try {
+    // Handlers first: the tasks they register are known from the start (docs/jobs.md).
+    if (config.jobHandlers !== null) await loadJobHandlers(config.jobHandlers, observers.jobs);
     await observers.start({ url });
   } catch (error) {
     // Held requests get the 503 of observers that did not start, and the server can close.

@@ -17,7 +17,9 @@ import type { ClientAddress } from "../../../src/api/auth.ts";
 import type { LiveUpgrade } from "../../../src/api/routes/live.ts";
 import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
+import { gaugeSource } from "../../../src/metrics/scrape.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
 import type { SqlExecutor } from "../../../src/ports/sql.ts";
@@ -66,7 +68,10 @@ export interface ObserversOptions {
   logger?: Logger;
   /** Apply migrations in `start()` (default `OBSERVERS_MIGRATE`, on). */
   migrate?: boolean;
-  /** Also serve `/openapi.json` and `/docs` at the root, as the ready servers do (default false). */
+  /**
+   * Also serve `/openapi.json`, `/docs`, `/console` and `/metrics` at the root, as the ready servers do
+   * (default false).
+   */
   rootDocs?: boolean;
   /** Where notices for people go (the generated token, the embedded guide). Default console.log. */
   print?: (text: string) => void;
@@ -92,6 +97,11 @@ export interface Observers {
   /** The management API as a Hono app: `host.route("/", observers.api)`, or under a prefix. */
   api: ObserversApi;
   runtime: ObserverRuntime;
+  /**
+   * Handlers of `builtin` jobs (docs/jobs.md): `observers.jobs.register(task, handler, options)`,
+   * before or after `start()`; they run from `start()` until `stop()`.
+   */
+  jobs: Jobs;
   /** Opens the database, migrates, checks admin credentials, starts the feed and the runtime. */
   start(options?: StartOptions): Promise<void>;
   /** Drains gracefully and closes what the factory opened (never the host's `sql`). */
@@ -116,6 +126,8 @@ export interface HostLive {
   revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
+  /** Live subscribers (open sockets) now, for the metrics. */
+  readonly size?: number;
 }
 
 /** The host runtime's part: its environment, its WebSockets, how it knows the peer. */
@@ -152,7 +164,15 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   const sql = createGatedClient();
   const apiSql = createGatedClient();
 
-  const services = createServerServices(config, env, sql, logger);
+  const jobs = createJobRunner({
+    sql,
+    clock: systemClock,
+    logger,
+    owner: `${config.listenerId}-jobs-${crypto.randomUUID()}`,
+    leaseMs: config.leaseMs,
+    pollIntervalMs: config.pollIntervalMs,
+  });
+  const services = createServerServices(config, env, sql, logger, () => jobs.tasks());
   // Live notifications: one feed tails the tables for every subscriber of this process; the
   // runtime wakes it when it commits, other processes' work shows at its next poll.
   const feed = createLiveFeed({
@@ -201,6 +221,17 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     live: live.upgrade,
     onKeyRevoked: (key) => live.revoke(key.id),
     rootDocs: options.rootDocs ?? false,
+    metrics: {
+      public: config.metricsPublic,
+      listenerId: config.listenerId,
+      sources: [
+        gaugeSource(
+          "fraiseql_observer_live_subscribers",
+          "WebSocket subscribers of the live feed open on this process.",
+          () => live.size ?? null,
+        ),
+      ],
+    },
   });
 
   // What start() opened, closed in reverse order by stop() (or by a failed start).
@@ -280,6 +311,8 @@ export function createServerObservers(options: ObserversOptions, host: Observers
       }
       await runtime.start();
       cleanups.push(() => runtime.stop());
+      await jobs.start();
+      cleanups.push(() => jobs.stop(config.shutdownTimeoutMs));
       apiSql.open(database.apiClient);
       cleanups.push(async () => apiSql.shut());
 
@@ -314,5 +347,11 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     return stopping;
   }
 
-  return { api, runtime, start, stop };
+  return {
+    api,
+    runtime,
+    jobs: { register: jobs.register, tasks: jobs.tasks },
+    start,
+    stop,
+  };
 }

@@ -28,6 +28,8 @@ import type { DurableObjectNamespace, ExecutionContext, Hyperdrive } from "./typ
 /** The bindings the API uses. */
 export interface ApiBindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   /** Optional: without it `WS /api/observers/ws` is a 404. */
   LIVE_HUB?: DurableObjectNamespace;
   /** Optional: without it `wake`/`reload` leave the work to the next cron tick. */
@@ -48,7 +50,7 @@ export interface WorkersApiOptions {
   registry?: ActionRegistry;
   /** The host's own action types, named to the ticker when asking for a tick (ticker.ts). */
   customActionTypes?: readonly string[];
-  /** Also serve the OpenAPI document and docs at the root (the project's own Worker). */
+  /** Also serve the OpenAPI document, docs and console at the root (the project's own Worker). */
   rootDocs?: boolean;
 }
 
@@ -142,12 +144,15 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
       logger,
       fetch: outbound.fetch,
       sql,
+      ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
     }),
     clientAddress: (c) => c.req.header("cf-connecting-ip"),
     limits: config.server.apiLimits,
     ...(options.registry ? { registry: options.registry } : {}),
     // `/openapi.json` and `/docs` at the root: the project's own Worker only (mounted: off).
     rootDocs: options.rootDocs === true,
+    // Counters are this isolate's (partial); the database's gauges are exact (docs/metrics.md).
+    metrics: { public: config.server.metricsPublic, listenerId: config.server.listenerId },
     ...(bindings.LIVE_HUB
       ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
       : {}),

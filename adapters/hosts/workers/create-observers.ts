@@ -53,7 +53,10 @@ export interface WorkersObserversOptions {
   actions?: readonly ActionDefinition[];
   /** Binding names, when the host's wrangler.toml does not use HYPERDRIVE, LIVE_HUB, TICKER. */
   bindings?: WorkersBindingNames;
-  /** Also serve `/openapi.json` and `/docs` at the root (the standalone Worker). Default false. */
+  /**
+   * Also serve `/openapi.json`, `/docs` and `/console` at the root (the standalone Worker). Default
+   * false.
+   */
   rootDocs?: boolean;
 }
 
@@ -61,7 +64,7 @@ export interface WorkersObserversOptions {
 export interface WorkersObservers {
   /**
    * The API (`/api/observers`, `/api/observers/*`, `/api/keys`, `/api/keys/*`, and with
-   * `rootDocs` `/openapi.json` and `/docs`; `isObserversPath`). Any other path is a 404 problem
+   * `rootDocs` `/openapi.json`, `/docs` and `/console`; `isObserversPath`). Any other path is a 404 problem
    * that never reaches the API's middleware: route only those.
    */
   fetch(request: Request, ctx: ExecutionContext): Promise<Response>;
@@ -101,6 +104,8 @@ export interface ObserversWorker {
 /** The bindings, found by their names. */
 interface Bindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   LIVE_HUB?: DurableObjectNamespace;
   TICKER?: DurableObjectNamespace;
 }
@@ -168,6 +173,7 @@ function findBindings(
   if (!isHyperdrive(hyperdrive)) return null;
   return {
     HYPERDRIVE: hyperdrive,
+    QUEUES: env,
     ...(liveHub ? { LIVE_HUB: liveHub } : {}),
     ...(ticker ? { TICKER: ticker } : {}),
   };

@@ -3,14 +3,17 @@
  * subrequest limit), the Worker's string vars and secrets (for `*_env` fields), the tick's SQL
  * client (for `database` actions), and Upstash's REST API for `cache` when configured. Workers
  * have no SMTP or Redis client here: `email` with provider `smtp`, and `cache` without Upstash,
- * fail permanently with `UNSUPPORTED_ON_RUNTIME`; HTTP email providers work.
+ * fail permanently with `UNSUPPORTED_ON_RUNTIME`; HTTP email providers work. `job` actions reach
+ * the database's queues and the Worker's Cloudflare Queues bindings (queues.ts).
  */
 import { createUpstashCacheStore } from "../../../src/actions/cache-upstash.ts";
 import type { ActionEnvironment } from "../../../src/actions/types.ts";
+import { createSqlJobQueues } from "../../../src/jobs/sql-queues.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
-import type { SqlExecutor } from "../../../src/ports/sql.ts";
+import type { SqlClient } from "../../../src/ports/sql.ts";
 import type { WorkersConfig } from "./config.ts";
+import { cloudflareQueues } from "./queues.ts";
 
 /** A `fetch` that counts its calls. */
 export interface CountingFetch {
@@ -37,7 +40,9 @@ export function workersEnvironment(options: {
   vars: Readonly<Record<string, string>>;
   logger: Logger;
   fetch: typeof fetch;
-  sql?: SqlExecutor;
+  sql?: SqlClient;
+  /** The Worker's env, where `cloudflare-queues` jobs find their queue binding by name. */
+  queues?: Readonly<Record<string, unknown>>;
 }): ActionEnvironment {
   const { config } = options;
   return {
@@ -48,6 +53,12 @@ export function workersEnvironment(options: {
     logger: options.logger,
     allowPrivateTargets: config.server.allowPrivateTargets,
     ...(options.sql ? { sql: options.sql } : {}),
+    // Job queues: builtin and graphile-worker in the database (builtin jobs are run by Bun or
+    // Deno processes with registered handlers), Cloudflare Queues by binding.
+    jobs: {
+      ...(options.sql ? createSqlJobQueues(options.sql) : {}),
+      ...(options.queues ? { "cloudflare-queues": cloudflareQueues(options.queues) } : {}),
+    },
     ...(config.upstash
       ? { cache: createUpstashCacheStore({ ...config.upstash, fetch: options.fetch }) }
       : {}),

@@ -4,8 +4,10 @@
  *
  * 1. Checks the schema (schema.ts): a database without this bundle's migrations is left alone.
  * 2. Starts `createObserverRuntime` (polling only: Hyperdrive has no LISTEN, and the client has
- *    no `listen`), which reads the change log gap-free, matches into durable deliveries, claims
- *    due ones with the row-lock claim every runtime uses, runs them and records the outcomes.
+ *    no `listen`), which fires the scheduled observers' due ticks (docs/time.md: one per tick
+ *    however many run, the latest after a gap), reads the change log gap-free, matches into
+ *    durable deliveries, claims due ones with the row-lock claim every runtime uses, runs them
+ *    and records the outcomes.
  * 3. Every 100 ms looks at the backlog (`health().lag`): it stops once nothing is pending or due
  *    (idle), when the budget (`OBSERVERS_TICK_BUDGET_MS`, 20 s) is spent, or when the actions'
  *    outbound requests reach `OBSERVERS_TICK_MAX_SUBREQUESTS`.
@@ -35,6 +37,8 @@ import type { DurableObjectNamespace, Hyperdrive } from "./types.ts";
 /** The bindings a tick uses. */
 export interface TickBindings {
   HYPERDRIVE: Hyperdrive;
+  /** The Worker's env: `cloudflare-queues` jobs find their queue binding there by name. */
+  QUEUES?: Readonly<Record<string, unknown>>;
   /** Optional: without it nothing is published live. */
   LIVE_HUB?: DurableObjectNamespace;
 }
@@ -87,10 +91,18 @@ const TICK_SHUTDOWN_MAX_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** When the next delivery comes due (its retry time, or a lease running out), or null. */
+/**
+ * When the next delivery comes due (its retry time, its delay, or a lease running out), or the
+ * next tick of a scheduled observer (docs/time.md), whichever is first; null when neither.
+ */
 async function nextDue(sql: SqlClient): Promise<number | null> {
   const rows = await sql.query<{ at: string | null }>(
-    "SELECT floor(extract(epoch FROM min(next_attempt_at)) * 1000)::text AS at FROM core.tb_observer_delivery",
+    `SELECT floor(extract(epoch FROM least(
+       (SELECT min(next_attempt_at) FROM core.tb_observer_delivery),
+       (SELECT min(s.next_run_at) FROM core.tb_observer_schedule s
+          JOIN core.tb_observer o ON o.pk_observer = s.fk_observer
+          WHERE o.schedule IS NOT NULL AND o.deleted_at IS NULL AND o.enabled)
+     )) * 1000)::text AS at`,
   );
   const at = rows[0]?.at;
   return at === null || at === undefined ? null : Number(at);
@@ -133,6 +145,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
         logger,
         fetch: outbound.fetch,
         sql,
+        ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
       }),
       ...(options.registry ? { registry: options.registry } : {}),
       listenerId: server.listenerId,

@@ -1,7 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { defaultActionRegistry } from "../../actions/registry.ts";
+import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
 import { NotFoundError } from "../../errors.ts";
+import type { JsonValue } from "../../json.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
   createObserver,
@@ -12,8 +14,10 @@ import {
   setObserverEnabled,
   updateObserver,
 } from "../../store/observers.ts";
+import { scheduleOneOff } from "../../store/schedules.ts";
 import { callerScope, tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
+import { checkJobActions } from "../job-checks.ts";
 import { type ObserverWarning, observerWarnings } from "../observer-warnings.ts";
 import {
   jsonBody,
@@ -26,6 +30,7 @@ import {
   QueryBoolean,
 } from "../schemas/common.ts";
 import { type ObserverBodies, ObserverSchema, observerBodies } from "../schemas/observers.ts";
+import { OneOffBodySchema, OneOffEventSchema } from "../schemas/schedule.ts";
 import { ObserverSavedSchema } from "../schemas/warnings.ts";
 
 const tags = ["Observers"];
@@ -43,7 +48,7 @@ const list = createRoute({
       event_type: z
         .string()
         .optional()
-        .openapi({ description: "INSERT, UPDATE, DELETE or CUSTOM" }),
+        .openapi({ description: "INSERT, UPDATE, DELETE, CUSTOM or SCHEDULE" }),
       enabled: QueryBoolean,
       include_deleted: QueryBoolean.openapi({ description: "Include soft-deleted observers" }),
     }),
@@ -116,6 +121,20 @@ function toggle(enabled: boolean) {
   });
 }
 
+const scheduleOne = createRoute({
+  method: "post",
+  path: "/{id}/schedule",
+  tags,
+  summary: "Schedule a one-off event",
+  description:
+    "Runs the observer's actions once at `run_at` with `payload` (Hasura's one-off scheduled triggers): the actions see a SCHEDULE event whose `after` is `{scheduled_at, payload}` (docs/time.md). Each action's `delay_ms` applies on top. The deliveries wait in the table until then, like any other; a tenant-bound key schedules only its tenant's observers.",
+  request: { params: ObserverIdParam, body: jsonBody(OneOffBodySchema) },
+  responses: {
+    201: jsonResponse(OneOffEventSchema, "The scheduled event"),
+    ...problems({ write: true }),
+  },
+});
+
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
   const { sql, runtime, policy } = deps;
@@ -153,7 +172,9 @@ export function observerRoutes(deps: ApiDependencies) {
       return c.json(page, 200);
     })
     .openapi(createRouteFor(bodies), async (c) => {
-      const observer = await createObserver(sql, c.req.valid("json"), {
+      const body = c.req.valid("json");
+      await checkJobActions(body.actions, deps.environment);
+      const observer = await createObserver(sql, body, {
         ...callerScope(c.var.principal),
         policy,
         limits,
@@ -168,7 +189,9 @@ export function observerRoutes(deps: ApiDependencies) {
     )
     .openapi(patchRouteFor(bodies), async (c) => {
       const { id } = c.req.valid("param");
-      const observer = await updateObserver(sql, id, c.req.valid("json"), {
+      const body = c.req.valid("json");
+      await checkJobActions(body.actions, deps.environment);
+      const observer = await updateObserver(sql, id, body, {
         ...callerScope(c.var.principal),
         policy,
         limits,
@@ -193,5 +216,19 @@ export function observerRoutes(deps: ApiDependencies) {
       const observer = await setObserverEnabled(sql, id, false, callerScope(c.var.principal));
       runtime.wake();
       return c.json(observer, 200);
+    })
+    .openapi(scheduleOne, async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const runAt = new Date(parseInstant(body.run_at) ?? Number.NaN).toISOString();
+      const event = await scheduleOneOff(
+        sql,
+        id,
+        { runAt, payload: (body.payload ?? null) as JsonValue },
+        callerScope(c.var.principal),
+      );
+      if (!event) throw new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+      runtime.wake();
+      return c.json(event, 201);
     });
 }

@@ -163,6 +163,7 @@ export async function exercise(
       list: await status("/api/observers", { headers: auth }),
       prefixed: await status("/plugin/api/observers", { headers: auth }),
       docs: await status("/plugin/api/observers/docs"),
+      console: await status("/plugin/api/observers/console"),
       documented: Object.keys(document.components?.schemas ?? {}).includes("ActionHostAudit"),
       created: created.status,
       warnings: saved.warnings,
