@@ -20,7 +20,8 @@
  * - nats only, fan-out: the sustained phase again while a second consumer that is not ours (a
  *   plain @nats-io/jetstream durable pull consumer in its own process, bench/nats/consumer-process.ts)
  *   reads and acks the same stream; its own commit-to-message latency and whether every message
- *   was in the FraiseQL wire format.
+ *   was in the FraiseQL wire format; then the sustained phase once more without it, so that the
+ *   fan-out phase sits between two runs without (the load of a shared machine drifts).
  *
  * Every phase checks that every change reached the receiver, was logged as one success and (nats)
  * was published to the stream exactly once; a lost change fails the run. Duplicates at the
@@ -152,6 +153,8 @@ interface ModeResult {
   latency: LatencyPhase;
   sustained: SustainedPhase;
   fan_out: FanOutPhase | null;
+  /** nats: the sustained phase again, after the fan-out phase. */
+  sustained_after: SustainedPhase | null;
   /** `GET /api/observers/runtime/health` of each process after the run. */
   health: Record<string, unknown>;
 }
@@ -385,6 +388,7 @@ await runBenchmark("nats", async () => {
         const sustained = await sustainedRun("sustained");
 
         let fanOut: FanOutPhase | null = null;
+        let sustainedAfter: SustainedPhase | null = null;
         if (transport === "nats") {
           const external = await startExternalConsumer({
             url: nats.url,
@@ -407,6 +411,9 @@ await runBenchmark("nats", async () => {
           } finally {
             await external.stop();
           }
+          // The same phase once more without it: on a shared machine the load drifts, and the
+          // fan-out cost is judged against both runs around it.
+          sustainedAfter = await sustainedRun("sustained, again without it");
         }
 
         const [conns] = await sql<{ n: number }[]>`SELECT count(*)::int AS n
@@ -426,6 +433,7 @@ await runBenchmark("nats", async () => {
           latency,
           sustained,
           fan_out: fanOut,
+          sustained_after: sustainedAfter,
           health,
         });
       } finally {
@@ -555,6 +563,7 @@ function report(
       ms(mode.latency.hook.max_ms),
       `${integer.format(mode.sustained.changes_per_sec)}/s`,
       mode.fan_out ? `${integer.format(mode.fan_out.changes_per_sec)}/s` : "-",
+      mode.sustained_after ? `${integer.format(mode.sustained_after.changes_per_sec)}/s` : "-",
       pct(mode.sustained.cpu.machine_busy),
     ]);
   }
@@ -578,6 +587,7 @@ function report(
         "max ms",
         "sustained",
         "with 2nd consumer",
+        "again without",
         "busy %",
       ],
       rows,
