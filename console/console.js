@@ -198,6 +198,7 @@ const PAGES = [
   ["dead-letters", "Dead letters"],
   ["live", "Live"],
   ["changes", "Changes"],
+  ["jobs", "Jobs"],
   ["keys", "Keys"],
 ];
 const nav = h(
@@ -330,7 +331,7 @@ function observersView(heading, body) {
           [
             ["Name", (o) => h("a", { href: `#/observers/${encodeURIComponent(o.id)}` }, o.name)],
             ["Entity", (o) => text(o.entity_type)],
-            ["Event", (o) => text(o.event_type)],
+            ["Event", eventCell],
             ["Enabled", (o) => (o.enabled ? "yes" : "no")],
             ["Executions", (o) => statsById.get(o.id)?.total_executions ?? 0],
             ["Failed", (o) => statsById.get(o.id)?.failed_executions ?? 0],
@@ -374,9 +375,15 @@ function observerForm(observer) {
     entity_type: h("input", { name: "entity_type", value: observer?.entity_type ?? "" }),
     event_type: select(
       "event_type",
-      [["", "Any"], ...EVENT_TYPES.map((t) => [t, t])],
+      [["", "Any"], ...EVENT_TYPES.map((t) => [t, t]), [SCHEDULE, "SCHEDULE (on a cron schedule)"]],
       observer?.event_type ?? "",
     ),
+    schedule: h("input", {
+      name: "schedule",
+      spellcheck: "false",
+      value: observer?.schedule ?? "",
+    }),
+    timezone: h("input", { name: "timezone", value: observer?.timezone ?? "" }),
     condition: h("textarea", {
       name: "condition_expression",
       rows: 3,
@@ -433,6 +440,7 @@ function observerForm(observer) {
       event_type: inputs.event_type.value || null,
       condition_expression: inputs.condition.value.trim() || null,
       enabled: inputs.enabled.checked,
+      ...scheduleBody(inputs),
     };
     // Stored actions come back with secrets redacted: send them only when edited.
     if (!observer || inputs.actions.value !== actionsText) {
@@ -464,6 +472,7 @@ function observerForm(observer) {
       result.replaceChildren(problemView(error));
     }
   };
+  const scheduleRow = scheduleFields(inputs, conditionField);
   const form = h(
     "form",
     { onsubmit: save, class: "stack" },
@@ -476,10 +485,14 @@ function observerForm(observer) {
       field("Event type", inputs.event_type),
     ),
     conditionField,
+    scheduleRow,
     field(
       "Actions (JSON)",
       inputs.actions,
-      observer ? "Secrets show as [REDACTED]: leave them, or replace the whole list." : null,
+      [
+        observer ? "Secrets show as [REDACTED]: leave them, or replace the whole list. " : "",
+        ACTION_TIME_HINT,
+      ].join(""),
     ),
     h("div", { class: "check" }, inputs.enabled, h("label", { for: "enabled-box" }, "Enabled")),
     h("button", { type: "submit" }, observer ? "Save changes" : "Create observer"),
@@ -487,7 +500,13 @@ function observerForm(observer) {
   );
   inputs.enabled.id = "enabled-box";
   if (inputs.condition.value) validate();
-  return h("div", {}, form, observer ? testPanel(observer, inputs.condition) : null);
+  return h(
+    "div",
+    {},
+    form,
+    observer ? testPanel(observer, inputs.condition) : null,
+    observer ? oneOffPanel(observer) : null,
+  );
 }
 
 /** Backtest the draft condition over recent changes, or test it against one stored change. */
@@ -1043,6 +1062,246 @@ function keysView(heading, body) {
   load();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Time: scheduled observers and one-off events (docs/time.md)
+
+const SCHEDULE = "SCHEDULE";
+const ACTION_TIME_HINT =
+  'Any action may wait: "delay_ms": 60000, "run_at_template": "{{ after.remind_at }}", or "debounce": {"window_ms": 5000, "key_template": "{{ entity_id }}"} (docs/time.md).';
+
+/** The observers list's Event cell: a scheduled observer's cron and time zone. */
+function eventCell(o) {
+  if (o.event_type !== SCHEDULE) return text(o.event_type);
+  return h("span", {}, "SCHEDULE ", h("code", {}, o.schedule), ` (${o.timezone || "UTC"})`);
+}
+
+/**
+ * The schedule and time zone fields of the observer form, shown for SCHEDULE only; the entity
+ * type and the condition (which a schedule has not) are hidden then.
+ */
+function scheduleFields(inputs, conditionField) {
+  const row = h(
+    "div",
+    { class: "row" },
+    field(
+      "Schedule (cron)",
+      inputs.schedule,
+      "5 fields (minute hour day month weekday), or 6 with seconds first: 0 3 * * *",
+    ),
+    field("Time zone", inputs.timezone, "IANA, such as Europe/Paris; empty: UTC"),
+  );
+  const sync = () => {
+    const scheduled = inputs.event_type.value === SCHEDULE;
+    row.hidden = !scheduled;
+    inputs.schedule.required = scheduled;
+    inputs.entity_type.closest(".field").hidden = scheduled;
+    conditionField.hidden = scheduled;
+  };
+  inputs.event_type.addEventListener("change", sync);
+  // Once the form is in the page (closest needs the field around the input).
+  queueMicrotask(sync);
+  return row;
+}
+
+/** The schedule fields of a save: a SCHEDULE observer watches no entity and has no condition. */
+function scheduleBody(inputs) {
+  if (inputs.event_type.value !== SCHEDULE) return { schedule: null, timezone: null };
+  return {
+    schedule: inputs.schedule.value.trim(),
+    timezone: inputs.timezone.value.trim() || null,
+    entity_type: null,
+    condition_expression: null,
+  };
+}
+
+/** Schedule a one-off event: the observer's actions run once at run_at with a payload. */
+function oneOffPanel(observer) {
+  const runAt = h("input", { name: "run_at", type: "datetime-local", required: true });
+  const payload = h("textarea", { name: "payload", rows: 3, spellcheck: "false", value: "{}" });
+  const out = h("div", { "aria-live": "polite" });
+  const submit = async (event) => {
+    event.preventDefault();
+    let data;
+    try {
+      data = payload.value.trim() === "" ? null : JSON.parse(payload.value);
+    } catch {
+      out.replaceChildren(
+        h("p", { class: "notice error", role: "alert" }, "The payload must be JSON."),
+      );
+      return;
+    }
+    await fill(out, async () => {
+      const r = await api("POST", `api/observers/${observer.id}/schedule`, {
+        run_at: new Date(runAt.value).toISOString(),
+        payload: data,
+      });
+      return h(
+        "p",
+        { class: "notice ok", role: "status" },
+        `Scheduled event ${r.id} for ${when(r.run_at)}: ${r.deliveries} deliver${r.deliveries === 1 ? "y" : "ies"}.`,
+      );
+    });
+  };
+  return h(
+    "section",
+    { "aria-labelledby": "one-off-heading", class: "panel" },
+    h("h2", { id: "one-off-heading" }, "Schedule a one-off event"),
+    h(
+      "p",
+      { class: "muted" },
+      "Runs this observer's actions once at that time, with the payload as after.payload.",
+    ),
+    h(
+      "form",
+      { onsubmit: submit, class: "stack" },
+      field("Run at (your local time)", runAt),
+      field("Payload (JSON)", payload),
+      h("button", { type: "submit" }, "Schedule event"),
+    ),
+    out,
+    h(
+      "p",
+      {},
+      h("a", { href: `#/jobs/${encodeURIComponent(observer.id)}` }, "Jobs of this observer"),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (docs/jobs.md)
+
+const JOB_STATUSES = ["pending", "running", "succeeded", "failed", "cancelled", "handed_off"];
+
+/** Jobs, filtered by task and status (and by observer when the route names one). */
+function jobsView(heading, body, observerId) {
+  heading.textContent = observerId ? "Jobs of an observer" : "Jobs";
+  const status = notice();
+  const list = h("div");
+  const inputs = {
+    task: h("input", { name: "task" }),
+    status: select("status", [["", "Any status"], ...JOB_STATUSES.map((s) => [s, s])], ""),
+  };
+  const filter = () => {
+    const chosen = {};
+    if (inputs.task.value.trim()) chosen.task = inputs.task.value.trim();
+    if (inputs.status.value) chosen.status = inputs.status.value;
+    if (observerId) chosen.observer_id = observerId;
+    return chosen;
+  };
+  const act = async (job, verb) => {
+    try {
+      await api("POST", `api/jobs/${job.id}/${verb}`);
+      status.show(
+        `Job ${job.task} ${verb === "cancel" ? "cancelled" : "queued to run again"}.`,
+        "ok",
+      );
+      load();
+    } catch (error) {
+      list.prepend(problemView(error));
+    }
+  };
+  const cancelMatching = async () => {
+    const chosen = filter();
+    if (chosen.status && chosen.status !== "pending" && chosen.status !== "running") {
+      status.show("Only pending or running jobs can be cancelled: choose one of those statuses.");
+      return;
+    }
+    const what = [
+      chosen.task ? `of task ${chosen.task}` : "",
+      chosen.status ? `that are ${chosen.status}` : "pending or running",
+      observerId ? "of this observer" : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+    if (!confirm(`Cancel every job ${what} that this key can see?`)) return;
+    try {
+      const r = await api("POST", "api/jobs/cancel", chosen);
+      status.show(`Cancelled ${r.cancelled} job${r.cancelled === 1 ? "" : "s"}.`, "ok");
+      load(1);
+    } catch (error) {
+      list.prepend(problemView(error));
+    }
+  };
+  const button = (job, verb, label) =>
+    h(
+      "button",
+      {
+        type: "button",
+        "aria-label": `${label} job ${job.task} ${job.id.slice(0, 8)}`,
+        onclick: () => act(job, verb),
+      },
+      label,
+    );
+  const controls = (job) => {
+    if (job.queue !== "builtin") return "—";
+    if (job.status === "pending" || job.status === "running")
+      return button(job, "cancel", "Cancel");
+    if (job.status === "failed" || job.status === "cancelled") return button(job, "retry", "Retry");
+    return "—";
+  };
+  let current = 1;
+  const load = (at = current) =>
+    fill(list, async () => {
+      current = at;
+      const query = new URLSearchParams({ page: String(at), page_size: String(PAGE), ...filter() });
+      const [page, observers] = await Promise.all([
+        api("GET", `api/jobs?${query}`),
+        api("GET", "api/observers?page_size=100"),
+      ]);
+      const names = new Map(observers.data.map((o) => [o.id, o.name]));
+      const observerLink = (j) =>
+        j.observer_id
+          ? h(
+              "a",
+              { href: `#/observers/${encodeURIComponent(j.observer_id)}` },
+              names.get(j.observer_id) ?? j.observer_id,
+            )
+          : "—";
+      return paged(
+        page,
+        load,
+        table(
+          `Jobs, newest first (${page.total_count})`,
+          [
+            ["Task", (j) => h("code", {}, j.task)],
+            ["Queue", (j) => j.queue],
+            ["Status", (j) => h("span", { class: `status-${j.status}` }, j.status)],
+            ["Observer", observerLink],
+            ["Attempts", (j) => `${j.attempts}/${j.max_attempts ?? "default"}`],
+            ["Last error", (j) => text(j.last_error)],
+            ["Waiting because", (j) => text(j.waiting_reason)],
+            ["Created", (j) => when(j.created_at)],
+            ["Due", (j) => (j.status === "pending" ? when(j.run_at) : "—")],
+            ["Finished", (j) => when(j.finished_at)],
+            ["", controls],
+          ],
+          page.data,
+        ),
+      );
+    });
+  body.append(
+    h(
+      "form",
+      {
+        class: "row filters",
+        onsubmit: (event) => {
+          event.preventDefault();
+          load(1);
+        },
+      },
+      field("Task", inputs.task),
+      field("Status", inputs.status),
+      h("button", { type: "submit" }, "Filter"),
+      h("button", { type: "button", onclick: cancelMatching }, "Cancel matching jobs"),
+      h("button", { type: "button", onclick: () => load() }, "Refresh"),
+    ),
+    ...(observerId ? [h("p", {}, h("a", { href: "#/jobs" }, "All jobs"))] : []),
+    status,
+    list,
+  );
+  load();
+}
+
 const VIEWS = {
   observers: (heading, body, id) =>
     id ? observerView(heading, body, id) : observersView(heading, body),
@@ -1050,6 +1309,7 @@ const VIEWS = {
   "dead-letters": deadLettersView,
   live: liveView,
   changes: changesView,
+  jobs: jobsView,
   keys: keysView,
 };
 

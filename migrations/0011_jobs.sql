@@ -54,14 +54,3 @@ CREATE TABLE core.tb_job_worker (
   created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
-
--- A wake-up hint for listening runners when a builtin job becomes pending; polling is the truth.
-CREATE FUNCTION core.fn_job_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('fraiseql_observers_jobs', '');
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER tr_job_pending AFTER INSERT OR UPDATE OF status ON core.tb_job
-  FOR EACH ROW WHEN (NEW.status = 'pending' AND NEW.queue = 'builtin')
-  EXECUTE FUNCTION core.fn_job_notify();

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { issueMessage } from "../validation.ts";
 import { defaultActionRegistry } from "./registry.ts";
+import { actionTimingSchema, splitTiming } from "./timing.ts";
 import type { ActionRegistry } from "./types.ts";
 
 /** A validated action config: `{type, ...}` as its action's schema outputs it. */
@@ -18,16 +19,23 @@ function buildActionConfigSchema(registry: ActionRegistry) {
         addIssue({ message: `unknown action type ${dataset.value.type}` });
         return NEVER;
       }
-      const result = v.safeParse(definition.schema, dataset.value);
-      if (!result.success) {
-        for (const issue of result.issues) {
+      // The timing fields every action has (src/actions/timing.ts) are validated apart, so each
+      // action's own schema (strict) sees only its own fields.
+      const { timing, rest } = splitTiming(dataset.value);
+      const timed = timing === null ? null : v.safeParse(actionTimingSchema, timing);
+      const result = v.safeParse(definition.schema, rest);
+      const issues = [...(timed?.issues ?? []), ...(result.issues ?? [])];
+      if (issues.length > 0 || !result.success) {
+        for (const issue of issues) {
           const path = issue.path as [v.IssuePathItem, ...v.IssuePathItem[]] | undefined;
           const message = issueMessage(issue);
           addIssue(path ? { message, path } : { message });
         }
         return NEVER;
       }
-      const output = result.output as ActionConfig;
+      const output = (
+        timed?.success ? { ...(result.output as object), ...timed.output } : result.output
+      ) as ActionConfig;
       // The stored config is dispatched by its type: a schema that dropped or changed it would
       // store an action no registry could run.
       if (output?.type !== definition.type) {
@@ -47,7 +55,8 @@ const schemas = new WeakMap<ActionRegistry, ActionConfigSchema>();
 /**
  * Any action config (`{type, ...}`) of one of `registry`'s types, validated by that action's own
  * schema (cached per registry). Issues keep their paths (`url`, `headers.x-team`), so an API can
- * point at the exact field; an unknown type is refused naming every type the registry has.
+ * point at the exact field; an unknown type is refused naming every type the registry has. Every
+ * type also takes the timing fields (`delay_ms`, `run_at_template`, `debounce`: timing.ts).
  */
 export function actionConfigSchemaFor(registry: ActionRegistry): ActionConfigSchema {
   let schema = schemas.get(registry);

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { parseJson } from "../events/parse-json.ts";
+import { jobEnqueued } from "../jobs/metrics.ts";
 import type { JsonValue } from "../json.ts";
 import { JOB_QUEUE_KINDS, type JobRequest } from "../ports/jobs.ts";
 import { renderTemplate } from "../templates/index.ts";
@@ -125,6 +126,7 @@ async function run(request: ActionRequest<JobConfig>) {
       cause: error,
     });
   }
+  jobEnqueued(config.queue);
   return { message: `enqueued job ${id} (${config.queue}, task ${job.task})` };
 }
 

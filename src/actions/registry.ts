@@ -9,6 +9,7 @@ import { searchAction } from "./search.ts";
 import { isSecretFieldName } from "./secret-fields.ts";
 import { slackAction } from "./slack.ts";
 import { smsAction } from "./sms.ts";
+import { TIMING_FIELDS } from "./timing.ts";
 import {
   ACTION_TYPES,
   type ActionDefinition,
@@ -148,6 +149,12 @@ function checkedCustom(definition: CustomActionDefinition): ActionDefinition {
   }
   if (!v.safeParse(definition.schema, { type: `${type}_not` }).issues?.length) {
     throw new TypeError(`${where}: schema must refuse a config of another type`);
+  }
+  const reserved = TIMING_FIELDS.filter((field) => field in object.entries);
+  if (reserved.length > 0) {
+    throw new TypeError(
+      `${where}: field ${reserved.join(", ")} is one every action has (docs/time.md); leave it out of the schema`,
+    );
   }
   const unredacted = Object.keys(object.entries).filter(looksLikeUnredactedSecret);
   if (unredacted.length > 0) {

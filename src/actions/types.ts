@@ -79,9 +79,20 @@ export interface ActionRequest<Config> {
   /** 1-based attempt number. */
   attempt: number;
   maxAttempts: number;
+  /**
+   * When this attempt was due (epoch ms): the time a delayed, scheduled or retried delivery was
+   * meant to run (docs/time.md). Absent for one run as soon as it was created.
+   */
+  scheduledAt?: number;
   /** Aborted at the action's timeout or at shutdown: pass it to every I/O call. */
   signal: AbortSignal;
   environment: ActionEnvironment;
+  /**
+   * The W3C `traceparent` of this attempt, when its change has a trace id (docs/metrics.md):
+   * `environment.fetch` already sends it on every request; an action talking another protocol
+   * may pass it on.
+   */
+  traceparent?: string;
 }
 
 /** A successful attempt. */

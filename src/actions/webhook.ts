@@ -16,6 +16,11 @@ import {
 import { type ActionDefinition, ActionFailure } from "./types.ts";
 
 const METHODS = ["POST", "PUT", "PATCH"] as const;
+/**
+ * How late an attempt may run and still be stamped with the time it was due: Standard Webhooks
+ * receivers refuse timestamps more than 5 minutes off, so a later one is stamped when it is sent.
+ */
+export const MAX_TIMESTAMP_LAG_MS = 4 * 60_000;
 const USER_AGENT = "fraiseql-observers";
 /** Set by the action itself: a configured value would forge or break the delivery's identity. */
 const RESERVED_HEADERS = new Set([
@@ -145,6 +150,15 @@ function signingKeys(config: WebhookConfig, scope: SecretScope): readonly string
   return secrets;
 }
 
+/**
+ * The `webhook-timestamp`, in ms: when the attempt was due (a delayed delivery says when it was
+ * meant to run), unless it runs more than `MAX_TIMESTAMP_LAG_MS` after that, or had no due time.
+ */
+export function webhookTime(scheduledAt: number | undefined, now: number): number {
+  if (scheduledAt === undefined || now - scheduledAt > MAX_TIMESTAMP_LAG_MS) return now;
+  return scheduledAt;
+}
+
 /** POSTs (or PUTs/PATCHes) the change to a URL, signed per Standard Webhooks. */
 export const webhookAction: ActionDefinition<WebhookConfig> = {
   type: "webhook",
@@ -160,7 +174,7 @@ export const webhookAction: ActionDefinition<WebhookConfig> = {
       typeof config.body_template === "string"
         ? renderTemplate(config.body_template, bodyMode(configured), request)
         : defaultWebhookBody(request);
-    const timestamp = Math.floor(environment.clock.now() / 1000);
+    const timestamp = Math.floor(webhookTime(request.scheduledAt, environment.clock.now()) / 1000);
     const sent: Record<string, string> = { "user-agent": USER_AGENT };
     for (const [name, value] of Object.entries(configured)) sent[name.toLowerCase()] = value;
     sent["content-type"] ??= "application/json";

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import { databaseSource, processSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
@@ -32,6 +33,13 @@ import { inspectRoutes } from "./routes/inspect.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
 import { type LiveUpgrade, liveRoutes } from "./routes/live.ts";
+import {
+  type MetricsApiOptions,
+  metricsRoutes,
+  ROOT_METRICS_PATH,
+  scrape,
+} from "./routes/metrics.ts";
+import { natsRoutes } from "./routes/nats.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
 
@@ -70,12 +78,15 @@ export interface ObserversApiOptions {
   /** Hears of each key `DELETE /api/keys/{id}` revokes: the host's live hub closes its sockets. */
   onKeyRevoked?: KeyRevoked;
   /**
-   * Also serve the OpenAPI document at `/openapi.json`, the docs at `/docs` and the console at
-   * `/console` (default false): for a server that owns its root (the ready servers). A plugin
-   * mounted in a host app leaves those paths to the host; its docs are at `/api/observers/docs`
-   * and its console at `/api/observers/console` either way.
+   * Also serve the OpenAPI document at `/openapi.json`, the docs at `/docs`, the console at
+   * `/console` and the metrics at `/metrics` (default false): for a server that owns its root (the
+   * ready servers). A plugin mounted in a host app leaves those paths to the host; its docs are at
+   * `/api/observers/docs`, its console at `/api/observers/console` and its metrics at
+   * `/api/observers/metrics` either way.
    */
   rootDocs?: boolean;
+  /** `GET /api/observers/metrics` (and with `rootDocs`, `/metrics`): docs/metrics.md. */
+  metrics?: MetricsApiOptions;
 }
 
 /**
@@ -141,6 +152,28 @@ export function createObserversApi(options: ObserversApiOptions) {
     open.get(`${ROOT_CONSOLE_PATH}/`, consolePageHandler(ROOT_CONSOLE_PATH));
   }
 
+  // Metrics: the database's gauges (on the API's connections, bounded), then the host's.
+  const metricsOptions = options.metrics ?? {};
+  const metricsPublic = metricsOptions.public ?? false;
+  const scrapeSources = [
+    processSource,
+    databaseSource(
+      sql,
+      metricsOptions.listenerId ?? "default",
+      metricsOptions.gaugeTimeoutMs,
+      (error) =>
+        logger.log("warn", "metrics: the database gauges could not be read", {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+    ),
+    ...(metricsOptions.sources ?? []),
+  ];
+  const scrapeRoot = (c: Context<ApiEnv>) => scrape(c, scrapeSources, metricsPublic);
+  if (metricsPublic) {
+    open.route("/api/observers", metricsRoutes(scrapeSources, true));
+    if (options.rootDocs) open.get(ROOT_METRICS_PATH, scrapeRoot);
+  }
+
   const auth = createAuth({
     sql,
     adminToken: options.adminToken ?? null,
@@ -148,6 +181,10 @@ export function createObserversApi(options: ObserversApiOptions) {
     trustedProxies: options.trustedProxies ?? undefined,
     ...(options.authThrottle ? { throttle: options.authThrottle } : {}),
   });
+  if (options.rootDocs && !metricsPublic) {
+    app.use(ROOT_METRICS_PATH, auth);
+    app.get(ROOT_METRICS_PATH, scrapeRoot);
+  }
   for (const path of OWN_PATHS) {
     app.use(path, auth);
     // Input every schema accepts but PostgreSQL or a response could not hold: a 400, not a 500.
@@ -158,11 +195,19 @@ export function createObserversApi(options: ObserversApiOptions) {
   // the first match answers, so dlq/stats must come before {id}/stats.
   const api = open
     .route("/api/observers", runtimeRoutes(deps))
+    // Public metrics were registered before the auth middleware, on `open`.
+    .route(
+      "/api/observers",
+      metricsPublic
+        ? (router() as ReturnType<typeof metricsRoutes>)
+        : metricsRoutes(scrapeSources, false),
+    )
     .route("/api/observers", liveRoutes(deps, options.live))
     .route("/api/observers/dlq", deadLetterRoutes(deps))
     .route("/api/observers", activityRoutes(deps))
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", changeRoutes(deps))
+    .route("/api/observers", natsRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
     .route("/api/jobs", jobRoutes(deps));

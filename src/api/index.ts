@@ -3,6 +3,7 @@
  * host serves or mounts, with the types its options name.
  */
 
+export { gaugeSource, type ScrapeSource } from "../metrics/scrape.ts";
 export type { TrustedProxies } from "../net/client-address.ts";
 export { createObserversApi, type ObserversApi, type ObserversApiOptions } from "./app.ts";
 export type { ApiEnv, ClientAddress, Principal } from "./auth.ts";
@@ -18,3 +19,4 @@ export { openApiDocument } from "./openapi.ts";
 export type { Problem } from "./problem.ts";
 export type { KeyRevoked } from "./routes/keys.ts";
 export type { LiveUpgrade } from "./routes/live.ts";
+export type { MetricsApiOptions } from "./routes/metrics.ts";

@@ -31,6 +31,7 @@ export type ServerEnvName =
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
   | "OBSERVERS_LIVE_KEY_CHECK_MS"
+  | "OBSERVERS_METRICS_PUBLIC"
   | "OBSERVERS_TRUSTED_PROXIES"
   | "OBSERVERS_TRUSTED_PROXY_HEADER"
   | "OBSERVERS_CHANGE_LOG_RETENTION_DAYS"
@@ -51,10 +52,50 @@ export type ServerEnvName =
   | "OBSERVERS_BACKTEST_MAX_ROWS"
   | "OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY"
   | "OBSERVERS_API_POOL_SIZE"
-  | "OBSERVERS_API_STATEMENT_TIMEOUT_MS";
+  | "OBSERVERS_API_STATEMENT_TIMEOUT_MS"
+  | "OBSERVERS_TRANSPORT"
+  | "OBSERVERS_ROLE"
+  | "OBSERVERS_NATS_STREAM"
+  | "OBSERVERS_NATS_SUBJECT_PREFIX"
+  | "OBSERVERS_NATS_CONSUMER"
+  | "OBSERVERS_NATS_ACK_WAIT_MS"
+  | "OBSERVERS_NATS_BRIDGE_LEASE_MS";
 
 // A record, so that the compiler refuses a variable missing here or one the type does not know.
 const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
+  OBSERVERS_TRANSPORT: {
+    default: "postgres",
+    description:
+      "postgres (the runtime reads the change log) or nats (a bridge publishes changes to NATS JetStream, workers consume them; needs NATS_URL).",
+  },
+  OBSERVERS_ROLE: {
+    default: "all",
+    description:
+      "NATS mode: all (bridge and worker), bridge (publish only: runs no delivery and fires no schedule) or worker (consume, match, deliver, fire schedules).",
+  },
+  OBSERVERS_NATS_STREAM: {
+    default: "fraiseql_events",
+    description: "NATS mode: the JetStream stream (letters, digits, _ and -), created if missing.",
+  },
+  OBSERVERS_NATS_SUBJECT_PREFIX: {
+    default: "fraiseql.mutation",
+    description:
+      "NATS mode: subjects are <prefix>.<entity_type>.<INSERT|UPDATE|DELETE|CUSTOM> (dot-separated tokens of letters, digits, _ and -).",
+  },
+  OBSERVERS_NATS_CONSUMER: {
+    default: "fraiseql_observer_worker",
+    description: "NATS mode: the durable pull consumer every worker shares.",
+  },
+  OBSERVERS_NATS_ACK_WAIT_MS: {
+    default: "30000",
+    description:
+      "NATS mode: how long a message may stay unacknowledged (a worker killed) before redelivery (1000 to 3600000).",
+  },
+  OBSERVERS_NATS_BRIDGE_LEASE_MS: {
+    default: "10000",
+    description:
+      "NATS mode: the bridges' publishing lease; another bridge takes over this long after the leader dies (1000 to 600000).",
+  },
   DATABASE_URL: {
     default: null,
     description:
@@ -100,7 +141,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: null,
     description: "Redis (redis:// or rediss://) for the cache action. Unset: cache actions fail.",
   },
-  NATS_URL: { default: null, description: "NATS (nats:// or tls://). Accepted; not used yet." },
+  NATS_URL: {
+    default: null,
+    description:
+      "NATS (nats:// or tls://, credentials allowed: never logged). Required when OBSERVERS_TRANSPORT=nats.",
+  },
   SMTP_URL: {
     default: null,
     description:
@@ -143,6 +188,11 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "5000",
     description:
       "How often each server re-checks the API keys of its open WebSockets; a socket whose key was revoked on another server is closed (1008) within this (500 to 60000).",
+  },
+  OBSERVERS_METRICS_PUBLIC: {
+    default: "off",
+    description:
+      "Serve GET /metrics (and /api/observers/metrics) without a token, for a scraper on a private network (on or off). Off: a key bound to no tenant (any scope). docs/metrics.md.",
   },
   OBSERVERS_TRUSTED_PROXIES: {
     default: null,

@@ -4,6 +4,7 @@ import { DEFAULT_API_LIMITS as API, type ApiLimits } from "../api/limits.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
 import { type IpRange, parseTrustedProxies } from "../net/client-address.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
+import { STREAM_NAME_PATTERN, SUBJECT_PREFIX_PATTERN } from "../transport/subject.ts";
 import { parseActionPolicy } from "./action-policy.ts";
 import type { ServerEnvName } from "./env-vars.ts";
 
@@ -39,6 +40,8 @@ export interface ServerConfig {
   liveMaxBufferedBytes: number;
   /** How often open WebSockets' keys are re-checked (revoked elsewhere: closed with 1008). */
   liveKeyCheckMs: number;
+  /** `OBSERVERS_METRICS_PUBLIC`: scrapes need no token. */
+  metricsPublic: boolean;
   /** Proxies whose forwarding header names the client; null: none (headers ignored). */
   trustedProxies: { ranges: IpRange[]; header: "x-forwarded-for" | "forwarded" } | null;
   retention: { changeLogDays: number; logDays: number; dlqDays: number };
@@ -52,6 +55,18 @@ export interface ServerConfig {
   apiLimits: ApiLimits;
   /** The API's own PostgreSQL pool (with `DATABASE_URL`). */
   apiPool: { size: number; statementTimeoutMs: number };
+  /** `OBSERVERS_TRANSPORT`: how changes reach the workers. */
+  transport: "postgres" | "nats";
+  /** `OBSERVERS_ROLE` (NATS mode). */
+  role: "all" | "bridge" | "worker";
+  /** NATS mode's settings (present with `OBSERVERS_TRANSPORT=nats`, when `natsUrl` is set). */
+  nats: {
+    stream: string;
+    subjectPrefix: string;
+    consumer: string;
+    ackWaitMs: number;
+    bridgeLeaseMs: number;
+  };
 }
 
 const TRUE_WORDS = ["1", "true", "yes", "on"];
@@ -95,6 +110,32 @@ function url(schemes: readonly string[]) {
       v.string(),
       v.check((value) => URL.canParse(value) && schemes.includes(new URL(value).protocol), allowed),
     ),
+  );
+}
+
+/** One of `values` (any case). */
+function choice<const T extends string>(values: readonly T[], fallback: T) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.toLowerCase(),
+      v.picklist(values, (issue) => `must be one of ${values.join(", ")}, got ${issue.received}`),
+    ),
+    fallback,
+  );
+}
+
+/** Text matching `regex`; the message says what is allowed (the value is echoed: names only). */
+function pattern(regex: RegExp, allowed: string, fallback: string) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (value) => regex.test(value),
+        (issue) => `${allowed}, got ${String(issue.input).slice(0, 80)}`,
+      ),
+    ),
+    fallback,
   );
 }
 
@@ -166,6 +207,7 @@ const envSchema = v.object({
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
   OBSERVERS_LIVE_KEY_CHECK_MS: integer(500, 60_000, 5_000),
+  OBSERVERS_METRICS_PUBLIC: flag(false, "on or off"),
   OBSERVERS_TRUSTED_PROXIES: v.optional(
     v.pipe(
       v.string(),
@@ -211,6 +253,25 @@ const envSchema = v.object({
   OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: integer(1, 1000, API.backtestConcurrencyPerKey),
   OBSERVERS_API_POOL_SIZE: integer(1, 100, 4),
   OBSERVERS_API_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000, 15_000),
+  OBSERVERS_TRANSPORT: choice(["postgres", "nats"], "postgres"),
+  OBSERVERS_ROLE: choice(["all", "bridge", "worker"], "all"),
+  OBSERVERS_NATS_STREAM: pattern(
+    STREAM_NAME_PATTERN,
+    "must be a JetStream stream name: 1 to 64 letters, digits, '_' or '-'",
+    "fraiseql_events",
+  ),
+  OBSERVERS_NATS_SUBJECT_PREFIX: pattern(
+    SUBJECT_PREFIX_PATTERN,
+    "must be subject tokens of letters, digits, '_' or '-' separated by single dots, without wildcards (e.g. fraiseql.mutation)",
+    "fraiseql.mutation",
+  ),
+  OBSERVERS_NATS_CONSUMER: pattern(
+    STREAM_NAME_PATTERN,
+    "must be a JetStream consumer name: 1 to 64 letters, digits, '_' or '-'",
+    "fraiseql_observer_worker",
+  ),
+  OBSERVERS_NATS_ACK_WAIT_MS: integer(1000, 3_600_000, 30_000),
+  OBSERVERS_NATS_BRIDGE_LEASE_MS: integer(1000, 600_000, 10_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
 
 /**
@@ -237,6 +298,22 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     ? []
     : result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? "", message: issue.message }));
   const actionPolicy = parseActionPolicy(input, issues);
+  if (result.success && result.output.OBSERVERS_TRANSPORT === "nats" && !result.output.NATS_URL) {
+    issues.push({
+      path: "NATS_URL",
+      message: "is required with OBSERVERS_TRANSPORT=nats (nats://host:4222 or tls://host:4222)",
+    });
+  }
+  if (
+    result.success &&
+    result.output.OBSERVERS_TRANSPORT === "postgres" &&
+    result.output.OBSERVERS_ROLE !== "all"
+  ) {
+    issues.push({
+      path: "OBSERVERS_ROLE",
+      message: `${result.output.OBSERVERS_ROLE} needs OBSERVERS_TRANSPORT=nats (in postgres mode every runtime does all the work)`,
+    });
+  }
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const e = result.output;
   return {
@@ -263,6 +340,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,
     liveKeyCheckMs: e.OBSERVERS_LIVE_KEY_CHECK_MS,
+    metricsPublic: e.OBSERVERS_METRICS_PUBLIC,
     trustedProxies: e.OBSERVERS_TRUSTED_PROXIES?.length
       ? { ranges: e.OBSERVERS_TRUSTED_PROXIES, header: e.OBSERVERS_TRUSTED_PROXY_HEADER }
       : null,
@@ -285,6 +363,15 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     apiPool: {
       size: e.OBSERVERS_API_POOL_SIZE,
       statementTimeoutMs: e.OBSERVERS_API_STATEMENT_TIMEOUT_MS,
+    },
+    transport: e.OBSERVERS_TRANSPORT,
+    role: e.OBSERVERS_ROLE,
+    nats: {
+      stream: e.OBSERVERS_NATS_STREAM,
+      subjectPrefix: e.OBSERVERS_NATS_SUBJECT_PREFIX,
+      consumer: e.OBSERVERS_NATS_CONSUMER,
+      ackWaitMs: e.OBSERVERS_NATS_ACK_WAIT_MS,
+      bridgeLeaseMs: e.OBSERVERS_NATS_BRIDGE_LEASE_MS,
     },
   };
 }

@@ -13,6 +13,8 @@ const EVENT_TYPE_BY_MODIFICATION: Readonly<Record<string, EventType>> = {
   // Other FraiseQL producers write these for snapshot reads and no-op mutations.
   READ: "CUSTOM",
   NOOP: "CUSTOM",
+  // A scheduled event as a claim or a dead letter presents it (src/store/deliveries.ts).
+  SCHEDULE: "SCHEDULE",
 };
 /** The event type a `modification_type` stands for (any case), or undefined when unknown. */
 export function eventTypeOf(modificationType: string): EventType | undefined {
@@ -34,6 +36,7 @@ const OP_BY_EVENT_TYPE: Readonly<Record<EventType, ChangeOp>> = {
   UPDATE: "u",
   DELETE: "d",
   CUSTOM: "r",
+  SCHEDULE: "r",
 };
 const OPS = new Set<string>(["c", "u", "d", "r"]);
 

@@ -1,12 +1,15 @@
 import type { JsonObject, JsonValue } from "../json.ts";
 
-/** The four kinds of change, as FraiseQL names them. */
-export type EventType = "INSERT" | "UPDATE" | "DELETE" | "CUSTOM";
+/**
+ * The four kinds of change, as FraiseQL names them, and `SCHEDULE`: the event a scheduled
+ * observer's tick or a one-off scheduled event fires (docs/time.md), never read from the change log.
+ */
+export type EventType = "INSERT" | "UPDATE" | "DELETE" | "CUSTOM" | "SCHEDULE";
 
 /** Debezium operation codes: create, update, delete, read (snapshot / custom). */
 export type ChangeOp = "c" | "u" | "d" | "r";
 
-/** Every event type, in FraiseQL's order. */
+/** Every change event type, in FraiseQL's order (`SCHEDULE` is not a change). */
 export const EVENT_TYPES: readonly EventType[] = ["INSERT", "UPDATE", "DELETE", "CUSTOM"];
 
 /** One top-level field's change in an UPDATE. A field added has `old: null`; removed, `new: null`. */

@@ -1,4 +1,5 @@
 import { actionPolicyIssues, type PolicyIssue } from "../actions/policy.ts";
+import { withoutTiming } from "../actions/timing.ts";
 import {
   type ActionDefinition,
   type ActionEnvironment,
@@ -6,6 +7,8 @@ import {
   type ActionRegistry,
   type ActionResult,
 } from "../actions/types.ts";
+import { recordAttempt } from "../metrics/observers.ts";
+import { tracedFetch, traceparentFor } from "../metrics/trace.ts";
 import { RESPONSE_EXCERPT_BYTES } from "../net/body.ts";
 import { type ConfigResult, safeParseConfig } from "../validation.ts";
 import { runAbortable } from "./abortable.ts";
@@ -70,6 +73,12 @@ const issueText = (result: ConfigResult<unknown>) =>
 
 const NO_READS: ReadonlySet<string> = new Set();
 
+/** An attempt's trace: the `traceparent` it sends (null: its change has no usable trace id). */
+interface AttemptTrace {
+  traceparent: string | null;
+}
+const NO_TRACE: AttemptTrace = { traceparent: null };
+
 /**
  * The outcome with every secret the attempt could have echoed removed from its texts: the values
  * it read from the environment and the secrets written in its config. Everything that stores,
@@ -92,6 +101,14 @@ function scrubOutcome(
     message: scrub(outcome.message, MAX_ERROR_MESSAGE_CHARS),
     responseExcerpt: scrub(outcome.responseExcerpt, RESPONSE_EXCERPT_BYTES),
   };
+}
+
+/** A delivery's log fields of its trace: the change's trace id, and the traceparent sent. */
+function traceFields(delivery: Delivery, trace: AttemptTrace): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (delivery.traceId) fields.trace_id = delivery.traceId;
+  if (trace.traceparent !== null) fields.traceparent = trace.traceparent;
+  return fields;
 }
 
 /** Creates an executor over `registry`'s actions, sharing one set of concurrency limits. */
@@ -144,7 +161,8 @@ export function createExecutor(options: ExecutorOptions): Executor {
   function validateConfig(definition: ActionDefinition, action: object): ConfigResult<unknown> {
     let result = configs.get(action);
     if (!result) {
-      result = safeParseConfig(definition.schema, action, "action");
+      // The timing fields every action has are ingest's business, not the action's schema's.
+      result = safeParseConfig(definition.schema, withoutTiming(action), "action");
       configs.set(action, result);
     }
     return result;
@@ -156,21 +174,40 @@ export function createExecutor(options: ExecutorOptions): Executor {
     return Math.ceil(ms);
   }
 
+  /** The metrics' `action_type`: a registered type, else `unknown` (its values stay few). */
+  function actionLabel(action: unknown): string {
+    const type =
+      typeof action === "object" && action !== null ? (action as { type?: unknown }).type : null;
+    return typeof type === "string" && registry.get(type) !== undefined ? type : "unknown";
+  }
+
+  /**
+   * Every attempt ends here, whatever ended it: its outcome is scrubbed, counted in the metrics
+   * (src/metrics/observers.ts) and, when it failed, logged.
+   */
   function finish(
     delivery: Delivery,
     context: AttemptContext,
     settled: { result: ActionResult } | { failure: AttemptFailure },
     reads: ReadonlySet<string> = NO_READS,
+    trace: AttemptTrace = NO_TRACE,
   ): ExecutionOutcome {
     const now = clock.now();
     if ("result" in settled) {
-      return scrubOutcome(successOutcome(context, settled.result, now), delivery.action, reads);
+      const outcome = scrubOutcome(
+        successOutcome(context, settled.result, now),
+        delivery.action,
+        reads,
+      );
+      recordAttempt(actionLabel(delivery.action), outcome, null);
+      return outcome;
     }
     const outcome = scrubOutcome(
       failureOutcome(context, settled.failure, now, random),
       delivery.action,
       reads,
     );
+    recordAttempt(actionLabel(delivery.action), outcome, settled.failure.kind);
     const level =
       outcome.status === "cancelled" ? "debug" : outcome.disposition === "retry" ? "warn" : "error";
     // Names and codes only: config values (URLs, tokens) and messages stay out of the log.
@@ -186,6 +223,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
         code: outcome.errorCode,
         http_status: outcome.httpStatus,
         disposition: outcome.disposition,
+        ...traceFields(delivery, trace),
       });
     } catch {}
     return outcome;
@@ -201,18 +239,25 @@ export function createExecutor(options: ExecutorOptions): Executor {
     if (shutdown?.aborted) return finish(delivery, context, cancelled);
     // Every environment value the attempt reads is scrubbed from what it reports.
     const reads = new Set<string>();
-    const attemptEnvironment = { ...environment, env: recordingEnv(environment.env, reads) };
+    // A change with a trace id: every request of the attempt carries its traceparent (a new span).
+    const traceparent = traceparentFor(delivery.traceId);
+    const trace: AttemptTrace = traceparent === null ? NO_TRACE : { traceparent };
+    const attemptEnvironment = {
+      ...environment,
+      env: recordingEnv(environment.env, reads),
+      ...(traceparent === null ? {} : { fetch: tracedFetch(environment.fetch, traceparent) }),
+    };
     let destination: string;
     try {
       destination = definition.destination(config, attemptEnvironment);
     } catch (error) {
       // A bug, but its message may quote what it read: scrub it like any other.
-      return finish(delivery, context, { failure: classifyFailure(error) }, reads);
+      return finish(delivery, context, { failure: classifyFailure(error) }, reads, trace);
     }
     const release = await limiter.acquire(destination, shutdown, delivery.tenant ?? null);
     if (!release || shutdown?.aborted) {
       release?.();
-      return finish(delivery, { ...context, startedAt: clock.now() }, cancelled, reads);
+      return finish(delivery, { ...context, startedAt: clock.now() }, cancelled, reads, trace);
     }
 
     const started = { ...context, startedAt: clock.now() };
@@ -227,18 +272,23 @@ export function createExecutor(options: ExecutorOptions): Executor {
             deliveryId: delivery.id,
             attempt: context.attempt,
             maxAttempts: context.maxAttempts,
+            ...(typeof delivery.scheduledAt === "number"
+              ? { scheduledAt: delivery.scheduledAt }
+              : {}),
             signal,
             environment: attemptEnvironment,
+            ...(traceparent === null ? {} : { traceparent }),
           }),
         { clock, timeoutMs: timeoutFor(delivery), shutdown },
       );
       return settled.ok
-        ? finish(delivery, started, { result: settled.value }, reads)
+        ? finish(delivery, started, { result: settled.value }, reads, trace)
         : finish(
             delivery,
             started,
             { failure: classifyFailure(settled.error, settled.abortedBy) },
             reads,
+            trace,
           );
     } finally {
       release();

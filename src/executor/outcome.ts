@@ -20,11 +20,18 @@ export interface Delivery {
   action: unknown;
   /** 1-based number of this attempt. */
   attempt: number;
+  /** When this attempt was due (epoch ms), if it waited for a time (docs/time.md). */
+  scheduledAt?: number | null;
   /**
    * Whose delivery this is (the change's tenant): a tenant's attempts hold at most its share of
    * the executor's slots. Absent or null: not capped.
    */
   tenant?: string | null;
+  /**
+   * The change's trace id (the change log's `trace_id`): its attempts send a W3C `traceparent`
+   * when it is one (src/metrics/trace.ts), and their log lines carry it.
+   */
+  traceId?: string | null;
 }
 
 /** `tb_observer_log` statuses an attempt can end in. */

@@ -1,12 +1,19 @@
 /**
  * Runs builtin jobs (core.tb_job) with handlers registered in code: `observers.jobs.register(task,
- * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner; the lease is extended
- * every third of its length while the handler runs, so jobs may run for hours, and a crashed
- * process's jobs come due again when their leases run out. A job cancelled through the API, or
- * whose lease was lost, has its handler's signal aborted at the next renewal. Handlers get an
+ * handler, options)` (docs/jobs.md). Each claim leases jobs to this runner: a task's free slots,
+ * plus a prefetch while its handlers end fast, buffered until a slot frees (released at shutdown,
+ * or when still unstarted a heartbeat later). Leases are extended every third of their length
+ * while a job runs or waits, so jobs may run for hours, and a crashed process's jobs come due again
+ * when their leases run out. Each claim statement has a lease of its own (`<owner>/<uuid>`, shared
+ * by the jobs it claims), and renewals and writes match (pk, lease) pairs: a job cancelled then
+ * retried and claimed again by this very process is a new claim, so the cancelled run's renewal
+ * fails. A job cancelled through the API, or whose lease was lost, has its handler's signal aborted
+ * (a buffered one is dropped) at the next renewal. Handlers get an
  * `AbortSignal` that also fires at their timeout and at shutdown; a failure is retried with the
- * observers' backoff, and the last one marks the job failed with its error. Wake-ups: LISTEN on
- * `fraiseql_observers_jobs` where the driver can, and polling always.
+ * observers' backoff, and the last one marks the job failed with its error. Wake-ups
+ * (doorbell.ts): this process's enqueues wake it in process, other processes' rings arrive by
+ * LISTEN on `JOBS_NOTIFY_CHANNEL` where the driver can, and polling always; jobs it gives back
+ * (released, recovered) ring the doorbell for the other processes.
  */
 import * as v from "valibot";
 import { computeBackoff } from "../executor/backoff.ts";
@@ -21,16 +28,18 @@ import {
   announceWorker,
   type ClaimedJob,
   claimJobs,
+  claimKey,
   finishJob,
   finishSucceededJobs,
   type JobAttemptResult,
+  type JobClaim,
   recoverLostJobs,
+  releaseJobs,
   removeWorker,
   renewJobLeases,
 } from "../store/jobs.ts";
-
-/** The channel migration 0011's trigger notifies when a builtin job becomes pending. */
-export const JOBS_NOTIFY_CHANNEL = "fraiseql_observers_jobs";
+import { createJobDoorbell, JOBS_NOTIFY_CHANNEL, type JobDoorbell } from "./doorbell.ts";
+import { jobAttemptEnded } from "./metrics.ts";
 
 /** What a handler is told besides the payload. */
 export interface JobContext {
@@ -99,6 +108,11 @@ export interface JobRunnerOptions {
   pollIntervalMs: number;
   /** Jitter for the backoff (default Math.random). */
   random?: () => number;
+  /**
+   * The process's doorbell, shared with its builtin queue (doorbell.ts): its rings wake this
+   * runner in process. Default one of its own over `sql`.
+   */
+  doorbell?: JobDoorbell;
 }
 
 interface Registration {
@@ -106,7 +120,13 @@ interface Registration {
   concurrency: number;
   timeoutMs: number | null;
   retry: RetryConfig;
+  /** Handlers running now. */
   running: number;
+  /** Claimed (leased) jobs waiting for a free slot, oldest first, with when they were claimed. */
+  buffer: { job: ClaimedJob; since: number }[];
+  /** Handlers ended so far, and at the last claim, with its time and round trip. */
+  ended: number;
+  lastClaim: { at: number; ended: number; roundTripMs: number } | null;
 }
 
 interface Running {
@@ -116,6 +136,9 @@ interface Running {
   abortedBy: "timeout" | "shutdown" | "lost" | null;
   done: Promise<void>;
 }
+
+/** A task's buffer holds up to this many jobs (or its concurrency, if higher). */
+const MAX_PREFETCH = 100;
 
 const positiveInteger = (what: string) =>
   v.optional(
@@ -135,6 +158,8 @@ const optionsSchema = v.strictObject({
 export function createJobRunner(options: JobRunnerOptions): JobRunner {
   const { sql, clock, logger, owner, leaseMs } = options;
   const random = options.random ?? Math.random;
+  const doorbell = options.doorbell ?? createJobDoorbell({ sql, logger });
+  doorbell.onRing(() => wake());
   const tasks = new Map<string, Registration>();
   const running = new Map<string, Running>();
   let started = false;
@@ -145,7 +170,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
   let claiming: Promise<void> | null = null;
   let claimAgain = false;
   /** Successes waiting to be written, in one statement per flush (one flush at a time). */
-  let succeeded: { claim: { pk: string; lease: string }; written: () => void }[] = [];
+  let succeeded: { claim: JobClaim; written: () => void }[] = [];
   let flushing: Promise<void> | null = null;
 
   const warn = (message: string, error: unknown) =>
@@ -164,6 +189,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       timeoutMs: parsed.timeoutMs ?? null,
       retry: v.parse(retryConfigSchema, handlerOptions.retry ?? {}),
       running: 0,
+      buffer: [],
+      ended: 0,
+      lastClaim: null,
     });
     if (started) {
       void announce().then(recover);
@@ -181,6 +209,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       pollIntervalMs: options.pollIntervalMs,
       wake,
       channel: JOBS_NOTIFY_CHANNEL,
+      // This process's own rings woke it already.
+      ignorePayload: doorbell.id,
     }).catch((error: unknown) => {
       warn("jobs: starting the wake-ups failed; jobs are claimed at the heartbeat only", error);
       return null;
@@ -212,30 +242,108 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       });
   }
 
+  /**
+   * Claims each task's free slots plus its prefetch in one statement, so that handlers ending
+   * start buffered jobs at once while the next claim is on its way (and writes go meanwhile).
+   */
   async function claimLoop(): Promise<void> {
     do {
       claimAgain = false;
       for (const [task, registration] of tasks) {
         if (stopping) return;
-        const room = registration.concurrency - registration.running;
-        if (room <= 0) continue;
-        const claimed = await claimJobs(sql, owner, task, room, leaseMs);
-        for (const job of claimed) start(job, registration);
-        if (claimed.length === room) claimAgain = true;
+        const at = clock.now();
+        const wanted =
+          registration.concurrency -
+          registration.running +
+          prefetchFor(registration, at) -
+          registration.buffer.length;
+        if (wanted <= 0) continue;
+        const claimed = await claimJobs(sql, owner, task, wanted, leaseMs);
+        const since = clock.now();
+        registration.lastClaim = { at, ended: registration.ended, roundTripMs: since - at };
+        if (stopping) {
+          await release(claimed);
+          return;
+        }
+        for (const job of claimed) registration.buffer.push({ job, since });
+        fill(registration);
+        if (claimed.length === wanted) claimAgain = true;
       }
     } while (claimAgain && !stopping);
+  }
+
+  /**
+   * Jobs worth holding beyond the free slots: as many as this task's handlers end during one
+   * claim's round trip, at the rate they ended since the last claim, up to MAX_PREFETCH (or the
+   * concurrency, if higher). No-op or millisecond handlers get a full buffer; handlers that run
+   * seconds or hours get none, so a process does not sit on jobs another one could start.
+   */
+  function prefetchFor(registration: Registration, now: number): number {
+    const last = registration.lastClaim;
+    if (last === null) return 0;
+    const ratePerMs = (registration.ended - last.ended) / Math.max(1, now - last.at);
+    return Math.min(
+      Math.max(registration.concurrency, MAX_PREFETCH),
+      Math.round(ratePerMs * Math.max(1, last.roundTripMs)),
+    );
+  }
+
+  /** Starts buffered jobs in the task's free slots. */
+  function fill(registration: Registration): void {
+    while (!stopping && registration.running < registration.concurrency) {
+      const buffered = registration.buffer.shift();
+      if (buffered === undefined) return;
+      start(buffered.job, registration);
+    }
+  }
+
+  /** Removes the buffered jobs `which` selects (all by default) from the buffers. */
+  function takeBuffered(
+    which: (buffered: Registration["buffer"][number]) => boolean = () => true,
+  ): ClaimedJob[] {
+    const taken: ClaimedJob[] = [];
+    for (const registration of tasks.values()) {
+      registration.buffer = registration.buffer.filter((buffered) => {
+        if (!which(buffered)) return true;
+        taken.push(buffered.job);
+        return false;
+      });
+    }
+    return taken;
+  }
+
+  /**
+   * Gives claimed jobs that never started back to the queue, their attempt not counted, and rings
+   * for another process to take them.
+   */
+  async function release(jobs: readonly ClaimedJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await releaseJobs(sql, jobs).then(
+      () => doorbell.ring(),
+      (error: unknown) =>
+        warn(
+          `jobs: releasing ${jobs.length} unstarted job(s) failed; they run again once their leases run out`,
+          error,
+        ),
+    );
   }
 
   function start(job: ClaimedJob, registration: Registration): void {
     const controller = new AbortController();
     const entry: Running = { job, controller, abortedBy: null, done: Promise.resolve() };
     registration.running++;
-    running.set(job.lease, entry);
-    entry.done = execute(entry, registration).finally(() => {
+    // Keyed by claim: a job cancelled and retried may be claimed again while its first run winds down.
+    const key = claimKey(job);
+    running.set(key, entry);
+    // The slot is free once the handler has settled; the entry (its lease renewed) stays until
+    // the attempt is written.
+    const ended = () => {
       registration.running--;
-      running.delete(job.lease);
+      registration.ended++;
+      fill(registration);
       wake();
-    });
+    };
+    entry.done = execute(entry, registration, ended).finally(() => running.delete(key));
   }
 
   function abort(entry: Running, cause: "timeout" | "shutdown" | "lost", reason: unknown): void {
@@ -244,7 +352,11 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     entry.controller.abort(reason);
   }
 
-  async function execute(entry: Running, registration: Registration): Promise<void> {
+  async function execute(
+    entry: Running,
+    registration: Registration,
+    ended: () => void,
+  ): Promise<void> {
     const { job, controller } = entry;
     const maxAttempts = job.maxAttempts ?? registration.retry.max_attempts;
     const context: JobContext = {
@@ -275,6 +387,7 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       });
     });
     let result: JobAttemptResult;
+    const startedAt = clock.now();
     try {
       await Promise.race([
         new Promise((resolve) => resolve(registration.handler(job.payload, context))),
@@ -301,6 +414,16 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       }
     } finally {
       if (timer !== null) clock.clearTimeout(timer);
+      ended();
+    }
+    if (result.kind !== "released") {
+      const end =
+        result.kind === "succeeded"
+          ? "succeeded"
+          : result.retryInMs === null
+            ? "failed"
+            : "retried";
+      jobAttemptEnded(end, clock.now() - startedAt);
     }
     // A job cancelled (or lost) meanwhile is not ours to write: finishJob checks the lease.
     if (result.kind === "succeeded") return succeed(job);
@@ -313,18 +436,21 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         error: result.error,
       });
     }
-    await finishJob(sql, job.lease, job.pk, result).catch((error: unknown) =>
-      warn(
-        `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
-        error,
-      ),
+    await finishJob(sql, job, result).then(
+      // Released at shutdown: due now, for another process.
+      () => (result.kind === "released" ? doorbell.ring() : undefined),
+      (error: unknown) =>
+        warn(
+          `jobs: recording job ${job.id} failed; its lease will run out and it will run again`,
+          error,
+        ),
     );
   }
 
   /** Resolves once the success is written (or failed to be: the lease then runs out). */
-  function succeed(claim: { pk: string; lease: string }): Promise<void> {
+  function succeed(job: ClaimedJob): Promise<void> {
     return new Promise<void>((written) => {
-      succeeded.push({ claim: { pk: claim.pk, lease: claim.lease }, written });
+      succeeded.push({ claim: { pk: job.pk, lease: job.lease }, written });
       // Handlers that finish in the same turn share one statement.
       if (succeeded.length === 1 && !flushing) clock.setTimeout(flush, 0);
     });
@@ -362,7 +488,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         (error: unknown) => warn("jobs: recovering jobs of lost processes failed", error),
       );
     }
-    if (recovered) wake();
+    // Due now: here (the ring wakes this runner) and in other processes with these tasks.
+    if (recovered) doorbell.ring();
   }
 
   function beat(): void {
@@ -380,16 +507,25 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     await announce();
     await recover();
     if (tasks.size > 0) wake();
+    // Jobs buffered since the last heartbeat or before wait for handlers slower than the buffer
+    // was sized for: they go back to the queue, for any process to start.
+    const stale = clock.now() - Math.floor(leaseMs / 3);
+    const old = takeBuffered((buffered) => buffered.since <= stale);
+    if (old.length > 0) await release(old);
     const held = [...running.values()].filter((entry) => entry.abortedBy === null);
-    if (held.length === 0) return;
+    const buffered = [...tasks.values()].flatMap((registration) => registration.buffer);
+    if (held.length === 0 && buffered.length === 0) return;
     try {
       const renewed = await renewJobLeases(
         sql,
-        held.map((entry) => entry.job),
+        [...held.map((entry) => entry.job), ...buffered.map(({ job }) => job)],
         leaseMs,
       );
+      // A buffered job cancelled (or lost) meanwhile is dropped before it starts.
+      const gone = new Set(buffered.filter(({ job }) => !renewed.has(claimKey(job))));
+      takeBuffered((entry) => gone.has(entry));
       for (const entry of held) {
-        if (!renewed.has(entry.job.lease)) {
+        if (!renewed.has(claimKey(entry.job))) {
           abort(
             entry,
             "lost",
@@ -407,7 +543,9 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
     tasks: () => [...tasks.keys()],
     wake,
     get running() {
-      return running.size;
+      let handlers = 0;
+      for (const registration of tasks.values()) handlers += registration.running;
+      return handlers;
     },
     async start() {
       if (started) throw new Error("the job runner was already started");
@@ -426,6 +564,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
         ?.stop()
         .catch((error: unknown) => warn("jobs: stopping LISTEN failed", error));
       await claiming;
+      // Buffered jobs go back at once, for another process to start.
+      await release(takeBuffered());
       const all = () => Promise.all([...running.values()].map((entry) => entry.done));
       if ((await within(all(), timeoutMs)) === "timeout") {
         for (const entry of running.values()) {
@@ -436,6 +576,8 @@ export function createJobRunner(options: JobRunnerOptions): JobRunner {
       const wasStarted = started;
       started = false;
       clock.clearTimeout(heartbeat);
+      // Released jobs' rings go out before the host closes the connections.
+      await doorbell.idle();
       if (wasStarted && tasks.size > 0) {
         await removeWorker(sql, owner).catch((error: unknown) =>
           warn("jobs: removing this process's tasks failed", error),

@@ -9,17 +9,32 @@ import type { JobQueue, JobQueues } from "../ports/jobs.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
 import { enqueueBuiltinJob, liveTasks, recordHandOff, setExternalId } from "../store/jobs.ts";
+import { createJobDoorbell, type JobDoorbell } from "./doorbell.ts";
 
 /** Options of `createSqlJobQueues`. */
 export interface SqlJobQueuesOptions {
   /** Tasks registered in this process (before or after start): known even before announced. */
   localTasks?: () => Iterable<string>;
+  /**
+   * Rung after each builtin enqueue has committed (doorbell.ts): this process's runner shares it.
+   * Default one of the queue's own over `sql`, which rings other processes only.
+   */
+  doorbell?: JobDoorbell;
 }
 
-/** `builtin`: one row per job in core.tb_job, once per delivery. */
+/**
+ * `builtin`: one row per job in core.tb_job, once per delivery. The enqueue is one autocommit
+ * statement without a NOTIFY; the doorbell rings once it has committed.
+ */
 export function builtinJobQueue(sql: SqlClient, options: SqlJobQueuesOptions = {}): JobQueue {
+  const doorbell = options.doorbell ?? createJobDoorbell({ sql });
   return {
-    enqueue: (job) => enqueueBuiltinJob(sql, job),
+    async enqueue(job) {
+      const enqueued = await enqueueBuiltinJob(sql, job);
+      doorbell.ring();
+      return enqueued;
+    },
+    ring: () => doorbell.ring(),
     async check({ task }) {
       // The server knows its tasks when some process (this one, or a live one) registered any:
       // then a task none of them handles is refused. Knowing none, the job will wait visibly.

@@ -6,6 +6,7 @@ import { parseCondition } from "../dsl/parser.ts";
 import { EVENT_TYPES, type EventType } from "../events/types.ts";
 import { retryConfigSchema } from "../executor/retry-policy.ts";
 import { notArray } from "../validation.ts";
+import { isTimezone, SCHEDULE_EVENT_TYPE, scheduleIssue } from "./schedule.ts";
 
 /** Longest observer name accepted (FraiseQL's column is VARCHAR(255)). */
 export const MAX_OBSERVER_NAME_LENGTH = 255;
@@ -59,16 +60,57 @@ const entityType = v.pipe(
   }),
 );
 
+/** What an observer's `event_type` may be: a kind of change, or SCHEDULE (docs/time.md). */
+export const OBSERVER_EVENT_TYPES = [...EVENT_TYPES, SCHEDULE_EVENT_TYPE] as const;
+
 const eventType = v.pipe(
   v.nullable(
     v.pipe(
       v.string(),
-      v.metadata({ enum: [...EVENT_TYPES] }),
+      v.metadata({ enum: [...OBSERVER_EVENT_TYPES] }),
       v.transform((value) => value.toUpperCase()),
-      v.picklist(EVENT_TYPES, `must be one of ${EVENT_TYPES.join(", ")} (or null for all)`),
+      v.picklist(
+        OBSERVER_EVENT_TYPES,
+        `must be one of ${OBSERVER_EVENT_TYPES.join(", ")} (or null for every change)`,
+      ),
     ),
   ),
-  v.description("INSERT, UPDATE, DELETE or CUSTOM (any case); null for every event type"),
+  v.description(
+    "INSERT, UPDATE, DELETE or CUSTOM (any case); null for every event type; SCHEDULE for a scheduled observer (with `schedule`)",
+  ),
+);
+
+const schedule = v.pipe(
+  v.nullable(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const issue = scheduleIssue(dataset.value);
+        if (issue !== null) addIssue({ message: issue });
+      }),
+    ),
+  ),
+  v.metadata({
+    description:
+      "For event_type SCHEDULE: a cron schedule, 5 fields (minute hour day month weekday) or 6 with seconds first (docs/time.md)",
+    examples: ["0 9 * * 1-5", "*/10 * * * * *"],
+  }),
+);
+
+const timezone = v.pipe(
+  v.nullable(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check(isTimezone, "must be an IANA time zone, such as Europe/Paris or UTC"),
+    ),
+  ),
+  v.metadata({
+    description: "The IANA time zone the schedule is read in; null for UTC",
+    examples: ["Europe/Paris"],
+  }),
 );
 
 const condition = v.pipe(
@@ -123,24 +165,114 @@ const timeoutMs = v.pipe(
 const objectOf = <T extends v.ObjectEntries>(entries: T) =>
   v.pipe(v.unknown(), notArray(), v.strictObject(entries));
 
+/** The fields the schedule rules read. */
+interface ObserverShape {
+  event_type: string | null;
+  entity_type: string | null;
+  condition_expression: string | null;
+  schedule: string | null;
+  timezone: string | null;
+  actions: Record<string, unknown>[];
+}
+
+/**
+ * What is wrong with an observer's schedule fields, by path: SCHEDULE needs a `schedule` and
+ * watches no entity (no `entity_type`, no condition); only SCHEDULE takes `schedule`/`timezone`;
+ * a tick has no change, so its actions take `delay_ms` but no `debounce` or `run_at_template`.
+ */
+export function scheduleRuleIssues(
+  d: ObserverShape,
+): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (d.event_type !== SCHEDULE_EVENT_TYPE) {
+    if (d.schedule != null)
+      issues.push({ path: ["schedule"], message: "needs event_type SCHEDULE" });
+    if (d.timezone != null)
+      issues.push({ path: ["timezone"], message: "needs event_type SCHEDULE" });
+    return issues;
+  }
+  if (d.schedule == null) {
+    issues.push({ path: ["schedule"], message: "is required for event_type SCHEDULE" });
+  }
+  if (d.entity_type != null) {
+    issues.push({
+      path: ["entity_type"],
+      message: "must be null for event_type SCHEDULE (a schedule watches no entity)",
+    });
+  }
+  if (d.condition_expression != null && d.condition_expression.trim() !== "") {
+    issues.push({
+      path: ["condition_expression"],
+      message: "must be null for event_type SCHEDULE (every tick fires)",
+    });
+  }
+  d.actions.forEach((action, index) => {
+    for (const key of ["debounce", "run_at_template"]) {
+      if (action[key] === undefined) continue;
+      issues.push({
+        path: ["actions", index, key],
+        message: `a scheduled observer's action takes delay_ms, not ${key} (a tick has no change to read)`,
+      });
+    }
+  });
+  return issues;
+}
+
+/** A path as valibot issues carry it, from keys. */
+function issuePath(
+  value: unknown,
+  keys: (string | number)[],
+): [v.IssuePathItem, ...v.IssuePathItem[]] {
+  const items: v.IssuePathItem[] = [];
+  let input = value;
+  for (const key of keys) {
+    const next = (input as Record<string | number, unknown>)?.[key];
+    items.push(
+      typeof key === "number"
+        ? { type: "array", origin: "value", input: input as unknown[], key, value: next }
+        : {
+            type: "object",
+            origin: "value",
+            input: input as Record<string, unknown>,
+            key,
+            value: next,
+          },
+    );
+    input = next;
+  }
+  return items as [v.IssuePathItem, ...v.IssuePathItem[]];
+}
+
 function buildSchemas(registry: ActionRegistry) {
   const actions = actionsOf(registry);
   /**
    * An observer as users write it (DESIGN section 3, FraiseQL-compatible): validated and
    * normalised, defaults filled.
    */
-  const definition = objectOf({
-    name,
-    description: v.optional(description, null),
-    entity_type: v.optional(entityType, null),
-    event_type: v.optional(eventType, null),
-    condition_expression: v.optional(condition, null),
-    actions,
-    retry_config: v.optional(retryConfigSchema, {}),
-    enabled: v.optional(enabled, true),
-    priority: v.optional(priority, DEFAULT_PRIORITY),
-    timeout_ms: v.optional(timeoutMs, DEFAULT_TIMEOUT_MS),
-  });
+  const definition = v.pipe(
+    v.unknown(),
+    notArray(),
+    v.strictObject({
+      name,
+      description: v.optional(description, null),
+      entity_type: v.optional(entityType, null),
+      event_type: v.optional(eventType, null),
+      condition_expression: v.optional(condition, null),
+      schedule: v.optional(schedule, null),
+      timezone: v.optional(timezone, null),
+      actions,
+      retry_config: v.optional(retryConfigSchema, {}),
+      enabled: v.optional(enabled, true),
+      priority: v.optional(priority, DEFAULT_PRIORITY),
+      timeout_ms: v.optional(timeoutMs, DEFAULT_TIMEOUT_MS),
+    }),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      for (const issue of scheduleRuleIssues(dataset.value as ObserverShape)) {
+        addIssue({ message: issue.message, path: issuePath(dataset.value, issue.path) });
+      }
+    }),
+  );
   /**
    * A PATCH: any subset of the same fields, each validated (and normalised) as above, nothing
    * filled in. The store merges it onto the stored definition and validates the whole again.
@@ -151,6 +283,8 @@ function buildSchemas(registry: ActionRegistry) {
     entity_type: v.optional(entityType),
     event_type: v.optional(eventType),
     condition_expression: v.optional(condition),
+    schedule: v.optional(schedule),
+    timezone: v.optional(timezone),
     actions: v.optional(actions),
     retry_config: v.optional(retryConfigSchema),
     enabled: v.optional(enabled),
@@ -196,7 +330,7 @@ export const observerDefinitionSchema: ObserverDefinitionSchema =
 /** A validated observer definition (what the store keeps and the runtime runs). */
 export type ObserverDefinition = v.InferOutput<ObserverDefinitionSchema>;
 /** The object schema inside `objectOf`'s pipe (its input type is the one clients write). */
-type ObjectPart<S> = S extends { pipe: readonly [unknown, unknown, infer O] }
+type ObjectPart<S> = S extends { pipe: readonly [unknown, unknown, infer O, ...unknown[]] }
   ? O extends v.GenericSchema
     ? O
     : never

@@ -18,3 +18,12 @@ export {
 } from "./logger.ts";
 export type { HostResolver } from "./resolver.ts";
 export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";
+export type {
+  ChangeConsumer,
+  ChangePublisher,
+  ChangeTransport,
+  IncomingMessage,
+  IngestDedup,
+  OutgoingChange,
+  TransportHealth,
+} from "./transport.ts";

@@ -38,6 +38,11 @@ export interface JobQueue {
    * binding the Worker lacks. Null: fine, or it cannot tell (the job then waits visibly).
    */
   check?(target: { task: string; binding?: string | undefined }): Promise<JobTargetIssue | null>;
+  /**
+   * Jobs of this queue became due outside `enqueue` (an API retry, committed): wakes the
+   * processes that run them. Absent where the queue's own service dispatches.
+   */
+  ring?(): void;
 }
 
 /** The runtime's job queues, by kind: a kind it lacks is refused (API) or fails permanently. */

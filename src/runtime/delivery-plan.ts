@@ -1,3 +1,4 @@
+import { timingFailure } from "../actions/timing.ts";
 import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
@@ -92,6 +93,14 @@ export function planDelivery(
     const failure = toObserversError(event);
     return cannotRun(claim, actionType, "dead_letter", failure.code, failure.message, now);
   }
+  // A run_at_template that gives no instant, a debounce key that renders empty: no retry helps.
+  const untimed = timingFailure(action, event, {
+    id: claim.observer_id,
+    name: claim.observer_name,
+  });
+  if (untimed !== null) {
+    return cannotRun(claim, actionType, "dead_letter", untimed.code, untimed.message, now);
+  }
   return {
     ok: true,
     actionType,
@@ -107,7 +116,9 @@ export function planDelivery(
       },
       action,
       attempt: claim.attempt,
+      scheduledAt: claim.scheduled_at,
       tenant: change.fk_customer_org,
+      traceId: change.trace_id,
     },
   };
 }

@@ -41,6 +41,11 @@ export interface DispatcherOptions {
   onRoom?(): void;
   /** Outcomes were committed (their log rows are readable). */
   onRecorded?(): void;
+  /**
+   * Deliveries (by row pk) whose outcome was just recorded (done, retry scheduled, dead-lettered
+   * or quarantined): NATS workers acknowledge a message once all of its deliveries are.
+   */
+  onSettled?(pks: readonly string[]): void;
 }
 
 /** Claims due deliveries, runs them through the executor, records outcomes in batches. */
@@ -196,6 +201,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           inFlight.delete(record.pk);
         }
         for (const quarantined of result.quarantined) reportQuarantine(quarantined);
+        if (options.onSettled && settled.length > 0) {
+          const pks: string[] = [];
+          for (const record of settled) if (record.pk !== null) pks.push(record.pk);
+          options.onSettled(pks);
+        }
         if (settled.length > 0) {
           options.onRoom?.();
           options.onRecorded?.();
@@ -243,6 +253,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       disposition: record.disposition,
       error: error instanceof Error ? error.message : String(error),
       sqlstate: sqlState(error) ?? null,
+      ...(record.trace_id ? { trace_id: record.trace_id } : {}),
     });
   }
 

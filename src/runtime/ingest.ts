@@ -1,7 +1,9 @@
+import { planTiming } from "../actions/timing.ts";
 import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { JsonValue } from "../json.ts";
+import { eventsProcessed } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -30,6 +32,13 @@ export interface IngestResult {
   more: boolean;
   /** Nothing was read, but changes past the cursor wait for a running transaction to end. */
   heldBack: boolean;
+  /**
+   * In how many milliseconds each delivery created for later (`delay_ms`, `run_at_template`,
+   * `debounce`) is due (empty when none was): the runtime claims then, not at its next poll.
+   */
+  dueInMs: readonly number[];
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
   /** Changes or conditions that could not be read or evaluated (logged, counted, never retried). */
   failures: number;
 }
@@ -67,6 +76,8 @@ const IDLE: IngestResult = {
   more: false,
   heldBack: false,
   failures: 0,
+  dueInMs: [],
+  later: 0,
 };
 
 /**
@@ -113,15 +124,10 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     room--;
     return true;
   };
-  const deliveries = matched.map(
-    ({ row, observer, index }): NewDelivery => ({
-      event_id: row.id,
-      fk_observer: observer.pk,
-      fk_entity_change_log: row.pk_entity_change_log,
-      action_index: index,
-      fk_customer_org: row.fk_customer_org,
-      leased: lease(row.fk_customer_org),
-    }),
+  const { deliveries, dueInMs, later } = planDeliveries(
+    matched,
+    (row) => lease(row.fk_customer_org),
+    context.clock.now(),
   );
   const written = await writeIngest(sql, {
     listenerId: context.listenerId,
@@ -135,6 +141,8 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
   // Another runtime matched this batch first and nothing was written. It is draining: leave the
   // rest to it until the next wake-up rather than race it batch for batch.
   if (!written.moved) return { ...IDLE, busy: true };
+  // Committed: these changes are matched, by this process (and by no other).
+  eventsProcessed.inc(taken);
   // Owner is irrelevant for log-only records: they touch no delivery. One the database refuses is
   // quarantined (a minimal log row) rather than failing the others.
   const logged = await recordOutcomesIsolating(sql, "", failures);
@@ -156,18 +164,84 @@ export async function ingestBatch(context: IngestContext): Promise<IngestResult>
     more: taken < batch.rows.length || batch.rows.length >= context.batchSize,
     heldBack: false,
     failures: failures.length,
+    dueInMs,
+    later,
   };
 }
 
+/** The deliveries a batch of matches creates, and when those created for later are due. */
+export interface PlannedDeliveries {
+  deliveries: NewDelivery[];
+  /** In how many milliseconds each delivery created for later is due (one entry per instant). */
+  dueInMs: number[];
+  /** Of `deliveries`, those created for later (not due now, never leased). */
+  later: number;
+}
+
+/**
+ * Turns matches into the deliveries to create, for both transports (this file's ingest and the
+ * NATS worker, src/runtime/transport-worker.ts): an action with `delay_ms`, `run_at_template` or
+ * `debounce` (docs/time.md) gets its timing and is never leased; within the batch a later change
+ * replaces an earlier one's debounced delivery of the same key; the others are leased when
+ * `lease(row)` says so (the runtime has room).
+ */
+export function planDeliveries(
+  matched: readonly Matched[],
+  lease: (row: ChangeRow) => boolean,
+  nowMs: number,
+): PlannedDeliveries {
+  const due = new Set<number>();
+  let later = 0;
+  const deliveries: NewDelivery[] = [];
+  /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
+  let debounced: Map<string, number> | null = null;
+  for (const { row, event, observer, index } of matched) {
+    const timing = observer.timings[index];
+    const planned = timing ? planTiming(timing, event, observer) : null;
+    const delivery: NewDelivery = {
+      event_id: row.id,
+      fk_observer: observer.pk,
+      fk_entity_change_log: row.pk_entity_change_log,
+      action_index: index,
+      fk_customer_org: row.fk_customer_org,
+      leased: planned === null && lease(row),
+    };
+    if (planned === null) {
+      deliveries.push(delivery);
+      continue;
+    }
+    delivery.timing = planned;
+    const inMs = planned.debounce
+      ? planned.debounce.windowMs
+      : planned.dueAt !== undefined
+        ? Date.parse(planned.dueAt) - nowMs
+        : (planned.delayMs ?? 0);
+    due.add(inMs);
+    if (planned.debounce) {
+      debounced ??= new Map();
+      const key = `${observer.pk}:${index}:${planned.debounce.key}`;
+      const earlier = debounced.get(key);
+      if (earlier !== undefined) {
+        deliveries[earlier] = delivery;
+        continue;
+      }
+      debounced.set(key, deliveries.length);
+    }
+    later++;
+    deliveries.push(delivery);
+  }
+  return { deliveries, dueInMs: [...due], later };
+}
+
 /** A log line of matching, written only for the changes the statement takes. */
-interface Note {
+export interface Note {
   level: "warn" | "error";
   message: string;
   fields: Readonly<Record<string, JsonValue>>;
 }
 
 /** One delivery to create: the change, the observer, the action. */
-interface Matched {
+export interface Matched {
   row: ChangeRow;
   event: ChangeEvent;
   observer: LoadedObserver;
@@ -175,7 +249,7 @@ interface Matched {
 }
 
 /** The leased deliveries as claims, from what ingest already holds (no query needed). */
-function claimsOf(
+export function claimsOf(
   leased: readonly LeasedDelivery[],
   matched: readonly Matched[],
 ): ClaimedDelivery[] {
@@ -196,6 +270,7 @@ function claimsOf(
       action_index: m.index,
       attempt: 1,
       fk_observer_dlq: null,
+      scheduled_at: null,
       change: m.row,
       origin: {
         fk_entity_change_log: m.row.pk_entity_change_log,
@@ -216,7 +291,8 @@ function claimsOf(
   return claims;
 }
 
-function matchRow(
+/** Matches one change: its deliveries, or the log rows of what could not be read or evaluated. */
+export function matchRow(
   row: ChangeRow,
   observers: ObserverSet,
   matched: Matched[],

@@ -1,4 +1,6 @@
+import { type ActionTiming, actionTimingOf } from "../actions/timing.ts";
 import { createMatcher, type MatchableObserver, type Matcher } from "../matcher/matcher.ts";
+import { SCHEDULE_EVENT_TYPE } from "../observers/schedule.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { loadObservers } from "../store/observer-rows.ts";
@@ -12,6 +14,8 @@ export interface LoadedObserver extends MatchableObserver {
   version: string;
   /** Each action's JSON text, as a claim would read it. */
   actions: string[];
+  /** Each action's timing (`delay_ms`, `run_at_template`, `debounce`), null for most. */
+  timings: (ActionTiming | null)[];
   retryConfig: string;
   timeoutMs: number;
 }
@@ -31,11 +35,17 @@ export const EMPTY_OBSERVER_SET: ObserverSet = {
 /** Loads the enabled observers and indexes them. */
 export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise<ObserverSet> {
   const { revision, observers } = await loadObservers(sql);
-  const loaded = observers.map((row): LoadedObserver => {
+  // A scheduled observer fires on its ticks (src/store/schedules.ts), never on a change.
+  const watching = observers.filter((row) => row.event_type !== SCHEDULE_EVENT_TYPE);
+  const loaded = watching.map((row): LoadedObserver => {
     let actions: string[] = [];
+    let timings: (ActionTiming | null)[] = [];
     try {
       const parsed: unknown = JSON.parse(row.actions);
-      if (Array.isArray(parsed)) actions = parsed.map((action) => JSON.stringify(action));
+      if (Array.isArray(parsed)) {
+        actions = parsed.map((action) => JSON.stringify(action));
+        timings = parsed.map(actionTimingOf);
+      }
     } catch {}
     if (actions.length === 0) {
       logger.log("warn", "observer has no actions and will never deliver", {
@@ -49,6 +59,7 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
       name: row.name,
       version: row.version,
       actions,
+      timings,
       retryConfig: row.retry_config,
       timeoutMs: row.timeout_ms,
       entity_type: row.entity_type,

@@ -1,20 +1,27 @@
 import { defaultActionRegistry } from "../actions/registry.ts";
 import { toObserversError } from "../errors.ts";
 import { createExecutor } from "../executor/executor.ts";
+import { markStarted, runtimeErrors, scheduleTicks } from "../metrics/observers.ts";
 import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { sweepRetention } from "../store/retention.ts";
+import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
+import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
+import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
+import { createTransportWorker, type TransportWorker } from "./transport-worker.ts";
 import type {
   ObserverRuntime,
   ObserverRuntimeOptions,
   RetentionOptions,
   RuntimeHealth,
+  RuntimeTransportOptions,
 } from "./types.ts";
 import { startWakeups, type Wakeups } from "./wakeups.ts";
 
@@ -23,6 +30,14 @@ const DEFAULT_RETENTION: RetentionOptions = {
   logDays: 30,
   dlqDays: 30,
   intervalMs: 60 * 60_000,
+};
+
+/** Health's transport in PostgreSQL mode: the runtime reads the change log itself. */
+const POSTGRES_TRANSPORT: TransportHealth = {
+  transport: "postgres",
+  role: "all",
+  healthy: true,
+  reason: null,
 };
 
 /** How often the runtime vacuums its delivery table when the server's autovacuum is off. */
@@ -79,8 +94,14 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   /** When the ingest loop last asked the dispatcher to claim due deliveries. */
   let lastClaimAt = Number.NEGATIVE_INFINITY;
 
+  // The metric's children, resolved once.
+  const errorsIn = {
+    delivery: runtimeErrors.labels("delivery"),
+    match: runtimeErrors.labels("match"),
+  };
   function countError(error: unknown, where: string): void {
     errors++;
+    runtimeErrors.labels(where).inc();
     const failure = toObserversError(error);
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
@@ -102,9 +123,11 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     onError: countError,
     onFault(message, fields) {
       errors++;
+      errorsIn.delivery.inc();
       logger.log("error", message, fields);
     },
     onRecorded: () => options.onCommitted?.(),
+    ...(options.transport?.consumer ? { onSettled: (pks) => worker?.settled(pks) } : {}),
     onRoom() {
       if (awaitingRoom && dispatcher.room >= batchSize) {
         awaitingRoom = false;
@@ -113,10 +136,57 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
   });
 
+  /**
+   * Whether this runtime executes deliveries: always in PostgreSQL mode; in NATS mode only with
+   * a consumer (role `all` or `worker`). A bridge-only runtime publishes and nothing else: it
+   * neither fires scheduled observers nor claims or runs a delivery (its dispatcher is never
+   * pumped), so schedules and one-off events run where the actions run.
+   */
+  const executes = !options.transport || options.transport.consumer !== undefined;
+
+  /** Claims when deliveries created for later (docs/time.md) come due. */
+  const dueTimer = createDueTimer(clock, () => {
+    if (running && !stopped && executes) dispatcher.pump();
+  });
+
+  /**
+   * Scheduled observers (docs/time.md): fires the ticks due now, then sleeps until the soonest
+   * next one (no polling), and looks again whenever the observers change.
+   */
+  let scheduleTimer: unknown = null;
+  const schedules = createCoalescedTask(
+    async () => {
+      if (stopped || !executes) return;
+      const round = await fireDueSchedules(sql, clock.now());
+      if (round.fired > 0) scheduleTicks.inc(round.fired);
+      if (round.deliveries > 0) dispatcher.pump();
+      armSchedules(round);
+    },
+    (error) => countError(error, "schedules"),
+  );
+  function armSchedules(round: ScheduleRound): void {
+    clock.clearTimeout(scheduleTimer);
+    scheduleTimer = null;
+    if (stopped) return;
+    if (round.more) {
+      void schedules.run();
+      return;
+    }
+    if (round.nextRunAt === null) return;
+    scheduleTimer = clock.setTimeout(
+      () => {
+        scheduleTimer = null;
+        void schedules.run();
+      },
+      Math.max(0, round.nextRunAt - clock.now()),
+    );
+  }
+
   async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
+      void schedules.run();
     }
     return observers;
   }
@@ -134,6 +204,51 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     maxDeliveries: options.ingestMaxDeliveries ?? DEFAULT_INGEST_MAX_DELIVERIES,
     observers: observersAt,
   };
+  // NATS mode: no reading of the change log here; a worker consumes what a bridge publishes.
+  const transport = options.transport;
+  const consumeStop = new AbortController();
+  let consuming: Promise<void> | null = null;
+  const worker: TransportWorker | null = transport?.consumer
+    ? createTransportWorker({
+        sql,
+        consumer: transport.consumer,
+        dispatcher,
+        observers: observersAt,
+        logger,
+        clock,
+        owner,
+        leaseMs,
+        stream: transport.stream,
+        subjectPrefix: transport.subjectPrefix,
+        batchSize,
+        ackWaitMs: transport.ackWaitMs,
+        ...(transport.dedup ? { dedup: transport.dedup } : {}),
+        onError: countError,
+        onMatched(changes) {
+          eventsProcessed += changes;
+          if (changes > 0) options.onCommitted?.();
+        },
+        onDue(dueInMs) {
+          for (const inMs of dueInMs) dueTimer.at(clock.now() + inMs);
+        },
+      })
+    : null;
+  /** NATS mode's wake-up: claim due deliveries (retries, expired leases), at most every half poll. */
+  let claimTimer: unknown = null;
+  function claimDue(): void {
+    if (!running || stopped || !worker || claimTimer !== null) return;
+    const wait = lastClaimAt + pollIntervalMs / 2 - clock.now();
+    if (wait <= 0) {
+      lastClaimAt = clock.now();
+      dispatcher.pump();
+      return;
+    }
+    claimTimer = clock.setTimeout(() => {
+      claimTimer = null;
+      claimDue();
+    }, wait);
+  }
+
   const loop = createCoalescedTask(
     async () => {
       let more = false;
@@ -152,10 +267,13 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         const result = await ingestBatch(ingest);
         eventsProcessed += result.changes;
         errors += result.failures;
+        if (result.failures > 0) errorsIn.match.inc(result.failures);
         if (result.changes > 0 || result.busy) options.onCommitted?.();
         // Created leased to this runtime and committed: run them without a claim round trip.
         if (result.claimed.length > 0) dispatcher.adopt(result.claimed, result.events);
-        if (result.deliveries > result.claimed.length) dispatcher.pump();
+        if (result.deliveries - result.later > result.claimed.length) dispatcher.pump();
+        // Every due instant, not only the soonest: the due timer keeps them in order.
+        for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
         more = result.more;
@@ -180,7 +298,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   );
 
   function wake(): void {
-    if (running && !stopped) void loop.run();
+    if (transport) claimDue();
+    else if (running && !stopped) void loop.run();
   }
 
   /**
@@ -227,6 +346,14 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   function scheduleRetention(): void {
     retentionTimer = clock.setTimeout(() => {
       sweepRetention(sql, retention)
+        .then(async (deleted) =>
+          worker
+            ? {
+                ...deleted,
+                ...(await pruneTransportTables(sql, retention.changeLogDays, retention.dlqDays)),
+              }
+            : deleted,
+        )
         .then((deleted) => logger.log("info", "retention sweep", { ...deleted }))
         .catch((error: unknown) => countError(error, "retention"))
         .finally(() => {
@@ -235,11 +362,32 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     }, retention.intervalMs);
   }
 
+  async function transportHealth(): Promise<TransportHealth> {
+    const t = transport as RuntimeTransportOptions;
+    const [broker, deadLetters] = await Promise.all([t.health(), countUndecodedMessages(sql)]);
+    const bridge = t.bridge?.status();
+    let reason = broker.reason;
+    if (reason === null && bridge?.lastError)
+      reason = `the bridge cannot publish: ${bridge.lastError}`;
+    return {
+      transport: "nats",
+      role: t.role,
+      ...broker,
+      healthy: reason === null,
+      reason,
+      ...(bridge
+        ? { bridge: { leader: bridge.leader, published: bridge.published, cursor: bridge.cursor } }
+        : {}),
+      dead_letters: deadLetters,
+    };
+  }
+
   return {
     async start() {
       if (running || stopped) return;
       observers = await loadObserverSet(sql, logger);
       running = true;
+      markStarted(clock.now());
       logger.log("info", "runtime started", {
         observers: observers.matcher.size,
         listener: listenerId,
@@ -253,6 +401,9 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         wake,
       });
       scheduleRetention();
+      await schedules.run();
+      if (worker) consuming = worker.run(consumeStop.signal);
+      if (transport?.bridge) await transport.bridge.start();
       const vacuumEvery = await vacuumInterval();
       if (vacuumEvery > 0 && !stopped) scheduleVacuum(vacuumEvery);
       wake();
@@ -264,8 +415,15 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       clock.clearTimeout(retentionTimer);
       clock.clearTimeout(vacuumTimer);
       clock.clearTimeout(heldBackTimer);
+      dueTimer.stop();
+      clock.clearTimeout(scheduleTimer);
+      clock.clearTimeout(claimTimer);
+      await transport?.bridge?.stop();
+      consumeStop.abort();
+      await consuming;
       await wakeups?.stop();
       await loop.running;
+      await schedules.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
       running = false;
       logger.log("info", "runtime stopped", { owner });
@@ -273,6 +431,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
 
     async health(): Promise<RuntimeHealth> {
       const backlog = await readBacklog(sql, listenerId);
+      const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
         observer_count: observers.matcher.size,
@@ -284,11 +443,13 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           due_deliveries: backlog.due,
           oldest_pending_ms: backlog.oldestMs,
         },
+        transport: broker,
       };
     },
 
     async reload() {
       observers = await loadObserverSet(sql, logger);
+      void schedules.run();
       wake();
       return observers.matcher.size;
     },

@@ -1,5 +1,7 @@
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { SqlClient } from "../ports/sql.ts";
+import type { ChangeConsumer, IngestDedup, TransportHealth } from "../ports/transport.ts";
+import type { Bridge } from "../transport/bridge.ts";
 
 /** How far behind the runtime is. */
 export interface RuntimeLag {
@@ -23,6 +25,31 @@ export interface RuntimeHealth {
   /** Failures this process has counted: unreadable changes, conditions that could not be evaluated, database errors. */
   errors: number;
   lag: RuntimeLag;
+  /**
+   * How changes reach this runtime: `postgres` (it reads the change log), or `nats` with the
+   * broker's connection and the stream's and consumer's lag; unhealthy answers 503.
+   */
+  transport?: TransportHealth;
+}
+
+/**
+ * NATS mode (`OBSERVERS_TRANSPORT=nats`): the runtime does not read the change log itself. A
+ * worker (`consumer`) consumes change messages; a bridge (`bridge`) publishes them; `all` both.
+ */
+export interface RuntimeTransportOptions {
+  role: "all" | "bridge" | "worker";
+  /** Workers: the durable consumer to pull from. */
+  consumer?: ChangeConsumer;
+  /** Bridges: started and stopped with the runtime. */
+  bridge?: Bridge;
+  stream: string;
+  subjectPrefix: string;
+  /** The consumer's ack wait (in-progress messages are marked working every third of it). */
+  ackWaitMs: number;
+  /** With Redis: checked before PostgreSQL for changes already matched. */
+  dedup?: IngestDedup;
+  /** The broker's health (connection, stream and consumer lag). */
+  health(): Promise<Omit<TransportHealth, "role" | "transport" | "bridge">>;
 }
 
 /** Options of `createObserverRuntime`. */
@@ -71,6 +98,8 @@ export interface ObserverRuntimeOptions {
    * (WebSocket notifications) in the same process can read them now instead of at its next poll.
    */
   onCommitted?: () => void;
+  /** NATS mode; unset: the PostgreSQL path (the runtime reads the change log). */
+  transport?: RuntimeTransportOptions;
 }
 
 /** How long what is kept is kept. Dead letters are never deleted before their own retention. */

@@ -23,13 +23,17 @@ export async function startWakeups(options: {
   wake: () => void;
   /** Default `NOTIFY_CHANNEL`. */
   channel?: string;
+  /** Notifications with this payload wake nothing (the process's own, woken in process). */
+  ignorePayload?: string;
 }): Promise<Wakeups> {
   const { sql, clock, logger, wake } = options;
   let listener: SqlListener | null = null;
   if (sql.listen) {
     try {
       listener = await sql.listen(options.channel ?? NOTIFY_CHANNEL, {
-        onNotify: () => wake(),
+        onNotify: (payload) => {
+          if (options.ignorePayload === undefined || payload !== options.ignorePayload) wake();
+        },
         onReconnect: () => {
           logger.log("info", "listening again after the connection dropped; catching up");
           wake();

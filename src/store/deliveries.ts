@@ -1,3 +1,4 @@
+import type { PlannedTiming } from "../actions/timing.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ChangeCursor, ChangeRow } from "./change-log.ts";
 import { arrayColumn } from "./pg-array.ts";
@@ -13,6 +14,8 @@ export interface NewDelivery {
   fk_customer_org: string | null;
   /** Create it already leased to the ingesting runtime, which runs it right after commit. */
   leased: boolean;
+  /** Due later (`delay_ms`, `run_at_template`) or debounced: never leased. */
+  timing?: PlannedTiming;
 }
 
 /** A delivery created leased: its row and webhook-id. */
@@ -23,6 +26,116 @@ export interface LeasedDelivery {
   fk_observer: string;
   action_index: number;
 }
+
+/**
+ * The CTEs creating deliveries (`x`, `created`, and for a timed batch `debounced`), shared by the
+ * PostgreSQL path's ingest (`writeIngest`) and the NATS worker's (src/store/transport.ts): one
+ * source of truth for the webhook-id, the due times (docs/time.md) and the debounce collapse.
+ * `gate` is a condition on `x` (the row may be created); the parameters, from `$first`, are
+ * `deliveryParams`'s. `created` returns the rows, leased ones with their `lease_owner`.
+ */
+export function deliveryCtes(gate: string, first: number, timed: boolean): string {
+  const $ = (i: number) => `$${first + i}`;
+  const columns = `${$(0)}::text::text[], ${$(1)}::text::bigint[], ${$(2)}::text::bigint[],
+         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[]`;
+  const x = timed
+    ? `SELECT * FROM unnest(${columns}, ${$(8)}::text::bigint[],
+         ${$(9)}::text::timestamptz[], ${$(10)}::text::text[], ${$(11)}::text::bigint[],
+         ${$(12)}::text::bigint[])
+         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
+           delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
+    : `SELECT * FROM unnest(${columns})
+         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)`;
+  const created = `created AS (
+       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
+         action_index, fk_customer_org, lease_owner, next_attempt_at)
+       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
+         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
+         CASE WHEN x.leased THEN ${$(6)} END,
+         CASE WHEN x.leased THEN now() + ${$(7)} * interval '1 millisecond'
+           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END
+       FROM x WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
+       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
+     )`;
+  if (!timed)
+    return `x AS (${x}),
+     ${created}`;
+  // Debounced: one pending row per (observer, action, key). A change finding one replaces its
+  // change and pushes it back a window, never past the cap set by the first (debounce_until).
+  const debounced = `debounced AS (
+       INSERT INTO core.tb_observer_delivery AS d (id, event_id, fk_observer, fk_entity_change_log,
+         action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until)
+       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
+         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
+         now() + x.window_ms * interval '1 millisecond', x.debounce_key,
+         now() + x.max_wait_ms * interval '1 millisecond'
+       FROM x WHERE (${gate}) AND x.debounce_key IS NOT NULL
+       ON CONFLICT (fk_observer, action_index, debounce_key) WHERE debounce_key IS NOT NULL
+       DO UPDATE SET id = EXCLUDED.id, event_id = EXCLUDED.event_id,
+         fk_entity_change_log = EXCLUDED.fk_entity_change_log,
+         fk_customer_org = EXCLUDED.fk_customer_org,
+         next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until)
+     )`;
+  return `x AS (${x}),
+     ${created},
+     ${debounced}`;
+}
+
+/** Whether a batch needs the timed statement (some delivery is delayed or debounced). */
+export const isTimed = (deliveries: readonly NewDelivery[]): boolean =>
+  deliveries.some((d) => d.timing !== undefined);
+
+/** The parameters of `deliveryCtes`, in its order. */
+export function deliveryParams(
+  deliveries: readonly NewDelivery[],
+  owner: string,
+  leaseMs: number,
+  timed: boolean,
+): unknown[] {
+  return [
+    arrayColumn(deliveries, (d) => d.event_id),
+    arrayColumn(deliveries, (d) => d.fk_observer),
+    arrayColumn(deliveries, (d) => d.fk_entity_change_log),
+    arrayColumn(deliveries, (d) => d.action_index),
+    arrayColumn(deliveries, (d) => d.fk_customer_org),
+    arrayColumn(deliveries, (d) => d.leased),
+    owner,
+    leaseMs,
+    ...(timed
+      ? [
+          arrayColumn(deliveries, (d) => d.timing?.delayMs),
+          arrayColumn(deliveries, (d) => d.timing?.dueAt),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.key),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.windowMs),
+          arrayColumn(deliveries, (d) => d.timing?.debounce?.maxWaitMs),
+        ]
+      : []),
+  ];
+}
+
+/**
+ * The ingest statement (see `writeIngest`); `timed` for a batch with deliveries due later or
+ * debounced (docs/time.md), so that the common batch pays nothing for them.
+ */
+const ingestStatement = (timed: boolean) => `WITH ${RELAXED_COMMIT_CTE},
+     moved AS (
+       UPDATE core.tb_observer_checkpoint
+       SET last_transaction_id = $2::text::xid8, last_processed_id = $3::bigint,
+           events_processed = events_processed + $4, last_processed_at = now(), updated_at = now()
+       WHERE listener_id = $1
+         AND last_transaction_id = $5::text::xid8 AND last_processed_id = $6::bigint
+       RETURNING 1
+     ),
+     ${deliveryCtes("EXISTS (SELECT 1 FROM moved)", 7, timed)}
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
+     FROM relaxed AS one LEFT JOIN (
+       SELECT pk_observer_delivery::text AS pk, id::text AS id,
+         fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
+         action_index
+       FROM created WHERE lease_owner IS NOT NULL
+     ) c ON true`;
+const INGEST = ingestStatement(false);
+const INGEST_TIMED = ingestStatement(true);
 
 /**
  * In one statement: moves the listener's cursor from `from` (where the read found it) past the
@@ -45,53 +158,17 @@ export async function writeIngest(
     leaseMs: number;
   },
 ): Promise<{ moved: boolean; leased: LeasedDelivery[] }> {
+  const timed = isTimed(batch.deliveries);
   const rows = await sql.query<LeasedDelivery & { moved: boolean; pk: string | null }>(
-    `WITH ${RELAXED_COMMIT_CTE},
-     moved AS (
-       UPDATE core.tb_observer_checkpoint
-       SET last_transaction_id = $3::text::xid8, last_processed_id = $4::bigint,
-           events_processed = events_processed + $7, last_processed_at = now(), updated_at = now()
-       WHERE listener_id = $2
-         AND last_transaction_id = $8::text::xid8 AND last_processed_id = $9::bigint
-       RETURNING 1
-     ),
-     x AS (
-       SELECT * FROM unnest($1::text::text[], $10::text::bigint[], $11::text::bigint[],
-         $12::text::integer[], $13::text::bigint[], $14::text::boolean[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)
-     ),
-     created AS (
-       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
-       SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
-         x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
-         CASE WHEN x.leased THEN $5 END,
-         CASE WHEN x.leased THEN now() + $6 * interval '1 millisecond' ELSE now() END
-       FROM x WHERE EXISTS (SELECT 1 FROM moved)
-       RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
-     )
-     SELECT EXISTS (SELECT 1 FROM moved) AS moved, c.*
-     FROM relaxed AS one LEFT JOIN (
-       SELECT pk_observer_delivery::text AS pk, id::text AS id,
-         fk_entity_change_log::text AS fk_entity_change_log, fk_observer::text AS fk_observer,
-         action_index
-       FROM created WHERE lease_owner IS NOT NULL
-     ) c ON true`,
+    timed ? INGEST_TIMED : INGEST,
     [
-      arrayColumn(batch.deliveries, (d) => d.event_id),
       batch.listenerId,
       batch.to.transactionId,
       batch.to.changeLogId,
-      batch.owner,
-      batch.leaseMs,
       batch.changes,
       batch.from.transactionId,
       batch.from.changeLogId,
-      arrayColumn(batch.deliveries, (d) => d.fk_observer),
-      arrayColumn(batch.deliveries, (d) => d.fk_entity_change_log),
-      arrayColumn(batch.deliveries, (d) => d.action_index),
-      arrayColumn(batch.deliveries, (d) => d.fk_customer_org),
-      arrayColumn(batch.deliveries, (d) => d.leased),
+      ...deliveryParams(batch.deliveries, batch.owner, batch.leaseMs, timed),
     ],
   );
   return {
@@ -111,6 +188,11 @@ export interface ClaimedDelivery {
   action_index: number;
   attempt: number;
   fk_observer_dlq: string | null;
+  /**
+   * When this attempt was due (epoch ms, the database's clock): a delayed delivery's due time, a
+   * retry's. Null for a delivery created leased and run at once. The webhook's timestamp.
+   */
+  scheduled_at: number | null;
   /**
    * The change: from the change log, or the dead letter's copy when replaying one. Null when the
    * change row is gone (deleted by hand, or pruned by another producer of the shared change log):
@@ -145,7 +227,8 @@ export const UNKNOWN_EVENT_ID = "00000000-0000-0000-0000-000000000000";
 
 /** A claim as the statement returns it: the change's columns beside the delivery's. */
 type ClaimRow = ChangeRow &
-  Omit<ClaimedDelivery, "pk" | "id" | "change" | "origin"> & {
+  Omit<ClaimedDelivery, "pk" | "id" | "change" | "origin" | "scheduled_at"> & {
+    scheduled_ms: number;
     delivery_pk: string;
     delivery_id: string;
     change_missing: boolean;
@@ -155,7 +238,19 @@ type ClaimRow = ChangeRow &
   };
 
 const DLQ_COPY = (column: string, cast = "") =>
-  `COALESCE(c.${column}${cast}, q.${column}${cast}) AS ${column}`;
+  `COALESCE(c.${column}${cast}, q.${column}${cast}, e.${column}${cast}) AS ${column}`;
+
+/**
+ * A scheduled event (docs/time.md) in the change log's columns, as its deliveries read it: event
+ * type SCHEDULE, entity type `Schedule`, `after` = `{scheduled_at, payload}`, its time the
+ * scheduled instant. A dead letter copies these like a change's, so a replay reads them back.
+ */
+const EVENT_AS_CHANGE = `(SELECT pk_observer_event, id, 'Schedule'::text AS object_type,
+    'SCHEDULE'::text AS modification_type, NULL::bigint AS object_id,
+    jsonb_build_object('scheduled_at', scheduled_at, 'payload', payload) AS object_data,
+    NULL::jsonb AS object_data_before, fk_customer_org, NULL::uuid AS tenant_id,
+    NULL::text AS trace_id, NULL::xid8 AS transaction_id, scheduled_at AS created_at
+  FROM core.tb_observer_event)`;
 
 /**
  * Claims up to `limit` due deliveries for `owner`: locks them with SKIP LOCKED (other runtimes
@@ -178,7 +273,8 @@ export async function claimDeliveries(
   const rows = await sql.query<ClaimRow>(
     `WITH ${RELAXED_COMMIT_CTE},
      due AS (
-       SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer
+       SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
+         fk_observer_event, next_attempt_at
        FROM core.tb_observer_delivery
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
@@ -187,26 +283,30 @@ export async function claimDeliveries(
        FOR UPDATE SKIP LOCKED
      )
      UPDATE core.tb_observer_delivery d
-     SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3
+     SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3,
+       debounce_key = NULL
      FROM relaxed, due
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
        LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = due.fk_observer_dlq
+       LEFT JOIN ${EVENT_AS_CHANGE} e ON e.pk_observer_event = due.fk_observer_event
      WHERE d.pk_observer_delivery = due.pk_observer_delivery
      RETURNING d.pk_observer_delivery::text AS delivery_pk, d.id::text AS delivery_id,
+       (extract(epoch FROM due.next_attempt_at) * 1000)::float8 AS scheduled_ms,
        d.fk_observer::text AS fk_observer, d.action_index, d.attempt,
        d.fk_observer_dlq::text AS fk_observer_dlq,
-       c.pk_entity_change_log IS NULL AND q.pk_observer_dlq IS NULL AS change_missing,
+       c.pk_entity_change_log IS NULL AND q.pk_observer_dlq IS NULL
+         AND e.pk_observer_event IS NULL AS change_missing,
        d.fk_entity_change_log::text AS origin_change_log, d.fk_customer_org::text AS origin_org,
        COALESCE(d.event_id, q.event_id, '${UNKNOWN_EVENT_ID}')::text AS origin_event_id,
        COALESCE(c.pk_entity_change_log, q.fk_entity_change_log)::text AS pk_entity_change_log,
-       COALESCE(c.id, q.event_id)::text AS id,
+       COALESCE(c.id, q.event_id, e.id)::text AS id,
        ${DLQ_COPY("object_type")}, ${DLQ_COPY("modification_type")},
        ${DLQ_COPY("object_id", "::text")}, ${DLQ_COPY("object_data", "::text")},
        ${DLQ_COPY("object_data_before", "::text")}, ${DLQ_COPY("fk_customer_org", "::text")},
        ${DLQ_COPY("tenant_id", "::text")}, ${DLQ_COPY("trace_id")},
        ${DLQ_COPY("transaction_id", "::text")},
-       COALESCE(c.created_at, q.change_created_at) AS created_at,
+       COALESCE(c.created_at, q.change_created_at, e.created_at) AS created_at,
        o.id::text AS observer_id, o.name AS observer_name,
        (extract(epoch FROM o.updated_at) * 1000000)::bigint::text AS observer_version,
        o.deleted_at IS NOT NULL AS observer_deleted,
@@ -222,6 +322,7 @@ export async function claimDeliveries(
     action_index: row.action_index,
     attempt: row.attempt,
     fk_observer_dlq: row.fk_observer_dlq,
+    scheduled_at: row.scheduled_ms == null ? null : Number(row.scheduled_ms),
     origin: {
       fk_entity_change_log: row.origin_change_log,
       event_id: row.origin_event_id,

@@ -160,15 +160,29 @@ export async function setExternalId(
   ]);
 }
 
-/** A job claimed by a runner. */
-export interface ClaimedJob {
+/**
+ * One claim of a job: its pk and the claim's lease, `<owner>/<uuid>`, new at every claim statement
+ * (the jobs one statement claims share it). Renewals, outcomes and releases match both, so a job
+ * cancelled and retried (claimed again, maybe by the same process, maybe into the same buffer) is
+ * never mistaken for the earlier claim whose handler is still winding down.
+ */
+export interface JobClaim {
   pk: string;
-  /**
-   * This claim's lease: `owner/<uuid>`, new at every claim. Renewals and outcomes name it, so a
-   * job cancelled and retried (claimed again, maybe by the same process) is not mistaken for the
-   * earlier claim whose handler is still winding down.
-   */
   lease: string;
+}
+
+/** A claim's identity in a set or map (a pk alone may be claimed twice by one process). */
+export const claimKey = (claim: JobClaim): string => `${claim.pk} ${claim.lease}`;
+
+/** The `(pk, lease)` pairs of `claims` as `c(pk, lease)`, from parameters `$1` (pks) and `$2` (leases). */
+const CLAIMS = "unnest($1::text[]::bigint[], $2::text[]) AS c(pk, lease)";
+const claimParams = (claims: readonly JobClaim[]): [string[], string[]] => [
+  claims.map((claim) => claim.pk),
+  claims.map((claim) => claim.lease),
+];
+
+/** A job claimed by a runner. */
+export interface ClaimedJob extends JobClaim {
   id: string;
   task: string;
   payload: JsonValue;
@@ -206,18 +220,20 @@ export async function claimJobs(
     delivery_id: string | null;
     tenant: string | null;
   }>(
-    `WITH picked AS (
+    `WITH claim AS MATERIALIZED (SELECT $3 || '/' || gen_random_uuid()::text AS lease),
+     picked AS (
        SELECT pk_job FROM core.tb_job
        WHERE queue = 'builtin' AND task = $1 AND status = 'pending' AND run_at <= now()
        ORDER BY run_at, pk_job
        LIMIT $2
        FOR UPDATE SKIP LOCKED)
      UPDATE core.tb_job j SET status = 'running', attempts = j.attempts + 1,
-       lease_owner = $3 || '/' || gen_random_uuid()::text,
+       lease_owner = claim.lease,
        lease_expires_at = now() + $4::int * interval '1 millisecond',
        started_at = now(), updated_at = now()
-     FROM picked WHERE j.pk_job = picked.pk_job
-     RETURNING j.pk_job::text AS pk, j.lease_owner AS lease, j.id::text AS id, j.task, j.payload::text AS payload,
+     FROM picked, claim WHERE j.pk_job = picked.pk_job
+     RETURNING j.pk_job::text AS pk, j.lease_owner AS lease, j.id::text AS id, j.task,
+       j.payload::text AS payload,
        j.attempts, j.max_attempts,
        (SELECT o.id::text FROM core.tb_observer o WHERE o.pk_observer = j.fk_observer) AS observer_id,
        j.event_id::text AS event_id, j.delivery_id::text AS delivery_id,
@@ -240,23 +256,23 @@ export async function claimJobs(
 }
 
 /**
- * Extends the leases of running jobs (each claim's `lease`); answers the leases still held. A claim
- * missing from the answer was cancelled (and maybe retried: a new claim), or its lease ran out and
- * another runner took it: its handler is aborted.
+ * Extends the leases of claims (running or buffered jobs), in one statement; answers the claims
+ * still held, by `claimKey`. A claim missing from the answer was cancelled (and maybe retried: a
+ * new claim), or its lease ran out and another runner took it.
  */
 export async function renewJobLeases(
   sql: SqlExecutor,
-  claims: readonly { pk: string; lease: string }[],
+  claims: readonly JobClaim[],
   leaseMs: number,
 ): Promise<Set<string>> {
-  const rows = await sql.query<{ lease: string }>(
-    `UPDATE core.tb_job SET lease_expires_at = now() + $3::int * interval '1 millisecond'
-     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = ANY ($2::text[])
-       AND status = 'running'
-     RETURNING lease_owner AS lease`,
-    [claims.map((claim) => claim.pk), claims.map((claim) => claim.lease), leaseMs],
+  const rows = await sql.query<JobClaim>(
+    `UPDATE core.tb_job j SET lease_expires_at = now() + $3::int * interval '1 millisecond'
+     FROM ${CLAIMS}
+     WHERE j.pk_job = c.pk AND j.lease_owner = c.lease AND j.status = 'running'
+     RETURNING j.pk_job::text AS pk, j.lease_owner AS lease`,
+    [...claimParams(claims), leaseMs],
   );
-  return new Set(rows.map((row) => row.lease));
+  return new Set(rows.map(claimKey));
 }
 
 /** How an attempt ended. */
@@ -267,13 +283,13 @@ export type JobAttemptResult =
   /** Interrupted by shutdown: back to pending at once, the attempt not counted. */
   | { kind: "released" };
 
-/** Records an attempt's end, if its claim (`lease`) still holds the job (a cancel in between wins). */
+/** Records an attempt's end, if its claim still holds the job (a cancel in between wins). */
 export async function finishJob(
   sql: SqlExecutor,
-  lease: string,
-  pk: string,
+  claim: JobClaim,
   result: JobAttemptResult,
 ): Promise<void> {
+  const { pk, lease } = claim;
   const held = "WHERE pk_job = $1::bigint AND lease_owner = $2 AND status = 'running'";
   const free = "lease_owner = NULL, lease_expires_at = NULL, updated_at = now()";
   if (result.kind === "succeeded") {
@@ -282,11 +298,7 @@ export async function finishJob(
       [pk, lease],
     );
   } else if (result.kind === "released") {
-    await sql.query(
-      `UPDATE core.tb_job SET status = 'pending', run_at = now(),
-         attempts = GREATEST(attempts - 1, 0), ${free} ${held}`,
-      [pk, lease],
-    );
+    await releaseJobs(sql, [{ pk, lease }]);
   } else if (result.retryInMs === null) {
     await sql.query(
       `UPDATE core.tb_job SET status = 'failed', last_error = $3, finished_at = now(), ${free} ${held}`,
@@ -304,14 +316,29 @@ export async function finishJob(
 /** Records many successful attempts at once (the runner batches them), where their claims still hold. */
 export async function finishSucceededJobs(
   sql: SqlExecutor,
-  claims: readonly { pk: string; lease: string }[],
+  claims: readonly JobClaim[],
 ): Promise<void> {
   await sql.query(
-    `UPDATE core.tb_job SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
+    `UPDATE core.tb_job j SET status = 'succeeded', finished_at = now(), lease_owner = NULL,
        lease_expires_at = NULL, updated_at = now()
-     WHERE pk_job = ANY ($1::text[]::bigint[]) AND lease_owner = ANY ($2::text[])
-       AND status = 'running'`,
-    [claims.map((claim) => claim.pk), claims.map((claim) => claim.lease)],
+     FROM ${CLAIMS}
+     WHERE j.pk_job = c.pk AND j.lease_owner = c.lease AND j.status = 'running'`,
+    claimParams(claims),
+  );
+}
+
+/**
+ * Gives claimed jobs back as pending, where their claims still hold, the attempt not counted: jobs
+ * interrupted by shutdown, and claimed jobs that never started (the runner's buffer). Their
+ * `run_at` is kept, so they keep their place in the queue.
+ */
+export async function releaseJobs(sql: SqlExecutor, claims: readonly JobClaim[]): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_job j SET status = 'pending', attempts = GREATEST(j.attempts - 1, 0),
+       lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+     FROM ${CLAIMS}
+     WHERE j.pk_job = c.pk AND j.lease_owner = c.lease AND j.status = 'running'`,
+    claimParams(claims),
   );
 }
 

@@ -16,6 +16,9 @@ export interface Observer {
   entity_type: string | null;
   event_type: string | null;
   condition_expression: string | null;
+  /** For event_type SCHEDULE: the cron schedule and its time zone (docs/time.md). */
+  schedule: string | null;
+  timezone: string | null;
   actions: ActionView[];
   /** The effective policy: what the row stores, defaults filled. */
   retry_config: RetryConfig;
@@ -39,6 +42,8 @@ export interface StoredObserverRow extends Record<string, unknown> {
   entity_type: string | null;
   event_type: string | null;
   condition_expression: string | null;
+  schedule: string | null;
+  timezone: string | null;
   actions: string;
   retry_config: string;
   enabled: boolean;
@@ -56,7 +61,7 @@ export interface StoredObserverRow extends Record<string, unknown> {
 
 /** The select (and RETURNING) list of an observer row. */
 export const OBSERVER_COLUMNS = `id::text AS id, name, description, entity_type, event_type,
-  condition_expression, actions::text AS actions, retry_config::text AS retry_config, enabled,
+  condition_expression, schedule, timezone, actions::text AS actions, retry_config::text AS retry_config, enabled,
   priority, timeout_ms, fk_customer_org::text AS fk_customer_org, ${isoColumn("created_at")},
   ${isoColumn("updated_at")}, created_by, updated_by, ${isoColumn("deleted_at")},
   xmin::text AS version`;
@@ -69,6 +74,8 @@ export function storedDefinition(row: StoredObserverRow): Record<string, unknown
     entity_type: row.entity_type,
     event_type: row.event_type,
     condition_expression: row.condition_expression,
+    schedule: row.schedule,
+    timezone: row.timezone,
     actions: JSON.parse(row.actions) as unknown,
     retry_config: JSON.parse(row.retry_config) as unknown,
     enabled: row.enabled,
@@ -87,6 +94,8 @@ export function toObserver(row: StoredObserverRow): Observer {
     entity_type: row.entity_type,
     event_type: row.event_type,
     condition_expression: row.condition_expression,
+    schedule: row.schedule ?? null,
+    timezone: row.timezone ?? null,
     // Stored actions passed validation: each is an object with a `type`.
     actions: redactActions(actions) as ActionView[],
     retry_config: effectiveRetryConfig(JSON.parse(row.retry_config)),

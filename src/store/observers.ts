@@ -120,6 +120,11 @@ function definitionParams(d: ObserverDefinition): unknown[] {
   ];
 }
 
+/** A scheduled observer's `schedule` and `timezone` (docs/time.md), null for the others. */
+function scheduleParams(d: ObserverDefinition): unknown[] {
+  return [d.schedule, d.timezone];
+}
+
 function checkActions(definition: ObserverDefinition, limits: ObserverLimits | undefined): void {
   const max = limits?.maxActionsPerObserver;
   if (max !== undefined && definition.actions.length > max) {
@@ -181,14 +186,21 @@ export async function createObserver(
     const rows = await tx.query<StoredObserverRow & { live: string | null }>(
       `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
          condition_expression, actions, retry_config, enabled, priority, timeout_ms,
-         fk_customer_org, created_by, updated_by)
+         fk_customer_org, created_by, updated_by, schedule, timezone)
        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
-         $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text
+         $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text,
+         $14::text, $15::text
        WHERE $13::integer IS NULL OR (SELECT count(*) FROM core.tb_observer
          WHERE deleted_at IS NULL AND fk_customer_org IS NOT DISTINCT FROM $11::text::bigint)
          < $13::integer
        RETURNING ${OBSERVER_COLUMNS}`,
-      [...definitionParams(definition), tenant, options.actor ?? null, maxObservers ?? null],
+      [
+        ...definitionParams(definition),
+        tenant,
+        options.actor ?? null,
+        maxObservers ?? null,
+        ...scheduleParams(definition),
+      ],
     );
     const row = rows[0];
     if (!row) {
@@ -301,10 +313,17 @@ export async function updateObserver(
         `UPDATE core.tb_observer SET name = $1::text, description = $2::text,
            entity_type = $3::text, event_type = $4::text, condition_expression = $5::text,
            actions = $6::text::jsonb, retry_config = $7::text::jsonb, enabled = $8::boolean,
-           priority = $9::integer, timeout_ms = $10::integer, updated_by = $11::text
+           priority = $9::integer, timeout_ms = $10::integer, updated_by = $11::text,
+           schedule = $14::text, timezone = $15::text
          WHERE id = $12::uuid AND deleted_at IS NULL AND xmin = $13::text::xid
          RETURNING ${OBSERVER_COLUMNS}`,
-        [...definitionParams(definition), options.actor ?? null, id, stored.version],
+        [
+          ...definitionParams(definition),
+          options.actor ?? null,
+          id,
+          stored.version,
+          ...scheduleParams(definition),
+        ],
       );
     } catch (error) {
       throw conflictOr(error, definition.name);

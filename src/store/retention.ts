@@ -13,10 +13,11 @@ const CHUNK = 5_000;
 
 /**
  * Deletes, in bounded chunks, change-log rows older than `changeLogDays` that every listener has
- * read and no pending delivery needs; log rows older than `logDays`; and dead letters whose last
- * failure is older than `dlqDays` and that no replay is using; jobs that finished (succeeded,
- * cancelled, handed off) more than `logDays` ago, and failed jobs after `dlqDays` (they wait for a
- * person, as dead letters do). Each table has its own clock: log cleanup never touches dead letters.
+ * read and no pending delivery needs (and scheduled events as old that no delivery needs, counted
+ * with them); log rows older than `logDays`; and dead letters whose last failure is older than
+ * `dlqDays` and that no replay is using; jobs that finished (succeeded, cancelled, handed off) more
+ * than `logDays` ago, and failed jobs after `dlqDays` (they wait for a person, as dead letters do).
+ * Each table has its own clock: log cleanup never touches dead letters.
  */
 export async function sweepRetention(
   sql: SqlExecutor,
@@ -32,6 +33,17 @@ export async function sweepRetention(
            WHERE (c.transaction_id, c.pk_entity_change_log) > (k.last_transaction_id, k.last_processed_id))
          AND NOT EXISTS (SELECT 1 FROM core.tb_observer_delivery d
            WHERE d.fk_entity_change_log = c.pk_entity_change_log)
+       LIMIT ${CHUNK})`,
+    days.changeLogDays,
+  );
+  // Scheduled events (docs/time.md) play the change log's part, on its clock.
+  const events = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_event WHERE pk_observer_event IN (
+       SELECT e.pk_observer_event FROM core.tb_observer_event e
+       WHERE e.created_at < now() - $1 * interval '1 day'
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_delivery d
+           WHERE d.fk_observer_event = e.pk_observer_event)
        LIMIT ${CHUNK})`,
     days.changeLogDays,
   );
@@ -63,7 +75,7 @@ export async function sweepRetention(
          AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
     days.dlqDays,
   );
-  return { changes, logs, deadLetters, jobs: finishedJobs + failedJobs };
+  return { changes: changes + events, logs, deadLetters, jobs: finishedJobs + failedJobs };
 }
 
 async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {

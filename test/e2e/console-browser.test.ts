@@ -3,7 +3,8 @@
  * the Bun ready server as users run it (`bun adapters/hosts/bun/main.ts`) on a real PostgreSQL:
  * sign in with a key, see an observer with its stats, edit a condition with live validation,
  * watch a change arrive on the Live page, replay a dead letter, open a change's explanation, see
- * a read key's 403 handled; hostile data (an observer name, an entity type, an entity id) shows
+ * a read key's 403 handled; create a SCHEDULE observer and schedule a one-off event from the
+ * observer form; list jobs, cancel one, retry a failed one and cancel by filter; hostile data (an observer name, an entity type, an entity id) shows
  * as text and never runs. Screenshots of each page go to test-results/console/ (gitignored).
  */
 import { mkdirSync } from "node:fs";
@@ -66,7 +67,8 @@ beforeAll(async () => {
   page.on("pageerror", (error) => pageErrors.push(String(error)));
   page.on("dialog", (dialog) => {
     // Only the console's own confirm() may open; anything else would be an injected script.
-    if (dialog.type() === "confirm" && dialog.message().startsWith("Revoke the key")) {
+    const confirmed = ["Revoke the key", "Cancel every job"];
+    if (dialog.type() === "confirm" && confirmed.some((m) => dialog.message().startsWith(m))) {
       void dialog.accept();
       return;
     }
@@ -337,6 +339,146 @@ describe("the console in Chromium, against the Bun ready server", () => {
   );
 
   it(
+    "creates a SCHEDULE observer from the form, lists its schedule, and schedules a one-off event",
+    async () => {
+      await go("#/observers/new");
+      await page.waitForSelector("input[name=name]", { timeout: STEP_MS });
+      const hidden = (selector: string) =>
+        page.$eval(selector, (e) => !(e as HTMLElement).checkVisibility());
+      expect(await hidden("input[name=schedule]")).toBe(true);
+      expect(await hidden("input[name=entity_type]")).toBe(false);
+      await page.type("input[name=name]", "nightly-console");
+      await page.select("select[name=event_type]", "SCHEDULE");
+      // A schedule watches no entity and has no condition: those fields give way to its own.
+      expect(await hidden("input[name=schedule]")).toBe(false);
+      expect(await hidden("input[name=entity_type]")).toBe(true);
+      expect(await hidden("textarea[name=condition_expression]")).toBe(true);
+      await page.type("input[name=schedule]", "0 3 * * *");
+      await page.type("input[name=timezone]", "Europe/Paris");
+      await page.$eval("textarea[name=actions]", (e) => {
+        (e as HTMLTextAreaElement).value =
+          '[{"type": "log", "message_template": "tick", "delay_ms": 1000}]';
+      });
+      await shot("observer-schedule");
+      await click("main button", "Create observer");
+      await waitForText("main h1", "Observer nightly-console");
+      const listed = await server.api("/api/observers?page_size=100");
+      const made = ((await listed.json()) as { data: Record<string, unknown>[] }).data.find(
+        (o) => o.name === "nightly-console",
+      );
+      expect(made).toMatchObject({
+        event_type: "SCHEDULE",
+        schedule: "0 3 * * *",
+        timezone: "Europe/Paris",
+        entity_type: null,
+        condition_expression: null,
+      });
+      expect(await page.$eval("input[name=schedule]", (e) => (e as HTMLInputElement).value)).toBe(
+        "0 3 * * *",
+      );
+
+      // A one-off event an hour from now, with a payload.
+      await page.$eval("input[name=run_at]", (e) => {
+        const at = new Date(Date.now() + 3_600_000);
+        at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
+        (e as HTMLInputElement).value = at.toISOString().slice(0, 16);
+      });
+      await page.$eval("textarea[name=payload]", (e) => {
+        (e as HTMLTextAreaElement).value = '{"note": "renew"}';
+      });
+      await click("main button", "Schedule event");
+      await waitForText(".notice", "1 delivery");
+      const [event] = await db.sql`SELECT e.payload FROM core.tb_observer_event e
+        JOIN core.tb_observer o ON o.pk_observer = e.fk_observer
+        WHERE o.id = ${String(made?.id)}::uuid AND e.kind = 'one_off'`;
+      expect(event?.payload).toEqual({ note: "renew" });
+      await shot("observer-one-off");
+
+      await go("#/observers");
+      await waitForText("main td code", "0 3 * * *");
+      await waitForText("main td", "(Europe/Paris)");
+    },
+    STEP_MS * 2,
+  );
+
+  it(
+    "lists jobs with why they wait, cancels one, retries a failed one, cancels by filter, and pages",
+    async () => {
+      // No process registers `console-report`: its jobs wait, visibly.
+      const created = await server.api("/api/observers", {
+        method: "POST",
+        body: JSON.stringify({
+          name: "reports",
+          entity_type: "Order",
+          event_type: "INSERT",
+          actions: [{ type: "job", task: "console-report" }],
+        }),
+      });
+      expect(created.status, await created.clone().text()).toBe(201);
+      await db.sql`INSERT INTO orders (status, total) VALUES ('new', 1), ('new', 2), ('new', 3)`;
+      const jobs = async (query: string) =>
+        (
+          (await (await server.api(`/api/jobs?${query}`)).json()) as {
+            data: { id: string; status: string; attempts: number }[];
+          }
+        ).data;
+      const deadline = Date.now() + STEP_MS;
+      while ((await jobs("task=console-report")).length < 3) {
+        if (Date.now() > deadline) throw new Error("the three jobs were not enqueued");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const [first, , third] = await jobs("task=console-report");
+      // One ran out of attempts (as a handler failing every time leaves it).
+      await db.sql`UPDATE core.tb_job SET status = 'failed', attempts = 5, finished_at = now(),
+        last_error = 'Error: the report service is down' WHERE id = ${String(third?.id)}::uuid`;
+
+      await go("#/jobs");
+      await waitForText("main td", "no live process has registered task console-report");
+      await waitForText("main td", "Error: the report service is down");
+      await waitForText("main td a", "reports");
+      await shot("jobs");
+      const label = (verb: string, id = "") => `${verb} job console-report ${id.slice(0, 8)}`;
+      const press = async (aria: string) => {
+        const selector = `main td button[aria-label="${aria}"]`;
+        await page.waitForSelector(selector, { timeout: STEP_MS });
+        await page.click(selector);
+      };
+      await press(label("Cancel", first?.id));
+      await waitForText(".notice", "Job console-report cancelled.");
+      expect((await jobs("status=cancelled")).map((j) => j.id)).toEqual([first?.id]);
+
+      await press(label("Retry", third?.id));
+      await waitForText(".notice", "Job console-report queued to run again.");
+      const retried = (await jobs("task=console-report")).find((j) => j.id === third?.id);
+      expect(retried).toMatchObject({ status: "pending", attempts: 0 });
+
+      // Cancel by filter, after a confirm: the two pending ones.
+      await page.type("main form input[name=task]", "console-report");
+      await page.select("main form select[name=status]", "pending");
+      await click("main form button", "Filter");
+      await click("main form button", "Cancel matching jobs");
+      await waitForText(".notice", "Cancelled 2 jobs.");
+      expect(await jobs("task=console-report&status=pending")).toEqual([]);
+      expect(await jobs("task=console-report&status=cancelled")).toHaveLength(3);
+      await shot("jobs-cancelled");
+
+      // Past one page (50), the list pages; with no filter, every task's.
+      await db.sql`INSERT INTO core.tb_job (task, payload, status, finished_at)
+        SELECT 'bulk-' || i, '{}', 'succeeded', now() FROM generate_series(1, 50) AS i`;
+      await page.select("main form select[name=status]", "");
+      await page.$eval("main form input[name=task]", (e) => {
+        (e as HTMLInputElement).value = "";
+      });
+      await click("main form button", "Filter");
+      await waitForText("main nav span", "Page 1 of 2");
+      await click("main nav button", "Next page");
+      await waitForText("main nav span", "Page 2 of 2");
+      await waitForText("main td code", "console-report");
+    },
+    STEP_MS * 2,
+  );
+
+  it(
     "answers a read key's forbidden page with the reason, not a broken page",
     async () => {
       const created = await server.api("/api/keys", {
@@ -352,6 +494,11 @@ describe("the console in Chromium, against the Bun ready server", () => {
       await go("#/observers");
       await waitForText("main td", "Nothing yet.");
       await shot("read-key");
+      // Jobs too: its tenant's only (none), and a cancel is refused with the reason.
+      await go("#/jobs");
+      await waitForText("main td", "Nothing yet.");
+      await click("main form button", "Cancel matching jobs");
+      await waitForText("[role=alert]", "This key may not do this (403)");
       await expectNoInjection();
     },
     STEP_MS * 2,

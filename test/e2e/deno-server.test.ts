@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { connectLive, type LiveClient } from "../support/live-client.ts";
 import { createOrdersTable, eventually } from "../support/observers.ts";
 import { freePort } from "../support/ports.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { useReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
@@ -104,6 +105,18 @@ describe("the Deno server", () => {
       after: { status: "before" },
     });
     expect(typeof change?.cursor).toBe("string");
+    // The ready server's metrics: this process's counters, and its one live subscriber.
+    const metrics = await eventually(async () => {
+      const response = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
+      const parsed = parseExposition(await response.text());
+      const executed = sampleValue(parsed, "fraiseql_observer_action_executed_total", {
+        action_type: "webhook",
+      });
+      return executed === 1 ? parsed : undefined;
+    }, "the delivery in /metrics");
+    expect(sampleValue(metrics, "fraiseql_observer_live_subscribers")).toBe(1);
 
     // The listening connection dies: the server listens again and NOTIFY keeps waking it.
     const listeners = () => db.sql`SELECT pid FROM pg_stat_activity

@@ -109,6 +109,10 @@ const BODIES: Readonly<Record<string, unknown>> = {
     since: "2026-01-01T00:00:00Z",
     until: "2026-01-02T00:00:00Z",
   },
+  "POST /api/observers/{id}/schedule": {
+    run_at: new Date(Date.now() + 3_600_000).toISOString(),
+    payload: { note: "tenancy" },
+  },
   "POST /api/observers/dlq/retry-all": {},
   "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
@@ -153,5 +154,55 @@ describe("the Worker in wrangler dev", () => {
     const [first, second] = receiver.requests;
     expect(second?.headers["webhook-id"]).toBe(first?.headers["webhook-id"]);
     expect(output()).toContain('"stopped"');
+  });
+
+  it("fires a scheduled observer's ticks from the cron, then from the ticker's alarm", async () => {
+    receiver.requests.length = 0;
+    receiver.reply(() => ({ status: 204 }));
+    const id = await createObserver("every-second", {
+      entity_type: null,
+      event_type: "SCHEDULE",
+      schedule: "* * * * * *",
+    });
+    // The first cron sees the schedule and sets its first tick; the ticker's alarm chains the
+    // ticks after it (each within a minute), so they fire without another cron.
+    await tick();
+    const deadline = Date.now() + 20_000;
+    while (receiver.requests.filter((r) => r.path === "/every-second").length < 2) {
+      if (Date.now() > deadline) throw new Error(`no scheduled webhooks\n${output()}`);
+      await sleep(100);
+    }
+    await api(`/api/observers/${id}`, { method: "DELETE" });
+    const bodies = receiver.requests
+      .filter((r) => r.path === "/every-second")
+      .map((r) => JSON.parse(r.text) as { event_type: string; after: { scheduled_at: string } });
+    expect(bodies[0]?.event_type).toBe("SCHEDULE");
+    const instants = bodies.map((b) => b.after.scheduled_at);
+    // One delivery per tick: no instant twice.
+    expect(new Set(instants).size).toBe(instants.length);
+    const [events] = await db.sql`SELECT count(*)::int AS n, count(DISTINCT scheduled_at)::int AS d
+      FROM core.tb_observer_event WHERE kind = 'schedule'`;
+    expect(events?.n).toBe(events?.d);
+  });
+
+  it("serves /metrics: counters of this isolate, gauges exact from the database", async () => {
+    const dev = worker as WranglerDev;
+    expect((await fetch(`${dev.url}/metrics`)).status).toBe(401);
+    const dead = await db.sql`INSERT INTO core.tb_observer_dlq (fk_observer, observer_name,
+        delivery_id, event_id, object_type, modification_type, action_index, action_type, attempts,
+        max_attempts, change_created_at)
+      SELECT pk_observer, name, gen_random_uuid(), gen_random_uuid(), 'Order', 'INSERT', 0,
+        'webhook', 1, 1, now() FROM core.tb_observer LIMIT 1 RETURNING id`;
+    expect(dead).toHaveLength(1);
+    for (const path of ["/metrics", "/api/observers/metrics"]) {
+      const response = await api(path);
+      expect(response.status, path).toBe(200);
+      expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
+      const metrics = parseExposition(await response.text());
+      const [count] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(sampleValue(metrics, "fraiseql_observer_dlq_items"), path).toBe(count?.n);
+      expect(sampleValue(metrics, "fraiseql_observer_backlog_size"), path).toBe(0);
+      expect(metrics.get("fraiseql_observer_events_processed_total")?.type).toBe("counter");
+    }
   });
 });

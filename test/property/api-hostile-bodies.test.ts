@@ -159,7 +159,12 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
   }),
   "POST /api/keys": () => ({ name: `key-${randomUUID()}`, scope: "read", fk_customer_org: 7 }),
   "POST /api/observers/validate": () => ({ condition_expression: "status == 'shipped'" }),
-  "POST /api/jobs/cancel": () => ({ task: "send_invoice", status: "pending" }),
+  "POST /api/observers/{id}/schedule": () => ({
+    // A one-off event within the year ahead it may be scheduled in.
+    run_at: new Date(Date.now() + 3_600_000).toISOString(),
+    payload: { reason: "reminder", order: { id: 42 } },
+  }),
+  "POST /api/jobs/cancel": () => ({ task: "report", status: "pending" }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +589,7 @@ describe("hostile request bodies", () => {
       "POST /api/observers/dlq/retry-all",
       "POST /api/observers/validate",
       "POST /api/observers/{id}/backtest",
+      "POST /api/observers/{id}/schedule",
       "POST /api/observers/{id}/test",
     ]);
     expect(writeOperations.length).toBeGreaterThan(bodyOperations.length);

@@ -117,6 +117,7 @@ export const SURFACE: Record<string, string[]> = {
     "MAX_BODY_BYTES",
     "MAX_PAGE_SIZE",
     "createObserversApi",
+    "gaugeSource",
     "openApiDocument",
   ],
   "./postgres": [
@@ -146,7 +147,7 @@ export const SURFACE: Record<string, string[]> = {
 };
 
 /** The packages importing each entry loads (test/support/loaded-packages.ts). */
-const CORE_PACKAGES = ["lossless-json", "re2js", "valibot"];
+const CORE_PACKAGES = ["croner", "lossless-json", "re2js", "valibot"];
 const HTTP_PACKAGES = [
   "@hono/zod-openapi",
   "@valibot/to-json-schema",

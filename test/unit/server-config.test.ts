@@ -40,6 +40,7 @@ describe("parseServerConfig", () => {
       shutdownTimeoutMs: 10_000,
       liveMaxBufferedBytes: 4_194_304,
       liveKeyCheckMs: 5_000,
+      metricsPublic: false,
       trustedProxies: null,
       retention: { changeLogDays: 7, logDays: 30, dlqDays: 30 },
       actionPolicy: DEFAULT_ACTION_POLICY,
@@ -53,6 +54,15 @@ describe("parseServerConfig", () => {
         backtestConcurrencyPerKey: 2,
       },
       apiPool: { size: 4, statementTimeoutMs: 15_000 },
+      transport: "postgres",
+      role: "all",
+      nats: {
+        stream: "fraiseql_events",
+        subjectPrefix: "fraiseql.mutation",
+        consumer: "fraiseql_observer_worker",
+        ackWaitMs: 30_000,
+        bridgeLeaseMs: 10_000,
+      },
     });
   });
 
@@ -129,6 +139,13 @@ describe("parseServerConfig", () => {
       OBSERVERS_BACKTEST_CONCURRENCY_PER_KEY: "1",
       OBSERVERS_API_POOL_SIZE: "2",
       OBSERVERS_API_STATEMENT_TIMEOUT_MS: "5000",
+      OBSERVERS_TRANSPORT: "nats",
+      OBSERVERS_ROLE: "bridge",
+      OBSERVERS_NATS_STREAM: "events",
+      OBSERVERS_NATS_SUBJECT_PREFIX: "app.changes",
+      OBSERVERS_NATS_CONSUMER: "observers",
+      OBSERVERS_NATS_ACK_WAIT_MS: "5000",
+      OBSERVERS_NATS_BRIDGE_LEASE_MS: "3000",
     });
     expect(config).toMatchObject({
       databaseUrl: "postgres://u:p@db:5432/app",
@@ -153,6 +170,15 @@ describe("parseServerConfig", () => {
         backtestConcurrencyPerKey: 1,
       },
       apiPool: { size: 2, statementTimeoutMs: 5000 },
+      transport: "nats",
+      role: "bridge",
+      nats: {
+        stream: "events",
+        subjectPrefix: "app.changes",
+        consumer: "observers",
+        ackWaitMs: 5000,
+        bridgeLeaseMs: 3000,
+      },
     });
   });
 

@@ -17,8 +17,11 @@ import type { ClientAddress } from "../../../src/api/auth.ts";
 import type { LiveUpgrade } from "../../../src/api/routes/live.ts";
 import { parseServerConfig } from "../../../src/config/server-config.ts";
 import { ConfigError } from "../../../src/errors.ts";
+import { createJobDoorbell } from "../../../src/jobs/doorbell.ts";
 import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
+import { natsSource } from "../../../src/metrics/nats.ts";
+import { gaugeSource } from "../../../src/metrics/scrape.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
 import type { SqlExecutor } from "../../../src/ports/sql.ts";
@@ -29,6 +32,7 @@ import { applyMigrations } from "../../../src/store/migrate.ts";
 import { loadMigrations, type PostgresJsSql } from "../../drivers/postgres/index.ts";
 import { openHostDatabase, openServerDatabase, type ServerDatabase } from "./database.ts";
 import { createGatedClient } from "./gated-client.ts";
+import { bridgeName, createNatsMode } from "./nats-mode.ts";
 import {
   bootstrapTokenNotice,
   earlierTokenNotice,
@@ -67,7 +71,7 @@ export interface ObserversOptions {
   /** Apply migrations in `start()` (default `OBSERVERS_MIGRATE`, on). */
   migrate?: boolean;
   /**
-   * Also serve `/openapi.json`, `/docs` and `/console` at the root, as the ready servers do
+   * Also serve `/openapi.json`, `/docs`, `/console` and `/metrics` at the root, as the ready servers do
    * (default false).
    */
   rootDocs?: boolean;
@@ -124,6 +128,8 @@ export interface HostLive {
   revoke(keyId: string): void;
   /** Closes every socket (1001) and stops publishing. */
   close(): void;
+  /** Live subscribers (open sockets) now, for the metrics. */
+  readonly size?: number;
 }
 
 /** The host runtime's part: its environment, its WebSockets, how it knows the peer. */
@@ -160,6 +166,9 @@ export function createServerObservers(options: ObserversOptions, host: Observers
   const sql = createGatedClient();
   const apiSql = createGatedClient();
 
+  // Builtin jobs enqueued here (job actions, API retries) wake this runner in process and ring
+  // other processes outside the enqueueing transaction (src/jobs/doorbell.ts).
+  const doorbell = createJobDoorbell({ sql, logger });
   const jobs = createJobRunner({
     sql,
     clock: systemClock,
@@ -167,8 +176,12 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     owner: `${config.listenerId}-jobs-${crypto.randomUUID()}`,
     leaseMs: config.leaseMs,
     pollIntervalMs: config.pollIntervalMs,
+    doorbell,
   });
-  const services = createServerServices(config, env, sql, logger, () => jobs.tasks());
+  const services = createServerServices(config, env, sql, logger, {
+    localTasks: () => jobs.tasks(),
+    doorbell,
+  });
   // Live notifications: one feed tails the tables for every subscriber of this process; the
   // runtime wakes it when it commits, other processes' work shows at its next poll.
   const feed = createLiveFeed({
@@ -184,12 +197,17 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     maxBufferedBytes: config.liveMaxBufferedBytes,
     keyCheckMs: config.liveKeyCheckMs,
   });
+  // NATS mode (OBSERVERS_TRANSPORT=nats): a bridge and/or a worker instead of the runtime's own
+  // reading of the change log; its health reads the bridge's cursor.
+  const nats = config.transport === "nats" ? createNatsMode(config, sql, logger) : null;
+  const cursorName = nats ? bridgeName(config.nats.stream) : config.listenerId;
   const runtime = createObserverRuntime({
     onCommitted: () => feed.wake(),
     sql,
     environment: services.environment,
     registry,
-    listenerId: config.listenerId,
+    listenerId: cursorName,
+    ...(nats ? { transport: nats.transport } : {}),
     pollIntervalMs: config.pollIntervalMs,
     batchSize: config.batchSize,
     concurrency: config.concurrency,
@@ -213,6 +231,19 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     live: live.upgrade,
     onKeyRevoked: (key) => live.revoke(key.id),
     rootDocs: options.rootDocs ?? false,
+    metrics: {
+      public: config.metricsPublic,
+      // In NATS mode the change log's reader is the bridge: its cursor is the backlog.
+      listenerId: cursorName,
+      sources: [
+        gaugeSource(
+          "fraiseql_observer_live_subscribers",
+          "WebSocket subscribers of the live feed open on this process.",
+          () => live.size ?? null,
+        ),
+        ...(nats ? [natsSource(nats.transport)] : []),
+      ],
+    },
   });
 
   // What start() opened, closed in reverse order by stop() (or by a failed start).
@@ -285,6 +316,13 @@ export function createServerObservers(options: ObserversOptions, host: Observers
 
       await feed.start();
       cleanups.push(() => feed.stop());
+      if (nats) {
+        // Closed after the runtime has stopped (cleanups run in reverse): acks are sent first.
+        cleanups.push(() => nats.close());
+        await nats.open();
+      }
+      // After the runtime and the jobs have stopped: their last rings go out before closing.
+      cleanups.push(() => doorbell.idle());
       await runtime.start();
       cleanups.push(() => runtime.stop());
       await jobs.start();

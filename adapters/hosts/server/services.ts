@@ -1,6 +1,6 @@
 import type { ActionEnvironment } from "../../../src/actions/types.ts";
 import type { ServerConfig } from "../../../src/config/server-config.ts";
-import { createSqlJobQueues } from "../../../src/jobs/sql-queues.ts";
+import { createSqlJobQueues, type SqlJobQueuesOptions } from "../../../src/jobs/sql-queues.ts";
 import { cachingResolver } from "../../../src/net/resolver-cache.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
@@ -20,15 +20,15 @@ export interface ServerServices {
  * guard), the process environment (for `*_env` secrets), the SQL client for `database` actions,
  * Redis for `cache` (REDIS_URL) and SMTP for `email` (SMTP_URL). Both connect lazily, so an
  * unreachable one fails its actions (retried), not the startup. The `builtin` and
- * `graphile-worker` job queues are in the same database (`localTasks`: the tasks this process's
- * runner has registered, known at once).
+ * `graphile-worker` job queues are in the same database (`jobs`: the tasks this process's runner
+ * has registered, known at once, and the doorbell it shares with the builtin queue).
  */
 export function createServerServices(
   config: ServerConfig,
   env: Readonly<Record<string, string | undefined>>,
   sql: SqlClient,
   logger: Logger,
-  localTasks?: () => Iterable<string>,
+  jobs: SqlJobQueuesOptions = {},
 ): ServerServices {
   const cache = config.redisUrl ? createRedisCacheStore({ url: config.redisUrl }) : undefined;
   const email = config.smtpUrl ? createSmtpTransport({ url: config.smtpUrl }) : undefined;
@@ -43,7 +43,7 @@ export function createServerServices(
     // proxy or firewall does it (OBSERVERS_RESOLVE_TARGETS=false). Answers are kept 5 s.
     ...(config.resolveTargets ? { resolveHost: cachingResolver(resolveHost, systemClock) } : {}),
     sql,
-    jobs: createSqlJobQueues(sql, localTasks ? { localTasks } : {}),
+    jobs: createSqlJobQueues(sql, jobs),
     ...(cache ? { cache } : {}),
     ...(email ? { email } : {}),
   };

@@ -151,6 +151,8 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
     ...(options.registry ? { registry: options.registry } : {}),
     // `/openapi.json` and `/docs` at the root: the project's own Worker only (mounted: off).
     rootDocs: options.rootDocs === true,
+    // Counters are this isolate's (partial); the database's gauges are exact (docs/metrics.md).
+    metrics: { public: config.server.metricsPublic, listenerId: config.server.listenerId },
     ...(bindings.LIVE_HUB
       ? { live: hubUpgrade(bindings.LIVE_HUB), onKeyRevoked: hubRevoke(bindings.LIVE_HUB) }
       : {}),

@@ -114,6 +114,13 @@ export function workersConfig(env: object): WorkersConfig {
       message: "set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
     });
   }
+  if (vars.OBSERVERS_TRANSPORT?.trim().toLowerCase() === "nats") {
+    issues.push({
+      path: "OBSERVERS_TRANSPORT",
+      message:
+        "nats is not available on Cloudflare Workers (no long-lived TCP connections): the Worker keeps the postgres transport; run NATS bridges and workers on Bun or Deno",
+    });
+  }
   if (issues.length > 0 || server === null) throw new ConfigError(issues);
   if (!vars.OBSERVERS_BATCH_SIZE?.trim()) {
     server = { ...server, batchSize: WORKERS_DEFAULT_BATCH_SIZE };

@@ -8,6 +8,7 @@
  */
 import { createUpstashCacheStore } from "../../../src/actions/cache-upstash.ts";
 import type { ActionEnvironment } from "../../../src/actions/types.ts";
+import type { JobDoorbell } from "../../../src/jobs/doorbell.ts";
 import { createSqlJobQueues } from "../../../src/jobs/sql-queues.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
@@ -43,6 +44,11 @@ export function workersEnvironment(options: {
   sql?: SqlClient;
   /** The Worker's env, where `cloudflare-queues` jobs find their queue binding by name. */
   queues?: Readonly<Record<string, unknown>>;
+  /**
+   * Rung after each builtin enqueue (src/jobs/doorbell.ts), for the Bun or Deno processes that run
+   * the jobs; the tick waits for it before closing its connections. Default one over `sql`.
+   */
+  doorbell?: JobDoorbell;
 }): ActionEnvironment {
   const { config } = options;
   return {
@@ -56,7 +62,9 @@ export function workersEnvironment(options: {
     // Job queues: builtin and graphile-worker in the database (builtin jobs are run by Bun or
     // Deno processes with registered handlers), Cloudflare Queues by binding.
     jobs: {
-      ...(options.sql ? createSqlJobQueues(options.sql) : {}),
+      ...(options.sql
+        ? createSqlJobQueues(options.sql, options.doorbell ? { doorbell: options.doorbell } : {})
+        : {}),
       ...(options.queues ? { "cloudflare-queues": cloudflareQueues(options.queues) } : {}),
     },
     ...(config.upstash

@@ -4,8 +4,10 @@
  *
  * 1. Checks the schema (schema.ts): a database without this bundle's migrations is left alone.
  * 2. Starts `createObserverRuntime` (polling only: Hyperdrive has no LISTEN, and the client has
- *    no `listen`), which reads the change log gap-free, matches into durable deliveries, claims
- *    due ones with the row-lock claim every runtime uses, runs them and records the outcomes.
+ *    no `listen`), which fires the scheduled observers' due ticks (docs/time.md: one per tick
+ *    however many run, the latest after a gap), reads the change log gap-free, matches into
+ *    durable deliveries, claims due ones with the row-lock claim every runtime uses, runs them
+ *    and records the outcomes.
  * 3. Every 100 ms looks at the backlog (`health().lag`): it stops once nothing is pending or due
  *    (idle), when the budget (`OBSERVERS_TICK_BUDGET_MS`, 20 s) is spent, or when the actions'
  *    outbound requests reach `OBSERVERS_TICK_MAX_SUBREQUESTS`.
@@ -20,6 +22,7 @@
  * again (at-least-once, same webhook-id), exactly as after a crashed server.
  */
 import type { ActionRegistry } from "../../../src/actions/types.ts";
+import { createJobDoorbell, type JobDoorbell } from "../../../src/jobs/doorbell.ts";
 import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient } from "../../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../../src/runtime/runtime.ts";
@@ -89,10 +92,18 @@ const TICK_SHUTDOWN_MAX_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** When the next delivery comes due (its retry time, or a lease running out), or null. */
+/**
+ * When the next delivery comes due (its retry time, its delay, or a lease running out), or the
+ * next tick of a scheduled observer (docs/time.md), whichever is first; null when neither.
+ */
 async function nextDue(sql: SqlClient): Promise<number | null> {
   const rows = await sql.query<{ at: string | null }>(
-    "SELECT floor(extract(epoch FROM min(next_attempt_at)) * 1000)::text AS at FROM core.tb_observer_delivery",
+    `SELECT floor(extract(epoch FROM least(
+       (SELECT min(next_attempt_at) FROM core.tb_observer_delivery),
+       (SELECT min(s.next_run_at) FROM core.tb_observer_schedule s
+          JOIN core.tb_observer o ON o.pk_observer = s.fk_observer
+          WHERE o.schedule IS NOT NULL AND o.deleted_at IS NULL AND o.enabled)
+     )) * 1000)::text AS at`,
   );
   const at = rows[0]?.at;
   return at === null || at === undefined ? null : Number(at);
@@ -107,6 +118,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     ? options.connect()
     : hyperdriveClient(bindings.HYPERDRIVE, { max: TICK_DATABASE_CONNECTIONS });
   const emptyLag = { pending_changes: 0, due_deliveries: 0, oldest_pending_ms: 0 };
+  let doorbell: JobDoorbell | null = null;
   try {
     const schema = await (options.checkSchema ?? checkSchema)(sql);
     if (!schema.current) {
@@ -127,6 +139,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       };
     }
     const outbound = countingFetch();
+    doorbell = createJobDoorbell({ sql, logger });
     const runtime = createObserverRuntime({
       sql,
       environment: workersEnvironment({
@@ -135,6 +148,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
         logger,
         fetch: outbound.fetch,
         sql,
+        doorbell,
         ...(bindings.QUEUES ? { queues: bindings.QUEUES } : {}),
       }),
       ...(options.registry ? { registry: options.registry } : {}),
@@ -217,6 +231,8 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     });
     return result;
   } finally {
+    // The builtin jobs' last ring reaches the processes that run them before the connections close.
+    await doorbell?.idle();
     await sql.close().catch(() => {});
   }
 }

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { ConfigError } from "../../errors.ts";
+import { jobsCancelled } from "../../jobs/metrics.ts";
 import { cancelJob, cancelJobs, getJob, listJobs, retryJob } from "../../store/jobs.ts";
 import { tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
@@ -116,15 +117,21 @@ export function jobRoutes(deps: ApiDependencies) {
         ...(filter.status === undefined ? {} : { status: filter.status }),
         ...(filter.observer_id === undefined ? {} : { observerId: filter.observer_id }),
       });
+      jobsCancelled(cancelled);
       return c.json({ cancelled }, 200);
     })
     .openapi(get, async (c) =>
       c.json(await getJob(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
     )
-    .openapi(cancel, async (c) =>
-      c.json(await cancelJob(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
-    )
-    .openapi(retry, async (c) =>
-      c.json(await retryJob(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
-    );
+    .openapi(cancel, async (c) => {
+      const job = await cancelJob(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      jobsCancelled(1);
+      return c.json(job, 200);
+    })
+    .openapi(retry, async (c) => {
+      const job = await retryJob(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      // Pending again, due now: the runners hear it as they hear an enqueue (src/jobs/doorbell.ts).
+      deps.environment?.jobs?.builtin?.ring?.();
+      return c.json(job, 200);
+    });
 }

@@ -1,7 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { defaultActionRegistry } from "../../actions/registry.ts";
+import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
 import { NotFoundError } from "../../errors.ts";
+import type { JsonValue } from "../../json.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
   createObserver,
@@ -12,6 +14,7 @@ import {
   setObserverEnabled,
   updateObserver,
 } from "../../store/observers.ts";
+import { scheduleOneOff } from "../../store/schedules.ts";
 import { callerScope, tenantOf } from "../auth.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import { checkJobActions } from "../job-checks.ts";
@@ -27,6 +30,7 @@ import {
   QueryBoolean,
 } from "../schemas/common.ts";
 import { type ObserverBodies, ObserverSchema, observerBodies } from "../schemas/observers.ts";
+import { OneOffBodySchema, OneOffEventSchema } from "../schemas/schedule.ts";
 import { ObserverSavedSchema } from "../schemas/warnings.ts";
 
 const tags = ["Observers"];
@@ -44,7 +48,7 @@ const list = createRoute({
       event_type: z
         .string()
         .optional()
-        .openapi({ description: "INSERT, UPDATE, DELETE or CUSTOM" }),
+        .openapi({ description: "INSERT, UPDATE, DELETE, CUSTOM or SCHEDULE" }),
       enabled: QueryBoolean,
       include_deleted: QueryBoolean.openapi({ description: "Include soft-deleted observers" }),
     }),
@@ -116,6 +120,20 @@ function toggle(enabled: boolean) {
     responses: { 200: jsonResponse(ObserverSchema, "The observer"), ...problems({ write: true }) },
   });
 }
+
+const scheduleOne = createRoute({
+  method: "post",
+  path: "/{id}/schedule",
+  tags,
+  summary: "Schedule a one-off event",
+  description:
+    "Runs the observer's actions once at `run_at` with `payload` (Hasura's one-off scheduled triggers): the actions see a SCHEDULE event whose `after` is `{scheduled_at, payload}` (docs/time.md). Each action's `delay_ms` applies on top. The deliveries wait in the table until then, like any other; a tenant-bound key schedules only its tenant's observers.",
+  request: { params: ObserverIdParam, body: jsonBody(OneOffBodySchema) },
+  responses: {
+    201: jsonResponse(OneOffEventSchema, "The scheduled event"),
+    ...problems({ write: true }),
+  },
+});
 
 /** Observer CRUD under `/api/observers`. Every write wakes the runtime so it reloads promptly. */
 export function observerRoutes(deps: ApiDependencies) {
@@ -198,5 +216,19 @@ export function observerRoutes(deps: ApiDependencies) {
       const observer = await setObserverEnabled(sql, id, false, callerScope(c.var.principal));
       runtime.wake();
       return c.json(observer, 200);
+    })
+    .openapi(scheduleOne, async (c) => {
+      const { id } = c.req.valid("param");
+      const body = c.req.valid("json");
+      const runAt = new Date(parseInstant(body.run_at) ?? Number.NaN).toISOString();
+      const event = await scheduleOneOff(
+        sql,
+        id,
+        { runAt, payload: (body.payload ?? null) as JsonValue },
+        callerScope(c.var.principal),
+      );
+      if (!event) throw new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+      runtime.wake();
+      return c.json(event, 201);
     });
 }

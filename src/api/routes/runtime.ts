@@ -19,6 +19,43 @@ const HealthSchema = z
       due_deliveries: z.number().int(),
       oldest_pending_ms: z.number().int(),
     }),
+    transport: z
+      .object({
+        transport: z.enum(["postgres", "nats"]),
+        role: z.enum(["all", "bridge", "worker"]),
+        healthy: z.boolean(),
+        reason: z.string().nullable(),
+        connection: z.enum(["connected", "reconnecting", "disconnected", "closed"]).optional(),
+        stream: z
+          .object({
+            name: z.string(),
+            messages: z.number().int(),
+            first_sequence: z.number().int(),
+            last_sequence: z.number().int(),
+          })
+          .optional(),
+        consumer: z
+          .object({
+            name: z.string(),
+            num_pending: z.number().int(),
+            num_ack_pending: z.number().int(),
+            num_redelivered: z.number().int(),
+          })
+          .optional(),
+        bridge: z
+          .object({
+            leader: z.boolean(),
+            published: z.number().int(),
+            cursor: z.string().nullable(),
+          })
+          .optional(),
+        dead_letters: z.number().int().optional().openapi({
+          description:
+            "NATS mode: undecodable messages kept with their raw payload (core.tb_nats_dead_letter)",
+        }),
+      })
+      .optional()
+      .openapi({ description: "NATS mode only: the broker, the stream's and the consumer's lag" }),
   })
   .openapi("RuntimeHealth");
 
@@ -63,7 +100,9 @@ export function healthRoutes(runtime: ObserverRuntime, logger: Logger) {
   return router().openapi(health, async (c) => {
     try {
       const state = await runtime.health();
-      return state.running ? c.json(state, 200) : c.json(state, 503);
+      // NATS mode: a broker that cannot be reached is a 503 with the reason (state.transport).
+      const healthy = state.running && state.transport?.healthy !== false;
+      return healthy ? c.json(state, 200) : c.json(state, 503);
     } catch (error) {
       logger.log("warn", "health check failed", {
         error: error instanceof Error ? error.message : String(error),

@@ -1,5 +1,6 @@
 import { toJsonSchema } from "@valibot/to-json-schema";
-import type * as v from "valibot";
+import * as v from "valibot";
+import { actionTimingEntries } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
 
 /*
@@ -53,6 +54,22 @@ export function componentSchema(
   return rest;
 }
 
+/** The timing fields every action takes (src/actions/timing.ts), as JSON Schema properties. */
+function timingProperties(): Record<string, unknown> {
+  const schema = toJsonSchema(v.object(actionTimingEntries), {
+    errorMode: "ignore",
+    target: "draft-2020-12",
+  }) as JsonSchema;
+  return (schema.properties ?? {}) as Record<string, unknown>;
+}
+
+/** An action's component with the timing fields beside its own. */
+function withTimingFields(schema: JsonSchema): JsonSchema {
+  const properties = schema.properties as Record<string, unknown> | undefined;
+  if (!properties) return schema;
+  return { ...schema, properties: { ...properties, ...timingProperties() } };
+}
+
 /**
  * One OpenAPI component per action of `registry` (built-ins and a host's own), generated from the
  * action's own valibot schema, and `ActionConfig`: one of them, by `type`.
@@ -73,7 +90,7 @@ export function actionComponentSchemas(registry: ActionRegistry): Record<string,
     for (const [key, def] of Object.entries(defs)) {
       components[names.get(key) as string] = relocate(def, names) as JsonSchema;
     }
-    components[base] = relocate(schema, names) as JsonSchema;
+    components[base] = withTimingFields(relocate(schema, names) as JsonSchema);
   }
   components.ActionConfig = {
     type: "object",

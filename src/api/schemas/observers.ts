@@ -3,10 +3,10 @@ import * as v from "valibot";
 import { actionConfigSchemaFor } from "../../actions/config.ts";
 import { defaultActionRegistry } from "../../actions/registry.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
-import { EVENT_TYPES } from "../../events/types.ts";
 import { BACKOFF_STRATEGIES, retryConfigSchema } from "../../executor/retry-policy.ts";
 import { isJsonObject } from "../../json.ts";
 import {
+  OBSERVER_EVENT_TYPES,
   type ObserverInput,
   type ObserverPatch,
   observerDefinitionSchemaFor,
@@ -109,8 +109,14 @@ export const ObserverSchema = z
     name: z.string(),
     description: z.string().nullable(),
     entity_type: z.string().nullable(),
-    event_type: z.enum(EVENT_TYPES as [string, ...string[]]).nullable(),
+    event_type: z.enum(OBSERVER_EVENT_TYPES as unknown as [string, ...string[]]).nullable(),
     condition_expression: z.string().nullable(),
+    schedule: z.string().nullable().openapi({
+      description: "For event_type SCHEDULE: its cron schedule (docs/time.md)",
+    }),
+    timezone: z.string().nullable().openapi({
+      description: "For event_type SCHEDULE: the IANA time zone of the schedule; null for UTC",
+    }),
     actions: z.array(ActionViewSchema),
     retry_config: z.object({
       max_attempts: z.number().int(),

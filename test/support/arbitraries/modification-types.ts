@@ -29,7 +29,14 @@ export const CANONICAL: Record<string, EventType> = {
   CUSTOM: "CUSTOM",
   READ: "CUSTOM",
   NOOP: "CUSTOM",
+  SCHEDULE: "SCHEDULE",
 };
 
 /** The Debezium `op` of each event type. */
-export const OP_BY_TYPE = { INSERT: "c", UPDATE: "u", DELETE: "d", CUSTOM: "r" } as const;
+export const OP_BY_TYPE = {
+  INSERT: "c",
+  UPDATE: "u",
+  DELETE: "d",
+  CUSTOM: "r",
+  SCHEDULE: "r",
+} as const;
