@@ -162,7 +162,7 @@ export async function setExternalId(
 
 /**
  * One claim of a job: its pk and the claim's lease, `<owner>/<uuid>`, new at every claim statement
- * (the jobs one statement claims share it). Renewals, outcomes and releases match both, so a job
+ * (the jobs one statement claims share it; drawn by `claimJobs`). Renewals, outcomes and releases match both, so a job
  * cancelled and retried (claimed again, maybe by the same process, maybe into the same buffer) is
  * never mistaken for the earlier claim whose handler is still winding down.
  */
@@ -198,7 +198,8 @@ export interface ClaimedJob extends JobClaim {
 /**
  * Claims up to `limit` due pending jobs of `task` for `owner` under a lease of `leaseMs` (jobs of a
  * lost process come back as pending through `recoverLostJobs`). SKIP LOCKED: runners never wait
- * for each other.
+ * for each other. The claim's lease, `<owner>/<uuid>`, is drawn here, so the statement is the
+ * same as with one lease per process (nothing more to compute or return per row).
  */
 export async function claimJobs(
   sql: SqlExecutor,
@@ -207,9 +208,9 @@ export async function claimJobs(
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedJob[]> {
+  const lease = `${owner}/${crypto.randomUUID()}`;
   const rows = await sql.query<{
     pk: string;
-    lease: string;
     id: string;
     task: string;
     payload: string;
@@ -220,29 +221,26 @@ export async function claimJobs(
     delivery_id: string | null;
     tenant: string | null;
   }>(
-    `WITH claim AS MATERIALIZED (SELECT $3 || '/' || gen_random_uuid()::text AS lease),
-     picked AS (
+    `WITH picked AS (
        SELECT pk_job FROM core.tb_job
        WHERE queue = 'builtin' AND task = $1 AND status = 'pending' AND run_at <= now()
        ORDER BY run_at, pk_job
        LIMIT $2
        FOR UPDATE SKIP LOCKED)
-     UPDATE core.tb_job j SET status = 'running', attempts = j.attempts + 1,
-       lease_owner = claim.lease,
+     UPDATE core.tb_job j SET status = 'running', attempts = j.attempts + 1, lease_owner = $3,
        lease_expires_at = now() + $4::int * interval '1 millisecond',
        started_at = now(), updated_at = now()
-     FROM picked, claim WHERE j.pk_job = picked.pk_job
-     RETURNING j.pk_job::text AS pk, j.lease_owner AS lease, j.id::text AS id, j.task,
-       j.payload::text AS payload,
+     FROM picked WHERE j.pk_job = picked.pk_job
+     RETURNING j.pk_job::text AS pk, j.id::text AS id, j.task, j.payload::text AS payload,
        j.attempts, j.max_attempts,
        (SELECT o.id::text FROM core.tb_observer o WHERE o.pk_observer = j.fk_observer) AS observer_id,
        j.event_id::text AS event_id, j.delivery_id::text AS delivery_id,
        j.fk_customer_org::text AS tenant`,
-    [task, limit, owner, leaseMs],
+    [task, limit, lease, leaseMs],
   );
   return rows.map((row) => ({
     pk: row.pk,
-    lease: row.lease,
+    lease,
     id: row.id,
     task: row.task,
     payload: parseJson(row.payload),
