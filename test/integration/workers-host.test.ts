@@ -159,11 +159,17 @@ describe("a host Worker with the observers added", () => {
       expect(request.headers["x-host-action"]).toBe("notify");
       expect(JSON.parse(request.text)).toMatchObject({ observer: "host-notify" });
     }
-    const rows = await db.sql<{ status: string; action_type: string }[]>`
+    // The success is recorded just after the receiver answers: wait for its log row.
+    const outcomes = () => db.sql<{ status: string; action_type: string }[]>`
       SELECT l.status, l.action_type FROM core.tb_observer_log l
       JOIN core.tb_observer o ON o.pk_observer = l.fk_observer
       WHERE o.name = 'host-notify' AND l.status IN ('success', 'failed')
       ORDER BY l.pk_observer_log`;
+    let rows = await outcomes();
+    while (rows.length < 2 && Date.now() < deadline) {
+      await sleep(100);
+      rows = await outcomes();
+    }
     expect(rows).toEqual([
       { status: "failed", action_type: "notify" },
       { status: "success", action_type: "notify" },
