@@ -94,17 +94,26 @@ const INSERT_COLUMNS =
 const INSERT_VALUES = `$1, $2::text::jsonb, $3, $4::int,
   (SELECT pk_observer FROM core.tb_observer WHERE id = $5::uuid), $6::text::bigint, $7::uuid, $8::uuid`;
 
+/** The job a delivery enqueued: its own, or one whose job_key replacement overwrote it. */
+const JOB_OF_DELIVERY = `SELECT id FROM core.tb_job WHERE delivery_id = $1::uuid
+  UNION ALL
+  SELECT id FROM core.tb_job
+  WHERE replaced_delivery_ids <> '{}' AND replaced_delivery_ids @> ARRAY[$1::uuid]
+  LIMIT 1`;
+
 /**
  * Enqueues a builtin job, once per delivery: a second call for the same delivery (a retry after a
  * lost reply) finds the first job. With a job key, a pending job of the same tenant and key is
- * replaced (task, payload, max_attempts, run_at now, attempts 0), as graphile-worker does.
+ * replaced (task, payload, max_attempts, run_at now, attempts 0), as graphile-worker does; the
+ * delivery it replaces is kept in `replaced_delivery_ids`, so a retry of that delivery finds the
+ * job too and never puts its older payload back.
  */
 export async function enqueueBuiltinJob(
   sql: SqlExecutor,
   job: JobRequest,
 ): Promise<{ id: string }> {
   const rows = await sql.query<{ id: string }>(
-    `WITH existing AS (SELECT id FROM core.tb_job WHERE delivery_id = $8::uuid),
+    `WITH existing AS (${JOB_OF_DELIVERY.replaceAll("$1", "$8")}),
      inserted AS (
        INSERT INTO core.tb_job (${INSERT_COLUMNS})
        SELECT 'builtin', ${INSERT_VALUES}
@@ -113,13 +122,25 @@ export async function enqueueBuiltinJob(
          WHERE job_key IS NOT NULL AND status = 'pending'
        DO UPDATE SET task = EXCLUDED.task, payload = EXCLUDED.payload,
          max_attempts = EXCLUDED.max_attempts, fk_observer = EXCLUDED.fk_observer,
-         event_id = EXCLUDED.event_id, delivery_id = EXCLUDED.delivery_id, attempts = 0,
-         run_at = now(), last_error = NULL, updated_at = now()
+         event_id = EXCLUDED.event_id, delivery_id = EXCLUDED.delivery_id,
+         replaced_delivery_ids = CASE WHEN tb_job.delivery_id IS NULL
+           THEN tb_job.replaced_delivery_ids
+           ELSE tb_job.replaced_delivery_ids || tb_job.delivery_id END,
+         attempts = 0, run_at = now(), last_error = NULL, updated_at = now()
+       -- The same delivery twice at once (its first run's lease lost): the row is already its.
+       WHERE tb_job.delivery_id IS DISTINCT FROM EXCLUDED.delivery_id
+         AND NOT tb_job.replaced_delivery_ids @> ARRAY[EXCLUDED.delivery_id]
        RETURNING id)
      SELECT id::text AS id FROM existing UNION ALL SELECT id::text FROM inserted`,
     jobParams(job),
   );
-  const row = rows[0];
+  const row =
+    rows[0] ??
+    (
+      await sql.query<{ id: string }>(`SELECT id::text AS id FROM (${JOB_OF_DELIVERY}) AS j`, [
+        job.deliveryId,
+      ])
+    )[0];
   if (!row) throw new Error("enqueue returned no job");
   return row;
 }
