@@ -5,8 +5,10 @@
  * putting its older payload back; and once that job has run, the retry adds no job either.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEnqueueBatcher } from "../../src/jobs/enqueue-batcher.ts";
 import type { JsonValue } from "../../src/json.ts";
 import type { JobRequest } from "../../src/ports/jobs.ts";
+import type { SqlExecutor } from "../../src/ports/sql.ts";
 import { enqueueBuiltinJob } from "../../src/store/jobs.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
@@ -94,5 +96,69 @@ describe("job_key replacement", () => {
     const jobs = await jobsOfKey("order-3");
     expect(jobs).toHaveLength(1);
     expect(jobs[0]?.payload).toEqual({ version: 2 });
+  });
+});
+
+describe("batched enqueue", () => {
+  /** The batcher over the test database, counting its statements and commits rung. */
+  function batcher() {
+    const counts = { statements: 0, rings: 0 };
+    const sql: SqlExecutor = {
+      query: (text, params) => {
+        counts.statements++;
+        return db.client.query(text, params);
+      },
+    };
+    const enqueue = createEnqueueBatcher(sql, () => {
+      counts.rings++;
+    });
+    return { enqueue, counts };
+  }
+
+  it("concurrent enqueues share statements; a key's jobs keep their order; ids per delivery", async () => {
+    const { enqueue, counts } = batcher();
+    const plain = Array.from({ length: 20 }, (_, n) => request("unused", { n }));
+    for (const job of plain) job.jobKey = null;
+    const keyed = [1, 2, 3].map((version) => request("batch-key", { version }));
+    const results = await Promise.all([...plain, ...keyed].map((job) => enqueue(job)));
+    const plainIds = results.slice(0, 20).map((r) => r.id);
+    expect(new Set(plainIds).size).toBe(20);
+    const keyedIds = results.slice(20).map((r) => r.id);
+    expect(new Set(keyedIds).size).toBe(1);
+    // One statement for the first job, then the rest in as few as their keys allow.
+    expect(counts.statements).toBeLessThan(10);
+    expect(counts.rings).toBe(counts.statements);
+    const jobs = await jobsOfKey("batch-key");
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0]).toMatchObject({ payload: { version: 3 }, delivery_id: keyed[2]?.deliveryId });
+    // Every delivery again, at once (all outcomes lost): the same ids, nothing added or changed.
+    const again = await Promise.all([...plain, ...keyed].map((job) => enqueue(job)));
+    expect(again.map((r) => r.id)).toEqual(results.map((r) => r.id));
+    const [count] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM core.tb_job WHERE delivery_id = ANY (${[
+        ...plain,
+        ...keyed,
+      ].map((job) => job.deliveryId)}::uuid[]) OR job_key = 'batch-key'`;
+    expect(count?.n).toBe(21);
+    expect((await jobsOfKey("batch-key"))[0]?.payload).toEqual({ version: 3 });
+  });
+
+  it("a row the database refuses fails only its own enqueue", async () => {
+    const { enqueue } = batcher();
+    const good = [1, 2, 3].map((n) => ({ ...request("unused", { n }), jobKey: null }));
+    const bad = { ...request("unused", { bad: true }), jobKey: null, tenant: "not-a-number" };
+    const first = enqueue({ ...request("unused", {}), jobKey: null });
+    const settled = await Promise.allSettled([bad, ...good].map((job) => enqueue(job)));
+    await first;
+    expect(settled.map((s) => s.status)).toEqual([
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    const [row] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM core.tb_job
+      WHERE delivery_id = ANY (${good.map((job) => job.deliveryId)}::uuid[])`;
+    expect(row?.n).toBe(3);
   });
 });
