@@ -53,13 +53,23 @@ export function createEnqueueBatcher(
     return batch;
   }
 
+  /** A wake-up hint: its failure must not stop the batches (polling stays the truth). */
+  function ring(): void {
+    try {
+      onCommitted();
+    } catch {
+      // Nothing to do: the runners' next poll finds the jobs.
+    }
+  }
+
   async function one(waiting: Waiting): Promise<void> {
     try {
       waiting.resolve(await enqueueBuiltinJob(sql, waiting.job));
-      onCommitted();
     } catch (error) {
       waiting.reject(error);
+      return;
     }
+    ring();
   }
 
   async function run(batch: Waiting[]): Promise<void> {
@@ -74,12 +84,12 @@ export function createEnqueueBatcher(
       for (const waiting of batch) await one(waiting);
       return;
     }
-    onCommitted();
     for (const waiting of batch) {
       const id = ids.get(waiting.job.deliveryId);
       if (id === undefined) waiting.reject(new Error("enqueue returned no job"));
       else waiting.resolve({ id });
     }
+    ring();
   }
 
   async function flush(): Promise<void> {
