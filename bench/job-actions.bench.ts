@@ -4,7 +4,8 @@
  * default settings). BENCH_JOB_ACTIONS rows (default 2 000; `--quick`: 500) are inserted in one
  * statement after `start()`, timed from the insert until every job has succeeded; repeated
  * BENCH_JOB_ACTIONS_ROUNDS times (default 3; `--quick`: 1), each on a fresh observers instance
- * over the same database (truncated between rounds). Every job must run exactly once. It uses only
+ * over the same database (truncated between rounds). `OBSERVERS_*` variables in the environment
+ * are passed to `createObservers` (a tuned run, labelled so); none: the defaults. Every job must run exactly once. It uses only
  * what every release since jobs has (the factory, the tables), so the same file measures an older
  * tree too (the before/after in bench/README.md).
  *
@@ -31,6 +32,21 @@ const URL_ACTIONS = (() => {
   return url.toString();
 })();
 
+/** `OBSERVERS_*` settings from the environment, for tuned runs (none: the defaults). */
+const TUNED: Record<string, string> = Object.fromEntries(
+  Object.entries(process.env).filter(
+    (entry): entry is [string, string] =>
+      entry[0].startsWith("OBSERVERS_") && entry[1] !== undefined,
+  ),
+);
+
+const SETTINGS =
+  Object.keys(TUNED).length === 0
+    ? "createObservers defaults"
+    : `tuned: ${Object.entries(TUNED)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(" ")}`;
+
 interface Figure {
   round: number;
   jobs: number;
@@ -42,7 +58,7 @@ async function once(sql: postgres.Sql, n: number): Promise<Figure> {
   await sql`TRUNCATE core.tb_job, bench_job_orders`;
   const observers = createObservers({
     databaseUrl: URL_ACTIONS,
-    env: { OBSERVERS_ADMIN_TOKEN: ADMIN, OBSERVERS_MIGRATE: "off" },
+    env: { ...TUNED, OBSERVERS_ADMIN_TOKEN: ADMIN, OBSERVERS_MIGRATE: "off" },
     logger: silentLogger,
     print: () => {},
   });
@@ -83,7 +99,7 @@ async function main(): Promise<void> {
     WHERE tgrelid = 'core.tb_job'::regclass AND NOT tgisinternal`;
   const host = machine();
   console.log(
-    `job actions end to end${quick ? " (--quick)" : ""}: ${integer.format(JOBS)} rows in one insert, createObservers defaults, no-op handler; triggers on core.tb_job: ${trigger?.n}`,
+    `job actions end to end${quick ? " (--quick)" : ""}: ${integer.format(JOBS)} rows in one insert, ${SETTINGS}, no-op handler; triggers on core.tb_job: ${trigger?.n}`,
   );
   console.log(describeMachine(host));
   const figures: Figure[] = [];
@@ -104,6 +120,7 @@ async function main(): Promise<void> {
   writeResults(quick ? "job-actions-quick" : "job-actions", {
     machine: host,
     jobs: JOBS,
+    settings: TUNED,
     triggers_on_tb_job: trigger?.n,
     method:
       "rows inserted in one statement into a tracked table whose observer has a builtin job action; createObservers defaults; no-op handler; timed from the insert until every job succeeded",

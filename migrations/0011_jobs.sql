@@ -29,12 +29,18 @@ CREATE TABLE core.tb_job (
   event_id UUID,
   -- The delivery that enqueued it: a retry of that delivery finds this row instead of adding one.
   delivery_id UUID,
+  -- The deliveries whose enqueue a job_key replacement overwrote (earliest first): a retry of one
+  -- of them finds this row too, instead of putting its older payload back (docs/jobs.md).
+  replaced_delivery_ids UUID[] NOT NULL DEFAULT '{}',
   created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
   started_at TIMESTAMPTZ,
   finished_at TIMESTAMPTZ
 );
 CREATE UNIQUE INDEX tb_job_delivery_key ON core.tb_job (delivery_id) WHERE delivery_id IS NOT NULL;
+-- Partial: only replaced jobs are indexed, so an enqueue without replacement costs nothing here.
+CREATE INDEX tb_job_replaced_delivery_idx ON core.tb_job USING gin (replaced_delivery_ids)
+  WHERE replaced_delivery_ids <> '{}';
 CREATE UNIQUE INDEX tb_job_pending_key ON core.tb_job ((COALESCE(fk_customer_org, -1)), job_key)
   WHERE job_key IS NOT NULL AND status = 'pending';
 CREATE INDEX tb_job_due_idx ON core.tb_job (task, run_at, pk_job)

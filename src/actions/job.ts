@@ -134,9 +134,13 @@ async function run(request: ActionRequest<JobConfig>) {
 export const jobAction: ActionDefinition<JobConfig> = {
   type: "job",
   schema: jobConfigSchema,
+  // Builtin enqueues go to the observers' own database, batched across concurrent actions
+  // (src/jobs/enqueue-batcher.ts): no per-destination cap, only the global and per-tenant ones.
   destination: (config) =>
-    config.queue === "cloudflare-queues"
-      ? `job:${config.queue}:${config.binding}`
-      : `job:${config.queue}`,
+    config.queue === "builtin"
+      ? null
+      : config.queue === "cloudflare-queues"
+        ? `job:${config.queue}:${config.binding}`
+        : `job:${config.queue}`,
   run,
 };

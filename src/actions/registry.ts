@@ -27,7 +27,7 @@ export type CustomActionDefinition<Config = unknown> = Omit<
   ActionDefinition<Config>,
   "destination"
 > & {
-  destination?(config: Config, environment: ActionEnvironment): string;
+  destination?(config: Config, environment: ActionEnvironment): string | null;
 };
 
 /** The concurrency key of a custom type that names none: one limit for the whole type. */

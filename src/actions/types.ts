@@ -148,9 +148,11 @@ export interface ActionDefinition<Config = unknown> {
   schema: v.GenericSchema<unknown, Config>;
   /**
    * Concurrency key: actions with the same destination share a per-destination limit, so one slow
-   * host cannot starve the others. Typically `type:origin`.
+   * host cannot starve the others. Typically `type:origin`. Null: no per-destination limit, only
+   * the global and per-tenant ones (work that goes to the observers' own database in batches,
+   * such as builtin jobs).
    */
-  destination(config: Config, environment: ActionEnvironment): string;
+  destination(config: Config, environment: ActionEnvironment): string | null;
   /**
    * For actions with a `base_url`: the provider's own API, where values taken from the environment
    * may always go (any other origin must be in `OBSERVERS_ALLOWED_BASE_URLS`).

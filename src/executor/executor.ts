@@ -247,7 +247,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       env: recordingEnv(environment.env, reads),
       ...(traceparent === null ? {} : { fetch: tracedFetch(environment.fetch, traceparent) }),
     };
-    let destination: string;
+    let destination: string | null;
     try {
       destination = definition.destination(config, attemptEnvironment);
     } catch (error) {

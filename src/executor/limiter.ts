@@ -167,9 +167,10 @@ export type Release = () => void;
 export interface KeyedLimiter {
   /**
    * Resolves with a `Release` once both slots are held, or null if `signal` aborts first.
-   * `group` (a tenant) holds at most its share of the global slots; null is not capped.
+   * `group` (a tenant) holds at most its share of the global slots; null is not capped. A null
+   * key takes no per-key slot (the global and group limits only).
    */
-  acquire(key: string, signal?: AbortSignal, group?: string | null): Promise<Release | null>;
+  acquire(key: string | null, signal?: AbortSignal, group?: string | null): Promise<Release | null>;
   /** Slots held (at most the global limit). */
   readonly active: number;
   /** Acquisitions still waiting for a slot. */
@@ -204,6 +205,20 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
 
   return {
     async acquire(destination, signal, group = null) {
+      if (destination === null) {
+        waiting++;
+        try {
+          if (!(await global.acquire(group, signal))) return null;
+        } finally {
+          waiting--;
+        }
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          global.release(group);
+        };
+      }
       const key = group === null ? destination : `${group}\u0000${destination}`;
       let local = byKey.get(key);
       if (!local) {

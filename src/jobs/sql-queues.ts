@@ -8,8 +8,9 @@ import { stringifyJson } from "../json.ts";
 import type { JobQueue, JobQueues } from "../ports/jobs.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
-import { enqueueBuiltinJob, liveTasks, recordHandOff, setExternalId } from "../store/jobs.ts";
+import { liveTasks, recordHandOff, setExternalId } from "../store/jobs.ts";
 import { createJobDoorbell, type JobDoorbell } from "./doorbell.ts";
+import { createEnqueueBatcher } from "./enqueue-batcher.ts";
 
 /** Options of `createSqlJobQueues`. */
 export interface SqlJobQueuesOptions {
@@ -23,17 +24,15 @@ export interface SqlJobQueuesOptions {
 }
 
 /**
- * `builtin`: one row per job in core.tb_job, once per delivery. The enqueue is one autocommit
- * statement without a NOTIFY; the doorbell rings once it has committed.
+ * `builtin`: one row per job in core.tb_job, once per delivery. Enqueues are autocommit
+ * statements without a NOTIFY, batched across concurrent actions (enqueue-batcher.ts); the
+ * doorbell rings once each has committed.
  */
 export function builtinJobQueue(sql: SqlClient, options: SqlJobQueuesOptions = {}): JobQueue {
   const doorbell = options.doorbell ?? createJobDoorbell({ sql });
+  const enqueue = createEnqueueBatcher(sql, () => doorbell.ring());
   return {
-    async enqueue(job) {
-      const enqueued = await enqueueBuiltinJob(sql, job);
-      doorbell.ring();
-      return enqueued;
-    },
+    enqueue: (job) => enqueue(job),
     ring: () => doorbell.ring(),
     async check({ task }) {
       // The server knows its tasks when some process (this one, or a live one) registered any:

@@ -47,7 +47,8 @@ function setup(run: Run, options: Partial<ExecutorOptions> = {}) {
   const definition: ActionDefinition<TestConfig> = {
     type: "log",
     schema: testSchema,
-    destination: (config) => `test:${config.destination}`,
+    // "own": no per-destination limit (as builtin jobs), only the global one.
+    destination: (config) => (config.destination === "own" ? null : `test:${config.destination}`),
     run: (request) => {
       requests.push(request);
       return run(request);
@@ -407,6 +408,23 @@ describe("createExecutor: concurrency", () => {
     expect([executor.active, executor.queued]).toEqual([1, 1]);
     hang.resolve({ message: "late" });
     expect((await Promise.all([a1, a2])).map((o) => o.status)).toEqual(["success", "success"]);
+    expect([executor.active, executor.queued]).toEqual([0, 0]);
+  });
+
+  it("a null destination takes no per-destination slot, only global ones", async () => {
+    const gate = deferred<ActionResult>();
+    const { executor } = setup(() => gate.promise, { concurrency: 3, perDestination: 1 });
+    const own = [1, 2, 3, 4].map(() => executor.execute(delivery({ destination: "own" })));
+    await flush();
+    // Three run at once despite perDestination 1; the fourth waits for a global slot.
+    expect([executor.active, executor.queued]).toEqual([3, 1]);
+    gate.resolve({ message: "done" });
+    expect((await Promise.all(own)).map((o) => o.status)).toEqual([
+      "success",
+      "success",
+      "success",
+      "success",
+    ]);
     expect([executor.active, executor.queued]).toEqual([0, 0]);
   });
 
