@@ -256,6 +256,29 @@ describe("NATS mode, roles", () => {
   }, 45_000);
 });
 
+describe("NATS mode, observers changing while a worker runs", () => {
+  it("fires a scheduled observer created after the worker started, with no change to consume", async () => {
+    const s = await scenario("late");
+    try {
+      await s.start("all");
+      // Written after the start, as `POST /api/observers` does: the revision moves and the
+      // observers' NOTIFY is sent, but no change reaches the stream.
+      await s.db
+        .sql`INSERT INTO core.tb_observer (name, event_type, schedule, actions, retry_config)
+        VALUES ('late-tick', 'SCHEDULE', '* * * * * *',
+          ${JSON.stringify([{ type: "webhook", url: `${receiver.url}/late/tick` }])}::text::jsonb,
+          '{"max_attempts": 1}'::jsonb)`;
+      await eventually(
+        () => (s.requests("/late/tick").length > 0 ? true : undefined),
+        "a tick of the observer created after the start",
+        10_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+});
+
 describe("NATS mode, metrics and dead letters", () => {
   it("sends the change's traceparent, and shows undecodable messages in health, metrics and an admin list", async () => {
     const s = await scenario("observe");
