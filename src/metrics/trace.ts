@@ -2,9 +2,9 @@
  * W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` an attempt sends
  * when its change has a trace id. The change log's `trace_id` is text written by the producer;
  * it is used when it is a W3C trace id: 32 hex digits (upper case is lowered), a UUID (its 32
- * hex digits, the same 128 bits), or a whole valid `traceparent` (its trace id). Anything else, and the
- * all-zero id W3C forbids, sends no header: a made-up id would join no trace. Each attempt is a
- * new span (8 random bytes), sampled (`01`).
+ * hex digits, the same 128 bits), or a whole valid `traceparent` (its trace id). Anything else,
+ * and the all-zero id W3C forbids, sends no header: a made-up id would join no trace. Each
+ * attempt is a new span (8 random bytes), sampled (`01`).
  */
 
 const HEX32 = /^[0-9a-f]{32}$/;
