@@ -175,10 +175,17 @@ export async function connectNatsTransport(
     const missingSubject = !(config.subjects ?? []).includes(subjects);
     const shortWindow = (config.duplicate_window ?? 0) < nanos(duplicateWindowMs);
     if (missingSubject || shortWindow) {
-      await jsm.streams.update(options.stream, {
-        subjects: missingSubject ? [...(config.subjects ?? []), subjects] : config.subjects,
-        duplicate_window: shortWindow ? nanos(duplicateWindowMs) : config.duplicate_window,
-      });
+      await jsm.streams
+        .update(options.stream, {
+          subjects: missingSubject ? [...(config.subjects ?? []), subjects] : config.subjects,
+          duplicate_window: shortWindow ? nanos(duplicateWindowMs) : config.duplicate_window,
+        })
+        .catch((error: unknown) => {
+          const what = missingSubject
+            ? `add subjects ${subjects} to`
+            : "lengthen the duplicate window of";
+          throw new Error(`could not ${what} NATS stream ${options.stream}: ${reasonOf(error)}`);
+        });
       logger.log("info", "NATS stream updated", { stream: options.stream });
     }
   }
