@@ -9,7 +9,7 @@
  * gauges, the published counter and the undecodable-message count are scraped, the latter also
  * shown by health and listed (raw payload in base64) to admin keys bound to no tenant.
  */
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bridgeName, createNatsMode } from "../../adapters/hosts/server/nats-mode.ts";
@@ -277,6 +277,35 @@ describe("NATS mode, observers changing while a worker runs", () => {
       await s.close();
     }
   }, 30_000);
+});
+
+describe("NATS mode, the workers' consumer deleted", () => {
+  it("re-creates it and delivers what is published next", async () => {
+    const s = await scenario("gone");
+    try {
+      await insertObserver(s.db.sql, {
+        name: "gone",
+        event_type: "INSERT",
+        actions: [webhook(`${receiver.url}/gone/hook`)],
+      });
+      await s.start("all");
+      // `nats consumer rm`, or a stream recreated by an operator.
+      const nc = await connect({ servers: nats.url });
+      try {
+        await (await jetstreamManager(nc)).consumers.delete("rt_gone", "rt_workers_gone");
+      } finally {
+        await nc.close();
+      }
+      await s.db.sql`INSERT INTO orders (status) VALUES ('after')`;
+      await eventually(
+        () => (s.requests("/gone/hook").length > 0 ? true : undefined),
+        "the change published after the consumer was deleted",
+        20_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 40_000);
 });
 
 describe("NATS mode, metrics and dead letters", () => {

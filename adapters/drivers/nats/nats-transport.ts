@@ -259,8 +259,15 @@ export async function connectNatsTransport(
         let messages: ConsumerMessages | null = null;
         const abort = () => void messages?.stop();
         try {
+          // After a failure (the consumer deleted by an operator, the stream recreated): put it
+          // back, or the workers would wait forever on a consumer no one feeds.
+          if (failures > 0) await ensureConsumer();
           const c = await js.consumers.get(options.stream, options.consumer);
-          messages = await c.consume({ max_messages: maxMessages });
+          // End (and so re-create) when the consumer disappears, instead of waiting for it.
+          messages = await c.consume({
+            max_messages: maxMessages,
+            abort_on_missing_resource: true,
+          });
           signal.addEventListener("abort", abort, { once: true });
           // Stopped while connecting: the listener came too late to hear it.
           if (signal.aborted) abort();
