@@ -308,6 +308,34 @@ describe("NATS mode, the workers' consumer deleted", () => {
   }, 40_000);
 });
 
+describe("NATS mode, the stream deleted", () => {
+  it("re-creates the stream and the consumer, and delivers the changes that waited", async () => {
+    const s = await scenario("nostream");
+    try {
+      await insertObserver(s.db.sql, {
+        name: "nostream",
+        event_type: "INSERT",
+        actions: [webhook(`${receiver.url}/nostream/hook`)],
+      });
+      await s.start("all");
+      const nc = await connect({ servers: nats.url });
+      try {
+        await (await jetstreamManager(nc)).streams.delete("rt_nostream");
+      } finally {
+        await nc.close();
+      }
+      await s.db.sql`INSERT INTO orders (status) VALUES ('after')`;
+      await eventually(
+        () => (s.requests("/nostream/hook").length > 0 ? true : undefined),
+        "the change written after the stream was deleted",
+        20_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 40_000);
+});
+
 describe("NATS mode, metrics and dead letters", () => {
   it("sends the change's traceparent, and shows undecodable messages in health, metrics and an admin list", async () => {
     const s = await scenario("observe");

@@ -244,7 +244,10 @@ export async function connectNatsTransport(
             timeout: publishTimeoutMs,
           });
         }),
-      ).catch((error: unknown) => {
+      ).catch(async (error: unknown) => {
+        // The stream deleted (an operator, a reset): put it back for the bridge's next try, as
+        // at startup; the changes wait in the change log meanwhile.
+        await ensureStream().catch(() => undefined);
         throw new Error(`NATS did not acknowledge a publish: ${reasonOf(error)}`, {
           cause: error,
         });
