@@ -102,13 +102,22 @@ function flag(fallback: boolean, allowed: string) {
   );
 }
 
-/** A URL with one of `schemes`. Never echoes the value: URLs carry passwords. */
-function url(schemes: readonly string[]) {
+/**
+ * A URL with one of `schemes`. Never echoes the value: URLs carry passwords. `oneOnly`: the
+ * message for a comma-separated list (which NATS users write out of habit), checked first.
+ */
+function url(schemes: readonly string[], oneOnly?: string) {
   const allowed = `must be a URL starting with ${schemes.map((s) => `${s}//`).join(" or ")}`;
   return v.optional(
     v.pipe(
       v.string(),
-      v.check((value) => URL.canParse(value) && schemes.includes(new URL(value).protocol), allowed),
+      v.check(
+        (value) =>
+          (oneOnly === undefined || !value.includes(",")) &&
+          URL.canParse(value) &&
+          schemes.includes(new URL(value).protocol),
+        (issue) => (oneOnly !== undefined && String(issue.input).includes(",") ? oneOnly : allowed),
+      ),
     ),
   );
 }
@@ -190,7 +199,10 @@ const envSchema = v.object({
     "info",
   ),
   REDIS_URL: url(["redis:", "rediss:"]),
-  NATS_URL: url(["nats:", "tls:"]),
+  NATS_URL: url(
+    ["nats:", "tls:"],
+    "must be one server's URL, not a list: the client learns the cluster's other servers from the one it reaches",
+  ),
   SMTP_URL: url(["smtp:", "smtps:"]),
   OBSERVERS_LISTENER_ID: v.optional(
     v.pipe(

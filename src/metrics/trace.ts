@@ -2,14 +2,15 @@
  * W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` an attempt sends
  * when its change has a trace id. The change log's `trace_id` is text written by the producer;
  * it is used when it is a W3C trace id: 32 hex digits (upper case is lowered), a UUID (its 32
- * hex digits, the same 128 bits), or a whole `traceparent` (its trace id). Anything else, and the
- * all-zero id W3C forbids, sends no header: a made-up id would join no trace. Each attempt is a
- * new span (8 random bytes), sampled (`01`).
+ * hex digits, the same 128 bits), or a whole valid `traceparent` (its trace id). Anything else,
+ * and the all-zero id W3C forbids, sends no header: a made-up id would join no trace. Each
+ * attempt is a new span (8 random bytes), sampled (`01`).
  */
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const UUID = /^([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})$/;
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** Version, trace id, parent id, flags; a version after 00 may carry more fields after a `-`. */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/;
 const ZERO = "0".repeat(32);
 
 /** The W3C trace id (32 lower-case hex digits) of a change-log `trace_id`, or null. */
@@ -21,9 +22,22 @@ export function w3cTraceId(traceId: string | null | undefined): string | null {
   else {
     const uuid = UUID.exec(text);
     if (uuid) id = uuid.slice(1).join("");
-    else id = TRACEPARENT.exec(text)?.[1] ?? null;
+    else id = traceparentTraceId(text);
   }
   return id === null || id === ZERO ? null : id;
+}
+
+/**
+ * The trace id of a whole `traceparent`, or null where W3C says to ignore the header: version
+ * `ff`, an all-zero parent id, or version 00 with anything after its flags.
+ */
+function traceparentTraceId(text: string): string | null {
+  const match = TRACEPARENT.exec(text);
+  if (!match) return null;
+  const [, version, id, parent, rest] = match;
+  if (version === "ff" || parent === "0".repeat(16)) return null;
+  if (version === "00" && rest !== undefined) return null;
+  return id ?? null;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));

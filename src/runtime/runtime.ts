@@ -7,6 +7,7 @@ import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
+import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
@@ -297,9 +298,23 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     (error) => countError(error, "ingest"),
   );
 
-  function wake(): void {
-    if (transport) claimDue();
-    else if (running && !stopped) void loop.run();
+  /**
+   * NATS mode: a worker reads the observer revision only with the messages it consumes, so with
+   * none coming it would never see an observer written since (a new `SCHEDULE` observer would
+   * never fire). Look on every poll and every observer write, not on capture's notifications.
+   */
+  const observersCheck = createCoalescedTask(
+    async () => {
+      if (running && !stopped) await observersAt(await readObserverRevision(sql), sql);
+    },
+    (error) => countError(error, "ingest"),
+  );
+
+  function wake(payload?: string): void {
+    if (transport) {
+      claimDue();
+      if (executes && payload !== "") void observersCheck.run();
+    } else if (running && !stopped) void loop.run();
   }
 
   /**
@@ -423,6 +438,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       await consuming;
       await wakeups?.stop();
       await loop.running;
+      await observersCheck.running;
       await schedules.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
       running = false;

@@ -20,7 +20,8 @@ export async function startWakeups(options: {
   clock: Clock;
   logger: Logger;
   pollIntervalMs: number;
-  wake: () => void;
+  /** `payload`: the notification's (`'observers'` after an observer write); none on a poll. */
+  wake: (payload?: string) => void;
   /** Default `NOTIFY_CHANNEL`. */
   channel?: string;
   /** Notifications with this payload wake nothing (the process's own, woken in process). */
@@ -32,7 +33,8 @@ export async function startWakeups(options: {
     try {
       listener = await sql.listen(options.channel ?? NOTIFY_CHANNEL, {
         onNotify: (payload) => {
-          if (options.ignorePayload === undefined || payload !== options.ignorePayload) wake();
+          if (options.ignorePayload === undefined || payload !== options.ignorePayload)
+            wake(payload);
         },
         onReconnect: () => {
           logger.log("info", "listening again after the connection dropped; catching up");

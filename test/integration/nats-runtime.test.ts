@@ -9,7 +9,7 @@
  * gauges, the published counter and the undecodable-message count are scraped, the latter also
  * shown by health and listed (raw payload in base64) to admin keys bound to no tenant.
  */
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bridgeName, createNatsMode } from "../../adapters/hosts/server/nats-mode.ts";
@@ -254,6 +254,86 @@ describe("NATS mode, roles", () => {
       await s.close();
     }
   }, 45_000);
+});
+
+describe("NATS mode, observers changing while a worker runs", () => {
+  it("fires a scheduled observer created after the worker started, with no change to consume", async () => {
+    const s = await scenario("late");
+    try {
+      await s.start("all");
+      // Written after the start, as `POST /api/observers` does: the revision moves and the
+      // observers' NOTIFY is sent, but no change reaches the stream.
+      await s.db
+        .sql`INSERT INTO core.tb_observer (name, event_type, schedule, actions, retry_config)
+        VALUES ('late-tick', 'SCHEDULE', '* * * * * *',
+          ${JSON.stringify([{ type: "webhook", url: `${receiver.url}/late/tick` }])}::text::jsonb,
+          '{"max_attempts": 1}'::jsonb)`;
+      await eventually(
+        () => (s.requests("/late/tick").length > 0 ? true : undefined),
+        "a tick of the observer created after the start",
+        10_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
+});
+
+describe("NATS mode, the workers' consumer deleted", () => {
+  it("re-creates it and delivers what is published next", async () => {
+    const s = await scenario("gone");
+    try {
+      await insertObserver(s.db.sql, {
+        name: "gone",
+        event_type: "INSERT",
+        actions: [webhook(`${receiver.url}/gone/hook`)],
+      });
+      await s.start("all");
+      // `nats consumer rm`, or a stream recreated by an operator.
+      const nc = await connect({ servers: nats.url });
+      try {
+        await (await jetstreamManager(nc)).consumers.delete("rt_gone", "rt_workers_gone");
+      } finally {
+        await nc.close();
+      }
+      await s.db.sql`INSERT INTO orders (status) VALUES ('after')`;
+      await eventually(
+        () => (s.requests("/gone/hook").length > 0 ? true : undefined),
+        "the change published after the consumer was deleted",
+        20_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 40_000);
+});
+
+describe("NATS mode, the stream deleted", () => {
+  it("re-creates the stream and the consumer, and delivers the changes that waited", async () => {
+    const s = await scenario("nostream");
+    try {
+      await insertObserver(s.db.sql, {
+        name: "nostream",
+        event_type: "INSERT",
+        actions: [webhook(`${receiver.url}/nostream/hook`)],
+      });
+      await s.start("all");
+      const nc = await connect({ servers: nats.url });
+      try {
+        await (await jetstreamManager(nc)).streams.delete("rt_nostream");
+      } finally {
+        await nc.close();
+      }
+      await s.db.sql`INSERT INTO orders (status) VALUES ('after')`;
+      await eventually(
+        () => (s.requests("/nostream/hook").length > 0 ? true : undefined),
+        "the change written after the stream was deleted",
+        20_000,
+      );
+    } finally {
+      await s.close();
+    }
+  }, 40_000);
 });
 
 describe("NATS mode, metrics and dead letters", () => {

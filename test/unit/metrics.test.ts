@@ -212,6 +212,8 @@ describe("traces", () => {
     expect(w3cTraceId(id.toUpperCase())).toBe(id);
     expect(w3cTraceId("4bf92f35-77b3-4da6-a3ce-929d0e0e4736")).toBe(id);
     expect(w3cTraceId(`00-${id}-00f067aa0ba902b7-01`)).toBe(id);
+    // A later version is read by its first four fields (W3C: "higher version" parsing).
+    expect(w3cTraceId(`01-${id}-00f067aa0ba902b7-01-more`)).toBe(id);
     for (const unusable of [
       null,
       undefined,
@@ -220,6 +222,10 @@ describe("traces", () => {
       "req-42",
       `${id}0`,
       "x".repeat(32),
+      // Traceparents W3C says to ignore: version ff, an all-zero parent id, version 00 with more.
+      `ff-${id}-00f067aa0ba902b7-01`,
+      `00-${id}-${"0".repeat(16)}-01`,
+      `00-${id}-00f067aa0ba902b7-01-extra`,
     ]) {
       expect(w3cTraceId(unusable)).toBeNull();
       expect(traceparentFor(unusable)).toBeNull();

@@ -245,6 +245,17 @@ describe("parseServerConfig", () => {
     expect(byName.DATABASE_URL).not.toContain("secret");
   });
 
+  it("says a NATS_URL list is not supported, rather than that it does not start with nats://", () => {
+    const issues = issuesOf({
+      OBSERVERS_TRANSPORT: "nats",
+      NATS_URL: "nats://u:secret@a:4222,nats://u:secret@b:4222",
+    });
+    expect(issues).toEqual([
+      { path: "NATS_URL", message: expect.stringContaining("one server's URL, not a list") },
+    ]);
+    expect(JSON.stringify(issues)).not.toContain("secret");
+  });
+
   it("refuses an admin token shorter than 16 characters without echoing it", () => {
     const [issue] = issuesOf({ OBSERVERS_ADMIN_TOKEN: "short-secret" });
     expect(issue?.path).toBe("OBSERVERS_ADMIN_TOKEN");

@@ -175,10 +175,17 @@ export async function connectNatsTransport(
     const missingSubject = !(config.subjects ?? []).includes(subjects);
     const shortWindow = (config.duplicate_window ?? 0) < nanos(duplicateWindowMs);
     if (missingSubject || shortWindow) {
-      await jsm.streams.update(options.stream, {
-        subjects: missingSubject ? [...(config.subjects ?? []), subjects] : config.subjects,
-        duplicate_window: shortWindow ? nanos(duplicateWindowMs) : config.duplicate_window,
-      });
+      await jsm.streams
+        .update(options.stream, {
+          subjects: missingSubject ? [...(config.subjects ?? []), subjects] : config.subjects,
+          duplicate_window: shortWindow ? nanos(duplicateWindowMs) : config.duplicate_window,
+        })
+        .catch((error: unknown) => {
+          const what = missingSubject
+            ? `add subjects ${subjects} to`
+            : "lengthen the duplicate window of";
+          throw new Error(`could not ${what} NATS stream ${options.stream}: ${reasonOf(error)}`);
+        });
       logger.log("info", "NATS stream updated", { stream: options.stream });
     }
   }
@@ -237,7 +244,10 @@ export async function connectNatsTransport(
             timeout: publishTimeoutMs,
           });
         }),
-      ).catch((error: unknown) => {
+      ).catch(async (error: unknown) => {
+        // The stream deleted (an operator, a reset): put it back for the bridge's next try, as
+        // at startup; the changes wait in the change log meanwhile.
+        await ensureStream().catch(() => undefined);
         throw new Error(`NATS did not acknowledge a publish: ${reasonOf(error)}`, {
           cause: error,
         });
@@ -252,8 +262,15 @@ export async function connectNatsTransport(
         let messages: ConsumerMessages | null = null;
         const abort = () => void messages?.stop();
         try {
+          // After a failure (the consumer deleted by an operator, the stream recreated): put it
+          // back, or the workers would wait forever on a consumer no one feeds.
+          if (failures > 0) await ensureConsumer();
           const c = await js.consumers.get(options.stream, options.consumer);
-          messages = await c.consume({ max_messages: maxMessages });
+          // End (and so re-create) when the consumer disappears, instead of waiting for it.
+          messages = await c.consume({
+            max_messages: maxMessages,
+            abort_on_missing_resource: true,
+          });
           signal.addEventListener("abort", abort, { once: true });
           // Stopped while connecting: the listener came too late to hear it.
           if (signal.aborted) abort();
