@@ -65,6 +65,18 @@ export function planDelivery(
           now,
         );
   }
+  if (claim.event_observer_disabled) {
+    // A scheduled event is its observer's alone: disabled by run time, it does not run.
+    return cannotRun(
+      claim,
+      actionType,
+      "discard",
+      "OBSERVER_DISABLED",
+      "the observer was disabled before this scheduled event ran: the action was not run",
+      now,
+      "skipped",
+    );
+  }
   const change = claim.change;
   if (change === null) {
     // Nothing to run the action on, now or ever: end it, logged, rather than retry or dead-letter

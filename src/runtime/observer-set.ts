@@ -24,12 +24,15 @@ export interface LoadedObserver extends MatchableObserver {
 export interface ObserverSet {
   revision: string;
   matcher: Matcher<LoadedObserver>;
+  /** Enabled SCHEDULE observers: they fire on their ticks, outside the matcher. */
+  scheduled: number;
 }
 
 /** An empty set: nothing matches until the first load. */
 export const EMPTY_OBSERVER_SET: ObserverSet = {
   revision: "",
   matcher: createMatcher<LoadedObserver>([]),
+  scheduled: 0,
 };
 
 /** Loads the enabled observers and indexes them. */
@@ -70,5 +73,9 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
       fk_customer_org: row.fk_customer_org,
     };
   });
-  return { revision, matcher: createMatcher(loaded) };
+  return {
+    revision,
+    matcher: createMatcher(loaded),
+    scheduled: observers.length - watching.length,
+  };
 }

@@ -450,7 +450,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
-        observer_count: observers.matcher.size,
+        // Every enabled observer it runs: those matching changes and the scheduled ones.
+        observer_count: observers.matcher.size + observers.scheduled,
         last_checkpoint: backlog.lastChangeLogId === null ? null : Number(backlog.lastChangeLogId),
         events_processed: eventsProcessed,
         errors,

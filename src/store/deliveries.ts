@@ -206,6 +206,11 @@ export interface ClaimedDelivery {
   /** Changes whenever the observer row does: parsed configuration can be cached under it. */
   observer_version: string;
   observer_deleted: boolean;
+  /**
+   * A scheduled event's delivery (a tick's or one-off event's) whose observer is disabled now:
+   * skipped, not run (docs/time.md). Absent or false otherwise.
+   */
+  event_observer_disabled?: boolean;
   /** The observer's own tenant (not the change's): what its actions may reference. */
   observer_tenant: string | null;
   /** `actions[action_index]` as JSON text; null when the observer no longer has that action. */
@@ -310,6 +315,7 @@ export async function claimDeliveries(
        o.id::text AS observer_id, o.name AS observer_name,
        (extract(epoch FROM o.updated_at) * 1000000)::bigint::text AS observer_version,
        o.deleted_at IS NOT NULL AS observer_deleted,
+       d.fk_observer_event IS NOT NULL AND NOT o.enabled AS event_observer_disabled,
        o.fk_customer_org::text AS observer_tenant,
        (o.actions -> d.action_index)::text AS action,
        o.retry_config::text AS retry_config, o.timeout_ms`,
@@ -348,6 +354,7 @@ export async function claimDeliveries(
     observer_name: row.observer_name,
     observer_version: row.observer_version,
     observer_deleted: row.observer_deleted,
+    event_observer_disabled: row.event_observer_disabled === true,
     observer_tenant: row.observer_tenant,
     action: row.action,
     retry_config: row.retry_config,

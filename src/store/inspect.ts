@@ -1,6 +1,7 @@
 /**
  * "Why did (or didn't) this observer fire?": a stored change read back as its event, and every
- * visible observer explained against it with what was logged. Backtests are in backtest.ts.
+ * visible observer explained against it with what was logged; a scheduled event (a tick or a
+ * one-off event, docs/time.md) with the one observer it belongs to. Backtests are in backtest.ts.
  */
 import type { ExplainResult } from "../dsl/explain.ts";
 import { NotFoundError } from "../errors.ts";
@@ -49,13 +50,19 @@ export interface EventOutcome {
   created_at: string;
 }
 
-/** One observer considered for a stored change: whether and why it fired, and what was logged. */
+/**
+ * Why an observer fired for a scheduled event: it is the observer's own, a tick of its schedule
+ * (`scheduled`) or an event posted to `POST /api/observers/{id}/schedule` (`one_off`).
+ */
+export type ScheduledReason = "scheduled" | "one_off";
+
+/** One observer considered for a stored event: whether and why it fired, and what was logged. */
 export interface ObserverConsidered {
   observer_id: string;
   name: string;
   enabled: boolean;
   fired: boolean;
-  reason: MatchReason;
+  reason: MatchReason | ScheduledReason;
   detail: string;
   condition?: ExplainResult;
   outcomes: EventOutcome[];
@@ -81,7 +88,8 @@ interface LogRow extends EventOutcome {
 }
 
 /**
- * Explains a stored change against every live observer the caller may see (a scoped caller: only
+ * Explains a stored change (or, for a scheduled event's id, that event: see
+ * `explainScheduledEvent`) against every live observer the caller may see (a scoped caller: only
  * its tenant's), disabled ones included, by priority then creation, with each one's log rows.
  */
 export async function explainStoredEvent(
@@ -89,7 +97,20 @@ export async function explainStoredEvent(
   eventId: string,
   scope: TenantScope,
 ): Promise<EventExplanation> {
-  const { row, event } = await readStoredEvent(sql, eventId, scope);
+  let stored: Awaited<ReturnType<typeof readStoredEvent>>;
+  try {
+    stored = await readStoredEvent(sql, eventId, scope);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    const scheduled = isUuid(eventId) ? await explainScheduledEvent(sql, eventId, scope) : null;
+    if (scheduled === null) {
+      throw new NotFoundError(
+        `no change or scheduled event with event id ${JSON.stringify(eventId)}`,
+      );
+    }
+    return scheduled;
+  }
+  const { row, event } = stored;
   const [observers, logs] = await Promise.all([
     sql.query<ObserverRow>(
       `SELECT pk_observer::text AS pk_observer, ${OBSERVER_COLUMNS} FROM core.tb_observer
@@ -97,31 +118,11 @@ export async function explainStoredEvent(
        ORDER BY priority, pk_observer`,
       [scope.tenant ?? null],
     ),
-    sql.query<LogRow>(
-      `SELECT fk_observer::text AS fk_observer, action_index, action_type, status, attempt_number,
-         error_code, error_message, ${isoColumn("created_at")}
-       FROM core.tb_observer_log WHERE event_id = $1::uuid
-       ORDER BY created_at, pk_observer_log`,
-      [event.id],
-    ),
+    outcomesByObserver(sql, event.id),
   ]);
-  const byObserver = new Map<string, EventOutcome[]>();
-  for (const { fk_observer, ...outcome } of logs) {
-    if (fk_observer === null) continue;
-    const list = byObserver.get(fk_observer);
-    if (list) list.push(outcome);
-    else byObserver.set(fk_observer, [outcome]);
-  }
+  const byObserver = logs;
   return {
-    event: {
-      event_id: event.id,
-      entity_type: event.entity_type,
-      entity_id: event.entity_id,
-      event_type: event.event_type,
-      fk_customer_org: bigintValue(row.fk_customer_org),
-      created_at: event.timestamp,
-      ...(event.transaction_id === null ? {} : { transaction_id: event.transaction_id }),
-    },
+    event: eventSummary(event, row.fk_customer_org),
     observers: observers.map((o) => ({
       observer_id: o.id,
       name: o.name,
@@ -129,5 +130,107 @@ export async function explainStoredEvent(
       ...explainMatch(o, event),
       outcomes: byObserver.get(o.pk_observer) ?? [],
     })),
+  };
+}
+
+/** The log rows of event `eventId`, by observer (its pk). */
+async function outcomesByObserver(
+  sql: SqlExecutor,
+  eventId: string,
+): Promise<Map<string, EventOutcome[]>> {
+  const logs = await sql.query<LogRow>(
+    `SELECT fk_observer::text AS fk_observer, action_index, action_type, status, attempt_number,
+       error_code, error_message, ${isoColumn("created_at")}
+     FROM core.tb_observer_log WHERE event_id = $1::uuid
+     ORDER BY created_at, pk_observer_log`,
+    [eventId],
+  );
+  const byObserver = new Map<string, EventOutcome[]>();
+  for (const { fk_observer, ...outcome } of logs) {
+    if (fk_observer === null) continue;
+    const list = byObserver.get(fk_observer);
+    if (list) list.push(outcome);
+    else byObserver.set(fk_observer, [outcome]);
+  }
+  return byObserver;
+}
+
+function eventSummary(event: ChangeEvent, tenant: string | null): EventExplanation["event"] {
+  return {
+    event_id: event.id,
+    entity_type: event.entity_type,
+    entity_id: event.entity_id,
+    event_type: event.event_type,
+    fk_customer_org: bigintValue(tenant),
+    created_at: event.timestamp,
+    ...(event.transaction_id === null ? {} : { transaction_id: event.transaction_id }),
+  };
+}
+
+type ScheduledEventRow = ChangeRow & {
+  kind: "schedule" | "one_off";
+  fk_observer: string;
+  created_by: string | null;
+  scheduled_at_iso: string;
+};
+
+/**
+ * A scheduled event (a tick's or one-off event's id, which its webhooks carry as `event_id`),
+ * read as its deliveries read it (event type SCHEDULE, entity type `Schedule`), with the one
+ * observer it belongs to and that observer's log rows. Tenant-scoped like changes; null when
+ * absent or another tenant's.
+ */
+async function explainScheduledEvent(
+  sql: SqlExecutor,
+  eventId: string,
+  scope: TenantScope,
+): Promise<EventExplanation | null> {
+  const rows = await sql.query<ScheduledEventRow>(
+    `SELECT NULL::text AS pk_entity_change_log, e.id::text AS id, 'Schedule'::text AS object_type,
+       'SCHEDULE'::text AS modification_type, NULL::text AS object_id,
+       jsonb_build_object('scheduled_at', e.scheduled_at, 'payload', e.payload)::text AS object_data,
+       NULL::text AS object_data_before, e.fk_customer_org::text AS fk_customer_org,
+       NULL::text AS tenant_id, NULL::text AS trace_id, NULL::text AS transaction_id,
+       e.scheduled_at AS created_at, e.kind, e.fk_observer::text AS fk_observer, e.created_by,
+       ${isoColumn("e.scheduled_at", "scheduled_at_iso")}
+     FROM core.tb_observer_event e
+     WHERE e.id = $1::uuid AND ${tenantCondition("e.fk_customer_org", 2)}`,
+    [eventId, scope.tenant ?? null],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const event = normalizeChangeEvent(row);
+  const [observers, byObserver] = await Promise.all([
+    sql.query<ObserverRow>(
+      `SELECT pk_observer::text AS pk_observer, ${OBSERVER_COLUMNS} FROM core.tb_observer
+       WHERE pk_observer = $1::bigint`,
+      [row.fk_observer],
+    ),
+    outcomesByObserver(sql, event.id),
+  ]);
+  return {
+    event: eventSummary(event, row.fk_customer_org),
+    observers: observers.map((o) => {
+      const reason: ScheduledReason = row.kind === "schedule" ? "scheduled" : "one_off";
+      const what =
+        reason === "scheduled"
+          ? `a tick of its schedule ${JSON.stringify(o.schedule)}${o.timezone ? ` (${o.timezone})` : ""} at ${row.scheduled_at_iso}`
+          : `a one-off event scheduled for ${row.scheduled_at_iso}${row.created_by ? ` by ${row.created_by}` : ""}`;
+      const now =
+        o.deleted_at !== null
+          ? "; the observer has been deleted since"
+          : o.enabled
+            ? ""
+            : "; the observer is disabled now: deliveries not yet run are skipped";
+      return {
+        observer_id: o.id,
+        name: o.name,
+        enabled: o.enabled,
+        fired: true,
+        reason,
+        detail: `the event is this observer's own: ${what}${now}`,
+        outcomes: byObserver.get(o.pk_observer) ?? [],
+      };
+    }),
   };
 }

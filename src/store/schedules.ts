@@ -4,6 +4,8 @@
  * rows of core.tb_observer_event whose deliveries (one per action) wait in
  * core.tb_observer_delivery until their instant, like any other.
  */
+
+import { ConflictError } from "../errors.ts";
 import type { JsonValue } from "../json.ts";
 import { latestTick, nextTick } from "../observers/schedule.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -170,7 +172,8 @@ export interface ScheduledEvent {
 /**
  * Schedules a one-off event of observer `observerId` (Hasura's one-off scheduled triggers): its
  * actions run at `runAt` with `payload` (as `after.payload` of a SCHEDULE event). Null when the
- * observer is absent, deleted or another tenant's.
+ * observer is absent, deleted or another tenant's; `ConflictError` when it is disabled (nothing
+ * is scheduled: a disabled observer runs nothing).
  */
 export async function scheduleOneOff(
   sql: SqlExecutor,
@@ -179,9 +182,11 @@ export async function scheduleOneOff(
   options: { tenant?: string | null; actor?: string | null } = {},
 ): Promise<ScheduledEvent | null> {
   if (!isUuid(observerId)) return null;
-  const rows = await sql.query<Omit<ScheduledEvent, "payload"> & { payload: string }>(
+  const rows = await sql.query<
+    Omit<ScheduledEvent, "payload"> & { payload: string; enabled: boolean }
+  >(
     `WITH o AS (
-       SELECT pk_observer, fk_customer_org FROM core.tb_observer
+       SELECT pk_observer, fk_customer_org, enabled FROM core.tb_observer
        WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 4)}
      ),
      ev AS (
@@ -189,19 +194,19 @@ export async function scheduleOneOff(
          fk_customer_org, created_by)
        SELECT o.pk_observer, 'one_off', $2::timestamptz, $3::text::jsonb, o.fk_customer_org,
          $5::text
-       FROM o
+       FROM o WHERE o.enabled
        RETURNING pk_observer_event, id, fk_observer, scheduled_at, fk_customer_org, payload,
          created_at
      ),
      created AS (
        ${INSERT_EVENT_DELIVERIES("ev")}
      )
-     SELECT ev.id::text AS id, $1::text AS observer_id,
+     SELECT o.enabled, ev.id::text AS id, $1::text AS observer_id,
        to_char(ev.scheduled_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS run_at,
        ev.payload::text AS payload,
        (SELECT count(*) FROM created)::int AS deliveries,
        to_char(ev.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS created_at
-     FROM ev`,
+     FROM o LEFT JOIN ev ON true`,
     [
       observerId,
       event.runAt,
@@ -212,5 +217,11 @@ export async function scheduleOneOff(
   );
   const row = rows[0];
   if (!row) return null;
-  return { ...row, payload: JSON.parse(row.payload) as JsonValue };
+  if (!row.enabled) {
+    throw new ConflictError(
+      `observer ${JSON.stringify(observerId)} is disabled: enable it before scheduling an event (a disabled observer runs nothing)`,
+    );
+  }
+  const { enabled: _enabled, ...scheduled } = row;
+  return { ...scheduled, payload: JSON.parse(row.payload) as JsonValue };
 }

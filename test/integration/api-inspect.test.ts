@@ -657,7 +657,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
       );
       expect(body).toMatchObject({
         code: "NOT_FOUND",
-        detail: `no change with event id ${JSON.stringify(id)}`,
+        detail: `no change or scheduled event with event id ${JSON.stringify(id)}`,
       });
     }
   });

@@ -58,10 +58,12 @@ const explain = createRoute({
   method: "get",
   path: "/events/{event_id}/explain",
   tags,
-  summary: "Explain a stored change",
+  summary: "Explain a stored change or scheduled event",
   description:
-    "Every observer the caller may see, whether it fired for this change and why (or why not), and what its deliveries did.",
-  request: { params: idParam("event_id", "The change's event id") },
+    "Every observer the caller may see, whether it fired for this change and why (or why not), and what its deliveries did. For a scheduled event's id (a tick of a SCHEDULE observer or a one-off event, which its webhooks carry as `event_id`): the event (`event_type` SCHEDULE, `entity_type` Schedule) and the one observer it belongs to, `fired` with reason `scheduled` or `one_off`, and its deliveries.",
+  request: {
+    params: idParam("event_id", "The change's or scheduled event's event id"),
+  },
   responses: {
     200: jsonResponse(EventExplanationSchema, "Every observer considered"),
     ...problems({ extra: [422] }),

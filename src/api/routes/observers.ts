@@ -127,11 +127,11 @@ const scheduleOne = createRoute({
   tags,
   summary: "Schedule a one-off event",
   description:
-    "Runs the observer's actions once at `run_at` with `payload` (Hasura's one-off scheduled triggers): the actions see a SCHEDULE event whose `after` is `{scheduled_at, payload}` (docs/time.md). Each action's `delay_ms` applies on top. The deliveries wait in the table until then, like any other; a tenant-bound key schedules only its tenant's observers.",
+    "Runs the observer's actions once at `run_at` with `payload` (Hasura's one-off scheduled triggers): the actions see a SCHEDULE event whose `after` is `{scheduled_at, payload}` (docs/time.md). Each action's `delay_ms` applies on top. The deliveries wait in the table until then, like any other; a tenant-bound key schedules only its tenant's observers. A disabled observer answers 409 `CONFLICT` (nothing is scheduled); an event whose observer is disabled by its instant is skipped (logged `skipped` with error code `OBSERVER_DISABLED`).",
   request: { params: ObserverIdParam, body: jsonBody(OneOffBodySchema) },
   responses: {
     201: jsonResponse(OneOffEventSchema, "The scheduled event"),
-    ...problems({ write: true }),
+    ...problems({ write: true, extra: [409] }),
   },
 });
 

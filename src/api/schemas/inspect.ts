@@ -9,6 +9,8 @@ const REASONS = [
   "entity_type",
   "condition_false",
   "condition_error",
+  "scheduled",
+  "one_off",
 ] as const;
 
 /** One sub-expression of a condition and what it came to (children nest the same shape). */
@@ -54,7 +56,10 @@ export const ConditionExplanationSchema = z
 
 const MatchFields = {
   fired: z.boolean(),
-  reason: z.enum(REASONS).openapi({ description: "The first criterion that decided" }),
+  reason: z.enum(REASONS).openapi({
+    description:
+      "The first criterion that decided; for a scheduled event (explain only), `scheduled` (a tick of the observer's schedule) or `one_off` (an event posted to its /schedule)",
+  }),
   detail: z.string(),
   condition: ConditionExplanationSchema.optional(),
 };
