@@ -6,9 +6,11 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
+import { NotFoundError } from "../../src/errors.ts";
 import { type Clock, systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import { explainStoredEvent } from "../../src/store/inspect.ts";
 import { fireDueSchedules } from "../../src/store/schedules.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { apiClient } from "../support/api-client.ts";
@@ -157,6 +159,47 @@ describe("fireDueSchedules", () => {
       fired: 0,
     });
   });
+
+  it("explains a tick's id: its own observer fired it, reason scheduled; not another tenant's", async () => {
+    const [row] = await db.sql`INSERT INTO core.tb_observer (name, event_type, schedule, actions,
+        fk_customer_org)
+      VALUES ('explained-tick', 'SCHEDULE', '0 * * * *', '[{"type": "log"}]'::jsonb, 7)
+      RETURNING pk_observer::text AS pk, id::text AS id`;
+    await fireDueSchedules(db.client, Date.UTC(2041, 0, 1, 10, 30));
+    await fireDueSchedules(db.client, Date.UTC(2041, 0, 1, 11, 5));
+    const [tick] = await db.sql<{ id: string }[]>`SELECT id::text AS id
+      FROM core.tb_observer_event WHERE fk_observer = ${row?.pk as string}`;
+    const explanation = await explainStoredEvent(db.client, tick?.id as string, { tenant: "7" });
+    expect(explanation).toEqual({
+      event: {
+        event_id: tick?.id,
+        entity_type: "Schedule",
+        entity_id: null,
+        event_type: "SCHEDULE",
+        fk_customer_org: 7,
+        created_at: new Date(Date.UTC(2041, 0, 1, 11)).toISOString(),
+      },
+      observers: [
+        {
+          observer_id: row?.id,
+          name: "explained-tick",
+          enabled: true,
+          fired: true,
+          reason: "scheduled",
+          detail:
+            'the event is this observer\'s own: a tick of its schedule "0 * * * *" at 2041-01-01T11:00:00.000Z',
+          outcomes: [],
+        },
+      ],
+    });
+    const error = await explainStoredEvent(db.client, tick?.id as string, { tenant: "8" }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(NotFoundError);
+    expect((error as Error).message).toBe(
+      `no change or scheduled event with event id ${JSON.stringify(tick?.id)}`,
+    );
+  });
 });
 
 describe("the API", () => {
@@ -284,6 +327,100 @@ describe("the API", () => {
     });
     expect(Number(request?.headers["webhook-timestamp"]) * 1000).toBe(Date.parse(runAt));
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(runAt));
+  });
+
+  it("explains a one-off event's id: its observer fired it (one_off), with its delivery", async () => {
+    const created = await call("POST", "/api/observers", {
+      name: "one-off-explained",
+      actions: [{ type: "webhook", url: `${receiver.url}/explained` }],
+    });
+    const { id } = (await created.json()) as { id: string };
+    const runAt = new Date().toISOString();
+    const scheduled = await call("POST", `/api/observers/${id}/schedule`, { run_at: runAt });
+    const event = (await scheduled.json()) as { id: string };
+    await receiver.waitFor(1);
+    const explanation = await eventually(async () => {
+      const response = await call("GET", `/api/observers/events/${event.id}/explain`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as {
+        event: Record<string, unknown>;
+        observers: { outcomes: unknown[] }[];
+      };
+      return body.observers[0]?.outcomes.length === 1 ? body : undefined;
+    }, "the explained delivery");
+    expect(explanation.event).toMatchObject({
+      event_id: event.id,
+      event_type: "SCHEDULE",
+      entity_type: "Schedule",
+      created_at: runAt,
+    });
+    expect(explanation.observers).toEqual([
+      {
+        observer_id: id,
+        name: "one-off-explained",
+        enabled: true,
+        fired: true,
+        reason: "one_off",
+        detail: `the event is this observer's own: a one-off event scheduled for ${runAt} by admin`,
+        outcomes: [expect.objectContaining({ action_index: 0, status: "success" })],
+      },
+    ]);
+  });
+
+  it("counts scheduled observers in health's observer_count", async () => {
+    for (const body of [
+      { name: "counted-change", actions: [{ type: "webhook", url: `${receiver.url}/counted` }] },
+      {
+        name: "counted-tick",
+        event_type: "SCHEDULE",
+        schedule: "0 3 * * *",
+        actions: [{ type: "webhook", url: `${receiver.url}/counted` }],
+      },
+    ]) {
+      expect((await call("POST", "/api/observers", body)).status).toBe(201);
+    }
+    await eventually(
+      async () => ((await runtime.health()).observer_count === 2 ? true : undefined),
+      "both observers counted",
+    );
+  });
+
+  it("refuses to schedule on a disabled observer, and skips an event whose observer was disabled since", async () => {
+    const created = await call("POST", "/api/observers", {
+      name: "one-off-disabled",
+      actions: [{ type: "webhook", url: `${receiver.url}/disabled` }],
+    });
+    const { id } = (await created.json()) as { id: string };
+    const runAt = new Date(Date.now() + 1_000).toISOString();
+    const scheduled = await call("POST", `/api/observers/${id}/schedule`, { run_at: runAt });
+    expect(scheduled.status).toBe(201);
+    const event = (await scheduled.json()) as { id: string };
+    expect((await call("POST", `/api/observers/${id}/disable`)).status).toBe(200);
+    const refused = await call("POST", `/api/observers/${id}/schedule`, {
+      run_at: new Date().toISOString(),
+    });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({
+      code: "CONFLICT",
+      detail: expect.stringContaining("is disabled"),
+    });
+    const logs = await eventually(async () => {
+      const page = (await (await call("GET", `/api/observers/${id}/logs`)).json()) as {
+        data: { event_id: string; status: string; error_code: string | null }[];
+      };
+      return page.data.length > 0 ? page.data : undefined;
+    }, "the skipped delivery's log row");
+    expect(logs).toEqual([
+      expect.objectContaining({
+        event_id: event.id,
+        status: "skipped",
+        error_code: "OBSERVER_DISABLED",
+      }),
+    ]);
+    expect(receiver.requests).toHaveLength(0);
+    const [row] = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_event e
+      JOIN core.tb_observer o ON o.pk_observer = e.fk_observer WHERE o.id = ${id}`;
+    expect(row?.n).toBe(1);
   });
 
   it("dead-letters, logs and replays a scheduled event's delivery like a change's", async () => {
