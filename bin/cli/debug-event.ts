@@ -1,4 +1,7 @@
-/** `debug-event <event_id>`: why each observer did or did not fire for a change, and its deliveries. */
+/**
+ * `debug-event <event_id>`: why each observer did or did not fire for a change, and its
+ * deliveries; for a scheduled event (a tick or a one-off event), the observer it belongs to.
+ */
 import type { ExplainStep } from "../../src/index.ts";
 import { type Command, type CommandContext, stringOption, UsageError } from "./command.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
@@ -85,9 +88,18 @@ debug-event --latest [--entity-type <name>] [--verbose]
       return EXIT.ok;
     }
     const { event } = explanation;
-    line(
-      `${colour.bold(`change ${event.event_id}`)}: ${event.event_type} ${event.entity_type}${event.entity_id === null ? "" : ` ${event.entity_id}`} at ${event.created_at}${event.fk_customer_org === null ? "" : ` (tenant ${event.fk_customer_org})`}`,
-    );
+    const tenant = event.fk_customer_org === null ? "" : ` (tenant ${event.fk_customer_org})`;
+    const kind = explanation.observers[0]?.reason;
+    if (kind === "scheduled" || kind === "one_off") {
+      // A scheduled event has no change: it is its observer's own, due at `created_at`.
+      line(
+        `${colour.bold(`${kind === "scheduled" ? "scheduled tick" : "one-off event"} ${event.event_id}`)}: SCHEDULE at ${event.created_at}${tenant}`,
+      );
+    } else {
+      line(
+        `${colour.bold(`change ${event.event_id}`)}: ${event.event_type} ${event.entity_type}${event.entity_id === null ? "" : ` ${event.entity_id}`} at ${event.created_at}${tenant}`,
+      );
+    }
     if (explanation.observers.length === 0) line("no observers to consider");
     for (const observer of explanation.observers) {
       const mark = observer.fired ? colour.green("fired  ") : colour.dim("skipped");

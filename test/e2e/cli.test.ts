@@ -359,6 +359,39 @@ describe("debug-event and the dead-letter queue", () => {
     expect(missing.stderr).toContain("HTTP 404 NOT_FOUND");
   });
 
+  it("debug-event explains a one-off event's id: its observer, why it fired, and the delivery", async () => {
+    const headers = {
+      authorization: `Bearer ${server.token}`,
+      "content-type": "application/json",
+    };
+    const created = await fetch(`${server.url}/api/observers`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({
+        name: "cli-one-off",
+        actions: [{ type: "webhook", url: `${receiver.url}/one-off` }],
+      }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const runAt = new Date().toISOString();
+    const scheduled = await fetch(`${server.url}/api/observers/${id}/schedule`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ run_at: runAt }),
+    });
+    expect(scheduled.status).toBe(201);
+    const event = (await scheduled.json()) as { id: string };
+    const explained = await eventually(async () => {
+      const result = await cli("debug-event", event.id);
+      return result.stdout.includes("attempt 1: success") ? result : undefined;
+    }, "the one-off event's outcome");
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toContain(`one-off event ${event.id}: SCHEDULE at ${runAt}`);
+    expect(explained.stdout).toMatch(/fired +cli-one-off/);
+    expect(explained.stdout).toContain("one_off: the event is this observer's own");
+  });
+
   it("dlq list, show, stats, retry, remove and retry-all on real dead letters", async () => {
     const failing = {
       observers: [
