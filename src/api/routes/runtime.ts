@@ -10,7 +10,9 @@ const tags = ["Runtime"];
 const HealthSchema = z
   .object({
     running: z.boolean(),
-    observer_count: z.number().int().openapi({ description: "Enabled observers loaded" }),
+    observer_count: z.number().int().openapi({
+      description: "Enabled observers loaded: those matching changes and the SCHEDULE ones",
+    }),
     last_checkpoint: z.number().int().nullable(),
     events_processed: z.number().int(),
     errors: z.number().int(),
