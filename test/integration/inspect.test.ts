@@ -172,7 +172,9 @@ describe("explainStoredEvent", () => {
     ] as const) {
       const error = await caught(explainStoredEvent(db.client, id, { tenant }));
       expect(error).toBeInstanceOf(NotFoundError);
-      expect((error as Error).message).toBe(`no change or scheduled event with event id ${JSON.stringify(id)}`);
+      expect((error as Error).message).toBe(
+        `no change or scheduled event with event id ${JSON.stringify(id)}`,
+      );
     }
     // Unscoped callers see every tenant's changes.
     const { event } = await readStoredEvent(db.client, otherTenantEvent, {});
