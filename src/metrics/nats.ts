@@ -41,10 +41,13 @@ export function natsSource(transport: RuntimeTransportOptions): ScrapeSource {
           }),
         ]);
       } catch {
-        natsScrapeErrors.inc();
+        health = null;
       } finally {
         clearTimeout(timer);
       }
+      // NATS unreachable, JetStream not answering, or not within the bound: the figures cannot
+      // be read, which is what an operator alerting on scrape errors wants counted.
+      if (health === null || !health.healthy) natsScrapeErrors.inc();
       const bridge = transport.bridge?.status();
       return [
         gauge(

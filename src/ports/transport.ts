@@ -32,6 +32,11 @@ export interface ChangePublisher {
    * images (`truncated: true`), and workers read it from the change log.
    */
   maxPayloadBytes?(): number | undefined;
+  /**
+   * False while the broker is unreachable (the client reconnecting): a bridge then gives its
+   * lease up so a bridge connected elsewhere publishes. Absent: taken as connected.
+   */
+  connected?(): boolean;
 }
 
 /** One consumed message. Exactly one of `ack`, `nak`, `term` ends it. */

@@ -4,7 +4,9 @@
  * its cursor only after the broker acknowledged every publish of the batch, compare-and-set from
  * where it read it (`writeIngest` with no deliveries). Several bridges may run: the one holding
  * the lease (`core.tb_nats_bridge_lease`, renewed every loop) publishes, the others wait and
- * take over once it expires. A bridge killed at any moment republishes at most the batch it had
+ * take over once it expires. A bridge that cannot publish (its broker unreachable, or publishes
+ * failing for longer than a lease) gives the lease up, so a bridge connected to a healthy broker
+ * takes over; it competes again once it can publish. A bridge killed at any moment republishes at most the batch it had
  * not recorded, under the same message ids, which the stream's duplicate window drops.
  */
 import { toObserversError } from "../errors.ts";
@@ -78,7 +80,28 @@ export function createBridge(options: BridgeOptions): Bridge {
 
   /** When this bridge last renewed its lease (its own clock): renewed again after a quarter of it. */
   let renewedAt = Number.NEGATIVE_INFINITY;
+  /** When publishing began failing (none: it works), and until when this bridge stands down. */
+  let failingSince: number | null = null;
+  let standDownUntil = Number.NEGATIVE_INFINITY;
+
+  /**
+   * Gives the lease up when this bridge cannot publish, so that a bridge connected to a healthy
+   * broker takes over (it competes again once it can publish).
+   */
+  async function giveUpLease(why: string): Promise<void> {
+    if (!leader) return;
+    leader = false;
+    renewedAt = Number.NEGATIVE_INFINITY;
+    logger.log("warn", `bridge gives its lease up: ${why}`, { bridge: owner });
+    await releaseBridgeLease(sql, options.name, owner).catch(() => undefined);
+  }
+
   async function holdLease(): Promise<boolean> {
+    if (publisher.connected?.() === false) {
+      await giveUpLease("the broker is unreachable");
+      return false;
+    }
+    if (clock.now() < standDownUntil) return false;
     // A leader that renewed recently still holds it: no round trip per batch.
     if (leader && clock.now() - renewedAt < leaseMs / 4) return true;
     const asked = clock.now();
@@ -163,10 +186,11 @@ export function createBridge(options: BridgeOptions): Bridge {
     running = drain()
       .then((heldBack) => {
         failures = 0;
+        failingSince = null;
         lastError = null;
         lookAgainIfHeldBack(heldBack);
       })
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
         failures++;
         const failure = toObserversError(error);
         lastError = failure.message;
@@ -174,6 +198,14 @@ export function createBridge(options: BridgeOptions): Bridge {
           code: failure.code,
           error: failure.message,
         });
+        const now = clock.now();
+        failingSince ??= now;
+        if (leader && now - failingSince >= leaseMs) {
+          // Failing for longer than a lease: stand down for one, so another bridge takes over.
+          failingSince = null;
+          standDownUntil = now + leaseMs;
+          await giveUpLease("publishing failed for longer than a lease");
+        }
         // Nothing moved: the same changes are read and published again after a backoff.
         const delay = Math.min(5_000, 100 * 2 ** Math.min(failures, 6));
         clock.clearTimeout(retryTimer);
@@ -190,6 +222,11 @@ export function createBridge(options: BridgeOptions): Bridge {
     renewTimer = clock.setTimeout(
       () => {
         if (stopped) return;
+        // A leader whose broker became unreachable gives its lease up now, even while a publish
+        // of its waits for the broker.
+        if (leader && publisher.connected?.() === false) {
+          void giveUpLease("the broker is unreachable");
+        }
         run();
         renewLoop();
       },

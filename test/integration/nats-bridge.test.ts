@@ -23,16 +23,20 @@ afterEach(async () => {
 });
 afterAll(() => db?.drop());
 
-/** A publisher keeping what it was given; `failing` makes it refuse. */
+/**
+ * A publisher keeping what it was given; `failing` makes it refuse, `connected: false` says its
+ * broker is unreachable (and refuses too).
+ */
 function memoryPublisher() {
   const published: OutgoingChange[] = [];
-  const state = { failing: false, attempts: 0 };
+  const state = { failing: false, connected: true, attempts: 0 };
   const publisher: ChangePublisher = {
     async publish(changes) {
       state.attempts++;
-      if (state.failing) throw new Error("broker unreachable");
+      if (state.failing || !state.connected) throw new Error("broker unreachable");
       published.push(...changes);
     },
+    connected: () => state.connected,
   };
   return { publisher, published, state };
 }
@@ -124,4 +128,45 @@ describe("the bridge", () => {
     await eventually(() => (other.published.length === 1 ? true : undefined), "the next change");
     expect([...ids(one.published), ...ids(two.published)]).toEqual(await changeIds());
   });
+
+  for (const cause of ["its broker unreachable", "its publishes failing"] as const) {
+    it(`gives the lease up to the other bridge with ${cause}, and competes again once it publishes`, async () => {
+      await db.sql`TRUNCATE core.tb_entity_change_log`;
+      const one = memoryPublisher();
+      const two = memoryPublisher();
+      const name = cause === "its broker unreachable" ? "nats:unreachable" : "nats:failing-long";
+      const first = bridge(name, one.publisher);
+      await first.start();
+      await eventually(() => (first.status().leader ? true : undefined), "the first leads");
+      const second = bridge(name, two.publisher);
+      await second.start();
+      await db.sql`INSERT INTO public.orders (status) VALUES ('before')`;
+      await eventually(() => (one.published.length === 1 ? true : undefined), "the first change");
+
+      if (cause === "its broker unreachable") one.state.connected = false;
+      else one.state.failing = true;
+      await db.sql`INSERT INTO public.orders (status) VALUES ('during')`;
+      await eventually(
+        () => (two.published.length === 1 ? true : undefined),
+        "the second bridge publishing",
+        10_000,
+      );
+      expect(first.status().leader).toBe(false);
+      expect(second.status().leader).toBe(true);
+
+      one.state.connected = true;
+      one.state.failing = false;
+      await second.stop();
+      await db.sql`INSERT INTO public.orders (status) VALUES ('after')`;
+      await eventually(
+        () => (one.published.length === 2 ? true : undefined),
+        "the first bridge again",
+        10_000,
+      );
+      expect(first.status().leader).toBe(true);
+      expect([...ids(one.published), ...ids(two.published)].sort()).toEqual(
+        (await changeIds()).sort(),
+      );
+    });
+  }
 });

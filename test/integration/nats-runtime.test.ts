@@ -18,7 +18,7 @@ import { parseServerConfig } from "../../src/config/server-config.ts";
 import { natsSource } from "../../src/metrics/nats.ts";
 import { databaseSource, renderScrape } from "../../src/metrics/scrape.ts";
 import { systemClock } from "../../src/ports/clock.ts";
-import { silentLogger } from "../../src/ports/logger.ts";
+import { type Logger, silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime } from "../../src/runtime/index.ts";
 import type { RuntimeTransportOptions } from "../../src/runtime/types.ts";
 import { scheduleOneOff } from "../../src/store/schedules.ts";
@@ -51,11 +51,15 @@ async function scenario(name: string) {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id) VALUES ('default')
     ON CONFLICT (listener_id) DO NOTHING`;
   const stopping: (() => Promise<void>)[] = [];
-  const start = async (role: "all" | "bridge" | "worker") => {
+  const start = async (
+    role: "all" | "bridge" | "worker",
+    natsUrl: string = nats.url,
+    logger: Logger = silentLogger,
+  ) => {
     const config = parseServerConfig({
       DATABASE_URL: db.url,
       OBSERVERS_TRANSPORT: "nats",
-      NATS_URL: nats.url,
+      NATS_URL: natsUrl,
       OBSERVERS_ROLE: role,
       OBSERVERS_NATS_STREAM: `rt_${name}`,
       OBSERVERS_NATS_SUBJECT_PREFIX: `rt.${name}`,
@@ -65,7 +69,7 @@ async function scenario(name: string) {
       // The bridge's reading.
       OBSERVERS_POLL_INTERVAL_MS: "100",
     });
-    const mode = createNatsMode(config, db.client, silentLogger);
+    const mode = createNatsMode(config, db.client, logger);
     await mode.open();
     const runtime = createObserverRuntime({
       sql: db.client,
@@ -423,4 +427,109 @@ describe("NATS mode, metrics and dead letters", () => {
       await s.close();
     }
   }, 45_000);
+});
+
+describe("NATS mode, a bridge losing its NATS", () => {
+  it("gives the lease up to a bridge on a healthy NATS, counts the unreadable figures, says why once, and competes again once reconnected", async () => {
+    const s = await scenario("failover");
+    // Each bridge on its own NATS server (the stream exists on both).
+    const own = await startNatsServer();
+    try {
+      const first = await s.start("bridge", own.url);
+      const firstBridge = first.transport.bridge;
+      await eventually(() => (firstBridge?.status().leader ? true : undefined), "the first leads");
+      const second = await s.start("bridge");
+      const secondBridge = second.transport.bridge;
+      await s.db.sql`INSERT INTO orders (status) VALUES ('before')`;
+      await eventually(
+        () => (firstBridge?.status().published === 1 ? true : undefined),
+        "published by the first",
+      );
+      expect(secondBridge?.status().leader).toBe(false);
+
+      await own.kill9();
+      // The second bridge takes over and publishes what follows; the first shows it does not lead.
+      await s.db.sql`INSERT INTO orders (status) VALUES ('during')`;
+      await eventually(
+        () => (secondBridge?.status().published === 1 ? true : undefined),
+        "published by the second",
+        15_000,
+      );
+      expect(firstBridge?.status().leader).toBe(false);
+      expect(secondBridge?.status().leader).toBe(true);
+
+      const errors = async () =>
+        sampleValue(await scrape([]), "fraiseql_observer_scrape_errors_total", {
+          source: "nats",
+        }) ?? 0;
+      const before = await errors();
+      const down = await scrape([natsSource(first.transport)]);
+      expect(sampleValue(down, "fraiseql_observer_nats_connected")).toBe(0);
+      expect(sampleValue(down, "fraiseql_observer_nats_bridge_leader")).toBe(0);
+      expect(sampleValue(down, "fraiseql_observer_nats_stream_messages")).toBeUndefined();
+      expect(await errors()).toBe(before + 1);
+      const health = await first.transport.health();
+      expect(health.reason).toBe("NATS is unreachable; reconnecting");
+
+      // Reconnected, the first competes again: it takes over when the second stops.
+      await own.restart();
+      await eventually(
+        async () => ((await first.transport.health()).healthy ? true : undefined),
+        "the first reconnected",
+        15_000,
+      );
+      expect(await errors()).toBe(before + 1);
+      await secondBridge?.stop();
+      await s.db.sql`INSERT INTO orders (status) VALUES ('after')`;
+      await eventually(
+        () => (firstBridge?.status().published === 2 ? true : undefined),
+        "published by the first again",
+        15_000,
+      );
+      expect(firstBridge?.status().leader).toBe(true);
+    } finally {
+      await s.close();
+      await own.close();
+    }
+  }, 60_000);
+});
+
+describe("NATS mode, workers configured differently", () => {
+  it("warns, naming both values, when a worker changes the shared consumer's ack wait", async () => {
+    const s = await scenario("ackwait");
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const recording: Logger = {
+      log(level, message, fields) {
+        lines.push({ level, message, fields: { ...fields } });
+      },
+    };
+    try {
+      await s.start("worker", nats.url, recording);
+      expect(lines.filter((l) => l.level === "warn")).toEqual([]);
+      const { connectNatsTransport } = await import("../../adapters/drivers/nats/index.ts");
+      const other = await connectNatsTransport({
+        url: nats.url,
+        stream: "rt_ackwait",
+        subjectPrefix: "rt.ackwait",
+        consumer: "rt_workers_ackwait",
+        ackWaitMs: 9_000,
+        maxAckPending: 1_000,
+        logger: recording,
+      });
+      try {
+        await other.prepare({ consumer: true });
+      } finally {
+        await other.close();
+      }
+      const warning = lines.find((l) => l.level === "warn" && /consumer settings/.test(l.message));
+      expect(warning?.fields).toMatchObject({
+        consumer: "rt_workers_ackwait",
+        ack_wait_ms_was: 5_000,
+        ack_wait_ms_now: 9_000,
+      });
+      expect(JSON.stringify(lines)).not.toContain(nats.url);
+    } finally {
+      await s.close();
+    }
+  }, 30_000);
 });

@@ -76,7 +76,8 @@ export async function startNatsServer(args: readonly string[] = []): Promise<Nat
 
   async function kill9(): Promise<void> {
     const running = child;
-    if (!running || running.exitCode !== null) return;
+    // Killed by a signal, a process has no exit code, only a signal code.
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
     running.kill("SIGKILL");
     await exited;

@@ -206,6 +206,15 @@ export async function connectNatsTransport(
         info.config.ack_wait !== wanted.ack_wait ||
         info.config.max_ack_pending !== wanted.max_ack_pending
       ) {
+        // The consumer is shared: a worker configured differently changes it for every worker.
+        logger.log("warn", "NATS consumer settings differ from this worker's; changing them", {
+          stream: options.stream,
+          consumer: options.consumer,
+          ack_wait_ms_was: Math.round((info.config.ack_wait ?? 0) / 1e6),
+          ack_wait_ms_now: ackWaitMs,
+          max_ack_pending_was: info.config.max_ack_pending ?? null,
+          max_ack_pending_now: maxAckPending,
+        });
         await jsm.consumers.update(options.stream, options.consumer, {
           ack_wait: wanted.ack_wait,
           max_ack_pending: wanted.max_ack_pending,
@@ -231,6 +240,7 @@ export async function connectNatsTransport(
 
   const publisher: ChangePublisher = {
     maxPayloadBytes: () => nc.info?.max_payload,
+    connected: () => state === "connected",
     async publish(changes: readonly OutgoingChange[]) {
       const encoder = new TextEncoder();
       // Sent in order on one connection; each resolves on the stream's acknowledgement.
@@ -300,7 +310,8 @@ export async function connectNatsTransport(
       if (state !== "connected") {
         return {
           healthy: false,
-          reason: `NATS is unreachable (${state}); reconnecting`,
+          reason:
+            state === "closed" ? "NATS connection is closed" : "NATS is unreachable; reconnecting",
           connection: state,
         };
       }

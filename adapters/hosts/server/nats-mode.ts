@@ -45,6 +45,8 @@ export function createNatsMode(config: ServerConfig, sql: SqlClient, logger: Log
         publisher: {
           publish: (changes) => opened().publisher.publish(changes),
           maxPayloadBytes: () => connection?.publisher.maxPayloadBytes?.(),
+          // Disconnected, the bridge gives its lease up to a bridge that can publish.
+          connected: () => connection?.publisher.connected?.() ?? false,
         },
         clock: systemClock,
         logger,
