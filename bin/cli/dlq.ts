@@ -1,4 +1,5 @@
 /** `dlq list|show|retry|remove|retry-all|stats`: the dead-letter queue. */
+import type { DeadLetter, DeadLetterStats } from "../../src/store/dead-letters.ts";
 import {
   type Command,
   type CommandContext,
@@ -9,39 +10,6 @@ import {
 import { EXIT } from "./exit-codes.ts";
 import { observerIdOf } from "./observers-io.ts";
 import { colour, json, line, progress, table } from "./output.ts";
-
-interface DeadLetter {
-  id: string;
-  observer_id: string | null;
-  observer_name: string;
-  delivery_id: string;
-  event_id: string;
-  entity_type: string;
-  entity_id: string | null;
-  event_type: string;
-  action_index: number;
-  action_type: string;
-  attempts: number;
-  max_attempts: number;
-  error_code: string | null;
-  error_message: string | null;
-  response_status_code: number | null;
-  status: string;
-  retry_count: number;
-  created_at: string;
-  last_attempt_at: string;
-}
-
-interface Stats {
-  total_items: number;
-  total_retries: number;
-  pending: number;
-  retrying: number;
-  oldest_created_at: string | null;
-  by_action: Record<string, number>;
-  by_error_code: Record<string, number>;
-  by_observer: { observer_id: string | null; observer_name: string; count: number }[];
-}
 
 function idArg(context: CommandContext, sub: string): string {
   const id = context.args[1];
@@ -147,7 +115,7 @@ async function waitForReplays(context: CommandContext, queued: number): Promise<
   const deadline = Date.now() + timeoutS * 1000;
   let finished = 0;
   for (;;) {
-    const stats = await client.call<Stats>("GET", "/api/observers/dlq/stats");
+    const stats = await client.call<DeadLetterStats>("GET", "/api/observers/dlq/stats");
     const now = Math.max(0, queued - stats.retrying);
     if (now > finished) {
       bar.tick(now - finished);
@@ -162,7 +130,7 @@ async function waitForReplays(context: CommandContext, queued: number): Promise<
 }
 
 async function stats(context: CommandContext): Promise<number> {
-  const result = await context.client().call<Stats>("GET", "/api/observers/dlq/stats");
+  const result = await context.client().call<DeadLetterStats>("GET", "/api/observers/dlq/stats");
   if (context.format === "json") {
     json(result);
     return EXIT.ok;
