@@ -9,7 +9,7 @@
  */
 import type { JobRequest } from "../ports/jobs.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { enqueueBuiltinJob, enqueueBuiltinJobs } from "../store/jobs.ts";
+import { enqueueBuiltinJob, enqueueBuiltinJobs } from "../store/job-enqueue.ts";
 
 /** Jobs one statement enqueues at most. */
 export const MAX_ENQUEUE_BATCH = 100;

@@ -37,7 +37,7 @@ import {
   releaseJobs,
   removeWorker,
   renewJobLeases,
-} from "../store/jobs.ts";
+} from "../store/job-leases.ts";
 import { createJobDoorbell, JOBS_NOTIFY_CHANNEL, type JobDoorbell } from "./doorbell.ts";
 import { jobAttemptEnded } from "./metrics.ts";
 

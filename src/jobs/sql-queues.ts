@@ -8,7 +8,8 @@ import { stringifyJson } from "../json.ts";
 import type { JobQueue, JobQueues } from "../ports/jobs.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
-import { liveTasks, recordHandOff, setExternalId } from "../store/jobs.ts";
+import { recordHandOff, setExternalId } from "../store/job-enqueue.ts";
+import { liveTasks } from "../store/job-leases.ts";
 import { createJobDoorbell, type JobDoorbell } from "./doorbell.ts";
 import { createEnqueueBatcher } from "./enqueue-batcher.ts";
 

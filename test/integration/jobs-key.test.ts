@@ -9,7 +9,7 @@ import { createEnqueueBatcher } from "../../src/jobs/enqueue-batcher.ts";
 import type { JsonValue } from "../../src/json.ts";
 import type { JobRequest } from "../../src/ports/jobs.ts";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
-import { enqueueBuiltinJob } from "../../src/store/jobs.ts";
+import { enqueueBuiltinJob } from "../../src/store/job-enqueue.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let db: TestDatabase;

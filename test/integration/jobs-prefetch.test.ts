@@ -18,7 +18,7 @@ import {
   finishSucceededJobs,
   releaseJobs,
   renewJobLeases,
-} from "../../src/store/jobs.ts";
+} from "../../src/store/job-leases.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { eventually } from "../support/observers.ts";
 
