@@ -8,8 +8,9 @@ const MAX_ERROR_LENGTH = 2_000;
 /**
  * One claim of a job: its pk and the claim's lease, `<owner>/<uuid>`, new at every claim statement
  * (the jobs one statement claims share it; drawn by `claimJobs`). Renewals, outcomes and releases
- * match both, so a job cancelled and retried (claimed again, maybe by the same process, maybe into the same buffer) is
- * never mistaken for the earlier claim whose handler is still winding down.
+ * match both, so a job cancelled and retried (claimed again, maybe by the same process, maybe
+ * into the same buffer) is never mistaken for the earlier claim whose handler is still winding
+ * down.
  */
 export interface JobClaim {
   pk: string;
