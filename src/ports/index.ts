@@ -27,3 +27,15 @@ export type {
   OutgoingChange,
   TransportHealth,
 } from "./transport.ts";
+export {
+  SOURCE_KINDS,
+  type SourceChange,
+  SourceError,
+  type SourceKind,
+  type SourceReader,
+  type SourceReaderFactory,
+  type SourceReaderOptions,
+  type SourceStatus,
+  type SourceTable,
+  type SourceTransaction,
+} from "./source.ts";
