@@ -17,16 +17,6 @@ export {
   silentLogger,
 } from "./logger.ts";
 export type { HostResolver } from "./resolver.ts";
-export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";
-export type {
-  ChangeConsumer,
-  ChangePublisher,
-  ChangeTransport,
-  IncomingMessage,
-  IngestDedup,
-  OutgoingChange,
-  TransportHealth,
-} from "./transport.ts";
 export {
   SOURCE_KINDS,
   type SourceChange,
@@ -39,3 +29,13 @@ export {
   type SourceTable,
   type SourceTransaction,
 } from "./source.ts";
+export type { ListenHandlers, SqlClient, SqlExecutor, SqlListener } from "./sql.ts";
+export type {
+  ChangeConsumer,
+  ChangePublisher,
+  ChangeTransport,
+  IncomingMessage,
+  IngestDedup,
+  OutgoingChange,
+  TransportHealth,
+} from "./transport.ts";

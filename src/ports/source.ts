@@ -64,14 +64,15 @@ export interface SourceStatus {
 
 /** Why a reader stopped: `code` is stable (docs/sources.md lists them), `message` says what to do. */
 export class SourceError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** Retrying may help (a dropped connection); false: a setting must change first. */
-    readonly transient: boolean,
-  ) {
+  /** Retrying may help (a dropped connection); false: a setting must change first. */
+  readonly transient: boolean;
+  /** Stable: docs/sources.md lists them. */
+  readonly code: string;
+  constructor(code: string, message: string, transient: boolean) {
     super(message);
     this.name = "SourceError";
+    this.code = code;
+    this.transient = transient;
   }
 }
 
