@@ -13,6 +13,8 @@ import { createObserversApi } from "../../src/api/app.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import { explainStoredEvent } from "../../src/store/inspect.ts";
+import { listLogs } from "../../src/store/logs.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { apiClient, problem } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -100,7 +102,7 @@ async function logRows(name: string) {
 
 describe("a batched webhook", () => {
   it("sends 25 changes as batches of 10, 10 and 5, each change once, in commit order, signed", async () => {
-    await insertObserver(db.sql, {
+    const observerId = await insertObserver(db.sql, {
       name: "batch-25",
       event_type: "INSERT",
       actions: [
@@ -141,6 +143,18 @@ describe("a batched webhook", () => {
     const eventIds = new Set(bodies.flatMap((b) => b.events.map((e) => e.id)));
     expect(new Set(rows.map((r) => r.delivery_id))).toEqual(eventIds);
     expect(receiver.requests).toHaveLength(3);
+
+    // The API's log rows and an event's explanation say which batch each change went out in.
+    const page = await listLogs(db.client, { observerId, page: 1, pageSize: 100 });
+    const first = bodies.find((b) => b.events.length === 5);
+    const logged = page.data.find((row) => row.delivery_id === first?.events[0]?.id);
+    expect(logged?.batch_id).toBe(first?.id);
+    const [change] = await db.sql<{ id: string }[]>`
+      SELECT c.id::text AS id FROM core.tb_entity_change_log c
+      WHERE c.object_type = 'Order' AND c.object_id = ${first?.events[0]?.entity_id ?? ""}`;
+    const explained = await explainStoredEvent(db.client, change?.id ?? "", {});
+    const mine = explained.observers.find((o) => o.observer_id === observerId);
+    expect(mine?.outcomes.map((o) => o.batch_id)).toEqual([first?.id]);
   });
 
   it("sends a partial batch once its oldest change has waited max_wait_ms", async () => {
@@ -189,7 +203,7 @@ describe("a batched webhook", () => {
     expect(retried.map((e) => e.id).sort()).toEqual(failed?.events.map((e) => e.id).sort());
     expect(retried.every((e) => e.attempt === 2)).toBe(true);
     // Per delivery: a failed first attempt in the first batch, then a successful second.
-    const byDelivery = new Map<string, typeof rows>();
+    const byDelivery = new Map<string, (typeof rows)[number][]>();
     for (const row of rows)
       byDelivery.set(row.delivery_id, [...(byDelivery.get(row.delivery_id) ?? []), row]);
     expect(byDelivery.size).toBe(6);
