@@ -193,8 +193,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         settle(outcomeRecord(claim, planned.actionType, outcome));
       });
     }
-    // Stopping: nothing waits for a batch to fill (adopted deliveries still run).
-    if (stopping) batcher.flushAll();
+    // Nothing waits for a batch to fill when stopping (adopted deliveries still run), nor when
+    // this dispatcher is full: no claim could add to the groups until they are sent.
+    if (batcher.waiting > 0 && (stopping || inFlight.size >= options.maxInFlight)) {
+      batcher.flushAll();
+    }
   }
 
   function settle(record: OutcomeRecord): void {
