@@ -8,15 +8,25 @@
  * INVALID_CONFIG, like every invalid observer).
  */
 import { Webhook } from "standardwebhooks";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  onTestFinished,
+} from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
-import { systemClock } from "../../src/ports/clock.ts";
+import { type Clock, systemClock } from "../../src/ports/clock.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import { explainStoredEvent } from "../../src/store/inspect.ts";
 import { listLogs } from "../../src/store/logs.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { apiClient, problem } from "../support/api-client.ts";
+import { fakeClock } from "../support/clock.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import type { ReceivedRequest } from "../support/receiver.ts";
@@ -45,14 +55,19 @@ afterEach(async () => {
 });
 
 /** A runtime reading from now on (its checkpoint at the log's end). */
-async function startRuntime(listenerId: string): Promise<ObserverRuntime> {
+async function startRuntime(
+  listenerId: string,
+  options: { clock?: Clock; concurrency?: number; batchSize?: number } = {},
+): Promise<ObserverRuntime> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
     FROM core.tb_entity_change_log`;
   runtime = createObserverRuntime({
     sql: db.client,
-    environment: testEnvironment({ clock: systemClock }),
+    environment: testEnvironment({ clock: options.clock ?? systemClock }),
     listenerId,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.batchSize ? { batchSize: options.batchSize } : {}),
     pollIntervalMs: 100,
     leaseMs: 5_000,
     shutdownTimeoutMs: 2_000,
@@ -237,6 +252,50 @@ describe("a batched webhook", () => {
     expect(dead.every((d) => d.attempts === 1 && d.status === 410)).toBe(true);
     expect(dead.every((d) => d.error_code === "HTTP_STATUS")).toBe(true);
     expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("sends at once, without waiting, when the runtime is full and when it stops", async () => {
+    // The runtime's clock moves only 10 ms per 20 ms, so that the reader can look again when other
+    // transactions on the server hold changes back (its timer); each batch must be sent before
+    // that clock reaches its 10 s wait.
+    const clock = fakeClock(Date.now() - 60_000);
+    const ticking = setInterval(() => clock.advance(10), 20);
+    onTestFinished(() => clearInterval(ticking));
+    await insertObserver(db.sql, {
+      name: "batch-full",
+      event_type: "INSERT",
+      actions: [
+        webhook(`${receiver.url}/full`, {
+          signing_secret: SECRET,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    // At most max(1 * 4, 2 * 2) = 4 deliveries in flight: four fill it.
+    const started = await startRuntime("batch-full", { clock, concurrency: 1, batchSize: 2 });
+    const firstAt = clock.now();
+    await insertOrders(4, "full");
+    const [full] = await receiver.waitFor(1);
+    expect(clock.now() - firstAt).toBeLessThan(10_000);
+    expect(verified(full as ReceivedRequest).events).toHaveLength(4);
+    await eventually(async () => {
+      const rows = await logRows("batch-full");
+      return rows.length === 4 ? rows : undefined;
+    }, "four log rows");
+    // Two more wait for a batch that neither fills nor times out: stopping sends them.
+    const secondAt = clock.now();
+    await insertOrders(2, "stopping");
+    await eventually(async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+      return row?.n === 2 ? true : undefined;
+    }, "two leased deliveries");
+    expect(receiver.requests).toHaveLength(1);
+    await started.stop();
+    expect(clock.now() - secondAt).toBeLessThan(10_000);
+    expect(receiver.requests).toHaveLength(2);
+    expect(verified(receiver.requests[1] as ReceivedRequest).events).toHaveLength(2);
+    expect(await db.sql`SELECT 1 FROM core.tb_observer_delivery`).toHaveLength(0);
   });
 
   it("leaves a webhook without batch sending one change per request", async () => {
