@@ -9,11 +9,13 @@ import { describe, expect, it } from "vitest";
 import { batchIdOf, batchSettingsOf } from "../../src/actions/batch.ts";
 import { defaultActionRegistry } from "../../src/actions/registry.ts";
 import { createExecutor, type Delivery } from "../../src/executor/index.ts";
+import { metrics } from "../../src/metrics/observers.ts";
 import { type BatchMember, createBatcher } from "../../src/runtime/batcher.ts";
 import type { ClaimedDelivery } from "../../src/store/deliveries.ts";
 import { testDeliveryObserver, testEnvironment } from "../support/actions.ts";
 import { fakeClock } from "../support/clock.ts";
 import { insert } from "../support/events.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { useReceiver } from "../support/receiver.ts";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -139,7 +141,14 @@ describe("a batch through the executor", () => {
     random: () => 0.5,
   });
 
+  const read = (name: string, labels: Record<string, string> = {}) =>
+    sampleValue(parseExposition(metrics.render()), name, labels) ?? 0;
+
   it("sends one signed request whose outcome is each member's, with its own attempt", async () => {
+    const sent = { action_type: "webhook", status: "success" };
+    const batchesBefore = read("fraiseql_observer_batches_sent_total", sent);
+    const sizesBefore = read("fraiseql_observer_batch_size_sum", { action_type: "webhook" });
+    const attemptsBefore = read("fraiseql_observer_action_attempts_total", sent);
     const batch = { max_size: 10 };
     const action = batchDelivery("d-1", 1, batch).action;
     const members = [batchDelivery("d-1", 1, batch), batchDelivery("d-2", 2, batch)].map((d) => ({
@@ -160,6 +169,12 @@ describe("a batch through the executor", () => {
       ["d-1", 1, "success", "done"],
       ["d-2", 2, "success", "done"],
     ]);
+    // One batch of two; each member's attempt counted as an attempt.
+    expect(read("fraiseql_observer_batches_sent_total", sent) - batchesBefore).toBe(1);
+    expect(read("fraiseql_observer_batch_size_sum", { action_type: "webhook" }) - sizesBefore).toBe(
+      2,
+    );
+    expect(read("fraiseql_observer_action_attempts_total", sent) - attemptsBefore).toBe(2);
   });
 
   it("fails every member together; each retries at its own attempt or is dead-lettered", async () => {
