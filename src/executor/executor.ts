@@ -1,4 +1,3 @@
-import { batchIdOf } from "../actions/batch.ts";
 import { actionPolicyIssues, type PolicyIssue } from "../actions/policy.ts";
 import { withoutTiming } from "../actions/timing.ts";
 import {
@@ -8,12 +7,12 @@ import {
   type ActionRegistry,
   type ActionResult,
 } from "../actions/types.ts";
-import { recordBatch } from "../metrics/batches.ts";
 import { recordAttempt } from "../metrics/observers.ts";
 import { tracedFetch, traceparentFor } from "../metrics/trace.ts";
 import { RESPONSE_EXCERPT_BYTES } from "../net/body.ts";
 import { type ConfigResult, safeParseConfig } from "../validation.ts";
 import { runAbortable } from "./abortable.ts";
+import { type BatchOutcome, createBatchExecution } from "./batch.ts";
 import {
   type AttemptFailure,
   classifyFailure,
@@ -72,11 +71,7 @@ export interface Executor {
   readonly queued: number;
 }
 
-/** A batch's attempt: its id (the request's `webhook-id`) and one outcome per member, in order. */
-export interface BatchOutcome {
-  id: string;
-  outcomes: ExecutionOutcome[];
-}
+export type { BatchOutcome } from "./batch.ts";
 
 const DEFAULT_POLICY: ConfigResult<RetryConfig> = { success: true, output: DEFAULT_RETRY_CONFIG };
 
@@ -374,135 +369,21 @@ export function createExecutor(options: ExecutorOptions): Executor {
     }
   }
 
-  /** Every member's outcome of one batch attempt, counted and (when it failed) logged once. */
-  function finishBatch(
-    id: string,
-    members: readonly Delivery[],
-    contexts: readonly AttemptContext[],
-    settled: { result: ActionResult } | { failure: AttemptFailure },
-    reads: ReadonlySet<string> = NO_READS,
-  ): BatchOutcome {
-    const now = clock.now();
-    const first = members[0] as Delivery;
-    const label = actionLabel(first.action);
-    const outcomes = contexts.map((context) => {
-      const outcome = scrubOutcome(
-        "result" in settled
-          ? successOutcome(context, settled.result, now)
-          : failureOutcome(context, settled.failure, now, random),
-        first.action,
-        reads,
-      );
-      recordAttempt(label, outcome, "result" in settled ? null : settled.failure.kind);
-      return outcome;
-    });
-    const status = "result" in settled ? "success" : settled.failure.status;
-    recordBatch(label, status, members.length);
-    if ("failure" in settled) {
-      const level = settled.failure.kind === "cancelled" ? "debug" : "warn";
-      try {
-        logger.log(level, `action batch ${status}`, {
-          observer: first.observer.name,
-          observer_id: first.observer.id,
-          batch_id: id,
-          batch_size: members.length,
-          code: settled.failure.code,
-          http_status: settled.failure.httpStatus,
-        });
-      } catch {}
-    }
-    return { id, outcomes };
-  }
-
-  async function executeBatch(members: readonly Delivery[]): Promise<BatchOutcome> {
-    const first = members[0];
-    if (first === undefined) return { id: await batchIdOf([]), outcomes: [] };
-    const id = await batchIdOf(members.map((member) => member.id));
-    const policy = resolvePolicy(first.observer.retry_config);
-    const contexts = members.map((member): AttemptContext => {
-      const attempt =
-        Number.isSafeInteger(member.attempt) && member.attempt > 0 ? member.attempt : 1;
-      return {
-        deliveryId: member.id,
-        attempt,
-        maxAttempts: policy.success ? policy.output.max_attempts : attempt,
-        policy: policy.success ? policy.output : DEFAULT_RETRY_CONFIG,
-        startedAt: clock.now(),
-      };
-    });
-    const fail = (code: string, message: string) =>
-      finishBatch(id, members, contexts, { failure: permanent(code, message) });
-    try {
-      const action = first.action;
-      const type =
-        typeof action === "object" && action !== null ? (action as { type?: unknown }).type : null;
-      const definition = typeof type === "string" ? registry.get(type) : undefined;
-      // Only a config its action validates reaches here batched; anything else runs one by one,
-      // where `execute` explains what is wrong with it.
-      if (typeof action !== "object" || action === null || !definition?.runBatch) {
-        const outcomes = await Promise.all(members.map(execute));
-        return { id, outcomes };
-      }
-      const config = validateConfig(definition, action);
-      if (!config.success) return fail("INVALID_ACTION_CONFIG", issueText(config));
-      if (!policy.success) return fail("INVALID_RETRY_CONFIG", issueText(policy));
-      const refused = policyIssuesOf(definition, config.output, first.observer.tenant);
-      const issue = refused[0];
-      if (issue) return fail(issue.code, refused.map((i) => `${i.path}: ${i.message}`).join("; "));
-      const cancelled = { failure: classifyFailure(null, { by: "shutdown" }) };
-      if (shutdown?.aborted) return finishBatch(id, members, contexts, cancelled);
-      const reads = new Set<string>();
-      const attemptEnvironment = { ...environment, env: recordingEnv(environment.env, reads) };
-      let destination: string | null;
-      try {
-        destination = definition.destination(config.output, attemptEnvironment);
-      } catch (error) {
-        return finishBatch(id, members, contexts, { failure: classifyFailure(error) }, reads);
-      }
-      // One request, one slot (counted against the first member's tenant).
-      const release = await limiter.acquire(destination, shutdown, first.tenant ?? null);
-      const started = clock.now();
-      const running = contexts.map((context) => ({ ...context, startedAt: started }));
-      if (!release || shutdown?.aborted) {
-        release?.();
-        return finishBatch(id, members, running, cancelled, reads);
-      }
-      try {
-        const runBatch = definition.runBatch.bind(definition);
-        const settled = await runAbortable(
-          (signal) =>
-            runBatch({
-              config: config.output,
-              observer: { id: first.observer.id, name: first.observer.name },
-              tenant: first.observer.tenant,
-              batchId: id,
-              members: members.map((member, i) => ({
-                event: member.event,
-                deliveryId: member.id,
-                attempt: (contexts[i] as AttemptContext).attempt,
-                maxAttempts: (contexts[i] as AttemptContext).maxAttempts,
-              })),
-              signal,
-              environment: attemptEnvironment,
-            }),
-          { clock, timeoutMs: timeoutFor(first), shutdown },
-        );
-        return settled.ok
-          ? finishBatch(id, members, running, { result: settled.value }, reads)
-          : finishBatch(
-              id,
-              members,
-              running,
-              { failure: classifyFailure(settled.error, settled.abortedBy) },
-              reads,
-            );
-      } finally {
-        release();
-      }
-    } catch (error) {
-      return finishBatch(id, members, contexts, { failure: classifyFailure(error) });
-    }
-  }
+  // One attempt for a batch of deliveries (batch.ts), within the same limits and checks.
+  const executeBatch = createBatchExecution({
+    registry,
+    environment,
+    random,
+    limiter,
+    execute,
+    validateConfig,
+    resolvePolicy,
+    policyIssuesOf,
+    timeoutFor,
+    actionLabel,
+    scrub: scrubOutcome,
+    ...(shutdown ? { shutdown } : {}),
+  });
 
   return {
     execute,
