@@ -217,7 +217,7 @@ async function send(
 }
 
 /**
- * A batch (docs/actions.md, "Batches"): `{"id": <batch id>, "events": [<default bodies>]}`, the
+ * A batch (docs/actions.md, "Webhook batches"): `{"id": <batch id>, "events": [<default bodies>]}`, the
  * batch id as `webhook-id`, stamped with the time it is sent.
  */
 function sendBatch(request: BatchActionRequest<WebhookConfig>): Promise<ActionResult> {
