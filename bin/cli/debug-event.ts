@@ -15,6 +15,8 @@ interface Outcome {
   attempt_number: number;
   error_code: string | null;
   error_message: string | null;
+  /** Absent from servers before batching. */
+  batch_id?: string | null;
   created_at: string;
 }
 
@@ -118,8 +120,9 @@ debug-event --latest [--entity-type <name>] [--verbose]
         const error = outcome.error_code
           ? `  ${outcome.error_code}${outcome.error_message ? `: ${outcome.error_message}` : ""}`
           : "";
+        const batch = outcome.batch_id ? `  in batch ${outcome.batch_id}` : "";
         line(
-          `        action ${outcome.action_index ?? "-"} ${outcome.action_type ?? ""} attempt ${outcome.attempt_number}: ${status}${error}  ${colour.dim(outcome.created_at)}`,
+          `        action ${outcome.action_index ?? "-"} ${outcome.action_type ?? ""} attempt ${outcome.attempt_number}: ${status}${error}${batch}  ${colour.dim(outcome.created_at)}`,
         );
       }
     }

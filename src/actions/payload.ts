@@ -6,7 +6,9 @@ import type { ActionRequest } from "./types.ts";
  * The default webhook body (DESIGN §6): the whole change with the delivery's id, unlike FraiseQL,
  * which sent only the row and left receivers nothing to deduplicate on. Bigints stay exact.
  */
-export function defaultWebhookBody(request: ActionRequest<unknown>): string {
+export function defaultWebhookBody(
+  request: Pick<ActionRequest<unknown>, "event" | "observer" | "deliveryId" | "attempt">,
+): string {
   const { event, observer } = request;
   const body: JsonObject = {
     id: request.deliveryId,

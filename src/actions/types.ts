@@ -95,6 +95,29 @@ export interface ActionRequest<Config> {
   traceparent?: string;
 }
 
+/** One delivery in a batch (src/actions/batch.ts): what differs between the members. */
+export interface BatchMemberRequest {
+  event: ChangeEvent;
+  /** The delivery's own id (each event's `id` in the batch body). */
+  deliveryId: string;
+  attempt: number;
+  maxAttempts: number;
+}
+
+/**
+ * One attempt at one action for several deliveries of one observer's action at once (in commit
+ * order): what they share is the single request's, what differs is each member's.
+ */
+export interface BatchActionRequest<Config>
+  extends Omit<
+    ActionRequest<Config>,
+    "event" | "deliveryId" | "attempt" | "maxAttempts" | "scheduledAt" | "traceparent"
+  > {
+  /** The batch's id (`batchIdOf` its members): the request's idempotency key. */
+  batchId: string;
+  members: readonly BatchMemberRequest[];
+}
+
 /** A successful attempt. */
 export interface ActionResult {
   /** Short summary for the log, e.g. `HTTP 204` or `invalidated 3 key(s)`. */
@@ -162,6 +185,11 @@ export interface ActionDefinition<Config = unknown> {
   policyIssues?(config: Config, scope: TenantPolicyScope): PolicyIssue[];
   /** Runs one attempt. Resolves on success; throws `ActionFailure` (or anything) on failure. */
   run(request: ActionRequest<Config>): Promise<ActionResult>;
+  /**
+   * Runs one attempt for a batch of deliveries (a config with `batch`, src/actions/batch.ts): one
+   * request for all of them, which succeeds or fails as a whole. Only actions that can batch.
+   */
+  runBatch?(request: BatchActionRequest<Config>): Promise<ActionResult>;
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { expectSuccess, sendHttp } from "../net/http.ts";
 import { renderTemplate, type TemplateMode, templateIssues } from "../templates/index.ts";
+import { batchIdOf, batchSchema } from "./batch.ts";
 import { urlDestination } from "./destination.ts";
 import { atMostOne, envName, exactlyOne, headers, httpUrl, secret } from "./fields.ts";
 import { defaultWebhookBody } from "./payload.ts";
@@ -13,7 +14,14 @@ import {
   signStandard,
   splitSecrets,
 } from "./signing.ts";
-import { type ActionDefinition, ActionFailure } from "./types.ts";
+import {
+  type ActionDefinition,
+  type ActionEnvironment,
+  ActionFailure,
+  type ActionResult,
+  type BatchActionRequest,
+} from "./types.ts";
+import { webhookBatchBody } from "./webhook-batch.ts";
 
 const METHODS = ["POST", "PUT", "PATCH"] as const;
 /**
@@ -98,6 +106,7 @@ const webhookSchema = v.pipe(
       v.picklist(SIGNATURE_SCHEMES, 'must be "standard", "fraiseql" or "both"'),
       "standard",
     ),
+    batch: v.optional(batchSchema),
   }),
   exactlyOne("url", "url_env"),
   atMostOne("signing_secret", "signing_secret_env"),
@@ -110,6 +119,13 @@ const webhookSchema = v.pipe(
         addIssue({ message: issue.message });
       }
     }),
+    ["body_template"],
+  ),
+  v.forward(
+    v.check(
+      (config) => config.batch === undefined || config.body_template == null,
+      "cannot be combined with batch: a batch's body is {id, events: [default bodies]}; remove body_template or batch",
+    ),
     ["body_template"],
   ),
   v.forward(
@@ -159,6 +175,56 @@ export function webhookTime(scheduledAt: number | undefined, now: number): numbe
   return scheduledAt;
 }
 
+/** What one request of the action needs besides its config: the secrets' scope and its I/O. */
+interface SendScope {
+  tenant: string | null;
+  environment: ActionEnvironment;
+  signal: AbortSignal;
+}
+
+/**
+ * Sends one request: the configured headers, then the Standard Webhooks ones (`id` is the
+ * receiver's idempotency key, identical on every retry) and the signatures of `body`.
+ */
+async function send(
+  config: WebhookConfig,
+  scope: SendScope,
+  id: string,
+  timestampMs: number,
+  body: string,
+): Promise<ActionResult> {
+  const { environment } = scope;
+  const url = requireSecret(config.url, config.url_env, scope, "webhook url");
+  const secrets = signingKeys(config, scope);
+  const timestamp = Math.floor(timestampMs / 1000);
+  const sent: Record<string, string> = { "user-agent": USER_AGENT };
+  for (const [name, value] of Object.entries(config.headers)) sent[name.toLowerCase()] = value;
+  sent["content-type"] ??= "application/json";
+  sent["webhook-id"] = id;
+  sent["webhook-timestamp"] = String(timestamp);
+  if (secrets.length > 0 && config.signature_scheme !== "fraiseql") {
+    sent["webhook-signature"] = await signStandard(secrets, id, timestamp, body);
+  }
+  if (secrets.length > 0 && config.signature_scheme !== "standard") {
+    sent["x-fraiseql-signature-256"] = await signFraiseql(secrets, timestamp, body);
+  }
+  const response = await sendHttp(
+    { url, method: config.method, headers: sent, body },
+    environment,
+    scope.signal,
+  );
+  return expectSuccess(response, environment);
+}
+
+/**
+ * A batch (docs/actions.md, "Webhook batches"): `{"id": <batch id>, "events": [<default bodies>]}`, the
+ * batch id as `webhook-id`, stamped with the time it is sent.
+ */
+function sendBatch(request: BatchActionRequest<WebhookConfig>): Promise<ActionResult> {
+  const body = webhookBatchBody(request);
+  return send(request.config, request, request.batchId, request.environment.clock.now(), body);
+}
+
 /** POSTs (or PUTs/PATCHes) the change to a URL, signed per Standard Webhooks. */
 export const webhookAction: ActionDefinition<WebhookConfig> = {
   type: "webhook",
@@ -167,31 +233,21 @@ export const webhookAction: ActionDefinition<WebhookConfig> = {
     urlDestination("webhook", config.url, config.url_env, environment),
   async run(request) {
     const { config, environment } = request;
-    const url = requireSecret(config.url, config.url_env, request, "webhook url");
-    const secrets = signingKeys(config, request);
-    const configured = config.headers;
+    if (config.batch !== undefined) {
+      // Run alone (a test send, a batch of one): still the batch shape the receiver expects.
+      const { event, deliveryId, attempt, maxAttempts } = request;
+      return sendBatch({
+        ...request,
+        batchId: await batchIdOf([deliveryId]),
+        members: [{ event, deliveryId, attempt, maxAttempts }],
+      });
+    }
     const body =
       typeof config.body_template === "string"
-        ? renderTemplate(config.body_template, bodyMode(configured), request)
+        ? renderTemplate(config.body_template, bodyMode(config.headers), request)
         : defaultWebhookBody(request);
-    const timestamp = Math.floor(webhookTime(request.scheduledAt, environment.clock.now()) / 1000);
-    const sent: Record<string, string> = { "user-agent": USER_AGENT };
-    for (const [name, value] of Object.entries(configured)) sent[name.toLowerCase()] = value;
-    sent["content-type"] ??= "application/json";
-    // The delivery id is the receiver's idempotency key: identical on every retry.
-    sent["webhook-id"] = request.deliveryId;
-    sent["webhook-timestamp"] = String(timestamp);
-    if (secrets.length > 0 && config.signature_scheme !== "fraiseql") {
-      sent["webhook-signature"] = await signStandard(secrets, request.deliveryId, timestamp, body);
-    }
-    if (secrets.length > 0 && config.signature_scheme !== "standard") {
-      sent["x-fraiseql-signature-256"] = await signFraiseql(secrets, timestamp, body);
-    }
-    const response = await sendHttp(
-      { url, method: config.method, headers: sent, body },
-      environment,
-      request.signal,
-    );
-    return expectSuccess(response, environment);
+    const at = webhookTime(request.scheduledAt, environment.clock.now());
+    return send(config, request, request.deliveryId, at, body);
   },
+  runBatch: sendBatch,
 };

@@ -12,6 +12,7 @@ import { tracedFetch, traceparentFor } from "../metrics/trace.ts";
 import { RESPONSE_EXCERPT_BYTES } from "../net/body.ts";
 import { type ConfigResult, safeParseConfig } from "../validation.ts";
 import { runAbortable } from "./abortable.ts";
+import { type BatchOutcome, createBatchExecution } from "./batch.ts";
 import {
   type AttemptFailure,
   classifyFailure,
@@ -57,11 +58,20 @@ export interface Executor {
   execute(delivery: Delivery): Promise<ExecutionOutcome>;
   /** Runs attempts concurrently (within the limits); outcomes in input order. */
   executeAll(deliveries: readonly Delivery[]): Promise<ExecutionOutcome[]>;
+  /**
+   * Runs one attempt for a batch (docs/delivery.md, "Batches"): deliveries of one observer's
+   * action (the same action object), in the order to send them. One request, one concurrency
+   * slot, the observer's timeout; its result becomes each member's outcome, with the member's own
+   * attempt number and backoff. Never rejects.
+   */
+  executeBatch(deliveries: readonly Delivery[]): Promise<BatchOutcome>;
   /** Attempts holding a slot. */
   readonly active: number;
   /** Attempts waiting for a slot. */
   readonly queued: number;
 }
+
+export type { BatchOutcome } from "./batch.ts";
 
 const DEFAULT_POLICY: ConfigResult<RetryConfig> = { success: true, output: DEFAULT_RETRY_CONFIG };
 
@@ -359,8 +369,25 @@ export function createExecutor(options: ExecutorOptions): Executor {
     }
   }
 
+  // One attempt for a batch of deliveries (batch.ts), within the same limits and checks.
+  const executeBatch = createBatchExecution({
+    registry,
+    environment,
+    random,
+    limiter,
+    execute,
+    validateConfig,
+    resolvePolicy,
+    policyIssuesOf,
+    timeoutFor,
+    actionLabel,
+    scrub: scrubOutcome,
+    ...(shutdown ? { shutdown } : {}),
+  });
+
   return {
     execute,
+    executeBatch,
     executeAll: (deliveries) => Promise.all(deliveries.map(execute)),
     get active() {
       return limiter.active;

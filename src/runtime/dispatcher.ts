@@ -1,3 +1,4 @@
+import { batchSettingsOf } from "../actions/batch.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
 import type { JsonValue } from "../json.ts";
@@ -8,6 +9,7 @@ import { sqlState } from "../store/common.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
+import { createBatcher } from "./batcher.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
@@ -89,6 +91,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let retryAt = Number.POSITIVE_INFINITY;
   let flushFailures = 0;
   const drained: (() => void)[] = [];
+  // Deliveries of actions with `batch` wait here for their group (batcher.ts); counted as executing.
+  const batcher = createBatcher({
+    clock,
+    executor,
+    done(member, outcome, batch) {
+      executing--;
+      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+        scheduleRetry(outcome.nextAttemptAt);
+      }
+      const record = outcomeRecord(member.claim, member.actionType, outcome);
+      settle({ ...record, batch_id: batch.id, batch_size: batch.size });
+    },
+  });
 
   // Leases of claimed deliveries are renewed every third of their length until recorded.
   let heartbeat: unknown = null;
@@ -165,6 +180,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         continue;
       }
       executing++;
+      const batch = batchSettingsOf(planned.delivery.action);
+      if (batch !== null) {
+        batcher.add({ claim, delivery: planned.delivery, actionType: planned.actionType }, batch);
+        continue;
+      }
       void executor.execute(planned.delivery).then((outcome) => {
         executing--;
         if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
@@ -172,6 +192,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         }
         settle(outcomeRecord(claim, planned.actionType, outcome));
       });
+    }
+    // Nothing waits for a batch to fill when stopping (adopted deliveries still run), nor when
+    // this dispatcher is full: no claim could add to the groups until they are sent.
+    if (batcher.waiting > 0 && (stopping || inFlight.size >= options.maxInFlight)) {
+      batcher.flushAll();
     }
   }
 
@@ -275,6 +300,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     stopping = true;
     if (retryTimer !== null) clock.clearTimeout(retryTimer);
     await claiming;
+    batcher.flushAll();
     const idle = new Promise<void>((resolve) => {
       if (inFlight.size === 0 && executing === 0) resolve();
       else drained.push(resolve);

@@ -47,6 +47,8 @@ export interface EventOutcome {
   attempt_number: number;
   error_code: string | null;
   error_message: string | null;
+  /** The batch this attempt went out in (a webhook with `batch`), else null. */
+  batch_id: string | null;
   created_at: string;
 }
 
@@ -140,7 +142,8 @@ async function outcomesByObserver(
 ): Promise<Map<string, EventOutcome[]>> {
   const logs = await sql.query<LogRow>(
     `SELECT fk_observer::text AS fk_observer, action_index, action_type, status, attempt_number,
-       error_code, error_message, ${isoColumn("created_at")}
+       error_code, error_message, request_payload ->> 'batch_id' AS batch_id,
+       ${isoColumn("created_at")}
      FROM core.tb_observer_log WHERE event_id = $1::uuid
      ORDER BY created_at, pk_observer_log`,
     [eventId],

@@ -48,6 +48,8 @@ export interface ObserverLog {
   next_retry_at: string | null;
   response_status_code: number | null;
   trace_id: string | null;
+  /** The batch this attempt went out in (a webhook with `batch`), else null. */
+  batch_id: string | null;
   /** The change's tenant: a number, or its text when beyond 2^53. */
   fk_customer_org: number | string | null;
   created_at: string;
@@ -87,13 +89,15 @@ interface LogRow extends Omit<ObserverLog, "pk_observer_log" | "fk_observer" | "
   fk_customer_org: string | null;
 }
 
-// request_payload and response_payload are left out on purpose (see ObserverLog).
+// request_payload and response_payload are left out on purpose (see ObserverLog); only the batch
+// id is read from request_payload, where a batched attempt records its batch.
 const COLUMNS = `l.pk_observer_log::text AS pk_observer_log, l.id::text AS id,
   l.fk_observer::text AS fk_observer, o.id::text AS observer_id, l.delivery_id::text AS delivery_id,
   l.event_id::text AS event_id, l.entity_type, l.entity_id, l.event_type, l.status, l.action_index,
   l.action_type, ${isoColumn("l.started_at")}, ${isoColumn("l.completed_at")}, l.duration_ms,
   l.error_code, l.error_message, l.attempt_number, l.max_attempts, ${isoColumn("l.next_retry_at")},
-  l.response_status_code, l.trace_id, l.fk_customer_org::text AS fk_customer_org,
+  l.response_status_code, l.trace_id, l.request_payload ->> 'batch_id' AS batch_id,
+  l.fk_customer_org::text AS fk_customer_org,
   ${isoColumn("l.created_at")}`;
 const FROM =
   "FROM core.tb_observer_log l LEFT JOIN core.tb_observer o ON o.pk_observer = l.fk_observer";

@@ -38,6 +38,9 @@ export interface OutcomeRecord {
   fk_customer_org: string | null;
   trace_id: string | null;
   change: DeadLetterChange | null;
+  /** The batch the attempt went out in (docs/delivery.md, "Batches"): its id and size. */
+  batch_id?: string | null;
+  batch_size?: number | null;
 }
 
 /** The attempt fields a record leaves empty unless it has them (no attempt ran, nothing answered). */
@@ -92,6 +95,8 @@ const LOG_COLUMNS: readonly [
   ["http_status", "integer", (o) => o.http_status],
   ["trace_id", "text", (o) => o.trace_id],
   ["fk_customer_org", "bigint", (o) => o.fk_customer_org],
+  ["batch_id", "uuid", (o) => o.batch_id ?? null],
+  ["batch_size", "integer", (o) => o.batch_size ?? null],
 ];
 const FIRST_LOG_PARAM = 9;
 const LOG_ROWS = `unnest(${LOG_COLUMNS.map(
@@ -202,13 +207,17 @@ export async function recordOutcomes(
      INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
        entity_type, entity_id, event_type, status, action_index, action_type, started_at,
        completed_at, duration_ms, error_code, error_message, attempt_number, max_attempts,
-       next_retry_at, response_payload, response_status_code, trace_id, fk_customer_org)
+       next_retry_at, response_payload, response_status_code, trace_id, fk_customer_org,
+       request_payload)
      SELECT o.fk_observer, o.fk_entity_change_log, o.delivery_id, o.event_id, o.entity_type,
        o.entity_id, o.event_type, o.status, o.action_index, o.action_type, o.started_at,
        o.completed_at, o.duration_ms, o.error_code, o.error_message, o.attempt, o.max_attempts,
        o.next_retry_at,
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
-       o.http_status, o.trace_id, o.fk_customer_org
+       o.http_status, o.trace_id, o.fk_customer_org,
+       -- A batched attempt's batch; the request itself is never stored.
+       CASE WHEN o.batch_id IS NOT NULL
+         THEN jsonb_build_object('batch_id', o.batch_id, 'batch_size', o.batch_size) END
      FROM relaxed, ${LOG_ROWS}`,
     [
       owner,

@@ -625,6 +625,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
         attempt_number: 1,
         error_code: "HTTP_STATUS",
         error_message: "HTTP 503",
+        batch_id: null,
         created_at: "2025-07-01T10:00:01.000Z",
       },
     ]);

@@ -127,6 +127,7 @@ describe("explainStoredEvent", () => {
         attempt_number: 1,
         error_code: "HTTP_503",
         error_message: "upstream unavailable",
+        batch_id: null,
         created_at: "2025-06-01T10:00:01.000Z",
       },
       {
@@ -136,6 +137,7 @@ describe("explainStoredEvent", () => {
         attempt_number: 2,
         error_code: null,
         error_message: null,
+        batch_id: null,
         created_at: "2025-06-01T10:00:05.000Z",
       },
     ]);

@@ -75,6 +75,7 @@ describe("listLogs", () => {
       next_retry_at: null,
       response_status_code: null,
       trace_id: null,
+      batch_id: null,
       fk_customer_org: null,
       created_at: "2024-05-01T02:00:00.000Z",
     });

@@ -136,6 +136,32 @@ describe("the Worker in wrangler dev", () => {
     await api(`/api/observers/${id}`, { method: "DELETE" });
   });
 
+  it("sends a webhook batch from a tick: what waits for the batch goes out when the tick stops", async () => {
+    receiver.requests.length = 0;
+    const id = await createObserver("batched", {
+      actions: [
+        {
+          type: "webhook",
+          url: `${receiver.url}/batched`,
+          batch: { max_size: 10, max_wait_ms: 10_000 },
+        },
+      ],
+    });
+    await db.sql`INSERT INTO public.orders (status, total) VALUES ('a', 1), ('b', 2), ('c', 3)`;
+    await delivered(1);
+    await tick();
+    expect(receiver.requests).toHaveLength(1);
+    const [request] = receiver.requests;
+    const body = JSON.parse(request?.text ?? "{}") as { id: string; events: { after: unknown }[] };
+    expect(request?.headers["webhook-id"]).toBe(body.id);
+    expect(body.events.map((e) => e.after)).toMatchObject([
+      { status: "a" },
+      { status: "b" },
+      { status: "c" },
+    ]);
+    await api(`/api/observers/${id}`, { method: "DELETE" });
+  });
+
   it("retries a failed attempt from the ticker's alarm, without another cron", async () => {
     receiver.requests.length = 0;
     let calls = 0;

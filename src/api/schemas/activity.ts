@@ -27,6 +27,10 @@ export const ObserverLogSchema = z
     next_retry_at: Timestamp.nullable(),
     response_status_code: z.number().int().nullable(),
     trace_id: z.string().nullable(),
+    batch_id: z.string().nullable().openapi({
+      format: "uuid",
+      description: "The batch (its webhook-id) this attempt went out in; null when not batched",
+    }),
     fk_customer_org: TenantId,
     created_at: Timestamp,
   })

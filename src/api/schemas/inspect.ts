@@ -199,6 +199,7 @@ export const EventExplanationSchema = z
             attempt_number: z.number().int(),
             error_code: z.string().nullable(),
             error_message: z.string().nullable(),
+            batch_id: z.string().nullable(),
             created_at: Timestamp,
           }),
         ),
