@@ -423,6 +423,35 @@ describe("sqlserver reader: positions", () => {
     expect(result.error).toBeNull();
     expect(summary(result.commits)).toEqual([`${lsn(30)}: c dbo.orders 9`]);
   });
+  it("a capture instance dropped before the reader reached its successor: SOURCE_POSITION_PURGED", async () => {
+    const v2: FakeInstance = {
+      ...structuredClone(ORDERS),
+      name: "dbo_orders_v2",
+      minLsn: 35,
+      createDate: wall("2024-05-01T11:00:00.000"),
+    };
+    const cdc = fake({ instances: [structuredClone(ORDERS), structuredClone(LINES), v2] });
+    cdc.capture([order(30, 1, "1.00")]);
+    cdc.capture([
+      {
+        instance: "dbo_orders_v2",
+        lsn: 36,
+        seqval: 1,
+        op: 2,
+        row: { id: 2, total: "1.00", note: null },
+      },
+    ]);
+    let dropped = false;
+    cdc.state.before = (query, self) => {
+      if (!dropped && query.text.startsWith("SELECT sys.fn_cdc_get_max_lsn()")) {
+        dropped = true;
+        self.state.instances = self.state.instances.filter((i) => i.name !== "dbo_orders");
+      }
+    };
+    const result = await runReader(cdc, { position: { lsn: lsn(20) }, polls: 3 });
+    expect((result.error as SourceError).code).toBe("SOURCE_POSITION_PURGED");
+    expect(result.commits).toEqual([]);
+  });
 });
 
 describe("sqlserver reader: errors", () => {

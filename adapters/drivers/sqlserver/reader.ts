@@ -187,11 +187,21 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
     // A capture instance can vanish between two catalog reads (the old one of a schema change is
     // dropped): read the catalog again at once, once; a second miss in a row is an error.
     let refreshedForMiss = false;
+    // Tables whose capture instance was dropped while this run read them: if the position is then
+    // before every remaining instance, what only the dropped one held is gone.
+    const lostInstance = new Set<string>();
     while (!signal.aborted) {
       if (refreshedForMiss || now() - catalogAt >= refreshMs) {
+        const previous = catalog;
         catalog = await loadCatalog(connection, run.tables, signal);
         instances = catalog.tables.flatMap((table) => table.instances);
         catalogAt = now();
+        for (const [k, table] of previous.tables.entries()) {
+          const names = new Set(catalog.tables[k]?.instances.map((instance) => instance.name));
+          if (table.instances.some((instance) => !names.has(instance.name))) {
+            lostInstance.add(table.table.table);
+          }
+        }
       }
       let found: boolean;
       try {
@@ -271,11 +281,11 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
           // it (its first LSN is where it began), changes lost if the cleanup job moved it.
           const oldest = table.instances[0] as PlanItem["instance"];
           const minTime = row[`min_time_${offset}`];
-          if (
+          const cleaned =
             minTime instanceof Date &&
             oldest.createdAt !== null &&
-            minTime.getTime() > oldest.createdAt.getTime()
-          ) {
+            minTime.getTime() > oldest.createdAt.getTime();
+          if (cleaned || lostInstance.has(table.table.table)) {
             throw purged(table.table.table, oldest.name);
           }
           chosen = 0;
