@@ -187,3 +187,27 @@ describe("sqlserver driver errors", () => {
     expect(failure.message).not.toContain(encodeURIComponent(PASSWORD));
   });
 });
+
+describe("sqlserver connection through mssql", () => {
+  it("a refused connection is SOURCE_UNREACHABLE (transient), without the password", async () => {
+    const { createServer } = await import("node:net");
+    // A port that was free a moment ago: nothing listens on it.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const { connectMssql } = await import("../../adapters/drivers/sqlserver/index.ts");
+    const url = `mssql://reader:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/shop?encrypt=false&connectTimeout=5000`;
+    const error = await connectMssql(url).then(
+      () => null,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(SourceError);
+    expect([(error as SourceError).code, (error as SourceError).transient]).toEqual([
+      "SOURCE_UNREACHABLE",
+      true,
+    ]);
+    expect((error as SourceError).message).not.toContain(PASSWORD);
+    expect((error as SourceError).message).not.toContain(encodeURIComponent(PASSWORD));
+  });
+});
