@@ -13,7 +13,7 @@ import {
   type SourceReader,
   type SourceReaderOptions,
 } from "../../../src/ports/source.ts";
-import { type Catalog, checkHarvesting, loadCatalog } from "./catalog.ts";
+import { checkHarvesting, loadCatalog } from "./catalog.ts";
 import { type CdcTransaction, type InstanceRows, toTransactions } from "./changes.ts";
 import {
   connectMssql,
@@ -23,6 +23,7 @@ import {
 } from "./connection.ts";
 import { classifySqlServerError, OBJECT_MISSING, serverErrorNumber } from "./errors.ts";
 import { compareLsn, isLsn, lsnFromBytes, maxLsn, minLsn, ZERO_LSN } from "./lsn.ts";
+import { CatalogChanged, instanceMin, type PlanItem, planRange } from "./plan.ts";
 import { changesSql, headSql } from "./queries.ts";
 
 /** Options of `createSqlServerReader`. */
@@ -86,15 +87,6 @@ function epochMs(wallClock: unknown, offsetMinutes: number): number | null {
   return wallClock.getTime() - offsetMinutes * 60_000;
 }
 
-/** Thrown inside a poll when a capture instance vanished: the catalog is read again. */
-class CatalogChanged extends Error {}
-
-interface PlanItem {
-  table: string;
-  instance: Catalog["tables"][number]["instances"][number];
-  from: string;
-}
-
 /** Creates the SQL Server CDC reader (`kind: "sqlserver"`). */
 export function createSqlServerReader(options: SqlServerReaderOptions = {}): SourceReader {
   const connect = options.connect ?? connectMssql;
@@ -148,11 +140,6 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
       const row = (await q(headSql(instances.length), params)).rows[0] ?? {};
       return row;
     };
-    const minOf = (row: Readonly<Record<string, unknown>>, i: number) => {
-      const lsn = lsnFromBytes(row[`min_lsn_${i}`]);
-      // 0x00...: the instance is gone (dropped since the catalog was read) or not readable.
-      return lsn === null || lsn === ZERO_LSN ? null : lsn;
-    };
 
     let readThrough: string;
     let committed: string;
@@ -163,8 +150,9 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
       } else {
         let oldest: number | null = null;
         instances.forEach((_, i) => {
-          const min = minOf(row, i);
-          if (min !== null && (oldest === null || min < (minOf(row, oldest) as string))) oldest = i;
+          const min = instanceMin(row, i);
+          if (min !== null && (oldest === null || min < (instanceMin(row, oldest) as string)))
+            oldest = i;
         });
         readThrough =
           oldest === null ? ZERO_LSN : (lsnFromBytes(row[`before_min_lsn_${oldest}`]) ?? ZERO_LSN);
@@ -262,49 +250,7 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
         await heartbeat();
         return false;
       }
-      let to = max;
-      const plan: PlanItem[] = [];
-      let offset = 0;
-      for (const table of catalog.tables) {
-        const mins = table.instances.map((_, k) => minOf(row, offset + k));
-        if (mins.some((min) => min === null)) throw new CatalogChanged();
-        let chosen = -1;
-        for (let k = table.instances.length - 1; k >= 0; k--) {
-          if (compareLsn(mins[k] as string, from) <= 0) {
-            chosen = k;
-            break;
-          }
-        }
-        let instanceFrom = from;
-        if (chosen === -1) {
-          // Every instance starts after the position: harmless if the oldest was created after
-          // it (its first LSN is where it began), changes lost if the cleanup job moved it.
-          const oldest = table.instances[0] as PlanItem["instance"];
-          const minTime = row[`min_time_${offset}`];
-          const cleaned =
-            minTime instanceof Date &&
-            oldest.createdAt !== null &&
-            minTime.getTime() > oldest.createdAt.getTime();
-          if (cleaned || lostInstance.has(table.table.table)) {
-            throw purged(table.table.table, oldest.name);
-          }
-          chosen = 0;
-          instanceFrom = mins[0] as string;
-        }
-        const next = offset + chosen + 1;
-        if (chosen < table.instances.length - 1) {
-          // A newer instance (a schema change) takes over at its first LSN.
-          const before = lsnFromBytes(row[`before_min_lsn_${next}`]);
-          if (before !== null) to = minLsn(to, before);
-        }
-        plan.push({
-          table: table.table.table,
-          instance: table.instances[chosen] as PlanItem["instance"],
-          from: instanceFrom,
-        });
-        offset += table.instances.length;
-      }
-
+      const { plan, to } = planRange(catalog, row, from, max, lostInstance);
       const results = await readRange(plan, to, batchRows);
       let cut: string | null = null;
       for (const result of results) {
@@ -396,12 +342,4 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
       });
     }
   }
-}
-
-function purged(table: string, instance: string): SourceError {
-  return new SourceError(
-    "SOURCE_POSITION_PURGED",
-    `SQL Server no longer holds the changes of ${table} at the source's position: the CDC cleanup job removed them from capture instance ${instance} (the position is older than the retention). Changes made meanwhile are lost to this source: delete and create the source again, and keep changes longer (EXEC sys.sp_cdc_change_job @job_type = N'cleanup', @retention = <minutes>)`,
-    false,
-  );
 }
