@@ -181,7 +181,17 @@ describe("sqlserver reader: transactions", () => {
   });
 
   it("fills an unchanged (max) column of an update's before row (CDC writes NULL there)", async () => {
-    const cdc = fake();
+    // A captured subset of the table's columns (source positions 1, 4, 6), listed out of order:
+    // the update mask's bits follow their rank (1, 2, 3), not their source positions.
+    const orders = {
+      ...structuredClone(ORDERS),
+      columns: [
+        { name: "note", type: "nvarchar", maxLength: -1, position: 6 },
+        { name: "id", type: "int", position: 1 },
+        { name: "total", type: "decimal", position: 4 },
+      ],
+    };
+    const cdc = fake({ instances: [orders, structuredClone(LINES)] });
     cdc.capture([
       // Only total (ordinal 2) changed: mask 0b010. note (ordinal 3) is nvarchar(max): NULL in 3.
       order(30, 1, "", {

@@ -142,17 +142,20 @@ async function capturedColumns(
 ): Promise<CapturedColumn[]> {
   const params = { instance: { type: "nvarchar", value: instance } } as const;
   const rows = (await connection.query(CAPTURED_COLUMNS_SQL, params, signal)).rows;
+  // `ordinal_position` orders the captured columns; a column's bit in `__$update_mask` is its
+  // rank among them (cdc.captured_columns.column_ordinal: 1 for the first captured column).
   return rows
-    .map((row) => {
+    .map((row) => ({ row, position: Number(row.ordinal_position ?? row.column_id) }))
+    .sort((a, b) => a.position - b.position)
+    .map(({ row }, rank) => {
       const type = text(row.data_type).toLowerCase();
       return {
         name: text(row.column_name),
         type,
-        ordinal: Number(row.column_ordinal),
+        ordinal: rank + 1,
         lob: lobColumn(type, row.character_maximum_length),
       };
-    })
-    .sort((a, b) => a.ordinal - b.ordinal);
+    });
 }
 
 function checkColumns(table: SourceTable, instance: CaptureInstance, newest: boolean): void {

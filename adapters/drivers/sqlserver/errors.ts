@@ -18,7 +18,9 @@ interface DriverError {
 }
 
 /** SQL Server error numbers this reader distinguishes (sys.messages). */
-const PERMISSION_NUMBERS = new Set([229, 230, 262, 297, 300, 916, 15247, 22904]);
+// 22981: sys.sp_cdc_get_captured_columns without SELECT on the captured columns (SQL Server 2008 R2
+// documentation; later versions document 229).
+const PERMISSION_NUMBERS = new Set([229, 230, 262, 297, 300, 916, 15247, 22981]);
 /** 208: invalid object name; 313: "insufficient number of arguments", CDC's out-of-range LSN. */
 export const OBJECT_MISSING = 208;
 export const LSN_OUT_OF_RANGE = 313;
