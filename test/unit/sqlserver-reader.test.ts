@@ -613,6 +613,36 @@ describe("sqlserver reader: errors", () => {
     expect(error.message).toContain("[redacted]");
   });
 
+  it("an abort while connecting resolves the run at once and closes the late connection", async () => {
+    const { createSqlServerReader } = await import("../../adapters/drivers/sqlserver/index.ts");
+    const { silentLogger } = await import("../../src/ports/logger.ts");
+    const cdc = fake();
+    let arrive: () => void = () => {};
+    const reader = createSqlServerReader({
+      connect: () =>
+        new Promise((resolve) => {
+          arrive = () => resolve(cdc.connection());
+        }),
+    });
+    const controller = new AbortController();
+    const running = reader.run({
+      url: "mssql://u:p@h/db",
+      tables: TABLES,
+      position: null,
+      start: "now",
+      signal: controller.signal,
+      logger: silentLogger,
+      commit: async () => {},
+      status: () => {},
+    });
+    controller.abort();
+    await expect(running).resolves.toBeUndefined();
+    arrive();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(cdc.closed).toBe(1);
+    expect(cdc.queries).toEqual([]);
+  });
+
   it("an abort while waiting between polls resolves the run", async () => {
     const controller = new AbortController();
     const { createSqlServerReader } = await import("../../adapters/drivers/sqlserver/index.ts");

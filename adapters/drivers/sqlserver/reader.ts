@@ -81,6 +81,35 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * The connection, or null as soon as `signal` aborts (a connection that still arrives is closed):
+ * a stop never waits for a connect timeout.
+ */
+function connectUnlessAborted(
+  pending: Promise<SqlServerConnection>,
+  signal: AbortSignal,
+): Promise<SqlServerConnection | null> {
+  return new Promise((resolve, reject) => {
+    const abort = () => {
+      resolve(null);
+      pending.then((late) => late.close()).catch(() => {});
+    };
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    pending.then(
+      (connection) => {
+        signal.removeEventListener("abort", abort);
+        // Aborted meanwhile: `abort` has resolved already and closes this connection.
+        resolve(connection);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", abort);
+        reject(error);
+      },
+    );
+  });
+}
+
 /** A wall clock read as UTC (tedious, useUTC) to epoch ms, given the server's UTC offset. */
 function epochMs(wallClock: unknown, offsetMinutes: number): number | null {
   if (!(wallClock instanceof Date) || Number.isNaN(wallClock.getTime())) return null;
@@ -104,7 +133,8 @@ export function createSqlServerReader(options: SqlServerReaderOptions = {}): Sou
       if (signal.aborted) return;
       let connection: SqlServerConnection | null = null;
       try {
-        connection = await connect(run.url);
+        connection = await connectUnlessAborted(connect(run.url), signal);
+        if (connection === null) return;
         run.status({ connected: true, lagMs: null });
         await read(connection, run, stored);
       } catch (error) {
