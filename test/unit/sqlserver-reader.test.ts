@@ -504,6 +504,11 @@ describe("sqlserver reader: errors", () => {
       expect(error.code).toBe("SOURCE_TABLE_INVALID");
       expect(cdc.queries).toEqual([]);
     }
+    const twice = fake();
+    const duplicate = await failure(twice, {
+      tables: [...TABLES, { table: "[DBO].[Orders]", entityType: "X" }],
+    });
+    expect([duplicate.code, twice.queries]).toEqual(["SOURCE_TABLE_INVALID", []]);
     // Bracketed names are fine and travel as parameters only.
     const cdc = fake({ tables: { "dbo.Order Lines": false } });
     const error = await failure(cdc, {

@@ -211,3 +211,21 @@ describe("sqlserver connection through mssql", () => {
     expect((error as SourceError).message).not.toContain(encodeURIComponent(PASSWORD));
   });
 });
+
+describe("sqlserver driver loading", () => {
+  it("loads mssql only through a dynamic import (a server without sqlserver sources never loads it)", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const dir = join(import.meta.dirname, "../../adapters/drivers/sqlserver");
+    const staticImports = readdirSync(dir)
+      .filter((file) => file.endsWith(".ts"))
+      .flatMap((file) =>
+        readFileSync(join(dir, file), "utf8")
+          .split("\n")
+          .filter((line) => /from "(mssql|tedious)"/.test(line) && !/^import type /.test(line))
+          .map((line) => `${file}: ${line}`),
+      );
+    expect(staticImports).toEqual([]);
+    expect(readFileSync(join(dir, "connection.ts"), "utf8")).toContain('await import("mssql")');
+  });
+});

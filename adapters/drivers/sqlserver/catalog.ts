@@ -179,6 +179,18 @@ export async function loadCatalog(
   signal: AbortSignal,
 ): Promise<Catalog> {
   const names = tables.map((table) => ({ table, ...splitTableName(table.table) }));
+  const seen = new Set<string>();
+  for (const { table, schema, name } of names) {
+    const key = `${schema}.${name}`.toLowerCase();
+    if (seen.has(key)) {
+      throw new SourceError(
+        "SOURCE_TABLE_INVALID",
+        `table ${table.table} is listed twice: list each table once (its changes would be read twice)`,
+        false,
+      );
+    }
+    seen.add(key);
+  }
   const { database, engineEdition } = await checkDatabase(connection, signal);
   const instanceRows = (await connection.query(CAPTURE_INSTANCES_SQL, {}, signal)).rows;
   const catalogTables: CatalogTable[] = [];
