@@ -18,6 +18,10 @@ export interface LoadedObserver extends MatchableObserver {
   timings: (ActionTiming | null)[];
   retryConfig: string;
   timeoutMs: number;
+  /** Deliveries of one entity reach each action in commit order (docs/delivery.md). */
+  perEntity: boolean;
+  /** Paused: its deliveries are created due but never leased at creation (the claim holds them). */
+  paused: boolean;
 }
 
 /** The enabled observers at one revision, indexed. */
@@ -65,6 +69,8 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
       timings,
       retryConfig: row.retry_config,
       timeoutMs: row.timeout_ms,
+      perEntity: row.ordering === "per_entity",
+      paused: row.paused === true,
       entity_type: row.entity_type,
       event_type: row.event_type,
       condition_expression: row.condition_expression,

@@ -16,7 +16,36 @@ export interface NewDelivery {
   leased: boolean;
   /** Due later (`delay_ms`, `run_at_template`) or debounced: never leased. */
   timing?: PlannedTiming;
+  /**
+   * A `per_entity` observer's delivery (docs/delivery.md): its entity, and its change's
+   * transaction id (its place in commit order, with `fk_entity_change_log`). Leased at creation
+   * only when no delivery of the same observer, action and key is in the table yet.
+   */
+  ordering?: { key: string; txid: string };
 }
+
+/** The ordering key of a change's entity: tenant, entity type and entity id. */
+export const orderingKey = (change: {
+  fk_customer_org: string | null;
+  object_type: string;
+  object_id: string | null;
+}): string => JSON.stringify([change.fk_customer_org, change.object_type, change.object_id]);
+
+/**
+ * The claim's condition for ordered deliveries (alias `d`): taken only when no earlier delivery of
+ * the same observer, action and entity is still in the table (pending, retrying or running).
+ * Earlier: in commit order (transaction id, change-log id), then by creation.
+ */
+export const ORDERED_CLAIMABLE = `(d.ordering_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM core.tb_observer_delivery e
+    WHERE e.ordering_key = d.ordering_key AND e.fk_observer = d.fk_observer
+      AND e.action_index = d.action_index
+      AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+        < (d.ordering_txid, d.fk_entity_change_log, d.pk_observer_delivery)))`;
+
+/** The claim's condition for paused observers (alias `d`): their deliveries wait for resume. */
+export const NOT_PAUSED = `NOT EXISTS (SELECT 1 FROM core.tb_observer p
+    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL)`;
 
 /** A delivery created leased: its row and webhook-id. */
 export interface LeasedDelivery {
@@ -37,24 +66,34 @@ export interface LeasedDelivery {
 export function deliveryCtes(gate: string, first: number, timed: boolean): string {
   const $ = (i: number) => `$${first + i}`;
   const columns = `${$(0)}::text::text[], ${$(1)}::text::bigint[], ${$(2)}::text::bigint[],
-         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[]`;
+         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[],
+         ${$(8)}::text::text[], ${$(9)}::text::xid8[]`;
+  const names = `event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
+           ordering_key, ordering_txid`;
   const x = timed
-    ? `SELECT * FROM unnest(${columns}, ${$(8)}::text::bigint[],
-         ${$(9)}::text::timestamptz[], ${$(10)}::text::text[], ${$(11)}::text::bigint[],
-         ${$(12)}::text::bigint[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
-           delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
-    : `SELECT * FROM unnest(${columns})
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)`;
+    ? `SELECT * FROM unnest(${columns}, ${$(10)}::text::bigint[],
+         ${$(11)}::text::timestamptz[], ${$(12)}::text::text[], ${$(13)}::text::bigint[],
+         ${$(14)}::text::bigint[])
+         AS x(${names}, delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
+    : `SELECT * FROM unnest(${columns}) AS x(${names})`;
+  // An ordered delivery is leased at creation only when no delivery of its entity (for the same
+  // observer and action) is in the table: one created due then waits for the earlier one.
   const created = `created AS (
        INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
+         action_index, fk_customer_org, lease_owner, next_attempt_at, ordering_key, ordering_txid)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
-         CASE WHEN x.leased THEN ${$(6)} END,
-         CASE WHEN x.leased THEN now() + ${$(7)} * interval '1 millisecond'
-           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END
-       FROM x WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
+         CASE WHEN l.take THEN ${$(6)} END,
+         CASE WHEN l.take THEN now() + ${$(7)} * interval '1 millisecond'
+           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END,
+         x.ordering_key, x.ordering_txid
+       FROM x CROSS JOIN LATERAL (
+         SELECT x.leased AND (x.ordering_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM core.tb_observer_delivery e
+           WHERE e.fk_observer = x.fk_observer AND e.action_index = x.action_index
+             AND e.ordering_key = x.ordering_key)) AS take
+       ) l
+       WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
      )`;
   if (!timed)
@@ -62,19 +101,22 @@ export function deliveryCtes(gate: string, first: number, timed: boolean): strin
      ${created}`;
   // Debounced: one pending row per (observer, action, key). A change finding one replaces its
   // change and pushes it back a window, never past the cap set by the first (debounce_until).
+  // An ordered one takes the new change's place in commit order.
   const debounced = `debounced AS (
        INSERT INTO core.tb_observer_delivery AS d (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until)
+         action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until,
+         ordering_key, ordering_txid)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
          now() + x.window_ms * interval '1 millisecond', x.debounce_key,
-         now() + x.max_wait_ms * interval '1 millisecond'
+         now() + x.max_wait_ms * interval '1 millisecond', x.ordering_key, x.ordering_txid
        FROM x WHERE (${gate}) AND x.debounce_key IS NOT NULL
        ON CONFLICT (fk_observer, action_index, debounce_key) WHERE debounce_key IS NOT NULL
        DO UPDATE SET id = EXCLUDED.id, event_id = EXCLUDED.event_id,
          fk_entity_change_log = EXCLUDED.fk_entity_change_log,
          fk_customer_org = EXCLUDED.fk_customer_org,
-         next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until)
+         next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until),
+         ordering_key = EXCLUDED.ordering_key, ordering_txid = EXCLUDED.ordering_txid
      )`;
   return `x AS (${x}),
      ${created},
@@ -101,6 +143,8 @@ export function deliveryParams(
     arrayColumn(deliveries, (d) => d.leased),
     owner,
     leaseMs,
+    arrayColumn(deliveries, (d) => d.ordering?.key),
+    arrayColumn(deliveries, (d) => d.ordering?.txid),
     ...(timed
       ? [
           arrayColumn(deliveries, (d) => d.timing?.delayMs),
@@ -280,9 +324,10 @@ export async function claimDeliveries(
      due AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
          fk_observer_event, next_attempt_at
-       FROM core.tb_observer_delivery
+       FROM core.tb_observer_delivery d
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
+         AND ${ORDERED_CLAIMABLE} AND ${NOT_PAUSED}
        ORDER BY next_attempt_at
        LIMIT $1
        FOR UPDATE SKIP LOCKED
