@@ -23,9 +23,8 @@ CREATE INDEX IF NOT EXISTS tb_observer_delivery_ordering_idx
   ON core.tb_observer_delivery (fk_observer, action_index, ordering_key, ordering_txid,
     fk_entity_change_log)
   WHERE ordering_key IS NOT NULL;
--- Pause, resume and bulk cancel find an observer's deliveries (the table holds pending work only).
-CREATE INDEX IF NOT EXISTS tb_observer_delivery_observer_idx
-  ON core.tb_observer_delivery (fk_observer);
+-- No index by observer: every index costs each delivery a write, and pause counts and bulk
+-- cancels can afford to scan (the table holds pending work only).
 
 -- Replays: an observer's actions delivered again for the retained changes of [since, until) that
 -- match its current condition. Worked through in pages, in commit order, by whichever runtime

@@ -7,9 +7,9 @@ import { BACKOFF_STRATEGIES, retryConfigSchema } from "../../executor/retry-poli
 import { isJsonObject } from "../../json.ts";
 import {
   OBSERVER_EVENT_TYPES,
-  ORDERINGS,
   type ObserverInput,
   type ObserverPatch,
+  ORDERINGS,
   observerDefinitionSchemaFor,
   observerPatchSchemaFor,
 } from "../../observers/schema.ts";
