@@ -30,6 +30,8 @@ export interface ObserverSet {
   matcher: Matcher<LoadedObserver>;
   /** Enabled SCHEDULE observers: they fire on their ticks, outside the matcher. */
   scheduled: number;
+  /** Names of the `per_entity` observers (NATS mode warns that it orders less strictly). */
+  perEntity?: string[];
 }
 
 /** An empty set: nothing matches until the first load. */
@@ -83,5 +85,6 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
     revision,
     matcher: createMatcher(loaded),
     scheduled: observers.length - watching.length,
+    perEntity: loaded.filter((o) => o.perEntity).map((o) => o.name),
   };
 }

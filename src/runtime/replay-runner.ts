@@ -6,6 +6,7 @@ import {
   failReplay,
   type ReplayDelivery,
   readReplayPage,
+  releaseReplay,
   takeReplay,
   writeReplayPage,
 } from "../store/replays.ts";
@@ -89,5 +90,8 @@ export async function runReplayRound(options: ReplayRoundOptions): Promise<Repla
     created += deliveries.length;
     if (done) return { created, more: true };
   }
+  // Stopping (a Worker's tick ends, a server shuts down): let the next runtime resume at once
+  // rather than after the lease.
+  if (options.stopped()) await releaseReplay(sql, replay, owner);
   return { created, more: true };
 }

@@ -202,6 +202,15 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
+      const ordered = observers.perEntity ?? [];
+      if (worker && ordered.length > 0) {
+        // docs/delivery.md#ordering: a change is ordered only against deliveries already created.
+        logger.log(
+          "warn",
+          "per_entity ordering in NATS mode holds only for changes matched in order: with several workers or a redelivered message, a later change of an entity can be delivered first; use OBSERVERS_TRANSPORT=postgres for strict order",
+          { observers: ordered.slice(0, 20).join(", ") },
+        );
+      }
       void schedules.run();
     }
     return observers;

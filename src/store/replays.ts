@@ -434,6 +434,19 @@ export async function writeReplayPage(
   return true;
 }
 
+/** Gives a replay's lease up (the runtime stops), so another runtime resumes it at once. */
+export async function releaseReplay(
+  sql: SqlExecutor,
+  replay: LeasedReplay,
+  owner: string,
+): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_observer_replay SET lease_owner = NULL, lease_until = NULL
+     WHERE pk_observer_replay = $1::bigint AND lease_owner = $2`,
+    [replay.pk, owner],
+  );
+}
+
 /** Ends a replay that cannot go on (its observer was deleted). */
 export async function failReplay(
   sql: SqlExecutor,
