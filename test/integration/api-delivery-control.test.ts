@@ -68,6 +68,17 @@ describe("pause and resume", () => {
       data: { id: string; paused: boolean }[];
     };
     expect(list.data.find((o) => o.id === id)?.paused).toBe(true);
+    // Explain: it fires, but holds its deliveries.
+    await change("5", "2026-02-01T00:00:00Z");
+    const [stored] = await db.sql<{ id: string }[]>`
+      SELECT id::text AS id FROM core.tb_entity_change_log WHERE object_id = '5'`;
+    const explained = (await (
+      await call("GET", `/api/observers/events/${stored?.id}/explain`)
+    ).json()) as { observers: { observer_id: string; fired: boolean; reason: string }[] };
+    expect(explained.observers.find((o) => o.observer_id === id)).toMatchObject({
+      fired: true,
+      reason: "paused",
+    });
     const resumed = await call("POST", `/api/observers/${id}/resume`);
     expect(await resumed.json()).toMatchObject({ paused: false, paused_at: null });
     // Another tenant's key: as if it did not exist.

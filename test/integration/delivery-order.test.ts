@@ -137,9 +137,11 @@ describe("ordering: per_entity", () => {
       }
     }
     expect(overlaps).toBe(0);
-    // Nothing is left pending.
-    const left = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
-    expect(left[0]?.n).toBe(0);
+    // Nothing is left pending once the last outcomes are recorded.
+    await eventually(async () => {
+      const left = await db.sql`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+      return left[0]?.n === 0 ? true : undefined;
+    }, "every outcome recorded");
   });
 
   it("holds back later changes of a retrying entity only; an unordered observer is not held", async () => {
@@ -238,6 +240,12 @@ describe("pause and resume", () => {
     // Several polls later, still nothing reached the receiver.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(receiver.requests.filter((r) => r.path === "/p")).toHaveLength(0);
+    // A retry that comes due while paused waits too.
+    await db.sql`UPDATE core.tb_observer_delivery d SET attempt = 2, next_attempt_at = now()
+      FROM core.tb_observer o WHERE o.pk_observer = d.fk_observer AND o.id = ${id}
+        AND d.pk_observer_delivery = (SELECT min(pk_observer_delivery) FROM core.tb_observer_delivery)`;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(receiver.requests.filter((r) => r.path === "/p")).toHaveLength(0);
     const resumed = await setObserverPaused(db.client, id, false);
     expect(resumed.paused).toBe(false);
     await receiver.waitFor(8);
@@ -320,6 +328,34 @@ describe("replay", () => {
       FROM core.tb_entity_change_log c, core.tb_observer o WHERE o.id = ${id}`;
     const originalIds = new Set(originals.map((row) => row.id));
     expect(got.some((s) => originalIds.has(s.id))).toBe(false);
+  });
+
+  it("runs in the background on a runtime, once", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "background",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/bg`)],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const since = new Date().toISOString();
+    const ids = await createOrders(3);
+    await interleavedUpdates(ids, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const until = new Date().toISOString();
+    await startRuntime("background");
+    const replay = await startReplay(db.client, id, { since, until });
+    if ("dry_run" in replay) throw new Error("not a replay");
+    await eventually(async () => {
+      const r = await getReplay(db.client, replay.id);
+      return r.status === "done" ? r : undefined;
+    }, "the replay to finish");
+    await eventually(
+      () => (receiver.requests.filter((r) => r.path === "/bg").length >= 6 ? true : undefined),
+      "six replayed deliveries",
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.requests.filter((r) => r.path === "/bg")).toHaveLength(6);
+    expect(await getReplay(db.client, replay.id)).toMatchObject({ matched: 6, created: 6 });
   });
 
   it("stops creating when cancelled", async () => {
