@@ -23,6 +23,14 @@ CREATE INDEX IF NOT EXISTS tb_observer_delivery_ordering_idx
   ON core.tb_observer_delivery (fk_observer, action_index, ordering_key, ordering_txid,
     fk_entity_change_log)
   WHERE ordering_key IS NOT NULL;
+-- Held: a due delivery a claim found it may not take (an earlier one of its entity is still in the
+-- table, or its observer is paused) is moved out of the due range, so claims do not walk past it
+-- again and again (a stuck entity or a paused observer can hold a large backlog): `held` is set and
+-- `next_attempt_at` pushed a little ahead. Whatever releases it (the earlier delivery's outcome,
+-- resume, a cancel) makes it due at once; if nothing does, it comes due again by itself and is
+-- checked again, so a missed release only delays.
+ALTER TABLE core.tb_observer_delivery ADD COLUMN IF NOT EXISTS held BOOLEAN;
+
 -- No index by observer: every index costs each delivery a write, and pause counts and bulk
 -- cancels can afford to scan (the table holds pending work only).
 

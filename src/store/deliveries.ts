@@ -43,9 +43,45 @@ export const ORDERED_CLAIMABLE = `(d.ordering_key IS NULL OR NOT EXISTS (
       AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
         < (d.ordering_txid, d.fk_entity_change_log, d.pk_observer_delivery)))`;
 
-/** The claim's condition for paused observers (alias `d`): their deliveries wait for resume. */
-export const NOT_PAUSED = `NOT EXISTS (SELECT 1 FROM core.tb_observer p
+/** Whether a delivery's observer is paused (alias `d`): its deliveries wait for resume. */
+const PAUSED = `EXISTS (SELECT 1 FROM core.tb_observer p
     WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL)`;
+
+/**
+ * Whether a held ordered delivery (alias `h`) waits behind one that is itself waiting in the table
+ * (a retry or a delay due later, or one held already): it is held long, released by that one's
+ * outcome. Behind one running or due it is held briefly, in case its release is missed.
+ */
+const BLOCKER_WAITING = `EXISTS (SELECT 1 FROM core.tb_observer_delivery e
+    WHERE e.ordering_key = h.ordering_key AND e.fk_observer = h.fk_observer
+      AND e.action_index = h.action_index AND e.lease_owner IS NULL
+      AND e.next_attempt_at > now() + interval '1 second'
+      AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+        < (h.ordering_txid, h.fk_entity_change_log, h.pk_observer_delivery))`;
+
+/** Due rows a claim looks at, per delivery it may take: held ones leave the due range. */
+const SCAN_FACTOR = 4;
+/** How long a held delivery stays out of the due range unless released first, in seconds. */
+const HOLD_PAUSED_S = 60;
+const HOLD_WAITING_S = 30;
+const HOLD_RUNNING_S = 1;
+
+/**
+ * Releases held deliveries: each `(observer, action, key, position)` of an ordered delivery that
+ * left the table makes the next one of its entity due at once, if it was held. As SQL over `heads`
+ * (columns `o_observer, o_action, o_key, o_txid, o_change, o_pk`).
+ */
+export const releaseNext = (heads: string) => `UPDATE core.tb_observer_delivery n
+       SET next_attempt_at = now(), held = NULL
+       FROM ${heads} h
+       WHERE n.pk_observer_delivery = (
+         SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
+         WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
+           AND e.ordering_key = h.o_key
+           AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+             > (h.o_txid, h.o_change, h.o_pk)
+         ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+         AND n.held`;
 
 /** A delivery created leased: its row and webhook-id. */
 export interface LeasedDelivery {
@@ -311,6 +347,11 @@ const EVENT_AS_CHANGE = `(SELECT pk_observer_event, id, 'Schedule'::text AS obje
  * running its action. Deciding that here, per row, keeps one missing change from failing the
  * claim of the rest of the batch.
  * Deliveries of `skipTenants` (tenants at their share of this runtime) stay for later.
+ *
+ * A delivery may not be taken while an earlier one of its entity is in the table (an ordered
+ * observer's, `ORDERED_CLAIMABLE`) or while its observer is paused: the claim holds it instead
+ * (moves it out of the due range until `releaseNext`, resume or a cancel makes it due again, or a
+ * few seconds pass), so that claims do not walk past a held backlog again and again.
  */
 export async function claimDeliveries(
   sql: SqlExecutor,
@@ -319,22 +360,65 @@ export async function claimDeliveries(
   leaseMs: number,
   skipTenants: readonly string[] = [],
 ): Promise<ClaimedDelivery[]> {
-  const rows = await sql.query<ClaimRow>(
+  const claims: ClaimedDelivery[] = [];
+  // A claim that held deliveries (a stuck entity's backlog, a paused observer's) looked at fewer
+  // that it may take: look again, past them, a few times at most.
+  for (let round = 0; round < MAX_CLAIM_ROUNDS && claims.length < limit; round++) {
+    const { claims: more, held } = await claimOnce(
+      sql,
+      owner,
+      limit - claims.length,
+      leaseMs,
+      skipTenants,
+    );
+    claims.push(...more);
+    if (held === 0) break;
+  }
+  return claims;
+}
+
+/** Claim statements one `claimDeliveries` runs at most, when they hold deliveries. */
+const MAX_CLAIM_ROUNDS = 8;
+
+async function claimOnce(
+  sql: SqlExecutor,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  skipTenants: readonly string[],
+): Promise<{ claims: ClaimedDelivery[]; held: number }> {
+  const rows = await sql.query<ClaimRow & { held_count: number }>(
     `WITH ${RELAXED_COMMIT_CTE},
-     due AS (
+     -- The first due rows, claimable or not (bounded: never a walk past a whole held backlog).
+     scanned AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
-         fk_observer_event, next_attempt_at
+         fk_observer_event, next_attempt_at, ${PAUSED} AS paused,
+         ${ORDERED_CLAIMABLE} AS in_turn
        FROM core.tb_observer_delivery d
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
-         AND ${ORDERED_CLAIMABLE} AND ${NOT_PAUSED}
        ORDER BY next_attempt_at
-       LIMIT $1
+       LIMIT $1 * ${SCAN_FACTOR}
        FOR UPDATE SKIP LOCKED
-     )
+     ),
+     due AS (
+       SELECT * FROM scanned WHERE in_turn AND NOT paused ORDER BY next_attempt_at LIMIT $1
+     ),
+     -- The others are held (see migration 0017): out of the due range until released.
+     held AS (
+       UPDATE core.tb_observer_delivery h
+       SET held = true, next_attempt_at = now() + CASE
+         WHEN s.paused THEN interval '${HOLD_PAUSED_S} seconds'
+         WHEN ${BLOCKER_WAITING} THEN interval '${HOLD_WAITING_S} seconds'
+         ELSE interval '${HOLD_RUNNING_S} seconds' END
+       FROM scanned s
+       WHERE h.pk_observer_delivery = s.pk_observer_delivery AND (s.paused OR NOT s.in_turn)
+       RETURNING 1
+     ),
+     claimed AS (
      UPDATE core.tb_observer_delivery d
      SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3,
-       debounce_key = NULL
+       debounce_key = NULL, held = NULL
      FROM relaxed, due
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
@@ -363,10 +447,22 @@ export async function claimDeliveries(
        d.fk_observer_event IS NOT NULL AND NOT o.enabled AS event_observer_disabled,
        o.fk_customer_org::text AS observer_tenant,
        (o.actions -> d.action_index)::text AS action,
-       o.retry_config::text AS retry_config, o.timeout_ms`,
+       o.retry_config::text AS retry_config, o.timeout_ms
+     )
+     -- One row even when nothing was claimed, to say how many were held.
+     SELECT claimed.*, (SELECT count(*) FROM held)::integer AS held_count
+     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
     [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
-  return rows.map((row) => ({
+  return {
+    claims: rows.filter((row) => row.delivery_pk != null).map(claimOf),
+    held: Number(rows[0]?.held_count ?? 0),
+  };
+}
+
+/** A claim row as the runtime's delivery. */
+function claimOf(row: ClaimRow): ClaimedDelivery {
+  return {
     pk: row.delivery_pk,
     id: row.delivery_id,
     fk_observer: row.fk_observer,
@@ -404,7 +500,7 @@ export async function claimDeliveries(
     action: row.action,
     retry_config: row.retry_config,
     timeout_ms: row.timeout_ms,
-  }));
+  };
 }
 
 /** Extends the leases `owner` still holds on `pks` (attempts still running). */

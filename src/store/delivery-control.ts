@@ -1,7 +1,7 @@
 /**
  * Pausing an observer and cancelling pending deliveries (docs/delivery.md). A pause holds the
- * observer's deliveries in the table (the claim skips them, src/store/deliveries.ts
- * `NOT_PAUSED`); a cancel removes pending ones, each with a `cancelled` log row.
+ * observer's deliveries in the table (claims skip them and hold them, src/store/deliveries.ts);
+ * a cancel removes pending ones, each with a `cancelled` log row.
  */
 import { ConfigError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -32,13 +32,21 @@ export async function setObserverPaused(
   options: ControlOptions = {},
 ): Promise<Observer> {
   if (!isUuid(id)) throw notFound(id);
+  // Resumed, the deliveries claims held meanwhile are due at once (src/store/deliveries.ts).
   const rows = await sql.query<StoredObserverRow>(
-    `UPDATE core.tb_observer
-     SET paused_at = CASE WHEN $3::boolean THEN COALESCE(paused_at, now()) END,
-       paused_by = CASE WHEN $3::boolean THEN COALESCE(paused_by, $4::text) END,
-       updated_by = $4::text
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
-     RETURNING ${OBSERVER_COLUMNS}`,
+    `WITH o AS (
+       UPDATE core.tb_observer
+       SET paused_at = CASE WHEN $3::boolean THEN COALESCE(paused_at, now()) END,
+         paused_by = CASE WHEN $3::boolean THEN COALESCE(paused_by, $4::text) END,
+         updated_by = $4::text
+       WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
+       RETURNING pk_observer, ${OBSERVER_COLUMNS}
+     ),
+     released AS (
+       UPDATE core.tb_observer_delivery d SET next_attempt_at = now(), held = NULL
+       FROM o WHERE NOT $3::boolean AND d.fk_observer = o.pk_observer AND d.held
+     )
+     SELECT * FROM o`,
     [id, options.tenant ?? null, paused, options.actor ?? null],
   );
   const row = rows[0];
@@ -155,6 +163,15 @@ export async function cancelDeliveries(
      released AS (
        UPDATE core.tb_observer_dlq SET status = 'pending'
        WHERE pk_observer_dlq IN (SELECT fk_observer_dlq FROM gone WHERE fk_observer_dlq IS NOT NULL)
+     ),
+     -- Later deliveries of a cancelled one's entity that claims held: due again, to be checked.
+     unheld AS (
+       UPDATE core.tb_observer_delivery n SET next_attempt_at = now(), held = NULL
+       FROM (SELECT DISTINCT fk_observer, action_index, ordering_key FROM gone
+         WHERE ordering_key IS NOT NULL) k
+       WHERE n.fk_observer = k.fk_observer AND n.action_index = k.action_index
+         AND n.ordering_key = k.ordering_key AND n.held
+         AND n.pk_observer_delivery NOT IN (SELECT pk FROM taken)
      ),
      logged AS (
        INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
