@@ -99,6 +99,7 @@ export async function startReplay(
   if (Number.isFinite(since) && since >= Date.parse(request.until)) {
     throw new ConfigError([{ path: "since", message: "must be before until" }]);
   }
+  await checkRetained(sql, request.until);
   const counted: BacktestResult = await backtestObserver(sql, {
     observer: {
       entity_type: stored.entity_type,
@@ -167,6 +168,26 @@ export async function startReplay(
     throw new ConflictError(
       "a replay of this observer is already running: wait for it or cancel it",
       { cause: error },
+    );
+  }
+}
+
+/**
+ * Refuses a range that ends before the oldest change still retained (pruned by
+ * `OBSERVERS_CHANGE_LOG_RETENTION_DAYS`): there is nothing left to replay, and saying so beats
+ * a replay that silently finds nothing. A range that only starts before it replays what is left.
+ */
+async function checkRetained(sql: SqlExecutor, until: string): Promise<void> {
+  if (!Number.isFinite(Date.parse(until))) return;
+  const rows = await sql.query<{ oldest: string | null }>(
+    `SELECT ${isoColumn("min(created_at)", "oldest")} FROM core.tb_entity_change_log`,
+  );
+  const oldest = rows[0]?.oldest ?? null;
+  if (oldest !== null && Date.parse(until) <= Date.parse(oldest)) {
+    throw new LimitError(
+      "REPLAY_OUTSIDE_RETENTION",
+      `the range ends before the oldest change still retained (${oldest}; OBSERVERS_CHANGE_LOG_RETENTION_DAYS): nothing in it can be replayed`,
+      0,
     );
   }
 }

@@ -139,13 +139,23 @@ describe("replay", () => {
       await call("POST", `/api/observers/${id}/replay`, { since: "yesterday", until: range.until }),
       400,
     );
-    await problem(
+    const long = await problem(
       await call("POST", `/api/observers/${id}/replay`, {
         since: "2020-01-01T00:00:00Z",
-        until: "2026-01-01T00:00:00Z",
+        until: "2026-03-02T00:00:00Z",
       }),
       422,
     );
+    expect(long.code).toBe("BACKTEST_RANGE_TOO_LONG");
+    // A range before the oldest retained change: nothing there to replay.
+    const pruned = await problem(
+      await call("POST", `/api/observers/${id}/replay`, {
+        since: "2025-01-01T00:00:00Z",
+        until: "2025-01-02T00:00:00Z",
+      }),
+      422,
+    );
+    expect(pruned.code).toBe("REPLAY_OUTSIDE_RETENTION");
     const started = await call("POST", `/api/observers/${id}/replay`, range);
     expect(started.status).toBe(202);
     const replay = (await started.json()) as { id: string; status: string; total: number };

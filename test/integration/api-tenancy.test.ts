@@ -118,8 +118,8 @@ const BODIES: Readonly<Record<string, unknown>> = {
   "POST /api/keys": { name: "from-the-table", scope: "read" },
   "POST /api/jobs/cancel": {},
   "POST /api/observers/{id}/replay": {
-    since: "2026-01-01T00:00:00Z",
-    until: "2026-01-02T00:00:00Z",
+    since: new Date(Date.now() - 3_600_000).toISOString(),
+    until: new Date(Date.now() + 3_600_000).toISOString(),
     dry_run: true,
   },
   "POST /api/observers/deliveries/cancel": { entity_type: "Order", dry_run: true },
