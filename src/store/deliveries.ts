@@ -59,8 +59,12 @@ const BLOCKER_WAITING = `EXISTS (SELECT 1 FROM core.tb_observer_delivery e
       AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
         < (h.ordering_txid, h.fk_entity_change_log, h.pk_observer_delivery))`;
 
-/** Due rows a claim looks at, per delivery it may take: held ones leave the due range. */
-const SCAN_FACTOR = 4;
+/**
+ * Due rows a claim looks at beyond those it may take (it locks what it looks at: a margin, not a
+ * multiple, keeps the common claim as cheap as a plain one); held ones leave the due range, and
+ * `claimDeliveries` looks again while a claim held some.
+ */
+const SCAN_MARGIN = 100;
 /** How long a held delivery stays out of the due range unless released first, in seconds. */
 const HOLD_PAUSED_S = 60;
 const HOLD_WAITING_S = 30;
@@ -378,7 +382,7 @@ export async function claimDeliveries(
 }
 
 /** Claim statements one `claimDeliveries` runs at most, when they hold deliveries. */
-const MAX_CLAIM_ROUNDS = 8;
+const MAX_CLAIM_ROUNDS = 16;
 
 async function claimOnce(
   sql: SqlExecutor,
@@ -398,7 +402,7 @@ async function claimOnce(
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
        ORDER BY next_attempt_at
-       LIMIT $1 * ${SCAN_FACTOR}
+       LIMIT $1 + ${SCAN_MARGIN}
        FOR UPDATE SKIP LOCKED
      ),
      due AS (
