@@ -192,14 +192,30 @@ describe("ordering: per_entity", () => {
         .sort(),
     ).toEqual([1, 2, 3]);
     // Two later deliveries of the stuck entity wait in the table, behind the retrying one.
-    const waiting = await db.sql<{ n: number; keyed: number }[]>`
-      SELECT count(*)::int AS n, count(ordering_key)::int AS keyed FROM core.tb_observer_delivery d
-      JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'ordered-held'`;
-    expect(waiting[0]).toEqual({ n: 3, keyed: 3 });
-    const unorderedKeys = await db.sql<{ keyed: number }[]>`
-      SELECT count(ordering_key)::int AS keyed FROM core.tb_observer_delivery d
-      JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'unordered'`;
-    expect(unorderedKeys[0]?.keyed).toBe(0);
+    // The retrying one and the two behind it (the other entity's are done, once recorded).
+    await eventually(async () => {
+      const waiting = await db.sql<{ n: number; keyed: number }[]>`
+        SELECT count(*)::int AS n, count(ordering_key)::int AS keyed FROM core.tb_observer_delivery d
+        JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'ordered-held'`;
+      return waiting[0]?.n === 3 && waiting[0]?.keyed === 3 ? true : undefined;
+    }, "three deliveries of the stuck entity waiting");
+    // Claims hold the two later ones out of the due range (for 30 s, behind a retry a minute
+    // away): only the outcome of the retrying one releases them within this test's wait.
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery d
+        JOIN core.tb_observer o ON o.pk_observer = d.fk_observer
+        WHERE o.name = 'ordered-held' AND d.held AND d.next_attempt_at > now() + interval '20 seconds'`;
+      return held[0]?.n === 2 ? true : undefined;
+    }, "the later deliveries held");
+    // The unordered observer's retrying delivery carries no ordering key.
+    const unorderedKeys = await eventually(async () => {
+      const rows = await db.sql<{ n: number; keyed: number }[]>`
+        SELECT count(*)::int AS n, count(ordering_key)::int AS keyed FROM core.tb_observer_delivery d
+        JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'unordered'`;
+      return rows[0]?.n === 1 ? rows[0] : undefined;
+    }, "the unordered observer's retrying delivery");
+    expect(unorderedKeys).toEqual({ n: 1, keyed: 0 });
     // A dead letter releases the rest: the retry comes due now and fails for good (400), and
     // the held ones go out, in order.
     await db.sql`UPDATE core.tb_observer_delivery d SET next_attempt_at = now()
