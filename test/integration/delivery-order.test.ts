@@ -257,9 +257,11 @@ describe("pause and resume", () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(receiver.requests.filter((r) => r.path === "/p")).toHaveLength(0);
     // Claims moved them out of the due range rather than walk past them on every claim.
-    const held = await db.sql<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
-    expect(held[0]?.n).toBe(8);
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
+      return held[0]?.n === 8 ? true : undefined;
+    }, "eight deliveries held out of the due range");
     // A retry that comes due while paused waits too.
     await db.sql`UPDATE core.tb_observer_delivery d SET attempt = 2, next_attempt_at = now()
       FROM core.tb_observer o WHERE o.pk_observer = d.fk_observer AND o.id = ${id}
