@@ -332,7 +332,7 @@ function observersView(heading, body) {
             ["Name", (o) => h("a", { href: `#/observers/${encodeURIComponent(o.id)}` }, o.name)],
             ["Entity", (o) => text(o.entity_type)],
             ["Event", eventCell],
-            ["Enabled", (o) => (o.enabled ? "yes" : "no")],
+            ["Enabled", (o) => (o.enabled ? (o.paused ? "paused" : "yes") : "no")],
             ["Executions", (o) => statsById.get(o.id)?.total_executions ?? 0],
             ["Failed", (o) => statsById.get(o.id)?.failed_executions ?? 0],
             ["Success", (o) => text(statsById.get(o.id)?.success_rate_pct ?? null)],
@@ -392,6 +392,14 @@ function observerForm(observer) {
     }),
     actions: h("textarea", { name: "actions", rows: 8, spellcheck: "false", value: actionsText }),
     enabled: h("input", { name: "enabled", type: "checkbox", checked: observer?.enabled ?? true }),
+    ordering: select(
+      "ordering",
+      [
+        ["unordered", "Unordered (fastest)"],
+        ["per_entity", "Per entity (commit order for each entity)"],
+      ],
+      observer?.ordering ?? "unordered",
+    ),
   };
   const validity = h("div", { class: "validity", "aria-live": "polite" });
   const result = h("div");
@@ -440,6 +448,7 @@ function observerForm(observer) {
       event_type: inputs.event_type.value || null,
       condition_expression: inputs.condition.value.trim() || null,
       enabled: inputs.enabled.checked,
+      ordering: inputs.ordering.value,
       ...scheduleBody(inputs),
     };
     // Stored actions come back with secrets redacted: send them only when edited.
@@ -494,6 +503,11 @@ function observerForm(observer) {
         ACTION_TIME_HINT,
       ].join(""),
     ),
+    field(
+      "Delivery order",
+      inputs.ordering,
+      "Per entity: a retrying delivery holds back later ones of the same entity",
+    ),
     h("div", { class: "check" }, inputs.enabled, h("label", { for: "enabled-box" }, "Enabled")),
     h("button", { type: "submit" }, observer ? "Save changes" : "Create observer"),
     result,
@@ -503,9 +517,49 @@ function observerForm(observer) {
   return h(
     "div",
     {},
+    observer ? pausePanel(observer) : null,
     form,
     observer ? testPanel(observer, inputs.condition) : null,
     observer ? oneOffPanel(observer) : null,
+  );
+}
+
+/**
+ * Pause or resume delivery: paused, changes are matched and their deliveries held until resume
+ * (disable skips them instead).
+ */
+function pausePanel(observer) {
+  let paused = observer.paused;
+  let since = observer.paused_at;
+  const state = h("p", { "aria-live": "polite" });
+  const button = h("button", { type: "button" });
+  const out = h("div");
+  const render = () => {
+    state.textContent = paused
+      ? `Paused since ${when(since)}: changes are matched and their deliveries held.`
+      : "Delivering.";
+    button.textContent = paused ? "Resume" : "Pause";
+    button.setAttribute("aria-label", `${paused ? "Resume" : "Pause"} ${observer.name}`);
+  };
+  button.onclick = async () => {
+    try {
+      const r = await api("POST", `api/observers/${observer.id}/${paused ? "resume" : "pause"}`);
+      paused = r.paused;
+      since = r.paused_at;
+      out.replaceChildren();
+      render();
+    } catch (error) {
+      out.replaceChildren(problemView(error));
+    }
+  };
+  render();
+  return h(
+    "section",
+    { "aria-labelledby": "pause-heading", class: "panel" },
+    h("h2", { id: "pause-heading" }, "Delivery"),
+    state,
+    button,
+    out,
   );
 }
 

@@ -15,6 +15,7 @@ export const DEFINITION_FIELDS = [
   "enabled",
   "priority",
   "timeout_ms",
+  "ordering",
   "retry_config",
   "actions",
 ] as const;
@@ -29,6 +30,9 @@ const SERVER_ONLY = new Set([
   "updated_by",
   "deleted_at",
   "warnings",
+  // Paused is a state of the server's observer, not part of its definition.
+  "paused",
+  "paused_at",
 ]);
 
 /** An observer as `export` writes it: definition fields only, defaults left out. */
@@ -42,6 +46,9 @@ export function exportedObserver(observer: ServerObserver): Record<string, unkno
   if (!observer.enabled) out.enabled = false;
   if (observer.priority !== DEFAULT_PRIORITY) out.priority = observer.priority;
   if (observer.timeout_ms !== DEFAULT_TIMEOUT_MS) out.timeout_ms = observer.timeout_ms;
+  if (observer.ordering !== undefined && observer.ordering !== "unordered") {
+    out.ordering = observer.ordering;
+  }
   const retry: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(observer.retry_config)) {
     const fallback =

@@ -14,6 +14,7 @@ import { listen } from "./listen.ts";
 import { metrics } from "./metrics.ts";
 import { check, explain, sql } from "./offline.ts";
 import type { Format } from "./output.ts";
+import { pause, resume } from "./pause.ts";
 import { status } from "./status.ts";
 import { tail } from "./tail.ts";
 import { validateConfig } from "./validate-config.ts";
@@ -31,6 +32,8 @@ export const COMMANDS: readonly Command[] = [
   check,
   explain,
   sql,
+  pause,
+  resume,
 ];
 
 const GLOBAL_OPTIONS: Options = {

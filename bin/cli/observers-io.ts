@@ -49,6 +49,8 @@ export interface ServerObserver {
   enabled: boolean;
   priority: number;
   timeout_ms: number;
+  /** `unordered` or `per_entity` (servers before it: absent). */
+  ordering?: string;
   fk_customer_org: string | number | null;
 }
 

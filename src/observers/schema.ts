@@ -145,6 +145,16 @@ const actionsOf = (registry: ActionRegistry) =>
 
 const enabled = v.pipe(v.boolean(), v.description("Whether it matches changes"));
 
+/** Delivery order: `unordered` (default, fastest) or `per_entity` (docs/delivery.md). */
+export const ORDERINGS = ["unordered", "per_entity"] as const;
+export type Ordering = (typeof ORDERINGS)[number];
+const ordering = v.pipe(
+  v.picklist(ORDERINGS, 'must be "unordered" or "per_entity"'),
+  v.description(
+    "`per_entity`: the deliveries of one entity reach each action in commit order, a retrying one holding back later ones of the same entity; `unordered` (default): no order, fastest",
+  ),
+);
+
 const priority = v.pipe(
   v.number(),
   v.description("Lower runs first"),
@@ -265,6 +275,7 @@ function buildSchemas(registry: ActionRegistry) {
       enabled: v.optional(enabled, true),
       priority: v.optional(priority, DEFAULT_PRIORITY),
       timeout_ms: v.optional(timeoutMs, DEFAULT_TIMEOUT_MS),
+      ordering: v.optional(ordering, "unordered"),
     }),
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed) return;
@@ -290,6 +301,7 @@ function buildSchemas(registry: ActionRegistry) {
     enabled: v.optional(enabled),
     priority: v.optional(priority),
     timeout_ms: v.optional(timeoutMs),
+    ordering: v.optional(ordering),
   });
   return { definition, patch };
 }

@@ -12,6 +12,7 @@ import {
   type ClaimedDelivery,
   type LeasedDelivery,
   type NewDelivery,
+  orderingKey,
   writeIngest,
 } from "../store/deliveries.ts";
 import { NO_ATTEMPT, type OutcomeRecord } from "../store/outcomes.ts";
@@ -195,17 +196,31 @@ export function planDeliveries(
   const deliveries: NewDelivery[] = [];
   /** Debounced deliveries by key: a later change of the batch replaces an earlier one's. */
   let debounced: Map<string, number> | null = null;
+  /** Ordered (observer, action, entity)s of the batch: only the first delivery may be leased. */
+  let ordered: Set<string> | null = null;
   for (const { row, event, observer, index } of matched) {
     const timing = observer.timings[index];
     const planned = timing ? planTiming(timing, event, observer) : null;
+    let first = true;
+    let ordering: NewDelivery["ordering"];
+    if (observer.perEntity) {
+      ordering = { key: orderingKey(row), txid: row.transaction_id };
+      ordered ??= new Set();
+      const key = `${observer.pk}:${index}:${ordering.key}`;
+      first = !ordered.has(key);
+      ordered.add(key);
+    }
+    // A paused observer's deliveries wait for resume; a later delivery of an entity, for the
+    // earlier one (the statement leases the first only if none of its entity is pending).
     const delivery: NewDelivery = {
       event_id: row.id,
       fk_observer: observer.pk,
       fk_entity_change_log: row.pk_entity_change_log,
       action_index: index,
       fk_customer_org: row.fk_customer_org,
-      leased: planned === null && lease(row),
+      leased: planned === null && first && !observer.paused && lease(row),
     };
+    if (ordering) delivery.ordering = ordering;
     if (planned === null) {
       deliveries.push(delivery);
       continue;

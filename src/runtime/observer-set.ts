@@ -18,6 +18,10 @@ export interface LoadedObserver extends MatchableObserver {
   timings: (ActionTiming | null)[];
   retryConfig: string;
   timeoutMs: number;
+  /** Deliveries of one entity reach each action in commit order (docs/delivery.md). */
+  perEntity: boolean;
+  /** Paused: its deliveries are created due but never leased at creation (the claim holds them). */
+  paused: boolean;
 }
 
 /** The enabled observers at one revision, indexed. */
@@ -26,6 +30,8 @@ export interface ObserverSet {
   matcher: Matcher<LoadedObserver>;
   /** Enabled SCHEDULE observers: they fire on their ticks, outside the matcher. */
   scheduled: number;
+  /** Names of the `per_entity` observers (NATS mode warns that it orders less strictly). */
+  perEntity?: string[];
 }
 
 /** An empty set: nothing matches until the first load. */
@@ -65,6 +71,8 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
       timings,
       retryConfig: row.retry_config,
       timeoutMs: row.timeout_ms,
+      perEntity: row.ordering === "per_entity",
+      paused: row.paused === true,
       entity_type: row.entity_type,
       event_type: row.event_type,
       condition_expression: row.condition_expression,
@@ -77,5 +85,6 @@ export async function loadObserverSet(sql: SqlExecutor, logger: Logger): Promise
     revision,
     matcher: createMatcher(loaded),
     scheduled: observers.length - watching.length,
+    perEntity: loaded.filter((o) => o.perEntity).map((o) => o.name),
   };
 }

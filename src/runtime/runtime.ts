@@ -16,6 +16,7 @@ import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
 import { EMPTY_OBSERVER_SET, loadObserverSet, type ObserverSet } from "./observer-set.ts";
+import { runReplayRound } from "./replay-runner.ts";
 import { createTransportWorker, type TransportWorker } from "./transport-worker.ts";
 import type {
   ObserverRuntime,
@@ -183,10 +184,33 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     );
   }
 
+  /**
+   * Replays (docs/delivery.md): works a running replay a few pages at a time, on every poll and
+   * right after, while one runs; a replay whose runtime died is taken over when its lease ends.
+   */
+  const replays = createCoalescedTask(
+    async () => {
+      if (stopped || !running || !executes) return;
+      const round = await runReplayRound({ sql, owner, leaseMs, stopped: () => stopped });
+      if (round.created > 0) dispatcher.pump();
+      if (round.more && !stopped) void replays.run();
+    },
+    (error) => countError(error, "replay"),
+  );
+
   async function observersAt(revision: string, db: SqlExecutor): Promise<ObserverSet> {
     if (revision !== observers.revision) {
       observers = await loadObserverSet(db, logger);
       logger.log("info", "observers loaded", { count: observers.matcher.size });
+      const ordered = observers.perEntity ?? [];
+      if (worker && ordered.length > 0) {
+        // docs/delivery.md#ordering: a change is ordered only against deliveries already created.
+        logger.log(
+          "warn",
+          "per_entity ordering in NATS mode holds only for changes matched in order: with several workers or a redelivered message, a later change of an entity can be delivered first; use OBSERVERS_TRANSPORT=postgres for strict order",
+          { observers: ordered.slice(0, 20).join(", ") },
+        );
+      }
       void schedules.run();
     }
     return observers;
@@ -242,6 +266,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     if (wait <= 0) {
       lastClaimAt = clock.now();
       dispatcher.pump();
+      void replays.run();
       return;
     }
     claimTimer = clock.setTimeout(() => {
@@ -289,6 +314,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       if (claimNeeded || clock.now() - lastClaimAt >= pollIntervalMs / 2) {
         lastClaimAt = clock.now();
         dispatcher.pump();
+        void replays.run();
       }
       lookAgainIfHeldBack(heldBack);
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
@@ -440,6 +466,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       await loop.running;
       await observersCheck.running;
       await schedules.running;
+      await replays.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
       running = false;
       logger.log("info", "runtime stopped", { owner });

@@ -16,7 +16,76 @@ export interface NewDelivery {
   leased: boolean;
   /** Due later (`delay_ms`, `run_at_template`) or debounced: never leased. */
   timing?: PlannedTiming;
+  /**
+   * A `per_entity` observer's delivery (docs/delivery.md): its entity, and its change's
+   * transaction id (its place in commit order, with `fk_entity_change_log`). Leased at creation
+   * only when no delivery of the same observer, action and key is in the table yet.
+   */
+  ordering?: { key: string; txid: string };
 }
+
+/** The ordering key of a change's entity: tenant, entity type and entity id. */
+export const orderingKey = (change: {
+  fk_customer_org: string | null;
+  object_type: string;
+  object_id: string | null;
+}): string => JSON.stringify([change.fk_customer_org, change.object_type, change.object_id]);
+
+/**
+ * The claim's condition for ordered deliveries (alias `d`): taken only when no earlier delivery of
+ * the same observer, action and entity is still in the table (pending, retrying or running).
+ * Earlier: in commit order (transaction id, change-log id), then by creation.
+ */
+export const ORDERED_CLAIMABLE = `(d.ordering_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM core.tb_observer_delivery e
+    WHERE e.ordering_key = d.ordering_key AND e.fk_observer = d.fk_observer
+      AND e.action_index = d.action_index
+      AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+        < (d.ordering_txid, d.fk_entity_change_log, d.pk_observer_delivery)))`;
+
+/** Whether a delivery's observer is paused (alias `d`): its deliveries wait for resume. */
+const PAUSED = `EXISTS (SELECT 1 FROM core.tb_observer p
+    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL)`;
+
+/**
+ * Whether a held ordered delivery (alias `h`) waits behind one that is itself waiting in the table
+ * (a retry or a delay due later, or one held already): it is held long, released by that one's
+ * outcome. Behind one running or due it is held briefly, in case its release is missed.
+ */
+const BLOCKER_WAITING = `EXISTS (SELECT 1 FROM core.tb_observer_delivery e
+    WHERE e.ordering_key = h.ordering_key AND e.fk_observer = h.fk_observer
+      AND e.action_index = h.action_index AND e.lease_owner IS NULL
+      AND e.next_attempt_at > now() + interval '1 second'
+      AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+        < (h.ordering_txid, h.fk_entity_change_log, h.pk_observer_delivery))`;
+
+/**
+ * Due rows a claim looks at beyond those it may take (it locks what it looks at: a margin, not a
+ * multiple, keeps the common claim as cheap as a plain one); held ones leave the due range, and
+ * `claimDeliveries` looks again while a claim held some.
+ */
+const SCAN_MARGIN = 100;
+/** How long a held delivery stays out of the due range unless released first, in seconds. */
+const HOLD_PAUSED_S = 60;
+const HOLD_WAITING_S = 30;
+const HOLD_RUNNING_S = 1;
+
+/**
+ * Releases held deliveries: each `(observer, action, key, position)` of an ordered delivery that
+ * left the table makes the next one of its entity due at once, if it was held. As SQL over `heads`
+ * (columns `o_observer, o_action, o_key, o_txid, o_change, o_pk`).
+ */
+export const releaseNext = (heads: string) => `UPDATE core.tb_observer_delivery n
+       SET next_attempt_at = now(), held = NULL
+       FROM ${heads} h
+       WHERE n.pk_observer_delivery = (
+         SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
+         WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
+           AND e.ordering_key = h.o_key
+           AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+             > (h.o_txid, h.o_change, h.o_pk)
+         ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+         AND n.held`;
 
 /** A delivery created leased: its row and webhook-id. */
 export interface LeasedDelivery {
@@ -37,24 +106,34 @@ export interface LeasedDelivery {
 export function deliveryCtes(gate: string, first: number, timed: boolean): string {
   const $ = (i: number) => `$${first + i}`;
   const columns = `${$(0)}::text::text[], ${$(1)}::text::bigint[], ${$(2)}::text::bigint[],
-         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[]`;
+         ${$(3)}::text::integer[], ${$(4)}::text::bigint[], ${$(5)}::text::boolean[],
+         ${$(8)}::text::text[], ${$(9)}::text::xid8[]`;
+  const names = `event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
+           ordering_key, ordering_txid`;
   const x = timed
-    ? `SELECT * FROM unnest(${columns}, ${$(8)}::text::bigint[],
-         ${$(9)}::text::timestamptz[], ${$(10)}::text::text[], ${$(11)}::text::bigint[],
-         ${$(12)}::text::bigint[])
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased,
-           delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
-    : `SELECT * FROM unnest(${columns})
-         AS x(event_id, fk_observer, fk_entity_change_log, action_index, fk_customer_org, leased)`;
+    ? `SELECT * FROM unnest(${columns}, ${$(10)}::text::bigint[],
+         ${$(11)}::text::timestamptz[], ${$(12)}::text::text[], ${$(13)}::text::bigint[],
+         ${$(14)}::text::bigint[])
+         AS x(${names}, delay_ms, due_at, debounce_key, window_ms, max_wait_ms)`
+    : `SELECT * FROM unnest(${columns}) AS x(${names})`;
+  // An ordered delivery is leased at creation only when no delivery of its entity (for the same
+  // observer and action) is in the table: one created due then waits for the earlier one.
   const created = `created AS (
        INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, lease_owner, next_attempt_at)
+         action_index, fk_customer_org, lease_owner, next_attempt_at, ordering_key, ordering_txid)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
-         CASE WHEN x.leased THEN ${$(6)} END,
-         CASE WHEN x.leased THEN now() + ${$(7)} * interval '1 millisecond'
-           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END
-       FROM x WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
+         CASE WHEN l.take THEN ${$(6)} END,
+         CASE WHEN l.take THEN now() + ${$(7)} * interval '1 millisecond'
+           ELSE ${timed ? "COALESCE(x.due_at, now() + COALESCE(x.delay_ms, 0) * interval '1 millisecond')" : "now()"} END,
+         x.ordering_key, x.ordering_txid
+       FROM x CROSS JOIN LATERAL (
+         SELECT x.leased AND (x.ordering_key IS NULL OR NOT EXISTS (
+           SELECT 1 FROM core.tb_observer_delivery e
+           WHERE e.fk_observer = x.fk_observer AND e.action_index = x.action_index
+             AND e.ordering_key = x.ordering_key)) AS take
+       ) l
+       WHERE (${gate})${timed ? " AND x.debounce_key IS NULL" : ""}
        RETURNING pk_observer_delivery, id, fk_entity_change_log, fk_observer, action_index, lease_owner
      )`;
   if (!timed)
@@ -62,19 +141,22 @@ export function deliveryCtes(gate: string, first: number, timed: boolean): strin
      ${created}`;
   // Debounced: one pending row per (observer, action, key). A change finding one replaces its
   // change and pushes it back a window, never past the cap set by the first (debounce_until).
+  // An ordered one takes the new change's place in commit order.
   const debounced = `debounced AS (
        INSERT INTO core.tb_observer_delivery AS d (id, event_id, fk_observer, fk_entity_change_log,
-         action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until)
+         action_index, fk_customer_org, next_attempt_at, debounce_key, debounce_until,
+         ordering_key, ordering_txid)
        SELECT md5(x.event_id || ':' || x.fk_observer || ':' || x.action_index)::uuid,
          x.event_id::uuid, x.fk_observer, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
          now() + x.window_ms * interval '1 millisecond', x.debounce_key,
-         now() + x.max_wait_ms * interval '1 millisecond'
+         now() + x.max_wait_ms * interval '1 millisecond', x.ordering_key, x.ordering_txid
        FROM x WHERE (${gate}) AND x.debounce_key IS NOT NULL
        ON CONFLICT (fk_observer, action_index, debounce_key) WHERE debounce_key IS NOT NULL
        DO UPDATE SET id = EXCLUDED.id, event_id = EXCLUDED.event_id,
          fk_entity_change_log = EXCLUDED.fk_entity_change_log,
          fk_customer_org = EXCLUDED.fk_customer_org,
-         next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until)
+         next_attempt_at = LEAST(EXCLUDED.next_attempt_at, d.debounce_until),
+         ordering_key = EXCLUDED.ordering_key, ordering_txid = EXCLUDED.ordering_txid
      )`;
   return `x AS (${x}),
      ${created},
@@ -101,6 +183,8 @@ export function deliveryParams(
     arrayColumn(deliveries, (d) => d.leased),
     owner,
     leaseMs,
+    arrayColumn(deliveries, (d) => d.ordering?.key),
+    arrayColumn(deliveries, (d) => d.ordering?.txid),
     ...(timed
       ? [
           arrayColumn(deliveries, (d) => d.timing?.delayMs),
@@ -267,6 +351,11 @@ const EVENT_AS_CHANGE = `(SELECT pk_observer_event, id, 'Schedule'::text AS obje
  * running its action. Deciding that here, per row, keeps one missing change from failing the
  * claim of the rest of the batch.
  * Deliveries of `skipTenants` (tenants at their share of this runtime) stay for later.
+ *
+ * A delivery may not be taken while an earlier one of its entity is in the table (an ordered
+ * observer's, `ORDERED_CLAIMABLE`) or while its observer is paused: the claim holds it instead
+ * (moves it out of the due range until `releaseNext`, resume or a cancel makes it due again, or a
+ * few seconds pass), so that claims do not walk past a held backlog again and again.
  */
 export async function claimDeliveries(
   sql: SqlExecutor,
@@ -275,21 +364,65 @@ export async function claimDeliveries(
   leaseMs: number,
   skipTenants: readonly string[] = [],
 ): Promise<ClaimedDelivery[]> {
-  const rows = await sql.query<ClaimRow>(
+  const claims: ClaimedDelivery[] = [];
+  // A claim that held deliveries (a stuck entity's backlog, a paused observer's) looked at fewer
+  // that it may take: look again, past them, a few times at most.
+  for (let round = 0; round < MAX_CLAIM_ROUNDS && claims.length < limit; round++) {
+    const { claims: more, held } = await claimOnce(
+      sql,
+      owner,
+      limit - claims.length,
+      leaseMs,
+      skipTenants,
+    );
+    claims.push(...more);
+    if (held === 0) break;
+  }
+  return claims;
+}
+
+/** Claim statements one `claimDeliveries` runs at most, when they hold deliveries. */
+const MAX_CLAIM_ROUNDS = 16;
+
+async function claimOnce(
+  sql: SqlExecutor,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  skipTenants: readonly string[],
+): Promise<{ claims: ClaimedDelivery[]; held: number }> {
+  const rows = await sql.query<ClaimRow & { held_count: number }>(
     `WITH ${RELAXED_COMMIT_CTE},
-     due AS (
+     -- The first due rows, claimable or not (bounded: never a walk past a whole held backlog).
+     scanned AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
-         fk_observer_event, next_attempt_at
-       FROM core.tb_observer_delivery
+         fk_observer_event, next_attempt_at, ${PAUSED} AS paused,
+         ${ORDERED_CLAIMABLE} AS in_turn
+       FROM core.tb_observer_delivery d
        WHERE next_attempt_at <= now()
          AND (fk_customer_org IS NULL OR fk_customer_org <> ALL($4::text::bigint[]))
        ORDER BY next_attempt_at
-       LIMIT $1
+       LIMIT $1 + ${SCAN_MARGIN}
        FOR UPDATE SKIP LOCKED
-     )
+     ),
+     due AS (
+       SELECT * FROM scanned WHERE in_turn AND NOT paused ORDER BY next_attempt_at LIMIT $1
+     ),
+     -- The others are held (see migration 0017): out of the due range until released.
+     held AS (
+       UPDATE core.tb_observer_delivery h
+       SET held = true, next_attempt_at = now() + CASE
+         WHEN s.paused THEN interval '${HOLD_PAUSED_S} seconds'
+         WHEN ${BLOCKER_WAITING} THEN interval '${HOLD_WAITING_S} seconds'
+         ELSE interval '${HOLD_RUNNING_S} seconds' END
+       FROM scanned s
+       WHERE h.pk_observer_delivery = s.pk_observer_delivery AND (s.paused OR NOT s.in_turn)
+       RETURNING 1
+     ),
+     claimed AS (
      UPDATE core.tb_observer_delivery d
      SET next_attempt_at = now() + $2 * interval '1 millisecond', lease_owner = $3,
-       debounce_key = NULL
+       debounce_key = NULL, held = NULL
      FROM relaxed, due
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
@@ -318,10 +451,22 @@ export async function claimDeliveries(
        d.fk_observer_event IS NOT NULL AND NOT o.enabled AS event_observer_disabled,
        o.fk_customer_org::text AS observer_tenant,
        (o.actions -> d.action_index)::text AS action,
-       o.retry_config::text AS retry_config, o.timeout_ms`,
+       o.retry_config::text AS retry_config, o.timeout_ms
+     )
+     -- One row even when nothing was claimed, to say how many were held.
+     SELECT claimed.*, (SELECT count(*) FROM held)::integer AS held_count
+     FROM (SELECT 1) AS one LEFT JOIN claimed ON true`,
     [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
-  return rows.map((row) => ({
+  return {
+    claims: rows.filter((row) => row.delivery_pk != null).map(claimOf),
+    held: Number(rows[0]?.held_count ?? 0),
+  };
+}
+
+/** A claim row as the runtime's delivery. */
+function claimOf(row: ClaimRow): ClaimedDelivery {
+  return {
     pk: row.delivery_pk,
     id: row.delivery_id,
     fk_observer: row.fk_observer,
@@ -359,7 +504,7 @@ export async function claimDeliveries(
     action: row.action,
     retry_config: row.retry_config,
     timeout_ms: row.timeout_ms,
-  }));
+  };
 }
 
 /** Extends the leases `owner` still holds on `pks` (attempts still running). */

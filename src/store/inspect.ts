@@ -7,7 +7,7 @@ import type { ExplainResult } from "../dsl/explain.ts";
 import { NotFoundError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
-import { explainMatch, type MatchReason } from "../matcher/explain-match.ts";
+import { explainMatch, type MatchExplanation, type MatchReason } from "../matcher/explain-match.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import { bigintValue, isoColumn, isUuid, type TenantScope, tenantCondition } from "./common.ts";
@@ -64,7 +64,8 @@ export interface ObserverConsidered {
   name: string;
   enabled: boolean;
   fired: boolean;
-  reason: MatchReason | ScheduledReason;
+  /** `paused`: it fires, but the observer is paused and its deliveries are held (docs/delivery.md). */
+  reason: MatchReason | ScheduledReason | "paused";
   detail: string;
   condition?: ExplainResult;
   outcomes: EventOutcome[];
@@ -129,9 +130,22 @@ export async function explainStoredEvent(
       observer_id: o.id,
       name: o.name,
       enabled: o.enabled,
-      ...explainMatch(o, event),
+      ...heldIfPaused(o, explainMatch(o, event)),
       outcomes: byObserver.get(o.pk_observer) ?? [],
     })),
+  };
+}
+
+/** A paused observer fires, but holds its deliveries until resume: say so. */
+function heldIfPaused(
+  observer: StoredObserverRow,
+  match: MatchExplanation,
+): MatchExplanation | (Omit<MatchExplanation, "reason"> & { reason: "paused" }) {
+  if (!match.fired || observer.paused_at === null) return match;
+  return {
+    ...match,
+    reason: "paused",
+    detail: `${match.detail}; the observer is paused (since ${observer.paused_at}): its deliveries are held until it is resumed`,
   };
 }
 

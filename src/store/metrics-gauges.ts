@@ -43,6 +43,24 @@ export const DATABASE_GAUGES: readonly DatabaseGauge[] = [
     expression: "(SELECT count(*) FROM (SELECT 1 FROM core.tb_observer_delivery LIMIT $2) d)",
   },
   {
+    name: "fraiseql_observer_deliveries_held",
+    help: "Deliveries held by paused observers until they are resumed (capped at 100000).",
+    expression: `(SELECT count(*) FROM (SELECT 1 FROM core.tb_observer_delivery d
+      JOIN core.tb_observer o ON o.pk_observer = d.fk_observer
+      WHERE o.paused_at IS NOT NULL LIMIT $2) d)`,
+  },
+  {
+    name: "fraiseql_observer_observers_paused",
+    help: "Observers paused (POST /api/observers/{id}/pause) and not deleted, every tenant's.",
+    expression:
+      "(SELECT count(*) FROM core.tb_observer WHERE paused_at IS NOT NULL AND deleted_at IS NULL)",
+  },
+  {
+    name: "fraiseql_observer_replays_running",
+    help: "Replays running (POST /api/observers/{id}/replay), every tenant's.",
+    expression: "(SELECT count(*) FROM core.tb_observer_replay WHERE status = 'running')",
+  },
+  {
     name: "fraiseql_observer_observers_enabled",
     help: "Observers enabled and not deleted, every tenant's.",
     expression: "(SELECT count(*) FROM core.tb_observer WHERE enabled AND deleted_at IS NULL)",

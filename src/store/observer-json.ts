@@ -1,5 +1,6 @@
 import { type RetryConfig, retryConfigSchema } from "../executor/retry-policy.ts";
 import type { JsonObject, JsonValue } from "../json.ts";
+import type { Ordering } from "../observers/schema.ts";
 import { safeParseConfig } from "../validation.ts";
 import { bigintValue, isoColumn } from "./common.ts";
 import { redactActions } from "./redact.ts";
@@ -25,6 +26,11 @@ export interface Observer {
   enabled: boolean;
   priority: number;
   timeout_ms: number;
+  /** `unordered` or `per_entity` (docs/delivery.md). */
+  ordering: Ordering;
+  /** Paused: changes are matched and their deliveries held until resume (docs/delivery.md). */
+  paused: boolean;
+  paused_at: string | null;
   /** The tenant: a number, or its text when beyond 2^53; null for none. */
   fk_customer_org: number | string | null;
   created_at: string;
@@ -49,6 +55,8 @@ export interface StoredObserverRow extends Record<string, unknown> {
   enabled: boolean;
   priority: number;
   timeout_ms: number;
+  ordering: string;
+  paused_at: string | null;
   fk_customer_org: string | null;
   created_at: string;
   updated_at: string;
@@ -62,7 +70,7 @@ export interface StoredObserverRow extends Record<string, unknown> {
 /** The select (and RETURNING) list of an observer row. */
 export const OBSERVER_COLUMNS = `id::text AS id, name, description, entity_type, event_type,
   condition_expression, schedule, timezone, actions::text AS actions, retry_config::text AS retry_config, enabled,
-  priority, timeout_ms, fk_customer_org::text AS fk_customer_org, ${isoColumn("created_at")},
+  priority, timeout_ms, ordering, ${isoColumn("paused_at")}, fk_customer_org::text AS fk_customer_org, ${isoColumn("created_at")},
   ${isoColumn("updated_at")}, created_by, updated_by, ${isoColumn("deleted_at")},
   xmin::text AS version`;
 
@@ -81,6 +89,7 @@ export function storedDefinition(row: StoredObserverRow): Record<string, unknown
     enabled: row.enabled,
     priority: row.priority,
     timeout_ms: row.timeout_ms,
+    ordering: row.ordering,
   };
 }
 
@@ -102,6 +111,9 @@ export function toObserver(row: StoredObserverRow): Observer {
     enabled: row.enabled,
     priority: Number(row.priority),
     timeout_ms: Number(row.timeout_ms),
+    ordering: row.ordering === "per_entity" ? "per_entity" : "unordered",
+    paused: row.paused_at !== null,
+    paused_at: row.paused_at,
     fk_customer_org: bigintValue(row.fk_customer_org),
     created_at: row.created_at,
     updated_at: row.updated_at,

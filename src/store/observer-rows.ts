@@ -16,6 +16,10 @@ export interface ObserverRow extends Record<string, unknown> {
   enabled: boolean;
   priority: number;
   fk_customer_org: string | null;
+  /** `unordered` or `per_entity`. */
+  ordering: string;
+  /** Paused: its deliveries are created, never leased at creation, and claimed after resume. */
+  paused: boolean;
 }
 
 /** The observer revision (bumped by every write to tb_observer) and the enabled, live observers. */
@@ -27,7 +31,7 @@ export async function loadObservers(
     `SELECT pk_observer::text AS pk_observer, id::text AS id, name, entity_type, event_type,
        condition_expression, actions::text AS actions, retry_config::text AS retry_config,
        timeout_ms, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS version, enabled, priority,
-       fk_customer_org::text AS fk_customer_org
+       fk_customer_org::text AS fk_customer_org, ordering, paused_at IS NOT NULL AS paused
      FROM core.tb_observer WHERE deleted_at IS NULL AND enabled
      ORDER BY priority, pk_observer`,
   );

@@ -122,7 +122,7 @@ function definitionParams(d: ObserverDefinition): unknown[] {
 
 /** A scheduled observer's `schedule` and `timezone` (docs/time.md), null for the others. */
 function scheduleParams(d: ObserverDefinition): unknown[] {
-  return [d.schedule, d.timezone];
+  return [d.schedule, d.timezone, d.ordering];
 }
 
 function checkActions(definition: ObserverDefinition, limits: ObserverLimits | undefined): void {
@@ -186,10 +186,10 @@ export async function createObserver(
     const rows = await tx.query<StoredObserverRow & { live: string | null }>(
       `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
          condition_expression, actions, retry_config, enabled, priority, timeout_ms,
-         fk_customer_org, created_by, updated_by, schedule, timezone)
+         fk_customer_org, created_by, updated_by, schedule, timezone, ordering)
        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
          $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text,
-         $14::text, $15::text
+         $14::text, $15::text, $16::text
        WHERE $13::integer IS NULL OR (SELECT count(*) FROM core.tb_observer
          WHERE deleted_at IS NULL AND fk_customer_org IS NOT DISTINCT FROM $11::text::bigint)
          < $13::integer
@@ -314,7 +314,7 @@ export async function updateObserver(
            entity_type = $3::text, event_type = $4::text, condition_expression = $5::text,
            actions = $6::text::jsonb, retry_config = $7::text::jsonb, enabled = $8::boolean,
            priority = $9::integer, timeout_ms = $10::integer, updated_by = $11::text,
-           schedule = $14::text, timezone = $15::text
+           schedule = $14::text, timezone = $15::text, ordering = $16::text
          WHERE id = $12::uuid AND deleted_at IS NULL AND xmin = $13::text::xid
          RETURNING ${OBSERVER_COLUMNS}`,
         [

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
+import { releaseNext } from "./deliveries.ts";
 import { type ArrayValue, arrayColumn, arrayLiteral, storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 
@@ -103,6 +104,14 @@ const LOG_ROWS = `unnest(${LOG_COLUMNS.map(
   ([, type], i) => `$${FIRST_LOG_PARAM + i}::text::${type}[]`,
 ).join(", ")}) AS o(${LOG_COLUMNS.map(([name]) => name).join(", ")})`;
 
+/** What an ended delivery tells of its place in an entity's order (`releaseNext`'s heads). */
+const ORDERING_RETURNING = `fk_observer AS o_observer, action_index AS o_action,
+         ordering_key AS o_key, ordering_txid AS o_txid, fk_entity_change_log AS o_change,
+         pk_observer_delivery AS o_pk`;
+const ORDERING_RETURNING_D = `d.fk_observer AS o_observer, d.action_index AS o_action,
+         d.ordering_key AS o_key, d.ordering_txid AS o_txid, d.fk_entity_change_log AS o_change,
+         d.pk_observer_delivery AS o_pk`;
+
 /** What a dead letter keeps, one recordset row per final failure. */
 const DEAD_ROWS = `jsonb_to_recordset($7::text::jsonb) AS x(
   pk bigint, fk_observer bigint, observer_name text, delivery_id uuid, action_index integer,
@@ -150,7 +159,7 @@ export async function recordOutcomes(
      finished AS (
        DELETE FROM core.tb_observer_delivery
        WHERE pk_observer_delivery = ANY($2::text::bigint[]) AND lease_owner = $1
-       RETURNING fk_observer_dlq
+       RETURNING fk_observer_dlq, ${ORDERING_RETURNING}
      ),
      resolved AS (
        DELETE FROM core.tb_observer_dlq
@@ -159,7 +168,7 @@ export async function recordOutcomes(
      discarded AS (
        DELETE FROM core.tb_observer_delivery
        WHERE pk_observer_delivery = ANY($3::text::bigint[]) AND lease_owner = $1
-       RETURNING fk_observer_dlq
+       RETURNING fk_observer_dlq, ${ORDERING_RETURNING}
      ),
      -- A replay that cannot run (its observer or action is gone) leaves its dead letter waiting.
      released AS (
@@ -177,7 +186,7 @@ export async function recordOutcomes(
        DELETE FROM core.tb_observer_delivery d USING ${DEAD_ROWS}
        WHERE d.pk_observer_delivery = ANY($8::text::bigint[]) AND d.pk_observer_delivery = x.pk
          AND d.lease_owner = $1
-       RETURNING d.fk_observer_dlq, x.*
+       RETURNING d.fk_observer_dlq, ${ORDERING_RETURNING_D}, x.*
      ),
      requeued AS (
        UPDATE core.tb_observer_dlq q
@@ -187,6 +196,14 @@ export async function recordOutcomes(
        FROM dead
        WHERE q.pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM dead))
          AND q.pk_observer_dlq = dead.fk_observer_dlq
+     ),
+     -- An ordered delivery that left the table releases the next one of its entity (docs/delivery.md).
+     released_next AS (${releaseNext(`(
+       SELECT o_observer, o_action, o_key, o_txid, o_change, o_pk FROM finished WHERE o_key IS NOT NULL
+       UNION ALL
+       SELECT o_observer, o_action, o_key, o_txid, o_change, o_pk FROM discarded WHERE o_key IS NOT NULL
+       UNION ALL
+       SELECT o_observer, o_action, o_key, o_txid, o_change, o_pk FROM dead WHERE o_key IS NOT NULL)`)}
      ),
      buried AS (
        INSERT INTO core.tb_observer_dlq (fk_observer, observer_name, delivery_id, action_index,

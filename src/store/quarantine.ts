@@ -1,5 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 import { sqlState } from "./common.ts";
+import { releaseNext } from "./deliveries.ts";
 import { type OutcomeRecord, recordOutcomes } from "./outcomes.ts";
 import { storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
@@ -161,12 +162,15 @@ export async function writeQuarantineRow(
        ended AS (
          DELETE FROM core.tb_observer_delivery
          WHERE pk_observer_delivery = $1::text::bigint AND lease_owner = $2
-         RETURNING fk_observer_dlq
+         RETURNING fk_observer_dlq, fk_observer AS o_observer, action_index AS o_action,
+           ordering_key AS o_key, ordering_txid AS o_txid, fk_entity_change_log AS o_change,
+           pk_observer_delivery AS o_pk
        ),
        released AS (
          UPDATE core.tb_observer_dlq SET status = 'pending'
          WHERE pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM ended))
-       )
+       ),
+       released_next AS (${releaseNext("(SELECT * FROM ended WHERE o_key IS NOT NULL)")})
        INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
          status, action_index, action_type, completed_at, error_code, error_message,
          attempt_number, max_attempts, fk_customer_org)

@@ -7,6 +7,8 @@ export interface RetentionResult {
   deadLetters: number;
   /** Finished jobs (core.tb_job, docs/jobs.md). */
   jobs: number;
+  /** Replays that ended (core.tb_observer_replay, docs/delivery.md). */
+  replays: number;
 }
 
 const CHUNK = 5_000;
@@ -16,7 +18,8 @@ const CHUNK = 5_000;
  * read and no pending delivery needs (and scheduled events as old that no delivery needs, counted
  * with them); log rows older than `logDays`; and dead letters whose last failure is older than
  * `dlqDays` and that no replay is using; jobs that finished (succeeded, cancelled, handed off) more
- * than `logDays` ago, and failed jobs after `dlqDays` (they wait for a person, as dead letters do).
+ * than `logDays` ago, and failed jobs after `dlqDays` (they wait for a person, as dead letters do);
+ * replays that ended more than `logDays` ago.
  * Each table has its own clock: log cleanup never touches dead letters.
  */
 export async function sweepRetention(
@@ -75,7 +78,15 @@ export async function sweepRetention(
          AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
     days.dlqDays,
   );
-  return { changes: changes + events, logs, deadLetters, jobs: finishedJobs + failedJobs };
+  // Replays that ended, on the log's clock (their deliveries' log rows go with it).
+  const replays = await deleteInChunks(
+    sql,
+    `DELETE FROM core.tb_observer_replay WHERE pk_observer_replay IN (
+       SELECT pk_observer_replay FROM core.tb_observer_replay WHERE status <> 'running'
+         AND finished_at < now() - $1 * interval '1 day' LIMIT ${CHUNK})`,
+    days.logDays,
+  );
+  return { changes: changes + events, logs, deadLetters, jobs: finishedJobs + failedJobs, replays };
 }
 
 async function deleteInChunks(sql: SqlExecutor, statement: string, days: number): Promise<number> {

@@ -339,6 +339,24 @@ describe("observers as code", () => {
   });
 });
 
+describe("pause and resume", () => {
+  it("pause holds an observer by name, export | apply leaves the state alone, resume releases it", async () => {
+    const paused = await cli("pause", "cli-shipped");
+    expect(paused.code, paused.stderr).toBe(0);
+    expect(paused.stdout).toMatch(/cli-shipped \(.+\) paused since .+: deliveries held/);
+    const exported = await cli("export", "--format", "json");
+    expect(exported.stdout).not.toContain("paused");
+    const roundTrip = await cli("apply", file("paused.json", exported.stdout), "--format", "json");
+    expect(JSON.parse(roundTrip.stdout).summary).toMatchObject({ create: 0, update: 0, delete: 0 });
+    const json = await cli("resume", "cli-shipped", "--format", "json");
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ name: "cli-shipped", paused: false });
+    const usage = await cli("pause");
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("pause takes one observer");
+  });
+});
+
 describe("debug-event and the dead-letter queue", () => {
   it("debug-event explains a real change: who fired, who did not, and the delivery", async () => {
     const eventId = await insertOrder("apply-test");

@@ -173,6 +173,13 @@ describe("the console in Chromium, against the Bun ready server", () => {
         ),
       ).toBe("true");
       await shot("observer-edit");
+      // Pause and resume from the observer's page.
+      await click("main section button", "Pause");
+      await waitForText("main section p", "Paused since");
+      expect((await (await server.api(`/api/observers/${observerId}`)).json()).paused).toBe(true);
+      await click("main section button", "Resume");
+      await waitForText("main section p", "Delivering.");
+      expect((await (await server.api(`/api/observers/${observerId}`)).json()).paused).toBe(false);
 
       // A new observer, created from the form.
       await go("#/observers/new");

@@ -117,6 +117,12 @@ const BODIES: Readonly<Record<string, unknown>> = {
   "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },
   "POST /api/jobs/cancel": {},
+  "POST /api/observers/{id}/replay": {
+    since: new Date(Date.now() - 3_600_000).toISOString(),
+    until: new Date(Date.now() + 3_600_000).toISOString(),
+    dry_run: true,
+  },
+  "POST /api/observers/deliveries/cancel": { entity_type: "Order", dry_run: true },
 };
 
 function bodyFor(op: Operation): unknown {
@@ -134,6 +140,8 @@ interface Fixtures {
   /** A pending builtin job of tenant 7's observer, and a failed one (for retry). */
   job: string;
   failedJob: string;
+  /** A running replay of tenant 7's observer. */
+  replay: string;
 }
 
 async function seedTenant7(): Promise<Fixtures> {
@@ -166,8 +174,14 @@ async function seedTenant7(): Promise<Fixtures> {
     FROM core.tb_observer, unnest(ARRAY['pending', 'failed']) AS status
     WHERE id = ${observer}::uuid
     RETURNING id::text AS id, status`;
+  const [replay] = await db.sql`
+    INSERT INTO core.tb_observer_replay (fk_observer, fk_customer_org, since, until)
+    SELECT pk_observer, 7, now() - interval '1 hour', now() FROM core.tb_observer
+    WHERE id = ${observer}::uuid
+    RETURNING id::text AS id`;
   return {
     observer,
+    replay: String(replay?.id),
     deadLetter: String(dlq?.id),
     change: String(change?.id),
     key: key.id,
@@ -179,6 +193,7 @@ async function seedTenant7(): Promise<Fixtures> {
 /** Which of tenant 7's resources an operation's path parameter names, by the path's prefix. */
 function fixtureFor(template: string, param: string, fixtures: Fixtures): string {
   if (param === "event_id") return fixtures.change;
+  if (param === "replay_id") return fixtures.replay;
   if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
   if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
   if (template.startsWith("/api/keys/")) return fixtures.key;

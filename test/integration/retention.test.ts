@@ -75,13 +75,25 @@ describe("sweepRetention", () => {
     await db.sql`INSERT INTO core.tb_job (task, payload, created_at)
       VALUES ('pending-40', '{}'::jsonb, now() - ${days(40)}::interval)`;
 
+    // Replays: one ended 10 days ago (swept with a 1-day log retention), one still running.
+    for (const [status, finished] of [
+      ["done", days(10)],
+      ["running", null],
+    ] as const) {
+      await db.sql`INSERT INTO core.tb_observer_replay (fk_observer, since, until, status, finished_at)
+        VALUES (${observer?.pk_observer}, now() - interval '2 days', now() - interval '1 day',
+          ${status}, now() - ${finished}::interval)`;
+    }
+
     // Log retention shorter than the dead letters' age: dead letters follow their own setting.
     const first = await sweepRetention(db.client, { changeLogDays: 7, logDays: 1, dlqDays: 60 });
-    expect(first).toEqual({ changes: 1, logs: 2, deadLetters: 0, jobs: 2 });
+    expect(first).toEqual({ changes: 1, logs: 2, deadLetters: 0, jobs: 2, replays: 1 });
+    const replays = await db.sql`SELECT status FROM core.tb_observer_replay`;
+    expect(replays.map((r) => r.status)).toEqual(["running"]);
     expect(await labels()).toEqual(["old-read-pending-delivery", "old-unread", "young-read"]);
 
     const second = await sweepRetention(db.client, { changeLogDays: 7, logDays: 30, dlqDays: 30 });
-    expect(second).toEqual({ changes: 0, logs: 0, deadLetters: 1, jobs: 1 });
+    expect(second).toEqual({ changes: 0, logs: 0, deadLetters: 1, jobs: 1, replays: 0 });
     const jobs = await db.sql`SELECT task FROM core.tb_job ORDER BY task`;
     expect(jobs.map((job) => job.task)).toEqual(["failed-10", "pending-40"]);
     const left = await db.sql`SELECT status, extract(day FROM now() - created_at)::int AS age

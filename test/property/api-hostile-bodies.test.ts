@@ -165,6 +165,19 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
     payload: { reason: "reminder", order: { id: 42 } },
   }),
   "POST /api/jobs/cancel": () => ({ task: "report", status: "pending" }),
+  "POST /api/observers/{id}/replay": () => ({
+    since: "2026-01-01T00:00:00Z",
+    until: "2026-01-02T00:00:00Z",
+    dry_run: true,
+  }),
+  "POST /api/observers/deliveries/cancel": () => ({
+    observer_id: randomUUID(),
+    entity_type: "Order",
+    entity_id: "42",
+    action_index: 0,
+    created_before: "2030-01-01T00:00:00Z",
+    dry_run: true,
+  }),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -586,9 +599,11 @@ describe("hostile request bodies", () => {
       "POST /api/jobs/cancel",
       "POST /api/keys",
       "POST /api/observers",
+      "POST /api/observers/deliveries/cancel",
       "POST /api/observers/dlq/retry-all",
       "POST /api/observers/validate",
       "POST /api/observers/{id}/backtest",
+      "POST /api/observers/{id}/replay",
       "POST /api/observers/{id}/schedule",
       "POST /api/observers/{id}/test",
     ]);

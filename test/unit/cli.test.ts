@@ -62,7 +62,7 @@ describe("fraiseql-observers CLI", () => {
       const unknown = run(...args);
       expect(unknown.code).toBe(2);
       expect(unknown.stderr).toContain(
-        "unknown command 'frobnicate': the commands are status, debug-event, dlq, validate-config, metrics, apply, export, tail, listen, check, explain, sql",
+        "unknown command 'frobnicate': the commands are status, debug-event, dlq, validate-config, metrics, apply, export, tail, listen, check, explain, sql, pause, resume",
       );
     }
     const option = run("check", "--frob", "a == 1");

@@ -11,6 +11,7 @@ const REASONS = [
   "condition_error",
   "scheduled",
   "one_off",
+  "paused",
 ] as const;
 
 /** One sub-expression of a condition and what it came to (children nest the same shape). */
@@ -58,7 +59,7 @@ const MatchFields = {
   fired: z.boolean(),
   reason: z.enum(REASONS).openapi({
     description:
-      "The first criterion that decided; for a scheduled event (explain only), `scheduled` (a tick of the observer's schedule) or `one_off` (an event posted to its /schedule)",
+      "The first criterion that decided; for a scheduled event (explain only), `scheduled` (a tick of the observer's schedule) or `one_off` (an event posted to its /schedule); `paused` (explain only): it fires, but the observer is paused, so its deliveries are held until resume",
   }),
   detail: z.string(),
   condition: ConditionExplanationSchema.optional(),

@@ -9,6 +9,7 @@ import {
   OBSERVER_EVENT_TYPES,
   type ObserverInput,
   type ObserverPatch,
+  ORDERINGS,
   observerDefinitionSchemaFor,
   observerPatchSchemaFor,
 } from "../../observers/schema.ts";
@@ -127,6 +128,14 @@ export const ObserverSchema = z
     enabled: z.boolean(),
     priority: z.number().int(),
     timeout_ms: z.number().int(),
+    ordering: z.enum(ORDERINGS).openapi({
+      description: "`unordered` (default) or `per_entity` (docs/delivery.md)",
+    }),
+    paused: z.boolean().openapi({
+      description:
+        "Paused (POST .../pause): changes are matched and their deliveries held until resume",
+    }),
+    paused_at: Timestamp.nullable(),
     fk_customer_org: TenantId,
     created_at: Timestamp,
     updated_at: Timestamp,

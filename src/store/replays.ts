@@ -1,0 +1,498 @@
+/**
+ * Replays (docs/delivery.md): an observer's actions delivered again for the retained changes of
+ * `[since, until)` that match its current condition. A replay row is worked through in pages,
+ * in the reader's commit order, by whichever runtime holds its lease (`takeReplay`); each page's
+ * deliveries are created in the statement that moves its cursor (`writeReplayPage`), so a runtime
+ * killed mid-replay leaves a cursor another resumes from and no change is replayed twice.
+ *
+ * A replayed delivery is a new delivery with a new webhook-id, a digest of (replay, change,
+ * observer, action): receivers deduplicate on webhook-id, so re-sending the original id would be
+ * dropped as a duplicate by exactly the receivers a replay is for; a digest (not a random id)
+ * keeps a page written twice from making two.
+ */
+import { ConfigError, ConflictError, LimitError, NotFoundError } from "../errors.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import { type BacktestResult, backtestObserver } from "./backtest.ts";
+import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
+import {
+  isoColumn,
+  isUuid,
+  type Page,
+  type PageRequest,
+  pageBounds,
+  sqlState,
+  type TenantScope,
+  tenantCondition,
+  toPage,
+  UNIQUE_VIOLATION,
+} from "./common.ts";
+import { readLive } from "./observers.ts";
+import { arrayColumn } from "./pg-array.ts";
+
+/** A replay as the API shows it. */
+export interface Replay {
+  id: string;
+  observer_id: string;
+  since: string;
+  until: string;
+  status: "running" | "done" | "cancelled" | "failed";
+  /** Changes of the range that matched the observer so far. */
+  matched: number;
+  /** Deliveries created for them (one per action). */
+  created: number;
+  /** Changes read so far, and in the range when it started. */
+  scanned: number;
+  total: number;
+  error: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** Bounds of a replay. */
+export interface ReplayLimits {
+  /** Changes (of the observer's entity and event types) one replay may cover (default 100 000). */
+  maxChanges?: number;
+  /** Longest range, in days (default 31). */
+  maxRangeDays?: number;
+}
+
+/** What `POST /api/observers/{id}/replay` with `dry_run` answers. */
+export interface ReplayDryRun {
+  dry_run: true;
+  since: string;
+  until: string;
+  /** Changes in range of the observer's entity and event types (and tenant). */
+  considered: number;
+  /** Of those, the changes its current condition matches: what a replay would deliver. */
+  matched: number;
+  /** Deliveries a replay would create (`matched` × actions). */
+  deliveries: number;
+}
+
+const DEFAULT_MAX_CHANGES = 100_000;
+
+const REPLAY_COLUMNS = `r.id::text AS id, o.id::text AS observer_id, ${isoColumn("r.since")},
+  ${isoColumn("r.until")}, r.status, r.matched::float8 AS matched, r.created::float8 AS created,
+  r.scanned::float8 AS scanned, r.total::float8 AS total, r.error, r.created_by,
+  ${isoColumn("r.created_at")}, ${isoColumn("r.updated_at")}, ${isoColumn("r.finished_at")}`;
+
+/**
+ * Starts a replay of observer `id` over `[since, until)` (or, `dryRun`, counts what it would
+ * deliver). Refused: a range with `since >= until` or longer than `maxRangeDays` (400/422), more
+ * than `maxChanges` changes (422 `REPLAY_TOO_LARGE`), a disabled observer (409: enable it, or
+ * it would deliver what it skips), a replay of it already running (409).
+ */
+export async function startReplay(
+  sql: SqlExecutor,
+  id: string,
+  request: { since: string; until: string; dryRun?: boolean },
+  options: TenantScope & { actor?: string | null; limits?: ReplayLimits } = {},
+): Promise<Replay | ReplayDryRun> {
+  const stored = await readLive(sql, id, options);
+  if (stored.event_type === "SCHEDULE") {
+    throw new ConflictError("a scheduled observer watches no changes: there is nothing to replay");
+  }
+  const maxChanges = options.limits?.maxChanges ?? DEFAULT_MAX_CHANGES;
+  const since = Date.parse(request.since);
+  if (Number.isFinite(since) && since >= Date.parse(request.until)) {
+    throw new ConfigError([{ path: "since", message: "must be before until" }]);
+  }
+  await checkRetained(sql, request.until);
+  const counted: BacktestResult = await backtestObserver(sql, {
+    observer: {
+      entity_type: stored.entity_type,
+      event_type: stored.event_type,
+      condition_expression: stored.condition_expression,
+      fk_customer_org: stored.fk_customer_org,
+    },
+    since: request.since,
+    until: request.until,
+    sampleLimit: 0,
+    scanLimit: maxChanges,
+    ...(options.limits?.maxRangeDays === undefined
+      ? {}
+      : { maxRangeDays: options.limits.maxRangeDays }),
+  });
+  if (counted.truncated) {
+    throw new LimitError(
+      "REPLAY_TOO_LARGE",
+      `the range holds more than ${maxChanges} changes of this observer's entity and event types, the most one replay covers (OBSERVERS_BACKTEST_MAX_ROWS bounds replays too): replay a narrower range`,
+      maxChanges,
+    );
+  }
+  const actions = (JSON.parse(stored.actions) as unknown[]).length;
+  if (request.dryRun === true) {
+    return {
+      dry_run: true,
+      since: counted.since,
+      until: counted.until,
+      considered: counted.considered,
+      matched: counted.fired,
+      deliveries: counted.fired * actions,
+    };
+  }
+  if (!stored.enabled) {
+    throw new ConflictError("the observer is disabled: enable it before replaying");
+  }
+  try {
+    const rows = await sql.query<Replay>(
+      `WITH o AS (
+         SELECT pk_observer, id, fk_customer_org FROM core.tb_observer
+         WHERE id = $1::uuid AND deleted_at IS NULL
+       ),
+       bounds AS (
+         SELECT min(transaction_id) AS first_txid, max(transaction_id) AS last_txid
+         FROM core.tb_entity_change_log
+         WHERE created_at >= $2::text::timestamptz AND created_at < $3::text::timestamptz
+       ),
+       r AS (
+         INSERT INTO core.tb_observer_replay (fk_observer, fk_customer_org, since, until, total,
+           cursor_txid, cursor_id, end_txid, created_by, status, finished_at)
+         SELECT o.pk_observer, o.fk_customer_org, $2::text::timestamptz, $3::text::timestamptz,
+           $4::bigint, COALESCE(b.first_txid, '0'), 0, COALESCE(b.last_txid, '0'), $5::text,
+           CASE WHEN b.first_txid IS NULL THEN 'done' ELSE 'running' END,
+           CASE WHEN b.first_txid IS NULL THEN now() END
+         FROM o, bounds b
+         RETURNING *
+       )
+       SELECT ${REPLAY_COLUMNS} FROM r JOIN o ON o.pk_observer = r.fk_observer`,
+      [id, counted.since, counted.until, counted.considered, options.actor ?? null],
+    );
+    const row = rows[0];
+    if (!row) throw new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+    return replayOf(row);
+  } catch (error) {
+    if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
+    throw new ConflictError(
+      "a replay of this observer is already running: wait for it or cancel it",
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Refuses a range that ends before the oldest change still retained (pruned by
+ * `OBSERVERS_CHANGE_LOG_RETENTION_DAYS`): there is nothing left to replay, and saying so beats
+ * a replay that silently finds nothing. A range that only starts before it replays what is left.
+ */
+async function checkRetained(sql: SqlExecutor, until: string): Promise<void> {
+  if (!Number.isFinite(Date.parse(until))) return;
+  const rows = await sql.query<{ oldest: string | null }>(
+    `SELECT ${isoColumn("min(created_at)", "oldest")} FROM core.tb_entity_change_log`,
+  );
+  const oldest = rows[0]?.oldest ?? null;
+  if (oldest !== null && Date.parse(until) <= Date.parse(oldest)) {
+    throw new LimitError(
+      "REPLAY_OUTSIDE_RETENTION",
+      `the range ends before the oldest change still retained (${oldest}; OBSERVERS_CHANGE_LOG_RETENTION_DAYS): nothing in it can be replayed`,
+      0,
+    );
+  }
+}
+
+/** One replay (a tenant-bound caller's only); `NotFoundError` otherwise. */
+export async function getReplay(
+  sql: SqlExecutor,
+  replayId: string,
+  scope: TenantScope = {},
+): Promise<Replay> {
+  if (!isUuid(replayId)) throw replayNotFound(replayId);
+  const rows = await sql.query<Replay>(
+    `SELECT ${REPLAY_COLUMNS} FROM core.tb_observer_replay r
+     JOIN core.tb_observer o ON o.pk_observer = r.fk_observer
+     WHERE r.id = $1::uuid AND ${tenantCondition("o.fk_customer_org", 2)}`,
+    [replayId, scope.tenant ?? null],
+  );
+  const row = rows[0];
+  if (!row) throw replayNotFound(replayId);
+  return replayOf(row);
+}
+
+/** An observer's replays, newest first. */
+export async function listReplays(
+  sql: SqlExecutor,
+  observerId: string,
+  request: PageRequest & TenantScope,
+): Promise<Page<Replay>> {
+  await readLive(sql, observerId, request);
+  const { page, limit, offset } = pageBounds(request);
+  const [rows, counts] = await Promise.all([
+    sql.query<Replay>(
+      `SELECT ${REPLAY_COLUMNS} FROM core.tb_observer_replay r
+       JOIN core.tb_observer o ON o.pk_observer = r.fk_observer
+       WHERE o.id = $1::uuid ORDER BY r.pk_observer_replay DESC LIMIT $2::integer OFFSET $3::bigint`,
+      [observerId, limit, offset],
+    ),
+    sql.query<{ total: string }>(
+      `SELECT count(*)::text AS total FROM core.tb_observer_replay r
+       JOIN core.tb_observer o ON o.pk_observer = r.fk_observer WHERE o.id = $1::uuid`,
+      [observerId],
+    ),
+  ]);
+  return toPage(rows.map(replayOf), page, limit, Number(counts[0]?.total ?? 0));
+}
+
+/**
+ * Cancels a running replay: it creates no more deliveries (a page being written when the cancel
+ * lands is refused by its cursor check). Deliveries it created already stay pending: cancel them
+ * with a bulk cancel. A replay that has ended answers 409.
+ */
+export async function cancelReplay(
+  sql: SqlExecutor,
+  replayId: string,
+  scope: TenantScope = {},
+): Promise<Replay> {
+  const current = await getReplay(sql, replayId, scope);
+  if (current.status !== "running") {
+    throw new ConflictError(`the replay has ended (${current.status}): there is nothing to cancel`);
+  }
+  await sql.query(
+    `UPDATE core.tb_observer_replay
+     SET status = 'cancelled', finished_at = now(), updated_at = now(), lease_owner = NULL
+     WHERE id = $1::uuid AND status = 'running'`,
+    [replayId],
+  );
+  return getReplay(sql, replayId, scope);
+}
+
+/** A replay leased to a runtime, with what working it needs. */
+export interface LeasedReplay {
+  pk: string;
+  id: string;
+  since: string;
+  until: string;
+  cursorTxid: string;
+  cursorId: string;
+  endTxid: string;
+  observer: {
+    pk: string;
+    id: string;
+    entity_type: string | null;
+    event_type: string | null;
+    condition_expression: string | null;
+    fk_customer_org: string | null;
+    actions: number;
+    perEntity: boolean;
+    deleted: boolean;
+  };
+}
+
+/** Takes the lease of a running replay nobody holds (or whose holder's lease ran out). */
+export async function takeReplay(
+  sql: SqlExecutor,
+  owner: string,
+  leaseMs: number,
+): Promise<LeasedReplay | null> {
+  const rows = await sql.query<{
+    pk: string;
+    id: string;
+    since: string;
+    until: string;
+    cursor_txid: string;
+    cursor_id: string;
+    end_txid: string;
+    observer_pk: string;
+    observer_id: string;
+    entity_type: string | null;
+    event_type: string | null;
+    condition_expression: string | null;
+    fk_customer_org: string | null;
+    actions: number;
+    ordering: string;
+    deleted: boolean;
+  }>(
+    `WITH picked AS (
+       SELECT pk_observer_replay FROM core.tb_observer_replay
+       WHERE status = 'running'
+         AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < now())
+       ORDER BY pk_observer_replay LIMIT 1
+       FOR UPDATE SKIP LOCKED
+     ),
+     r AS (
+       UPDATE core.tb_observer_replay r
+       SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond'
+       FROM picked WHERE r.pk_observer_replay = picked.pk_observer_replay
+       RETURNING r.*
+     )
+     SELECT r.pk_observer_replay::text AS pk, r.id::text AS id, r.since::text AS since,
+       r.until::text AS until, r.cursor_txid::text AS cursor_txid,
+       r.cursor_id::text AS cursor_id, r.end_txid::text AS end_txid,
+       o.pk_observer::text AS observer_pk, o.id::text AS observer_id, o.entity_type,
+       o.event_type, o.condition_expression, o.fk_customer_org::text AS fk_customer_org,
+       jsonb_array_length(o.actions) AS actions, o.ordering, o.deleted_at IS NOT NULL AS deleted
+     FROM r JOIN core.tb_observer o ON o.pk_observer = r.fk_observer`,
+    [owner, leaseMs],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    pk: row.pk,
+    id: row.id,
+    since: row.since,
+    until: row.until,
+    cursorTxid: row.cursor_txid,
+    cursorId: row.cursor_id,
+    endTxid: row.end_txid,
+    observer: {
+      pk: row.observer_pk,
+      id: row.observer_id,
+      entity_type: row.entity_type,
+      event_type: row.event_type,
+      condition_expression: row.condition_expression,
+      fk_customer_org: row.fk_customer_org,
+      actions: Number(row.actions),
+      perEntity: row.ordering === "per_entity",
+      deleted: row.deleted,
+    },
+  };
+}
+
+/** The next page of a replay's range after its cursor, in the reader's order. */
+export async function readReplayPage(
+  sql: SqlExecutor,
+  replay: LeasedReplay,
+  limit: number,
+): Promise<ChangeRow[]> {
+  return sql.query<ChangeRow>(
+    `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
+     WHERE (c.transaction_id, c.pk_entity_change_log) > ($1::text::xid8, $2::bigint)
+       AND c.transaction_id <= $3::text::xid8
+       AND c.created_at >= $4::timestamptz AND c.created_at < $5::timestamptz
+       AND ($6::text IS NULL OR c.object_type = $6::text)
+     ORDER BY c.transaction_id, c.pk_entity_change_log
+     LIMIT $7`,
+    [
+      replay.cursorTxid,
+      replay.cursorId,
+      replay.endTxid,
+      replay.since,
+      replay.until,
+      replay.observer.entity_type === "*" ? null : replay.observer.entity_type,
+      limit,
+    ],
+  );
+}
+
+/** A delivery a replay page creates. */
+export interface ReplayDelivery {
+  change: ChangeRow;
+  actionIndex: number;
+  ordering: { key: string; txid: string } | null;
+}
+
+/**
+ * Writes one page: moves the cursor from where the page was read to `to` (or ends the replay,
+ * `last`), counts it, renews the lease and creates its deliveries, all only if the replay is still
+ * running, still this owner's and its cursor still where it was read. False: cancelled, taken
+ * over or written already; nothing was written.
+ */
+export async function writeReplayPage(
+  sql: SqlExecutor,
+  replay: LeasedReplay,
+  page: {
+    owner: string;
+    leaseMs: number;
+    to: { txid: string; id: string };
+    scanned: number;
+    matched: number;
+    last: boolean;
+    deliveries: readonly ReplayDelivery[];
+  },
+): Promise<boolean> {
+  const rows = await sql.query<{ moved: boolean }>(
+    `WITH moved AS (
+       UPDATE core.tb_observer_replay
+       SET cursor_txid = $4::text::xid8, cursor_id = $5::bigint, scanned = scanned + $6,
+         matched = matched + $7, created = created + $8,
+         status = CASE WHEN $9::boolean THEN 'done' ELSE status END,
+         finished_at = CASE WHEN $9::boolean THEN now() END,
+         lease_until = now() + $10 * interval '1 millisecond', updated_at = now()
+       WHERE pk_observer_replay = $1::bigint AND status = 'running' AND lease_owner = $11
+         AND cursor_txid = $2::text::xid8 AND cursor_id = $3::bigint
+       RETURNING id
+     ),
+     x AS (
+       SELECT * FROM unnest($12::text::text[], $13::text::bigint[], $14::text::integer[],
+         $15::text::bigint[], $16::text::text[], $17::text::xid8[])
+         AS x(event_id, fk_entity_change_log, action_index, fk_customer_org, ordering_key,
+           ordering_txid)
+     ),
+     created AS (
+       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
+         action_index, fk_customer_org, ordering_key, ordering_txid)
+       SELECT md5(m.id::text || ':' || x.event_id || ':' || $18::text || ':' || x.action_index)::uuid,
+         x.event_id::uuid, $18::bigint, x.fk_entity_change_log, x.action_index, x.fk_customer_org,
+         x.ordering_key, x.ordering_txid
+       FROM x, moved m
+     )
+     SELECT EXISTS (SELECT 1 FROM moved) AS moved`,
+    [
+      replay.pk,
+      replay.cursorTxid,
+      replay.cursorId,
+      page.to.txid,
+      page.to.id,
+      page.scanned,
+      page.matched,
+      page.deliveries.length,
+      page.last,
+      page.leaseMs,
+      page.owner,
+      arrayColumn(page.deliveries, (d) => d.change.id),
+      arrayColumn(page.deliveries, (d) => d.change.pk_entity_change_log),
+      arrayColumn(page.deliveries, (d) => d.actionIndex),
+      arrayColumn(page.deliveries, (d) => d.change.fk_customer_org),
+      arrayColumn(page.deliveries, (d) => d.ordering?.key),
+      arrayColumn(page.deliveries, (d) => d.ordering?.txid),
+      replay.observer.pk,
+    ],
+  );
+  if (rows[0]?.moved !== true) return false;
+  replay.cursorTxid = page.to.txid;
+  replay.cursorId = page.to.id;
+  return true;
+}
+
+/** Gives a replay's lease up (the runtime stops), so another runtime resumes it at once. */
+export async function releaseReplay(
+  sql: SqlExecutor,
+  replay: LeasedReplay,
+  owner: string,
+): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_observer_replay SET lease_owner = NULL, lease_until = NULL
+     WHERE pk_observer_replay = $1::bigint AND lease_owner = $2`,
+    [replay.pk, owner],
+  );
+}
+
+/** Ends a replay that cannot go on (its observer was deleted). */
+export async function failReplay(
+  sql: SqlExecutor,
+  replay: LeasedReplay,
+  owner: string,
+  error: string,
+): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_observer_replay
+     SET status = 'failed', error = $3, finished_at = now(), updated_at = now()
+     WHERE pk_observer_replay = $1::bigint AND status = 'running' AND lease_owner = $2`,
+    [replay.pk, owner, error.slice(0, 2000)],
+  );
+}
+
+function replayOf(row: Replay): Replay {
+  return {
+    ...row,
+    matched: Number(row.matched),
+    created: Number(row.created),
+    scanned: Number(row.scanned),
+    total: Number(row.total),
+  };
+}
+
+function replayNotFound(id: string): NotFoundError {
+  return new NotFoundError(`no replay with id ${JSON.stringify(id)}`);
+}
