@@ -60,6 +60,11 @@ export interface ExecutionOutcome {
   /** The action's summary on success, e.g. `HTTP 204`. */
   message: string | null;
   responseExcerpt: string | null;
+  /**
+   * A failed attempt's kind (`transient`: the retry policy would retry it; `permanent`; or
+   * `cancelled`), absent on success: what endpoint health counts (src/runtime/destination-health.ts).
+   */
+  failureKind?: AttemptFailure["kind"];
 }
 
 /** What every outcome of one attempt shares. */
@@ -139,5 +144,6 @@ export function failureOutcome(
     errorMessage: failure.message,
     message: null,
     responseExcerpt: excerpt(failure.responseExcerpt),
+    failureKind: failure.kind,
   };
 }

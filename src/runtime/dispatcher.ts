@@ -1,5 +1,6 @@
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
+import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -8,7 +9,9 @@ import { sqlState } from "../store/common.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
+import { deferDeliveries } from "../store/destination-health.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import type { DeliveryGate } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -46,6 +49,11 @@ export interface DispatcherOptions {
    * or quarantined): NATS workers acknowledge a message once all of its deliveries are.
    */
   onSettled?(pks: readonly string[]): void;
+  /**
+   * Circuits and rate limits (src/runtime/destination-health.ts): a delivery it keeps back is put
+   * back without spending an attempt.
+   */
+  gate?: DeliveryGate;
 }
 
 /** Claims due deliveries, runs them through the executor, records outcomes in batches. */
@@ -89,6 +97,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let retryAt = Number.POSITIVE_INFINITY;
   let flushFailures = 0;
   const drained: (() => void)[] = [];
+  const deferredQueue: { pk: string; at: string; destination: string | null }[] = [];
+  let deferring: Promise<void> | null = null;
 
   // Leases of claimed deliveries are renewed every third of their length until recorded.
   let heartbeat: unknown = null;
@@ -165,14 +175,72 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         continue;
       }
       executing++;
-      void executor.execute(planned.delivery).then((outcome) => {
-        executing--;
-        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-          scheduleRetry(outcome.nextAttemptAt);
-        }
-        settle(outcomeRecord(claim, planned.actionType, outcome));
-      });
+      if (!options.gate) {
+        execute(claim, planned.delivery, planned.actionType, null);
+        continue;
+      }
+      void options.gate.admit(claim, planned.delivery).then(
+        (admission) => {
+          if (admission.run) {
+            execute(claim, planned.delivery, planned.actionType, admission.done);
+            return;
+          }
+          executing--;
+          defer(claim.pk, admission.at, admission.destination);
+        },
+        (error: unknown) => {
+          options.onError(error, "gate");
+          execute(claim, planned.delivery, planned.actionType, null);
+        },
+      );
     }
+  }
+
+  function execute(
+    claim: ClaimedDelivery,
+    delivery: Delivery,
+    actionType: string | null,
+    done: ((outcome: ExecutionOutcome) => void) | null,
+  ): void {
+    void executor.execute(delivery).then((outcome) => {
+      executing--;
+      done?.(outcome);
+      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+        scheduleRetry(outcome.nextAttemptAt);
+      }
+      settle(outcomeRecord(claim, actionType, outcome));
+    });
+  }
+
+  /**
+   * Puts a delivery the gate kept back into the table, due at `at`, without an attempt or a log
+   * row. If that write fails, its lease runs out and it comes due again all the same.
+   */
+  function defer(pk: string, at: number, destination: string | null): void {
+    deferredQueue.push({ pk, at: new Date(at).toISOString(), destination });
+    scheduleRetry(at);
+    deferring ??= (async () => {
+      while (deferredQueue.length > 0) {
+        const batch = deferredQueue.splice(0);
+        try {
+          await deferDeliveries(sql, owner, batch);
+        } catch (error: unknown) {
+          options.onError(error, "defer");
+        }
+        for (const { pk } of batch) {
+          const claim = inFlight.get(pk);
+          if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
+          inFlight.delete(pk);
+        }
+        options.onSettled?.(batch.map((d) => d.pk));
+        options.onRoom?.();
+      }
+    })().finally(() => {
+      deferring = null;
+      if (executing === 0 && inFlight.size === 0 && pending.length === 0 && !flushing)
+        for (const resolve of drained.splice(0)) resolve();
+      if (mayBeDue && !stopping) claim();
+    });
   }
 
   function settle(record: OutcomeRecord): void {

@@ -12,6 +12,8 @@ import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
+import { createDestinationReader } from "./destination-of.ts";
+import { createDeliveryGate } from "./destination-health.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
@@ -107,6 +109,25 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
 
+  const gate = createDeliveryGate({
+    sql,
+    owner,
+    clock,
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.circuits ? { settings: options.circuits } : {}),
+    ...(options.circuitCacheMs !== undefined ? { cacheMs: options.circuitCacheMs } : {}),
+    destinationOf: createDestinationReader(options.registry ?? defaultActionRegistry, environment),
+    onWake: () => dispatcher.pump(),
+    onError: countError,
+    onTransition: (health) =>
+      logger.log(health.state === "open" ? "warn" : "info", `destination circuit ${health.state}`, {
+        destination: health.destination,
+        ...("disabled_at" in health && health.disabled_at !== null
+          ? { disabled: true, reason: health.disabled_reason }
+          : {}),
+      }),
+  });
+
   const maxInFlight = Math.max(concurrency * 4, batchSize * 2);
   const dispatcher = createDispatcher({
     sql,
@@ -121,6 +142,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     leaseMs,
     clock,
     logger,
+    gate,
     onError: countError,
     onFault(message, fields) {
       errors++;

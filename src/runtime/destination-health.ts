@@ -1,0 +1,211 @@
+/**
+ * Gentle with struggling receivers (docs/delivery.md): before a claimed delivery runs, its
+ * destination's shared circuit and its action's rate limit decide whether it runs now or waits.
+ * A delivery that waits is put back without spending an attempt (`deferDeliveries`); an attempt
+ * is reported back so the circuit counts transient failures and closes on success.
+ */
+import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { SqlExecutor } from "../ports/sql.ts";
+import {
+  type CircuitSettings,
+  type DestinationHealth,
+  listUnhealthy,
+  recordFailure,
+  recordSuccess,
+  takeProbe,
+} from "../store/destination-health.ts";
+import type { ClaimedDelivery } from "../store/deliveries.ts";
+import { createRateLimiter } from "./rate-limiter.ts";
+
+/** Defaults of the circuit settings (docs/configuration.md). */
+export const DEFAULT_CIRCUIT_SETTINGS: CircuitSettings = {
+  failureThreshold: 5,
+  probeDelayMs: 1_000,
+  maxProbeDelayMs: 5 * 60_000,
+  probeLeaseMs: 60_000,
+  disableAfterMs: 5 * 24 * 60 * 60_000,
+};
+
+/** How stale a runtime's view of the shared circuits may be. */
+const DEFAULT_CACHE_MS = 1_000;
+/** A held delivery of a disabled destination looks again this often (enabling wakes it anyway). */
+const DISABLED_RECHECK_MS = 60 * 60_000;
+/** The shortest a delivery is put back for (so a waiting delivery is not claimed in a loop). */
+const MIN_DEFER_MS = 250;
+
+/** Whether a claimed delivery runs now, and what to tell the gate when its attempt ends. */
+export type Admission =
+  | { run: true; done(outcome: ExecutionOutcome): void }
+  | { run: false; at: number; destination: string | null; reason: "circuit" | "rate_limit" };
+
+/** Options of `createDeliveryGate`. */
+export interface DeliveryGateOptions {
+  sql: SqlExecutor;
+  owner: string;
+  clock: Clock;
+  random?: () => number;
+  settings?: Partial<CircuitSettings>;
+  cacheMs?: number;
+  /** The destination of an action config (`ActionDefinition.destination`), or null: no circuit. */
+  destinationOf(action: unknown): string | null;
+  /** Deliveries held for a destination became due (its circuit closed): claim them. */
+  onWake(): void;
+  onError(error: unknown, where: string): void;
+  /** A circuit changed state as this runtime saw it (metrics, logs). */
+  onTransition?(health: DestinationHealth | { destination: string; state: "closed" }): void;
+}
+
+/** Decides, per claimed delivery, whether it runs now. */
+export interface DeliveryGate {
+  admit(claim: ClaimedDelivery, delivery: Delivery): Promise<Admission>;
+}
+
+/** A credential-free, bounded destination name: `type:origin` never carries userinfo. */
+export function safeDestination(destination: string): string {
+  return destination.replace(/\/\/[^/@\s]*@/g, "//").slice(0, 300);
+}
+
+/** The jittered wait before the probe of the `openCount`-th opening (0-based): 1 s doubling to 5 min. */
+export function probeDelay(openCount: number, settings: CircuitSettings, random: () => number) {
+  const base = Math.min(settings.maxProbeDelayMs, settings.probeDelayMs * 2 ** Math.min(openCount, 30));
+  // Full jitter on the upper half: servers that saw the same failure do not probe in step.
+  return Math.round(base / 2 + (base / 2) * random());
+}
+
+/** The rate limit of an action config (`rate_limit_per_second`), or null. */
+export function rateLimitOf(action: unknown): number | null {
+  if (typeof action !== "object" || action === null) return null;
+  const rate = (action as { rate_limit_per_second?: unknown }).rate_limit_per_second;
+  return typeof rate === "number" && Number.isFinite(rate) && rate > 0 ? rate : null;
+}
+
+/** Creates the gate of one runtime: circuits (when the threshold is positive) and rate limits. */
+export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
+  const { sql, owner, clock } = options;
+  const random = options.random ?? Math.random;
+  const settings: CircuitSettings = { ...DEFAULT_CIRCUIT_SETTINGS, ...options.settings };
+  const cacheMs = options.cacheMs ?? DEFAULT_CACHE_MS;
+  const circuits = settings.failureThreshold > 0;
+  const rates = createRateLimiter({ sql, clock, onError: options.onError });
+  /** Destinations not plainly healthy, as last read; anything absent is closed without failures. */
+  let known = new Map<string, DestinationHealth>();
+  let loadedAt = Number.NEGATIVE_INFINITY;
+  let loading: Promise<void> | null = null;
+  /** Destinations this runtime is probing now. */
+  const probing = new Set<string>();
+
+  function refresh(): Promise<void> {
+    if (clock.now() - loadedAt < cacheMs) return Promise.resolve();
+    loading ??= listUnhealthy(sql)
+      .then((rows) => {
+        known = new Map(rows.map((row) => [row.destination, row]));
+        loadedAt = clock.now();
+      })
+      .catch((error: unknown) => {
+        // Unknown health: deliveries run (the attempt's outcome is recorded either way).
+        loadedAt = clock.now();
+        options.onError(error, "circuit");
+      })
+      .finally(() => {
+        loading = null;
+      });
+    return loading;
+  }
+
+  function destinationOf(action: unknown): string | null {
+    try {
+      const destination = options.destinationOf(action);
+      return destination === null ? null : safeDestination(destination);
+    } catch {
+      return null;
+    }
+  }
+
+  function defer(at: number, destination: string | null, reason: "circuit" | "rate_limit") {
+    return { run: false as const, at: Math.max(at, clock.now() + MIN_DEFER_MS), destination, reason };
+  }
+
+  /** Whether the circuit keeps the delivery back (and until when), before any token is taken. */
+  function circuitWait(destination: string, now: number): number | "probe" | null {
+    const health = known.get(destination);
+    if (!health) return null;
+    if (health.disabled_at !== null) return now + DISABLED_RECHECK_MS;
+    if (health.state !== "open") return null;
+    const probeFree = health.probe_owner === null || (health.probe_until ?? 0) < now;
+    if ((health.next_probe_at ?? 0) <= now && probeFree && !probing.has(destination)) return "probe";
+    return Math.max(health.next_probe_at ?? 0, probeFree ? 0 : (health.probe_until ?? 0));
+  }
+
+  async function admit(claim: ClaimedDelivery, delivery: Delivery): Promise<Admission> {
+    const destination = circuits ? destinationOf(delivery.action) : null;
+    let probe = false;
+    if (destination !== null) {
+      await refresh();
+      const wait = circuitWait(destination, clock.now());
+      if (typeof wait === "number") return defer(wait, destination, "circuit");
+      probe = wait === "probe";
+    }
+    const rate = rateLimitOf(delivery.action);
+    if (rate !== null) {
+      const at = await rates.take(claim.fk_observer, claim.action_index, rate);
+      if (at !== null) return defer(at, null, "rate_limit");
+    }
+    if (probe && destination !== null) {
+      const taken = await takeProbe(sql, destination, owner, settings.probeLeaseMs).catch(
+        (error: unknown) => {
+          options.onError(error, "circuit");
+          return null;
+        },
+      );
+      if (taken === null) {
+        // Another server took it (or it is no longer due): wait like the rest.
+        loadedAt = Number.NEGATIVE_INFINITY;
+        return defer(clock.now() + MIN_DEFER_MS * 4, destination, "circuit");
+      }
+      known.set(destination, taken);
+      probing.add(destination);
+    }
+    return {
+      run: true,
+      done: (outcome) => {
+        if (destination !== null) void report(destination, outcome, probe);
+      },
+    };
+  }
+
+  async function report(destination: string, outcome: ExecutionOutcome, probe: boolean) {
+    try {
+      if (outcome.failureKind === "cancelled") return;
+      if (outcome.failureKind === "transient") {
+        const row = await recordFailure(
+          sql,
+          destination,
+          { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
+          settings,
+          (n) => probeDelay(n, settings, random),
+        );
+        if (row) {
+          const before = known.get(destination);
+          known.set(destination, row);
+          if (before?.state !== row.state || (before?.disabled_at === null) !== (row.disabled_at === null))
+            options.onTransition?.(row);
+        }
+        return;
+      }
+      // The receiver answered (a success, or a 4xx that is the delivery's own fault).
+      if (!probe && !known.has(destination)) return;
+      if (await recordSuccess(sql, destination, probe ? owner : null)) {
+        known.delete(destination);
+        options.onTransition?.({ destination, state: "closed" });
+        options.onWake();
+      }
+    } catch (error: unknown) {
+      options.onError(error, "circuit");
+    } finally {
+      if (probe) probing.delete(destination);
+    }
+  }
+
+  return { admit };
+}
