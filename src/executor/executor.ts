@@ -22,6 +22,7 @@ import { createKeyedLimiter } from "./limiter.ts";
 import {
   type AttemptContext,
   type Delivery,
+  deferredOutcome,
   type ExecutionOutcome,
   failureOutcome,
   successOutcome,
@@ -49,6 +50,15 @@ export interface ExecutorOptions {
   random?: () => number;
   /** Shutdown: aborts running attempts (cancelled, not counted) and stops new ones starting. */
   signal?: AbortSignal;
+  /**
+   * Asked once the attempt holds its slot, just before it runs: null runs it; a wait returns an
+   * outcome with `deferred` instead (no attempt spent). Circuits and rate limits
+   * (src/runtime/destination-health.ts).
+   */
+  admit?(
+    delivery: Delivery,
+    destination: string | null,
+  ): Promise<{ at: number; destination: string | null } | null>;
 }
 
 /** Runs single attempts of actions and says what should happen next; never sleeps to retry. */
@@ -260,6 +270,13 @@ export function createExecutor(options: ExecutorOptions): Executor {
       return finish(delivery, { ...context, startedAt: clock.now() }, cancelled, reads, trace);
     }
 
+    if (options.admit) {
+      const wait = await options.admit(delivery, destination).catch(() => null);
+      if (wait !== null) {
+        release();
+        return deferredOutcome(context, wait, clock.now());
+      }
+    }
     const started = { ...context, startedAt: clock.now() };
     try {
       const settled = await runAbortable(

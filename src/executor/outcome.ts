@@ -65,6 +65,11 @@ export interface ExecutionOutcome {
    * `cancelled`), absent on success: what endpoint health counts (src/runtime/destination-health.ts).
    */
   failureKind?: AttemptFailure["kind"];
+  /**
+   * Not attempted: the delivery waits until `at` for its destination's circuit or its rate limit
+   * (src/runtime/destination-health.ts). Put back as it was: no attempt spent, nothing logged.
+   */
+  deferred?: { at: number; destination: string | null };
 }
 
 /** What every outcome of one attempt shares. */
@@ -106,6 +111,28 @@ export function successOutcome(
     errorMessage: null,
     message: typeof result.message === "string" ? safeMessage(result.message) : null,
     responseExcerpt: excerpt(result.responseExcerpt),
+  };
+}
+
+/** The outcome of a delivery the executor's `admit` kept back: not an attempt. */
+export function deferredOutcome(
+  context: AttemptContext,
+  deferred: { at: number; destination: string | null },
+  now: number,
+): ExecutionOutcome {
+  return {
+    ...common(context, now),
+    status: "cancelled",
+    disposition: "retry",
+    nextAttempt: context.attempt,
+    nextAttemptAt: deferred.at,
+    httpStatus: null,
+    errorCode: null,
+    errorMessage: null,
+    message: null,
+    responseExcerpt: null,
+    failureKind: "cancelled",
+    deferred,
   };
 }
 

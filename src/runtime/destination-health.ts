@@ -7,6 +7,7 @@
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import type { ClaimedDelivery } from "../store/deliveries.ts";
 import {
   type CircuitSettings,
   type DestinationHealth,
@@ -15,7 +16,6 @@ import {
   recordSuccess,
   takeProbe,
 } from "../store/destination-health.ts";
-import type { ClaimedDelivery } from "../store/deliveries.ts";
 import { createRateLimiter } from "./rate-limiter.ts";
 
 /** Defaults of the circuit settings (docs/configuration.md). */
@@ -34,10 +34,11 @@ const DISABLED_RECHECK_MS = 60 * 60_000;
 /** The shortest a delivery is put back for (so a waiting delivery is not claimed in a loop). */
 const MIN_DEFER_MS = 250;
 
-/** Whether a claimed delivery runs now, and what to tell the gate when its attempt ends. */
-export type Admission =
-  | { run: true; done(outcome: ExecutionOutcome): void }
-  | { run: false; at: number; destination: string | null; reason: "circuit" | "rate_limit" };
+/** A delivery kept back: until when, and the destination it waits for (null: a rate limit). */
+export interface Deferral {
+  at: number;
+  destination: string | null;
+}
 
 /** Options of `createDeliveryGate`. */
 export interface DeliveryGateOptions {
@@ -47,8 +48,6 @@ export interface DeliveryGateOptions {
   random?: () => number;
   settings?: Partial<CircuitSettings>;
   cacheMs?: number;
-  /** The destination of an action config (`ActionDefinition.destination`), or null: no circuit. */
-  destinationOf(action: unknown): string | null;
   /** Deliveries held for a destination became due (its circuit closed): claim them. */
   onWake(): void;
   onError(error: unknown, where: string): void;
@@ -56,9 +55,15 @@ export interface DeliveryGateOptions {
   onTransition?(health: DestinationHealth | { destination: string; state: "closed" }): void;
 }
 
-/** Decides, per claimed delivery, whether it runs now. */
+/**
+ * Decides, per claimed delivery, whether it runs now: the dispatcher `track`s a claim before its
+ * delivery goes to the executor, the executor asks `admit` once the attempt holds its slot (with
+ * the destination it computed), and the dispatcher `report`s the attempt's outcome.
+ */
 export interface DeliveryGate {
-  admit(claim: ClaimedDelivery, delivery: Delivery): Promise<Admission>;
+  track(claim: ClaimedDelivery): void;
+  admit(delivery: Delivery, destination: string | null): Promise<Deferral | null>;
+  report(deliveryId: string, outcome: ExecutionOutcome): void;
 }
 
 /** A credential-free, bounded destination name: `type:origin` never carries userinfo. */
@@ -68,9 +73,32 @@ export function safeDestination(destination: string): string {
 
 /** The jittered wait before the probe of the `openCount`-th opening (0-based): 1 s doubling to 5 min. */
 export function probeDelay(openCount: number, settings: CircuitSettings, random: () => number) {
-  const base = Math.min(settings.maxProbeDelayMs, settings.probeDelayMs * 2 ** Math.min(openCount, 30));
+  const base = Math.min(
+    settings.maxProbeDelayMs,
+    settings.probeDelayMs * 2 ** Math.min(openCount, 30),
+  );
   // Full jitter on the upper half: servers that saw the same failure do not probe in step.
   return Math.round(base / 2 + (base / 2) * random());
+}
+
+/** A destination's health before anything failed (the local stand-in for a missing row). */
+function closedHealth(destination: string): DestinationHealth {
+  return {
+    id: "",
+    destination,
+    state: "closed",
+    consecutive_failures: 0,
+    open_count: 0,
+    opened_at: null,
+    next_probe_at: null,
+    probe_owner: null,
+    probe_until: null,
+    failing_since: null,
+    last_error_code: null,
+    last_http_status: null,
+    disabled_at: null,
+    disabled_reason: null,
+  };
 }
 
 /** The rate limit of an action config (`rate_limit_per_second`), or null. */
@@ -113,17 +141,14 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     return loading;
   }
 
-  function destinationOf(action: unknown): string | null {
-    try {
-      const destination = options.destinationOf(action);
-      return destination === null ? null : safeDestination(destination);
-    } catch {
-      return null;
-    }
-  }
+  /** Claims tracked until reported, by delivery id; `probe` once the attempt is the probe. */
+  const tracked = new Map<
+    string,
+    { claim: ClaimedDelivery; destination: string | null; probe: boolean }
+  >();
 
-  function defer(at: number, destination: string | null, reason: "circuit" | "rate_limit") {
-    return { run: false as const, at: Math.max(at, clock.now() + MIN_DEFER_MS), destination, reason };
+  function defer(at: number, destination: string | null): Deferral {
+    return { at: Math.max(at, clock.now() + MIN_DEFER_MS), destination };
   }
 
   /** Whether the circuit keeps the delivery back (and until when), before any token is taken. */
@@ -133,23 +158,27 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     if (health.disabled_at !== null) return now + DISABLED_RECHECK_MS;
     if (health.state !== "open") return null;
     const probeFree = health.probe_owner === null || (health.probe_until ?? 0) < now;
-    if ((health.next_probe_at ?? 0) <= now && probeFree && !probing.has(destination)) return "probe";
-    return Math.max(health.next_probe_at ?? 0, probeFree ? 0 : (health.probe_until ?? 0));
+    if ((health.next_probe_at ?? 0) <= now && probeFree && !probing.has(destination))
+      return "probe";
+    // A probe running (here or elsewhere): look again shortly; its success wakes them anyway.
+    if (!probeFree || probing.has(destination)) return now + settings.probeDelayMs;
+    return health.next_probe_at ?? now;
   }
 
-  async function admit(claim: ClaimedDelivery, delivery: Delivery): Promise<Admission> {
-    const destination = circuits ? destinationOf(delivery.action) : null;
+  async function admit(delivery: Delivery, raw: string | null): Promise<Deferral | null> {
+    const entry = tracked.get(delivery.id);
+    const destination = circuits && raw !== null ? safeDestination(raw) : null;
     let probe = false;
     if (destination !== null) {
       await refresh();
       const wait = circuitWait(destination, clock.now());
-      if (typeof wait === "number") return defer(wait, destination, "circuit");
+      if (typeof wait === "number") return defer(wait, destination);
       probe = wait === "probe";
     }
     const rate = rateLimitOf(delivery.action);
-    if (rate !== null) {
-      const at = await rates.take(claim.fk_observer, claim.action_index, rate);
-      if (at !== null) return defer(at, null, "rate_limit");
+    if (rate !== null && entry) {
+      const at = await rates.take(entry.claim.fk_observer, entry.claim.action_index, rate);
+      if (at !== null) return defer(at, null);
     }
     if (probe && destination !== null) {
       const taken = await takeProbe(sql, destination, owner, settings.probeLeaseMs).catch(
@@ -161,23 +190,48 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       if (taken === null) {
         // Another server took it (or it is no longer due): wait like the rest.
         loadedAt = Number.NEGATIVE_INFINITY;
-        return defer(clock.now() + MIN_DEFER_MS * 4, destination, "circuit");
+        return defer(clock.now() + MIN_DEFER_MS * 4, destination);
       }
       known.set(destination, taken);
       probing.add(destination);
     }
-    return {
-      run: true,
-      done: (outcome) => {
-        if (destination !== null) void report(destination, outcome, probe);
-      },
-    };
+    if (entry) {
+      entry.destination = destination;
+      entry.probe = probe;
+    }
+    return null;
   }
 
-  async function report(destination: string, outcome: ExecutionOutcome, probe: boolean) {
+  function countLocally(destination: string, probe: boolean): void {
+    const now = clock.now();
+    const health = known.get(destination) ?? closedHealth(destination);
+    const failures = health.consecutive_failures + 1;
+    const opens =
+      (health.state === "open" && probe) ||
+      (health.state === "closed" && failures >= settings.failureThreshold);
+    known.set(destination, {
+      ...health,
+      consecutive_failures: failures,
+      failing_since: health.failing_since ?? now,
+      ...(opens
+        ? {
+            state: "open",
+            opened_at: health.state === "open" ? health.opened_at : now,
+            next_probe_at: now + probeDelay(health.open_count, settings, random),
+            open_count: health.open_count + 1,
+            probe_owner: null,
+            probe_until: null,
+          }
+        : {}),
+    });
+  }
+
+  async function record(destination: string, outcome: ExecutionOutcome, probe: boolean) {
     try {
       if (outcome.failureKind === "cancelled") return;
       if (outcome.failureKind === "transient") {
+        // Counted here at once, so this runtime stops sending before the shared row answers.
+        countLocally(destination, probe);
         const row = await recordFailure(
           sql,
           destination,
@@ -188,7 +242,10 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         if (row) {
           const before = known.get(destination);
           known.set(destination, row);
-          if (before?.state !== row.state || (before?.disabled_at === null) !== (row.disabled_at === null))
+          if (
+            before?.state !== row.state ||
+            (before?.disabled_at === null) !== (row.disabled_at === null)
+          )
             options.onTransition?.(row);
         }
         return;
@@ -207,5 +264,16 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     }
   }
 
-  return { admit };
+  return {
+    track(claim) {
+      tracked.set(claim.id, { claim, destination: null, probe: false });
+    },
+    admit,
+    report(deliveryId, outcome) {
+      const entry = tracked.get(deliveryId);
+      tracked.delete(deliveryId);
+      if (entry?.destination && !outcome.deferred)
+        void record(entry.destination, outcome, entry.probe);
+    },
+  };
 }

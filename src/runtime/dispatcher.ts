@@ -1,15 +1,15 @@
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
-import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
+import type { Delivery } from "../executor/outcome.ts";
 import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
+import { deferDeliveries } from "../store/destination-health.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
-import { deferDeliveries } from "../store/destination-health.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
 import type { DeliveryGate } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
@@ -50,8 +50,8 @@ export interface DispatcherOptions {
    */
   onSettled?(pks: readonly string[]): void;
   /**
-   * Circuits and rate limits (src/runtime/destination-health.ts): a delivery it keeps back is put
-   * back without spending an attempt.
+   * Circuits and rate limits (src/runtime/destination-health.ts), also given to the executor as
+   * its `admit`: a delivery it keeps back is put back without spending an attempt.
    */
   gate?: DeliveryGate;
 }
@@ -175,36 +175,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         continue;
       }
       executing++;
-      if (!options.gate) {
-        execute(claim, planned.delivery, planned.actionType, null);
-        continue;
-      }
-      void options.gate.admit(claim, planned.delivery).then(
-        (admission) => {
-          if (admission.run) {
-            execute(claim, planned.delivery, planned.actionType, admission.done);
-            return;
-          }
-          executing--;
-          defer(claim.pk, admission.at, admission.destination);
-        },
-        (error: unknown) => {
-          options.onError(error, "gate");
-          execute(claim, planned.delivery, planned.actionType, null);
-        },
-      );
+      options.gate?.track(claim);
+      execute(claim, planned.delivery, planned.actionType);
     }
   }
 
-  function execute(
-    claim: ClaimedDelivery,
-    delivery: Delivery,
-    actionType: string | null,
-    done: ((outcome: ExecutionOutcome) => void) | null,
-  ): void {
+  function execute(claim: ClaimedDelivery, delivery: Delivery, actionType: string | null): void {
     void executor.execute(delivery).then((outcome) => {
       executing--;
-      done?.(outcome);
+      options.gate?.report(claim.id, outcome);
+      if (outcome.deferred) {
+        defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
+        return;
+      }
       if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
         scheduleRetry(outcome.nextAttemptAt);
       }
@@ -355,6 +338,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await within(idle, 5_000);
     }
     clock.clearTimeout(heartbeat);
+    if (deferring) await within(deferring, 5_000);
     const deadline = clock.now() + 5_000;
     while ((flushing || pending.length > 0) && clock.now() < deadline) {
       await within(flush(), Math.max(1, deadline - clock.now()));

@@ -12,7 +12,6 @@ import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
-import { createDestinationReader } from "./destination-of.ts";
 import { createDeliveryGate } from "./destination-health.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
@@ -70,6 +69,24 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
   const owner = `runtime-${crypto.randomUUID()}`;
   const shutdown = new AbortController();
+  const gate = createDeliveryGate({
+    sql,
+    owner,
+    clock,
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.circuits ? { settings: options.circuits } : {}),
+    ...(options.circuitCacheMs !== undefined ? { cacheMs: options.circuitCacheMs } : {}),
+    onWake: () => dispatcher.pump(),
+    onError: countError,
+    onTransition: (health) =>
+      logger.log(health.state === "open" ? "warn" : "info", `destination circuit ${health.state}`, {
+        destination: health.destination,
+        ...("disabled_at" in health && health.disabled_at !== null
+          ? { disabled: true, reason: health.disabled_reason }
+          : {}),
+      }),
+  });
+
   const executor = createExecutor({
     registry: options.registry ?? defaultActionRegistry,
     environment,
@@ -79,6 +96,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
     ...(options.random ? { random: options.random } : {}),
+    admit: gate.admit,
   });
 
   let running = false;
@@ -108,25 +126,6 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     const failure = toObserversError(error);
     logger.log("error", `runtime ${where} failed`, { code: failure.code, error: failure.message });
   }
-
-  const gate = createDeliveryGate({
-    sql,
-    owner,
-    clock,
-    ...(options.random ? { random: options.random } : {}),
-    ...(options.circuits ? { settings: options.circuits } : {}),
-    ...(options.circuitCacheMs !== undefined ? { cacheMs: options.circuitCacheMs } : {}),
-    destinationOf: createDestinationReader(options.registry ?? defaultActionRegistry, environment),
-    onWake: () => dispatcher.pump(),
-    onError: countError,
-    onTransition: (health) =>
-      logger.log(health.state === "open" ? "warn" : "info", `destination circuit ${health.state}`, {
-        destination: health.destination,
-        ...("disabled_at" in health && health.disabled_at !== null
-          ? { disabled: true, reason: health.disabled_reason }
-          : {}),
-      }),
-  });
 
   const maxInFlight = Math.max(concurrency * 4, batchSize * 2);
   const dispatcher = createDispatcher({

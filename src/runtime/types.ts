@@ -1,7 +1,7 @@
-import type { CircuitSettings } from "../store/destination-health.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ChangeConsumer, IngestDedup, TransportHealth } from "../ports/transport.ts";
+import type { CircuitSettings } from "../store/destination-health.ts";
 import type { Bridge } from "../transport/bridge.ts";
 
 /** How far behind the runtime is. */

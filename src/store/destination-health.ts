@@ -34,8 +34,7 @@ export interface CircuitSettings {
   disableAfterMs: number;
 }
 
-const ms = (column: string) =>
-  `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
+const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
 
 const COLUMNS = `id::text AS id, destination, state, consecutive_failures, open_count,
   ${ms("opened_at")}, ${ms("next_probe_at")}, probe_owner, ${ms("probe_until")},
@@ -280,8 +279,12 @@ export async function deferDeliveries(
 ): Promise<void> {
   if (deferred.length === 0) return;
   await sql.query(
+    // A circuit closed meanwhile (its wake-up passed over these, still leased): due now.
     `UPDATE core.tb_observer_delivery d
-     SET next_attempt_at = x.at, lease_owner = NULL, held_destination = x.destination
+     SET lease_owner = NULL, held_destination = x.destination,
+       next_attempt_at = CASE WHEN x.destination IS NULL OR EXISTS (
+           SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = x.destination
+             AND (h.state = 'open' OR h.disabled_at IS NOT NULL)) THEN x.at ELSE now() END
      FROM jsonb_to_recordset($2::text::jsonb) AS x(pk bigint, at timestamptz, destination text)
      WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1`,
     [owner, JSON.stringify(deferred)],
