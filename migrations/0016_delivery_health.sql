@@ -53,8 +53,16 @@ CREATE TABLE IF NOT EXISTS core.tb_observer_rate_limit (
 
 -- on_dead_letter: actions an observer runs when one of its deliveries is dead-lettered.
 ALTER TABLE core.tb_observer ADD COLUMN IF NOT EXISTS on_dead_letter JSONB;
--- A delivery of an on_dead_letter action: the failure it reports (action_index then indexes
--- on_dead_letter, not actions). Its own failure never runs on_dead_letter again.
+-- A delivery of an on_dead_letter action carries the failure it reports (`dead_letter`, what its
+-- event shows; action_index then indexes on_dead_letter, not actions) and the dead letter it
+-- reports (`fk_dead_letter`, whose copy of the change it reads when the change log no longer has
+-- it; not a foreign key, so deleting a dead letter never touches deliveries). Its own failure never
+-- runs on_dead_letter again.
 ALTER TABLE core.tb_observer_delivery ADD COLUMN IF NOT EXISTS dead_letter JSONB;
--- ...and kept on its dead letter, so a replay runs the same on_dead_letter action.
+ALTER TABLE core.tb_observer_delivery ADD COLUMN IF NOT EXISTS fk_dead_letter BIGINT;
+ALTER TABLE core.tb_observer_delivery DROP CONSTRAINT IF EXISTS tb_observer_delivery_origin_check;
+ALTER TABLE core.tb_observer_delivery ADD CONSTRAINT tb_observer_delivery_origin_check
+  CHECK (fk_entity_change_log IS NOT NULL OR fk_observer_dlq IS NOT NULL
+    OR fk_observer_event IS NOT NULL OR fk_dead_letter IS NOT NULL);
+-- ...and kept on its own dead letter, so a replay runs the same on_dead_letter action.
 ALTER TABLE core.tb_observer_dlq ADD COLUMN IF NOT EXISTS dead_letter JSONB;

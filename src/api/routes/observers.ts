@@ -174,6 +174,7 @@ export function observerRoutes(deps: ApiDependencies) {
     .openapi(createRouteFor(bodies), async (c) => {
       const body = c.req.valid("json");
       await checkJobActions(body.actions, deps.environment);
+      await checkJobActions(body.on_dead_letter, deps.environment, "on_dead_letter");
       const observer = await createObserver(sql, body, {
         ...callerScope(c.var.principal),
         policy,
@@ -191,6 +192,7 @@ export function observerRoutes(deps: ApiDependencies) {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       await checkJobActions(body.actions, deps.environment);
+      await checkJobActions(body.on_dead_letter, deps.environment, "on_dead_letter");
       const observer = await updateObserver(sql, id, body, {
         ...callerScope(c.var.principal),
         policy,

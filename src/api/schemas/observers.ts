@@ -31,7 +31,11 @@ type JsonSchemaObject = Record<string, unknown>;
 function checkWith(schema: v.GenericSchema, value: unknown, context: z.RefinementCtx): void {
   // A secret read back as `[REDACTED]` and sent again would be stored as the secret.
   const actions = isJsonObject(value) ? value.actions : undefined;
-  for (const issue of redactedPlaceholders(actions)) {
+  const onDeadLetter = isJsonObject(value) ? value.on_dead_letter : undefined;
+  for (const issue of [
+    ...redactedPlaceholders(actions),
+    ...redactedPlaceholders(onDeadLetter, "on_dead_letter"),
+  ]) {
     context.addIssue({ code: "custom", message: issue.message, path: issue.path.split(".") });
   }
   const result = v.safeParse(schema, value);
