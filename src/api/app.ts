@@ -29,6 +29,7 @@ import { errorResponse, HttpProblem, problemResponse } from "./problem.ts";
 import { activityRoutes } from "./routes/activity.ts";
 import { changeRoutes } from "./routes/changes.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
@@ -208,6 +209,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", inspectRoutes(deps))
     .route("/api/observers", changeRoutes(deps))
     .route("/api/observers", natsRoutes(deps))
+    .route("/api/observers", destinationRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
     .route("/api/jobs", jobRoutes(deps));

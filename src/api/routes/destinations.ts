@@ -1,0 +1,98 @@
+import { createRoute } from "@hono/zod-openapi";
+import { NotFoundError } from "../../errors.ts";
+import { pageBounds, toPage } from "../../store/common.ts";
+import {
+  type DestinationHealth,
+  listDestinations,
+  resetDestination,
+} from "../../store/destination-health.ts";
+import type { Principal } from "../auth.ts";
+import { type ApiDependencies, router } from "../context.ts";
+import { HttpProblem } from "../problem.ts";
+import {
+  idParam,
+  jsonResponse,
+  PageQuery,
+  pageOf,
+  pageRequest,
+  problems,
+} from "../schemas/common.ts";
+import { DestinationSchema } from "../schemas/destinations.ts";
+
+const tags = ["Destinations"];
+const IdParam = idParam("id", "The destination's id");
+
+const TENANT_REFUSED =
+  "destinations are shared by every tenant's observers (one circuit per receiver): only keys without a tenant see or reset them";
+
+const list = createRoute({
+  method: "get",
+  path: "/destinations",
+  tags,
+  summary: "Endpoint health of every destination that has failed",
+  description:
+    "Circuits are shared by every server on the database. A destination that never failed has no entry (it is healthy). Open or disabled ones come first. Keys bound to a tenant are refused (403): a destination may serve several tenants.",
+  request: { query: PageQuery },
+  responses: {
+    200: jsonResponse(pageOf(DestinationSchema, "DestinationPage"), "A page of destinations"),
+    ...problems({ extra: [403] }),
+  },
+});
+
+const reset = createRoute({
+  method: "post",
+  path: "/destinations/{id}/reset",
+  tags,
+  summary: "Close a destination's circuit and enable it again",
+  description:
+    "Clears its failures and any disablement; the deliveries it held are due at once. Admin keys without a tenant only.",
+  request: { params: IdParam },
+  responses: {
+    200: jsonResponse(DestinationSchema, "The destination, reset"),
+    ...problems({ write: true }),
+  },
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function view(health: DestinationHealth) {
+  return {
+    id: health.id,
+    destination: health.destination,
+    state: health.state,
+    consecutive_failures: health.consecutive_failures,
+    opened_at: iso(health.opened_at),
+    next_probe_at: iso(health.next_probe_at),
+    probing: health.probe_owner !== null && (health.probe_until ?? 0) > Date.now(),
+    failing_since: iso(health.failing_since),
+    last_error_code: health.last_error_code,
+    last_http_status: health.last_http_status,
+    disabled: health.disabled_at !== null,
+    disabled_at: iso(health.disabled_at),
+    disabled_reason: health.disabled_reason,
+  };
+}
+
+function requireGlobal(principal: Principal): void {
+  if (principal.tenant !== null) throw new HttpProblem(403, "FORBIDDEN", TENANT_REFUSED);
+}
+
+/** `/api/observers/destinations` (docs/delivery.md): endpoint health, read and reset. */
+export function destinationRoutes(deps: ApiDependencies) {
+  const { sql, runtime } = deps;
+  return router()
+    .openapi(list, async (c) => {
+      requireGlobal(c.var.principal);
+      const { page, limit, offset } = pageBounds(pageRequest(c.req.valid("query")));
+      const { rows, total } = await listDestinations(sql, limit, offset);
+      return c.json(toPage(rows.map(view), page, limit, total), 200);
+    })
+    .openapi(reset, async (c) => {
+      requireGlobal(c.var.principal);
+      const { id } = c.req.valid("param");
+      const health = await resetDestination(sql, id);
+      if (!health) throw new NotFoundError(`no destination with id ${JSON.stringify(id)}`);
+      runtime.wake();
+      return c.json(view(health), 200);
+    });
+}
