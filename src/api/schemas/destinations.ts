@@ -6,7 +6,8 @@ export const DestinationSchema = z
   .object({
     id: z.string().openapi({ format: "uuid" }),
     destination: z.string().openapi({
-      description: "`<action type>:<origin>`, as the per-destination limit keys it; never credentials",
+      description:
+        "`<action type>:<origin>`, as the per-destination limit keys it; never credentials",
       example: "webhook:https://hooks.example.com",
     }),
     state: z.enum(["closed", "open"]).openapi({
