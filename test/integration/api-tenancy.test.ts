@@ -134,7 +134,12 @@ interface Fixtures {
   /** A pending builtin job of tenant 7's observer, and a failed one (for retry). */
   job: string;
   failedJob: string;
+  /** A destination's health: shared by every tenant, so no tenant-bound key reaches it. */
+  destination: string;
 }
+
+/** Operations on what no tenant owns (destinations): every tenant-bound key gets 404, the global admin succeeds. */
+const SHARED = new Set(["POST /api/observers/destinations/{id}/reset"]);
 
 async function seedTenant7(): Promise<Fixtures> {
   const observer = await insertObserver(db.sql, {
@@ -166,8 +171,13 @@ async function seedTenant7(): Promise<Fixtures> {
     FROM core.tb_observer, unnest(ARRAY['pending', 'failed']) AS status
     WHERE id = ${observer}::uuid
     RETURNING id::text AS id, status`;
+  const [destination] = await db.sql`
+    INSERT INTO core.tb_observer_destination (destination, state, consecutive_failures)
+    VALUES (${`webhook:https://${randomUUID()}.example.com`}, 'open', 5)
+    RETURNING id::text AS id`;
   return {
     observer,
+    destination: String(destination?.id),
     deadLetter: String(dlq?.id),
     change: String(change?.id),
     key: key.id,
@@ -181,6 +191,7 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (param === "event_id") return fixtures.change;
   if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
   if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
+  if (template.startsWith("/api/observers/destinations/")) return fixtures.destination;
   if (template.startsWith("/api/keys/")) return fixtures.key;
   if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
   if (template.startsWith("/api/jobs/")) return fixtures.job;
@@ -259,7 +270,13 @@ describe("(a) another tenant's id answers 404, as if it did not exist", () => {
     );
     expect(refused.code).toBe("NOT_FOUND");
     // The owner succeeds with the very same request: the 404 was the tenant's doing.
-    const owner = await call(op.method, path, body, { token: tokens.t7 });
+    const owner = SHARED.has(op.name)
+      ? await call(op.method, path, body)
+      : await call(op.method, path, body, { token: tokens.t7 });
+    if (SHARED.has(op.name)) {
+      const t7 = await call(op.method, path, body, { token: tokens.t7 });
+      expect(t7.status, `tenant 7 on ${op.name}`).toBe(404);
+    }
     expect(owner.status, `tenant 7 on ${op.name}: ${await owner.clone().text()}`).toBe(op.success);
   });
 });
