@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import { destinationSource } from "../metrics/destinations.ts";
 import { databaseSource, processSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -167,6 +168,7 @@ export function createObserversApi(options: ObserversApiOptions) {
           error: error instanceof Error ? error.message : String(error),
         }),
     ),
+    destinationSource(sql),
     ...(metricsOptions.sources ?? []),
   ];
   const scrapeRoot = (c: Context<ApiEnv>) => scrape(c, scrapeSources, metricsPublic);

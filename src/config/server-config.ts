@@ -342,7 +342,8 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
   }
   if (
     result.success &&
-    result.output.OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS < result.output.OBSERVERS_CIRCUIT_PROBE_DELAY_MS
+    result.output.OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS <
+      result.output.OBSERVERS_CIRCUIT_PROBE_DELAY_MS
   ) {
     issues.push({
       path: "OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS",

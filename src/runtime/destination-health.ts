@@ -5,6 +5,7 @@
  * is reported back so the circuit counts transient failures and closes on success.
  */
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
+import { deliveriesDeferred } from "../metrics/destinations.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ClaimedDelivery } from "../store/deliveries.ts";
@@ -33,6 +34,9 @@ const DEFAULT_CACHE_MS = 1_000;
 const DISABLED_RECHECK_MS = 60 * 60_000;
 /** The shortest a delivery is put back for (so a waiting delivery is not claimed in a loop). */
 const MIN_DEFER_MS = 250;
+
+const deferredByCircuit = deliveriesDeferred.labels("circuit");
+const deferredByRate = deliveriesDeferred.labels("rate_limit");
 
 /** A delivery kept back: until when, and the destination it waits for (null: a rate limit). */
 export interface Deferral {
@@ -148,6 +152,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
   >();
 
   function defer(at: number, destination: string | null): Deferral {
+    (destination === null ? deferredByRate : deferredByCircuit).inc();
     return { at: Math.max(at, clock.now() + MIN_DEFER_MS), destination };
   }
 

@@ -6,6 +6,7 @@ import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
+import { countUnhealthy } from "../store/destination-health.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";
@@ -467,7 +468,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
 
     async health(): Promise<RuntimeHealth> {
-      const backlog = await readBacklog(sql, listenerId);
+      const [backlog, destinations] = await Promise.all([
+        readBacklog(sql, listenerId),
+        countUnhealthy(sql),
+      ]);
       const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
@@ -482,6 +486,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           oldest_pending_ms: backlog.oldestMs,
         },
         transport: broker,
+        destinations,
       };
     },
 

@@ -31,6 +31,11 @@ export interface RuntimeHealth {
    * broker's connection and the stream's and consumer's lag; unhealthy answers 503.
    */
   transport?: TransportHealth;
+  /**
+   * Endpoint health (docs/delivery.md): destinations whose circuit is open, and those disabled
+   * (their deliveries held until reset). Counts only: the health needs no token.
+   */
+  destinations?: { open: number; disabled: number };
 }
 
 /**

@@ -72,6 +72,18 @@ export async function listUnhealthy(sql: SqlExecutor): Promise<DestinationHealth
   return rows.map(fromRow);
 }
 
+/** How many destinations have their circuit open, and how many are disabled (the health's counts). */
+export async function countUnhealthy(
+  sql: SqlExecutor,
+): Promise<{ open: number; disabled: number }> {
+  const rows = await sql.query<{ open: number; disabled: number }>(
+    `SELECT count(*) FILTER (WHERE state = 'open' AND disabled_at IS NULL)::int AS open,
+       count(*) FILTER (WHERE disabled_at IS NOT NULL)::int AS disabled
+     FROM core.tb_observer_destination WHERE state = 'open' OR disabled_at IS NOT NULL`,
+  );
+  return { open: Number(rows[0]?.open ?? 0), disabled: Number(rows[0]?.disabled ?? 0) };
+}
+
 /** Every destination with a row, newest change first (the API's list). */
 export async function listDestinations(
   sql: SqlExecutor,

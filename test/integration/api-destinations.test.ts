@@ -79,6 +79,17 @@ describe("GET /api/observers/destinations", () => {
     });
   });
 
+  it("reports each circuit in the metrics, labelled by destination only", async () => {
+    await seedOpenDestination();
+    const text = await (await call("GET", "/api/observers/metrics")).text();
+    expect(text).toContain(
+      'fraiseql_observer_circuit_state{destination="webhook:https://hooks.example.com"} 2',
+    );
+    expect(text).toContain(
+      'fraiseql_observer_destination_consecutive_failures{destination="webhook:https://hooks.example.com"} 7',
+    );
+  });
+
   it("shows a tenant-bound key nothing, and answers 404 to its reset", async () => {
     const id = await seedOpenDestination();
     const token = await key("admin", "7");
