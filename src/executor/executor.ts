@@ -58,7 +58,10 @@ export interface ExecutorOptions {
   admit?(
     delivery: Delivery,
     destination: string | null,
-  ): Promise<{ at: number; destination: string | null } | null>;
+  ):
+    | { at: number; destination: string | null }
+    | null
+    | Promise<{ at: number; destination: string | null } | null>;
 }
 
 /** Runs single attempts of actions and says what should happen next; never sleeps to retry. */
@@ -271,7 +274,9 @@ export function createExecutor(options: ExecutorOptions): Executor {
     }
 
     if (options.admit) {
-      const wait = await options.admit(delivery, destination).catch(() => null);
+      // Mostly answered at once (a healthy destination, no rate limit): no await then.
+      let wait = options.admit(delivery, destination);
+      if (wait instanceof Promise) wait = await wait.catch(() => null);
       if (wait !== null) {
         release();
         return deferredOutcome(context, wait, clock.now());

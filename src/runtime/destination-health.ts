@@ -66,7 +66,8 @@ export interface DeliveryGateOptions {
  */
 export interface DeliveryGate {
   track(claim: ClaimedDelivery): void;
-  admit(delivery: Delivery, destination: string | null): Promise<Deferral | null>;
+  /** Null (run it) or a deferral; a promise only when it must ask the database. */
+  admit(delivery: Delivery, destination: string | null): Deferral | null | Promise<Deferral | null>;
   report(deliveryId: string, outcome: ExecutionOutcome): void;
 }
 
@@ -170,7 +171,22 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     return health.next_probe_at ?? now;
   }
 
-  async function admit(delivery: Delivery, raw: string | null): Promise<Deferral | null> {
+  /** The common case answered without a promise: fresh view, destination healthy, no rate limit. */
+  function admitAtOnce(delivery: Delivery, raw: string | null): Deferral | null | undefined {
+    if (rateLimitOf(delivery.action) !== null) return undefined;
+    if (!circuits || raw === null) return null;
+    if (clock.now() - loadedAt >= cacheMs) return undefined;
+    const destination = safeDestination(raw);
+    const wait = circuitWait(destination, clock.now());
+    if (wait === null) {
+      const entry = tracked.get(delivery.id);
+      if (entry) entry.destination = destination;
+      return null;
+    }
+    return typeof wait === "number" ? defer(wait, destination) : undefined;
+  }
+
+  async function admitAsking(delivery: Delivery, raw: string | null): Promise<Deferral | null> {
     const entry = tracked.get(delivery.id);
     const destination = circuits && raw !== null ? safeDestination(raw) : null;
     let probe = false;
@@ -273,7 +289,10 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     track(claim) {
       tracked.set(claim.id, { claim, destination: null, probe: false });
     },
-    admit,
+    admit(delivery, raw) {
+      const now = admitAtOnce(delivery, raw);
+      return now === undefined ? admitAsking(delivery, raw) : now;
+    },
     report(deliveryId, outcome) {
       const entry = tracked.get(deliveryId);
       tracked.delete(deliveryId);
