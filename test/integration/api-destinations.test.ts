@@ -121,6 +121,18 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
         now() + interval '1 hour', 'webhook:https://hooks.example.com'
       FROM core.tb_observer o, core.tb_entity_change_log c WHERE o.id = ${observer}::uuid
       GROUP BY o.pk_observer`;
+    // The observer says what its deliveries wait for, and why.
+    const detail = await (await call("GET", `/api/observers/${observer}`)).json();
+    expect(detail.held).toEqual([
+      {
+        destination: "webhook:https://hooks.example.com",
+        state: "open",
+        disabled: true,
+        disabled_reason: "failing since ... for too long",
+        next_probe_at: expect.any(String),
+        deliveries: 1,
+      },
+    ]);
     const wakes = runtime.calls.wake;
     const response = await call("POST", `/api/observers/destinations/${id}/reset`);
     expect(response.status).toBe(200);
@@ -135,6 +147,7 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
     const [held] = await db.sql<{ due: boolean; held: string | null }[]>`
       SELECT next_attempt_at <= now() AS due, held_destination AS held FROM core.tb_observer_delivery`;
     expect(held).toEqual({ due: true, held: null });
+    expect((await (await call("GET", `/api/observers/${observer}`)).json()).held).toEqual([]);
     expect(runtime.calls.wake).toBeGreaterThan(wakes);
   });
 
