@@ -202,12 +202,13 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       if (at !== null) return defer(at, null);
     }
     if (probe && destination !== null) {
-      const taken = await takeProbe(sql, destination, owner, settings.probeLeaseMs).catch(
-        (error: unknown) => {
-          options.onError(error, "circuit");
-          return null;
-        },
-      );
+      // The lease outlasts the probe's own timeout, so no second probe starts while it runs.
+      const timeout = delivery.observer.timeout_ms ?? 0;
+      const lease = Math.max(settings.probeLeaseMs, timeout + 5_000);
+      const taken = await takeProbe(sql, destination, owner, lease).catch((error: unknown) => {
+        options.onError(error, "circuit");
+        return null;
+      });
       if (taken === null) {
         // Another server took it (or it is no longer due): wait like the rest.
         loadedAt = Number.NEGATIVE_INFINITY;

@@ -197,7 +197,7 @@ export async function recordOutcomes(
      ),
      retried AS (
        UPDATE core.tb_observer_delivery d
-       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL
+       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL, held_destination = NULL
        FROM unnest($4::text::bigint[], $5::text::integer[], $6::text::timestamptz[]) AS r(pk, attempt, at)
        WHERE d.pk_observer_delivery = ANY($4::text::bigint[]) AND d.pk_observer_delivery = r.pk
          AND d.lease_owner = $1

@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import { getDeadLetter } from "../../src/store/dead-letters.ts";
 import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -119,6 +120,15 @@ describe("on_dead_letter", () => {
     // Replaying the failed on_dead_letter action runs that action again, with its failure.
     const [alertDead] = await db.sql<{ id: string }[]>`
       SELECT id::text AS id FROM core.tb_observer_dlq WHERE dead_letter IS NOT NULL`;
+    expect(await getDeadLetter(db.client, alertDead?.id ?? "")).toMatchObject({
+      on_dead_letter: true,
+      reports: dead?.id,
+      action_index: 1,
+    });
+    expect(await getDeadLetter(db.client, dead?.id ?? "")).toMatchObject({
+      on_dead_letter: false,
+      reports: null,
+    });
     chat.reply(() => ({ status: 204 }));
     expect(await retryDeadLetter(db.client, alertDead?.id ?? "")).toBe(true);
     runtime?.wake();
