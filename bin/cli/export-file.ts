@@ -29,6 +29,7 @@ const SERVER_ONLY = new Set([
   "updated_by",
   "deleted_at",
   "warnings",
+  "held",
 ]);
 
 /** An observer as `export` writes it: definition fields only, defaults left out. */
@@ -59,7 +60,9 @@ export function exportedObserver(observer: ServerObserver): Record<string, unkno
     if (
       !(key in out) &&
       !SERVER_ONLY.has(key) &&
-      !(DEFINITION_FIELDS as readonly string[]).includes(key)
+      !(DEFINITION_FIELDS as readonly string[]).includes(key) &&
+      // No on_dead_letter actions is the default.
+      !(key === "on_dead_letter" && Array.isArray(value) && value.length === 0)
     ) {
       out[key] = value;
     }
