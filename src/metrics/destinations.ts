@@ -5,7 +5,7 @@
  * never a path, a query or credentials.
  */
 import type { SqlExecutor } from "../ports/sql.ts";
-import { listDestinations } from "../store/destination-health.ts";
+import { listDestinations } from "../store/destination-views.ts";
 import type { MetricFamily } from "./exposition.ts";
 import { metrics } from "./observers.ts";
 import { type ScrapeSource, scrapeErrors } from "./scrape.ts";

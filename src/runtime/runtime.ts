@@ -6,7 +6,7 @@ import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
-import { countUnhealthy } from "../store/destination-health.ts";
+import { countUnhealthy } from "../store/destination-views.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";

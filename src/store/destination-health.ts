@@ -36,11 +36,13 @@ export interface CircuitSettings {
 
 const ms = (column: string) => `(extract(epoch FROM ${column}) * 1000)::float8 AS ${column}`;
 
-const COLUMNS = `id::text AS id, destination, state, consecutive_failures, open_count,
+/** The select (and RETURNING) list of a destination row. */
+export const COLUMNS = `id::text AS id, destination, state, consecutive_failures, open_count,
   ${ms("opened_at")}, ${ms("next_probe_at")}, probe_owner, ${ms("probe_until")},
   ${ms("failing_since")}, last_error_code, last_http_status, ${ms("disabled_at")}, disabled_reason`;
 
-type Row = Omit<DestinationHealth, `${string}_at` | "probe_until" | "failing_since"> &
+/** A destination row as `COLUMNS` reads it. */
+export type Row = Omit<DestinationHealth, `${string}_at` | "probe_until" | "failing_since"> &
   Record<
     "opened_at" | "next_probe_at" | "probe_until" | "failing_since" | "disabled_at",
     number | string | null
@@ -49,7 +51,8 @@ type Row = Omit<DestinationHealth, `${string}_at` | "probe_until" | "failing_sin
 const num = (value: number | string | null): number | null =>
   value === null ? null : Number(value);
 
-function fromRow(row: Row): DestinationHealth {
+/** A row as `DestinationHealth`. */
+export function fromRow(row: Row): DestinationHealth {
   return {
     ...row,
     consecutive_failures: Number(row.consecutive_failures),
@@ -70,81 +73,6 @@ export async function listUnhealthy(sql: SqlExecutor): Promise<DestinationHealth
      WHERE state <> 'closed' OR consecutive_failures > 0 OR disabled_at IS NOT NULL`,
   );
   return rows.map(fromRow);
-}
-
-/** How many destinations have their circuit open, and how many are disabled (the health's counts). */
-export async function countUnhealthy(
-  sql: SqlExecutor,
-): Promise<{ open: number; disabled: number }> {
-  const rows = await sql.query<{ open: number; disabled: number }>(
-    `SELECT count(*) FILTER (WHERE state = 'open' AND disabled_at IS NULL)::int AS open,
-       count(*) FILTER (WHERE disabled_at IS NOT NULL)::int AS disabled
-     FROM core.tb_observer_destination WHERE state = 'open' OR disabled_at IS NOT NULL`,
-  );
-  return { open: Number(rows[0]?.open ?? 0), disabled: Number(rows[0]?.disabled ?? 0) };
-}
-
-/** What an observer's deliveries wait for: a destination's open or disabled circuit. */
-export interface HeldDeliveries {
-  destination: string;
-  state: "closed" | "open";
-  disabled: boolean;
-  disabled_reason: string | null;
-  next_probe_at: string | null;
-  deliveries: number;
-}
-
-/**
- * The deliveries of observer `observerId` (public id) held for their destination, by destination,
- * with why (`GET /api/observers/{id}`'s `held`). Read from the deliveries themselves, so it names
- * only destinations of the observer's own actions.
- */
-export async function heldForObserver(
-  sql: SqlExecutor,
-  observerId: string,
-): Promise<HeldDeliveries[]> {
-  const rows = await sql.query<HeldDeliveries & { deliveries: number | string }>(
-    `SELECT h.destination, h.state, h.disabled_at IS NOT NULL AS disabled, h.disabled_reason,
-       to_char(h.next_probe_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_probe_at,
-       count(*)::int AS deliveries
-     FROM core.tb_observer o
-       JOIN core.tb_observer_delivery d ON d.fk_observer = o.pk_observer
-       JOIN core.tb_observer_destination h ON h.destination = d.held_destination
-     WHERE o.id::text = $1 AND d.held_destination IS NOT NULL
-       AND (h.state = 'open' OR h.disabled_at IS NOT NULL)
-     GROUP BY h.destination, h.state, h.disabled_at, h.disabled_reason, h.next_probe_at
-     ORDER BY h.destination`,
-    [observerId],
-  );
-  return rows.map((row) => ({ ...row, deliveries: Number(row.deliveries) }));
-}
-
-/** Every destination with a row, newest change first (the API's list). */
-export async function listDestinations(
-  sql: SqlExecutor,
-  limit: number,
-  offset: number,
-): Promise<{ rows: DestinationHealth[]; total: number }> {
-  const rows = await sql.query<Row & { total: string }>(
-    `SELECT ${COLUMNS}, count(*) OVER ()::text AS total FROM core.tb_observer_destination
-     ORDER BY (state = 'open' OR disabled_at IS NOT NULL) DESC, updated_at DESC, pk_observer_destination
-     LIMIT $1 OFFSET $2`,
-    [limit, offset],
-  );
-  return { rows: rows.map(fromRow), total: Number(rows[0]?.total ?? 0) };
-}
-
-/** One destination by its public id, or null. */
-export async function getDestination(
-  sql: SqlExecutor,
-  id: string,
-): Promise<DestinationHealth | null> {
-  const rows = await sql.query<Row>(
-    `SELECT ${COLUMNS} FROM core.tb_observer_destination WHERE id::text = $1`,
-    [id],
-  );
-  const row = rows[0];
-  return row ? fromRow(row) : null;
 }
 
 /**
@@ -312,28 +240,4 @@ export async function resetDestination(
   );
   const row = rows[0];
   return row ? fromRow(row) : null;
-}
-
-/**
- * Puts claimed deliveries back without charging an attempt or writing a log row: each waits until
- * its `at` (ISO), held for `destination` (null: a rate limit's wait). Only rows still leased by
- * `owner` change.
- */
-export async function deferDeliveries(
-  sql: SqlExecutor,
-  owner: string,
-  deferred: readonly { pk: string; at: string; destination: string | null }[],
-): Promise<void> {
-  if (deferred.length === 0) return;
-  await sql.query(
-    // A circuit closed meanwhile (its wake-up passed over these, still leased): due now.
-    `UPDATE core.tb_observer_delivery d
-     SET lease_owner = NULL, held_destination = x.destination,
-       next_attempt_at = CASE WHEN x.destination IS NULL OR EXISTS (
-           SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = x.destination
-             AND (h.state = 'open' OR h.disabled_at IS NOT NULL)) THEN x.at ELSE now() END
-     FROM jsonb_to_recordset($2::text::jsonb) AS x(pk bigint, at timestamptz, destination text)
-     WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1`,
-    [owner, JSON.stringify(deferred)],
-  );
 }

@@ -1,11 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { NotFoundError } from "../../errors.ts";
 import { pageBounds, toPage } from "../../store/common.ts";
-import {
-  type DestinationHealth,
-  listDestinations,
-  resetDestination,
-} from "../../store/destination-health.ts";
+import { type DestinationHealth, resetDestination } from "../../store/destination-health.ts";
+import { listDestinations } from "../../store/destination-views.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import {
   idParam,

@@ -4,7 +4,7 @@ import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
 import { NotFoundError } from "../../errors.ts";
 import type { JsonValue } from "../../json.ts";
-import { heldForObserver } from "../../store/destination-health.ts";
+import { heldForObserver } from "../../store/destination-views.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
   createObserver,
