@@ -36,7 +36,8 @@ CREATE INDEX IF NOT EXISTS tb_observer_delivery_held_idx
   ON core.tb_observer_delivery (held_destination) WHERE held_destination IS NOT NULL;
 
 -- Token buckets of actions with rate_limit_per_second, shared by every server: one row per
--- (observer, action), refilled lazily when tokens are taken. granted_total counts every token
+-- (observer, action), refilled lazily when tokens are taken; on_dead_letter's actions count from
+-- -1 down (-1 - index), apart from the observer's actions. granted_total counts every token
 -- ever handed out (the accounting tests check).
 CREATE TABLE IF NOT EXISTS core.tb_observer_rate_limit (
   pk_observer_rate_limit BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -198,7 +198,10 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     }
     const rate = rateLimitOf(delivery.action);
     if (rate !== null && entry) {
-      const at = await rates.take(entry.claim.fk_observer, entry.claim.action_index, rate);
+      // on_dead_letter's actions have buckets of their own (negative indexes: -1 for the first).
+      const { claim } = entry;
+      const index = claim.dead_letter ? -1 - claim.action_index : claim.action_index;
+      const at = await rates.take(claim.fk_observer, index, rate);
       if (at !== null) return defer(at, null);
     }
     if (probe && destination !== null) {
