@@ -363,7 +363,28 @@ function observerView(heading, body, id) {
   fill(body, async () => {
     const observer = creating ? null : await api("GET", `api/observers/${encodeURIComponent(id)}`);
     if (observer) heading.textContent = `Observer ${observer.name}`;
-    return observerForm(observer);
+    const form = observerForm(observer);
+    // Deliveries waiting for a failing or disabled destination (docs/delivery.md), and why.
+    const held = observer?.held ?? [];
+    if (held.length === 0) return form;
+    return h(
+      "div",
+      {},
+      h(
+        "ul",
+        { class: "warnings", role: "status" },
+        held.map((x) =>
+          h(
+            "li",
+            {},
+            x.disabled
+              ? `${x.deliveries} deliveries held: ${x.destination} is disabled (${x.disabled_reason ?? "no reason recorded"}); reset it with POST api/observers/destinations/{id}/reset.`
+              : `${x.deliveries} deliveries waiting: ${x.destination}'s circuit is open (next probe ${x.next_probe_at ?? "soon"}).`,
+          ),
+        ),
+      ),
+      form,
+    );
   });
 }
 

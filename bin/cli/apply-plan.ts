@@ -52,16 +52,24 @@ export function plan(
     const have = byName.get(want.name);
     byName.delete(want.name);
     if (!have) {
-      if (want.placeholders.length > 0) {
+      const placeholders = [...want.placeholders, ...want.deadLetterPlaceholders];
+      if (placeholders.length > 0) {
         issues.push(
-          ...placeholderIssues(want, "there is no such observer on the server to keep them from"),
+          ...placeholderIssues(
+            placeholders,
+            "there is no such observer on the server to keep them from",
+          ),
         );
         continue;
       }
       changes.push({
         kind: "create",
         name: want.name,
-        body: { ...want.fields, actions: want.actions },
+        body: {
+          ...want.fields,
+          actions: want.actions,
+          ...(want.onDeadLetter.length > 0 ? { on_dead_letter: want.onDeadLetter } : {}),
+        },
       });
       continue;
     }
@@ -76,17 +84,29 @@ export function plan(
         body[field] = wanted;
       }
     }
-    const shown = want.placeholders.length > 0 ? want.actions : redactActions(want.actions);
-    const hasSecrets = canonical(shown) !== canonical(want.actions);
-    const actionsDiffer = canonical(shown) !== canonical(have.actions);
-    if (actionsDiffer || (options.replaceSecrets && hasSecrets && want.placeholders.length === 0)) {
-      if (want.placeholders.length > 0) {
-        issues.push(...placeholderIssues(want, "the actions differ from the stored ones"));
-        continue;
+    // The actions, then on_dead_letter's: compared as the API shows them (secrets redacted).
+    const lists = [
+      ["actions", want.actions, want.placeholders, have.actions],
+      ["on_dead_letter", want.onDeadLetter, want.deadLetterPlaceholders, have.on_dead_letter ?? []],
+    ] as const;
+    let refused = false;
+    for (const [field, wanted, placeholders, stored] of lists) {
+      const shown = placeholders.length > 0 ? wanted : redactActions(wanted);
+      const hasSecrets = canonical(shown) !== canonical(wanted);
+      const differ = canonical(shown) !== canonical(stored);
+      if (differ || (options.replaceSecrets && hasSecrets && placeholders.length === 0)) {
+        if (placeholders.length > 0) {
+          issues.push(
+            ...placeholderIssues(placeholders, `the ${field} differ from the stored ones`),
+          );
+          refused = true;
+          continue;
+        }
+        changed.push(differ ? field : `${field} (secrets)`);
+        body[field] = wanted as JsonValue[];
       }
-      changed.push(actionsDiffer ? "actions" : "actions (secrets)");
-      body.actions = want.actions;
     }
+    if (refused) continue;
     changes.push(
       changed.length === 0
         ? { kind: "unchanged", name: want.name, id: have.id }
@@ -99,8 +119,8 @@ export function plan(
   return { changes, issues };
 }
 
-function placeholderIssues(want: DesiredObserver, why: string): FileIssue[] {
-  return want.placeholders.map((path) => ({
+function placeholderIssues(paths: readonly string[], why: string): FileIssue[] {
+  return paths.map((path) => ({
     path,
     message: `is a [REDACTED] placeholder (from export) and ${why}: write the secret, or better an *_env reference, in the file`,
   }));

@@ -33,6 +33,7 @@ const SERVER_ONLY = new Set([
   // Paused is a state of the server's observer, not part of its definition.
   "paused",
   "paused_at",
+  "held",
 ]);
 
 /** An observer as `export` writes it: definition fields only, defaults left out. */
@@ -66,7 +67,9 @@ export function exportedObserver(observer: ServerObserver): Record<string, unkno
     if (
       !(key in out) &&
       !SERVER_ONLY.has(key) &&
-      !(DEFINITION_FIELDS as readonly string[]).includes(key)
+      !(DEFINITION_FIELDS as readonly string[]).includes(key) &&
+      // No on_dead_letter actions is the default.
+      !(key === "on_dead_letter" && Array.isArray(value) && value.length === 0)
     ) {
       out[key] = value;
     }

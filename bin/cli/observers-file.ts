@@ -40,6 +40,10 @@ export interface DesiredObserver {
   actions: JsonValue[];
   /** Paths of `[REDACTED]` placeholders in the actions (then `actions` were not validated). */
   placeholders: string[];
+  /** `on_dead_letter`, as validated (secrets included) or, with placeholders, as written. */
+  onDeadLetter: JsonValue[];
+  /** Paths of `[REDACTED]` placeholders in `on_dead_letter` (then it was not validated). */
+  deadLetterPlaceholders: string[];
 }
 
 export interface ObserversFile {
@@ -143,6 +147,43 @@ function validateObserver(
   at: string,
   issues: FileIssue[],
 ): DesiredObserver | undefined {
+  // on_dead_letter's actions follow the actions' rules: with placeholders, kept as written.
+  const raw = isJsonObject(item as JsonValue) ? (item as Record<string, unknown>) : undefined;
+  const deadLetterPlaceholders = redactedPlaceholders(raw?.on_dead_letter, "on_dead_letter").map(
+    (issue) => `${at}.${issue.path}`,
+  );
+  if (deadLetterPlaceholders.length === 0) {
+    const observer = validateWithActions(item, at, issues);
+    if (!observer) return undefined;
+    const { on_dead_letter, ...fields } = observer.fields;
+    return {
+      ...observer,
+      fields,
+      onDeadLetter: (on_dead_letter ?? []) as JsonValue[],
+      deadLetterPlaceholders,
+    };
+  }
+  const written = raw?.on_dead_letter;
+  if (!Array.isArray(written) || !written.every((a) => isJsonObject(a as JsonValue))) {
+    issues.push({ path: `${at}.on_dead_letter`, message: "must be a list of actions" });
+    return undefined;
+  }
+  const observer = validateWithActions({ ...raw, on_dead_letter: [] }, at, issues);
+  if (!observer) return undefined;
+  const { on_dead_letter: _none, ...fields } = observer.fields;
+  return {
+    ...observer,
+    fields,
+    onDeadLetter: written as JsonValue[],
+    deadLetterPlaceholders,
+  };
+}
+
+function validateWithActions(
+  item: unknown,
+  at: string,
+  issues: FileIssue[],
+): Omit<DesiredObserver, "onDeadLetter" | "deadLetterPlaceholders"> | undefined {
   const actions = isJsonObject(item as JsonValue)
     ? (item as Record<string, unknown>).actions
     : undefined;

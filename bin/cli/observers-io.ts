@@ -45,6 +45,8 @@ export interface ServerObserver {
   event_type: string | null;
   condition_expression: string | null;
   actions: JsonValue[];
+  /** Absent from servers older than on_dead_letter. */
+  on_dead_letter?: JsonValue[];
   retry_config: Record<string, JsonValue>;
   enabled: boolean;
   priority: number;

@@ -25,5 +25,7 @@ export function defaultWebhookBody(
     timestamp: event.timestamp,
     attempt: request.attempt,
   };
+  // An on_dead_letter action's event: the failure it reports (docs/delivery.md).
+  if (event.dead_letter) body.dead_letter = event.dead_letter;
   return stringifyJson(body);
 }

@@ -37,7 +37,14 @@ const SLACK_TEMPLATE: TemplateOptions = { escape: escapeSlack };
 /** FraiseQL's default message, e.g. `Event: INSERT on Order (ID: 42)`. */
 function defaultMessage(event: ChangeEvent): string {
   const id = event.entity_id === null ? "" : ` (ID: ${escapeSlack(event.entity_id)})`;
-  return `Event: ${event.event_type} on ${escapeSlack(event.entity_type)}${id}`;
+  const change = `${event.event_type} on ${escapeSlack(event.entity_type)}${id}`;
+  // An on_dead_letter action's event (docs/delivery.md): say what failed, not just the change.
+  const failed = event.dead_letter;
+  if (failed) {
+    const status = failed.http_status === null ? "" : ` (HTTP ${failed.http_status})`;
+    return `Dead letter: observer ${escapeSlack(failed.observer.name)}, action ${failed.action_index} (${escapeSlack(failed.action_type)}) failed after ${failed.attempts} attempt(s): ${escapeSlack(failed.error_code ?? "error")}${status}. ${change}`;
+  }
+  return `Event: ${change}`;
 }
 
 /** Puts Slack's own error code (the response body) into the failure's message. */

@@ -1,5 +1,6 @@
 /**
- * Time, for every action (docs/time.md): `delay_ms`, `run_at_template` and `debounce` are fields
+ * Time, for every action (docs/time.md): `delay_ms`, `run_at_template`, `debounce` and
+ * `rate_limit_per_second` (docs/delivery.md; read by src/runtime/destination-health.ts) are fields
  * every action accepts, built-in or a host's own. They are validated here once
  * (`actionTimingSchema`, composed into every action's config by `actionConfigSchemaFor`), stripped
  * before an action's own schema sees its config (`withoutTiming`), read by ingest to decide when a
@@ -25,8 +26,15 @@ export const DEFAULT_DEBOUNCE_WAITS = 10;
 export const DEFAULT_DEBOUNCE_KEY_TEMPLATE = "{{ event.entity_id }}";
 /** Longest rendered debounce key, in characters. */
 export const MAX_DEBOUNCE_KEY_LENGTH = 512;
+/** Highest `rate_limit_per_second` (docs/delivery.md). */
+export const MAX_RATE_LIMIT_PER_SECOND = 10_000;
 /** The names of the fields, reserved in every action's config. */
-export const TIMING_FIELDS = ["delay_ms", "run_at_template", "debounce"] as const;
+export const TIMING_FIELDS = [
+  "delay_ms",
+  "run_at_template",
+  "debounce",
+  "rate_limit_per_second",
+] as const;
 
 /** Dead-letter codes of a delivery whose timing cannot be worked out from its change. */
 export const INVALID_RUN_AT = "INVALID_RUN_AT";
@@ -96,6 +104,18 @@ export const actionTimingEntries = {
     ),
   ),
   debounce: v.optional(debounceSchema),
+  rate_limit_per_second: v.optional(
+    v.pipe(
+      v.number(),
+      v.finite("must be a finite number"),
+      v.gtValue(0, "must be greater than 0"),
+      v.minValue(0.001, "must be at least 0.001 (one delivery in about 17 minutes)"),
+      v.maxValue(MAX_RATE_LIMIT_PER_SECOND, `must be at most ${MAX_RATE_LIMIT_PER_SECOND}`),
+      v.description(
+        "Deliveries of this action per second, at most, across every server on the database; deliveries over the rate wait (not an attempt, not a failure)",
+      ),
+    ),
+  ),
 };
 
 /** The timing fields of one action config, validated together. */
@@ -137,7 +157,12 @@ export function splitTiming(config: Record<string, unknown>): {
 }
 
 function hasTiming(config: object): boolean {
-  return "delay_ms" in config || "run_at_template" in config || "debounce" in config;
+  return (
+    "delay_ms" in config ||
+    "run_at_template" in config ||
+    "debounce" in config ||
+    "rate_limit_per_second" in config
+  );
 }
 
 /** The config an action's own schema validates: without the timing fields (itself when none). */

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import { destinationSource } from "../metrics/destinations.ts";
 import { databaseSource, processSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -30,6 +31,7 @@ import { activityRoutes } from "./routes/activity.ts";
 import { changeRoutes } from "./routes/changes.ts";
 import { deadLetterRoutes } from "./routes/dead-letters.ts";
 import { deliveryControlRoutes } from "./routes/delivery-control.ts";
+import { destinationRoutes } from "./routes/destinations.ts";
 import { inspectRoutes } from "./routes/inspect.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { type KeyRevoked, keyRoutes } from "./routes/keys.ts";
@@ -167,6 +169,7 @@ export function createObserversApi(options: ObserversApiOptions) {
           error: error instanceof Error ? error.message : String(error),
         }),
     ),
+    destinationSource(sql),
     ...(metricsOptions.sources ?? []),
   ];
   const scrapeRoot = (c: Context<ApiEnv>) => scrape(c, scrapeSources, metricsPublic);
@@ -210,6 +213,7 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", deliveryControlRoutes(deps))
     .route("/api/observers", changeRoutes(deps))
     .route("/api/observers", natsRoutes(deps))
+    .route("/api/observers", destinationRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
     .route("/api/jobs", jobRoutes(deps));

@@ -14,6 +14,7 @@ import { JOB_QUEUE_KINDS, type JobQueueKind } from "../ports/jobs.ts";
 export async function checkJobActions(
   actions: unknown,
   environment: ActionEnvironment | undefined,
+  field = "actions",
 ): Promise<void> {
   // Without an environment (an API over a bare database) nothing is known to refuse.
   if (environment === undefined || !Array.isArray(actions)) return;
@@ -26,14 +27,14 @@ export async function checkJobActions(
     const queue = environment.jobs?.[kind];
     if (queue === undefined) {
       issues.push({
-        path: `actions.${index}.queue`,
+        path: `${field}.${index}.queue`,
         message: `queue ${kind} is not available on this runtime${kind === "cloudflare-queues" ? " (Cloudflare Queues exist only on the Worker)" : ""}`,
       });
       continue;
     }
     const binding = typeof action.binding === "string" ? action.binding : undefined;
     const issue = await queue.check?.({ task: action.task, binding });
-    if (issue) issues.push({ path: `actions.${index}.${issue.field}`, message: issue.message });
+    if (issue) issues.push({ path: `${field}.${index}.${issue.field}`, message: issue.message });
   }
   if (issues.length > 0) throw new ConfigError(issues);
 }

@@ -27,6 +27,10 @@ export type ServerEnvName =
   | "OBSERVERS_BATCH_SIZE"
   | "OBSERVERS_CONCURRENCY"
   | "OBSERVERS_PER_DESTINATION"
+  | "OBSERVERS_CIRCUIT_FAILURE_THRESHOLD"
+  | "OBSERVERS_CIRCUIT_PROBE_DELAY_MS"
+  | "OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS"
+  | "OBSERVERS_DESTINATION_DISABLE_AFTER_MS"
   | "OBSERVERS_LEASE_MS"
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
@@ -170,6 +174,25 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
   OBSERVERS_PER_DESTINATION: {
     default: "8",
     description: "Attempts running at once against one destination (1 to 10000).",
+  },
+  OBSERVERS_CIRCUIT_FAILURE_THRESHOLD: {
+    default: "5",
+    description:
+      "Consecutive transient failures (5xx, 408, 429, timeouts, connection errors) that open a destination's circuit, shared by every server; 0 turns circuits off (0 to 1000).",
+  },
+  OBSERVERS_CIRCUIT_PROBE_DELAY_MS: {
+    default: "1000",
+    description:
+      "Wait before the first probe of an open circuit; doubles per failed probe, jittered (10 to 3600000).",
+  },
+  OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS: {
+    default: "300000",
+    description: "Longest wait between probes (at least the probe delay; up to 86400000).",
+  },
+  OBSERVERS_DESTINATION_DISABLE_AFTER_MS: {
+    default: "432000000",
+    description:
+      "A destination failing this long (5 days) is disabled: its deliveries are held, not dead-lettered, until reset; 0 never disables (0 to 31536000000).",
   },
   OBSERVERS_LEASE_MS: {
     default: "30000",

@@ -8,6 +8,14 @@ import { STREAM_NAME_PATTERN, SUBJECT_PREFIX_PATTERN } from "../transport/subjec
 import { parseActionPolicy } from "./action-policy.ts";
 import type { ServerEnvName } from "./env-vars.ts";
 
+/** The circuit settings the server passes to its runtime (`CircuitSettings`, minus the probe lease). */
+export interface CircuitSettingsConfig {
+  failureThreshold: number;
+  probeDelayMs: number;
+  maxProbeDelayMs: number;
+  disableAfterMs: number;
+}
+
 /** The server's settings, parsed from its environment (see `SERVER_ENV_VARS`). */
 export interface ServerConfig {
   /** Null: run on embedded PGlite under `dataDir`. */
@@ -34,6 +42,8 @@ export interface ServerConfig {
   batchSize: number;
   concurrency: number;
   perDestination: number;
+  /** Endpoint health: circuits per destination and auto-disable (docs/delivery.md). */
+  circuits: CircuitSettingsConfig;
   leaseMs: number;
   shutdownTimeoutMs: number;
   /** Unsent bytes a live subscriber may queue before it is closed (1013). */
@@ -215,6 +225,10 @@ const envSchema = v.object({
   OBSERVERS_BATCH_SIZE: integer(1, 10_000, 500),
   OBSERVERS_CONCURRENCY: integer(1, 10_000, 64),
   OBSERVERS_PER_DESTINATION: integer(1, 10_000, 8),
+  OBSERVERS_CIRCUIT_FAILURE_THRESHOLD: integer(0, 1_000, 5),
+  OBSERVERS_CIRCUIT_PROBE_DELAY_MS: integer(10, 3_600_000, 1_000),
+  OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS: integer(10, 86_400_000, 300_000),
+  OBSERVERS_DESTINATION_DISABLE_AFTER_MS: integer(0, 31_536_000_000, 432_000_000),
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
@@ -326,6 +340,16 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
       message: `${result.output.OBSERVERS_ROLE} needs OBSERVERS_TRANSPORT=nats (in postgres mode every runtime does all the work)`,
     });
   }
+  if (
+    result.success &&
+    result.output.OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS <
+      result.output.OBSERVERS_CIRCUIT_PROBE_DELAY_MS
+  ) {
+    issues.push({
+      path: "OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS",
+      message: `must be at least OBSERVERS_CIRCUIT_PROBE_DELAY_MS (${result.output.OBSERVERS_CIRCUIT_PROBE_DELAY_MS})`,
+    });
+  }
   if (!result.success || issues.length > 0) throw new ConfigError(issues);
   const e = result.output;
   return {
@@ -348,6 +372,12 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     batchSize: e.OBSERVERS_BATCH_SIZE,
     concurrency: e.OBSERVERS_CONCURRENCY,
     perDestination: e.OBSERVERS_PER_DESTINATION,
+    circuits: {
+      failureThreshold: e.OBSERVERS_CIRCUIT_FAILURE_THRESHOLD,
+      probeDelayMs: e.OBSERVERS_CIRCUIT_PROBE_DELAY_MS,
+      maxProbeDelayMs: e.OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS,
+      disableAfterMs: e.OBSERVERS_DESTINATION_DISABLE_AFTER_MS,
+    },
     leaseMs: e.OBSERVERS_LEASE_MS,
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,

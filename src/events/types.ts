@@ -52,4 +52,27 @@ export interface ChangeEvent {
   /** The writing transaction's id, when the producer recorded it. */
   transaction_id: string | null;
   source: ChangeSource | null;
+  /**
+   * Only in the event of an `on_dead_letter` action (docs/delivery.md): the dead-lettered
+   * delivery's failure. Its change is the rest of the event.
+   */
+  dead_letter?: DeadLetterFailure;
+}
+
+/** What an `on_dead_letter` action's event says of the failure (`{{ dead_letter.* }}`). */
+export interface DeadLetterFailure {
+  [key: string]: JsonValue;
+  dead_letter_id: string;
+  observer: { id: string; name: string };
+  action_index: number;
+  action_type: string;
+  /** The failed delivery's webhook-id. */
+  delivery_id: string;
+  attempts: number;
+  max_attempts: number;
+  error_code: string | null;
+  /** Already scrubbed of secrets, as the dead letter keeps it. */
+  error_message: string | null;
+  http_status: number | null;
+  failed_at: string;
 }

@@ -19,10 +19,12 @@ import { recordAttempt } from "../metrics/observers.ts";
 import type { ConfigResult } from "../validation.ts";
 import { runAbortable } from "./abortable.ts";
 import { type AttemptFailure, classifyFailure } from "./classify.ts";
+import type { ExecutorOptions } from "./executor.ts";
 import type { KeyedLimiter } from "./limiter.ts";
 import {
   type AttemptContext,
   type Delivery,
+  deferredOutcome,
   type ExecutionOutcome,
   failureOutcome,
   successOutcome,
@@ -54,6 +56,11 @@ export interface BatchExecutionDeps {
   timeoutFor(delivery: Delivery): number;
   actionLabel(action: unknown): string;
   scrub(outcome: ExecutionOutcome, action: unknown, reads: ReadonlySet<string>): ExecutionOutcome;
+  /**
+   * The executor's `admit` (circuits, rate limits), asked once per request with its first member:
+   * a batch spends one rate-limit token and is one probe; a wait defers every member.
+   */
+  admit?: ExecutorOptions["admit"];
 }
 
 const NO_READS: ReadonlySet<string> = new Set();
@@ -167,6 +174,15 @@ export function createBatchExecution(
       if (!release || shutdown?.aborted) {
         release?.();
         return finish(id, members, running, cancelled, reads);
+      }
+      if (deps.admit) {
+        let wait = deps.admit(first, destination);
+        if (wait instanceof Promise) wait = await wait.catch(() => null);
+        if (wait !== null) {
+          release();
+          const deferred = wait;
+          return { id, outcomes: contexts.map((c) => deferredOutcome(c, deferred, clock.now())) };
+        }
       }
       try {
         const runBatch = definition.runBatch.bind(definition);

@@ -23,6 +23,7 @@ import { createKeyedLimiter } from "./limiter.ts";
 import {
   type AttemptContext,
   type Delivery,
+  deferredOutcome,
   type ExecutionOutcome,
   failureOutcome,
   successOutcome,
@@ -50,6 +51,18 @@ export interface ExecutorOptions {
   random?: () => number;
   /** Shutdown: aborts running attempts (cancelled, not counted) and stops new ones starting. */
   signal?: AbortSignal;
+  /**
+   * Asked once the attempt holds its slot, just before it runs: null runs it; a wait returns an
+   * outcome with `deferred` instead (no attempt spent). Circuits and rate limits
+   * (src/runtime/destination-health.ts).
+   */
+  admit?(
+    delivery: Delivery,
+    destination: string | null,
+  ):
+    | { at: number; destination: string | null }
+    | null
+    | Promise<{ at: number; destination: string | null } | null>;
 }
 
 /** Runs single attempts of actions and says what should happen next; never sleeps to retry. */
@@ -270,6 +283,15 @@ export function createExecutor(options: ExecutorOptions): Executor {
       return finish(delivery, { ...context, startedAt: clock.now() }, cancelled, reads, trace);
     }
 
+    if (options.admit) {
+      // Mostly answered at once (a healthy destination, no rate limit): no await then.
+      let wait = options.admit(delivery, destination);
+      if (wait instanceof Promise) wait = await wait.catch(() => null);
+      if (wait !== null) {
+        release();
+        return deferredOutcome(context, wait, clock.now());
+      }
+    }
     const started = { ...context, startedAt: clock.now() };
     try {
       const settled = await runAbortable(
@@ -383,6 +405,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
     actionLabel,
     scrub: scrubOutcome,
     ...(shutdown ? { shutdown } : {}),
+    ...(options.admit ? { admit: options.admit } : {}),
   });
 
   return {

@@ -60,6 +60,16 @@ export interface ExecutionOutcome {
   /** The action's summary on success, e.g. `HTTP 204`. */
   message: string | null;
   responseExcerpt: string | null;
+  /**
+   * A failed attempt's kind (`transient`: the retry policy would retry it; `permanent`; or
+   * `cancelled`), absent on success: what endpoint health counts (src/runtime/destination-health.ts).
+   */
+  failureKind?: AttemptFailure["kind"];
+  /**
+   * Not attempted: the delivery waits until `at` for its destination's circuit or its rate limit
+   * (src/runtime/destination-health.ts). Put back as it was: no attempt spent, nothing logged.
+   */
+  deferred?: { at: number; destination: string | null };
 }
 
 /** What every outcome of one attempt shares. */
@@ -104,6 +114,28 @@ export function successOutcome(
   };
 }
 
+/** The outcome of a delivery the executor's `admit` kept back: not an attempt. */
+export function deferredOutcome(
+  context: AttemptContext,
+  deferred: { at: number; destination: string | null },
+  now: number,
+): ExecutionOutcome {
+  return {
+    ...common(context, now),
+    status: "cancelled",
+    disposition: "retry",
+    nextAttempt: context.attempt,
+    nextAttemptAt: deferred.at,
+    httpStatus: null,
+    errorCode: null,
+    errorMessage: null,
+    message: null,
+    responseExcerpt: null,
+    failureKind: "cancelled",
+    deferred,
+  };
+}
+
 /**
  * The outcome of an attempt that failed: permanent failures dead-letter at once; transient ones
  * retry after the backoff until the attempts (the first included) run out; cancelled attempts
@@ -139,5 +171,6 @@ export function failureOutcome(
     errorMessage: failure.message,
     message: null,
     responseExcerpt: excerpt(failure.responseExcerpt),
+    failureKind: failure.kind,
   };
 }

@@ -143,6 +143,30 @@ const actionsOf = (registry: ActionRegistry) =>
     v.maxLength(MAX_ACTIONS, `must list at most ${MAX_ACTIONS} actions`),
   );
 
+const onDeadLetterOf = (registry: ActionRegistry) =>
+  v.pipe(
+    v.array(actionConfigSchemaFor(registry)),
+    v.description(
+      "Actions run when one of this observer's deliveries is dead-lettered (docs/delivery.md), with the failure in the event (`dead_letter`); a failing one never runs on_dead_letter again",
+    ),
+    v.maxLength(MAX_ACTIONS, `must list at most ${MAX_ACTIONS} actions`),
+  );
+
+/** Timing fields an on_dead_letter action cannot take: it runs as soon as the dead letter is written. */
+const UNTIMED_FIELDS = ["delay_ms", "run_at_template", "debounce"] as const;
+
+/** What is wrong with `on_dead_letter`'s actions beyond their own schemas, by path. */
+export function onDeadLetterIssues(
+  actions: readonly Record<string, unknown>[],
+): { path: (string | number)[]; message: string }[] {
+  return actions.flatMap((action, index) =>
+    UNTIMED_FIELDS.filter((key) => action[key] !== undefined).map((key) => ({
+      path: ["on_dead_letter", index, key],
+      message: `an on_dead_letter action runs when the dead letter is written: it takes no ${key}`,
+    })),
+  );
+}
+
 const enabled = v.pipe(v.boolean(), v.description("Whether it matches changes"));
 
 /** Delivery order: `unordered` (default, fastest) or `per_entity` (docs/delivery.md). */
@@ -255,6 +279,7 @@ function issuePath(
 
 function buildSchemas(registry: ActionRegistry) {
   const actions = actionsOf(registry);
+  const onDeadLetter = onDeadLetterOf(registry);
   /**
    * An observer as users write it (DESIGN section 3, FraiseQL-compatible): validated and
    * normalised, defaults filled.
@@ -271,6 +296,7 @@ function buildSchemas(registry: ActionRegistry) {
       schedule: v.optional(schedule, null),
       timezone: v.optional(timezone, null),
       actions,
+      on_dead_letter: v.optional(onDeadLetter, []),
       retry_config: v.optional(retryConfigSchema, {}),
       enabled: v.optional(enabled, true),
       priority: v.optional(priority, DEFAULT_PRIORITY),
@@ -279,7 +305,11 @@ function buildSchemas(registry: ActionRegistry) {
     }),
     v.rawCheck(({ dataset, addIssue }) => {
       if (!dataset.typed) return;
-      for (const issue of scheduleRuleIssues(dataset.value as ObserverShape)) {
+      const issues = [
+        ...scheduleRuleIssues(dataset.value as ObserverShape),
+        ...onDeadLetterIssues(dataset.value.on_dead_letter as Record<string, unknown>[]),
+      ];
+      for (const issue of issues) {
         addIssue({ message: issue.message, path: issuePath(dataset.value, issue.path) });
       }
     }),
@@ -297,6 +327,7 @@ function buildSchemas(registry: ActionRegistry) {
     schedule: v.optional(schedule),
     timezone: v.optional(timezone),
     actions: v.optional(actions),
+    on_dead_letter: v.optional(onDeadLetter),
     retry_config: v.optional(retryConfigSchema),
     enabled: v.optional(enabled),
     priority: v.optional(priority),

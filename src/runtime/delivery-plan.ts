@@ -1,7 +1,7 @@
 import { timingFailure } from "../actions/timing.ts";
 import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
-import type { ChangeEvent } from "../events/types.ts";
+import type { ChangeEvent, DeadLetterFailure } from "../events/types.ts";
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { ClaimedDelivery } from "../store/deliveries.ts";
 import { NO_ATTEMPT, type OutcomeRecord } from "../store/outcomes.ts";
@@ -44,7 +44,9 @@ export function planDelivery(
   now: number,
 ): Planned {
   const version = `${claim.fk_observer}@${claim.observer_version}`;
-  const action = configs.parse(`${version}#${claim.action_index}`, claim.action);
+  // on_dead_letter's actions are indexed apart from the observer's actions.
+  const list = claim.dead_letter ? "on_dead_letter" : "actions";
+  const action = configs.parse(`${version}#${list}${claim.action_index}`, claim.action);
   const actionType = actionTypeOf(action);
   if (claim.observer_deleted || action === null) {
     return claim.observer_deleted
@@ -105,6 +107,8 @@ export function planDelivery(
     const failure = toObserversError(event);
     return cannotRun(claim, actionType, "dead_letter", failure.code, failure.message, now);
   }
+  // An on_dead_letter delivery's event is its change with the failure it reports.
+  if (claim.dead_letter) event = withDeadLetter(event, claim.dead_letter);
   // A run_at_template that gives no instant, a debounce key that renders empty: no retry helps.
   const untimed = timingFailure(action, event, {
     id: claim.observer_id,
@@ -268,6 +272,15 @@ function changeFields(
           }
         : null,
   };
+}
+
+/** The event with the failure an on_dead_letter delivery reports (a copy: events are shared). */
+function withDeadLetter(event: ChangeEvent, text: string): ChangeEvent {
+  try {
+    return { ...event, dead_letter: JSON.parse(text) as DeadLetterFailure };
+  } catch {
+    return event;
+  }
 }
 
 function actionTypeOf(action: unknown): string | null {

@@ -1,16 +1,19 @@
 import { batchSettingsOf } from "../actions/batch.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
+import type { Delivery } from "../executor/outcome.ts";
 import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
+import { deferDeliveries } from "../store/deferred-deliveries.ts";
 import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import type { DeliveryGate } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -48,6 +51,11 @@ export interface DispatcherOptions {
    * or quarantined): NATS workers acknowledge a message once all of its deliveries are.
    */
   onSettled?(pks: readonly string[]): void;
+  /**
+   * Circuits and rate limits (src/runtime/destination-health.ts), also given to the executor as
+   * its `admit`: a delivery it keeps back is put back without spending an attempt.
+   */
+  gate?: DeliveryGate;
 }
 
 /** Claims due deliveries, runs them through the executor, records outcomes in batches. */
@@ -97,6 +105,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     executor,
     done(member, outcome, batch) {
       executing--;
+      options.gate?.report(member.claim.id, outcome);
+      if (outcome.deferred) {
+        defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
+        return;
+      }
       if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
         scheduleRetry(outcome.nextAttemptAt);
       }
@@ -104,6 +117,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       settle({ ...record, batch_id: batch.id, batch_size: batch.size });
     },
   });
+  const deferredQueue: { pk: string; at: string; destination: string | null }[] = [];
+  let deferring: Promise<void> | null = null;
 
   // Leases of claimed deliveries are renewed every third of their length until recorded.
   let heartbeat: unknown = null;
@@ -180,24 +195,65 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         continue;
       }
       executing++;
+      options.gate?.track(claim);
       const batch = batchSettingsOf(planned.delivery.action);
       if (batch !== null) {
         batcher.add({ claim, delivery: planned.delivery, actionType: planned.actionType }, batch);
         continue;
       }
-      void executor.execute(planned.delivery).then((outcome) => {
-        executing--;
-        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-          scheduleRetry(outcome.nextAttemptAt);
-        }
-        settle(outcomeRecord(claim, planned.actionType, outcome));
-      });
+      execute(claim, planned.delivery, planned.actionType);
     }
     // Nothing waits for a batch to fill when stopping (adopted deliveries still run), nor when
     // this dispatcher is full: no claim could add to the groups until they are sent.
     if (batcher.waiting > 0 && (stopping || inFlight.size >= options.maxInFlight)) {
       batcher.flushAll();
     }
+  }
+
+  function execute(claim: ClaimedDelivery, delivery: Delivery, actionType: string | null): void {
+    void executor.execute(delivery).then((outcome) => {
+      executing--;
+      options.gate?.report(claim.id, outcome);
+      if (outcome.deferred) {
+        defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
+        return;
+      }
+      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+        scheduleRetry(outcome.nextAttemptAt);
+      }
+      settle(outcomeRecord(claim, actionType, outcome));
+    });
+  }
+
+  /**
+   * Puts a delivery the gate kept back into the table, due at `at`, without an attempt or a log
+   * row. If that write fails, its lease runs out and it comes due again all the same.
+   */
+  function defer(pk: string, at: number, destination: string | null): void {
+    deferredQueue.push({ pk, at: new Date(at).toISOString(), destination });
+    scheduleRetry(at);
+    deferring ??= (async () => {
+      while (deferredQueue.length > 0) {
+        const batch = deferredQueue.splice(0);
+        try {
+          await deferDeliveries(sql, owner, batch);
+        } catch (error: unknown) {
+          options.onError(error, "defer");
+        }
+        for (const { pk } of batch) {
+          const claim = inFlight.get(pk);
+          if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
+          inFlight.delete(pk);
+        }
+        options.onSettled?.(batch.map((d) => d.pk));
+        options.onRoom?.();
+      }
+    })().finally(() => {
+      deferring = null;
+      if (executing === 0 && inFlight.size === 0 && pending.length === 0 && !flushing)
+        for (const resolve of drained.splice(0)) resolve();
+      if (mayBeDue && !stopping) claim();
+    });
   }
 
   function settle(record: OutcomeRecord): void {
@@ -313,6 +369,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await within(idle, 5_000);
     }
     clock.clearTimeout(heartbeat);
+    if (deferring) await within(deferring, 5_000);
     const deadline = clock.now() + 5_000;
     while ((flushing || pending.length > 0) && clock.now() < deadline) {
       await within(flush(), Math.max(1, deadline - clock.now()));

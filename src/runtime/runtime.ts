@@ -6,12 +6,14 @@ import { DEFAULT_TIMEOUT_MS } from "../observers/schema.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { TransportHealth } from "../ports/transport.ts";
 import { readBacklog } from "../store/change-log.ts";
+import { countUnhealthy } from "../store/destination-views.ts";
 import { autovacuumRuns, vacuumDeliveries } from "../store/maintenance.ts";
 import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
+import { createDeliveryGate } from "./destination-health.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
 import { ingestBatch } from "./ingest.ts";
@@ -69,6 +71,24 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
   const owner = `runtime-${crypto.randomUUID()}`;
   const shutdown = new AbortController();
+  const gate = createDeliveryGate({
+    sql,
+    owner,
+    clock,
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.circuits ? { settings: options.circuits } : {}),
+    ...(options.circuitCacheMs !== undefined ? { cacheMs: options.circuitCacheMs } : {}),
+    onWake: () => dispatcher.pump(),
+    onError: countError,
+    onTransition: (health) =>
+      logger.log(health.state === "open" ? "warn" : "info", `destination circuit ${health.state}`, {
+        destination: health.destination,
+        ...("disabled_at" in health && health.disabled_at !== null
+          ? { disabled: true, reason: health.disabled_reason }
+          : {}),
+      }),
+  });
+
   const executor = createExecutor({
     registry: options.registry ?? defaultActionRegistry,
     environment,
@@ -78,6 +98,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
     ...(options.random ? { random: options.random } : {}),
+    admit: gate.admit,
   });
 
   let running = false;
@@ -122,6 +143,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     leaseMs,
     clock,
     logger,
+    gate,
     onError: countError,
     onFault(message, fields) {
       errors++;
@@ -473,7 +495,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     },
 
     async health(): Promise<RuntimeHealth> {
-      const backlog = await readBacklog(sql, listenerId);
+      const [backlog, destinations] = await Promise.all([
+        readBacklog(sql, listenerId),
+        countUnhealthy(sql),
+      ]);
       const broker = transport ? await transportHealth() : POSTGRES_TRANSPORT;
       return {
         running: running && !stopped,
@@ -488,6 +513,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
           oldest_pending_ms: backlog.oldestMs,
         },
         transport: broker,
+        destinations,
       };
     },
 

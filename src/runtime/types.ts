@@ -1,6 +1,7 @@
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ChangeConsumer, IngestDedup, TransportHealth } from "../ports/transport.ts";
+import type { CircuitSettings } from "../store/destination-health.ts";
 import type { Bridge } from "../transport/bridge.ts";
 
 /** How far behind the runtime is. */
@@ -30,6 +31,11 @@ export interface RuntimeHealth {
    * broker's connection and the stream's and consumer's lag; unhealthy answers 503.
    */
   transport?: TransportHealth;
+  /**
+   * Endpoint health (docs/delivery.md): destinations whose circuit is open, and those disabled
+   * (their deliveries held until reset). Counts only: the health needs no token.
+   */
+  destinations?: { open: number; disabled: number };
 }
 
 /**
@@ -91,6 +97,14 @@ export interface ObserverRuntimeOptions {
    * 10 000 ms where autovacuum does not run (off, or embedded PGlite), else never.
    */
   vacuumIntervalMs?: number;
+  /**
+   * Endpoint health (docs/delivery.md): consecutive transient failures that open a destination's
+   * circuit (0: off), the probe backoff, and how long a failing destination runs before it is
+   * disabled (0: never). Defaults: `DEFAULT_CIRCUIT_SETTINGS`.
+   */
+  circuits?: Partial<CircuitSettings>;
+  /** How stale this runtime's view of the shared circuits may be (default 1 000 ms). */
+  circuitCacheMs?: number;
   /** Jitter source for retry backoff (default Math.random). */
   random?: () => number;
   /**

@@ -26,6 +26,12 @@ export interface DeadLetter {
   event_type: string;
   action_index: number;
   action_type: string;
+  /**
+   * The dead letter of an `on_dead_letter` action (docs/delivery.md): `action_index` indexes the
+   * observer's `on_dead_letter`, and `reports` is the dead letter it was reporting.
+   */
+  on_dead_letter: boolean;
+  reports: string | null;
   attempts: number;
   max_attempts: number;
   error_code: string | null;
@@ -48,6 +54,7 @@ export interface ListDeadLettersOptions extends PageRequest, TenantScope {
 const COLUMNS = `q.id::text AS id, o.id::text AS observer_id, q.observer_name,
   q.delivery_id::text AS delivery_id, q.event_id::text AS event_id, q.object_type AS entity_type,
   q.object_id AS entity_id, q.modification_type AS event_type, q.action_index, q.action_type,
+  q.dead_letter IS NOT NULL AS on_dead_letter, q.dead_letter ->> 'dead_letter_id' AS reports,
   q.attempts, q.max_attempts, q.error_code, q.error_message, q.response_status_code, q.status,
   q.retry_count, ${isoColumn("q.created_at")}, ${isoColumn("q.last_attempt_at")},
   ${isoColumn("q.last_retry_at")}`;

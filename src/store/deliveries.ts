@@ -297,8 +297,13 @@ export interface ClaimedDelivery {
   event_observer_disabled?: boolean;
   /** The observer's own tenant (not the change's): what its actions may reference. */
   observer_tenant: string | null;
-  /** `actions[action_index]` as JSON text; null when the observer no longer has that action. */
+  /**
+   * `actions[action_index]` as JSON text (`on_dead_letter[action_index]` for a delivery reporting
+   * a dead letter); null when the observer no longer has that action.
+   */
   action: string | null;
+  /** The failure an on_dead_letter delivery reports (JSON text); absent or null otherwise. */
+  dead_letter?: string | null;
   retry_config: string;
   timeout_ms: number;
 }
@@ -396,7 +401,7 @@ async function claimOnce(
      -- The first due rows, claimable or not (bounded: never a walk past a whole held backlog).
      scanned AS (
        SELECT pk_observer_delivery, fk_entity_change_log, fk_observer_dlq, fk_observer,
-         fk_observer_event, next_attempt_at, ${PAUSED} AS paused,
+         fk_observer_event, next_attempt_at, fk_dead_letter, ${PAUSED} AS paused,
          ${ORDERED_CLAIMABLE} AS in_turn
        FROM core.tb_observer_delivery d
        WHERE next_attempt_at <= now()
@@ -426,7 +431,8 @@ async function claimOnce(
      FROM relaxed, due
        JOIN core.tb_observer o ON o.pk_observer = due.fk_observer
        LEFT JOIN core.tb_entity_change_log c ON c.pk_entity_change_log = due.fk_entity_change_log
-       LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = due.fk_observer_dlq
+       LEFT JOIN core.tb_observer_dlq q
+         ON q.pk_observer_dlq = COALESCE(due.fk_observer_dlq, due.fk_dead_letter)
        LEFT JOIN ${EVENT_AS_CHANGE} e ON e.pk_observer_event = due.fk_observer_event
      WHERE d.pk_observer_delivery = due.pk_observer_delivery
      RETURNING d.pk_observer_delivery::text AS delivery_pk, d.id::text AS delivery_id,
@@ -450,7 +456,8 @@ async function claimOnce(
        o.deleted_at IS NOT NULL AS observer_deleted,
        d.fk_observer_event IS NOT NULL AND NOT o.enabled AS event_observer_disabled,
        o.fk_customer_org::text AS observer_tenant,
-       (o.actions -> d.action_index)::text AS action,
+       (CASE WHEN d.dead_letter IS NULL THEN o.actions ELSE o.on_dead_letter END
+         -> d.action_index)::text AS action, d.dead_letter::text AS dead_letter,
        o.retry_config::text AS retry_config, o.timeout_ms
      )
      -- One row even when nothing was claimed, to say how many were held.
@@ -502,6 +509,7 @@ function claimOf(row: ClaimRow): ClaimedDelivery {
     event_observer_disabled: row.event_observer_disabled === true,
     observer_tenant: row.observer_tenant,
     action: row.action,
+    dead_letter: row.dead_letter ?? null,
     retry_config: row.retry_config,
     timeout_ms: row.timeout_ms,
   };

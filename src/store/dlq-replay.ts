@@ -16,12 +16,13 @@ function requeue(source: string): string {
        SET status = 'retrying', retry_count = retry_count + 1, last_retry_at = now()
        FROM ${source} s WHERE q.pk_observer_dlq = s.pk_observer_dlq AND q.status = 'pending'
        RETURNING q.pk_observer_dlq, q.fk_observer, q.delivery_id, q.event_id, q.action_index,
-         q.fk_customer_org
+         q.fk_customer_org, q.dead_letter
      ),
      queued AS (
        INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_observer_dlq,
-         action_index, fk_customer_org)
-       SELECT delivery_id, event_id, fk_observer, pk_observer_dlq, action_index, fk_customer_org
+         action_index, fk_customer_org, dead_letter)
+       SELECT delivery_id, event_id, fk_observer, pk_observer_dlq, action_index, fk_customer_org,
+         dead_letter
        FROM marked
        RETURNING 1
      )`;

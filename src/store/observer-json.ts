@@ -21,6 +21,8 @@ export interface Observer {
   schedule: string | null;
   timezone: string | null;
   actions: ActionView[];
+  /** Actions run when one of its deliveries is dead-lettered (docs/delivery.md), secrets redacted. */
+  on_dead_letter: ActionView[];
   /** The effective policy: what the row stores, defaults filled. */
   retry_config: RetryConfig;
   enabled: boolean;
@@ -51,6 +53,7 @@ export interface StoredObserverRow extends Record<string, unknown> {
   schedule: string | null;
   timezone: string | null;
   actions: string;
+  on_dead_letter: string | null;
   retry_config: string;
   enabled: boolean;
   priority: number;
@@ -69,7 +72,8 @@ export interface StoredObserverRow extends Record<string, unknown> {
 
 /** The select (and RETURNING) list of an observer row. */
 export const OBSERVER_COLUMNS = `id::text AS id, name, description, entity_type, event_type,
-  condition_expression, schedule, timezone, actions::text AS actions, retry_config::text AS retry_config, enabled,
+  condition_expression, schedule, timezone, actions::text AS actions, on_dead_letter::text AS on_dead_letter,
+  retry_config::text AS retry_config, enabled,
   priority, timeout_ms, ordering, ${isoColumn("paused_at")}, fk_customer_org::text AS fk_customer_org, ${isoColumn("created_at")},
   ${isoColumn("updated_at")}, created_by, updated_by, ${isoColumn("deleted_at")},
   xmin::text AS version`;
@@ -85,6 +89,7 @@ export function storedDefinition(row: StoredObserverRow): Record<string, unknown
     schedule: row.schedule,
     timezone: row.timezone,
     actions: JSON.parse(row.actions) as unknown,
+    on_dead_letter: row.on_dead_letter ? (JSON.parse(row.on_dead_letter) as unknown) : [],
     retry_config: JSON.parse(row.retry_config) as unknown,
     enabled: row.enabled,
     priority: row.priority,
@@ -107,6 +112,9 @@ export function toObserver(row: StoredObserverRow): Observer {
     timezone: row.timezone ?? null,
     // Stored actions passed validation: each is an object with a `type`.
     actions: redactActions(actions) as ActionView[],
+    on_dead_letter: row.on_dead_letter
+      ? (redactActions(JSON.parse(row.on_dead_letter) as JsonValue[]) as ActionView[])
+      : [],
     retry_config: effectiveRetryConfig(JSON.parse(row.retry_config)),
     enabled: row.enabled,
     priority: Number(row.priority),

@@ -70,19 +70,32 @@ const UPDATE_ATTEMPTS = 5;
 
 function validate(
   value: unknown,
-  sentActions: unknown,
+  sent: unknown,
   tenant: string | null,
   options: ObserverWriteOptions,
 ): ObserverDefinition {
   const { policy } = options;
   const registry = options.registry ?? defaultActionRegistry;
-  const placeholders = redactedPlaceholders(sentActions);
+  const body = isJsonObject(sent) ? sent : {};
+  const placeholders = [
+    ...redactedPlaceholders(body.actions),
+    ...redactedPlaceholders(body.on_dead_letter, "on_dead_letter"),
+  ];
   const result = safeParseConfig(observerDefinitionSchemaFor(registry), value);
   if (!result.success || placeholders.length > 0) {
     throw new ConfigError([...placeholders, ...(result.success ? [] : result.issues)]);
   }
   if (policy !== undefined) {
-    const refused = observerPolicyIssues(result.output.actions, tenant, policy, registry);
+    const refused = [
+      ...observerPolicyIssues(result.output.actions, tenant, policy, registry),
+      ...observerPolicyIssues(
+        result.output.on_dead_letter,
+        tenant,
+        policy,
+        registry,
+        "on_dead_letter",
+      ),
+    ];
     if (refused.length > 0) throw new ActionPolicyError(refused);
   }
   return result.output;
@@ -94,13 +107,14 @@ export function observerPolicyIssues(
   tenant: string | null,
   policy: ActionPolicy,
   registry: ActionRegistry = defaultActionRegistry,
+  field = "actions",
 ): PolicyIssueReport[] {
   return actions.flatMap((action, index) => {
     const definition = registry.get(action.type);
     if (!definition) return [];
     return actionPolicyIssues(definition, action, tenant, policy).map((issue) => ({
       ...issue,
-      path: `actions.${index}.${issue.path}`,
+      path: `${field}.${index}.${issue.path}`,
     }));
   });
 }
@@ -120,9 +134,18 @@ function definitionParams(d: ObserverDefinition): unknown[] {
   ];
 }
 
-/** A scheduled observer's `schedule` and `timezone` (docs/time.md), null for the others. */
+/**
+ * A scheduled observer's `schedule` and `timezone` (docs/time.md), null for the others; its
+ * `ordering`; and its `on_dead_letter` actions (docs/delivery.md), stored as null when there are
+ * none.
+ */
 function scheduleParams(d: ObserverDefinition): unknown[] {
-  return [d.schedule, d.timezone, d.ordering];
+  return [
+    d.schedule,
+    d.timezone,
+    d.ordering,
+    d.on_dead_letter.length > 0 ? JSON.stringify(d.on_dead_letter) : null,
+  ];
 }
 
 function checkActions(definition: ObserverDefinition, limits: ObserverLimits | undefined): void {
@@ -131,6 +154,13 @@ function checkActions(definition: ObserverDefinition, limits: ObserverLimits | u
     throw new LimitError(
       "ACTION_LIMIT",
       `actions: an observer may have at most ${max} actions, got ${definition.actions.length} (OBSERVERS_MAX_ACTIONS_PER_OBSERVER)`,
+      max,
+    );
+  }
+  if (max !== undefined && definition.on_dead_letter.length > max) {
+    throw new LimitError(
+      "ACTION_LIMIT",
+      `on_dead_letter: an observer may have at most ${max} on_dead_letter actions, got ${definition.on_dead_letter.length} (OBSERVERS_MAX_ACTIONS_PER_OBSERVER)`,
       max,
     );
   }
@@ -173,12 +203,7 @@ export async function createObserver(
   body: unknown,
   options: ObserverWriteOptions = {},
 ): Promise<Observer> {
-  const definition = validate(
-    body,
-    isJsonObject(body) ? body.actions : undefined,
-    options.tenant ?? null,
-    options,
-  );
+  const definition = validate(body, body, options.tenant ?? null, options);
   checkActions(definition, options.limits);
   const maxObservers = options.limits?.maxObserversPerTenant;
   const tenant = options.tenant ?? null;
@@ -186,10 +211,10 @@ export async function createObserver(
     const rows = await tx.query<StoredObserverRow & { live: string | null }>(
       `INSERT INTO core.tb_observer (name, description, entity_type, event_type,
          condition_expression, actions, retry_config, enabled, priority, timeout_ms,
-         fk_customer_org, created_by, updated_by, schedule, timezone, ordering)
+         fk_customer_org, created_by, updated_by, schedule, timezone, ordering, on_dead_letter)
        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::text::jsonb, $7::text::jsonb,
          $8::boolean, $9::integer, $10::integer, $11::text::bigint, $12::text, $12::text,
-         $14::text, $15::text, $16::text
+         $14::text, $15::text, $16::text, $17::text::jsonb
        WHERE $13::integer IS NULL OR (SELECT count(*) FROM core.tb_observer
          WHERE deleted_at IS NULL AND fk_customer_org IS NOT DISTINCT FROM $11::text::bigint)
          < $13::integer
@@ -301,12 +326,13 @@ export async function updateObserver(
     // The observer's own tenant: a global key editing a tenant's observer gets the tenant's rules.
     const definition = validate(
       { ...storedDefinition(stored), ...patch },
-      patch.actions,
+      patch,
       stored.fk_customer_org,
       options,
     );
     // Only sent actions are counted: a limit lowered later does not lock older observers.
-    if (patch.actions !== undefined) checkActions(definition, options.limits);
+    if (patch.actions !== undefined || patch.on_dead_letter !== undefined)
+      checkActions(definition, options.limits);
     let rows: StoredObserverRow[];
     try {
       rows = await sql.query<StoredObserverRow>(
@@ -314,7 +340,8 @@ export async function updateObserver(
            entity_type = $3::text, event_type = $4::text, condition_expression = $5::text,
            actions = $6::text::jsonb, retry_config = $7::text::jsonb, enabled = $8::boolean,
            priority = $9::integer, timeout_ms = $10::integer, updated_by = $11::text,
-           schedule = $14::text, timezone = $15::text, ordering = $16::text
+           schedule = $14::text, timezone = $15::text, ordering = $16::text,
+           on_dead_letter = $17::text::jsonb
          WHERE id = $12::uuid AND deleted_at IS NULL AND xmin = $13::text::xid
          RETURNING ${OBSERVER_COLUMNS}`,
         [

@@ -119,6 +119,40 @@ const DEAD_ROWS = `jsonb_to_recordset($7::text::jsonb) AS x(
   trace_id text, attempt integer, max_attempts integer, error_code text, error_message text,
   http_status integer, completed_at timestamptz, change jsonb)`;
 
+/** What `on_dead_letter` needs of a dead letter just written (buried or requeued). */
+const DEAD_LETTER_FIELDS = (q: string) => `${q}pk_observer_dlq, ${q}id, ${q}fk_observer,
+  ${q}event_id, ${q}fk_entity_change_log, ${q}fk_customer_org, ${q}delivery_id, ${q}action_index,
+  ${q}action_type, ${q}attempts, ${q}max_attempts, ${q}error_code, ${q}error_message,
+  ${q}response_status_code, ${q}last_attempt_at, ${q}retry_count, ${q}dead_letter`;
+
+/**
+ * on_dead_letter (docs/delivery.md): each dead letter written in this statement queues one
+ * delivery per action of its observer's `on_dead_letter`, unless it is itself the dead letter of
+ * such a delivery (no loops). The failure travels in `dead_letter` (what the event shows); the
+ * webhook-id is a digest of (dead letter, its replay count, action), so it is stable across the
+ * delivery's retries, and a dead letter replayed and failing again reports under a new one.
+ */
+const ON_DEAD_LETTER_CTE = `alerted AS (
+       INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer, fk_entity_change_log,
+         fk_dead_letter, action_index, fk_customer_org, dead_letter)
+       SELECT md5('on_dead_letter:' || b.id || ':' || b.retry_count || ':' || (a.n - 1))::uuid,
+         b.event_id, b.fk_observer, b.fk_entity_change_log, b.pk_observer_dlq, (a.n - 1)::integer,
+         b.fk_customer_org,
+         jsonb_build_object('dead_letter_id', b.id,
+           'observer', jsonb_build_object('id', o.id, 'name', o.name),
+           'action_index', b.action_index, 'action_type', b.action_type,
+           'delivery_id', b.delivery_id, 'attempts', b.attempts, 'max_attempts', b.max_attempts,
+           'error_code', b.error_code, 'error_message', b.error_message,
+           'http_status', b.response_status_code,
+           'failed_at', to_char(b.last_attempt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+       FROM (SELECT * FROM buried UNION ALL SELECT * FROM requeued) b
+         JOIN core.tb_observer o ON o.pk_observer = b.fk_observer AND o.deleted_at IS NULL
+         CROSS JOIN LATERAL jsonb_array_elements(
+           CASE WHEN jsonb_typeof(o.on_dead_letter) = 'array' THEN o.on_dead_letter ELSE '[]' END
+         ) WITH ORDINALITY AS a(action, n)
+       WHERE b.dead_letter IS NULL
+     )`;
+
 /**
  * Records a batch of outcomes in one statement: success deletes the delivery (and the dead letter
  * it replayed), a retry puts it back to wait until `next_at`, a final failure moves it to the DLQ
@@ -177,7 +211,7 @@ export async function recordOutcomes(
      ),
      retried AS (
        UPDATE core.tb_observer_delivery d
-       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL
+       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL, held_destination = NULL
        FROM unnest($4::text::bigint[], $5::text::integer[], $6::text::timestamptz[]) AS r(pk, attempt, at)
        WHERE d.pk_observer_delivery = ANY($4::text::bigint[]) AND d.pk_observer_delivery = r.pk
          AND d.lease_owner = $1
@@ -186,7 +220,7 @@ export async function recordOutcomes(
        DELETE FROM core.tb_observer_delivery d USING ${DEAD_ROWS}
        WHERE d.pk_observer_delivery = ANY($8::text::bigint[]) AND d.pk_observer_delivery = x.pk
          AND d.lease_owner = $1
-       RETURNING d.fk_observer_dlq, ${ORDERING_RETURNING_D}, x.*
+       RETURNING d.fk_observer_dlq, d.dead_letter AS reported, ${ORDERING_RETURNING_D}, x.*
      ),
      requeued AS (
        UPDATE core.tb_observer_dlq q
@@ -196,6 +230,7 @@ export async function recordOutcomes(
        FROM dead
        WHERE q.pk_observer_dlq = ANY(ARRAY(SELECT fk_observer_dlq FROM dead))
          AND q.pk_observer_dlq = dead.fk_observer_dlq
+       RETURNING ${DEAD_LETTER_FIELDS("q.")}
      ),
      -- An ordered delivery that left the table releases the next one of its entity (docs/delivery.md).
      released_next AS (${releaseNext(`(
@@ -210,7 +245,7 @@ export async function recordOutcomes(
          action_type, event_id, fk_entity_change_log, object_type, modification_type, object_id,
          object_data, object_data_before, fk_customer_org, tenant_id, trace_id, transaction_id,
          change_created_at, attempts, max_attempts, error_code, error_message,
-         response_status_code, last_attempt_at)
+         response_status_code, last_attempt_at, dead_letter)
        SELECT dead.fk_observer, dead.observer_name, dead.delivery_id, dead.action_index,
          dead.action_type, dead.event_id, dead.fk_entity_change_log, dead.change ->> 'object_type',
          dead.change ->> 'modification_type', dead.change ->> 'object_id',
@@ -218,9 +253,11 @@ export async function recordOutcomes(
          dead.fk_customer_org, (dead.change ->> 'tenant_id')::uuid, dead.trace_id,
          (dead.change ->> 'transaction_id')::xid8, (dead.change ->> 'created_at')::timestamptz,
          dead.attempt, dead.max_attempts, dead.error_code, dead.error_message, dead.http_status,
-         dead.completed_at
+         dead.completed_at, dead.reported
        FROM dead WHERE dead.fk_observer_dlq IS NULL
-     )
+       RETURNING ${DEAD_LETTER_FIELDS("")}
+     ),
+     ${ON_DEAD_LETTER_CTE}
      INSERT INTO core.tb_observer_log (fk_observer, fk_entity_change_log, delivery_id, event_id,
        entity_type, entity_id, event_type, status, action_index, action_type, started_at,
        completed_at, duration_ms, error_code, error_message, attempt_number, max_attempts,

@@ -20,13 +20,13 @@ export function redactActions(actions: readonly JsonValue[]): JsonValue[] {
  * Places where a client sent back the `[REDACTED]` placeholder instead of a secret or a full URL
  * (it read an observer and wrote it back): storing it would silently break the action.
  */
-export function redactedPlaceholders(actions: unknown): ConfigIssue[] {
+export function redactedPlaceholders(actions: unknown, field = "actions"): ConfigIssue[] {
   if (!Array.isArray(actions)) return [];
   const issues: ConfigIssue[] = [];
   actions.forEach((action, index) => {
     if (!isJsonObject(action)) return;
     mapSecrets(action, (value, kind, path) => {
-      const at = `actions.${index}.${path}`;
+      const at = `${field}.${index}.${path}`;
       if (hasPlaceholder(value) && !issues.some((issue) => issue.path === at)) {
         const what =
           kind === "url"
@@ -34,7 +34,7 @@ export function redactedPlaceholders(actions: unknown): ConfigIssue[] {
             : `is the ${REDACTED} placeholder: send the secret itself`;
         issues.push({
           path: at,
-          message: `${what}, or leave actions out of the PATCH to keep the stored ones`,
+          message: `${what}, or leave ${field} out of the PATCH to keep the stored ones`,
         });
       }
       return value;

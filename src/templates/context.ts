@@ -59,7 +59,9 @@ function rootReader(path: TemplatePath): { read: Reader; rest: readonly PathStep
       return { read: field.key === "id" ? (c) => c.observer.id : (c) => c.observer.name, rest };
     case "delivery":
       if (!field) return { read: (c) => ({ id: c.deliveryId, attempt: c.attempt }), rest };
-      return { read: field.key === "id" ? (c) => c.deliveryId : (c) => c.attempt, rest };
+      return { read: field.key === "id" ? (c) => c.deliveryId : (c) => c.attempt, rest: rest };
+    case "dead_letter":
+      return { read: (c) => c.event.dead_letter ?? MISSING, rest: path.steps };
   }
 }
 

@@ -6,6 +6,7 @@ export const TEMPLATE_ROOTS = [
   "changes",
   "observer",
   "delivery",
+  "dead_letter",
 ] as const;
 
 /** Where a placeholder path starts reading: a named root, or the row (FraiseQL's `{{ key }}`). */
@@ -28,11 +29,30 @@ export const EVENT_FIELDS = [
   "source",
 ] as const;
 
+/**
+ * The fields of `{{ dead_letter.* }}`: the failure an `on_dead_letter` action reports
+ * (docs/delivery.md); missing in every other action's event.
+ */
+export const DEAD_LETTER_FIELDS = [
+  "dead_letter_id",
+  "observer",
+  "action_index",
+  "action_type",
+  "delivery_id",
+  "attempts",
+  "max_attempts",
+  "error_code",
+  "error_message",
+  "http_status",
+  "failed_at",
+] as const;
+
 /** The fields of each root whose shape is fixed: naming another is a mistake caught at parse time. */
 const FIXED_FIELDS: Partial<Record<TemplateRoot, readonly string[]>> = {
   event: EVENT_FIELDS,
   observer: ["id", "name"],
   delivery: ["id", "attempt"],
+  dead_letter: DEAD_LETTER_FIELDS,
 };
 
 /** One step down: an object key, which is also an array index when it is all digits. */

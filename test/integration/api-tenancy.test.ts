@@ -142,7 +142,12 @@ interface Fixtures {
   failedJob: string;
   /** A running replay of tenant 7's observer. */
   replay: string;
+  /** A destination's health: shared by every tenant, so no tenant-bound key reaches it. */
+  destination: string;
 }
+
+/** Operations on what no tenant owns (destinations): every tenant-bound key gets 404, the global admin succeeds. */
+const SHARED = new Set(["POST /api/observers/destinations/{id}/reset"]);
 
 async function seedTenant7(): Promise<Fixtures> {
   const observer = await insertObserver(db.sql, {
@@ -179,9 +184,14 @@ async function seedTenant7(): Promise<Fixtures> {
     SELECT pk_observer, 7, now() - interval '1 hour', now() FROM core.tb_observer
     WHERE id = ${observer}::uuid
     RETURNING id::text AS id`;
+  const [destination] = await db.sql`
+    INSERT INTO core.tb_observer_destination (destination, state, consecutive_failures)
+    VALUES (${`webhook:https://${randomUUID()}.example.com`}, 'open', 5)
+    RETURNING id::text AS id`;
   return {
     observer,
     replay: String(replay?.id),
+    destination: String(destination?.id),
     deadLetter: String(dlq?.id),
     change: String(change?.id),
     key: key.id,
@@ -196,6 +206,7 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (param === "replay_id") return fixtures.replay;
   if (param !== "id") throw new Error(`no fixture for {${param}} in ${template}`);
   if (template.startsWith("/api/observers/dlq/")) return fixtures.deadLetter;
+  if (template.startsWith("/api/observers/destinations/")) return fixtures.destination;
   if (template.startsWith("/api/keys/")) return fixtures.key;
   if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
   if (template.startsWith("/api/jobs/")) return fixtures.job;
@@ -274,7 +285,13 @@ describe("(a) another tenant's id answers 404, as if it did not exist", () => {
     );
     expect(refused.code).toBe("NOT_FOUND");
     // The owner succeeds with the very same request: the 404 was the tenant's doing.
-    const owner = await call(op.method, path, body, { token: tokens.t7 });
+    const owner = SHARED.has(op.name)
+      ? await call(op.method, path, body)
+      : await call(op.method, path, body, { token: tokens.t7 });
+    if (SHARED.has(op.name)) {
+      const t7 = await call(op.method, path, body, { token: tokens.t7 });
+      expect(t7.status, `tenant 7 on ${op.name}`).toBe(404);
+    }
     expect(owner.status, `tenant 7 on ${op.name}: ${await owner.clone().text()}`).toBe(op.success);
   });
 });

@@ -113,6 +113,15 @@ function validObserver(name = `hostile-${randomUUID()}`): { [key: string]: Tree 
       },
       { type: "log", level: "info", message_template: "order {{ entity_id }}" },
     ],
+    on_dead_letter: [
+      {
+        type: "webhook",
+        url: "https://oncall.example.com/page",
+        body_template:
+          '{"text": "{{ dead_letter.error_code }} on {{ dead_letter.observer.name }}"}',
+        rate_limit_per_second: 2,
+      },
+    ],
     retry_config: {
       max_attempts: 3,
       backoff_strategy: "linear",

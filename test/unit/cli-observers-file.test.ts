@@ -26,6 +26,7 @@ function served(
     id,
     ...(observer.fields as Omit<ServerObserver, "id" | "actions" | "fk_customer_org">),
     actions: redactActions(observer.actions),
+    on_dead_letter: redactActions(observer.onDeadLetter),
     fk_customer_org: null,
   };
 }
@@ -149,5 +150,51 @@ describe("parsePrometheus", () => {
   it("names the line it cannot read", () => {
     expect(() => parsePrometheus("ok 1\n<html>")).toThrow("line 2: not a sample: <html>");
     expect(() => parsePrometheus('x{a="1" 2')).toThrow("line 1");
+  });
+});
+
+describe("on_dead_letter in observers files", () => {
+  const alerting = {
+    ...minimal,
+    on_dead_letter: [
+      { type: "webhook", url: "https://oncall.example.com/", signing_secret: secret },
+    ],
+  };
+
+  it("round-trips through export: the redacted file changes nothing; a change with placeholders is refused", () => {
+    const current = served(alerting);
+    const exported = exportedObserver(current);
+    expect(JSON.stringify(exported)).not.toContain(secret);
+    const same = validateDocument({ observers: [exported] });
+    expect(same.issues).toEqual([]);
+    expect(
+      plan(same.observers, [current], { prune: false, replaceSecrets: false }).changes,
+    ).toEqual([{ kind: "unchanged", name: "shipped", id: current.id }]);
+    const edited = validateDocument({
+      observers: [
+        {
+          ...exported,
+          on_dead_letter: [
+            { ...(exported.on_dead_letter as object[])[0], url: "https://other.example.com/" },
+          ],
+        },
+      ],
+    });
+    const result = plan(edited.observers, [current], { prune: false, replaceSecrets: false });
+    expect(result.changes).toEqual([]);
+    expect(result.issues[0]?.path).toBe("observers.0.on_dead_letter.0.signing_secret");
+  });
+
+  it("sends on_dead_letter when it changed, with its secrets", () => {
+    const current = served(minimal);
+    const file = validateDocument({ observers: [alerting] });
+    const [change] = plan(file.observers, [current], {
+      prune: false,
+      replaceSecrets: false,
+    }).changes;
+    expect(change).toMatchObject({ kind: "update", changed: ["on_dead_letter"] });
+    expect(JSON.stringify(change)).toContain(secret);
+    // An observer without on_dead_letter exports none.
+    expect(exportedObserver(current)).not.toHaveProperty("on_dead_letter");
   });
 });

@@ -36,6 +36,12 @@ describe("parseServerConfig", () => {
       batchSize: 500,
       concurrency: 64,
       perDestination: 8,
+      circuits: {
+        failureThreshold: 5,
+        probeDelayMs: 1_000,
+        maxProbeDelayMs: 300_000,
+        disableAfterMs: 432_000_000,
+      },
       leaseMs: 30_000,
       shutdownTimeoutMs: 10_000,
       liveMaxBufferedBytes: 4_194_304,
@@ -297,5 +303,22 @@ describe("SERVER_ENV_VARS", () => {
     expect(documented.OBSERVERS_BATCH_SIZE).toBe(String(defaults.batchSize));
     expect(documented.OBSERVERS_LEASE_MS).toBe(String(defaults.leaseMs));
     expect(documented.OBSERVERS_DLQ_RETENTION_DAYS).toBe(String(defaults.retention.dlqDays));
+  });
+});
+
+describe("circuit settings", () => {
+  it("reads them, refuses a longest probe delay under the first", () => {
+    expect(
+      parseServerConfig({
+        OBSERVERS_CIRCUIT_FAILURE_THRESHOLD: "0",
+        OBSERVERS_DESTINATION_DISABLE_AFTER_MS: "0",
+      }).circuits,
+    ).toMatchObject({ failureThreshold: 0, disableAfterMs: 0 });
+    expect(() =>
+      parseServerConfig({
+        OBSERVERS_CIRCUIT_PROBE_DELAY_MS: "5000",
+        OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS: "1000",
+      }),
+    ).toThrow("OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS");
   });
 });

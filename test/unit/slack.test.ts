@@ -37,6 +37,29 @@ describe("slack delivery", () => {
     });
   });
 
+  it("says what failed in an on_dead_letter action's default message", async () => {
+    const event = {
+      ...insert({ id: 42 }),
+      dead_letter: {
+        dead_letter_id: "9d7c1b1e-4a1f-4a55-9c1e-3f0f1a2b3c4d",
+        observer: { id: "5a0e6f1c-0b1a-4c3e-9f00-000000000001", name: "orders <team>" },
+        action_index: 0,
+        action_type: "webhook",
+        delivery_id: "0f3c2b1a-0000-4000-8000-000000000002",
+        attempts: 5,
+        max_attempts: 5,
+        error_code: "HTTP_STATUS",
+        error_message: "HTTP 503",
+        http_status: 503,
+        failed_at: "2026-01-01T00:00:00.000Z",
+      },
+    };
+    await post({}, event);
+    expect(sentPayload()).toEqual({
+      text: "Dead letter: observer orders &lt;team&gt;, action 0 (webhook) failed after 5 attempt(s): HTTP_STATUS (HTTP 503). INSERT on Order (ID: 42)",
+    });
+  });
+
   it("escapes Slack markup in template values but keeps the template's own", async () => {
     await post(
       { message_template: "<!here> {{ note }} <https://example.com/o/{{ id }}|order>" },

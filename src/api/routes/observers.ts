@@ -4,6 +4,7 @@ import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
 import { NotFoundError } from "../../errors.ts";
 import type { JsonValue } from "../../json.ts";
+import { heldForObserver } from "../../store/destination-views.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
   createObserver,
@@ -29,7 +30,12 @@ import {
   problems,
   QueryBoolean,
 } from "../schemas/common.ts";
-import { type ObserverBodies, ObserverSchema, observerBodies } from "../schemas/observers.ts";
+import {
+  type ObserverBodies,
+  ObserverDetailSchema,
+  ObserverSchema,
+  observerBodies,
+} from "../schemas/observers.ts";
 import { OneOffBodySchema, OneOffEventSchema } from "../schemas/schedule.ts";
 import { ObserverSavedSchema } from "../schemas/warnings.ts";
 
@@ -62,7 +68,13 @@ const get = createRoute({
   tags,
   summary: "Get an observer",
   request: { params: ObserverIdParam },
-  responses: { 200: jsonResponse(ObserverSchema, "The observer"), ...problems() },
+  responses: {
+    200: jsonResponse(
+      ObserverDetailSchema,
+      "The observer, and its deliveries held for a failing or disabled destination (`held`)",
+    ),
+    ...problems(),
+  },
 });
 
 const remove = createRoute({
@@ -174,6 +186,7 @@ export function observerRoutes(deps: ApiDependencies) {
     .openapi(createRouteFor(bodies), async (c) => {
       const body = c.req.valid("json");
       await checkJobActions(body.actions, deps.environment);
+      await checkJobActions(body.on_dead_letter, deps.environment, "on_dead_letter");
       const observer = await createObserver(sql, body, {
         ...callerScope(c.var.principal),
         policy,
@@ -184,13 +197,15 @@ export function observerRoutes(deps: ApiDependencies) {
       c.header("location", `/api/observers/${observer.id}`);
       return c.json(await saved(observer), 201);
     })
-    .openapi(get, async (c) =>
-      c.json(await getObserver(sql, c.req.valid("param").id, tenantOf(c.var.principal)), 200),
-    )
+    .openapi(get, async (c) => {
+      const observer = await getObserver(sql, c.req.valid("param").id, tenantOf(c.var.principal));
+      return c.json({ ...observer, held: await heldForObserver(sql, observer.id) }, 200);
+    })
     .openapi(patchRouteFor(bodies), async (c) => {
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       await checkJobActions(body.actions, deps.environment);
+      await checkJobActions(body.on_dead_letter, deps.environment, "on_dead_letter");
       const observer = await updateObserver(sql, id, body, {
         ...callerScope(c.var.principal),
         policy,

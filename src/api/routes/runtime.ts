@@ -58,6 +58,13 @@ const HealthSchema = z
       })
       .optional()
       .openapi({ description: "NATS mode only: the broker, the stream's and the consumer's lag" }),
+    destinations: z
+      .object({ open: z.number().int(), disabled: z.number().int() })
+      .optional()
+      .openapi({
+        description:
+          "Destinations whose circuit is open, and those disabled (deliveries held until reset): GET /api/observers/destinations names them",
+      }),
   })
   .openapi("RuntimeHealth");
 

@@ -14,6 +14,14 @@ export const DeadLetterSchema = z
     event_type: z.string(),
     action_index: z.number().int(),
     action_type: z.string(),
+    on_dead_letter: z.boolean().openapi({
+      description:
+        "The dead letter of an on_dead_letter action: action_index indexes the observer's on_dead_letter; a replay runs that action again (docs/delivery.md)",
+    }),
+    reports: z.string().nullable().openapi({
+      format: "uuid",
+      description: "For an on_dead_letter action's dead letter: the dead letter it reported",
+    }),
     attempts: z.number().int(),
     max_attempts: z.number().int(),
     error_code: z.string().nullable(),

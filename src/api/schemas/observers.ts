@@ -32,7 +32,11 @@ type JsonSchemaObject = Record<string, unknown>;
 function checkWith(schema: v.GenericSchema, value: unknown, context: z.RefinementCtx): void {
   // A secret read back as `[REDACTED]` and sent again would be stored as the secret.
   const actions = isJsonObject(value) ? value.actions : undefined;
-  for (const issue of redactedPlaceholders(actions)) {
+  const onDeadLetter = isJsonObject(value) ? value.on_dead_letter : undefined;
+  for (const issue of [
+    ...redactedPlaceholders(actions),
+    ...redactedPlaceholders(onDeadLetter, "on_dead_letter"),
+  ]) {
     context.addIssue({ code: "custom", message: issue.message, path: issue.path.split(".") });
   }
   const result = v.safeParse(schema, value);
@@ -119,6 +123,10 @@ export const ObserverSchema = z
       description: "For event_type SCHEDULE: the IANA time zone of the schedule; null for UTC",
     }),
     actions: z.array(ActionViewSchema),
+    on_dead_letter: z.array(ActionViewSchema).openapi({
+      description:
+        "Actions run when one of its deliveries is dead-lettered, with the failure in the event (docs/delivery.md)",
+    }),
     retry_config: z.object({
       max_attempts: z.number().int(),
       backoff_strategy: z.enum(BACKOFF_STRATEGIES),
@@ -144,3 +152,22 @@ export const ObserverSchema = z
     deleted_at: Timestamp.nullable(),
   })
   .openapi("Observer");
+
+/** `GET /api/observers/{id}`: the observer, and what its deliveries wait for. */
+export const ObserverDetailSchema = ObserverSchema.extend({
+  held: z
+    .array(
+      z.object({
+        destination: z.string(),
+        state: z.enum(["closed", "open"]),
+        disabled: z.boolean(),
+        disabled_reason: z.string().nullable(),
+        next_probe_at: Timestamp.nullable(),
+        deliveries: z.number().int(),
+      }),
+    )
+    .openapi({
+      description:
+        "Its deliveries held for a destination whose circuit is open or that is disabled (docs/delivery.md), with why; empty when none wait",
+    }),
+}).openapi("ObserverDetail");

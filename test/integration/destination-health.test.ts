@@ -1,0 +1,263 @@
+/**
+ * Endpoint health against a real PostgreSQL and real HTTP receivers (docs/delivery.md): an outage
+ * spends a bounded number of attempts (the circuit opens after the threshold; deliveries waiting
+ * for it are not charged), loses nothing, and only one probe runs at a time across two runtimes on
+ * the same database; a destination failing longer than the configured time is disabled, its
+ * deliveries held, and delivered once it is reset.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
+import type { CircuitSettings } from "../../src/store/destination-health.ts";
+import { resetDestination } from "../../src/store/destination-health.ts";
+import { testEnvironment } from "../support/actions.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
+import { type Receiver, startReceiver } from "../support/receiver.ts";
+
+let db: TestDatabase;
+let runtimes: ObserverRuntime[] = [];
+let receiver: Receiver | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase("destination_health");
+  await createOrdersTable(db.sql);
+});
+afterAll(() => db?.drop());
+
+beforeEach(async () => {
+  await db.sql`DELETE FROM core.tb_observer_delivery`;
+  await db.sql`DELETE FROM core.tb_observer_destination`;
+  await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE deleted_at IS NULL`;
+});
+afterEach(async () => {
+  await Promise.all(runtimes.map((r) => r.stop()));
+  runtimes = [];
+  await receiver?.close();
+  receiver = undefined;
+});
+
+const MANY_RETRIES = { max_attempts: 100, initial_delay_ms: 20, max_delay_ms: 50 };
+
+/** Starts `count` runtimes on the test database, sharing `listenerId`. */
+async function startRuntimes(
+  count: number,
+  listenerId: string,
+  circuits: Partial<CircuitSettings>,
+): Promise<void> {
+  await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
+    SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
+    FROM core.tb_entity_change_log`;
+  for (let i = 0; i < count; i++) {
+    const runtime = createObserverRuntime({
+      sql: db.client,
+      environment: testEnvironment(),
+      listenerId,
+      pollIntervalMs: 50,
+      concurrency: 16,
+      perDestination: 4,
+      leaseMs: 10_000,
+      shutdownTimeoutMs: 500,
+      circuits,
+      circuitCacheMs: 20,
+    });
+    runtimes.push(runtime);
+    await runtime.start();
+  }
+}
+
+async function destinationRow() {
+  const [row] = await db.sql<
+    {
+      id: string;
+      state: string;
+      open_count: number;
+      consecutive_failures: number;
+      disabled_reason: string | null;
+    }[]
+  >`SELECT id::text AS id, state, open_count, consecutive_failures, disabled_reason
+    FROM core.tb_observer_destination`;
+  return row;
+}
+
+/** Successful log rows per delivery, and the attempts logged in all. */
+async function logSummary() {
+  const [row] = await db.sql<{ attempts: number; failed: number; delivered: number }[]>`
+    SELECT count(*)::int AS attempts, count(*) FILTER (WHERE status <> 'success')::int AS failed,
+      count(DISTINCT delivery_id) FILTER (WHERE status = 'success')::int AS delivered
+    FROM core.tb_observer_log l JOIN core.tb_observer o ON o.pk_observer = l.fk_observer
+    WHERE o.deleted_at IS NULL`;
+  return row ?? { attempts: 0, failed: 0, delivered: 0 };
+}
+
+describe("a receiver's outage, two runtimes on one database", () => {
+  it("opens the circuit, probes one at a time, spends a bounded number of attempts and loses nothing", async () => {
+    const THRESHOLD = 3;
+    const CHANGES = 40;
+    let down = true;
+    let running = 0;
+    let maxRunning = 0;
+    let probesSeen = 0;
+    let counting = false;
+    receiver = await startReceiver(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (counting) probesSeen++;
+      // Slow enough that two probes at once would overlap.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      running--;
+      return { status: down ? 503 : 204 };
+    });
+    await insertObserver(db.sql, {
+      name: "outage",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    await startRuntimes(2, "outage", {
+      failureThreshold: THRESHOLD,
+      probeDelayMs: 50,
+      maxProbeDelayMs: 200,
+      disableAfterMs: 0,
+    });
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, ${CHANGES}) g`;
+
+    // The circuit opens, and a first probe fails (so both runtimes have seen it open).
+    await eventually(async () => {
+      const row = await destinationRow();
+      return row?.state === "open" && row.open_count >= 2 ? true : undefined;
+    }, "the circuit open, a probe failed");
+    await eventually(() => (running === 0 ? true : undefined), "no request in flight");
+    maxRunning = 0;
+    counting = true;
+    await eventually(async () => {
+      const row = await destinationRow();
+      return row && row.open_count >= 5 ? true : undefined;
+    }, "three more probes");
+    counting = false;
+    // Probes only, one at a time across both runtimes.
+    expect(maxRunning).toBe(1);
+    expect(probesSeen).toBeGreaterThanOrEqual(3);
+    const during = await logSummary();
+    // Bounded: the threshold, what was already running on both runtimes, and the probes. Far
+    // fewer than the 40 deliveries times their retries.
+    const row = await destinationRow();
+    expect(during.failed).toBeLessThanOrEqual(THRESHOLD + 2 * 4 + (row?.open_count ?? 0) + 2);
+    const [pending] = await db.sql<{ n: number; charged: number }[]>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE attempt > 1)::int AS charged
+      FROM core.tb_observer_delivery`;
+    expect(pending?.n).toBeGreaterThan(CHANGES / 2);
+    // Pending deliveries were not charged: only those actually tried have a higher attempt.
+    expect(pending?.charged).toBeLessThanOrEqual(during.failed);
+
+    down = false;
+    await eventually(async () => {
+      const summary = await logSummary();
+      return summary.delivered === CHANGES ? summary : undefined;
+    }, "every delivery after the recovery");
+    const [left] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+    expect(left?.n).toBe(0);
+    const [dead] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+    expect(dead?.n).toBe(0);
+    expect((await destinationRow())?.state).toBe("closed");
+    // Waiting was not logged as failed attempts.
+    const after = await logSummary();
+    expect(after.attempts).toBe(after.failed + CHANGES);
+  });
+
+  it("treats a receiver refusing connections the same way, and delivers once it listens", async () => {
+    // A port nobody listens on, then a server on it.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    await insertObserver(db.sql, {
+      name: "refused",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`http://127.0.0.1:${port}/hook`)],
+    });
+    await startRuntimes(2, "refused", {
+      failureThreshold: 2,
+      probeDelayMs: 50,
+      maxProbeDelayMs: 100,
+      disableAfterMs: 0,
+    });
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 20) g`;
+    await eventually(async () => {
+      const row = await destinationRow();
+      return row?.state === "open" && row.open_count >= 3 ? true : undefined;
+    }, "the circuit open, probes failing");
+    const during = await logSummary();
+    const row = await destinationRow();
+    // The threshold, what was running on both runtimes, the probes.
+    expect(during.failed).toBeLessThanOrEqual(2 + 2 * 4 + (row?.open_count ?? 0) + 2);
+    const ids = new Set<string>();
+    const server: Server = createServer((req, res) => {
+      ids.add(String(req.headers["webhook-id"]));
+      req.resume();
+      req.on("end", () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    try {
+      await eventually(() => (ids.size === 20 ? true : undefined), "all twenty deliveries");
+      await eventually(async () => {
+        const [left] = await db.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+        return left?.n === 0 ? true : undefined;
+      }, "the table drained");
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
+describe("a destination failing for longer than the configured time", () => {
+  it("is disabled with a reason, holds its deliveries (no dead letters, no requests), and delivers them once reset", async () => {
+    let down = true;
+    receiver = await startReceiver(() => ({ status: down ? 503 : 204 }));
+    await insertObserver(db.sql, {
+      name: "disabled",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    // A tiny setting stands for days: the second failure is already "too long" after the first.
+    await startRuntimes(1, "disabled", {
+      failureThreshold: 2,
+      probeDelayMs: 20,
+      maxProbeDelayMs: 40,
+      disableAfterMs: 1,
+    });
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 10) g`;
+    const row = await eventually(async () => {
+      const r = await destinationRow();
+      return r?.disabled_reason ? r : undefined;
+    }, "the destination disabled");
+    expect(row.disabled_reason).toMatch(/OBSERVERS_DESTINATION_DISABLE_AFTER_MS/);
+    expect(row.disabled_reason).toMatch(/HTTP 503/);
+    // The receiver recovers, but a disabled destination is not probed: nothing goes out.
+    down = false;
+    const before = receiver.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(receiver.requests.length).toBe(before);
+    const [held] = await db.sql<{ n: number; held: number }[]>`
+      SELECT count(*)::int AS n, count(*) FILTER (WHERE held_destination IS NOT NULL)::int AS held
+      FROM core.tb_observer_delivery`;
+    expect(held?.n).toBe(10);
+    const [dead] = await db.sql<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+    expect(dead?.n).toBe(0);
+
+    expect(await resetDestination(db.client, row.id)).not.toBeNull();
+    runtimes[0]?.wake();
+    await eventually(async () => {
+      const summary = await logSummary();
+      return summary.delivered === 10 ? true : undefined;
+    }, "the held deliveries after the reset");
+    expect((await destinationRow())?.disabled_reason).toBeNull();
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * The pure parts of endpoint health and rate limits (src/runtime/destination-health.ts,
+ * rate-limiter.ts): the probe backoff, destinations never carrying credentials, reading
+ * `rate_limit_per_second`, and a runtime's use of the shared bucket (a fake SQL port standing for
+ * the database's grant, a fake clock): tokens are used locally, dropped after a second, and
+ * waiters are spread one token apart.
+ */
+import { describe, expect, it } from "vitest";
+import type { SqlExecutor } from "../../src/ports/sql.ts";
+import {
+  DEFAULT_CIRCUIT_SETTINGS,
+  probeDelay,
+  rateLimitOf,
+  safeDestination,
+} from "../../src/runtime/destination-health.ts";
+import { createRateLimiter } from "../../src/runtime/rate-limiter.ts";
+import { fakeClock } from "../support/clock.ts";
+
+describe("probeDelay", () => {
+  it("doubles from the first delay to the cap, jittered over the upper half", () => {
+    const s = DEFAULT_CIRCUIT_SETTINGS;
+    expect(probeDelay(0, s, () => 0)).toBe(500);
+    expect(probeDelay(0, s, () => 1)).toBe(1_000);
+    expect(probeDelay(3, s, () => 1)).toBe(8_000);
+    expect(probeDelay(20, s, () => 1)).toBe(300_000);
+    expect(probeDelay(1_000, s, () => 0.5)).toBe(225_000);
+  });
+});
+
+describe("safeDestination", () => {
+  it("never keeps userinfo, and stays bounded", () => {
+    expect(safeDestination("webhook:https://user:secret@hooks.example.com")).toBe(
+      "webhook:https://hooks.example.com",
+    );
+    expect(safeDestination("webhook:https://hooks.example.com")).toBe(
+      "webhook:https://hooks.example.com",
+    );
+    expect(safeDestination(`webhook:${"x".repeat(1_000)}`)).toHaveLength(300);
+  });
+});
+
+describe("rateLimitOf", () => {
+  it("reads a positive finite rate, nothing else", () => {
+    expect(rateLimitOf({ type: "webhook", rate_limit_per_second: 2.5 })).toBe(2.5);
+    for (const rate of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, "5", null]) {
+      expect(rateLimitOf({ type: "webhook", rate_limit_per_second: rate })).toBeNull();
+    }
+    expect(rateLimitOf({ type: "webhook" })).toBeNull();
+    expect(rateLimitOf(null)).toBeNull();
+  });
+});
+
+/** A bucket as the database keeps it: refilled at `rate` up to `burst`, granting what it has. */
+function fakeBucketSql(clock: { now(): number }) {
+  let tokens: number | null = null;
+  let at = 0;
+  const takes: number[] = [];
+  const sql: SqlExecutor = {
+    async query(_text, params) {
+      const [, , burst, want, rate] = (params ?? []) as [string, number, number, number, number];
+      const now = clock.now();
+      const available =
+        tokens === null ? burst : Math.min(burst, tokens + (rate * (now - at)) / 1000);
+      const granted = Math.min(Math.floor(available), want);
+      tokens = available - granted;
+      at = now;
+      takes.push(granted);
+      return [{ granted, left: tokens }] as never;
+    },
+  };
+  return { sql, takes };
+}
+
+describe("createRateLimiter", () => {
+  it("takes a quarter second's worth at a time and spreads the waiters one token apart", async () => {
+    const clock = fakeClock();
+    const { sql, takes } = fakeBucketSql(clock);
+    const limiter = createRateLimiter({ sql, clock, onError: () => {} });
+    const answers: (number | null)[] = [];
+    for (let i = 0; i < 12; i++) answers.push(await limiter.take("1", 0, 8));
+    // Burst 8, two tokens per take: four takes run now, then the bucket is empty.
+    expect(answers.slice(0, 8)).toEqual(Array(8).fill(null));
+    expect(takes).toEqual([2, 2, 2, 2, 0]);
+    const waits = answers.slice(8).map(Number);
+    expect(waits.every((at) => at > clock.now())).toBe(true);
+    // One token (125 ms at 8/s) apart.
+    expect(waits.slice(1).map((at, i) => at - (waits[i] ?? 0))).toEqual([125, 125, 125]);
+  });
+
+  it("drops tokens not used within a second instead of lending them on", async () => {
+    const clock = fakeClock();
+    const { sql, takes } = fakeBucketSql(clock);
+    const limiter = createRateLimiter({ sql, clock, onError: () => {} });
+    expect(await limiter.take("1", 0, 40)).toBeNull();
+    expect(takes).toEqual([10]);
+    clock.advance(1_001);
+    expect(await limiter.take("1", 0, 40)).toBeNull();
+    // A new take: the nine unused tokens were not used after their second.
+    expect(takes).toEqual([10, 10]);
+  });
+
+  it("waits rather than runs when the bucket cannot be read", async () => {
+    const clock = fakeClock();
+    const errors: string[] = [];
+    const limiter = createRateLimiter({
+      sql: { query: async () => Promise.reject(new Error("down")) },
+      clock,
+      onError: (_e, where) => errors.push(where),
+    });
+    const at = await limiter.take("1", 0, 5);
+    expect(at).toBeGreaterThan(clock.now());
+    expect(errors).toEqual(["rate_limit"]);
+  });
+});
