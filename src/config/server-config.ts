@@ -29,6 +29,8 @@ export interface ServerConfig {
   redisUrl: string | null;
   natsUrl: string | null;
   smtpUrl: string | null;
+  /** `OBSERVERS_SOURCE_KEY`: encrypts sources' inline URLs; null: sources need `url_env`. */
+  sourceKey: string | null;
   listenerId: string;
   pollIntervalMs: number;
   batchSize: number;
@@ -204,6 +206,9 @@ const envSchema = v.object({
     "must be one server's URL, not a list: the client learns the cluster's other servers from the one it reaches",
   ),
   SMTP_URL: url(["smtp:", "smtps:"]),
+  OBSERVERS_SOURCE_KEY: v.optional(
+    v.pipe(v.string(), v.minLength(32, "must be at least 32 characters")),
+  ),
   OBSERVERS_LISTENER_ID: v.optional(
     v.pipe(
       v.string(),
@@ -343,6 +348,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     redisUrl: e.REDIS_URL ?? null,
     natsUrl: e.NATS_URL ?? null,
     smtpUrl: e.SMTP_URL ?? null,
+    sourceKey: e.OBSERVERS_SOURCE_KEY ?? null,
     listenerId: e.OBSERVERS_LISTENER_ID,
     pollIntervalMs: e.OBSERVERS_POLL_INTERVAL_MS,
     batchSize: e.OBSERVERS_BATCH_SIZE,
