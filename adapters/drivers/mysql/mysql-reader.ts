@@ -7,7 +7,9 @@
  * memory stays bounded. Column names come from information_schema when zongji meets a table map
  * whose shape it has not seen, so a column added by ALTER TABLE appears in later events.
  * Transactions touching no tracked table only move the position, recorded at most every
- * `POSITION_ONLY_EVERY_MS`. Both libraries are optional peers, loaded on first use.
+ * `POSITION_ONLY_EVERY_MS`. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
+ * LONGTEXT with a `json_valid` check, found in information_schema (json-columns.ts) and parsed
+ * before the transaction is committed. Both libraries are optional peers, loaded on first use.
  */
 import type { JsonObject, JsonValue } from "../../../src/json.ts";
 import {
@@ -18,6 +20,7 @@ import {
 } from "../../../src/ports/source.ts";
 import { type BinlogColumn, decodeRow } from "./decode.ts";
 import { classifyMysqlError } from "./errors.ts";
+import { createJsonColumns } from "./json-columns.ts";
 import {
   type BinlogPosition,
   checkBinlogSettings,
@@ -137,6 +140,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     (includeSchema[db] ??= []).push(name.slice(dot + 1));
   }
 
+  const jsonColumns = createJsonColumns(mysql.createPool({ ...connection, connectionLimit: 1 }));
   const zongji = new ZongJi(connection);
   const queue: SourceTransaction[] = [];
   let changes: SourceChange[] = [];
@@ -152,6 +156,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
       settled = true;
       signal.removeEventListener("abort", onAbort);
       options.status({ connected: false });
+      void jsonColumns.close();
       try {
         zongji.stop();
       } catch {
@@ -169,6 +174,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
       try {
         while (queue.length > 0 && !settled) {
           const next = queue.shift() as SourceTransaction;
+          await jsonColumns.parse(next.changes);
           await options.commit(next);
         }
         if (paused && !settled) {
