@@ -155,4 +155,5 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
       rmSync(parent, { recursive: true, force: true });
     },
   };
+  return server;
 }
