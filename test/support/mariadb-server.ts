@@ -114,10 +114,10 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
   }
 
   await launch();
-  return {
+  const server: MariaDbServer = {
     port,
     async createUser(name, password, grants = "REPLICATION SLAVE, BINLOG MONITOR") {
-      await this.query(
+      await server.query(
         `CREATE USER '${name}'@'%' IDENTIFIED BY '${password}'; GRANT SELECT ON *.* TO '${name}'@'%';` +
           (grants ? ` GRANT ${grants} ON *.* TO '${name}'@'%';` : ""),
       );
