@@ -44,7 +44,13 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
   try {
     execFileSync(
       INSTALL_DB,
-      ["--no-defaults", `--datadir=${dataDir}`, "--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"],
+      [
+        "--no-defaults",
+        `--datadir=${dataDir}`,
+        "--user=mysql",
+        "--auth-root-authentication-method=normal",
+        "--skip-test-db",
+      ],
       { stdio: "pipe" },
     );
   } catch (error) {

@@ -41,7 +41,11 @@ export function classifyMysqlError(error: unknown): SourceError {
   const e = (typeof error === "object" && error !== null ? error : {}) as DriverError;
   const code = e.code ?? "";
   const text = serverText(e);
-  if (code === "ER_ACCESS_DENIED_ERROR" || code === "ER_DBACCESS_DENIED_ERROR" || e.errno === 1045) {
+  if (
+    code === "ER_ACCESS_DENIED_ERROR" ||
+    code === "ER_DBACCESS_DENIED_ERROR" ||
+    e.errno === 1045
+  ) {
     return new SourceError(
       "SOURCE_AUTH_FAILED",
       `the source refused the user name or password in the source's URL${text ? ` (${text})` : ""}`,

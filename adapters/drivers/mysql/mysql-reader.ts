@@ -12,11 +12,11 @@
  * before the transaction is committed. Both libraries are optional peers, loaded on first use.
  */
 import type { JsonObject, JsonValue } from "../../../src/json.ts";
-import {
-  type SourceChange,
-  type SourceReader,
-  type SourceReaderOptions,
-  type SourceTransaction,
+import type {
+  SourceChange,
+  SourceReader,
+  SourceReaderOptions,
+  SourceTransaction,
 } from "../../../src/ports/source.ts";
 import { type BinlogColumn, decodeRow } from "./decode.ts";
 import { classifyMysqlError } from "./errors.ts";
@@ -137,7 +137,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     const dot = name.indexOf(".");
     if (dot < 0) continue;
     const db = name.slice(0, dot);
-    (includeSchema[db] ??= []).push(name.slice(dot + 1));
+    includeSchema[db] = [...(includeSchema[db] ?? []), name.slice(dot + 1)];
   }
 
   const jsonColumns = createJsonColumns(mysql.createPool({ ...connection, connectionLimit: 1 }));
@@ -235,7 +235,10 @@ async function run(options: SourceReaderOptions): Promise<void> {
           const columns = table.columns ?? [];
           for (const row of event.rows ?? []) {
             if (name === "updaterows") {
-              const pair = row as { before: Record<string, unknown>; after: Record<string, unknown> };
+              const pair = row as {
+                before: Record<string, unknown>;
+                after: Record<string, unknown>;
+              };
               changes.push({
                 table: qualified,
                 op: "u",

@@ -4,7 +4,12 @@
  * reader is not here is refused by `POST /api/sources` (422 SOURCE_KIND_UNAVAILABLE) and, for a
  * row written some other way, fails on the source with the same code.
  */
-import { SOURCE_KINDS, SourceError, type SourceKind, type SourceReader } from "../../../src/ports/source.ts";
+import {
+  SOURCE_KINDS,
+  SourceError,
+  type SourceKind,
+  type SourceReader,
+} from "../../../src/ports/source.ts";
 
 const LOADERS: Readonly<Record<SourceKind, (() => Promise<SourceReader>) | null>> = {
   mysql: async () => (await import("../../drivers/mysql/index.ts")).createMysqlReader(),
