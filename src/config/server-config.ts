@@ -31,6 +31,8 @@ export interface ServerConfig {
   smtpUrl: string | null;
   /** `OBSERVERS_SOURCE_KEY`: encrypts sources' inline URLs; null: sources need `url_env`. */
   sourceKey: string | null;
+  /** `OBSERVERS_SOURCE_LEASE_MS`: another server takes a source over this long after its reader dies. */
+  sourceLeaseMs: number;
   listenerId: string;
   pollIntervalMs: number;
   batchSize: number;
@@ -289,6 +291,7 @@ const envSchema = v.object({
   ),
   OBSERVERS_NATS_ACK_WAIT_MS: integer(1000, 3_600_000, 30_000),
   OBSERVERS_NATS_BRIDGE_LEASE_MS: integer(1000, 600_000, 10_000),
+  OBSERVERS_SOURCE_LEASE_MS: integer(1000, 600_000, 15_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
 
 /**
@@ -349,6 +352,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     natsUrl: e.NATS_URL ?? null,
     smtpUrl: e.SMTP_URL ?? null,
     sourceKey: e.OBSERVERS_SOURCE_KEY ?? null,
+    sourceLeaseMs: e.OBSERVERS_SOURCE_LEASE_MS,
     listenerId: e.OBSERVERS_LISTENER_ID,
     pollIntervalMs: e.OBSERVERS_POLL_INTERVAL_MS,
     batchSize: e.OBSERVERS_BATCH_SIZE,

@@ -138,8 +138,9 @@ export function redactUrl(text: string, url: string | null): string {
 /** Creates the supervisor; see the file comment. */
 export function createSourceSupervisor(options: SourceSupervisorOptions): SourceSupervisor {
   const { sql, clock, logger } = options;
-  const pollIntervalMs = options.pollIntervalMs ?? 2_000;
   const leaseMs = options.leaseMs ?? 15_000;
+  // Leases are renewed every poll: at least three times per lease.
+  const pollIntervalMs = Math.min(options.pollIntervalMs ?? 2_000, Math.floor(leaseMs / 3));
   const retry = {
     backoff_strategy: "exponential" as const,
     initial_delay_ms: options.retryInitialMs ?? 1_000,

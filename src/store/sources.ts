@@ -49,10 +49,39 @@ const COLUMNS = `id::text AS id, name, kind, url_ciphertext, url_env, start, tab
   to_json(last_captured_at) #>> '{}' AS last_captured_at,
   to_json(created_at) #>> '{}' AS created_at, to_json(updated_at) #>> '{}' AS updated_at`;
 
+/** A tracked table as stored (the API's names). */
+interface StoredTable {
+  table: string;
+  entity_type: string;
+  id_column?: string;
+  tenant_column?: string;
+  columns?: string[];
+}
+
+function toStored(t: SourceTable): StoredTable {
+  return {
+    table: t.table,
+    entity_type: t.entityType,
+    ...(t.idColumn === undefined ? {} : { id_column: t.idColumn }),
+    ...(t.tenantColumn === undefined ? {} : { tenant_column: t.tenantColumn }),
+    ...(t.columns === undefined ? {} : { columns: [...t.columns] }),
+  };
+}
+
+function fromStored(t: StoredTable): SourceTable {
+  return {
+    table: t.table,
+    entityType: t.entity_type,
+    ...(t.id_column === undefined ? {} : { idColumn: t.id_column }),
+    ...(t.tenant_column === undefined ? {} : { tenantColumn: t.tenant_column }),
+    ...(t.columns === undefined ? {} : { columns: t.columns }),
+  };
+}
+
 function toRow(raw: RawRow): SourceRow {
   return {
     ...raw,
-    tables: JSON.parse(raw.tables) as SourceTable[],
+    tables: (JSON.parse(raw.tables) as StoredTable[]).map(fromStored),
     position: raw.position === null ? null : (JSON.parse(raw.position) as JsonObject),
   };
 }
@@ -87,7 +116,7 @@ export async function insertSource(sql: SqlExecutor, source: NewSource): Promise
       source.urlCiphertext,
       source.urlEnv,
       source.start,
-      JSON.stringify(source.tables),
+      JSON.stringify(source.tables.map(toStored)),
     ],
   );
   return rows[0] ? toRow(rows[0]) : null;
