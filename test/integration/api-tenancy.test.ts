@@ -74,7 +74,9 @@ function operationsOf(document: Record<string, unknown>): Operation[] {
 }
 
 const operations = operationsOf(openApiDocument(app));
-const withIds = operations.filter((op) => op.pathParams.length > 0);
+/** Operations on what belongs to no tenant: every tenant-bound key gets 403 (tested below). */
+const GLOBAL_ONLY = (op: Operation) => op.template.startsWith("/api/sources");
+const withIds = operations.filter((op) => op.pathParams.length > 0 && !GLOBAL_ONLY(op));
 /** POSTs whose body is a question: a read key may call them (test only without `send`). */
 const READING = new Set([
   "POST /api/observers/{id}/test",
@@ -117,6 +119,12 @@ const BODIES: Readonly<Record<string, unknown>> = {
   "POST /api/observers/validate": { condition_expression: "total > 1" },
   "POST /api/keys": { name: "from-the-table", scope: "read" },
   "POST /api/jobs/cancel": {},
+  "POST /api/sources": {
+    name: "from-the-table",
+    kind: "mysql",
+    url_env: "OBSERVERS_SECRET_MYSQL_URL",
+    tables: [{ table: "app.orders", entity_type: "Order" }],
+  },
 };
 
 function bodyFor(op: Operation): unknown {
@@ -134,6 +142,8 @@ interface Fixtures {
   /** A pending builtin job of tenant 7's observer, and a failed one (for retry). */
   job: string;
   failedJob: string;
+  /** A source (global: no tenant owns it). */
+  source: string;
 }
 
 async function seedTenant7(): Promise<Fixtures> {
@@ -173,6 +183,14 @@ async function seedTenant7(): Promise<Fixtures> {
     key: key.id,
     job: String(jobs.find((job) => job.status === "pending")?.id),
     failedJob: String(jobs.find((job) => job.status === "failed")?.id),
+    source: String(
+      (
+        await db.sql`
+        INSERT INTO core.tb_source (name, kind, url_env, start, tables)
+        VALUES (${`s-${randomUUID()}`}, 'mysql', 'OBSERVERS_SECRET_X', 'now', '[]'::jsonb)
+        RETURNING id::text AS id`
+      )[0]?.id,
+    ),
   };
 }
 
@@ -185,6 +203,7 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
   if (template.startsWith("/api/jobs/")) return fixtures.job;
   if (template.startsWith("/api/observers/")) return fixtures.observer;
+  if (template.startsWith("/api/sources/")) return fixtures.source;
   throw new Error(`no fixture for {id} in ${template}: add one to fixtureFor`);
 }
 
@@ -261,6 +280,30 @@ describe("(a) another tenant's id answers 404, as if it did not exist", () => {
     // The owner succeeds with the very same request: the 404 was the tenant's doing.
     const owner = await call(op.method, path, body, { token: tokens.t7 });
     expect(owner.status, `tenant 7 on ${op.name}: ${await owner.clone().text()}`).toBe(op.success);
+  });
+});
+
+describe("(a') what belongs to no tenant refuses every tenant-bound key (403)", () => {
+  const globalOnly = operations.filter(GLOBAL_ONLY);
+  it("covers the sources' routes", () => {
+    expect(globalOnly.map((op) => op.name).sort()).toEqual([
+      "DELETE /api/sources/{id}",
+      "GET /api/sources",
+      "GET /api/sources/{id}",
+      "POST /api/sources",
+    ]);
+  });
+  it.each(globalOnly.map((op) => [op.name, op] as const))("%s", async (_, op) => {
+    const fixtures = await seedTenant7();
+    const refused = await problem(
+      await call(op.method, pathOf(op, fixtures), bodyFor(op), { token: tokens.t7 }),
+      403,
+      `tenant 7 on ${op.name}`,
+    );
+    expect(refused.code).toBe("FORBIDDEN");
+    const [row] =
+      await db.sql`SELECT count(*)::int AS n FROM core.tb_source WHERE id = ${fixtures.source}::uuid`;
+    expect(row?.n).toBe(1);
   });
 });
 
