@@ -260,17 +260,25 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
             );
             const lagMs =
               transaction.committedAtMs === null ? null : clock.now() - transaction.committedAtMs;
-            const next = await sql.transaction((tx) =>
-              commitSourceTransaction(tx, {
-                id: current.id,
-                owner,
-                leaseMs,
-                expectedVersion: version,
-                position: transaction.position as JsonObject,
-                changes: rows,
-                lagMs,
-              }),
-            );
+            const next = await sql
+              .transaction((tx) =>
+                commitSourceTransaction(tx, {
+                  id: current.id,
+                  owner,
+                  leaseMs,
+                  expectedVersion: version,
+                  position: transaction.position as JsonObject,
+                  changes: rows,
+                  lagMs,
+                }),
+              )
+              .catch((error: unknown) => {
+                throw new SourceError(
+                  "SOURCE_WRITE_FAILED",
+                  `writing the source's changes to PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`,
+                  true,
+                );
+              });
             if (next === null) {
               entry.abort.abort();
               throw new SourceError(

@@ -294,10 +294,11 @@ export async function commitSourceTransaction(
          (object_type, modification_type, object_id, object_data, fk_customer_org, tenant_id)
        SELECT r.object_type, r.modification_type, r.object_id, r.object_data,
          r.fk_customer_org::bigint, r.tenant_id::uuid
-       FROM jsonb_to_recordset($1::text::jsonb) WITH ORDINALITY
-         AS r(object_type text, modification_type text, object_id text, object_data jsonb,
-              fk_customer_org text, tenant_id text, n bigint)
-       ORDER BY n`,
+       FROM ROWS FROM (jsonb_to_recordset($1::text::jsonb)
+         AS (object_type text, modification_type text, object_id text, object_data jsonb,
+             fk_customer_org text, tenant_id text)) WITH ORDINALITY
+         AS r(object_type, modification_type, object_id, object_data, fk_customer_org, tenant_id, n)
+       ORDER BY r.n`,
       [
         JSON.stringify(
           commit.changes.map((c) => ({

@@ -151,7 +151,8 @@ async function run(options: SourceReaderOptions): Promise<void> {
   let settled = false;
 
   return new Promise<void>((resolve, reject) => {
-    const finish = (error?: unknown) => {
+    /** Ends reading; `error` from `commit` (the supervisor's own) is passed on as it is. */
+    const finish = (error?: unknown, fromCommit = false) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener("abort", onAbort);
@@ -163,7 +164,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
         // Stopping a half-started reader: nothing more to close.
       }
       if (error === undefined || signal.aborted) resolve();
-      else reject(classifyMysqlError(error));
+      else reject(fromCommit ? error : classifyMysqlError(error));
     };
     const onAbort = () => finish();
     signal.addEventListener("abort", onAbort, { once: true });
@@ -182,7 +183,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
           zongji.connection?.resume();
         }
       } catch (error) {
-        finish(error);
+        finish(error, true);
       } finally {
         draining = false;
       }
@@ -305,7 +306,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
           includeSchema,
         });
       },
-      (error: unknown) => finish(error),
+      (error: unknown) => finish(error, true),
     );
   });
 }
