@@ -135,16 +135,20 @@ describe("misconfigurations: a stable code and a message saying what to change",
     const [{ File: file } = { File: "" }] = await maria.query<{ File: string }>(
       "SHOW MASTER STATUS",
     );
-    // A binlog a dump thread still reads is not purged: end the earlier readers' threads.
-    const dumps = await maria.query<{ ID: number }>(
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
-    );
-    for (const { ID } of dumps) await maria.query(`KILL ${ID}`).catch(() => undefined);
-    await maria.query("FLUSH BINARY LOGS");
-    const [{ File: next } = { File: "" }] = await maria.query<{ File: string }>(
-      "SHOW MASTER STATUS",
-    );
-    await maria.query(`PURGE BINARY LOGS TO '${next}'`);
+    // A binlog a dump thread still reads is not purged: end the earlier readers' threads first.
+    await eventually(async () => {
+      const dumps = await maria.query<{ ID: number }>(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%'",
+      );
+      for (const { ID } of dumps) await maria.query(`KILL ${ID}`).catch(() => undefined);
+      await maria.query("FLUSH BINARY LOGS");
+      const [{ File: next } = { File: "" }] = await maria.query<{ File: string }>(
+        "SHOW MASTER STATUS",
+      );
+      await maria.query(`PURGE BINARY LOGS TO '${next}'`);
+      const logs = await maria.query<{ Log_name: string }>("SHOW BINARY LOGS");
+      return logs.some((log) => log.Log_name === file) ? undefined : true;
+    }, `${file} purged`);
     const { error } = await readOnce(url, { file, pos: 4 });
     expect(error?.code).toBe("SOURCE_POSITION_PURGED");
     expect(error?.message).toContain(`no longer has binlog ${file}`);
