@@ -234,7 +234,6 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
         let version = current.position_version;
         url = await resolveUrl(current);
         const reader = await options.readers(current.kind);
-        let errorShown = current.last_error_code !== null;
         const tables = current.tables;
         await reader.run({
           url,
@@ -293,11 +292,8 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
             entry.status.changes += rows.length;
             entry.status.connected = true;
             entry.status.lag_ms = lagMs === null ? entry.status.lag_ms : Math.max(0, lagMs);
-            if (errorShown) {
-              errorShown = false;
-              entry.status.last_error = null;
-              await saveState(entry, null);
-            }
+            // The commit cleared the stored error too.
+            entry.status.last_error = null;
           },
         });
         if (signal.aborted) break;

@@ -273,7 +273,9 @@ export async function commitSourceTransaction(
        changes_captured = changes_captured + $5,
        transactions_captured = transactions_captured + CASE WHEN $5 > 0 THEN 1 ELSE 0 END,
        last_captured_at = CASE WHEN $5 > 0 THEN now() ELSE last_captured_at END,
-       lag_ms = $6, connected = true, updated_at = now()
+       lag_ms = $6, connected = true, updated_at = now(),
+       -- Reading works again: the error is history.
+       last_error_code = NULL, last_error_message = NULL, last_error_at = NULL
      WHERE id = $1::text::uuid AND lease_owner = $2 AND position_version = $7::bigint
      RETURNING position_version::text AS version`,
     [
