@@ -42,6 +42,8 @@ export const SURFACE: Record<string, string[]> = {
     "NotFoundError",
     "ObserversError",
     "SERVER_ENV_VARS",
+    "SOURCE_KINDS",
+    "SourceError",
     "TEMPLATE_CACHE_SIZE",
     "TEMPLATE_ROOTS",
     "actionConfigSchema",
