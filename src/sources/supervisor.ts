@@ -16,7 +16,12 @@ import type { JsonObject } from "../json.ts";
 import { metrics } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
-import { SourceError, type SourceKind, type SourceReader } from "../ports/source.ts";
+import {
+  SourceError,
+  type SourceKind,
+  type SourceReader,
+  type SourceTransaction,
+} from "../ports/source.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import {
   commitSourceTransaction,
@@ -24,6 +29,7 @@ import {
   holdSourceLease,
   listAllSources,
   releaseSourceLease,
+  type SourceChangeRow,
   type SourceRow,
   writeSourceState,
 } from "../store/sources.ts";
@@ -35,6 +41,9 @@ const changesTotal = metrics.counter(
   "Row changes sources wrote to the change log from this process.",
   ["source"],
 );
+/** Source transactions written in one PostgreSQL transaction at most. */
+const MAX_BATCH = 500;
+
 const errorsTotal = metrics.counter(
   "fraiseql_observer_source_errors_total",
   "Source readers that stopped with an error in this process, by stable code.",
@@ -217,11 +226,123 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
     });
   }
 
+  /**
+   * Writes a reader's transactions: each `commit` call joins the batch being gathered, and one
+   * PostgreSQL transaction writes a batch's rows in call order with the last one's position
+   * (group commit: a busy source is not held to one round trip per transaction). Once a write
+   * fails, every later call rejects and nothing more is written by this writer.
+   */
+  function createWriter(
+    entry: Running,
+    source: SourceRow,
+    startVersion: string,
+    onWritten: () => void,
+  ) {
+    interface Pending {
+      transaction: SourceTransaction;
+      resolve: () => void;
+      reject: (error: unknown) => void;
+    }
+    const label = source.name;
+    const changes = changesTotal.labels(label);
+    let version = startVersion;
+    let pending: Pending[] = [];
+    let writing = false;
+    let failure: SourceError | null = null;
+
+    async function write(batch: Pending[]): Promise<void> {
+      const rows: SourceChangeRow[] = [];
+      let transactions = 0;
+      for (const { transaction } of batch) {
+        const written = sourceChangeRows(source.kind, source.tables, transaction, (table) =>
+          logger.log("warn", "source: a tenant value is neither an integer nor a UUID", {
+            source: label,
+            table,
+          }),
+        );
+        if (written.length > 0) transactions++;
+        rows.push(...written);
+      }
+      const last = (batch.at(-1) as Pending).transaction;
+      const lagMs = last.committedAtMs === null ? null : clock.now() - last.committedAtMs;
+      const next = await sql
+        .transaction((tx) =>
+          commitSourceTransaction(tx, {
+            id: source.id,
+            owner,
+            leaseMs,
+            expectedVersion: version,
+            position: last.position as JsonObject,
+            changes: rows,
+            transactions,
+            lagMs,
+          }),
+        )
+        .catch((error: unknown) => {
+          throw new SourceError(
+            "SOURCE_WRITE_FAILED",
+            `writing the source's changes to PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`,
+            true,
+          );
+        });
+      if (next === null) {
+        entry.abort.abort();
+        throw new SourceError(
+          "SOURCE_LEASE_LOST",
+          "another server reads this source now, or it was deleted",
+          true,
+        );
+      }
+      version = next;
+      onWritten();
+      changes.inc(rows.length);
+      entry.status.changes += rows.length;
+      entry.status.connected = true;
+      if (lagMs !== null) entry.status.lag_ms = Math.max(0, lagMs);
+      // The commit cleared the stored error too.
+      entry.status.last_error = null;
+    }
+
+    async function flush(): Promise<void> {
+      writing = true;
+      // Let the calls made together join one batch.
+      await Promise.resolve();
+      while (pending.length > 0) {
+        const batch = pending.slice(0, MAX_BATCH);
+        pending = pending.slice(batch.length);
+        if (failure === null && entry.abort.signal.aborted) {
+          failure = new SourceError("SOURCE_STOPPED", "stopping", true);
+        }
+        if (failure === null) {
+          try {
+            await write(batch);
+          } catch (error) {
+            failure = error instanceof SourceError ? error : describeFailure(error, null);
+          }
+        }
+        for (const call of batch) {
+          if (failure === null) call.resolve();
+          else call.reject(failure);
+        }
+      }
+      writing = false;
+    }
+
+    return {
+      commit(transaction: SourceTransaction): Promise<void> {
+        if (failure !== null) return Promise.reject(failure);
+        return new Promise<void>((resolve, reject) => {
+          pending.push({ transaction, resolve, reject });
+          if (!writing) void flush();
+        });
+      },
+    };
+  }
+
   /** Reads one source until aborted, restarting its reader from the stored position. */
   async function read(entry: Running): Promise<void> {
     const { signal } = entry.abort;
     const label = entry.row.name;
-    const changes = changesTotal.labels(label);
     let failures = 0;
     while (!signal.aborted) {
       let url: string | null = null;
@@ -231,10 +352,13 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
           entry.abort.abort();
           break;
         }
-        let version = current.position_version;
+        const version = current.position_version;
         url = await resolveUrl(current);
         const reader = await options.readers(current.kind);
         const tables = current.tables;
+        const writer = createWriter(entry, current, version, () => {
+          failures = 0;
+        });
         await reader.run({
           url,
           tables,
@@ -249,52 +373,7 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
             entry.status.lag_ms = lag ?? null;
             if (changed) void saveState(entry);
           },
-          commit: async (transaction) => {
-            if (signal.aborted) throw new SourceError("SOURCE_STOPPED", "stopping", true);
-            const rows = sourceChangeRows(current.kind, tables, transaction, (table) =>
-              logger.log("warn", "source: a tenant value is neither an integer nor a UUID", {
-                source: label,
-                table,
-              }),
-            );
-            const lagMs =
-              transaction.committedAtMs === null ? null : clock.now() - transaction.committedAtMs;
-            const next = await sql
-              .transaction((tx) =>
-                commitSourceTransaction(tx, {
-                  id: current.id,
-                  owner,
-                  leaseMs,
-                  expectedVersion: version,
-                  position: transaction.position as JsonObject,
-                  changes: rows,
-                  lagMs,
-                }),
-              )
-              .catch((error: unknown) => {
-                throw new SourceError(
-                  "SOURCE_WRITE_FAILED",
-                  `writing the source's changes to PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`,
-                  true,
-                );
-              });
-            if (next === null) {
-              entry.abort.abort();
-              throw new SourceError(
-                "SOURCE_LEASE_LOST",
-                "another server reads this source now, or it was deleted",
-                true,
-              );
-            }
-            version = next;
-            failures = 0;
-            changes.inc(rows.length);
-            entry.status.changes += rows.length;
-            entry.status.connected = true;
-            entry.status.lag_ms = lagMs === null ? entry.status.lag_ms : Math.max(0, lagMs);
-            // The commit cleared the stored error too.
-            entry.status.last_error = null;
-          },
+          commit: (transaction) => writer.commit(transaction),
         });
         if (signal.aborted) break;
         throw new SourceError("SOURCE_STOPPED", "the source reader stopped on its own", true);

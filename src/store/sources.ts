@@ -254,6 +254,8 @@ export interface SourceCommit {
   expectedVersion: string;
   position: JsonObject;
   changes: readonly SourceChangeRow[];
+  /** Source transactions among them that had changes. */
+  transactions: number;
   lagMs: number | null;
 }
 
@@ -271,7 +273,7 @@ export async function commitSourceTransaction(
     `UPDATE core.tb_source SET position = $4::text::jsonb, position_version = position_version + 1,
        lease_expires_at = now() + $3 * interval '1 millisecond',
        changes_captured = changes_captured + $5,
-       transactions_captured = transactions_captured + CASE WHEN $5 > 0 THEN 1 ELSE 0 END,
+       transactions_captured = transactions_captured + $8,
        last_captured_at = CASE WHEN $5 > 0 THEN now() ELSE last_captured_at END,
        lag_ms = $6, connected = true, updated_at = now(),
        -- Reading works again: the error is history.
@@ -286,6 +288,7 @@ export async function commitSourceTransaction(
       commit.changes.length,
       commit.lagMs === null ? null : Math.max(0, Math.round(commit.lagMs)),
       commit.expectedVersion,
+      commit.transactions,
     ],
   );
   const version = moved[0]?.version;

@@ -6,7 +6,7 @@
  * `mariadbd` on PATH (/usr/bin, /usr/sbin here); missing, the test fails loudly.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
@@ -40,6 +40,10 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
   chmodSync(parent, 0o755);
   execFileSync("chown", ["mysql:mysql", parent]);
   const dataDir = join(parent, "data");
+  // A temporary directory of its own: installs running at once share none of their files.
+  const tmp = join(parent, "tmp");
+  mkdirSync(tmp);
+  execFileSync("chown", ["mysql:mysql", tmp]);
   const socket = join(parent, "mariadb.sock");
   try {
     execFileSync(
@@ -50,6 +54,7 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
         "--user=mysql",
         "--auth-root-authentication-method=normal",
         "--skip-test-db",
+        `--tmpdir=${tmp}`,
       ],
       { stdio: "pipe" },
     );
@@ -71,6 +76,7 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
         "--user=mysql",
         `--port=${port}`,
         `--socket=${socket}`,
+        `--tmpdir=${tmp}`,
         "--bind-address=127.0.0.1",
         "--skip-name-resolve",
         "--innodb-buffer-pool-size=16M",

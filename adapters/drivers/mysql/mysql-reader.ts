@@ -31,7 +31,7 @@ import {
 /** Transactions of untracked tables move the stored position at most this often. */
 const POSITION_ONLY_EVERY_MS = 5_000;
 /** Transactions queued for `commit` beyond which the binlog connection is paused. */
-const MAX_QUEUED = 64;
+const MAX_QUEUED = 1_000;
 
 /** mysql2 connection options from a `mysql://user:password@host:port/db` URL. */
 export function connectionOptions(url: string) {
@@ -99,6 +99,27 @@ function storedPosition(position: JsonObject | null): BinlogPosition | null {
   const { file, pos } = position;
   if (typeof file !== "string" || typeof pos !== "number") return null;
   return { file, pos };
+}
+
+/**
+ * zongji pauses the binlog connection while it reads a table's columns, and this reader pauses it
+ * while commits are pending: counted, so that one's resume never lifts the other's pause (rows
+ * decoded before their table's columns are known would be lost).
+ */
+function countPauses(connection: ZongJiLike["connection"]): void {
+  if (!connection) return;
+  const pause = connection.pause.bind(connection);
+  const resume = connection.resume.bind(connection);
+  let holds = 0;
+  connection.pause = () => {
+    holds++;
+    if (holds === 1) pause();
+  };
+  connection.resume = () => {
+    if (holds === 0) return;
+    holds--;
+    if (holds === 0) resume();
+  };
 }
 
 /** A server id for the binlog connection, unlike any real replica's. */
@@ -169,24 +190,33 @@ async function run(options: SourceReaderOptions): Promise<void> {
     const onAbort = () => finish();
     signal.addEventListener("abort", onAbort, { once: true });
 
+    /**
+     * Commits the queued transactions in order, then lets the binlog flow again. `draining` is
+     * cleared before resuming: resuming hands over buffered packets at once, whose transactions
+     * start the next drain.
+     */
     const drain = async () => {
       if (draining) return;
       draining = true;
       try {
         while (queue.length > 0 && !settled) {
-          const next = queue.shift() as SourceTransaction;
-          await jsonColumns.parse(next.changes);
-          await options.commit(next);
-        }
-        if (paused && !settled) {
-          paused = false;
-          zongji.connection?.resume();
+          // Everything queued goes to `commit` at once (pipelined: the supervisor writes them
+          // together), in order; reading resumes once all of it is committed.
+          const batch = queue.splice(0);
+          for (const transaction of batch) await jsonColumns.parse(transaction.changes);
+          await Promise.all(batch.map((transaction) => options.commit(transaction)));
         }
       } catch (error) {
-        finish(error, true);
-      } finally {
         draining = false;
+        finish(error, true);
+        return;
       }
+      draining = false;
+      if (paused && !settled) {
+        paused = false;
+        zongji.connection?.resume();
+      }
+      if (queue.length > 0 && !settled) void drain();
     };
 
     const enqueue = (transaction: SourceTransaction) => {
@@ -305,6 +335,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
           ],
           includeSchema,
         });
+        countPauses(zongji.connection);
       },
       (error: unknown) => finish(error, true),
     );
