@@ -125,12 +125,14 @@ await runBenchmark("sources", async () => {
   await maria.query(`CREATE DATABASE bench; CREATE TABLE bench.orders (
     id BIGINT AUTO_INCREMENT PRIMARY KEY,
     t_ms DOUBLE NOT NULL DEFAULT (UNIX_TIMESTAMP(NOW(6)) * 1000),
-    status VARCHAR(20) NOT NULL DEFAULT 'new')`);
+    status VARCHAR(20) NOT NULL DEFAULT 'new');
+    CREATE USER 'writer'@'%' IDENTIFIED BY 'writer-password';
+    GRANT INSERT ON bench.* TO 'writer'@'%'`);
   const pool = mysql.createPool({
     host: "127.0.0.1",
     port: maria.port,
-    user: "bench",
-    password: "bench-password",
+    user: "writer",
+    password: "writer-password",
     connectionLimit: producers,
   });
   const token = `bench-${crypto.randomUUID()}`;
