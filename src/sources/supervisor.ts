@@ -1,5 +1,6 @@
 /**
- * The sources' supervisor: every poll (and when woken: the API created or deleted a source), it
+ * The sources' supervisor: every poll (and when woken: the API created or deleted a source, here
+ * or, through NOTIFY, on another server), it
  * lists `core.tb_source`, takes the lease of each source no live server holds, renews the leases
  * it holds, and runs one reader (`SourceReader`, by kind) per source it holds. A reader's
  * `commit` writes the transaction's change-log rows and the new position in one PostgreSQL
@@ -22,13 +23,14 @@ import {
   type SourceReader,
   type SourceTransaction,
 } from "../ports/source.ts";
-import type { SqlClient } from "../ports/sql.ts";
+import type { SqlClient, SqlListener } from "../ports/sql.ts";
 import {
   commitSourceTransaction,
   getSource,
   holdSourceLease,
   listAllSources,
   releaseSourceLease,
+  SOURCES_CHANNEL,
   type SourceChangeRow,
   type SourceRow,
   writeSourceState,
@@ -160,6 +162,7 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
   const random = options.random ?? Math.random;
   const owner = `source-${crypto.randomUUID()}`;
   const running = new Map<string, Running>();
+  let listener: SqlListener | null = null;
   let stopped = true;
   let timer: unknown = null;
   let ticking: Promise<void> | null = null;
@@ -479,11 +482,19 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
     async start() {
       if (!stopped) return;
       stopped = false;
+      // The API notifies when a source is created or deleted on any server: a nudge, the poll
+      // finds it anyway (where LISTEN is not available, too).
+      listener =
+        (await sql
+          .listen?.(SOURCES_CHANNEL, { onNotify: () => run(), onReconnect: () => run() })
+          .catch(() => null)) ?? null;
       run();
       await ticking;
     },
     async stop() {
       stopped = true;
+      await listener?.close().catch(() => undefined);
+      listener = null;
       if (timer !== null) clock.clearTimeout(timer);
       timer = null;
       await ticking;
