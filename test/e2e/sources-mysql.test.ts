@@ -35,8 +35,8 @@ interface Hook {
 const hooks = () => receiver.requests.map((r) => JSON.parse(r.text) as Hook);
 const hooksOf = (id: string) => hooks().filter((h) => h.entity_id === id);
 
-async function server(): Promise<ServerProcess> {
-  const started = await startServer(env);
+async function server(runtime: "bun" | "deno" = "bun"): Promise<ServerProcess> {
+  const started = await startServer(env, { runtime });
   servers.push(started);
   return started;
 }
@@ -243,4 +243,35 @@ describe("a MariaDB table tracked through /api/sources", () => {
       WHERE object_id = '6000'`;
     expect(row?.n).toBe(0);
   }, 30_000);
+
+  it("runs on the Deno server too", async () => {
+    // Only the Deno server runs: it takes the new source's lease.
+    for (const s of servers) await s.kill9();
+    const deno = await server("deno");
+    const created = await deno.api("/api/sources", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "shop-deno",
+        kind: "mysql",
+        url,
+        tables: [{ table: "app.orders", entity_type: "Order" }],
+      }),
+    });
+    expect(created.status).toBe(201);
+    sourceId = ((await created.json()) as { id: string }).id;
+    await eventually(
+      async () => {
+        const { state } = await sourceState(deno);
+        return state.connected ? true : undefined;
+      },
+      "the source connected on Deno",
+      30_000,
+    );
+    await maria.query("INSERT INTO app.orders (id, amount) VALUES (7000, 0.1)");
+    const [hook] = await eventually(() => {
+      const found = hooksOf("7000");
+      return found.length > 0 ? found : undefined;
+    }, "the row through Deno");
+    expect(hook?.after).toMatchObject({ id: 7000, amount: "0.1000000000" });
+  }, 60_000);
 });
