@@ -46,6 +46,7 @@ afterAll(async () => {
 async function readOnce(
   readerUrl: string,
   position: Record<string, string | number> | null = null,
+  start: "now" | "beginning" = "now",
 ): Promise<{ error: SourceError | null; transactions: SourceTransaction[] }> {
   const abort = new AbortController();
   const transactions: SourceTransaction[] = [];
@@ -55,7 +56,7 @@ async function readOnce(
       url: readerUrl,
       tables: [{ table: "app.orders", entityType: "Order" }],
       position,
-      start: "now",
+      start,
       signal: abort.signal,
       logger: silentLogger,
       status: () => {},
@@ -84,6 +85,22 @@ describe("misconfigurations: a stable code and a message saying what to change",
     const { error, transactions } = await readOnce(url);
     expect(error).toBeNull();
     expect(transactions[0]?.position).toMatchObject({ file: expect.stringMatching(/^bin\./) });
+  });
+
+  it("starts at the oldest binlog kept with start: beginning", async () => {
+    const logs = await maria.query<{ Log_name: string }>("SHOW BINARY LOGS");
+    const { error, transactions } = await readOnce(url, null, "beginning");
+    expect(error).toBeNull();
+    expect(transactions[0]).toMatchObject({
+      changes: [],
+      position: { file: logs[0]?.Log_name, pos: 4 },
+    });
+  });
+
+  it("an unparsable URL", async () => {
+    const { error } = await readOnce("http://not-mysql");
+    expect(error?.code).toBe("SOURCE_URL_INVALID");
+    expect(error?.transient).toBe(false);
   });
 
   it("binlog_format not ROW", async () => {

@@ -12,11 +12,12 @@
  * before the transaction is committed. Both libraries are optional peers, loaded on first use.
  */
 import type { JsonObject, JsonValue } from "../../../src/json.ts";
-import type {
-  SourceChange,
-  SourceReader,
-  SourceReaderOptions,
-  SourceTransaction,
+import {
+  type SourceChange,
+  SourceError,
+  type SourceReader,
+  type SourceReaderOptions,
+  type SourceTransaction,
 } from "../../../src/ports/source.ts";
 import { type BinlogColumn, decodeRow } from "./decode.ts";
 import { classifyMysqlError } from "./errors.ts";
@@ -25,6 +26,7 @@ import {
   type BinlogPosition,
   checkBinlogSettings,
   checkPrivileges,
+  missingTables,
   startPosition,
 } from "./preflight.ts";
 
@@ -35,10 +37,20 @@ const MAX_QUEUED = 1_000;
 
 /** mysql2 connection options from a `mysql://user:password@host:port/db` URL. */
 export function connectionOptions(url: string) {
-  if (!URL.canParse(url)) throw new Error("the source's URL cannot be parsed");
+  if (!URL.canParse(url)) {
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL cannot be parsed: mysql://user:password@host:3306",
+      false,
+    );
+  }
   const parsed = new URL(url);
   if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
-    throw new Error("the source's URL must start with mysql:// or mariadb://");
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL must start with mysql:// or mariadb://",
+      false,
+    );
   }
   return {
     host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
@@ -144,6 +156,9 @@ async function run(options: SourceReaderOptions): Promise<void> {
       await checkBinlogSettings(control);
       await checkPrivileges(control);
       start = await startPosition(control, storedPosition(options.position), options.start);
+      for (const table of await missingTables(control, options.tables)) {
+        options.logger.log("warn", "source: a tracked table does not exist (yet)", { table });
+      }
     } finally {
       await control.end().catch(() => undefined);
     }

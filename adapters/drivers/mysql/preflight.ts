@@ -124,3 +124,15 @@ export async function startPosition(
   if (!now) throw new SourceError("SOURCE_BINLOG_OFF", "the source has no binlog", false);
   return now;
 }
+
+/** The tracked tables information_schema does not show (never created, dropped, or no SELECT). */
+export async function missingTables(
+  connection: Connection,
+  tables: readonly { table: string }[],
+): Promise<string[]> {
+  const [found] = await connection.query(
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name FROM information_schema.TABLES",
+  );
+  const names = new Set((found as { name: string }[]).map((row) => row.name));
+  return tables.map((t) => t.table).filter((name) => !names.has(name));
+}
