@@ -267,6 +267,54 @@ describe("the supervisor", () => {
   }, 60_000);
 });
 
+describe("the supervisor, misconfigured", () => {
+  it("keeps the code and message on the source, never crashes, and reads once the setting is fixed", async () => {
+    const env: Record<string, string> = {};
+    const rows = await db.sql<{ id: string; url_env: string }[]>`
+      INSERT INTO core.tb_source (name, kind, url_env, start, tables)
+      VALUES ('unset-variable', 'mysql', 'OBSERVERS_SECRET_NOT_SET', 'now', '[]'),
+             ('server-variable', 'mysql', 'DATABASE_URL', 'now', '[]')
+      RETURNING id::text AS id, url_env`;
+    const created = createSourceSupervisor({
+      sql: db.client,
+      readers: () => createMysqlReader(),
+      clock: systemClock,
+      logger: silentLogger,
+      env,
+      policy: DEFAULT_ACTION_POLICY,
+      sourceKey: null,
+      pollIntervalMs: 100,
+      leaseMs: 3_000,
+      misconfiguredRetryMs: 200,
+    });
+    await created.start();
+    try {
+      const errors = await eventually(async () => {
+        const found = await db.sql<{ url_env: string; code: string | null; message: string }[]>`
+          SELECT url_env, last_error_code AS code, last_error_message AS message
+          FROM core.tb_source WHERE id IN ${db.sql(rows.map((r) => r.id))} AND NOT connected`;
+        return found.every((row) => row.code !== null) && found.length === 2 ? found : undefined;
+      }, "both errors stored");
+      const byEnv = Object.fromEntries(errors.map((row) => [row.url_env, row]));
+      expect(byEnv.OBSERVERS_SECRET_NOT_SET).toMatchObject({
+        code: "SOURCE_URL_MISSING",
+        message: expect.stringContaining("OBSERVERS_SECRET_NOT_SET"),
+      });
+      expect(byEnv.DATABASE_URL).toMatchObject({ code: "SOURCE_URL_NOT_ALLOWED" });
+      // Fixed: the next retry reads and the error clears.
+      env.OBSERVERS_SECRET_NOT_SET = url;
+      await eventually(async () => {
+        const [row] = await db.sql`SELECT last_error_code, position FROM core.tb_source
+          WHERE url_env = 'OBSERVERS_SECRET_NOT_SET'`;
+        return row?.last_error_code === null && row?.position !== null ? true : undefined;
+      }, "the source reads once the variable is set");
+    } finally {
+      await created.stop();
+      await db.sql`DELETE FROM core.tb_source WHERE id IN ${db.sql(rows.map((r) => r.id))}`;
+    }
+  }, 30_000);
+});
+
 describe("/api/sources", () => {
   const onChange = { calls: 0 };
   const app = () =>
