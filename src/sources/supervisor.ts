@@ -11,40 +11,24 @@
  * and health. Nothing here throws into the host: every failure becomes state and a log line.
  */
 import type { ActionPolicy } from "../actions/policy.ts";
-import { secretRefusal } from "../actions/policy.ts";
 import { computeBackoff } from "../executor/backoff.ts";
-import type { JsonObject } from "../json.ts";
 import { metrics } from "../metrics/observers.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
-import {
-  SourceError,
-  type SourceKind,
-  type SourceReader,
-  type SourceTransaction,
-} from "../ports/source.ts";
+import { SourceError, type SourceKind, type SourceReader } from "../ports/source.ts";
 import type { SqlClient, SqlListener } from "../ports/sql.ts";
 import {
-  commitSourceTransaction,
   getSource,
   holdSourceLease,
   listAllSources,
   releaseSourceLease,
   SOURCES_CHANNEL,
-  type SourceChangeRow,
   type SourceRow,
   writeSourceState,
 } from "../store/sources.ts";
-import { sourceChangeRows } from "./change-rows.ts";
-import { decryptSourceUrl } from "./url-secret.ts";
-
-const changesTotal = metrics.counter(
-  "fraiseql_observer_source_changes_total",
-  "Row changes sources wrote to the change log from this process.",
-  ["source"],
-);
-/** Source transactions written in one PostgreSQL transaction at most. */
-const MAX_BATCH = 500;
+import { describeFailure } from "./failure.ts";
+import { resolveSourceUrl } from "./source-url.ts";
+import { createSourceWriter } from "./writer.ts";
 
 const errorsTotal = metrics.counter(
   "fraiseql_observer_source_errors_total",
@@ -108,44 +92,6 @@ interface Running {
   status: LocalSourceStatus;
 }
 
-/** A failure as stored: a code and a message that never holds the URL. */
-export function describeFailure(error: unknown, url: string | null): SourceError {
-  const failure =
-    error instanceof SourceError
-      ? error
-      : new SourceError(
-          "SOURCE_FAILED",
-          `the source reader failed: ${error instanceof Error ? error.message : String(error)}`,
-          true,
-        );
-  const message = redactUrl(failure.message, url);
-  return message === failure.message
-    ? failure
-    : new SourceError(failure.code, message, failure.transient);
-}
-
-/** `text` without `url`, nor its password or user info, in any form. */
-export function redactUrl(text: string, url: string | null): string {
-  if (url === null || url === "") return text;
-  const secrets = [url];
-  if (URL.canParse(url)) {
-    const parsed = new URL(url);
-    if (parsed.password) {
-      secrets.push(parsed.password);
-      try {
-        secrets.push(decodeURIComponent(parsed.password));
-      } catch {
-        // An undecodable escape: the raw form is redacted already.
-      }
-    }
-  }
-  let out = text;
-  for (const secret of secrets.sort((a, b) => b.length - a.length)) {
-    if (secret.length > 0) out = out.split(secret).join("[REDACTED]");
-  }
-  return out;
-}
-
 /** Creates the supervisor; see the file comment. */
 export function createSourceSupervisor(options: SourceSupervisorOptions): SourceSupervisor {
   const { sql, clock, logger } = options;
@@ -167,38 +113,6 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
   let timer: unknown = null;
   let ticking: Promise<void> | null = null;
   let again = false;
-
-  async function resolveUrl(row: SourceRow): Promise<string> {
-    if (row.url_env !== null) {
-      const refusal = secretRefusal(options.policy, row.url_env, null);
-      if (refusal) throw new SourceError("SOURCE_URL_NOT_ALLOWED", refusal.message, false);
-      const value = options.env[row.url_env];
-      if (value === undefined || value === "") {
-        throw new SourceError(
-          "SOURCE_URL_MISSING",
-          `environment variable ${row.url_env} (url_env) is not set on this server`,
-          false,
-        );
-      }
-      return value;
-    }
-    if (options.sourceKey === null) {
-      throw new SourceError(
-        "SOURCE_KEY_MISSING",
-        "the source's url is stored encrypted and OBSERVERS_SOURCE_KEY is not set on this server",
-        false,
-      );
-    }
-    const url = await decryptSourceUrl(row.url_ciphertext ?? "", row.id, options.sourceKey);
-    if (url === null) {
-      throw new SourceError(
-        "SOURCE_KEY_MISMATCH",
-        "the source's url cannot be decrypted with this server's OBSERVERS_SOURCE_KEY (it was stored under another key)",
-        false,
-      );
-    }
-    return url;
-  }
 
   function sleep(ms: number, signal: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
@@ -229,119 +143,6 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
     });
   }
 
-  /**
-   * Writes a reader's transactions: each `commit` call joins the batch being gathered, and one
-   * PostgreSQL transaction writes a batch's rows in call order with the last one's position
-   * (group commit: a busy source is not held to one round trip per transaction). Once a write
-   * fails, every later call rejects and nothing more is written by this writer.
-   */
-  function createWriter(
-    entry: Running,
-    source: SourceRow,
-    startVersion: string,
-    onWritten: () => void,
-  ) {
-    interface Pending {
-      transaction: SourceTransaction;
-      resolve: () => void;
-      reject: (error: unknown) => void;
-    }
-    const label = source.name;
-    const changes = changesTotal.labels(label);
-    let version = startVersion;
-    let pending: Pending[] = [];
-    let writing = false;
-    let failure: SourceError | null = null;
-
-    async function write(batch: Pending[]): Promise<void> {
-      const rows: SourceChangeRow[] = [];
-      let transactions = 0;
-      for (const { transaction } of batch) {
-        const written = sourceChangeRows(source.kind, source.tables, transaction, (table) =>
-          logger.log("warn", "source: a tenant value is neither an integer nor a UUID", {
-            source: label,
-            table,
-          }),
-        );
-        if (written.length > 0) transactions++;
-        rows.push(...written);
-      }
-      const last = (batch.at(-1) as Pending).transaction;
-      const lagMs = last.committedAtMs === null ? null : clock.now() - last.committedAtMs;
-      const next = await sql
-        .transaction((tx) =>
-          commitSourceTransaction(tx, {
-            id: source.id,
-            owner,
-            leaseMs,
-            expectedVersion: version,
-            position: last.position as JsonObject,
-            changes: rows,
-            transactions,
-            lagMs,
-          }),
-        )
-        .catch((error: unknown) => {
-          throw new SourceError(
-            "SOURCE_WRITE_FAILED",
-            `writing the source's changes to PostgreSQL failed: ${error instanceof Error ? error.message : String(error)}`,
-            true,
-          );
-        });
-      if (next === null) {
-        entry.abort.abort();
-        throw new SourceError(
-          "SOURCE_LEASE_LOST",
-          "another server reads this source now, or it was deleted",
-          true,
-        );
-      }
-      version = next;
-      onWritten();
-      changes.inc(rows.length);
-      entry.status.changes += rows.length;
-      entry.status.connected = true;
-      if (lagMs !== null) entry.status.lag_ms = Math.max(0, lagMs);
-      // The commit cleared the stored error too.
-      entry.status.last_error = null;
-    }
-
-    async function flush(): Promise<void> {
-      writing = true;
-      // Let the calls made together join one batch.
-      await Promise.resolve();
-      while (pending.length > 0) {
-        const batch = pending.slice(0, MAX_BATCH);
-        pending = pending.slice(batch.length);
-        if (failure === null && entry.abort.signal.aborted) {
-          failure = new SourceError("SOURCE_STOPPED", "stopping", true);
-        }
-        if (failure === null) {
-          try {
-            await write(batch);
-          } catch (error) {
-            failure = error instanceof SourceError ? error : describeFailure(error, null);
-          }
-        }
-        for (const call of batch) {
-          if (failure === null) call.resolve();
-          else call.reject(failure);
-        }
-      }
-      writing = false;
-    }
-
-    return {
-      commit(transaction: SourceTransaction): Promise<void> {
-        if (failure !== null) return Promise.reject(failure);
-        return new Promise<void>((resolve, reject) => {
-          pending.push({ transaction, resolve, reject });
-          if (!writing) void flush();
-        });
-      },
-    };
-  }
-
   /** Reads one source until aborted, restarting its reader from the stored position. */
   async function read(entry: Running): Promise<void> {
     const { signal } = entry.abort;
@@ -355,12 +156,25 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
           entry.abort.abort();
           break;
         }
-        const version = current.position_version;
-        url = await resolveUrl(current);
+        url = await resolveSourceUrl(current, options);
         const reader = await options.readers(current.kind);
         const tables = current.tables;
-        const writer = createWriter(entry, current, version, () => {
-          failures = 0;
+        const writer = createSourceWriter({
+          sql,
+          clock,
+          logger,
+          source: current,
+          owner,
+          leaseMs,
+          abort: entry.abort,
+          onWritten: (rows, lagMs) => {
+            failures = 0;
+            entry.status.changes += rows;
+            entry.status.connected = true;
+            if (lagMs !== null) entry.status.lag_ms = lagMs;
+            // The write cleared the stored error too.
+            entry.status.last_error = null;
+          },
         });
         await reader.run({
           url,

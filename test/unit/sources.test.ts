@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { decodeRow } from "../../adapters/drivers/mysql/decode.ts";
 import { classifyMysqlError } from "../../adapters/drivers/mysql/errors.ts";
 import { sourceChangeRows, tenantColumns } from "../../src/sources/change-rows.ts";
-import { describeFailure, redactUrl } from "../../src/sources/supervisor.ts";
+import { describeFailure, redactUrl } from "../../src/sources/failure.ts";
 import { decryptSourceUrl, encryptSourceUrl } from "../../src/sources/url-secret.ts";
 
 describe("sourceChangeRows", () => {
