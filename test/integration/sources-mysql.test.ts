@@ -134,6 +134,19 @@ describe("misconfigurations: a stable code and a message saying what to change",
     expect(error?.message).not.toContain("plain-password");
   });
 
+  it("grants held through a role: read when they are there, refused by the server when not", async () => {
+    await maria.query(`CREATE ROLE replicator; GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO replicator;
+      CREATE ROLE nothing`);
+    const viaRole = await maria.createUser("via_role", "via-role-password", "");
+    await maria.query("GRANT replicator TO via_role; SET DEFAULT ROLE replicator FOR via_role");
+    expect((await readOnce(viaRole)).error).toBeNull();
+    const emptyRole = await maria.createUser("empty_role", "empty-role-password", "");
+    await maria.query("GRANT nothing TO empty_role; SET DEFAULT ROLE nothing FOR empty_role");
+    const { error } = await readOnce(emptyRole);
+    expect(error?.code).toBe("SOURCE_PRIVILEGES");
+    expect(error?.transient).toBe(false);
+  });
+
   it("a wrong password", async () => {
     const wrong = url.replace(encodeURIComponent(PASSWORD), "not-the-password");
     const { error } = await readOnce(wrong);
