@@ -227,6 +227,12 @@ describe("a MariaDB table tracked through /api/sources", () => {
     const health = await fetch(`${current.url}/api/observers/runtime/health`);
     const body = (await health.json()) as { sources?: { name: string; connected: boolean }[] };
     expect(body.sources).toEqual([expect.objectContaining({ name: "shop", connected: true })]);
+    const metrics = await (await current.api("/metrics")).text();
+    expect(metrics).toContain('fraiseql_observer_source_connected{source="shop"} 1');
+    expect(metrics).toMatch(/fraiseql_observer_source_changes_total\{source="shop"\} [1-9]/);
+    expect(metrics).toMatch(
+      /fraiseql_observer_source_errors_total\{source="shop",code="SOURCE_(CONNECTION_LOST|UNREACHABLE)"\} [1-9]/,
+    );
   }, 90_000);
 
   it("stops reading a deleted source", async () => {
