@@ -45,6 +45,7 @@ import {
 import { natsRoutes } from "./routes/nats.ts";
 import { observerRoutes } from "./routes/observers.ts";
 import { healthRoutes, runtimeRoutes } from "./routes/runtime.ts";
+import { type SourcesApiOptions, sourceRoutes } from "./routes/sources.ts";
 
 /** Options of `createObserversApi`. */
 export interface ObserversApiOptions {
@@ -90,6 +91,11 @@ export interface ObserversApiOptions {
   rootDocs?: boolean;
   /** `GET /api/observers/metrics` (and with `rootDocs`, `/metrics`): docs/metrics.md. */
   metrics?: MetricsApiOptions;
+  /**
+   * The host runs sources (Bun and Deno servers): `/api/sources` manages them and the health
+   * shows this process's. Absent (the Worker), `/api/sources` answers 501.
+   */
+  sources?: SourcesApiOptions;
 }
 
 /**
@@ -137,7 +143,7 @@ export function createObserversApi(options: ObserversApiOptions) {
 
   // Before the auth middleware, so probes and readers of the docs need no token: Hono runs
   // matching handlers in registration order, and these answer without calling next().
-  const open = app.route("/api/observers", healthRoutes(runtime, logger));
+  const open = app.route("/api/observers", healthRoutes(runtime, logger, options.sources?.status));
   open.get(DOCUMENT_PATH, (c) => c.json(servedDocument(openApiDocument(app), DOCUMENT_PATH)));
   open.get(DOCS_PATH, docsPageHandler(DOCS_PATH));
   open.get(`${DOCS_PATH}/`, docsPageHandler(DOCS_PATH));
@@ -216,7 +222,8 @@ export function createObserversApi(options: ObserversApiOptions) {
     .route("/api/observers", destinationRoutes(deps))
     .route("/api/observers", observerRoutes(deps))
     .route("/api/keys", keyRoutes(deps, options.onKeyRevoked))
-    .route("/api/jobs", jobRoutes(deps));
+    .route("/api/jobs", jobRoutes(deps))
+    .route("/api/sources", sourceRoutes(deps, options.sources));
   // Last, so it answers only what no route above did: unknown paths of the API's own, also when
   // mounted (after authentication, as before: an unauthenticated caller learns no route names).
   for (const path of OWN_PATHS) app.all(path, notFound);

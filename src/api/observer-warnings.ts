@@ -128,7 +128,7 @@ export async function observerWarnings(
     warnings.push({
       code: "ENTITY_TYPE_UNTRACKED",
       path: "entity_type",
-      message: `no table is tracked as ${JSON.stringify(stored.entity_type)} (core.fn_track_table) and none of the latest ${RECENT_CHANGES_CHECKED} changes${whose} in core.tb_entity_change_log has that object_type: the observer fires only once changes of that entity type are captured (entity types are case-sensitive)`,
+      message: `no table is tracked as ${JSON.stringify(stored.entity_type)} (core.fn_track_table, or a source's tables) and none of the latest ${RECENT_CHANGES_CHECKED} changes${whose} in core.tb_entity_change_log has that object_type: the observer fires only once changes of that entity type are captured (entity types are case-sensitive)`,
     });
   }
   return warnings;

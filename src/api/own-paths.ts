@@ -3,7 +3,7 @@ import { ROOT_DOCS_PATH, ROOT_DOCUMENT_PATH } from "./docs.ts";
 import { ROOT_METRICS_PATH } from "./routes/metrics.ts";
 
 /** Where the API's paths start: it claims these and everything below them, nothing else. */
-export const API_ROOTS = ["/api/observers", "/api/keys", "/api/jobs"] as const;
+export const API_ROOTS = ["/api/observers", "/api/keys", "/api/jobs", "/api/sources"] as const;
 
 /** The API's own paths as Hono patterns (`/x/*` also matches `/x`): its middleware's scope. */
 export const OWN_PATHS = API_ROOTS.map((root) => `${root}/*`);

@@ -63,7 +63,9 @@ export type ServerEnvName =
   | "OBSERVERS_NATS_SUBJECT_PREFIX"
   | "OBSERVERS_NATS_CONSUMER"
   | "OBSERVERS_NATS_ACK_WAIT_MS"
-  | "OBSERVERS_NATS_BRIDGE_LEASE_MS";
+  | "OBSERVERS_NATS_BRIDGE_LEASE_MS"
+  | "OBSERVERS_SOURCE_KEY"
+  | "OBSERVERS_SOURCE_LEASE_MS";
 
 // A record, so that the compiler refuses a variable missing here or one the type does not know.
 const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
@@ -99,6 +101,16 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     default: "10000",
     description:
       "NATS mode: the bridges' publishing lease; another bridge takes over this long after the leader dies (1000 to 600000).",
+  },
+  OBSERVERS_SOURCE_KEY: {
+    default: null,
+    description:
+      "Key (at least 32 characters) encrypting the inline url of sources (POST /api/sources, AES-GCM). Unset: sources must name their URL with url_env.",
+  },
+  OBSERVERS_SOURCE_LEASE_MS: {
+    default: "15000",
+    description:
+      "A source's lease: one server reads each source; another takes over this long after it died (1000 to 600000).",
   },
   DATABASE_URL: {
     default: null,

@@ -37,6 +37,10 @@ export interface ServerConfig {
   redisUrl: string | null;
   natsUrl: string | null;
   smtpUrl: string | null;
+  /** `OBSERVERS_SOURCE_KEY`: encrypts sources' inline URLs; null: sources need `url_env`. */
+  sourceKey: string | null;
+  /** `OBSERVERS_SOURCE_LEASE_MS`: another server takes a source over this long after its reader dies. */
+  sourceLeaseMs: number;
   listenerId: string;
   pollIntervalMs: number;
   batchSize: number;
@@ -214,6 +218,9 @@ const envSchema = v.object({
     "must be one server's URL, not a list: the client learns the cluster's other servers from the one it reaches",
   ),
   SMTP_URL: url(["smtp:", "smtps:"]),
+  OBSERVERS_SOURCE_KEY: v.optional(
+    v.pipe(v.string(), v.minLength(32, "must be at least 32 characters")),
+  ),
   OBSERVERS_LISTENER_ID: v.optional(
     v.pipe(
       v.string(),
@@ -298,6 +305,7 @@ const envSchema = v.object({
   ),
   OBSERVERS_NATS_ACK_WAIT_MS: integer(1000, 3_600_000, 30_000),
   OBSERVERS_NATS_BRIDGE_LEASE_MS: integer(1000, 600_000, 10_000),
+  OBSERVERS_SOURCE_LEASE_MS: integer(1000, 600_000, 15_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
 
 /**
@@ -367,6 +375,8 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     redisUrl: e.REDIS_URL ?? null,
     natsUrl: e.NATS_URL ?? null,
     smtpUrl: e.SMTP_URL ?? null,
+    sourceKey: e.OBSERVERS_SOURCE_KEY ?? null,
+    sourceLeaseMs: e.OBSERVERS_SOURCE_LEASE_MS,
     listenerId: e.OBSERVERS_LISTENER_ID,
     pollIntervalMs: e.OBSERVERS_POLL_INTERVAL_MS,
     batchSize: e.OBSERVERS_BATCH_SIZE,

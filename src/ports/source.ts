@@ -94,6 +94,9 @@ export interface SourceReaderOptions {
   /**
    * Called once per committed transaction, in commit order; the reader reads on only after it
    * resolves (it resolves once the changes and the position are committed in PostgreSQL).
+   * A reader may call it again before an earlier call resolved (pipelining, to keep up with a
+   * busy source): calls are applied in call order, several may be written in one PostgreSQL
+   * transaction, and once one rejects every later one rejects too (nothing after it is written).
    */
   commit(transaction: SourceTransaction): Promise<void>;
   status(status: SourceStatus): void;

@@ -74,7 +74,9 @@ function operationsOf(document: Record<string, unknown>): Operation[] {
 }
 
 const operations = operationsOf(openApiDocument(app));
-const withIds = operations.filter((op) => op.pathParams.length > 0);
+/** Operations on what belongs to no tenant: every tenant-bound key gets 403 (tested below). */
+const GLOBAL_ONLY = (op: Operation) => op.template.startsWith("/api/sources");
+const withIds = operations.filter((op) => op.pathParams.length > 0 && !GLOBAL_ONLY(op));
 /** POSTs whose body is a question: a read key may call them (test only without `send`). */
 const READING = new Set([
   "POST /api/observers/{id}/test",
@@ -123,6 +125,12 @@ const BODIES: Readonly<Record<string, unknown>> = {
     dry_run: true,
   },
   "POST /api/observers/deliveries/cancel": { entity_type: "Order", dry_run: true },
+  "POST /api/sources": {
+    name: "from-the-table",
+    kind: "mysql",
+    url_env: "OBSERVERS_SECRET_MYSQL_URL",
+    tables: [{ table: "app.orders", entity_type: "Order" }],
+  },
 };
 
 function bodyFor(op: Operation): unknown {
@@ -144,6 +152,8 @@ interface Fixtures {
   replay: string;
   /** A destination's health: shared by every tenant, so no tenant-bound key reaches it. */
   destination: string;
+  /** A source (global: no tenant owns it). */
+  source: string;
 }
 
 /** Operations on what no tenant owns (destinations): every tenant-bound key gets 404, the global admin succeeds. */
@@ -197,6 +207,14 @@ async function seedTenant7(): Promise<Fixtures> {
     key: key.id,
     job: String(jobs.find((job) => job.status === "pending")?.id),
     failedJob: String(jobs.find((job) => job.status === "failed")?.id),
+    source: String(
+      (
+        await db.sql`
+        INSERT INTO core.tb_source (name, kind, url_env, start, tables)
+        VALUES (${`s-${randomUUID()}`}, 'mysql', 'OBSERVERS_SECRET_X', 'now', '[]'::jsonb)
+        RETURNING id::text AS id`
+      )[0]?.id,
+    ),
   };
 }
 
@@ -211,6 +229,7 @@ function fixtureFor(template: string, param: string, fixtures: Fixtures): string
   if (template === "/api/jobs/{id}/retry") return fixtures.failedJob;
   if (template.startsWith("/api/jobs/")) return fixtures.job;
   if (template.startsWith("/api/observers/")) return fixtures.observer;
+  if (template.startsWith("/api/sources/")) return fixtures.source;
   throw new Error(`no fixture for {id} in ${template}: add one to fixtureFor`);
 }
 
@@ -293,6 +312,30 @@ describe("(a) another tenant's id answers 404, as if it did not exist", () => {
       expect(t7.status, `tenant 7 on ${op.name}`).toBe(404);
     }
     expect(owner.status, `tenant 7 on ${op.name}: ${await owner.clone().text()}`).toBe(op.success);
+  });
+});
+
+describe("(a') what belongs to no tenant refuses every tenant-bound key (403)", () => {
+  const globalOnly = operations.filter(GLOBAL_ONLY);
+  it("covers the sources' routes", () => {
+    expect(globalOnly.map((op) => op.name).sort()).toEqual([
+      "DELETE /api/sources/{id}",
+      "GET /api/sources",
+      "GET /api/sources/{id}",
+      "POST /api/sources",
+    ]);
+  });
+  it.each(globalOnly.map((op) => [op.name, op] as const))("%s", async (_, op) => {
+    const fixtures = await seedTenant7();
+    const refused = await problem(
+      await call(op.method, pathOf(op, fixtures), bodyFor(op), { token: tokens.t7 }),
+      403,
+      `tenant 7 on ${op.name}`,
+    );
+    expect(refused.code).toBe("FORBIDDEN");
+    const [row] =
+      await db.sql`SELECT count(*)::int AS n FROM core.tb_source WHERE id = ${fixtures.source}::uuid`;
+    expect(row?.n).toBe(1);
   });
 });
 

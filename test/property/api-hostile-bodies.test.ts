@@ -139,6 +139,21 @@ type Body = { [key: string]: Tree };
 /** A valid body of each operation that reads one (`{id}` is a live observer's). */
 const VALID_BODIES: Readonly<Record<string, () => Body>> = {
   "POST /api/observers": () => validObserver(),
+  "POST /api/sources": () => ({
+    name: `source-${randomUUID()}`,
+    kind: "mysql",
+    url: "mysql://reader:secret@127.0.0.1:3306",
+    start: "now",
+    tables: [
+      {
+        table: "app.orders",
+        entity_type: "Order",
+        id_column: "id",
+        tenant_column: "org",
+        columns: ["id", "org", "total"],
+      },
+    ],
+  }),
   "PATCH /api/observers/{id}": () => validObserver(),
   "POST /api/observers/{id}/test": () => ({
     event: {
@@ -586,7 +601,13 @@ function expectNoPollution(): void {
 
 beforeAll(async () => {
   db = await createTestDatabase("api_hostile");
-  app = createObserversApi({ sql: db.client, runtime, adminToken: ADMIN, logger: silentLogger });
+  app = createObserversApi({
+    sql: db.client,
+    runtime,
+    adminToken: ADMIN,
+    logger: silentLogger,
+    sources: { kinds: ["mysql"], sourceKey: "a-source-key-for-hostile-bodies-0123456789" },
+  });
   call = apiClient(app, ADMIN);
   const operations = documentOperations();
   bodyOperations = operations.filter((op) => op.readsBody);
@@ -615,6 +636,7 @@ describe("hostile request bodies", () => {
       "POST /api/observers/{id}/replay",
       "POST /api/observers/{id}/schedule",
       "POST /api/observers/{id}/test",
+      "POST /api/sources",
     ]);
     expect(writeOperations.length).toBeGreaterThan(bodyOperations.length);
   });

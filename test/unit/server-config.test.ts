@@ -31,6 +31,8 @@ describe("parseServerConfig", () => {
       redisUrl: null,
       natsUrl: null,
       smtpUrl: null,
+      sourceKey: null,
+      sourceLeaseMs: 15_000,
       listenerId: "default",
       pollIntervalMs: 1000,
       batchSize: 500,

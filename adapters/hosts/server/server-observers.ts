@@ -22,11 +22,13 @@ import { createJobRunner, type Jobs } from "../../../src/jobs/runner.ts";
 import { createLiveFeed, type LiveFeed } from "../../../src/live/feed.ts";
 import { natsSource } from "../../../src/metrics/nats.ts";
 import { gaugeSource } from "../../../src/metrics/scrape.ts";
+import { sourcesSource } from "../../../src/metrics/sources.ts";
 import { systemClock } from "../../../src/ports/clock.ts";
 import { createConsoleLogger, type Logger } from "../../../src/ports/logger.ts";
 import type { SqlExecutor } from "../../../src/ports/sql.ts";
 import { createObserverRuntime } from "../../../src/runtime/index.ts";
 import type { ObserverRuntime } from "../../../src/runtime/types.ts";
+import { createSourceSupervisor } from "../../../src/sources/supervisor.ts";
 import { ensureBootstrapAdminToken, hasGlobalAdminKey } from "../../../src/store/api-keys.ts";
 import { applyMigrations } from "../../../src/store/migrate.ts";
 import { loadMigrations, type PostgresJsSql } from "../../drivers/postgres/index.ts";
@@ -42,6 +44,7 @@ import {
   storedKeysNotice,
 } from "./notices.ts";
 import { createServerServices } from "./services.ts";
+import { AVAILABLE_SOURCE_KINDS, loadSourceReader } from "./source-readers.ts";
 
 /** Options of `createObservers` (Bun and Deno). */
 export interface ObserversOptions {
@@ -219,6 +222,23 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     retention: config.retention,
   });
+  // Sources (docs/sources.md): read where changes enter the pipeline, so not on NATS workers.
+  // Every other server competes for each source's lease: one reads it, another takes over.
+  const sources =
+    config.role === "worker"
+      ? null
+      : createSourceSupervisor({
+          sql,
+          readers: loadSourceReader,
+          clock: systemClock,
+          logger,
+          env,
+          policy: config.actionPolicy,
+          sourceKey: config.sourceKey,
+          leaseMs: config.sourceLeaseMs,
+          pollIntervalMs: Math.min(config.pollIntervalMs, 2_000),
+        });
+  const sourceStatus = () => sources?.status() ?? [];
   const api = createObserversApi({
     sql: apiSql,
     runtime,
@@ -243,7 +263,14 @@ export function createServerObservers(options: ObserversOptions, host: Observers
           () => live.size ?? null,
         ),
         ...(nats ? [natsSource(nats.transport)] : []),
+        sourcesSource(sourceStatus),
       ],
+    },
+    sources: {
+      kinds: AVAILABLE_SOURCE_KINDS,
+      sourceKey: config.sourceKey,
+      onChange: () => sources?.wake(),
+      status: sourceStatus,
     },
   });
 
@@ -328,6 +355,11 @@ export function createServerObservers(options: ObserversOptions, host: Observers
       cleanups.push(() => runtime.stop());
       await jobs.start();
       cleanups.push(() => jobs.stop(config.shutdownTimeoutMs));
+      if (sources) {
+        // Stopped before the runtime drains (cleanups run in reverse): readers give their leases up.
+        await sources.start();
+        cleanups.push(() => sources.stop());
+      }
       apiSql.open(database.apiClient);
       cleanups.push(async () => apiSql.shut());
 

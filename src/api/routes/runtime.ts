@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Logger } from "../../ports/logger.ts";
 import type { ObserverRuntime } from "../../runtime/types.ts";
+import type { LocalSourceStatus } from "../../sources/supervisor.ts";
 import { type ApiDependencies, router } from "../context.ts";
 import { HttpProblem } from "../problem.ts";
 import { jsonResponse, ProblemSchema, problems } from "../schemas/common.ts";
@@ -65,6 +66,25 @@ const HealthSchema = z
         description:
           "Destinations whose circuit is open, and those disabled (deliveries held until reset): GET /api/observers/destinations names them",
       }),
+    sources: z
+      .array(
+        z.object({
+          id: z.string(),
+          name: z.string(),
+          kind: z.string(),
+          connected: z.boolean(),
+          lag_ms: z.number().int().nullable(),
+          last_error_code: z.string().nullable().openapi({
+            description: "The message is in GET /api/sources/{id} (this route needs no token)",
+          }),
+          changes: z.number().int(),
+        }),
+      )
+      .optional()
+      .openapi({
+        description:
+          "Servers running sources: those this process reads now (its lease), with their state; a failing source does not make the health 503 (GET /api/sources shows every source)",
+      }),
   })
   .openapi("RuntimeHealth");
 
@@ -101,14 +121,34 @@ const reload = createRoute({
   },
 });
 
+/** A source in the health: no message (it may name hosts; the route needs no token). */
+function sourceHealth(status: LocalSourceStatus) {
+  return {
+    id: status.id,
+    name: status.name,
+    kind: status.kind,
+    connected: status.connected,
+    lag_ms: status.lag_ms === null ? null : Math.round(status.lag_ms),
+    last_error_code: status.last_error?.code ?? null,
+    changes: status.changes,
+  };
+}
+
 /**
  * `GET /runtime/health` (under `/api/observers`): registered before the auth middleware, so
  * probes need no token. A health check that cannot be answered is a 503 too.
  */
-export function healthRoutes(runtime: ObserverRuntime, logger: Logger) {
+export function healthRoutes(
+  runtime: ObserverRuntime,
+  logger: Logger,
+  sources?: () => readonly LocalSourceStatus[],
+) {
   return router().openapi(health, async (c) => {
     try {
-      const state = await runtime.health();
+      const state = {
+        ...(await runtime.health()),
+        ...(sources ? { sources: sources().map(sourceHealth) } : {}),
+      };
       // NATS mode: a broker that cannot be reached is a 503 with the reason (state.transport).
       const healthy = state.running && state.transport?.healthy !== false;
       return healthy ? c.json(state, 200) : c.json(state, 503);

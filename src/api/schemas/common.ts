@@ -15,7 +15,7 @@ export const ProblemSchema = z
         "UNREADABLE_CHANGE, TOO_MANY_REQUESTS, INTERNAL, UNHEALTHY, OBSERVER_LIMIT, ACTION_LIMIT, " +
         "BACKTEST_RANGE_TOO_LONG, BACKTEST_BUSY, QUERY_TIMEOUT, REPLAY_TOO_LARGE, REPLAY_OUTSIDE_RETENTION; and for actions the server's " +
         "policy refuses (422): SECRET_NOT_ALLOWED, BASE_URL_NOT_ALLOWED, FUNCTION_NOT_ALLOWED, " +
-        "SENDER_NOT_ALLOWED",
+        "SENDER_NOT_ALLOWED; for sources: SOURCE_KEY_MISSING, SOURCE_KIND_UNAVAILABLE (422), SOURCES_UNAVAILABLE (501)",
       example: "INVALID_CONFIG",
     }),
     issues: z.array(z.record(z.string(), z.unknown())).optional().openapi({
@@ -37,6 +37,7 @@ const PROBLEM_DESCRIPTIONS: Readonly<Record<number, string>> = {
   426: "Not a WebSocket upgrade",
   429: "Too many failed authentications from this client, or too many backtests at once for this key (see Retry-After)",
   500: "Unexpected failure (logged; the detail reveals nothing)",
+  501: "Not available on this host (sources on Cloudflare Workers)",
   503: "The runtime is not running, or a query ran past the API's statement timeout (`QUERY_TIMEOUT`)",
 };
 

@@ -1,0 +1,2 @@
+export { classifyMysqlError } from "./errors.ts";
+export { connectionOptions, createMysqlReader } from "./mysql-reader.ts";

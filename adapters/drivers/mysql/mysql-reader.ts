@@ -1,0 +1,363 @@
+/**
+ * The MySQL/MariaDB source reader (docs/sources.md): checks the server's settings and the user's
+ * grants, then reads the binlog with @vlasky/zongji from the stored position (file and offset
+ * after the last transaction committed to PostgreSQL), collects each transaction's row events of
+ * the tracked tables (before and after images, in binlog order: commit order) and hands it to
+ * `commit` at its XID (or COMMIT). The binlog connection is paused while commits are pending, so
+ * memory stays bounded. Column names come from information_schema when zongji meets a table map
+ * whose shape it has not seen, so a column added by ALTER TABLE appears in later events.
+ * Transactions touching no tracked table only move the position, recorded at most every
+ * `POSITION_ONLY_EVERY_MS`. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
+ * LONGTEXT with a `json_valid` check, found in information_schema (json-columns.ts) and parsed
+ * before the transaction is committed. Both libraries are optional peers, loaded on first use.
+ */
+import type { JsonObject, JsonValue } from "../../../src/json.ts";
+import {
+  type SourceChange,
+  SourceError,
+  type SourceReader,
+  type SourceReaderOptions,
+  type SourceTransaction,
+} from "../../../src/ports/source.ts";
+import { type BinlogColumn, decodeRow } from "./decode.ts";
+import { classifyMysqlError } from "./errors.ts";
+import { createJsonColumns } from "./json-columns.ts";
+import {
+  type BinlogPosition,
+  checkBinlogSettings,
+  checkPrivileges,
+  missingTables,
+  startPosition,
+} from "./preflight.ts";
+
+/** Transactions of untracked tables move the stored position at most this often. */
+const POSITION_ONLY_EVERY_MS = 5_000;
+/** Transactions queued for `commit` beyond which the binlog connection is paused. */
+const MAX_QUEUED = 1_000;
+
+/** mysql2 connection options from a `mysql://user:password@host:port/db` URL. */
+export function connectionOptions(url: string) {
+  if (!URL.canParse(url)) {
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL cannot be parsed: mysql://user:password@host:3306",
+      false,
+    );
+  }
+  const parsed = new URL(url);
+  if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL must start with mysql:// or mariadb://",
+      false,
+    );
+  }
+  return {
+    host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
+    port: parsed.port ? Number(parsed.port) : 3306,
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    ...(parsed.pathname.length > 1
+      ? { database: decodeURIComponent(parsed.pathname.slice(1)) }
+      : {}),
+    // Exact values: dates as text (TIMESTAMP in UTC), big numbers as text.
+    dateStrings: true,
+    timezone: "Z",
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    connectTimeout: 10_000,
+  };
+}
+
+interface TableMapEntry {
+  parentSchema: string;
+  tableName: string;
+  columns?: BinlogColumn[];
+}
+
+interface BinlogEvent {
+  getEventName(): string;
+  timestamp: number;
+  nextPosition: number;
+  tableId?: number;
+  tableMap?: Record<number, TableMapEntry>;
+  rows?: Record<string, unknown>[];
+  query?: string;
+  gtid?: unknown;
+}
+
+interface ZongJiLike {
+  on(event: "binlog", listener: (event: BinlogEvent) => void): void;
+  on(event: "error", listener: (error: unknown) => void): void;
+  on(event: "ready" | "stopped", listener: () => void): void;
+  start(options: Record<string, unknown>): void;
+  stop(): void;
+  options: { filename?: string; position?: number };
+  connection: { pause(): void; resume(): void; on(event: string, l: () => void): void } | null;
+}
+
+function gtidText(gtid: unknown): string | null {
+  if (gtid === undefined || gtid === null) return null;
+  if (typeof gtid === "string") return gtid;
+  const g = gtid as { domainId?: number; serverId?: number; seqNo?: unknown };
+  if (g.domainId !== undefined && g.serverId !== undefined && g.seqNo !== undefined) {
+    return `${g.domainId}-${g.serverId}-${String(g.seqNo)}`;
+  }
+  return null;
+}
+
+function storedPosition(position: JsonObject | null): BinlogPosition | null {
+  if (position === null) return null;
+  const { file, pos } = position;
+  if (typeof file !== "string" || typeof pos !== "number") return null;
+  return { file, pos };
+}
+
+/**
+ * zongji pauses the binlog connection while it reads a table's columns, and this reader pauses it
+ * while commits are pending: counted, so that one's resume never lifts the other's pause (rows
+ * decoded before their table's columns are known would be lost).
+ */
+function countPauses(connection: ZongJiLike["connection"]): void {
+  if (!connection) return;
+  const pause = connection.pause.bind(connection);
+  const resume = connection.resume.bind(connection);
+  let holds = 0;
+  connection.pause = () => {
+    holds++;
+    if (holds === 1) pause();
+  };
+  connection.resume = () => {
+    if (holds === 0) return;
+    holds--;
+    if (holds === 0) resume();
+  };
+}
+
+/** A server id for the binlog connection, unlike any real replica's. */
+function replicaServerId(): number {
+  return 1_000_000_000 + Math.floor(Math.random() * 1_000_000_000);
+}
+
+async function run(options: SourceReaderOptions): Promise<void> {
+  const { signal } = options;
+  if (signal.aborted) return;
+  const connection = connectionOptions(options.url);
+  const mysql = await import("mysql2/promise");
+  const { default: ZongJi } = (await import("@vlasky/zongji")) as unknown as {
+    default: new (dsn: unknown) => ZongJiLike;
+  };
+
+  // Checks and the start position, on a connection of their own.
+  let start: BinlogPosition;
+  try {
+    const control = await mysql.createConnection(connection);
+    try {
+      await checkBinlogSettings(control);
+      await checkPrivileges(control);
+      start = await startPosition(control, storedPosition(options.position), options.start);
+      for (const table of await missingTables(control, options.tables)) {
+        options.logger.log("warn", "source: a tracked table does not exist (yet)", { table });
+      }
+    } finally {
+      await control.end().catch(() => undefined);
+    }
+  } catch (error) {
+    throw classifyMysqlError(error);
+  }
+  if (signal.aborted) return;
+
+  const tracked = new Set(options.tables.map((t) => t.table));
+  const includeSchema: Record<string, string[]> = {};
+  for (const name of tracked) {
+    const dot = name.indexOf(".");
+    if (dot < 0) continue;
+    const db = name.slice(0, dot);
+    includeSchema[db] = [...(includeSchema[db] ?? []), name.slice(dot + 1)];
+  }
+
+  const jsonColumns = createJsonColumns(mysql.createPool({ ...connection, connectionLimit: 1 }));
+  const zongji = new ZongJi(connection);
+  const queue: SourceTransaction[] = [];
+  let changes: SourceChange[] = [];
+  let gtid: string | null = null;
+  let lastCommitAt = 0;
+  let draining = false;
+  let paused = false;
+  let settled = false;
+
+  return new Promise<void>((resolve, reject) => {
+    /** Ends reading; `error` from `commit` (the supervisor's own) is passed on as it is. */
+    const finish = (error?: unknown, fromCommit = false) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      options.status({ connected: false });
+      void jsonColumns.close();
+      try {
+        zongji.stop();
+      } catch {
+        // Stopping a half-started reader: nothing more to close.
+      }
+      if (error === undefined || signal.aborted) resolve();
+      else reject(fromCommit ? error : classifyMysqlError(error));
+    };
+    const onAbort = () => finish();
+    signal.addEventListener("abort", onAbort, { once: true });
+
+    /**
+     * Commits the queued transactions in order, then lets the binlog flow again. `draining` is
+     * cleared before resuming: resuming hands over buffered packets at once, whose transactions
+     * start the next drain.
+     */
+    const drain = async () => {
+      if (draining) return;
+      draining = true;
+      try {
+        while (queue.length > 0 && !settled) {
+          // Everything queued goes to `commit` at once (pipelined: the supervisor writes them
+          // together), in order; reading resumes once all of it is committed.
+          const batch = queue.splice(0);
+          for (const transaction of batch) await jsonColumns.parse(transaction.changes);
+          await Promise.all(batch.map((transaction) => options.commit(transaction)));
+        }
+      } catch (error) {
+        draining = false;
+        finish(error, true);
+        return;
+      }
+      draining = false;
+      if (paused && !settled) {
+        paused = false;
+        zongji.connection?.resume();
+      }
+      if (queue.length > 0 && !settled) void drain();
+    };
+
+    const enqueue = (transaction: SourceTransaction) => {
+      queue.push(transaction);
+      lastCommitAt = Date.now();
+      if (queue.length >= MAX_QUEUED && !paused) {
+        paused = true;
+        zongji.connection?.pause();
+      }
+      void drain();
+    };
+
+    /** Ends the transaction at `event` (its XID or COMMIT). */
+    const endTransaction = (event: BinlogEvent) => {
+      const file = zongji.options.filename ?? start.file;
+      const pos = zongji.options.position ?? event.nextPosition;
+      const position: JsonObject = { file, pos };
+      const id = gtidText(event.gtid) ?? gtid;
+      if (id !== null) position.gtid = id;
+      const collected = changes;
+      changes = [];
+      gtid = null;
+      if (collected.length === 0 && Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) return;
+      const source: Record<string, JsonValue> = { file, pos };
+      if (id !== null) source.gtid = id;
+      enqueue({
+        changes: collected,
+        position,
+        committedAtMs: event.timestamp > 0 ? event.timestamp : null,
+        source,
+      });
+    };
+
+    zongji.on("error", (error) => finish(error ?? new Error("binlog connection failed")));
+    zongji.on("ready", () => options.status({ connected: true, lagMs: null }));
+    zongji.on("binlog", (event) => {
+      if (settled) return;
+      const name = event.getEventName();
+      switch (name) {
+        case "writerows":
+        case "updaterows":
+        case "deleterows": {
+          const table = event.tableMap?.[event.tableId ?? -1];
+          if (!table) return;
+          const qualified = `${table.parentSchema}.${table.tableName}`;
+          if (!tracked.has(qualified)) return;
+          const columns = table.columns ?? [];
+          for (const row of event.rows ?? []) {
+            if (name === "updaterows") {
+              const pair = row as {
+                before: Record<string, unknown>;
+                after: Record<string, unknown>;
+              };
+              changes.push({
+                table: qualified,
+                op: "u",
+                before: decodeRow(columns, pair.before),
+                after: decodeRow(columns, pair.after),
+              });
+            } else {
+              const image = decodeRow(columns, row);
+              changes.push({
+                table: qualified,
+                op: name === "writerows" ? "c" : "d",
+                before: name === "deleterows" ? image : null,
+                after: name === "writerows" ? image : null,
+              });
+            }
+          }
+          return;
+        }
+        case "mariadbgtid":
+        case "gtid":
+          gtid = gtidText(event.gtid);
+          return;
+        case "xid":
+          endTransaction(event);
+          return;
+        case "query":
+          // Non-transactional tables (MyISAM) end their group with a COMMIT query, not an XID.
+          if (event.query?.trim().toUpperCase() === "COMMIT") endTransaction(event);
+          return;
+        default:
+          return;
+      }
+    });
+
+    // First run: record where reading starts, so a restart never skips what happened meanwhile.
+    const first =
+      options.position === null
+        ? options.commit({
+            changes: [],
+            position: { file: start.file, pos: start.pos },
+            committedAtMs: null,
+            source: {},
+          })
+        : Promise.resolve();
+    first.then(
+      () => {
+        if (settled) return;
+        lastCommitAt = Date.now();
+        zongji.start({
+          serverId: replicaServerId(),
+          filename: start.file,
+          position: start.pos,
+          includeEvents: [
+            "tablemap",
+            "writerows",
+            "updaterows",
+            "deleterows",
+            "xid",
+            "query",
+            "rotate",
+            "gtid",
+            "mariadbgtid",
+          ],
+          includeSchema,
+        });
+        countPauses(zongji.connection);
+      },
+      (error: unknown) => finish(error, true),
+    );
+  });
+}
+
+/** The MySQL/MariaDB reader; see the file comment. */
+export function createMysqlReader(): SourceReader {
+  return { run };
+}
