@@ -6,11 +6,16 @@ import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
-import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
+import {
+  type ClaimedDelivery,
+  claimDeliveries,
+  observerDeleted,
+  renewLeases,
+} from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
-import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import { ConfigCache, deletedRecord, outcomeRecord, planDelivery } from "./delivery-plan.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -102,6 +107,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       const record = outcomeRecord(member.claim, member.actionType, outcome);
       settle({ ...record, batch_id: batch.id, batch_size: batch.size });
+    },
+    // Members waited up to max_wait_ms since their claim: an observer deleted meanwhile cancels
+    // them, as its claim would have (one group is one observer).
+    async admit(members) {
+      const first = members[0];
+      if (first === undefined || !(await observerDeleted(sql, first.claim.fk_observer))) {
+        return members;
+      }
+      const now = clock.now();
+      for (const member of members) {
+        executing--;
+        settle(deletedRecord(member.claim, member.actionType, now));
+      }
+      return [];
     },
   });
 

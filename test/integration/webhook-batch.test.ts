@@ -298,6 +298,43 @@ describe("a batched webhook", () => {
     expect(await db.sql`SELECT 1 FROM core.tb_observer_delivery`).toHaveLength(0);
   });
 
+  it("cancels, unsent, the waiting members of an observer deleted before their batch goes out", async () => {
+    await insertObserver(db.sql, {
+      name: "batch-deleted",
+      event_type: "INSERT",
+      actions: [
+        webhook(`${receiver.url}/deleted`, {
+          signing_secret: SECRET,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    const started = await startRuntime("batch-deleted");
+    await insertOrders(3, "deleted");
+    // Claimed, waiting for their batch to fill.
+    await eventually(async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+      return row?.n === 3 ? true : undefined;
+    }, "three leased deliveries");
+    // Deleted as DELETE /api/observers/{id} does; stopping sends what waits, at once.
+    await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE name = 'batch-deleted'`;
+    await started.stop();
+    expect(receiver.requests).toHaveLength(0);
+    const rows = await db.sql<{ status: string; error_code: string | null }[]>`
+      SELECT l.status, l.error_code FROM core.tb_observer_log l
+      JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.name = 'batch-deleted'`;
+    expect(rows).toEqual([
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+    ]);
+    expect(await db.sql`SELECT 1 FROM core.tb_observer_delivery`).toHaveLength(0);
+    expect(
+      await db.sql`SELECT 1 FROM core.tb_observer_dlq WHERE observer_name = 'batch-deleted'`,
+    ).toHaveLength(0);
+  });
+
   it("leaves a webhook without batch sending one change per request", async () => {
     await insertObserver(db.sql, {
       name: "unbatched",
