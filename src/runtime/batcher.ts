@@ -47,6 +47,8 @@ export interface Batcher {
   add(member: BatchMember, settings: BatchSettings): void;
   /** Sends every waiting group now (the dispatcher is stopping). */
   flushAll(): void;
+  /** Sends now the groups with a member for which `test` holds (its tenant is at its cap). */
+  flushWhere(test: (member: BatchMember) => boolean): void;
   /** Members waiting for their group to be sent. */
   readonly waiting: number;
 }
@@ -134,6 +136,11 @@ export function createBatcher(options: BatcherOptions): Batcher {
     },
     flushAll() {
       for (const key of [...groups.keys()]) send(key);
+    },
+    flushWhere(test) {
+      for (const [key, group] of [...groups]) {
+        if (group.members.some(({ member }) => test(member))) send(key);
+      }
     },
     get waiting() {
       return waiting;

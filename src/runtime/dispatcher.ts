@@ -213,9 +213,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       });
     }
     // Nothing waits for a batch to fill when stopping (adopted deliveries still run), nor when
-    // this dispatcher is full: no claim could add to the groups until they are sent.
-    if (batcher.waiting > 0 && (stopping || inFlight.size >= options.maxInFlight)) {
-      batcher.flushAll();
+    // this dispatcher is full: no claim could add to the groups until they are sent. Likewise for
+    // a tenant at its cap: claims skip its deliveries, so its groups cannot fill either.
+    if (batcher.waiting > 0) {
+      if (stopping || inFlight.size >= options.maxInFlight) batcher.flushAll();
+      else {
+        const full = new Set(tenants.full());
+        if (full.size > 0) {
+          batcher.flushWhere((member) => full.has(tenantOf(member.claim) ?? ""));
+        }
+      }
     }
   }
 
