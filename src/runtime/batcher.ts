@@ -31,8 +31,14 @@ export interface SentBatch {
 export interface BatcherOptions {
   clock: Clock;
   executor: Pick<Executor, "executeBatch">;
-  /** A member's outcome (called once per member, in the batch's order). */
-  done(member: BatchMember, outcome: ExecutionOutcome, batch: SentBatch): void;
+  /**
+   * The outcomes of a sent batch, one per member in the batch's order, all at once (so that they
+   * are recorded together).
+   */
+  done(
+    results: readonly { member: BatchMember; outcome: ExecutionOutcome }[],
+    batch: SentBatch,
+  ): void;
   /**
    * Before a group is sent: the members that may still run (members wait after their claim, and
    * their observer may have been deleted meanwhile). The caller ends the others itself; a
@@ -111,11 +117,11 @@ export function createBatcher(options: BatcherOptions): Batcher {
   function execute(members: BatchMember[]): void {
     if (members.length === 0) return;
     void executor.executeBatch(members.map((m) => m.delivery)).then(({ id, outcomes }) => {
-      const batch: SentBatch = { id, size: members.length };
-      members.forEach((member, i) => {
+      const results = members.flatMap((member, i) => {
         const outcome = outcomes[i];
-        if (outcome) options.done(member, outcome, batch);
+        return outcome ? [{ member, outcome }] : [];
       });
+      options.done(results, { id, size: members.length });
     });
   }
 

@@ -100,13 +100,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const batcher = createBatcher({
     clock,
     executor,
-    done(member, outcome, batch) {
-      executing--;
-      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-        scheduleRetry(outcome.nextAttemptAt);
+    // One write for the whole batch: recorded one by one, the first member's outcome alone would
+    // make room for one claim, and a full runtime would send that one as a batch of its own.
+    done(results, batch) {
+      for (const { member, outcome } of results) {
+        executing--;
+        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+          scheduleRetry(outcome.nextAttemptAt);
+        }
+        const record = outcomeRecord(member.claim, member.actionType, outcome);
+        pending.push({ ...record, batch_id: batch.id, batch_size: batch.size });
       }
-      const record = outcomeRecord(member.claim, member.actionType, outcome);
-      settle({ ...record, batch_id: batch.id, batch_size: batch.size });
+      flush();
     },
     // Members waited up to max_wait_ms since their claim: an observer deleted meanwhile cancels
     // them, as its claim would have (one group is one observer).
@@ -118,8 +123,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const now = clock.now();
       for (const member of members) {
         executing--;
-        settle(deletedRecord(member.claim, member.actionType, now));
+        pending.push(deletedRecord(member.claim, member.actionType, now));
       }
+      flush();
       return [];
     },
   });

@@ -334,6 +334,36 @@ describe("a batched webhook", () => {
     expect(verified(request as ReceivedRequest).events).toHaveLength(4);
   });
 
+  it("records a batch's outcomes together: the room they make is not filled by a batch of one", async () => {
+    const clock = fakeClock(Date.now() - 60_000);
+    const ticking = setInterval(() => clock.advance(10), 20);
+    onTestFinished(() => clearInterval(ticking));
+    await insertObserver(db.sql, {
+      name: "batch-recorded-together",
+      event_type: "INSERT",
+      actions: [
+        // Due a moment later: every delivery is claimed (none created leased and adopted).
+        webhook(`${receiver.url}/together`, {
+          signing_secret: SECRET,
+          delay_ms: 1,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    // A tenant's share of four, as above: its sixteen changes go as four batches of four. Were
+    // a batch's outcomes recorded one by one, the first alone would make room for one claim,
+    // and that one would go as a batch of its own (the tenant at its share again).
+    await startRuntime("batch-recorded-together", {
+      clock,
+      concurrency: 2,
+      tenantConcurrency: 1,
+      batchSize: 2,
+    });
+    await db.sql`INSERT INTO orders (status, org) SELECT 'together', 7 FROM generate_series(1, 16)`;
+    const requests = await receiver.waitFor(4);
+    expect(requests.map((r) => verified(r).events.length)).toEqual([4, 4, 4, 4]);
+  });
+
   it("cancels, unsent, the waiting members of an observer deleted before their batch goes out", async () => {
     await insertObserver(db.sql, {
       name: "batch-deleted",
