@@ -5,7 +5,8 @@
  * members, or when its oldest member has waited `max_wait_ms` (a timer on the clock), or at once
  * when the dispatcher stops. Members are sent in change order (the reader's order: transaction
  * id, then change-log key), whatever order they were claimed in. Waiting members stay in the
- * dispatcher's in-flight map, so their leases are renewed like those of running attempts.
+ * dispatcher's in-flight map, so their leases are renewed like those of running attempts; before
+ * a group is sent, `admit` drops the members that may no longer run (observer deleted).
  */
 import type { BatchSettings } from "../actions/batch.ts";
 import type { Executor } from "../executor/executor.ts";
@@ -30,8 +31,20 @@ export interface SentBatch {
 export interface BatcherOptions {
   clock: Clock;
   executor: Pick<Executor, "executeBatch">;
-  /** A member's outcome (called once per member, in the batch's order). */
-  done(member: BatchMember, outcome: ExecutionOutcome, batch: SentBatch): void;
+  /**
+   * The outcomes of a sent batch, one per member in the batch's order, all at once (so that they
+   * are recorded together).
+   */
+  done(
+    results: readonly { member: BatchMember; outcome: ExecutionOutcome }[],
+    batch: SentBatch,
+  ): void;
+  /**
+   * Before a group is sent: the members that may still run (members wait after their claim, and
+   * their observer may have been deleted meanwhile). The caller ends the others itself; a
+   * rejection sends every member.
+   */
+  admit?(members: BatchMember[]): Promise<BatchMember[]>;
 }
 
 /** Groups claimed deliveries into batches and sends them. */
@@ -40,6 +53,8 @@ export interface Batcher {
   add(member: BatchMember, settings: BatchSettings): void;
   /** Sends every waiting group now (the dispatcher is stopping). */
   flushAll(): void;
+  /** Sends now the groups with a member for which `test` holds (its tenant is at its cap). */
+  flushWhere(test: (member: BatchMember) => boolean): void;
   /** Members waiting for their group to be sent. */
   readonly waiting: number;
 }
@@ -91,12 +106,22 @@ export function createBatcher(options: BatcherOptions): Batcher {
           compare(a.order[0], b.order[0]) || compare(a.order[1], b.order[1]) || a.seq - b.seq,
       )
       .map(({ member }) => member);
-    void executor.executeBatch(ordered.map((m) => m.delivery)).then(({ id, outcomes }) => {
-      const batch: SentBatch = { id, size: ordered.length };
-      ordered.forEach((member, i) => {
+    if (options.admit) {
+      void options
+        .admit(ordered)
+        .catch(() => ordered)
+        .then(execute);
+    } else execute(ordered);
+  }
+
+  function execute(members: BatchMember[]): void {
+    if (members.length === 0) return;
+    void executor.executeBatch(members.map((m) => m.delivery)).then(({ id, outcomes }) => {
+      const results = members.flatMap((member, i) => {
         const outcome = outcomes[i];
-        if (outcome) options.done(member, outcome, batch);
+        return outcome ? [{ member, outcome }] : [];
       });
+      options.done(results, { id, size: members.length });
     });
   }
 
@@ -117,6 +142,11 @@ export function createBatcher(options: BatcherOptions): Batcher {
     },
     flushAll() {
       for (const key of [...groups.keys()]) send(key);
+    },
+    flushWhere(test) {
+      for (const [key, group] of [...groups]) {
+        if (group.members.some(({ member }) => test(member))) send(key);
+      }
     },
     get waiting() {
       return waiting;

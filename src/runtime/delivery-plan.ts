@@ -155,16 +155,49 @@ function cannotRun(
 ): Planned {
   return {
     ok: false,
-    record: recordOf(claim, actionType, {
-      disposition,
-      status,
-      attempt: claim.attempt,
-      max_attempts: claim.attempt,
-      error_code: code,
-      error_message: message,
-      completed_at: new Date(now).toISOString(),
-    }),
+    record: notRunRecord(claim, actionType, disposition, code, message, now, status),
   };
+}
+
+function notRunRecord(
+  claim: ClaimedDelivery,
+  actionType: string | null,
+  disposition: "discard" | "dead_letter",
+  code: string,
+  message: string,
+  now: number,
+  status: OutcomeRecord["status"],
+): OutcomeRecord {
+  return recordOf(claim, actionType, {
+    disposition,
+    status,
+    attempt: claim.attempt,
+    max_attempts: claim.attempt,
+    error_code: code,
+    error_message: message,
+    completed_at: new Date(now).toISOString(),
+  });
+}
+
+/**
+ * The record of a delivery whose observer was deleted after its claim, before it ran (a batch's
+ * member, found deleted when its group was about to be sent): cancelled, like one found deleted
+ * at its claim.
+ */
+export function deletedRecord(
+  claim: ClaimedDelivery,
+  actionType: string | null,
+  now: number,
+): OutcomeRecord {
+  return notRunRecord(
+    claim,
+    actionType,
+    "discard",
+    "OBSERVER_DELETED",
+    "the observer was deleted before this delivery ran",
+    now,
+    "cancelled",
+  );
 }
 
 /** The record of an executed attempt. */

@@ -69,6 +69,8 @@ export interface DeliveryGate {
   /** Null (run it) or a deferral; a promise only when it must ask the database. */
   admit(delivery: Delivery, destination: string | null): Deferral | null | Promise<Deferral | null>;
   report(deliveryId: string, outcome: ExecutionOutcome): void;
+  /** A tracked delivery ended without an attempt (its observer was deleted while it waited). */
+  forget(deliveryId: string): void;
 }
 
 /** A credential-free, bounded destination name: `type:origin` never carries userinfo. */
@@ -296,6 +298,9 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     admit(delivery, raw) {
       const now = admitAtOnce(delivery, raw);
       return now === undefined ? admitAsking(delivery, raw) : now;
+    },
+    forget(deliveryId) {
+      tracked.delete(deliveryId);
     },
     report(deliveryId, outcome) {
       const entry = tracked.get(deliveryId);

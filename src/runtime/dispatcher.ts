@@ -8,11 +8,16 @@ import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { sqlState } from "../store/common.ts";
 import { deferDeliveries } from "../store/deferred-deliveries.ts";
-import { type ClaimedDelivery, claimDeliveries, renewLeases } from "../store/deliveries.ts";
+import {
+  type ClaimedDelivery,
+  claimDeliveries,
+  observerDeleted,
+  renewLeases,
+} from "../store/deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
-import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
+import { ConfigCache, deletedRecord, outcomeRecord, planDelivery } from "./delivery-plan.ts";
 import type { DeliveryGate } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
@@ -103,18 +108,39 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const batcher = createBatcher({
     clock,
     executor,
-    done(member, outcome, batch) {
-      executing--;
-      options.gate?.report(member.claim.id, outcome);
-      if (outcome.deferred) {
-        defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
-        return;
+    // One write for the whole batch: recorded one by one, the first member's outcome alone would
+    // make room for one claim, and a full runtime would send that one as a batch of its own.
+    done(results, batch) {
+      for (const { member, outcome } of results) {
+        executing--;
+        options.gate?.report(member.claim.id, outcome);
+        if (outcome.deferred) {
+          defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
+          continue;
+        }
+        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+          scheduleRetry(outcome.nextAttemptAt);
+        }
+        const record = outcomeRecord(member.claim, member.actionType, outcome);
+        pending.push({ ...record, batch_id: batch.id, batch_size: batch.size });
       }
-      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-        scheduleRetry(outcome.nextAttemptAt);
+      flush();
+    },
+    // Members waited up to max_wait_ms since their claim: an observer deleted meanwhile cancels
+    // them, as its claim would have (one group is one observer).
+    async admit(members) {
+      const first = members[0];
+      if (first === undefined || !(await observerDeleted(sql, first.claim.fk_observer))) {
+        return members;
       }
-      const record = outcomeRecord(member.claim, member.actionType, outcome);
-      settle({ ...record, batch_id: batch.id, batch_size: batch.size });
+      const now = clock.now();
+      for (const member of members) {
+        executing--;
+        options.gate?.forget(member.claim.id);
+        pending.push(deletedRecord(member.claim, member.actionType, now));
+      }
+      flush();
+      return [];
     },
   });
   const deferredQueue: { pk: string; at: string; destination: string | null }[] = [];
@@ -204,9 +230,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       execute(claim, planned.delivery, planned.actionType);
     }
     // Nothing waits for a batch to fill when stopping (adopted deliveries still run), nor when
-    // this dispatcher is full: no claim could add to the groups until they are sent.
-    if (batcher.waiting > 0 && (stopping || inFlight.size >= options.maxInFlight)) {
-      batcher.flushAll();
+    // this dispatcher is full: no claim could add to the groups until they are sent. Likewise for
+    // a tenant at its cap: claims skip its deliveries, so its groups cannot fill either.
+    if (batcher.waiting > 0) {
+      if (stopping || inFlight.size >= options.maxInFlight) batcher.flushAll();
+      else {
+        const full = new Set(tenants.full());
+        if (full.size > 0) {
+          batcher.flushWhere((member) => full.has(tenantOf(member.claim) ?? ""));
+        }
+      }
     }
   }
 

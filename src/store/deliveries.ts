@@ -516,6 +516,19 @@ function claimOf(row: ClaimRow): ClaimedDelivery {
 }
 
 /** Extends the leases `owner` still holds on `pks` (attempts still running). */
+/**
+ * Whether observer `fkObserver` (its row pk) is deleted: a batch's members waited after their
+ * claim, so the runtime asks again before sending them (docs/delivery.md, "Batches").
+ */
+export async function observerDeleted(sql: SqlExecutor, fkObserver: string): Promise<boolean> {
+  const rows = await sql.query<{ deleted: boolean }>(
+    `SELECT deleted_at IS NOT NULL AS deleted FROM core.tb_observer WHERE pk_observer = $1::text::bigint`,
+    [fkObserver],
+  );
+  // A row gone altogether (deleted by hand) is deleted too.
+  return rows[0]?.deleted ?? true;
+}
+
 export async function renewLeases(
   sql: SqlExecutor,
   owner: string,

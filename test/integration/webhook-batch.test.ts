@@ -57,7 +57,12 @@ afterEach(async () => {
 /** A runtime reading from now on (its checkpoint at the log's end). */
 async function startRuntime(
   listenerId: string,
-  options: { clock?: Clock; concurrency?: number; batchSize?: number } = {},
+  options: {
+    clock?: Clock;
+    concurrency?: number;
+    batchSize?: number;
+    tenantConcurrency?: number;
+  } = {},
 ): Promise<ObserverRuntime> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
@@ -68,6 +73,7 @@ async function startRuntime(
     listenerId,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+    ...(options.tenantConcurrency ? { tenantConcurrency: options.tenantConcurrency } : {}),
     pollIntervalMs: 100,
     leaseMs: 5_000,
     shutdownTimeoutMs: 2_000,
@@ -296,6 +302,103 @@ describe("a batched webhook", () => {
     expect(receiver.requests).toHaveLength(2);
     expect(verified(receiver.requests[1] as ReceivedRequest).events).toHaveLength(2);
     expect(await db.sql`SELECT 1 FROM core.tb_observer_delivery`).toHaveLength(0);
+  });
+
+  it("sends at once a tenant's group that its tenant's cap keeps from filling", async () => {
+    // As above: the runtime's clock moves 10 ms per 20 ms; the batch must go before its 10 s wait.
+    const clock = fakeClock(Date.now() - 60_000);
+    const ticking = setInterval(() => clock.advance(10), 20);
+    onTestFinished(() => clearInterval(ticking));
+    await insertObserver(db.sql, {
+      name: "batch-tenant-full",
+      event_type: "INSERT",
+      actions: [
+        webhook(`${receiver.url}/tenant-full`, {
+          signing_secret: SECRET,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    // max(2 * 4, 2 * 2) = 8 deliveries in flight, a tenant's share 8 * 1 / 2 = 4: four of one
+    // tenant fill its share (claims skip it) while the runtime still has room.
+    await startRuntime("batch-tenant-full", {
+      clock,
+      concurrency: 2,
+      tenantConcurrency: 1,
+      batchSize: 2,
+    });
+    const firstAt = clock.now();
+    await db.sql`INSERT INTO orders (status, org) SELECT 'tenant', 7 FROM generate_series(1, 4)`;
+    const [request] = await receiver.waitFor(1);
+    expect(clock.now() - firstAt).toBeLessThan(10_000);
+    expect(verified(request as ReceivedRequest).events).toHaveLength(4);
+  });
+
+  it("records a batch's outcomes together: the room they make is not filled by a batch of one", async () => {
+    const clock = fakeClock(Date.now() - 60_000);
+    const ticking = setInterval(() => clock.advance(10), 20);
+    onTestFinished(() => clearInterval(ticking));
+    await insertObserver(db.sql, {
+      name: "batch-recorded-together",
+      event_type: "INSERT",
+      actions: [
+        // Due a moment later: every delivery is claimed (none created leased and adopted).
+        webhook(`${receiver.url}/together`, {
+          signing_secret: SECRET,
+          delay_ms: 1,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    // A tenant's share of four, as above: its sixteen changes go as four batches of four. Were
+    // a batch's outcomes recorded one by one, the first alone would make room for one claim,
+    // and that one would go as a batch of its own (the tenant at its share again).
+    await startRuntime("batch-recorded-together", {
+      clock,
+      concurrency: 2,
+      tenantConcurrency: 1,
+      batchSize: 2,
+    });
+    await db.sql`INSERT INTO orders (status, org) SELECT 'together', 7 FROM generate_series(1, 16)`;
+    const requests = await receiver.waitFor(4);
+    expect(requests.map((r) => verified(r).events.length)).toEqual([4, 4, 4, 4]);
+  });
+
+  it("cancels, unsent, the waiting members of an observer deleted before their batch goes out", async () => {
+    await insertObserver(db.sql, {
+      name: "batch-deleted",
+      event_type: "INSERT",
+      actions: [
+        webhook(`${receiver.url}/deleted`, {
+          signing_secret: SECRET,
+          batch: { max_size: 100, max_wait_ms: 10_000 },
+        }),
+      ],
+    });
+    const started = await startRuntime("batch-deleted");
+    await insertOrders(3, "deleted");
+    // Claimed, waiting for their batch to fill.
+    await eventually(async () => {
+      const [row] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+      return row?.n === 3 ? true : undefined;
+    }, "three leased deliveries");
+    // Deleted as DELETE /api/observers/{id} does; stopping sends what waits, at once.
+    await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE name = 'batch-deleted'`;
+    await started.stop();
+    expect(receiver.requests).toHaveLength(0);
+    const rows = await db.sql<{ status: string; error_code: string | null }[]>`
+      SELECT l.status, l.error_code FROM core.tb_observer_log l
+      JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.name = 'batch-deleted'`;
+    expect(rows).toEqual([
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+      { status: "cancelled", error_code: "OBSERVER_DELETED" },
+    ]);
+    expect(await db.sql`SELECT 1 FROM core.tb_observer_delivery`).toHaveLength(0);
+    expect(
+      await db.sql`SELECT 1 FROM core.tb_observer_dlq WHERE observer_name = 'batch-deleted'`,
+    ).toHaveLength(0);
   });
 
   it("leaves a webhook without batch sending one change per request", async () => {
