@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { parseExposition, sampleValue } from "../support/prometheus.ts";
 import { type ReceivedRequest, type Receiver, startReceiver } from "../support/receiver.ts";
 import { startWranglerDev, type WranglerDev } from "../support/wrangler-dev.ts";
 
@@ -116,6 +117,13 @@ const at = (r: Receiver, path: string) => r.requests.filter((q) => q.path === pa
 const bodyOf = (request: ReceivedRequest) =>
   JSON.parse(request.text) as { after: { status: string }; dead_letter?: Record<string, unknown> };
 
+/** The Worker's `/metrics` (the database's gauges are exact there). */
+async function metrics() {
+  const response = await api("/metrics");
+  expect(response.status).toBe(200);
+  return parseExposition(await response.text());
+}
+
 async function deliveryRows(observerId: string) {
   return db.sql<{ held: boolean | null; attempt: number }[]>`
     SELECT d.held, d.attempt FROM core.tb_observer_delivery d
@@ -149,6 +157,9 @@ describe("delivery control on the Worker (wrangler dev)", () => {
       expect(held.map((r) => r.attempt)).toEqual([1, 1, 1]);
       await tick();
       expect(at(receiver, "/paused")).toHaveLength(0);
+      const gauges = await metrics();
+      expect(sampleValue(gauges, "fraiseql_observer_deliveries_held")).toBe(3);
+      expect(sampleValue(gauges, "fraiseql_observer_observers_paused")).toBe(1);
 
       const [p2] = await db.sql<{ id: number }[]>`SELECT id FROM public.orders WHERE status = 'p2'`;
       const filter = { observer_id: id, entity_id: String(p2?.id) };
@@ -306,6 +317,11 @@ describe("delivery control on the Worker (wrangler dev)", () => {
         "health",
       );
       expect(health.destinations).toEqual({ open: 1, disabled: 0 });
+      expect(
+        sampleValue(await metrics(), "fraiseql_observer_circuit_state", {
+          destination: open.destination,
+        }),
+      ).toBe(1);
 
       flakyDown = false;
       await json(await post(`/api/observers/destinations/${open.id}/reset`), 200, "reset");
