@@ -323,6 +323,13 @@ describe("delivery control on the Worker (wrangler dev)", () => {
         }),
       ).toBe(1);
 
+      const detail = await json<{
+        held: { destination: string; state: string; deliveries: number }[];
+      }>(await api(`/api/observers/${id}`), 200, "GET observer");
+      expect(detail.held).toMatchObject([
+        { destination: open.destination, state: "open", deliveries: 1 },
+      ]);
+
       flakyDown = false;
       await json(await post(`/api/observers/destinations/${open.id}/reset`), 200, "reset");
       await until("the delivery after the reset", () =>
