@@ -308,6 +308,9 @@ const envSchema = v.object({
   OBSERVERS_SOURCE_LEASE_MS: integer(1000, 600_000, 15_000),
 } satisfies Record<ServerEnvName, v.GenericSchema<string | undefined, unknown>>);
 
+/** Every variable `parseServerConfig` reads (hosts check they handle each: the Worker's config). */
+export const SERVER_ENV_VARS: readonly string[] = Object.keys(envSchema.entries);
+
 /**
  * One tenant's share of the attempts running at once unless `OBSERVERS_TENANT_CONCURRENCY` says
  * otherwise: half, so a tenant whose receivers hang leaves the other half to everyone else.

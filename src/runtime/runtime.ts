@@ -69,7 +69,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   const leaseMs = options.leaseMs ?? 30_000;
   const tenantConcurrency = options.tenantConcurrency ?? Math.ceil(concurrency / 2);
   const retention = { ...DEFAULT_RETENTION, ...options.retention };
-  const owner = `runtime-${crypto.randomUUID()}`;
+  const owner = options.owner ?? `runtime-${crypto.randomUUID()}`;
   const shutdown = new AbortController();
   const gate = createDeliveryGate({
     sql,

@@ -67,6 +67,11 @@ export interface ObserverRuntimeOptions {
   registry?: ActionRegistry;
   /** The cursor's name in `core.tb_observer_checkpoint` (default "default"). */
   listenerId?: string;
+  /**
+   * Names this runtime in the leases it takes (default a fresh `runtime-<uuid>`): a host that must
+   * tell its own leases from other runtimes' (a Worker's tick) gives a unique one.
+   */
+  owner?: string;
   /** Look at the tables this often even without a notification (default 1 000 ms). */
   pollIntervalMs?: number;
   /** Changes read per ingest transaction, and deliveries per claim (default 500). */

@@ -312,6 +312,120 @@ export function contractSuite(name: string, start: StartTarget): void {
     );
 
     it(
+      "holds a paused observer's deliveries (created, not sent) and delivers them on resume",
+      async () => {
+        const observerId = await createObserver({
+          name: "contract-pause",
+          entity_type: "Order",
+          event_type: "INSERT",
+          condition_expression: "status == 'contract-pause'",
+          actions: [{ type: "webhook", url: `${receiver.url}/pause` }],
+        });
+        const paused = await json<{ paused: boolean }>(
+          await api(`/api/observers/${observerId}/pause`, { method: "POST" }),
+          200,
+          "POST pause",
+        );
+        expect(paused.paused).toBe(true);
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-pause', 1)`;
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-pause', 2)`;
+        // Matched and created, then held by the claims: nothing reaches the receiver.
+        await until("two held deliveries", async () => {
+          const rows = await db.sql<{ held: boolean | null }[]>`
+            SELECT d.held FROM core.tb_observer_delivery d
+            JOIN core.tb_observer o ON o.pk_observer = d.fk_observer
+            WHERE o.id = ${observerId}::uuid`;
+          return rows.length === 2 && rows.every((r) => r.held) ? true : undefined;
+        });
+        await target.tick();
+        expect(received("/pause")).toHaveLength(0);
+
+        const resumed = await json<{ paused: boolean }>(
+          await api(`/api/observers/${observerId}/resume`, { method: "POST" }),
+          200,
+          "POST resume",
+        );
+        expect(resumed.paused).toBe(false);
+        await until("the held webhooks", () => (received("/pause").length >= 2 ? true : undefined));
+        const totals = received("/pause").map(
+          (r) => (JSON.parse(r.text) as { after: { total: number } }).after.total,
+        );
+        expect(totals.sort()).toEqual([1, 2]);
+      },
+      TEST_MS,
+    );
+
+    it(
+      "replays a time range: a dry run counts, a replay delivers again under new webhook-ids",
+      async () => {
+        const observerId = await createObserver({
+          name: "contract-replay",
+          entity_type: "Order",
+          event_type: "INSERT",
+          condition_expression: "status == 'contract-replay'",
+          actions: [{ type: "webhook", url: `${receiver.url}/replay` }],
+        });
+        const [start] = await db.sql<{ at: string }[]>`SELECT now()::text AS at`;
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-replay', 1)`;
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-replay-not', 2)`;
+        await db.sql`INSERT INTO orders (status, total) VALUES ('contract-replay', 3)`;
+        await until("the live webhooks", () =>
+          received("/replay").length >= 2 ? true : undefined,
+        );
+        const [end] = await db.sql<
+          { at: string }[]
+        >`SELECT (now() + interval '1 second')::text AS at`;
+        const range = {
+          since: new Date(start?.at ?? "").toISOString(),
+          until: new Date(end?.at ?? "").toISOString(),
+        };
+        const dry = await json<Record<string, unknown>>(
+          await api(`/api/observers/${observerId}/replay`, {
+            method: "POST",
+            body: JSON.stringify({ ...range, dry_run: true }),
+          }),
+          200,
+          "POST replay (dry run)",
+        );
+        expect(dry).toEqual({ dry_run: true, ...range, considered: 3, matched: 2, deliveries: 2 });
+        // A dry run creates nothing.
+        const listed = await json<Page<unknown>>(
+          await api(`/api/observers/${observerId}/replays`),
+          200,
+          "GET replays",
+        );
+        expect(listed.data).toEqual([]);
+
+        const replay = await json<{ id: string; status: string }>(
+          await api(`/api/observers/${observerId}/replay`, {
+            method: "POST",
+            body: JSON.stringify(range),
+          }),
+          202,
+          "POST replay",
+        );
+        expect(replay.status).toBe("running");
+        const done = await until("the replay to end", async () => {
+          const progress = await json<{ status: string }>(
+            await api(`/api/observers/replays/${replay.id}`),
+            200,
+            "GET replay",
+          );
+          return progress.status === "running" ? undefined : progress;
+        });
+        expect(done).toMatchObject({ status: "done", scanned: 3, matched: 2, created: 2 });
+        await until("the replayed webhooks", () =>
+          received("/replay").length >= 4 ? true : undefined,
+        );
+        const hooks = received("/replay");
+        expect(hooks).toHaveLength(4);
+        const ids = new Set(hooks.map((r) => r.headers["webhook-id"]));
+        expect(ids.size).toBe(4);
+      },
+      TEST_MS,
+    );
+
+    it(
       "streams an inserted row to a live WebSocket subscriber after ready",
       async () => {
         const client = live({ entity_type: "Order", event_type: "INSERT", payload: "full" });

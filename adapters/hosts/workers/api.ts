@@ -17,6 +17,7 @@ import type { Logger } from "../../../src/ports/logger.ts";
 import type { SqlClient, SqlExecutor } from "../../../src/ports/sql.ts";
 import type { ObserverRuntime, RuntimeHealth } from "../../../src/runtime/types.ts";
 import { readBacklog } from "../../../src/store/change-log.ts";
+import { countUnhealthy } from "../../../src/store/destination-views.ts";
 import type { WorkersConfig } from "./config.ts";
 import { hyperdriveClient } from "./database.ts";
 import { hubRevoke, hubUpgrade } from "./live-upgrade.ts";
@@ -105,9 +106,10 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
       return Number(rows[0]?.count ?? 0);
     },
     async health(): Promise<RuntimeHealth> {
-      const [schema, backlog, observers, last] = await Promise.all([
+      const [schema, backlog, destinations, observers, last] = await Promise.all([
         options.checkSchema(sql),
         readBacklog(sql, config.server.listenerId),
+        countUnhealthy(sql),
         sql.query<{ count: string }>(
           "SELECT count(*)::text AS count FROM core.tb_observer WHERE deleted_at IS NULL AND enabled",
         ),
@@ -127,6 +129,9 @@ export function createWorkersApi(bindings: ApiBindings, options: WorkersApiOptio
           due_deliveries: backlog.due,
           oldest_pending_ms: backlog.oldestMs,
         },
+        // A Worker always reads the change log itself (NATS mode is refused, config.ts).
+        transport: { transport: "postgres", role: "all", healthy: true, reason: null },
+        destinations,
       };
     },
   };

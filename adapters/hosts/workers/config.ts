@@ -34,8 +34,11 @@ export const WORKERS_DEFAULT_BATCH_SIZE = 100;
 /** Database connections of a tick (of the 6 an invocation may have open). */
 export const TICK_DATABASE_CONNECTIONS = 2;
 
-/** Server variables that mean nothing on a Worker: set, they are ignored with a warning. */
-const IGNORED = [
+/**
+ * Server variables that mean nothing on a Worker: set, they are ignored with a warning
+ * (docs/runtimes.md). Every other server variable applies (test/unit/workers-config.test.ts).
+ */
+export const WORKERS_IGNORED_VARS = [
   "DATABASE_URL",
   "PORT",
   "HOST",
@@ -48,6 +51,16 @@ const IGNORED = [
   // The API's requests have their own Hyperdrive clients (docs/security.md, "Limits").
   "OBSERVERS_API_POOL_SIZE",
   "OBSERVERS_API_STATEMENT_TIMEOUT_MS",
+  // No resolver to ask: the check of literal addresses still applies (docs/security.md).
+  "OBSERVERS_RESOLVE_TARGETS",
+  // The live hubs bound a socket's backlog in messages: Workers report no buffered bytes.
+  "OBSERVERS_LIVE_MAX_BUFFERED_BYTES",
+  // The client is `cf-connecting-ip`, which Cloudflare sets.
+  "OBSERVERS_TRUSTED_PROXIES",
+  "OBSERVERS_TRUSTED_PROXY_HEADER",
+  // Sources do not run on Workers (`/api/sources` answers 501): a Bun or Deno server reads them.
+  "OBSERVERS_SOURCE_KEY",
+  "OBSERVERS_SOURCE_LEASE_MS",
 ] as const;
 
 export interface WorkersConfig {
@@ -90,9 +103,9 @@ function integerVar(
  */
 export function workersConfig(env: object): WorkersConfig {
   const vars = stringVars(env);
-  const ignored = IGNORED.filter((name) => vars[name]?.trim());
+  const ignored = WORKERS_IGNORED_VARS.filter((name) => vars[name]?.trim());
   const serverVars: Record<string, string> = { ...vars };
-  for (const name of IGNORED) delete serverVars[name];
+  for (const name of WORKERS_IGNORED_VARS) delete serverVars[name];
   const issues: ConfigIssue[] = [];
   let server: ServerConfig | null = null;
   try {

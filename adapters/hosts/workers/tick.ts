@@ -9,8 +9,10 @@
  *    durable deliveries, claims due ones with the row-lock claim every runtime uses, runs them
  *    and records the outcomes.
  * 3. Every 100 ms looks at the backlog (`health().lag`): it stops once nothing is pending or due
- *    (idle), when the budget (`OBSERVERS_TICK_BUDGET_MS`, 20 s) is spent, or when the actions'
- *    outbound requests reach `OBSERVERS_TICK_MAX_SUBREQUESTS`.
+ *    and no replay waits for it (idle), when the budget (`OBSERVERS_TICK_BUDGET_MS`, 20 s) is
+ *    spent, or when the actions' outbound requests reach `OBSERVERS_TICK_MAX_SUBREQUESTS`. A
+ *    running replay (docs/delivery.md) keeps it working page after page within the budget: one
+ *    whose pages match nothing creates no due delivery, and would otherwise look idle.
  * 4. `stop()`: no new claims; running attempts get `OBSERVERS_SHUTDOWN_TIMEOUT_MS` (at most 10 s
  *    here) to finish, the rest are cancelled (not counted as attempts) and their leases released;
  *    every outcome is recorded. What is left waits in the tables for the next tick.
@@ -93,8 +95,9 @@ const TICK_SHUTDOWN_MAX_MS = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * When the next delivery comes due (its retry time, its delay, or a lease running out), or the
- * next tick of a scheduled observer (docs/time.md), whichever is first; null when neither.
+ * When the next delivery comes due (its retry time, its delay, or a lease running out), the next
+ * tick of a scheduled observer (docs/time.md), or a running replay can be taken (now, or when the
+ * lease of the runtime working on it runs out), whichever is first; null when none.
  */
 async function nextDue(sql: SqlClient): Promise<number | null> {
   const rows = await sql.query<{ at: string | null }>(
@@ -102,11 +105,26 @@ async function nextDue(sql: SqlClient): Promise<number | null> {
        (SELECT min(next_attempt_at) FROM core.tb_observer_delivery),
        (SELECT min(s.next_run_at) FROM core.tb_observer_schedule s
           JOIN core.tb_observer o ON o.pk_observer = s.fk_observer
-          WHERE o.schedule IS NOT NULL AND o.deleted_at IS NULL AND o.enabled)
+          WHERE o.schedule IS NOT NULL AND o.deleted_at IS NULL AND o.enabled),
+       (SELECT min(CASE WHEN lease_owner IS NULL THEN now() ELSE greatest(lease_until, now()) END)
+          FROM core.tb_observer_replay WHERE status = 'running')
      )) * 1000)::text AS at`,
   );
   const at = rows[0]?.at;
   return at === null || at === undefined ? null : Number(at);
+}
+
+/**
+ * Whether a running replay waits for this tick: one whose lease is free or run out, or held by
+ * this tick's runtime (working through it). One another runtime holds is that runtime's work.
+ */
+async function replayWaiting(sql: SqlClient, owner: string): Promise<boolean> {
+  const rows = await sql.query<{ waiting: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM core.tb_observer_replay WHERE status = 'running'
+       AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < now())) AS waiting`,
+    [owner],
+  );
+  return rows[0]?.waiting === true;
 }
 
 /** Runs one tick (see above). Throws only when the database cannot be reached at all. */
@@ -140,8 +158,10 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
     }
     const outbound = countingFetch();
     doorbell = createJobDoorbell({ sql, logger });
+    const owner = `runtime-${crypto.randomUUID()}`;
     const runtime = createObserverRuntime({
       sql,
+      owner,
       environment: workersEnvironment({
         config,
         vars: options.vars,
@@ -179,7 +199,11 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
           break;
         }
         health = await runtime.health();
-        if (health.lag.pending_changes === 0 && health.lag.due_deliveries === 0) {
+        if (
+          health.lag.pending_changes === 0 &&
+          health.lag.due_deliveries === 0 &&
+          !(await replayWaiting(sql, owner))
+        ) {
           stopped = "idle";
           break;
         }
