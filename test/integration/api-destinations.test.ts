@@ -157,6 +157,9 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
       404,
     );
     expect((await call("POST", "/api/observers/destinations/not-a-uuid/reset")).status).toBe(404);
+    // A NUL byte PostgreSQL refuses in text: still a 404, never a 500.
+    expect((await call("POST", "/api/observers/destinations/%00/reset")).status).toBe(404);
+    expect((await call("POST", "/api/observers/destinations/a%00b/reset")).status).toBe(404);
     const read = await key("read", null);
     const refused = await call("POST", `/api/observers/destinations/${id}/reset`, undefined, {
       token: read,
