@@ -68,7 +68,21 @@ export interface DeliveryGate {
   track(claim: ClaimedDelivery): void;
   /** Null (run it) or a deferral; a promise only when it must ask the database. */
   admit(delivery: Delivery, destination: string | null): Deferral | null | Promise<Deferral | null>;
-  report(deliveryId: string, outcome: ExecutionOutcome): void;
+  /**
+   * Counts the attempt for its destination. Returns, when the attempt was the probe of an open
+   * circuit and failed transiently, when the next probe is due: the delivery waits for it
+   * uncharged (`unchargedProbe`), so an outage never spends deliveries' attempts on probes.
+   */
+  report(deliveryId: string, outcome: ExecutionOutcome): number | null;
+}
+
+/**
+ * The outcome a failed probe's delivery is recorded with: logged as the attempt it was, but put
+ * back with its attempt count unchanged, due at the next probe `at` (never dead-lettered: the
+ * probe tested the destination, which is down, not the delivery).
+ */
+export function unchargedProbe(outcome: ExecutionOutcome, at: number): ExecutionOutcome {
+  return { ...outcome, disposition: "retry", nextAttempt: outcome.attempt, nextAttemptAt: at };
 }
 
 /** A credential-free, bounded destination name: `type:origin` never carries userinfo. */
@@ -300,8 +314,11 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     report(deliveryId, outcome) {
       const entry = tracked.get(deliveryId);
       tracked.delete(deliveryId);
-      if (entry?.destination && !outcome.deferred)
-        void record(entry.destination, outcome, entry.probe);
+      if (!entry?.destination || outcome.deferred) return null;
+      // Synchronously counted (countLocally) before its first await: `known` has the next probe.
+      void record(entry.destination, outcome, entry.probe);
+      if (!entry.probe || outcome.failureKind !== "transient") return null;
+      return known.get(entry.destination)?.next_probe_at ?? null;
     },
   };
 }

@@ -13,7 +13,7 @@ import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
 import { ConfigCache, outcomeRecord, planDelivery } from "./delivery-plan.ts";
-import type { DeliveryGate } from "./destination-health.ts";
+import { type DeliveryGate, unchargedProbe } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -103,9 +103,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const batcher = createBatcher({
     clock,
     executor,
-    done(member, outcome, batch) {
+    done(member, reported, batch) {
       executing--;
-      options.gate?.report(member.claim.id, outcome);
+      // A batch is one probe (its first member's admit): a failed probe charges none of them.
+      let probeHeld = options.gate?.report(member.claim.id, reported) ?? null;
+      if (probeHeld !== null) failedProbe = { batch: batch.id, at: probeHeld };
+      else if (failedProbe?.batch === batch.id && reported.failureKind === "transient")
+        probeHeld = failedProbe.at;
+      const outcome = probeHeld === null ? reported : unchargedProbe(reported, probeHeld);
       if (outcome.deferred) {
         defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
         return;
@@ -117,6 +122,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       settle({ ...record, batch_id: batch.id, batch_size: batch.size });
     },
   });
+  /** The last batch sent as a failed probe (its members are reported one after the other). */
+  let failedProbe: { batch: string; at: number } | null = null;
   const deferredQueue: { pk: string; at: string; destination: string | null }[] = [];
   let deferring: Promise<void> | null = null;
 
@@ -211,9 +218,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function execute(claim: ClaimedDelivery, delivery: Delivery, actionType: string | null): void {
-    void executor.execute(delivery).then((outcome) => {
+    void executor.execute(delivery).then((reported) => {
       executing--;
-      options.gate?.report(claim.id, outcome);
+      const probeHeld = options.gate?.report(claim.id, reported) ?? null;
+      const outcome = probeHeld === null ? reported : unchargedProbe(reported, probeHeld);
       if (outcome.deferred) {
         defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
         return;

@@ -29,6 +29,8 @@ afterAll(() => db?.drop());
 beforeEach(async () => {
   await db.sql`DELETE FROM core.tb_observer_delivery`;
   await db.sql`DELETE FROM core.tb_observer_destination`;
+  await db.sql`DELETE FROM core.tb_observer_dlq`;
+  await db.sql`DELETE FROM core.tb_observer_log`;
   await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE deleted_at IS NULL`;
 });
 afterEach(async () => {
@@ -213,6 +215,55 @@ describe("a receiver's outage, two runtimes on one database", () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+});
+
+describe("probes during a long outage", () => {
+  it.each([
+    ["single", {}],
+    ["batched", { batch: { max_size: 5, max_wait_ms: 50 } }],
+  ])(
+    "never spend a delivery's attempts: far more failed probes than attempts, no dead letter (%s)",
+    async (kind, extra) => {
+      const CHANGES = 5;
+      let down = true;
+      receiver = await startReceiver(() => ({ status: down ? 503 : 204 }));
+      await insertObserver(db.sql, {
+        name: "long-outage",
+        retry_config: { max_attempts: 2, initial_delay_ms: 20, max_delay_ms: 50 },
+        actions: [webhook(`${receiver.url}/hook`, extra)],
+      });
+      // One runtime, opening at the first failure: no attempt but the first ones and the probes
+      // (two runtimes may retry in the instant before they see the other's failures).
+      await startRuntimes(1, `long-outage-${kind}`, {
+        failureThreshold: 1,
+        probeDelayMs: 20,
+        maxProbeDelayMs: 40,
+        disableAfterMs: 0,
+      });
+      await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, ${CHANGES}) g`;
+      // Many more failed probes than the deliveries have attempts (5 × 2).
+      await eventually(async () => {
+        const row = await destinationRow();
+        return row && row.open_count >= 3 * CHANGES * 2 ? true : undefined;
+      }, "thirty failed probes");
+      const [dead] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(dead?.n).toBe(0);
+      const [pending] = await db.sql<{ n: number; over: number }[]>`
+        SELECT count(*)::int AS n, count(*) FILTER (WHERE attempt > 2)::int AS over
+        FROM core.tb_observer_delivery`;
+      expect(pending).toEqual({ n: CHANGES, over: 0 });
+
+      down = false;
+      await eventually(async () => {
+        const summary = await logSummary();
+        return summary.delivered === CHANGES ? true : undefined;
+      }, "every delivery after the recovery");
+      const [after] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(after?.n).toBe(0);
+    },
+  );
 });
 
 describe("a destination failing for longer than the configured time", () => {
