@@ -125,6 +125,7 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
     const detail = await (await call("GET", `/api/observers/${observer}`)).json();
     expect(detail.held).toEqual([
       {
+        id,
         destination: "webhook:https://hooks.example.com",
         state: "open",
         disabled: true,
