@@ -141,12 +141,43 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
   let loading: Promise<void> | null = null;
   /** Destinations this runtime is probing now. */
   const probing = new Set<string>();
+  /**
+   * This runtime's own changes to `known` (its failures, counted at once; rows its writes
+   * returned), by destination: when last made, and how many failure writes are still in flight.
+   * A shared read that started before such a change, or while its write was in flight, cannot
+   * have seen it and must not undo it (else this runtime sends again to a circuit it just opened).
+   */
+  const localAt = new Map<string, number>();
+  const writing = new Map<string, number>();
+
+  function setLocal(destination: string, health: DestinationHealth | null): void {
+    if (health === null) known.delete(destination);
+    else known.set(destination, health);
+    localAt.set(destination, clock.now());
+  }
+
+  /** The shared rows read, with this runtime's newer changes kept over them. */
+  function merge(rows: DestinationHealth[], readStartedAt: number): Map<string, DestinationHealth> {
+    const read = new Map(rows.map((row) => [row.destination, row]));
+    for (const [destination, at] of localAt) {
+      if (at < readStartedAt && !writing.has(destination)) {
+        localAt.delete(destination);
+        continue;
+      }
+      const local = known.get(destination);
+      if (local) read.set(destination, local);
+      else read.delete(destination);
+    }
+    return read;
+  }
 
   function refresh(): Promise<void> {
     if (clock.now() - loadedAt < cacheMs) return Promise.resolve();
-    loading ??= listUnhealthy(sql)
+    if (loading) return loading;
+    const startedAt = clock.now();
+    loading = listUnhealthy(sql)
       .then((rows) => {
-        known = new Map(rows.map((row) => [row.destination, row]));
+        known = merge(rows, startedAt);
         loadedAt = clock.now();
       })
       .catch((error: unknown) => {
@@ -231,7 +262,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         loadedAt = Number.NEGATIVE_INFINITY;
         return defer(clock.now() + MIN_DEFER_MS * 4, destination);
       }
-      known.set(destination, taken);
+      setLocal(destination, taken);
       probing.add(destination);
     }
     if (entry) {
@@ -245,6 +276,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     const now = clock.now();
     const health = known.get(destination) ?? closedHealth(destination);
     const failures = health.consecutive_failures + 1;
+    localAt.set(destination, now);
     const opens =
       (health.state === "open" && probe) ||
       (health.state === "closed" && failures >= settings.failureThreshold);
@@ -271,16 +303,24 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       if (outcome.failureKind === "transient") {
         // Counted here at once, so this runtime stops sending before the shared row answers.
         countLocally(destination, probe);
-        const row = await recordFailure(
-          sql,
-          destination,
-          { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
-          settings,
-          (n) => probeDelay(n, settings, random),
-        );
+        writing.set(destination, (writing.get(destination) ?? 0) + 1);
+        let row: DestinationHealth | null;
+        try {
+          row = await recordFailure(
+            sql,
+            destination,
+            { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
+            settings,
+            (n) => probeDelay(n, settings, random),
+          );
+        } finally {
+          const left = (writing.get(destination) ?? 1) - 1;
+          if (left > 0) writing.set(destination, left);
+          else writing.delete(destination);
+        }
         if (row) {
           const before = known.get(destination);
-          known.set(destination, row);
+          setLocal(destination, row);
           if (
             before?.state !== row.state ||
             (before?.disabled_at === null) !== (row.disabled_at === null)
@@ -292,7 +332,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       // The receiver answered (a success, or a 4xx that is the delivery's own fault).
       if (!probe && !known.has(destination)) return;
       if (await recordSuccess(sql, destination, probe ? owner : null)) {
-        known.delete(destination);
+        setLocal(destination, null);
         options.onTransition?.({ destination, state: "closed" });
         options.onWake();
       }

@@ -47,6 +47,7 @@ async function startRuntimes(
   count: number,
   listenerId: string,
   circuits: Partial<CircuitSettings>,
+  { perDestination = 4, circuitCacheMs = 20 } = {},
 ): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
@@ -58,11 +59,11 @@ async function startRuntimes(
       listenerId,
       pollIntervalMs: 50,
       concurrency: 16,
-      perDestination: 4,
+      perDestination,
       leaseMs: 10_000,
       shutdownTimeoutMs: 500,
       circuits,
-      circuitCacheMs: 20,
+      circuitCacheMs,
     });
     runtimes.push(runtime);
     await runtime.start();
@@ -214,6 +215,33 @@ describe("a receiver's outage, two runtimes on one database", () => {
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  });
+});
+
+describe("the attempt after the one that opens the circuit", () => {
+  it("is not made, though a shared read started before the failure's write lands", async () => {
+    receiver = await startReceiver(() => ({ status: 503 }));
+    await insertObserver(db.sql, {
+      name: "no-attempt-after-opening",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    // One slot per destination: the other nine deliveries wait for the first one's slot, and
+    // each is admitted after a fresh shared read (20 ms cache), which may not show the failure yet.
+    await startRuntimes(
+      1,
+      "no-attempt-after-opening",
+      { failureThreshold: 1, probeDelayMs: 600_000, maxProbeDelayMs: 600_000, disableAfterMs: 0 },
+      { perDestination: 1 },
+    );
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 10) g`;
+    await eventually(async () => {
+      const [row] = await db.sql<{ held: number }[]>`
+        SELECT count(*) FILTER (WHERE held_destination IS NOT NULL)::int AS held
+        FROM core.tb_observer_delivery`;
+      return row?.held === 10 ? true : undefined;
+    }, "all ten deliveries held for the open circuit");
+    expect(receiver.requests.length).toBe(1);
   });
 });
 
