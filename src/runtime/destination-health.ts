@@ -272,7 +272,12 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     return null;
   }
 
-  function countLocally(destination: string, probe: boolean): void {
+  /** The probe wait of the `openCount`-th opening: never sooner than the receiver asked. */
+  function probeWait(openCount: number, retryAfterMs: number | undefined): number {
+    return Math.max(probeDelay(openCount, settings, random), retryAfterMs ?? 0);
+  }
+
+  function countLocally(destination: string, probe: boolean, retryAfterMs?: number): void {
     const now = clock.now();
     const health = known.get(destination) ?? closedHealth(destination);
     const failures = health.consecutive_failures + 1;
@@ -288,7 +293,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         ? {
             state: "open",
             opened_at: health.state === "open" ? health.opened_at : now,
-            next_probe_at: now + probeDelay(health.open_count, settings, random),
+            next_probe_at: now + probeWait(health.open_count, retryAfterMs),
             open_count: health.open_count + 1,
             probe_owner: null,
             probe_until: null,
@@ -302,7 +307,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       if (outcome.failureKind === "cancelled") return;
       if (outcome.failureKind === "transient") {
         // Counted here at once, so this runtime stops sending before the shared row answers.
-        countLocally(destination, probe);
+        countLocally(destination, probe, outcome.retryAfterMs);
         writing.set(destination, (writing.get(destination) ?? 0) + 1);
         let row: DestinationHealth | null;
         try {
@@ -311,7 +316,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
             destination,
             { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
             settings,
-            (n) => probeDelay(n, settings, random),
+            (n) => probeWait(n, outcome.retryAfterMs),
           );
         } finally {
           const left = (writing.get(destination) ?? 1) - 1;

@@ -245,6 +245,35 @@ describe("the attempt after the one that opens the circuit", () => {
   });
 });
 
+describe("a receiver answering 429 with Retry-After", () => {
+  it("is not probed before the time it asked for", async () => {
+    receiver = await startReceiver(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    await insertObserver(db.sql, {
+      name: "retry-after",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    await startRuntimes(1, "retry-after", {
+      failureThreshold: 1,
+      probeDelayMs: 20,
+      maxProbeDelayMs: 40,
+      disableAfterMs: 0,
+    });
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 3) g`;
+    const [row] = await eventually(async () => {
+      const rows = await db.sql<{ wait_s: number }[]>`
+        SELECT extract(epoch FROM next_probe_at - opened_at)::float8 AS wait_s
+        FROM core.tb_observer_destination WHERE state = 'open'`;
+      return rows.length > 0 ? rows : undefined;
+    }, "the circuit open");
+    // Ten minutes, not the 20–40 ms probe delay.
+    expect(row?.wait_s).toBeGreaterThanOrEqual(599);
+    const seen = receiver.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.requests.length).toBe(seen);
+  });
+});
+
 describe("probes during a long outage", () => {
   it.each([
     ["single", {}],
