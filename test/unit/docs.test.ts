@@ -63,6 +63,13 @@ describe("documentation", () => {
     expect(broken).toEqual([]);
   });
 
+  it("gives rate_limit_per_second the bounds the schema enforces (0.001 to 10 000)", () => {
+    for (const page of ["docs/actions.md", "docs/delivery.md"]) {
+      const text = read(page).replace(/\s+/g, " ");
+      expect(text, page).toMatch(/rate_limit_per_second[^.]*0\.001[^.]*10 000/);
+    }
+  });
+
   it("keeps the README a front page of at most 12 KB", () => {
     expect(Buffer.byteLength(read("README.md"))).toBeLessThanOrEqual(12 * 1024);
   });
