@@ -161,7 +161,10 @@ describe("a runtime's view of a circuit it opened", () => {
         ] as never;
       },
     };
-    return { sql, commit: () => writes.splice(0).forEach((resolve) => resolve()) };
+    const commit = () => {
+      for (const resolve of writes.splice(0)) resolve();
+    };
+    return { sql, commit };
   }
 
   it("is not undone by a shared read that cannot have seen its failure yet", async () => {
