@@ -378,7 +378,7 @@ function observerView(heading, body, id) {
             "li",
             {},
             x.disabled
-              ? `${x.deliveries} deliveries held: ${x.destination} is disabled (${x.disabled_reason ?? "no reason recorded"}); reset it with POST api/observers/destinations/{id}/reset.`
+              ? `${x.deliveries} deliveries held: ${x.destination} is disabled (${x.disabled_reason ?? "no reason recorded"}); reset it with POST api/observers/destinations/${x.id}/reset.`
               : `${x.deliveries} deliveries waiting: ${x.destination}'s circuit is open (next probe ${x.next_probe_at ?? "soon"}).`,
           ),
         ),

@@ -3,7 +3,7 @@ import type { RetryConfig } from "./retry-policy.ts";
 /** Past 2^64 every sane initial delay exceeds any cap; stopping there keeps the maths finite. */
 const MAX_EXPONENT = 64;
 /** The most a receiver's `Retry-After` can postpone a retry (the net module clamps to this too). */
-const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
+export const MAX_RETRY_AFTER_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Milliseconds to wait after failed attempt `failedAttempt` (1-based) before the next one.

@@ -1,7 +1,7 @@
 import type { ActionResult, ObserverRef } from "../actions/types.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import { RESPONSE_EXCERPT_BYTES } from "../net/http.ts";
-import { nextAttemptDelay } from "./backoff.ts";
+import { MAX_RETRY_AFTER_MS, nextAttemptDelay } from "./backoff.ts";
 import { type AttemptFailure, safeMessage, truncate } from "./classify.ts";
 import type { RetryConfig } from "./retry-policy.ts";
 
@@ -65,6 +65,11 @@ export interface ExecutionOutcome {
    * `cancelled`), absent on success: what endpoint health counts (src/runtime/destination-health.ts).
    */
   failureKind?: AttemptFailure["kind"];
+  /**
+   * What a transient failure's receiver asked for with `Retry-After` (ms, capped at 24 h), absent
+   * otherwise: a circuit it opens probes no sooner (src/runtime/destination-health.ts).
+   */
+  retryAfterMs?: number;
   /**
    * Not attempted: the delivery waits until `at` for its destination's circuit or its rate limit
    * (src/runtime/destination-health.ts). Put back as it was: no attempt spent, nothing logged.
@@ -172,5 +177,8 @@ export function failureOutcome(
     message: null,
     responseExcerpt: excerpt(failure.responseExcerpt),
     failureKind: failure.kind,
+    ...(failure.kind === "transient" && failure.retryAfterMs != null && failure.retryAfterMs > 0
+      ? { retryAfterMs: Math.min(Math.ceil(failure.retryAfterMs), MAX_RETRY_AFTER_MS) }
+      : {}),
   };
 }

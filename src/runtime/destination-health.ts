@@ -68,9 +68,23 @@ export interface DeliveryGate {
   track(claim: ClaimedDelivery): void;
   /** Null (run it) or a deferral; a promise only when it must ask the database. */
   admit(delivery: Delivery, destination: string | null): Deferral | null | Promise<Deferral | null>;
-  report(deliveryId: string, outcome: ExecutionOutcome): void;
+  /**
+   * Counts the attempt for its destination. Returns, when the attempt was the probe of an open
+   * circuit and failed transiently, when the next probe is due: the delivery waits for it
+   * uncharged (`unchargedProbe`), so an outage never spends deliveries' attempts on probes.
+   */
+  report(deliveryId: string, outcome: ExecutionOutcome): number | null;
   /** A tracked delivery ended without an attempt (its observer was deleted while it waited). */
   forget(deliveryId: string): void;
+}
+
+/**
+ * The outcome a failed probe's delivery is recorded with: logged as the attempt it was, but put
+ * back with its attempt count unchanged, due at the next probe `at` (never dead-lettered: the
+ * probe tested the destination, which is down, not the delivery).
+ */
+export function unchargedProbe(outcome: ExecutionOutcome, at: number): ExecutionOutcome {
+  return { ...outcome, disposition: "retry", nextAttempt: outcome.attempt, nextAttemptAt: at };
 }
 
 /** A credential-free, bounded destination name: `type:origin` never carries userinfo. */
@@ -129,12 +143,43 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
   let loading: Promise<void> | null = null;
   /** Destinations this runtime is probing now. */
   const probing = new Set<string>();
+  /**
+   * This runtime's own changes to `known` (its failures, counted at once; rows its writes
+   * returned), by destination: when last made, and how many failure writes are still in flight.
+   * A shared read that started before such a change, or while its write was in flight, cannot
+   * have seen it and must not undo it (else this runtime sends again to a circuit it just opened).
+   */
+  const localAt = new Map<string, number>();
+  const writing = new Map<string, number>();
+
+  function setLocal(destination: string, health: DestinationHealth | null): void {
+    if (health === null) known.delete(destination);
+    else known.set(destination, health);
+    localAt.set(destination, clock.now());
+  }
+
+  /** The shared rows read, with this runtime's newer changes kept over them. */
+  function merge(rows: DestinationHealth[], readStartedAt: number): Map<string, DestinationHealth> {
+    const read = new Map(rows.map((row) => [row.destination, row]));
+    for (const [destination, at] of localAt) {
+      if (at < readStartedAt && !writing.has(destination)) {
+        localAt.delete(destination);
+        continue;
+      }
+      const local = known.get(destination);
+      if (local) read.set(destination, local);
+      else read.delete(destination);
+    }
+    return read;
+  }
 
   function refresh(): Promise<void> {
     if (clock.now() - loadedAt < cacheMs) return Promise.resolve();
-    loading ??= listUnhealthy(sql)
+    if (loading) return loading;
+    const startedAt = clock.now();
+    loading = listUnhealthy(sql)
       .then((rows) => {
-        known = new Map(rows.map((row) => [row.destination, row]));
+        known = merge(rows, startedAt);
         loadedAt = clock.now();
       })
       .catch((error: unknown) => {
@@ -219,7 +264,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         loadedAt = Number.NEGATIVE_INFINITY;
         return defer(clock.now() + MIN_DEFER_MS * 4, destination);
       }
-      known.set(destination, taken);
+      setLocal(destination, taken);
       probing.add(destination);
     }
     if (entry) {
@@ -229,10 +274,16 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     return null;
   }
 
-  function countLocally(destination: string, probe: boolean): void {
+  /** The probe wait of the `openCount`-th opening: never sooner than the receiver asked. */
+  function probeWait(openCount: number, retryAfterMs: number | undefined): number {
+    return Math.max(probeDelay(openCount, settings, random), retryAfterMs ?? 0);
+  }
+
+  function countLocally(destination: string, probe: boolean, retryAfterMs?: number): void {
     const now = clock.now();
     const health = known.get(destination) ?? closedHealth(destination);
     const failures = health.consecutive_failures + 1;
+    localAt.set(destination, now);
     const opens =
       (health.state === "open" && probe) ||
       (health.state === "closed" && failures >= settings.failureThreshold);
@@ -244,7 +295,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         ? {
             state: "open",
             opened_at: health.state === "open" ? health.opened_at : now,
-            next_probe_at: now + probeDelay(health.open_count, settings, random),
+            next_probe_at: now + probeWait(health.open_count, retryAfterMs),
             open_count: health.open_count + 1,
             probe_owner: null,
             probe_until: null,
@@ -258,17 +309,25 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       if (outcome.failureKind === "cancelled") return;
       if (outcome.failureKind === "transient") {
         // Counted here at once, so this runtime stops sending before the shared row answers.
-        countLocally(destination, probe);
-        const row = await recordFailure(
-          sql,
-          destination,
-          { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
-          settings,
-          (n) => probeDelay(n, settings, random),
-        );
+        countLocally(destination, probe, outcome.retryAfterMs);
+        writing.set(destination, (writing.get(destination) ?? 0) + 1);
+        let row: DestinationHealth | null;
+        try {
+          row = await recordFailure(
+            sql,
+            destination,
+            { code: outcome.errorCode, httpStatus: outcome.httpStatus, probe },
+            settings,
+            (n) => probeWait(n, outcome.retryAfterMs),
+          );
+        } finally {
+          const left = (writing.get(destination) ?? 1) - 1;
+          if (left > 0) writing.set(destination, left);
+          else writing.delete(destination);
+        }
         if (row) {
           const before = known.get(destination);
-          known.set(destination, row);
+          setLocal(destination, row);
           if (
             before?.state !== row.state ||
             (before?.disabled_at === null) !== (row.disabled_at === null)
@@ -280,7 +339,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       // The receiver answered (a success, or a 4xx that is the delivery's own fault).
       if (!probe && !known.has(destination)) return;
       if (await recordSuccess(sql, destination, probe ? owner : null)) {
-        known.delete(destination);
+        setLocal(destination, null);
         options.onTransition?.({ destination, state: "closed" });
         options.onWake();
       }
@@ -305,8 +364,11 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     report(deliveryId, outcome) {
       const entry = tracked.get(deliveryId);
       tracked.delete(deliveryId);
-      if (entry?.destination && !outcome.deferred)
-        void record(entry.destination, outcome, entry.probe);
+      if (!entry?.destination || outcome.deferred) return null;
+      // Synchronously counted (countLocally) before its first await: `known` has the next probe.
+      void record(entry.destination, outcome, entry.probe);
+      if (!entry.probe || outcome.failureKind !== "transient") return null;
+      return known.get(entry.destination)?.next_probe_at ?? null;
     },
   };
 }

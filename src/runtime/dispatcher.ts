@@ -18,7 +18,7 @@ import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
 import { ConfigCache, deletedRecord, outcomeRecord, planDelivery } from "./delivery-plan.ts";
-import type { DeliveryGate } from "./destination-health.ts";
+import { type DeliveryGate, unchargedProbe } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -111,9 +111,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     // One write for the whole batch: recorded one by one, the first member's outcome alone would
     // make room for one claim, and a full runtime would send that one as a batch of its own.
     done(results, batch) {
-      for (const { member, outcome } of results) {
+      // A batch is one probe (its first member's admit): a failed probe charges none of them.
+      const reports = results.map(
+        ({ member, outcome }) => options.gate?.report(member.claim.id, outcome) ?? null,
+      );
+      const probeAt = reports.find((at) => at !== null) ?? null;
+      for (const [i, { member, outcome: reported }] of results.entries()) {
         executing--;
-        options.gate?.report(member.claim.id, outcome);
+        const uncharged =
+          probeAt !== null && (reports[i] !== null || reported.failureKind === "transient");
+        const outcome = uncharged ? unchargedProbe(reported, probeAt) : reported;
         if (outcome.deferred) {
           defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
           continue;
@@ -244,9 +251,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function execute(claim: ClaimedDelivery, delivery: Delivery, actionType: string | null): void {
-    void executor.execute(delivery).then((outcome) => {
+    void executor.execute(delivery).then((reported) => {
       executing--;
-      options.gate?.report(claim.id, outcome);
+      const probeHeld = options.gate?.report(claim.id, reported) ?? null;
+      const outcome = probeHeld === null ? reported : unchargedProbe(reported, probeHeld);
       if (outcome.deferred) {
         defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
         return;

@@ -1,4 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
+import { isUuid } from "./common.ts";
 
 /**
  * A destination's shared circuit (`core.tb_observer_destination`, docs/delivery.md). Timestamps
@@ -222,6 +223,8 @@ export async function resetDestination(
   sql: SqlExecutor,
   id: string,
 ): Promise<DestinationHealth | null> {
+  // Not a UUID (a NUL byte PostgreSQL refuses in text, say): no such destination.
+  if (!isUuid(id)) return null;
   const rows = await sql.query<Row>(
     `WITH reset AS (
        UPDATE core.tb_observer_destination

@@ -20,6 +20,8 @@ export async function countUnhealthy(
 
 /** What an observer's deliveries wait for: a destination's open or disabled circuit. */
 export interface HeldDeliveries {
+  /** The destination's id, for its reset. */
+  id: string;
   destination: string;
   state: "closed" | "open";
   disabled: boolean;
@@ -38,7 +40,7 @@ export async function heldForObserver(
   observerId: string,
 ): Promise<HeldDeliveries[]> {
   const rows = await sql.query<HeldDeliveries & { deliveries: number | string }>(
-    `SELECT h.destination, h.state, h.disabled_at IS NOT NULL AS disabled, h.disabled_reason,
+    `SELECT h.id::text AS id, h.destination, h.state, h.disabled_at IS NOT NULL AS disabled, h.disabled_reason,
        to_char(h.next_probe_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_probe_at,
        count(*)::int AS deliveries
      FROM core.tb_observer o
@@ -46,7 +48,7 @@ export async function heldForObserver(
        JOIN core.tb_observer_destination h ON h.destination = d.held_destination
      WHERE o.id::text = $1 AND d.held_destination IS NOT NULL
        AND (h.state = 'open' OR h.disabled_at IS NOT NULL)
-     GROUP BY h.destination, h.state, h.disabled_at, h.disabled_reason, h.next_probe_at
+     GROUP BY h.id, h.destination, h.state, h.disabled_at, h.disabled_reason, h.next_probe_at
      ORDER BY h.destination`,
     [observerId],
   );

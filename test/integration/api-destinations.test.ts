@@ -125,6 +125,7 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
     const detail = await (await call("GET", `/api/observers/${observer}`)).json();
     expect(detail.held).toEqual([
       {
+        id,
         destination: "webhook:https://hooks.example.com",
         state: "open",
         disabled: true,
@@ -157,6 +158,9 @@ describe("POST /api/observers/destinations/{id}/reset", () => {
       404,
     );
     expect((await call("POST", "/api/observers/destinations/not-a-uuid/reset")).status).toBe(404);
+    // A NUL byte PostgreSQL refuses in text: still a 404, never a 500.
+    expect((await call("POST", "/api/observers/destinations/%00/reset")).status).toBe(404);
+    expect((await call("POST", "/api/observers/destinations/a%00b/reset")).status).toBe(404);
     const read = await key("read", null);
     const refused = await call("POST", `/api/observers/destinations/${id}/reset`, undefined, {
       token: read,

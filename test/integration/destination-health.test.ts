@@ -29,6 +29,8 @@ afterAll(() => db?.drop());
 beforeEach(async () => {
   await db.sql`DELETE FROM core.tb_observer_delivery`;
   await db.sql`DELETE FROM core.tb_observer_destination`;
+  await db.sql`DELETE FROM core.tb_observer_dlq`;
+  await db.sql`DELETE FROM core.tb_observer_log`;
   await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE deleted_at IS NULL`;
 });
 afterEach(async () => {
@@ -45,6 +47,7 @@ async function startRuntimes(
   count: number,
   listenerId: string,
   circuits: Partial<CircuitSettings>,
+  { perDestination = 4, circuitCacheMs = 20 } = {},
 ): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
@@ -56,11 +59,11 @@ async function startRuntimes(
       listenerId,
       pollIntervalMs: 50,
       concurrency: 16,
-      perDestination: 4,
+      perDestination,
       leaseMs: 10_000,
       shutdownTimeoutMs: 500,
       circuits,
-      circuitCacheMs: 20,
+      circuitCacheMs,
     });
     runtimes.push(runtime);
     await runtime.start();
@@ -213,6 +216,111 @@ describe("a receiver's outage, two runtimes on one database", () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+});
+
+describe("the attempt after the one that opens the circuit", () => {
+  it("is not made, though a shared read started before the failure's write lands", async () => {
+    receiver = await startReceiver(() => ({ status: 503 }));
+    await insertObserver(db.sql, {
+      name: "no-attempt-after-opening",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    // One slot per destination: the other nine deliveries wait for the first one's slot, and
+    // each is admitted after a fresh shared read (20 ms cache), which may not show the failure yet.
+    await startRuntimes(
+      1,
+      "no-attempt-after-opening",
+      { failureThreshold: 1, probeDelayMs: 600_000, maxProbeDelayMs: 600_000, disableAfterMs: 0 },
+      { perDestination: 1 },
+    );
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 10) g`;
+    await eventually(async () => {
+      const [row] = await db.sql<{ held: number }[]>`
+        SELECT count(*) FILTER (WHERE held_destination IS NOT NULL)::int AS held
+        FROM core.tb_observer_delivery`;
+      return row?.held === 10 ? true : undefined;
+    }, "all ten deliveries held for the open circuit");
+    expect(receiver.requests.length).toBe(1);
+  });
+});
+
+describe("a receiver answering 429 with Retry-After", () => {
+  it("is not probed before the time it asked for", async () => {
+    receiver = await startReceiver(() => ({ status: 429, headers: { "retry-after": "600" } }));
+    await insertObserver(db.sql, {
+      name: "retry-after",
+      retry_config: MANY_RETRIES,
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    await startRuntimes(1, "retry-after", {
+      failureThreshold: 1,
+      probeDelayMs: 20,
+      maxProbeDelayMs: 40,
+      disableAfterMs: 0,
+    });
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 3) g`;
+    const [row] = await eventually(async () => {
+      const rows = await db.sql<{ wait_s: number }[]>`
+        SELECT extract(epoch FROM next_probe_at - opened_at)::float8 AS wait_s
+        FROM core.tb_observer_destination WHERE state = 'open'`;
+      return rows.length > 0 ? rows : undefined;
+    }, "the circuit open");
+    // Ten minutes, not the 20–40 ms probe delay.
+    expect(row?.wait_s).toBeGreaterThanOrEqual(599);
+    const seen = receiver.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(receiver.requests.length).toBe(seen);
+  });
+});
+
+describe("probes during a long outage", () => {
+  it.each([
+    ["single", {}],
+    ["batched", { batch: { max_size: 5, max_wait_ms: 50 } }],
+  ])(
+    "never spend a delivery's attempts: far more failed probes than attempts, no dead letter (%s)",
+    async (kind, extra) => {
+      const CHANGES = 5;
+      let down = true;
+      receiver = await startReceiver(() => ({ status: down ? 503 : 204 }));
+      await insertObserver(db.sql, {
+        name: "long-outage",
+        retry_config: { max_attempts: 2, initial_delay_ms: 20, max_delay_ms: 50 },
+        actions: [webhook(`${receiver.url}/hook`, extra)],
+      });
+      // One runtime, opening at the first failure: no attempt but the first ones and the probes
+      // (two runtimes may retry in the instant before they see the other's failures).
+      await startRuntimes(1, `long-outage-${kind}`, {
+        failureThreshold: 1,
+        probeDelayMs: 20,
+        maxProbeDelayMs: 40,
+        disableAfterMs: 0,
+      });
+      await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, ${CHANGES}) g`;
+      // Many more failed probes than the deliveries have attempts (5 × 2).
+      await eventually(async () => {
+        const row = await destinationRow();
+        return row && row.open_count >= 3 * CHANGES * 2 ? true : undefined;
+      }, "thirty failed probes");
+      const [dead] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(dead?.n).toBe(0);
+      const [pending] = await db.sql<{ n: number; over: number }[]>`
+        SELECT count(*)::int AS n, count(*) FILTER (WHERE attempt > 2)::int AS over
+        FROM core.tb_observer_delivery`;
+      expect(pending).toEqual({ n: CHANGES, over: 0 });
+
+      down = false;
+      await eventually(async () => {
+        const summary = await logSummary();
+        return summary.delivered === CHANGES ? true : undefined;
+      }, "every delivery after the recovery");
+      const [after] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
+      expect(after?.n).toBe(0);
+    },
+  );
 });
 
 describe("a destination failing for longer than the configured time", () => {

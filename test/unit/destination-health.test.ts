@@ -6,14 +6,17 @@
  * waiters are spread one token apart.
  */
 import { describe, expect, it } from "vitest";
+import type { Delivery, ExecutionOutcome } from "../../src/executor/outcome.ts";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
 import {
+  createDeliveryGate,
   DEFAULT_CIRCUIT_SETTINGS,
   probeDelay,
   rateLimitOf,
   safeDestination,
 } from "../../src/runtime/destination-health.ts";
 import { createRateLimiter } from "../../src/runtime/rate-limiter.ts";
+import type { ClaimedDelivery } from "../../src/store/deliveries.ts";
 import { fakeClock } from "../support/clock.ts";
 
 describe("probeDelay", () => {
@@ -110,5 +113,90 @@ describe("createRateLimiter", () => {
     const at = await limiter.take("1", 0, 5);
     expect(at).toBeGreaterThan(clock.now());
     expect(errors).toEqual(["rate_limit"]);
+  });
+});
+
+describe("a runtime's view of a circuit it opened", () => {
+  const DESTINATION = "webhook:https://hooks.example.com";
+  const delivery = (id: string) =>
+    ({
+      id,
+      action: { type: "webhook", url: "https://hooks.example.com/x" },
+      observer: { id: "o", name: "o", tenant: null },
+    }) as unknown as Delivery;
+  const claim = (id: string) =>
+    ({ id, fk_observer: "1", action_index: 0, dead_letter: null }) as unknown as ClaimedDelivery;
+  const failed = { failureKind: "transient", errorCode: "HTTP_STATUS", httpStatus: 503 };
+
+  /** The shared table as another server sees it: empty until the failure's write commits. */
+  function fakeDestinationsSql() {
+    const writes: (() => void)[] = [];
+    let committed = false;
+    const sql: SqlExecutor = {
+      async query(text) {
+        if (text.includes("INSERT INTO core.tb_observer_destination")) {
+          await new Promise<void>((resolve) => writes.push(resolve));
+          committed = true;
+          return [] as never;
+        }
+        // listUnhealthy: the committed row only (never a reset here, so an open row stays open).
+        if (!committed) return [] as never;
+        return [
+          {
+            id: "d",
+            destination: DESTINATION,
+            state: "open",
+            consecutive_failures: 1,
+            open_count: 1,
+            opened_at: 0,
+            next_probe_at: Number.MAX_SAFE_INTEGER,
+            probe_owner: null,
+            probe_until: null,
+            failing_since: 0,
+            last_error_code: "HTTP_STATUS",
+            last_http_status: 503,
+            disabled_at: null,
+            disabled_reason: null,
+          },
+        ] as never;
+      },
+    };
+    const commit = () => {
+      for (const resolve of writes.splice(0)) resolve();
+    };
+    return { sql, commit };
+  }
+
+  it("is not undone by a shared read that cannot have seen its failure yet", async () => {
+    const clock = fakeClock();
+    const { sql, commit } = fakeDestinationsSql();
+    const gate = createDeliveryGate({
+      sql,
+      owner: "me",
+      clock,
+      cacheMs: 0,
+      settings: { failureThreshold: 1, probeDelayMs: 60_000, maxProbeDelayMs: 60_000 },
+      onWake: () => {},
+      onError: (error) => {
+        throw error;
+      },
+    });
+    gate.track(claim("a"));
+    expect(await gate.admit(delivery("a"), DESTINATION)).toBeNull();
+    // Its failure opens the circuit at once; the shared row is still being written.
+    expect(gate.report("a", failed as unknown as ExecutionOutcome)).toBeNull();
+    clock.advance(5);
+    gate.track(claim("b"));
+    expect(await gate.admit(delivery("b"), DESTINATION)).toMatchObject({
+      destination: DESTINATION,
+    });
+    // Once written, the shared row says the same.
+    commit();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    clock.advance(5);
+    gate.track(claim("c"));
+    expect(await gate.admit(delivery("c"), DESTINATION)).toMatchObject({
+      destination: DESTINATION,
+    });
   });
 });

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { observerDefinitionSchema } from "../../src/observers/schema.ts";
 
 const root = join(import.meta.dirname, "../..");
 const pages = [
@@ -61,6 +62,31 @@ describe("documentation", () => {
     }
     expect(checked).toBeGreaterThan(30);
     expect(broken).toEqual([]);
+  });
+
+  it("lists every observer field in the observer reference (docs/conditions.md)", () => {
+    /** The object schema's field names, inside its pipes. */
+    const fields = (schema: unknown): string[] => {
+      const s = schema as { entries?: object; pipe?: unknown[] };
+      if (s.entries) return Object.keys(s.entries);
+      for (const inner of s.pipe ?? []) {
+        const found = fields(inner);
+        if (found.length > 0) return found;
+      }
+      return [];
+    };
+    const names = fields(observerDefinitionSchema);
+    expect(names).toContain("on_dead_letter");
+    const table = read("docs/conditions.md");
+    const missing = names.filter((name) => !new RegExp(`^\\| [^|]*\`${name}\``, "m").test(table));
+    expect(missing).toEqual([]);
+  });
+
+  it("gives rate_limit_per_second the bounds the schema enforces (0.001 to 10 000)", () => {
+    for (const page of ["docs/actions.md", "docs/delivery.md"]) {
+      const text = read(page).replace(/\s+/g, " ");
+      expect(text, page).toMatch(/rate_limit_per_second[^.]*0\.001[^.]*10 000/);
+    }
   });
 
   it("keeps the README a front page of at most 12 KB", () => {

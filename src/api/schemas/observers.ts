@@ -158,6 +158,9 @@ export const ObserverDetailSchema = ObserverSchema.extend({
   held: z
     .array(
       z.object({
+        id: z.string().openapi({
+          description: "The destination's id (POST /api/observers/destinations/{id}/reset)",
+        }),
         destination: z.string(),
         state: z.enum(["closed", "open"]),
         disabled: z.boolean(),
