@@ -34,6 +34,8 @@ export interface ServerConfig {
   batchSize: number;
   concurrency: number;
   perDestination: number;
+  /** `OBSERVERS_ADAPTIVE_CONCURRENCY`: learn each destination's limit (capped by perDestination). */
+  adaptiveConcurrency: boolean;
   leaseMs: number;
   shutdownTimeoutMs: number;
   /** Unsent bytes a live subscriber may queue before it is closed (1013). */
@@ -214,7 +216,8 @@ const envSchema = v.object({
   OBSERVERS_POLL_INTERVAL_MS: integer(10, 3_600_000, 1000),
   OBSERVERS_BATCH_SIZE: integer(1, 10_000, 500),
   OBSERVERS_CONCURRENCY: integer(1, 10_000, 64),
-  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 8),
+  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 256),
+  OBSERVERS_ADAPTIVE_CONCURRENCY: flag(true, "on or off"),
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
@@ -348,6 +351,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
     batchSize: e.OBSERVERS_BATCH_SIZE,
     concurrency: e.OBSERVERS_CONCURRENCY,
     perDestination: e.OBSERVERS_PER_DESTINATION,
+    adaptiveConcurrency: e.OBSERVERS_ADAPTIVE_CONCURRENCY,
     leaseMs: e.OBSERVERS_LEASE_MS,
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,

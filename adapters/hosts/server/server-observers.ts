@@ -214,6 +214,7 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     tenantConcurrency: config.tenantConcurrency,
     ingestMaxDeliveries: config.ingestMaxDeliveries,
     perDestination: config.perDestination,
+    adaptiveConcurrency: config.adaptiveConcurrency,
     leaseMs: config.leaseMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     retention: config.retention,

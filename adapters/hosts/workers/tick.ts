@@ -159,6 +159,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       tenantConcurrency: server.tenantConcurrency,
       ingestMaxDeliveries: server.ingestMaxDeliveries,
       perDestination: server.perDestination,
+      adaptiveConcurrency: server.adaptiveConcurrency,
       leaseMs: server.leaseMs,
       shutdownTimeoutMs: Math.min(server.shutdownTimeoutMs, TICK_SHUTDOWN_MAX_MS),
       // The sweep runs from the cron handler (below), not from a timer inside a tick.
