@@ -11,6 +11,7 @@ import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
+import { type CaptureDoorbell, createCaptureDoorbell } from "./capture-doorbell.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDispatcher } from "./dispatcher.ts";
 import { createDueTimer } from "./due-timer.ts";
@@ -86,6 +87,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let eventsProcessed = 0;
   let errors = 0;
   let wakeups: Wakeups | null = null;
+  let doorbell: CaptureDoorbell | null = null;
   let retentionTimer: unknown = null;
   let vacuumTimer: unknown = null;
   /** Ingest paused with a backlog because this runtime had no room for a batch. */
@@ -255,6 +257,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     async () => {
       let more = false;
       let heldBack = false;
+      // For the doorbell: whether this run read changes, and whether it stopped for want of room.
+      let found = false;
+      let roomless = false;
+      let raced = false;
       // Whether due deliveries may exist that this run did not hand to the dispatcher itself.
       let claimNeeded = false;
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
@@ -264,6 +270,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         if (dispatcher.room < batchSize) {
           awaitingRoom = true;
           more = false;
+          roomless = true;
           break;
         }
         const result = await ingestBatch(ingest);
@@ -278,6 +285,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
+        if (result.changes > 0) found = true;
+        if (result.busy) raced = true;
         more = result.more;
         heldBack = result.heldBack;
         if (!more) break;
@@ -295,6 +304,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
       if (more) void loop.run();
+      // Capture's doorbell (src/runtime/capture-doorbell.ts): reading on its own while changes
+      // keep coming silences the triggers' notifications. Not after stopping for room (onRoom
+      // wakes it) nor after losing a batch to another runtime (that one is reading them).
+      else if (!roomless && !raced) doorbell?.settle(found);
     },
     (error) => countError(error, "ingest"),
   );
@@ -416,6 +429,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         pollIntervalMs,
         wake,
       });
+      // Only a reader that hears notifications may silence them (a Worker's tick polls).
+      if (!transport && wakeups.listening) {
+        doorbell = createCaptureDoorbell({ sql, clock, logger, pollIntervalMs, wake });
+      }
       scheduleRetention();
       await schedules.run();
       if (worker) consuming = worker.run(consumeStop.signal);
@@ -439,6 +456,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       await consuming;
       await wakeups?.stop();
       await loop.running;
+      await doorbell?.stop();
       await observersCheck.running;
       await schedules.running;
       await dispatcher.stop(options.shutdownTimeoutMs ?? 10_000, () => shutdown.abort());
