@@ -37,7 +37,7 @@ import {
   workerSettings,
 } from "./peer/graphile.ts";
 import { type Producer, startProducer } from "./runtime/producer.ts";
-import { type LatencyReceiver, startLatencyReceiver } from "./runtime/receiver.ts";
+import { startLatencyReceiver } from "./runtime/receiver.ts";
 import { DATABASE_URL, recreateDatabase, waitUntil } from "./support/database.ts";
 import { fail, runBenchmark } from "./support/fail.ts";
 import { envNumber } from "./support/measure.ts";
