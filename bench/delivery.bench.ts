@@ -6,6 +6,8 @@
  * trigger → job → webhook pipeline (bench/peer/) in the same run, on the same server.
  *
  * Phases (every change must reach the receiver exactly once and be checkpointed, or the run fails):
+ * - ceiling: the producers' single-row commits at full speed for BENCH_SECONDS, no runtime, the
+ *   table tracked without NOTIFY: what the (shared) machine commits at all during this run.
  * - latency at 1 000 changes/s: single-row commits from BENCH_PRODUCERS (8) connections for
  *   BENCH_SECONDS (10); commit-to-webhook percentiles (receiver clock minus the row's t_ms).
  * - 5 000 commits/s offered the same way: achieved rate, all delivered, hook percentiles, the
@@ -83,6 +85,11 @@ await runBenchmark("delivery", async () => {
   await sql`INSERT INTO core.tb_observer (name, entity_type, event_type, actions)
     VALUES ('bench', 'Order', 'INSERT', ${JSON.stringify([{ type: "webhook", url: receiver.url }])}::text::jsonb)`;
   const producer = startProducer(OURS_URL, settings.producers);
+  // Capture's notifications, counted per phase: what the producers' commits paid for NOTIFY.
+  let notifications = 0;
+  await sql.listen("fraiseql_observers", (payload) => {
+    if (payload === "") notifications++;
+  });
   const runtime = createObserverRuntime({
     sql: client,
     environment: {
@@ -121,9 +128,27 @@ await runBenchmark("delivery", async () => {
 
   const results: Record<string, unknown> = {};
   try {
+    // What the machine commits at all right now: the same producers, no runtime, the capture
+    // trigger without NOTIFY (the shared machine's load moves this from run to run).
+    await sql`SELECT core.fn_track_table('bench_orders', 'Order', '{"notify": false}')`;
+    const ceiling = await producer.flood({ batch: 1, seconds: settings.seconds });
+    await sql`SELECT core.fn_track_table('bench_orders', 'Order')`;
+    results.ceiling_single = {
+      changes: ceiling.changes,
+      changes_per_sec: round(ceiling.achieved),
+      commit_p99_ms: round(ceiling.commit_p99_ms),
+    };
+    console.log(`ceiling, single-row commits without NOTIFY: ${Math.round(ceiling.achieved)}/s`);
+    await sql`UPDATE core.tb_observer_checkpoint SET last_transaction_id = m.tx, last_processed_id = m.pk
+      FROM (SELECT max(transaction_id) AS tx, max(pk_entity_change_log) AS pk FROM core.tb_entity_change_log) m
+      WHERE listener_id = 'default'`;
+    await sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
+      SELECT 'default', max(transaction_id), max(pk_entity_change_log) FROM core.tb_entity_change_log
+      ON CONFLICT (listener_id) DO NOTHING`;
     await runtime.start();
     for (const rate of [1_000, 5_000]) {
       await receiver.reset();
+      notifications = 0;
       const meter = cpuMeter(pids(producer));
       const produced = await producer.produce(rate, settings.seconds);
       const requests = await delivered(produced.changes, `${rate}/s offered`, oursSettled);
@@ -140,11 +165,12 @@ await runBenchmark("delivery", async () => {
         hook_p95_ms: round(stats.p95_ms),
         hook_p99_ms: round(stats.p99_ms),
         hook_max_ms: round(stats.max_ms),
+        notifications,
         cpu_pct: cpu.processes,
         machine_busy_pct: cpu.machine_busy_pct,
       };
       console.log(
-        `ours, ${rate}/s offered: ${Math.round(produced.achieved)}/s, hook p50 ${stats.p50_ms.toFixed(1)} p99 ${stats.p99_ms.toFixed(1)} ms, commit p99 ${produced.commit_p99_ms.toFixed(1)} ms`,
+        `ours, ${rate}/s offered: ${Math.round(produced.achieved)}/s, hook p50 ${stats.p50_ms.toFixed(1)} p99 ${stats.p99_ms.toFixed(1)} ms, commit p99 ${produced.commit_p99_ms.toFixed(1)} ms, ${notifications} notifications`,
       );
     }
     for (const [name, batch, total] of [
@@ -152,6 +178,7 @@ await runBenchmark("delivery", async () => {
       ["sustained_batch", 100, settings.drain * 5],
     ] as const) {
       await receiver.reset();
+      notifications = 0;
       const meter = cpuMeter(pids(producer));
       const started = performance.now();
       const flood = await producer.flood({ batch, total });
@@ -165,11 +192,12 @@ await runBenchmark("delivery", async () => {
         changes_per_sec: round(flood.changes / elapsed),
         produced_per_sec: round(flood.achieved),
         commit_p99_ms: round(flood.commit_p99_ms),
+        notifications,
         cpu_pct: cpu.processes,
         machine_busy_pct: cpu.machine_busy_pct,
       };
       console.log(
-        `ours, ${name}: ${Math.round(flood.changes / elapsed)} changes/s end to end (producers ${Math.round(flood.achieved)}/s)`,
+        `ours, ${name}: ${Math.round(flood.changes / elapsed)} changes/s end to end (producers ${Math.round(flood.achieved)}/s), ${notifications} notifications`,
       );
     }
   } finally {

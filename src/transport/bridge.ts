@@ -197,7 +197,8 @@ export function createBridge(options: BridgeOptions): Bridge {
         failingSince = null;
         lastError = null;
         lookAgainIfHeldBack(heldBack);
-        if (read !== null) doorbell?.settle(read);
+        // Nothing read but changes held back: the held-back look-again reads them.
+        if (read !== null && (read || !heldBack)) doorbell?.settle(read);
       })
       .catch(async (error: unknown) => {
         failures++;
