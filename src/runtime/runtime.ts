@@ -303,7 +303,11 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       lookAgainIfHeldBack(heldBack);
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
-      if (more) void loop.run();
+      if (more) {
+        // A backlog is being read: busy, whatever the rounds' pace (the doorbell goes quiet).
+        doorbell?.settle(true);
+        void loop.run();
+      }
       // Capture's doorbell (src/runtime/capture-doorbell.ts): reading on its own while changes
       // keep coming silences the triggers' notifications. Not after stopping for room (onRoom
       // wakes it) nor after losing a batch to another runtime (that one is reading them). Nothing

@@ -156,6 +156,8 @@ export function createBridge(options: BridgeOptions): Bridge {
       publishedTotal.inc(batch.rows.length);
       cursor = last.pk_entity_change_log;
       if (batch.rows.length < batchSize) return false;
+      // Reading a backlog: busy (the doorbell goes quiet while this drain goes on).
+      doorbell?.settle(true);
     }
     return false;
   }
