@@ -20,7 +20,9 @@
  *   the same single-row sustained run through its pipeline.
  *
  * `bun bench/delivery.bench.ts`. Database: BENCH_DATABASE_URL's name + `_delivery` (and
- * `_delivery_gw`), recreated. Writes bench/results/<BENCH_DELIVERY_NAME, default delivery>.json.
+ * `_delivery_gw`), recreated. Writes bench/results/<BENCH_DELIVERY_NAME, default
+ * delivery-run>.json; `bench/delivery/compare.ts` turns runs of two versions into
+ * bench/results/delivery.{json,md,svg}.
  */
 import postgres from "postgres";
 import { loadMigrations } from "../adapters/drivers/postgres/migrations-dir.ts";
@@ -53,7 +55,7 @@ const settings = {
   graphile_worker: workerSettings(),
   worker_runtime: (process.env.BENCH_PEER_GW_ON ?? "bun") as WorkerRuntime,
 };
-const OUT = process.env.BENCH_DELIVERY_NAME ?? "delivery";
+const OUT = process.env.BENCH_DELIVERY_NAME ?? "delivery-run";
 const OURS_URL = suffixed(DATABASE_URL, "_delivery");
 const PEER_URL = suffixed(DATABASE_URL, "_delivery_gw");
 

@@ -42,6 +42,11 @@ export interface CaptureDoorbell {
    * reader stopped for lack of room (it is busy, and wakes itself when room frees).
    */
   settle(found: boolean): void;
+  /**
+   * The reader stopped reading for lack of room, with changes waiting: busy, and it wakes itself
+   * when room frees. Keeps (or makes) the doorbell quiet, without looking again on its own.
+   */
+  hold(): void;
   /** `"ringing"` or `"quiet"`, and the transactions still awaited since the last arm. */
   readonly state: { mode: "ringing" | "quiet"; awaiting: boolean };
   /** Stops its timers; a quiet doorbell is armed again for the other readers (best effort). */
@@ -170,6 +175,15 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
         lookAgain(delay);
         return "wait";
       });
+    },
+    hold() {
+      if (disabled || stopped) return;
+      const now = clock.now();
+      if (mode === "ringing") {
+        mode = "quiet";
+        renewLease(now);
+      } else if (now - leaseAt >= QUIET_LEASE_MS / 2) renewLease(now);
+      emptyRounds = 0;
     },
     get state() {
       return { mode, awaiting: awaiting !== null };

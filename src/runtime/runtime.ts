@@ -309,11 +309,13 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         void loop.run();
       }
       // Capture's doorbell (src/runtime/capture-doorbell.ts): reading on its own while changes
-      // keep coming silences the triggers' notifications. Not after stopping for room (onRoom
-      // wakes it) nor after losing a batch to another runtime (that one is reading them). Nothing
+      // keep coming silences the triggers' notifications; so does waiting for room (onRoom wakes
+      // it, notifications would not). Nothing after losing a batch to another runtime (that one
+      // is reading them). Nothing
       // read but changes held back by a running transaction: neither idle nor busy; the held-back
       // look-again (backing off) reads them.
-      else if (!roomless && !raced && (found || !heldBack)) doorbell?.settle(found);
+      else if (roomless) doorbell?.hold();
+      else if (!raced && (found || !heldBack)) doorbell?.settle(found);
     },
     (error) => countError(error, "ingest"),
   );
