@@ -116,9 +116,21 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
       });
   }
 
+  /**
+   * The doorbell's statements run one after another, in the order asked: a lease renewal still
+   * waiting for a pooled connection must not land after the arm that followed it (the triggers
+   * would stay silent for a lease while this reader waits for them).
+   */
+  let chain: Promise<unknown> = Promise.resolve();
+  function inOrder<T>(statement: () => Promise<T>): Promise<T> {
+    const next = chain.then(statement);
+    chain = next.catch(() => {});
+    return next;
+  }
+
   function renewLease(now: number): void {
     leaseAt = now;
-    sql.query("SELECT core.fn_capture_quiet($1)", [QUIET_LEASE_MS]).catch(fail);
+    inOrder(() => sql.query("SELECT core.fn_capture_quiet($1)", [QUIET_LEASE_MS])).catch(fail);
   }
 
   return {
@@ -149,8 +161,8 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
         mode = "ringing";
         lastFoundAt = Number.NEGATIVE_INFINITY;
         work(async () => {
-          const rows = await sql.query<{ marker: string }>(
-            "SELECT core.fn_capture_arm()::text AS marker",
+          const rows = await inOrder(() =>
+            sql.query<{ marker: string }>("SELECT core.fn_capture_arm()::text AS marker"),
           );
           awaiting = rows[0]?.marker ?? null;
           awaitDelayMs = PENDING_FIRST_MS;
@@ -161,9 +173,11 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
       if (awaiting === null || working) return;
       const marker = awaiting;
       work(async () => {
-        const rows = await sql.query<{ ended: boolean }>(
-          "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8 AS ended",
-          [marker],
+        const rows = await inOrder(() =>
+          sql.query<{ ended: boolean }>(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8 AS ended",
+            [marker],
+          ),
         );
         // All ended: read once more, their changes are readable now. Else wait and look again.
         if (rows[0]?.ended === true) {
@@ -194,7 +208,7 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
       timer = null;
       await current;
       if (mode === "quiet" && !disabled) {
-        await sql.query("SELECT core.fn_capture_arm()").catch(() => {});
+        await inOrder(() => sql.query("SELECT core.fn_capture_arm()")).catch(() => {});
       }
     },
   };
