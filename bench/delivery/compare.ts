@@ -157,7 +157,7 @@ writeResultFile(
   "delivery.svg",
   svgDocument(width, height, panels, {
     title: "Delivery with default settings, before and after issue 20",
-    footnote: `bench/delivery.bench.ts; medians of alternated runs on a shared, busy 2-core machine. ${note}`,
+    footnote: `bench/delivery.bench.ts: medians of ${before.length} + ${after.length} alternated runs on a shared, busy 2-core machine (bench/results/delivery.md).`,
   }),
 );
 writeResults("delivery", {
