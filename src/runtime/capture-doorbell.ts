@@ -5,8 +5,9 @@
  * reader that keeps finding changes does not need them. A reader (the runtime's ingest loop, a
  * NATS bridge) tells the doorbell after every round of reading whether it found changes:
  *
- * - ringing (the default): notifications flow. Two rounds finding changes within `BURST_GAP_MS`
- *   (changes arrive faster than ~200/s) turn it quiet.
+ * - ringing (the default): notifications flow. A round that read several changes at once, or two
+ *   rounds finding changes within `BURST_GAP_MS` (changes arrive faster than ~200/s, or faster
+ *   than this reader reads them one by one), turn it quiet.
  * - quiet: the reader silences the triggers with a lease (`QUIET_LEASE_MS`, renewed while it
  *   finds changes) and reads again on its own after `LINGER_MS`; after a few empty rounds in a
  *   row (~7 ms with nothing new) it arms the doorbell again and is back to ringing.
@@ -38,10 +39,10 @@ const PENDING_FIRST_MS = 2;
 /** See the file comment. */
 export interface CaptureDoorbell {
   /**
-   * A round of reading ended, `found`: whether it read any change. Not to be called when the
-   * reader stopped for lack of room (it is busy, and wakes itself when room frees).
+   * A round of reading ended, having read `found` changes (true: some, false: none). Not to be
+   * called when the reader stopped for lack of room (see `hold`).
    */
-  settle(found: boolean): void;
+  settle(found: boolean | number): void;
   /**
    * The reader stopped reading for lack of room, with changes waiting: busy, and it wakes itself
    * when room frees. Keeps (or makes) the doorbell quiet, without looking again on its own.
@@ -134,12 +135,14 @@ export function createCaptureDoorbell(options: CaptureDoorbellOptions): CaptureD
   }
 
   return {
-    settle(found) {
+    settle(read) {
       if (disabled || stopped) return;
       const now = clock.now();
-      if (found) {
+      const changes = read === true ? 1 : read === false ? 0 : read;
+      if (changes > 0) {
         if (mode === "ringing") {
-          const burst = now - lastFoundAt < BURST_GAP_MS;
+          // Several changes in one round: they came faster than this reader's rounds.
+          const burst = changes > 1 || now - lastFoundAt < BURST_GAP_MS;
           lastFoundAt = now;
           if (!burst) return;
           mode = "quiet";

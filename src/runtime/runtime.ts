@@ -258,7 +258,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       let more = false;
       let heldBack = false;
       // For the doorbell: whether this run read changes, and whether it stopped for want of room.
-      let found = false;
+      let found = 0;
       let roomless = false;
       let raced = false;
       // Whether due deliveries may exist that this run did not hand to the dispatcher itself.
@@ -285,7 +285,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
-        if (result.changes > 0) found = true;
+        found += result.changes;
         if (result.busy) raced = true;
         more = result.more;
         heldBack = result.heldBack;
@@ -305,7 +305,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
       if (more) {
         // A backlog is being read: busy, whatever the rounds' pace (the doorbell goes quiet).
-        doorbell?.settle(true);
+        doorbell?.settle(Math.max(found, 2));
         void loop.run();
       }
       // Capture's doorbell (src/runtime/capture-doorbell.ts): reading on its own while changes
@@ -315,7 +315,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       // read but changes held back by a running transaction: neither idle nor busy; the held-back
       // look-again (backing off) reads them.
       else if (roomless) doorbell?.hold();
-      else if (!raced && (found || !heldBack)) doorbell?.settle(found);
+      else if (!raced && (found > 0 || !heldBack)) doorbell?.settle(found);
     },
     (error) => countError(error, "ingest"),
   );

@@ -127,9 +127,9 @@ export function createBridge(options: BridgeOptions): Bridge {
       if (!(await holdLease())) return false;
       const batch = await readNextChanges(sql, options.name, batchSize);
       if (!batch) return false;
-      read ??= false;
+      read ??= 0;
       if (batch.rows.length === 0) return batch.heldBack;
-      read = true;
+      read += batch.rows.length;
       const max = publisher.maxPayloadBytes?.();
       const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix, max));
       await publisher.publish(messages);
@@ -157,7 +157,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       cursor = last.pk_entity_change_log;
       if (batch.rows.length < batchSize) return false;
       // Reading a backlog: busy (the doorbell goes quiet while this drain goes on).
-      doorbell?.settle(true);
+      doorbell?.settle(batch.rows.length);
     }
     return false;
   }
@@ -168,8 +168,8 @@ export function createBridge(options: BridgeOptions): Bridge {
    */
   let heldBackTimer: unknown = null;
   let heldBackDelayMs = 5;
-  /** Whether the last drain read changes (null: it read nothing, not being the leader). */
-  let read: boolean | null = null;
+  /** Changes the last drain read (null: it read nothing, not being the leader). */
+  let read: number | null = null;
   /** Capture's doorbell (src/runtime/capture-doorbell.ts), when notifications are heard. */
   let doorbell: CaptureDoorbell | null = null;
   function lookAgainIfHeldBack(heldBack: boolean): void {
@@ -200,7 +200,7 @@ export function createBridge(options: BridgeOptions): Bridge {
         lastError = null;
         lookAgainIfHeldBack(heldBack);
         // Nothing read but changes held back: the held-back look-again reads them.
-        if (read !== null && (read || !heldBack)) doorbell?.settle(read);
+        if (read !== null && (read > 0 || !heldBack)) doorbell?.settle(read);
       })
       .catch(async (error: unknown) => {
         failures++;

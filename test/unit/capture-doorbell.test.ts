@@ -105,6 +105,17 @@ describe("the capture doorbell, reader side", () => {
     expect(statements).toHaveLength(count);
   });
 
+  it("goes quiet at once after a round that read several changes (a reader slower than its writers)", async () => {
+    const { doorbell, statements } = setUp();
+    doorbell.settle(1);
+    await settle();
+    expect(doorbell.state.mode).toBe("ringing");
+    doorbell.settle(5);
+    await settle();
+    expect(doorbell.state.mode).toBe("quiet");
+    expect(statements).toEqual(["quiet"]);
+  });
+
   it("falls back to notifications on every commit when its SQL is missing", async () => {
     const { clock, doorbell, statements } = setUp({ ended: () => true, fail: true });
     doorbell.settle(true);
