@@ -194,8 +194,11 @@ export interface KeyedLimiter {
    * key takes no per-key slot (the global and group limits only).
    */
   acquire(key: string | null, signal?: AbortSignal, group?: string | null): Promise<Release | null>;
-  /** The per-key limit of `key` now (the cap when not adaptive, or for a key never seen). */
-  limitOf(key: string): number;
+  /**
+   * The per-key limit of `key` for `group` now (the cap when not adaptive, or for a key never
+   * seen). Adaptive limits are learnt per group and key.
+   */
+  limitOf(key: string, group?: string | null): number;
   /** Slots held (at most the global limit). */
   readonly active: number;
   /** Acquisitions still waiting for a slot. */
@@ -238,7 +241,7 @@ interface KeyState {
  * A global limit plus a per-key limit. The per-key slot is taken first and the global one only
  * then, so work queued behind a slow key holds no global slot and cannot starve other keys.
  * Keys are counted per group: a group waiting for its share holds no other group's key slots.
- * An adaptive key's limit is learnt per key across groups and applied to each group's slots.
+ * An adaptive key's limit is learnt per group and key, from that group's attempts only.
  */
 export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   checkLimit("perKey", options.perKey);
@@ -268,19 +271,21 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
       semaphores: new Set(),
     };
     states.set(key, state);
-    if (state.limit) options.onLimit?.(key, state.limit.limit);
+    if (state.limit) options.onLimit?.(keyOf(key), state.limit.limit);
     if (states.size > MAX_REMEMBERED_KEYS) {
       for (const [old, kept] of states) {
         if (states.size <= MAX_REMEMBERED_KEYS) break;
         if (kept.inflight > 0 || kept.semaphores.size > 0) continue;
         states.delete(old);
-        if (kept.limit) options.onLimit?.(old, null);
+        if (kept.limit) options.onLimit?.(keyOf(old), null);
       }
     }
     return state;
   }
 
   const limitOfState = (state: KeyState) => state.limit?.limit ?? options.perKey;
+  /** The key of a group's slot key (`group NUL key`). */
+  const keyOf = (slotKey: string) => slotKey.slice(slotKey.indexOf("\u0000") + 1);
 
   // Keys are destinations, which are unbounded over time: keep only those in use.
   const dropIfIdle = (slotKey: string, local: Semaphore, state: KeyState) => {
@@ -306,8 +311,10 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
           global.release(group);
         };
       }
-      const state = stateOf(destination);
+      // Learnt per tenant too: one tenant's failing requests to a shared host (its own bad path
+      // answering 5xx) must not lower the other tenants' limit there.
       const slotKey = group === null ? destination : `${group}\u0000${destination}`;
+      const state = stateOf(slotKey);
       let local = byKey.get(slotKey);
       if (!local) {
         local = createSemaphore(limitOfState(state));
@@ -355,8 +362,8 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
         dropIfIdle(slotKey, held, state);
       };
     },
-    limitOf(key) {
-      const state = states.get(key);
+    limitOf(key, group = null) {
+      const state = states.get(group === null ? key : `${group}\u0000${key}`);
       return state ? limitOfState(state) : options.perKey;
     },
     get active() {

@@ -187,6 +187,17 @@ describe("createKeyedLimiter, adaptive", () => {
     await run.sim.runUntil(2_000);
   });
 
+  it("learns each tenant's limit from its own attempts only", async () => {
+    const limiter = createKeyedLimiter({ limit: 100, perKey: 8, adaptive: true, now: () => 0 });
+    const failing = await Promise.all([1, 2, 3, 4].map(() => limiter.acquire("k", undefined, "a")));
+    for (const release of failing) release?.("overloaded");
+    expect(limiter.limitOf("k", "a")).toBe(5);
+    expect(limiter.limitOf("k", "b")).toBe(8);
+    const other = await limiter.acquire("k", undefined, "b");
+    other?.("answered");
+    expect(limiter.limitOf("k", "b")).toBe(8);
+  });
+
   it("reports each change of a key's limit", async () => {
     const seen: (number | null)[] = [];
     const limiter = createKeyedLimiter({
