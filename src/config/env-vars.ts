@@ -31,6 +31,7 @@ export type ServerEnvName =
   | "OBSERVERS_CIRCUIT_PROBE_DELAY_MS"
   | "OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS"
   | "OBSERVERS_DESTINATION_DISABLE_AFTER_MS"
+  | "OBSERVERS_ADAPTIVE_CONCURRENCY"
   | "OBSERVERS_LEASE_MS"
   | "OBSERVERS_SHUTDOWN_TIMEOUT_MS"
   | "OBSERVERS_LIVE_MAX_BUFFERED_BYTES"
@@ -184,8 +185,14 @@ const DOCS: Record<ServerEnvName, Omit<ServerEnvVar, "name">> = {
     description: "Action attempts running at once (1 to 10000).",
   },
   OBSERVERS_PER_DESTINATION: {
-    default: "8",
-    description: "Attempts running at once against one destination (1 to 10000).",
+    default: "256",
+    description:
+      "Most attempts running at once against one destination (1 to 10000): the cap of its adaptive limit, or the fixed limit with OBSERVERS_ADAPTIVE_CONCURRENCY=off.",
+  },
+  OBSERVERS_ADAPTIVE_CONCURRENCY: {
+    default: "on",
+    description:
+      "on: each destination's attempts at once are learnt from its latency and overload signals (timeouts, 408/429/5xx, connection errors), from 1 up to OBSERVERS_PER_DESTINATION. off: OBSERVERS_PER_DESTINATION is a fixed limit.",
   },
   OBSERVERS_CIRCUIT_FAILURE_THRESHOLD: {
     default: "5",

@@ -48,6 +48,8 @@ export interface ServerConfig {
   perDestination: number;
   /** Endpoint health: circuits per destination and auto-disable (docs/delivery.md). */
   circuits: CircuitSettingsConfig;
+  /** `OBSERVERS_ADAPTIVE_CONCURRENCY`: learn each destination's limit (capped by perDestination). */
+  adaptiveConcurrency: boolean;
   leaseMs: number;
   shutdownTimeoutMs: number;
   /** Unsent bytes a live subscriber may queue before it is closed (1013). */
@@ -231,11 +233,12 @@ const envSchema = v.object({
   OBSERVERS_POLL_INTERVAL_MS: integer(10, 3_600_000, 1000),
   OBSERVERS_BATCH_SIZE: integer(1, 10_000, 500),
   OBSERVERS_CONCURRENCY: integer(1, 10_000, 64),
-  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 8),
   OBSERVERS_CIRCUIT_FAILURE_THRESHOLD: integer(0, 1_000, 5),
   OBSERVERS_CIRCUIT_PROBE_DELAY_MS: integer(10, 3_600_000, 1_000),
   OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS: integer(10, 86_400_000, 300_000),
   OBSERVERS_DESTINATION_DISABLE_AFTER_MS: integer(0, 31_536_000_000, 432_000_000),
+  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 256),
+  OBSERVERS_ADAPTIVE_CONCURRENCY: flag(true, "on or off"),
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
   OBSERVERS_LIVE_MAX_BUFFERED_BYTES: integer(65_536, 1_073_741_824, 4 * 1024 * 1024),
@@ -391,6 +394,7 @@ export function parseServerConfig(env: Readonly<Record<string, string | undefine
       maxProbeDelayMs: e.OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS,
       disableAfterMs: e.OBSERVERS_DESTINATION_DISABLE_AFTER_MS,
     },
+    adaptiveConcurrency: e.OBSERVERS_ADAPTIVE_CONCURRENCY,
     leaseMs: e.OBSERVERS_LEASE_MS,
     shutdownTimeoutMs: e.OBSERVERS_SHUTDOWN_TIMEOUT_MS,
     liveMaxBufferedBytes: e.OBSERVERS_LIVE_MAX_BUFFERED_BYTES,

@@ -7,7 +7,7 @@ import {
   type ActionRegistry,
   type ActionResult,
 } from "../actions/types.ts";
-import { recordAttempt } from "../metrics/observers.ts";
+import { recordAttempt, setDestinationLimit } from "../metrics/observers.ts";
 import { tracedFetch, traceparentFor } from "../metrics/trace.ts";
 import { RESPONSE_EXCERPT_BYTES } from "../net/body.ts";
 import { type ConfigResult, safeParseConfig } from "../validation.ts";
@@ -19,7 +19,7 @@ import {
   MAX_ERROR_MESSAGE_CHARS,
   truncate,
 } from "./classify.ts";
-import { createKeyedLimiter } from "./limiter.ts";
+import { type AttemptSignal, createKeyedLimiter } from "./limiter.ts";
 import {
   type AttemptContext,
   type Delivery,
@@ -38,8 +38,16 @@ export interface ExecutorOptions {
   environment: ActionEnvironment;
   /** Attempts running at once, across all destinations (default 64). */
   concurrency?: number;
-  /** Attempts running at once against one destination (default 8), per tenant. */
+  /**
+   * Attempts running at once against one destination, per tenant: the cap of its adaptive limit
+   * (default 256), or the fixed limit when `adaptive` is false.
+   */
   perDestination?: number;
+  /**
+   * Learn each destination's limit from its round trips and overload signals, between 1 and
+   * `perDestination` (default true; docs/delivery.md). False: `perDestination` is fixed.
+   */
+  adaptive?: boolean;
   /**
    * Attempts one tenant's deliveries (`Delivery.tenant`) may run at once (default: half of
    * `concurrency`, rounded up); deliveries without a tenant are not capped.
@@ -85,6 +93,26 @@ export interface Executor {
 }
 
 export type { BatchOutcome } from "./batch.ts";
+/** The default cap of attempts at once against one destination (`OBSERVERS_PER_DESTINATION`). */
+export const DEFAULT_PER_DESTINATION = 256;
+
+/**
+ * What an attempt's outcome tells its destination's adaptive limit: a timeout or a transient
+ * failure of the destination (408/429/5xx, a connection error) is overload; any other answer, success or permanent
+ * failure, is a round trip; a cancelled attempt (shutdown) says nothing.
+ */
+function signalOf(outcome: ExecutionOutcome): AttemptSignal | undefined {
+  if (outcome.status === "cancelled") return undefined;
+  if (outcome.status === "success") return "answered";
+  const overloaded =
+    outcome.status === "timeout" ||
+    outcome.errorCode === "NETWORK_ERROR" ||
+    isOverloadStatus(outcome.httpStatus);
+  return overloaded ? "overloaded" : "answered";
+}
+
+const isOverloadStatus = (status: number | null) =>
+  status === 408 || status === 429 || (status !== null && status >= 500 && status <= 599);
 
 const DEFAULT_POLICY: ConfigResult<RetryConfig> = { success: true, output: DEFAULT_RETRY_CONFIG };
 
@@ -144,8 +172,11 @@ export function createExecutor(options: ExecutorOptions): Executor {
   const concurrency = options.concurrency ?? 64;
   const limiter = createKeyedLimiter({
     limit: concurrency,
-    perKey: options.perDestination ?? 8,
+    perKey: options.perDestination ?? DEFAULT_PER_DESTINATION,
     perGroup: Math.min(concurrency, options.perTenant ?? Math.ceil(concurrency / 2)),
+    adaptive: options.adaptive ?? true,
+    now: () => clock.now(),
+    onLimit: setDestinationLimit,
   });
   // Deliveries of one observer share its action and retry objects: validate each once. (Callers
   // replace these objects when an observer changes; they are never mutated in place.)
@@ -293,6 +324,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
       }
     }
     const started = { ...context, startedAt: clock.now() };
+    let signal: AttemptSignal | undefined;
     try {
       const settled = await runAbortable(
         (signal) =>
@@ -313,7 +345,7 @@ export function createExecutor(options: ExecutorOptions): Executor {
           }),
         { clock, timeoutMs: timeoutFor(delivery), shutdown },
       );
-      return settled.ok
+      const outcome = settled.ok
         ? finish(delivery, started, { result: settled.value }, reads, trace)
         : finish(
             delivery,
@@ -322,8 +354,10 @@ export function createExecutor(options: ExecutorOptions): Executor {
             reads,
             trace,
           );
+      signal = signalOf(outcome);
+      return outcome;
     } finally {
-      release();
+      release(signal);
     }
   }
 

@@ -1,9 +1,13 @@
+import { type AdaptiveLimit, createAdaptiveLimit } from "./adaptive-limit.ts";
+
 /** A counting semaphore whose waiters are served first come, first served. */
 export interface Semaphore {
   /** Resolves true once a slot is held, or false if `signal` aborts first (then nothing is held). */
   acquire(signal?: AbortSignal): Promise<boolean>;
-  /** Gives a held slot back (to the longest waiter, if any). */
+  /** Gives a held slot back (to the longest waiter, if any, unless over a lowered limit). */
   release(): void;
+  /** Changes the limit: a higher one grants waiters now; a lower one takes effect as slots free. */
+  resize(limit: number): void;
   readonly active: number;
   readonly queued: number;
 }
@@ -14,9 +18,10 @@ function checkLimit(name: string, limit: number): void {
   }
 }
 
-/** A FIFO semaphore with `limit` slots. */
-export function createSemaphore(limit: number): Semaphore {
-  checkLimit("limit", limit);
+/** A FIFO semaphore with `limit` slots (resizable). */
+export function createSemaphore(initialLimit: number): Semaphore {
+  checkLimit("limit", initialLimit);
+  let limit = initialLimit;
   let active = 0;
   // A Set keeps insertion order and lets an aborted waiter leave from the middle in O(1).
   const waiters = new Set<() => void>();
@@ -42,13 +47,24 @@ export function createSemaphore(limit: number): Semaphore {
     },
     release() {
       const next = waiters.values().next();
-      if (next.done) {
+      if (next.done || active > limit) {
         if (active > 0) active--;
         return;
       }
       // The slot passes straight to the next waiter, so `active` does not change.
       waiters.delete(next.value);
       next.value();
+    },
+    resize(next) {
+      checkLimit("limit", next);
+      limit = next;
+      while (active < limit) {
+        const waiter = waiters.values().next();
+        if (waiter.done) return;
+        waiters.delete(waiter.value);
+        active++;
+        waiter.value();
+      }
     },
     get active() {
       return active;
@@ -160,8 +176,15 @@ export function createGroupSemaphore(limit: number, perGroup: number): GroupSema
   };
 }
 
-/** Gives back the slots one `acquire` took; calling it again does nothing. */
-export type Release = () => void;
+/** How an attempt's destination answered, for its adaptive limit (`createKeyedLimiter`). */
+export type AttemptSignal = "answered" | "overloaded";
+
+/**
+ * Gives back the slots one `acquire` took; calling it again does nothing. With a signal, the
+ * attempt's round trip (acquire to release) teaches the destination's adaptive limit; without
+ * one (the attempt was cancelled, or never reached the destination), nothing is learned.
+ */
+export type Release = (signal?: AttemptSignal) => void;
 
 /** A global limit, a limit per key (destination) and a share per group (tenant). */
 export interface KeyedLimiter {
@@ -171,6 +194,11 @@ export interface KeyedLimiter {
    * key takes no per-key slot (the global and group limits only).
    */
   acquire(key: string | null, signal?: AbortSignal, group?: string | null): Promise<Release | null>;
+  /**
+   * The per-key limit of `key` for `group` now (the cap when not adaptive, or for a key never
+   * seen). Adaptive limits are learnt per group and key.
+   */
+  limitOf(key: string, group?: string | null): number;
   /** Slots held (at most the global limit). */
   readonly active: number;
   /** Acquisitions still waiting for a slot. */
@@ -182,25 +210,89 @@ export interface KeyedLimiter {
 /** Options for `createKeyedLimiter`. */
 export interface KeyedLimiterOptions {
   limit: number;
+  /** Slots per key: the cap of an adaptive limit, or the fixed limit. */
   perKey: number;
   /** Global slots one group may hold (default `limit`: no share). */
   perGroup?: number;
+  /**
+   * Learn each key's limit from its round trips (src/executor/adaptive-limit.ts), between 1 and
+   * `perKey`; false: `perKey` is a fixed limit. Default false here (the executor turns it on).
+   */
+  adaptive?: boolean;
+  /** Where an adaptive key starts (default min(16, perKey)). */
+  initialPerKey?: number;
+  /** Milliseconds for round trips (default `performance.now`). */
+  now?: () => number;
+  /** Told when a key's limit changes, and with null when its state is forgotten. */
+  onLimit?: (key: string, limit: number | null) => void;
+}
+
+/** Keys whose learnt limits are kept while idle, at most (the least recently used go first). */
+const MAX_REMEMBERED_KEYS = 10_000;
+
+/** A key's adaptive limit, its in-flight count, and the semaphores (one per group) sized by it. */
+interface KeyState {
+  limit: AdaptiveLimit | null;
+  inflight: number;
+  semaphores: Set<Semaphore>;
 }
 
 /**
  * A global limit plus a per-key limit. The per-key slot is taken first and the global one only
  * then, so work queued behind a slow key holds no global slot and cannot starve other keys.
  * Keys are counted per group: a group waiting for its share holds no other group's key slots.
+ * An adaptive key's limit is learnt per group and key, from that group's attempts only.
  */
 export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   checkLimit("perKey", options.perKey);
   const global = createGroupSemaphore(options.limit, options.perGroup ?? options.limit);
   const byKey = new Map<string, Semaphore>();
+  const states = new Map<string, KeyState>();
+  const now = options.now ?? (() => performance.now());
+  const adaptive = options.adaptive === true;
   let waiting = 0;
 
+  /** The key's state, most recently used last; the oldest idle ones beyond the bound go. */
+  function stateOf(key: string): KeyState {
+    let state = states.get(key);
+    if (state) {
+      states.delete(key);
+      states.set(key, state);
+      return state;
+    }
+    state = {
+      limit: adaptive
+        ? createAdaptiveLimit({
+            max: options.perKey,
+            ...(options.initialPerKey === undefined ? {} : { initial: options.initialPerKey }),
+          })
+        : null,
+      inflight: 0,
+      semaphores: new Set(),
+    };
+    states.set(key, state);
+    if (state.limit) options.onLimit?.(keyOf(key), state.limit.limit);
+    if (states.size > MAX_REMEMBERED_KEYS) {
+      for (const [old, kept] of states) {
+        if (states.size <= MAX_REMEMBERED_KEYS) break;
+        if (kept.inflight > 0 || kept.semaphores.size > 0) continue;
+        states.delete(old);
+        if (kept.limit) options.onLimit?.(keyOf(old), null);
+      }
+    }
+    return state;
+  }
+
+  const limitOfState = (state: KeyState) => state.limit?.limit ?? options.perKey;
+  /** The key of a group's slot key (`group NUL key`). */
+  const keyOf = (slotKey: string) => slotKey.slice(slotKey.indexOf("\u0000") + 1);
+
   // Keys are destinations, which are unbounded over time: keep only those in use.
-  const dropIfIdle = (key: string, local: Semaphore) => {
-    if (local.active === 0 && local.queued === 0 && byKey.get(key) === local) byKey.delete(key);
+  const dropIfIdle = (slotKey: string, local: Semaphore, state: KeyState) => {
+    if (local.active === 0 && local.queued === 0 && byKey.get(slotKey) === local) {
+      byKey.delete(slotKey);
+      state.semaphores.delete(local);
+    }
   };
 
   return {
@@ -219,35 +311,60 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
           global.release(group);
         };
       }
-      const key = group === null ? destination : `${group}\u0000${destination}`;
-      let local = byKey.get(key);
+      // Learnt per tenant too: one tenant's failing requests to a shared host (its own bad path
+      // answering 5xx) must not lower the other tenants' limit there.
+      const slotKey = group === null ? destination : `${group}\u0000${destination}`;
+      const state = stateOf(slotKey);
+      let local = byKey.get(slotKey);
       if (!local) {
-        local = createSemaphore(options.perKey);
-        byKey.set(key, local);
+        local = createSemaphore(limitOfState(state));
+        byKey.set(slotKey, local);
+        state.semaphores.add(local);
       }
       waiting++;
       try {
         if (!(await local.acquire(signal))) {
-          dropIfIdle(key, local);
+          dropIfIdle(slotKey, local, state);
           return null;
         }
         if (!(await global.acquire(group, signal))) {
           local.release();
-          dropIfIdle(key, local);
+          dropIfIdle(slotKey, local, state);
           return null;
         }
       } finally {
         waiting--;
       }
       const held = local;
+      const inflight = ++state.inflight;
+      const startedAt = now();
       let released = false;
-      return () => {
+      return (answer) => {
         if (released) return;
         released = true;
+        state.inflight--;
+        const limit = state.limit;
+        if (limit && answer !== undefined) {
+          const before = limit.limit;
+          const after = limit.sample({
+            rttMs: now() - startedAt,
+            inflight,
+            overloaded: answer === "overloaded",
+            at: now(),
+          });
+          if (after !== before) {
+            for (const semaphore of state.semaphores) semaphore.resize(after);
+            options.onLimit?.(destination, after);
+          }
+        }
         global.release(group);
         held.release();
-        dropIfIdle(key, held);
+        dropIfIdle(slotKey, held, state);
       };
+    },
+    limitOf(key, group = null) {
+      const state = states.get(group === null ? key : `${group}\u0000${key}`);
+      return state ? limitOfState(state) : options.perKey;
     },
     get active() {
       return global.active;

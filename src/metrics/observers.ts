@@ -42,6 +42,30 @@ export function startedAt(): number | null {
   return startedAtSeconds;
 }
 
+const destinationLimit = metrics.gauge(
+  "fraiseql_observer_destination_concurrency_limit",
+  "Attempts one destination may have in flight now: its adaptive limit (learnt from its round trips and overload signals, capped by OBSERVERS_PER_DESTINATION; per tenant, the last one changed). Destinations are origins (scheme://host:port), never paths or credentials.",
+  ["destination"],
+);
+
+/**
+ * A destination key as a label: `type:scheme://host[:port]` (an origin holds no credentials or
+ * path) or a bare `type[:name]`; anything else (an unparsable URL given as-is) only by its type.
+ */
+export function destinationLabel(destination: string): string {
+  if (/^[a-z][a-z0-9_-]*:https?:\/\/[A-Za-z0-9.\-[\]:]+$/.test(destination)) return destination;
+  if (/^[a-z][a-z0-9_-]*(:[a-z0-9_.-]+)?$/.test(destination)) return destination;
+  const type = /^[a-z][a-z0-9_-]*/.exec(destination)?.[0] ?? "unknown";
+  return `${type}:other`;
+}
+
+/** Sets (null: removes) a destination's adaptive limit gauge; from the executor's limiter. */
+export function setDestinationLimit(destination: string, limit: number | null): void {
+  const label = destinationLabel(destination);
+  if (limit === null) destinationLimit.remove(label);
+  else destinationLimit.labels(label).set(limit);
+}
+
 export const eventsProcessed = metrics.counter(
   "fraiseql_observer_events_processed_total",
   "Changes read from the change log and matched against the observers by this process.",

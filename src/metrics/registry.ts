@@ -101,6 +101,11 @@ abstract class Metric<Child, L extends string> {
     return this.resolve(values);
   }
 
+  /** Forgets the child of these label values (its series leaves the exposition). */
+  remove(...values: string[]): void {
+    this.#children.delete(values.join(SEPARATOR));
+  }
+
   protected resolve(values: readonly string[]): Child {
     if (values.length !== this.labelNames.length) {
       throw new Error(

@@ -12,6 +12,7 @@ import { readObserverRevision } from "../store/observer-rows.ts";
 import { sweepRetention } from "../store/retention.ts";
 import { fireDueSchedules, type ScheduleRound } from "../store/schedules.ts";
 import { countUndecodedMessages, pruneTransportTables } from "../store/transport.ts";
+import { type CaptureDoorbell, createCaptureDoorbell } from "./capture-doorbell.ts";
 import { createCoalescedTask } from "./coalesced-task.ts";
 import { createDeliveryGate } from "./destination-health.ts";
 import { createDispatcher } from "./dispatcher.ts";
@@ -93,7 +94,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     registry: options.registry ?? defaultActionRegistry,
     environment,
     concurrency,
-    perDestination: options.perDestination ?? 8,
+    ...(options.perDestination === undefined ? {} : { perDestination: options.perDestination }),
+    ...(options.adaptiveConcurrency === undefined ? {} : { adaptive: options.adaptiveConcurrency }),
     perTenant: tenantConcurrency,
     defaultTimeoutMs: DEFAULT_TIMEOUT_MS,
     signal: shutdown.signal,
@@ -107,6 +109,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
   let eventsProcessed = 0;
   let errors = 0;
   let wakeups: Wakeups | null = null;
+  let doorbell: CaptureDoorbell | null = null;
   let retentionTimer: unknown = null;
   let vacuumTimer: unknown = null;
   /** Ingest paused with a backlog because this runtime had no room for a batch. */
@@ -301,6 +304,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
     async () => {
       let more = false;
       let heldBack = false;
+      // For the doorbell: whether this run read changes, and whether it stopped for want of room.
+      let found = 0;
+      let roomless = false;
+      let raced = false;
       // Whether due deliveries may exist that this run did not hand to the dispatcher itself.
       let claimNeeded = false;
       for (let round = 0; round < MAX_INGEST_ROUNDS && !stopped; round++) {
@@ -310,6 +317,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         if (dispatcher.room < batchSize) {
           awaitingRoom = true;
           more = false;
+          roomless = true;
           break;
         }
         const result = await ingestBatch(ingest);
@@ -324,6 +332,8 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         for (const inMs of result.dueInMs) dueTimer.at(clock.now() + inMs);
         // Another runtime matched this batch: its deliveries may be due for anyone.
         if (result.busy) claimNeeded = true;
+        found += result.changes;
+        if (result.busy) raced = true;
         more = result.more;
         heldBack = result.heldBack;
         if (!more) break;
@@ -341,7 +351,19 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       lookAgainIfHeldBack(heldBack);
       // A backlog remains: read on once claiming has had its turn, not at the next poll (which
       // would cap a backlog's drain at MAX_INGEST_ROUNDS batches per poll interval).
-      if (more) void loop.run();
+      if (more) {
+        // A backlog is being read: busy, whatever the rounds' pace (the doorbell goes quiet).
+        doorbell?.settle(Math.max(found, 2));
+        void loop.run();
+      }
+      // Capture's doorbell (src/runtime/capture-doorbell.ts): reading on its own while changes
+      // keep coming silences the triggers' notifications; so does waiting for room (onRoom wakes
+      // it, notifications would not). Nothing after losing a batch to another runtime (that one
+      // is reading them). Nothing
+      // read but changes held back by a running transaction: neither idle nor busy; the held-back
+      // look-again (backing off) reads them.
+      else if (roomless) doorbell?.hold();
+      else if (!raced && (found > 0 || !heldBack)) doorbell?.settle(found);
     },
     (error) => countError(error, "ingest"),
   );
@@ -463,6 +485,10 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
         pollIntervalMs,
         wake,
       });
+      // Only a reader that hears notifications may silence them (a Worker's tick polls).
+      if (!transport && wakeups.listening) {
+        doorbell = createCaptureDoorbell({ sql, clock, logger, pollIntervalMs, wake });
+      }
       scheduleRetention();
       await schedules.run();
       if (worker) consuming = worker.run(consumeStop.signal);
@@ -486,6 +512,7 @@ export function createObserverRuntime(options: ObserverRuntimeOptions): Observer
       await consuming;
       await wakeups?.stop();
       await loop.running;
+      await doorbell?.stop();
       await observersCheck.running;
       await schedules.running;
       await replays.running;

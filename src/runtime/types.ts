@@ -90,8 +90,13 @@ export interface ObserverRuntimeOptions {
    * own.
    */
   ingestMaxDeliveries?: number;
-  /** Attempts running at once against one destination (default 8). */
+  /**
+   * Attempts running at once against one destination: the cap of its adaptive limit (default
+   * 256), or the fixed limit when `adaptiveConcurrency` is false.
+   */
   perDestination?: number;
+  /** Learn each destination's limit from its round trips (default true; docs/delivery.md). */
+  adaptiveConcurrency?: boolean;
   /** A claim's lease; renewed every third of it while the attempt runs (default 30 000 ms). */
   leaseMs?: number;
   /** How long `stop` lets running attempts finish before cancelling them (default 10 000 ms). */

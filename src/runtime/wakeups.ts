@@ -7,6 +7,8 @@ export const NOTIFY_CHANNEL = "fraiseql_observers";
 
 /** Running wake-up sources. */
 export interface Wakeups {
+  /** Whether notifications are heard (LISTEN succeeded); false: polling alone. */
+  readonly listening: boolean;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startWakeups(options: {
   };
   tick();
   return {
+    listening: listener !== null,
     async stop() {
       stopped = true;
       clock.clearTimeout(timer);

@@ -15,6 +15,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlClient } from "../ports/sql.ts";
 import type { ChangePublisher } from "../ports/transport.ts";
+import { type CaptureDoorbell, createCaptureDoorbell } from "../runtime/capture-doorbell.ts";
 import { startWakeups, type Wakeups } from "../runtime/wakeups.ts";
 import { readNextChanges } from "../store/change-log.ts";
 import { writeIngest } from "../store/deliveries.ts";
@@ -121,11 +122,14 @@ export function createBridge(options: BridgeOptions): Bridge {
    * changes past the cursor wait for a running transaction to end (look again soon).
    */
   async function drain(): Promise<boolean> {
+    read = null;
     while (!stopped) {
       if (!(await holdLease())) return false;
       const batch = await readNextChanges(sql, options.name, batchSize);
       if (!batch) return false;
+      read ??= 0;
       if (batch.rows.length === 0) return batch.heldBack;
+      read += batch.rows.length;
       const max = publisher.maxPayloadBytes?.();
       const messages = batch.rows.map((row) => encodeChange(row, options.subjectPrefix, max));
       await publisher.publish(messages);
@@ -152,6 +156,8 @@ export function createBridge(options: BridgeOptions): Bridge {
       publishedTotal.inc(batch.rows.length);
       cursor = last.pk_entity_change_log;
       if (batch.rows.length < batchSize) return false;
+      // Reading a backlog: busy (the doorbell goes quiet while this drain goes on).
+      doorbell?.settle(batch.rows.length);
     }
     return false;
   }
@@ -162,6 +168,10 @@ export function createBridge(options: BridgeOptions): Bridge {
    */
   let heldBackTimer: unknown = null;
   let heldBackDelayMs = 5;
+  /** Changes the last drain read (null: it read nothing, not being the leader). */
+  let read: number | null = null;
+  /** Capture's doorbell (src/runtime/capture-doorbell.ts), when notifications are heard. */
+  let doorbell: CaptureDoorbell | null = null;
   function lookAgainIfHeldBack(heldBack: boolean): void {
     if (!heldBack) {
       heldBackDelayMs = 5;
@@ -189,6 +199,8 @@ export function createBridge(options: BridgeOptions): Bridge {
         failingSince = null;
         lastError = null;
         lookAgainIfHeldBack(heldBack);
+        // Nothing read but changes held back: the held-back look-again reads them.
+        if (read !== null && (read > 0 || !heldBack)) doorbell?.settle(read);
       })
       .catch(async (error: unknown) => {
         failures++;
@@ -240,6 +252,9 @@ export function createBridge(options: BridgeOptions): Bridge {
         await startCursorAt(sql, options.name, options.resumeFrom);
       }
       wakeups = await startWakeups({ sql, clock, logger, pollIntervalMs, wake: run });
+      if (wakeups.listening) {
+        doorbell = createCaptureDoorbell({ sql, clock, logger, pollIntervalMs, wake: run });
+      }
       renewLoop();
       run();
       logger.log("info", "bridge started", { bridge: owner, name: options.name });
@@ -252,6 +267,7 @@ export function createBridge(options: BridgeOptions): Bridge {
       clock.clearTimeout(heldBackTimer);
       await wakeups?.stop();
       await running;
+      await doorbell?.stop();
       if (leader) {
         await releaseBridgeLease(sql, options.name, owner).catch((error: unknown) => {
           logger.log("warn", "bridge could not release its lease; it expires by itself", {

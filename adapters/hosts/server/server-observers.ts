@@ -218,6 +218,7 @@ export function createServerObservers(options: ObserversOptions, host: Observers
     ingestMaxDeliveries: config.ingestMaxDeliveries,
     perDestination: config.perDestination,
     circuits: config.circuits,
+    adaptiveConcurrency: config.adaptiveConcurrency,
     leaseMs: config.leaseMs,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     retention: config.retention,

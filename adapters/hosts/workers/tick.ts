@@ -180,6 +180,7 @@ export async function runTick(bindings: TickBindings, options: TickOptions): Pro
       ingestMaxDeliveries: server.ingestMaxDeliveries,
       perDestination: server.perDestination,
       circuits: server.circuits,
+      adaptiveConcurrency: server.adaptiveConcurrency,
       leaseMs: server.leaseMs,
       shutdownTimeoutMs: Math.min(server.shutdownTimeoutMs, TICK_SHUTDOWN_MAX_MS),
       // The sweep runs from the cron handler (below), not from a timer inside a tick.
