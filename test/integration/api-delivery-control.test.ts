@@ -202,6 +202,15 @@ describe("bulk cancel", () => {
       await call("POST", "/api/observers/deliveries/cancel", { action_index: -1 }),
       400,
     );
+    // Instants PostgreSQL cannot read (year 0, or past 9999 once in UTC): a 400 naming the
+    // field, not a failed query.
+    for (const created_before of ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00"]) {
+      const bad = await problem(
+        await call("POST", "/api/observers/deliveries/cancel", { created_before }),
+        400,
+      );
+      expect(bad.issues?.map((issue) => issue.path)).toEqual(["created_before"]);
+    }
     const dry = await call(
       "POST",
       "/api/observers/deliveries/cancel",
