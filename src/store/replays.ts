@@ -12,7 +12,7 @@
  */
 import { ConfigError, ConflictError, LimitError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { type BacktestResult, backtestObserver } from "./backtest.ts";
+import { type BacktestResult, backtestObserver, modificationsMatching } from "./backtest.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import {
   isoColumn,
@@ -349,7 +349,11 @@ export async function takeReplay(
   };
 }
 
-/** The next page of a replay's range after its cursor, in the reader's order. */
+/**
+ * The next page of a replay's range after its cursor, in the reader's order: only the changes the
+ * observer considers (its entity and event types and tenant, as the dry run and `total` count
+ * them), so `scanned` runs up to `total`.
+ */
 export async function readReplayPage(
   sql: SqlExecutor,
   replay: LeasedReplay,
@@ -361,6 +365,8 @@ export async function readReplayPage(
        AND c.transaction_id <= $3::text::xid8
        AND c.created_at >= $4::timestamptz AND c.created_at < $5::timestamptz
        AND ($6::text IS NULL OR c.object_type = $6::text)
+       AND upper(c.modification_type) = ANY($8::text::text[])
+       AND ($9::text IS NULL OR COALESCE(c.fk_customer_org::text, c.tenant_id::text) = $9::text)
      ORDER BY c.transaction_id, c.pk_entity_change_log
      LIMIT $7`,
     [
@@ -371,6 +377,8 @@ export async function readReplayPage(
       replay.until,
       replay.observer.entity_type === "*" ? null : replay.observer.entity_type,
       limit,
+      `{${modificationsMatching(replay.observer.event_type).join(",")}}`,
+      replay.observer.fk_customer_org,
     ],
   );
 }
