@@ -359,6 +359,37 @@ describe("replay", () => {
     expect(got.some((s) => originalIds.has(s.id))).toBe(false);
   });
 
+  it("reads only its tenant's changes: scanned ends at total", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "tenant-replay",
+      event_type: "INSERT",
+      fk_customer_org: 31,
+      actions: [webhook(`${receiver.url}/t31`)],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const since = new Date().toISOString();
+    await createOrders(3, 31);
+    await createOrders(4, 32);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const until = new Date().toISOString();
+    const replay = await startReplay(db.client, id, { since, until });
+    if ("dry_run" in replay) throw new Error("not a replay");
+    expect(replay.total).toBe(3);
+    await runReplayRound({
+      sql: db.client,
+      owner: "t",
+      leaseMs: 60_000,
+      stopped: () => false,
+    });
+    expect(await getReplay(db.client, replay.id)).toMatchObject({
+      status: "done",
+      matched: 3,
+      created: 3,
+      scanned: 3,
+      total: 3,
+    });
+  });
+
   it("runs in the background on a runtime, once", async () => {
     const id = await insertObserver(db.sql, {
       name: "background",
