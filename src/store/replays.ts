@@ -28,6 +28,7 @@ import {
 } from "./common.ts";
 import { readLive } from "./observers.ts";
 import { arrayColumn } from "./pg-array.ts";
+import { timeRange } from "./time-range.ts";
 
 /** A replay as the API shows it. */
 export interface Replay {
@@ -95,11 +96,12 @@ export async function startReplay(
     throw new ConflictError("a scheduled observer watches no changes: there is nothing to replay");
   }
   const maxChanges = options.limits?.maxChanges ?? DEFAULT_MAX_CHANGES;
-  const since = Date.parse(request.since);
-  if (Number.isFinite(since) && since >= Date.parse(request.until)) {
+  // Checked (400 naming the field) and normalised to the microsecond, as the backtest reads them.
+  const range = timeRange({ since: request.since, until: request.until });
+  if (range.since === range.until) {
     throw new ConfigError([{ path: "since", message: "must be before until" }]);
   }
-  await checkRetained(sql, request.until);
+  await checkRetained(sql, range.until ?? request.until);
   const counted: BacktestResult = await backtestObserver(sql, {
     observer: {
       entity_type: stored.entity_type,
@@ -178,12 +180,15 @@ export async function startReplay(
  * a replay that silently finds nothing. A range that only starts before it replays what is left.
  */
 async function checkRetained(sql: SqlExecutor, until: string): Promise<void> {
-  if (!Number.isFinite(Date.parse(until))) return;
-  const rows = await sql.query<{ oldest: string | null }>(
-    `SELECT ${isoColumn("min(created_at)", "oldest")} FROM core.tb_entity_change_log`,
+  // Compared in SQL: created_at and the bound have microseconds, which Date would cut.
+  const rows = await sql.query<{ oldest: string | null; outside: boolean | null }>(
+    `SELECT ${isoColumn("min(created_at)", "oldest")},
+       min(created_at) >= $1::text::timestamptz AS outside
+     FROM core.tb_entity_change_log`,
+    [until],
   );
   const oldest = rows[0]?.oldest ?? null;
-  if (oldest !== null && Date.parse(until) <= Date.parse(oldest)) {
+  if (rows[0]?.outside === true) {
     throw new LimitError(
       "REPLAY_OUTSIDE_RETENTION",
       `the range ends before the oldest change still retained (${oldest}; OBSERVERS_CHANGE_LOG_RETENTION_DAYS): nothing in it can be replayed`,

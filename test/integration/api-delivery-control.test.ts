@@ -184,6 +184,37 @@ describe("replay", () => {
   });
 });
 
+describe("replay bounds", () => {
+  it("keeps the microseconds of since and until (created_at has them)", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "micro",
+      event_type: "UPDATE",
+      condition_expression: "total == 6",
+      actions: log,
+    });
+    await change("60", "2026-03-03T00:00:00Z"); // an older change: the range is retained
+    await change("6", "2026-03-03T00:05:00.000500Z");
+    // Set as text: the client would read a string as a Date, to the millisecond.
+    await db.sql`UPDATE core.tb_entity_change_log
+      SET created_at = ${"2026-03-03T00:05:00.000500Z"}::text::timestamptz WHERE object_id = '6'`;
+    const count = async (since: string, until: string) => {
+      const response = await call("POST", `/api/observers/${id}/replay`, {
+        since,
+        until,
+        dry_run: true,
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { matched: number };
+      return body.matched;
+    };
+    // since is inclusive, until exclusive, to the microsecond.
+    expect(await count("2026-03-03T00:05:00.000500Z", "2026-03-03T00:05:00.000501Z")).toBe(1);
+    expect(await count("2026-03-03T00:05:00.000501Z", "2026-03-03T00:05:00.002Z")).toBe(0);
+    expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000600Z")).toBe(1);
+    expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000500Z")).toBe(0);
+  });
+});
+
 describe("bulk cancel", () => {
   it("needs a filter, and a tenant-bound key cancels only its tenant's", async () => {
     const mine = await insertObserver(db.sql, { name: "t7-obs", actions: log, fk_customer_org: 7 });
