@@ -497,5 +497,19 @@ describe("bulk cancel", () => {
         AND entity_id = ${a as string}`;
     expect(logged).toEqual([{ status: "cancelled", error_code: "CANCELLED", entity_id: a }]);
     await expect(cancelDeliveries(db.client, {})).rejects.toThrow(/at least one filter/);
+    // A pending one a claim has locked at this instant is skipped: `more` says to call again
+    // (not "all done" while it stays pending and is delivered later).
+    const others = { observer_id: id, entity_id: b as string };
+    await db.sql.begin(async (claim) => {
+      await claim`SELECT 1 FROM core.tb_observer_delivery
+        WHERE pk_observer_delivery = (SELECT min(pk_observer_delivery)
+          FROM core.tb_observer_delivery d JOIN core.tb_entity_change_log c
+            ON c.pk_entity_change_log = d.fk_entity_change_log WHERE c.object_id = ${b as string})
+        FOR UPDATE`;
+      const skipped = await cancelDeliveries(db.client, others);
+      expect(skipped).toEqual({ dry_run: false, cancelled: 3, in_flight: 0, more: true });
+    });
+    const rest = await cancelDeliveries(db.client, others);
+    expect(rest).toEqual({ dry_run: false, cancelled: 1, in_flight: 0, more: false });
   });
 });
