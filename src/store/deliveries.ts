@@ -466,7 +466,15 @@ async function claimOnce(
     [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
   return {
-    claims: rows.filter((row) => row.delivery_pk != null).map(claimOf),
+    // In due order, the oldest first among those due at one instant (a resumed backlog): an
+    // UPDATE returns its rows in no particular order, often the reverse.
+    claims: rows
+      .filter((row) => row.delivery_pk != null)
+      .map(claimOf)
+      .sort(
+        (a, b) =>
+          (a.scheduled_at ?? 0) - (b.scheduled_at ?? 0) || Number(BigInt(a.pk) - BigInt(b.pk)),
+      ),
     held: Number(rows[0]?.held_count ?? 0),
   };
 }

@@ -9,6 +9,7 @@ import {
   type ObserverRuntimeOptions,
 } from "../../src/runtime/index.ts";
 import { runReplayRound } from "../../src/runtime/replay-runner.ts";
+import { claimDeliveries } from "../../src/store/deliveries.ts";
 import { cancelDeliveries, setObserverPaused } from "../../src/store/delivery-control.ts";
 import { cancelReplay, getReplay, startReplay } from "../../src/store/replays.ts";
 import { testEnvironment } from "../support/actions.ts";
@@ -277,6 +278,52 @@ describe("pause and resume", () => {
     for (const entity of [a, b]) {
       expect(got.filter((s) => s.entity === entity).map((s) => s.total)).toEqual([1, 2, 3, 4]);
     }
+  });
+
+  it("claims a backlog due at one instant oldest first", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "claim-order",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/co`)],
+    });
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 20);
+    // Twenty pending deliveries due at the same instant, as resume leaves a paused backlog.
+    await db.sql`INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer,
+        fk_entity_change_log, action_index, next_attempt_at)
+      SELECT gen_random_uuid(), c.id, o.pk_observer, c.pk_entity_change_log, 0,
+        now() - interval '1 second'
+      FROM core.tb_observer o, core.tb_entity_change_log c
+      WHERE o.id = ${id} AND c.object_id = ${a as string} AND c.modification_type = 'UPDATE'
+      ORDER BY c.pk_entity_change_log`;
+    const claims = await claimDeliveries(db.client, "claim-order", 20, 60_000);
+    const changes = claims.map((claim) => Number(claim.origin.fk_entity_change_log));
+    expect(changes).toHaveLength(20);
+    expect(changes).toEqual([...changes].sort((x, y) => x - y));
+  });
+
+  it("resumes an unordered observer's backlog oldest first, not in any order", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "pausable-unordered",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/u`)],
+    });
+    await startRuntime("pause-unordered", { concurrency: 1 });
+    await setObserverPaused(db.client, id, true);
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 12);
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
+      return held[0]?.n === 12 ? true : undefined;
+    }, "twelve deliveries held out of the due range");
+    await setObserverPaused(db.client, id, false);
+    await eventually(
+      () => (receiver.requests.filter((r) => r.path === "/u").length >= 12 ? true : undefined),
+      "twelve deliveries",
+    );
+    const totals = receiver.requests.filter((r) => r.path === "/u").map((r) => seen(r).total);
+    expect(totals).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   });
 });
 
