@@ -233,6 +233,12 @@ describe("bulk cancel", () => {
       await call("POST", "/api/observers/deliveries/cancel", { action_index: -1 }),
       400,
     );
+    // A filter that is not a UUID: a 400 naming it (not a 404 about an observer).
+    const notUuid = await problem(
+      await call("POST", "/api/observers/deliveries/cancel", { observer_id: "nope" }),
+      400,
+    );
+    expect(notUuid.issues?.map((issue) => issue.path)).toEqual(["observer_id"]);
     // Instants PostgreSQL cannot read (year 0, or past 9999 once in UTC): a 400 naming the
     // field, not a failed query.
     for (const created_before of ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00"]) {

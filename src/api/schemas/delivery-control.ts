@@ -54,7 +54,7 @@ export const ReplayDryRunSchema = z
 /** `POST /api/observers/deliveries/cancel`: which pending deliveries (at least one filter). */
 export const CancelBodySchema = z
   .strictObject({
-    observer_id: z.string().optional().openapi({ format: "uuid" }),
+    observer_id: z.guid("must be a UUID").optional().openapi({ format: "uuid" }),
     action_index: z.number().int().min(0).max(1000).optional(),
     entity_type: z.string().min(1).max(255).optional(),
     entity_id: z.string().min(1).max(1000).optional(),
