@@ -114,7 +114,7 @@ function validateBacktest(options: BacktestOptions): Range {
   if (days > maxDays) {
     throw new LimitError(
       "BACKTEST_RANGE_TOO_LONG",
-      `since..until spans ${Math.ceil(days)} days; a backtest may cover at most ${maxDays} days (OBSERVERS_BACKTEST_MAX_RANGE_DAYS): narrow the range`,
+      `since..until spans ${Math.ceil(days)} days; a backtest or replay may cover at most ${maxDays} days (OBSERVERS_BACKTEST_MAX_RANGE_DAYS): narrow the range`,
       maxDays,
     );
   }

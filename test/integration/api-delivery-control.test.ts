@@ -147,6 +147,8 @@ describe("replay", () => {
       422,
     );
     expect(long.code).toBe("BACKTEST_RANGE_TOO_LONG");
+    // Says what the limit is about: the caller asked for a replay, not a backtest.
+    expect(long.detail).toMatch(/replay may cover at most 31 days/);
     // A range before the oldest retained change: nothing there to replay.
     const pruned = await problem(
       await call("POST", `/api/observers/${id}/replay`, {
