@@ -191,7 +191,7 @@ async function checkRetained(sql: SqlExecutor, until: string): Promise<void> {
   if (rows[0]?.outside === true) {
     throw new LimitError(
       "REPLAY_OUTSIDE_RETENTION",
-      `the range ends before the oldest change still retained (${oldest}; OBSERVERS_CHANGE_LOG_RETENTION_DAYS): nothing in it can be replayed`,
+      `the range ends before the oldest change in the change log (${oldest}): nothing in it can be replayed (changes older than OBSERVERS_CHANGE_LOG_RETENTION_DAYS are pruned, and none are captured before a table is tracked)`,
       0,
     );
   }

@@ -158,6 +158,8 @@ describe("replay", () => {
       422,
     );
     expect(pruned.code).toBe("REPLAY_OUTSIDE_RETENTION");
+    // Not "still retained": nothing may ever have been captured there (a young database).
+    expect(pruned.detail).toMatch(/before the oldest change in the change log/);
     const started = await call("POST", `/api/observers/${id}/replay`, range);
     expect(started.status).toBe(202);
     const replay = (await started.json()) as { id: string; status: string; total: number };
