@@ -26,7 +26,10 @@ export const ReplaySchema = z
     status: z.enum(["running", "done", "cancelled", "failed"]),
     matched: z.number().int().openapi({ description: "Changes matched so far" }),
     created: z.number().int().openapi({ description: "Deliveries created so far" }),
-    scanned: z.number().int().openapi({ description: "Changes read so far" }),
+    scanned: z.number().int().openapi({
+      description:
+        "Changes of its entity and event types (and tenant) read so far: runs up to `total`",
+    }),
     total: z
       .number()
       .int()
