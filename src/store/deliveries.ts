@@ -44,8 +44,10 @@ export const ORDERED_CLAIMABLE = `(d.ordering_key IS NULL OR NOT EXISTS (
         < (d.ordering_txid, d.fk_entity_change_log, d.pk_observer_delivery)))`;
 
 /** Whether a delivery's observer is paused (alias `d`): its deliveries wait for resume. */
+// A deleted observer holds nothing: its deliveries are claimed and end (OBSERVER_DELETED), as any
+// deleted observer's, rather than wait forever for a resume it can no longer get.
 const PAUSED = `EXISTS (SELECT 1 FROM core.tb_observer p
-    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL)`;
+    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL AND p.deleted_at IS NULL)`;
 
 /**
  * Whether a held ordered delivery (alias `h`) waits behind one that is itself waiting in the table

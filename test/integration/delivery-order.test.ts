@@ -11,6 +11,7 @@ import {
 import { runReplayRound } from "../../src/runtime/replay-runner.ts";
 import { claimDeliveries } from "../../src/store/deliveries.ts";
 import { cancelDeliveries, setObserverPaused } from "../../src/store/delivery-control.ts";
+import { deleteObserver } from "../../src/store/observers.ts";
 import { cancelReplay, getReplay, startReplay } from "../../src/store/replays.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -278,6 +279,40 @@ describe("pause and resume", () => {
     for (const entity of [a, b]) {
       expect(got.filter((s) => s.entity === entity).map((s) => s.total)).toEqual([1, 2, 3, 4]);
     }
+  });
+
+  it("ends a paused observer's held deliveries when it is deleted, never sending them", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "paused-then-deleted",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/pd`)],
+    });
+    await startRuntime("paused-deleted");
+    await setObserverPaused(db.client, id, true);
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 3);
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
+      return held[0]?.n === 3 ? true : undefined;
+    }, "three deliveries held");
+    await deleteObserver(db.client, id);
+    // Not held until a resume that a deleted observer can never get: ended, logged, unsent.
+    await eventually(async () => {
+      const left = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery d
+        JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.id = ${id}`;
+      return left[0]?.n === 0 ? true : undefined;
+    }, "the held deliveries to end");
+    const logged = await db.sql<{ error_code: string }[]>`
+      SELECT l.error_code FROM core.tb_observer_log l
+      JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.id = ${id}`;
+    expect(logged.map((row) => row.error_code)).toEqual([
+      "OBSERVER_DELETED",
+      "OBSERVER_DELETED",
+      "OBSERVER_DELETED",
+    ]);
+    expect(receiver.requests.filter((r) => r.path === "/pd")).toHaveLength(0);
   });
 
   it("claims a backlog due at one instant oldest first", async () => {
