@@ -103,8 +103,15 @@ function canonicalTenant(value: string): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** `--observer`: an id as it is, a name looked up among the caller's observers. */
-export async function observerIdOf(client: ApiClient, value: string): Promise<string> {
+/**
+ * `--observer` (or, `label`, the argument that named it): an id as it is, a name looked up among
+ * the caller's observers.
+ */
+export async function observerIdOf(
+  client: ApiClient,
+  value: string,
+  label = "--observer",
+): Promise<string> {
   if (UUID.test(value)) return value;
   for (let page = 1; ; page++) {
     const found = await client.call<{ data: { id: string; name: string }[]; total_pages: number }>(
@@ -116,5 +123,5 @@ export async function observerIdOf(client: ApiClient, value: string): Promise<st
     if (match) return match.id;
     if (page >= found.total_pages) break;
   }
-  throw new UsageError(`--observer: no observer named ${JSON.stringify(value)}`);
+  throw new UsageError(`${label}: no observer named ${JSON.stringify(value)}`);
 }

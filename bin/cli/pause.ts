@@ -18,7 +18,7 @@ async function toggle(context: CommandContext, pause: boolean): Promise<number> 
     throw new UsageError(`${name} takes one observer: its id or name`);
   }
   const client = context.client();
-  const id = await observerIdOf(client, target);
+  const id = await observerIdOf(client, target, name);
   const observer = await client.call<PausedObserver>(
     "POST",
     `/api/observers/${encodeURIComponent(id)}/${name}`,

@@ -114,7 +114,7 @@ function validateBacktest(options: BacktestOptions): Range {
   if (days > maxDays) {
     throw new LimitError(
       "BACKTEST_RANGE_TOO_LONG",
-      `since..until spans ${Math.ceil(days)} days; a backtest may cover at most ${maxDays} days (OBSERVERS_BACKTEST_MAX_RANGE_DAYS): narrow the range`,
+      `since..until spans ${Math.ceil(days)} days; a backtest or replay may cover at most ${maxDays} days (OBSERVERS_BACKTEST_MAX_RANGE_DAYS): narrow the range`,
       maxDays,
     );
   }
@@ -126,18 +126,23 @@ const isEventType = (value: string | null | undefined): value is EventType =>
   (EVENT_TYPES as readonly (string | null | undefined)[]).includes(value);
 
 /**
+ * The `modification_type` values (upper case) of the changes an observer of `eventType` considers
+ * (`*` or null: every readable one), as the matcher reads them: for SQL that selects them.
+ */
+export function modificationsMatching(eventType: string | null): string[] {
+  const wanted = isAny(eventType) ? null : eventType?.toUpperCase();
+  if (isEventType(wanted)) return modificationTypesOf(wanted);
+  return wanted ? [] : modificationTypesOf(null);
+}
+
+/**
  * The WHERE clause shared by both paths ($1..$7) and its parameters: what `createMatcher`
  * filters, and (`$7`, set once known) the key the scan stops before when the range holds more
  * than `scanLimit` changes.
  */
 function rangeFilter(options: BacktestOptions, range: Range): { where: string; params: unknown[] } {
   const { observer } = options;
-  const eventType = isAny(observer.event_type) ? null : observer.event_type?.toUpperCase();
-  const modifications = isEventType(eventType)
-    ? modificationTypesOf(eventType)
-    : eventType
-      ? []
-      : modificationTypesOf(null);
+  const modifications = modificationsMatching(observer.event_type);
   return {
     where: `e.created_at >= $1::text::timestamptz AND e.created_at < $2::text::timestamptz
       AND upper(e.modification_type) = ANY($3::text::text[])

@@ -44,8 +44,10 @@ export const ORDERED_CLAIMABLE = `(d.ordering_key IS NULL OR NOT EXISTS (
         < (d.ordering_txid, d.fk_entity_change_log, d.pk_observer_delivery)))`;
 
 /** Whether a delivery's observer is paused (alias `d`): its deliveries wait for resume. */
+// A deleted observer holds nothing: its deliveries are claimed and end (OBSERVER_DELETED), as any
+// deleted observer's, rather than wait forever for a resume it can no longer get.
 const PAUSED = `EXISTS (SELECT 1 FROM core.tb_observer p
-    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL)`;
+    WHERE p.pk_observer = d.fk_observer AND p.paused_at IS NOT NULL AND p.deleted_at IS NULL)`;
 
 /**
  * Whether a held ordered delivery (alias `h`) waits behind one that is itself waiting in the table
@@ -466,7 +468,15 @@ async function claimOnce(
     [limit, leaseMs, owner, `{${skipTenants.join(",")}}`],
   );
   return {
-    claims: rows.filter((row) => row.delivery_pk != null).map(claimOf),
+    // In due order, the oldest first among those due at one instant (a resumed backlog): an
+    // UPDATE returns its rows in no particular order, often the reverse.
+    claims: rows
+      .filter((row) => row.delivery_pk != null)
+      .map(claimOf)
+      .sort(
+        (a, b) =>
+          (a.scheduled_at ?? 0) - (b.scheduled_at ?? 0) || Number(BigInt(a.pk) - BigInt(b.pk)),
+      ),
     held: Number(rows[0]?.held_count ?? 0),
   };
 }

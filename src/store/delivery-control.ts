@@ -82,7 +82,7 @@ export interface CancelResult {
   cancelled: number;
   /** Matching deliveries running now (leased): never cancelled, they finish as usual. */
   in_flight: number;
-  /** More matched than one call cancels (`MAX_CANCEL`): call again. */
+  /** More matched than one call cancels (`MAX_CANCEL`), or a claim had some locked: call again. */
   more: boolean;
 }
 
@@ -94,7 +94,8 @@ export const MAX_CANCEL = 10_000;
  * with a `cancelled` log row (error code `CANCELLED`), and a dead letter it was replaying goes
  * back to `pending`. A delivery running now (leased, lease not expired) is never cancelled: it
  * finishes, retries or dead-letters as usual, and is counted in `in_flight`; one being claimed at
- * this instant is skipped too (SKIP LOCKED). `dry_run` counts without changing anything.
+ * this instant is skipped too (SKIP LOCKED), and then `more` says to call again. `dry_run` counts
+ * without changing anything.
  */
 export async function cancelDeliveries(
   sql: SqlExecutor,
@@ -190,8 +191,11 @@ export async function cancelDeliveries(
          LEFT JOIN core.tb_observer_dlq q ON q.pk_observer_dlq = g.fk_observer_dlq
        RETURNING 1
      )
+     -- More: beyond this call's limit, or skipped because a claim had it locked at this instant
+     -- (a claim holding it back, or about to run it): either way, call again.
      SELECT (SELECT count(*) FROM logged)::text AS cancelled,
-       (SELECT count(*) FROM picked) > ${MAX_CANCEL} AS more,
+       (SELECT count(*) FROM (SELECT 1 ${matching} AND NOT (${inFlight})
+          LIMIT ${MAX_CANCEL + 1}) pending) > (SELECT count(*) FROM taken) AS more,
        (SELECT count(*) ${matching} AND ${inFlight})::text AS in_flight`,
     [...params, options.actor ?? null],
   );

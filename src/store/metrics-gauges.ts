@@ -47,7 +47,7 @@ export const DATABASE_GAUGES: readonly DatabaseGauge[] = [
     help: "Deliveries held by paused observers until they are resumed (capped at 100000).",
     expression: `(SELECT count(*) FROM (SELECT 1 FROM core.tb_observer_delivery d
       JOIN core.tb_observer o ON o.pk_observer = d.fk_observer
-      WHERE o.paused_at IS NOT NULL LIMIT $2) d)`,
+      WHERE o.paused_at IS NOT NULL AND o.deleted_at IS NULL LIMIT $2) d)`,
   },
   {
     name: "fraiseql_observer_observers_paused",

@@ -367,9 +367,19 @@ export async function deleteObserver(
   options: ObserverWriteOptions = {},
 ): Promise<void> {
   if (!isUuid(id)) throw notFound(id);
+  // Deliveries claims held (paused, or behind an earlier one of their entity) are due at once:
+  // claimed, they end as the deleted observer's.
   const rows = await sql.query(
-    `UPDATE core.tb_observer SET deleted_at = now(), updated_by = $3::text
-     WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)} RETURNING 1 AS deleted`,
+    `WITH o AS (
+       UPDATE core.tb_observer SET deleted_at = now(), updated_by = $3::text
+       WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
+       RETURNING pk_observer
+     ),
+     released AS (
+       UPDATE core.tb_observer_delivery d SET next_attempt_at = now(), held = NULL
+       FROM o WHERE d.fk_observer = o.pk_observer AND d.held
+     )
+     SELECT 1 AS deleted FROM o`,
     [id, options.tenant ?? null, options.actor ?? null],
   );
   if (rows.length === 0) throw notFound(id);

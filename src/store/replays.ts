@@ -12,7 +12,7 @@
  */
 import { ConfigError, ConflictError, LimitError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { type BacktestResult, backtestObserver } from "./backtest.ts";
+import { type BacktestResult, backtestObserver, modificationsMatching } from "./backtest.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import {
   isoColumn,
@@ -28,6 +28,7 @@ import {
 } from "./common.ts";
 import { readLive } from "./observers.ts";
 import { arrayColumn } from "./pg-array.ts";
+import { timeRange } from "./time-range.ts";
 
 /** A replay as the API shows it. */
 export interface Replay {
@@ -95,11 +96,12 @@ export async function startReplay(
     throw new ConflictError("a scheduled observer watches no changes: there is nothing to replay");
   }
   const maxChanges = options.limits?.maxChanges ?? DEFAULT_MAX_CHANGES;
-  const since = Date.parse(request.since);
-  if (Number.isFinite(since) && since >= Date.parse(request.until)) {
+  // Checked (400 naming the field) and normalised to the microsecond, as the backtest reads them.
+  const range = timeRange({ since: request.since, until: request.until });
+  if (range.since === range.until) {
     throw new ConfigError([{ path: "since", message: "must be before until" }]);
   }
-  await checkRetained(sql, request.until);
+  await checkRetained(sql, range.until ?? request.until);
   const counted: BacktestResult = await backtestObserver(sql, {
     observer: {
       entity_type: stored.entity_type,
@@ -178,15 +180,18 @@ export async function startReplay(
  * a replay that silently finds nothing. A range that only starts before it replays what is left.
  */
 async function checkRetained(sql: SqlExecutor, until: string): Promise<void> {
-  if (!Number.isFinite(Date.parse(until))) return;
-  const rows = await sql.query<{ oldest: string | null }>(
-    `SELECT ${isoColumn("min(created_at)", "oldest")} FROM core.tb_entity_change_log`,
+  // Compared in SQL: created_at and the bound have microseconds, which Date would cut.
+  const rows = await sql.query<{ oldest: string | null; outside: boolean | null }>(
+    `SELECT ${isoColumn("min(created_at)", "oldest")},
+       min(created_at) >= $1::text::timestamptz AS outside
+     FROM core.tb_entity_change_log`,
+    [until],
   );
   const oldest = rows[0]?.oldest ?? null;
-  if (oldest !== null && Date.parse(until) <= Date.parse(oldest)) {
+  if (rows[0]?.outside === true) {
     throw new LimitError(
       "REPLAY_OUTSIDE_RETENTION",
-      `the range ends before the oldest change still retained (${oldest}; OBSERVERS_CHANGE_LOG_RETENTION_DAYS): nothing in it can be replayed`,
+      `the range ends before the oldest change in the change log (${oldest}): nothing in it can be replayed (changes older than OBSERVERS_CHANGE_LOG_RETENTION_DAYS are pruned, and none are captured before a table is tracked)`,
       0,
     );
   }
@@ -349,7 +354,11 @@ export async function takeReplay(
   };
 }
 
-/** The next page of a replay's range after its cursor, in the reader's order. */
+/**
+ * The next page of a replay's range after its cursor, in the reader's order: only the changes the
+ * observer considers (its entity and event types and tenant, as the dry run and `total` count
+ * them), so `scanned` runs up to `total`.
+ */
 export async function readReplayPage(
   sql: SqlExecutor,
   replay: LeasedReplay,
@@ -361,6 +370,8 @@ export async function readReplayPage(
        AND c.transaction_id <= $3::text::xid8
        AND c.created_at >= $4::timestamptz AND c.created_at < $5::timestamptz
        AND ($6::text IS NULL OR c.object_type = $6::text)
+       AND upper(c.modification_type) = ANY($8::text::text[])
+       AND ($9::text IS NULL OR COALESCE(c.fk_customer_org::text, c.tenant_id::text) = $9::text)
      ORDER BY c.transaction_id, c.pk_entity_change_log
      LIMIT $7`,
     [
@@ -371,6 +382,8 @@ export async function readReplayPage(
       replay.until,
       replay.observer.entity_type === "*" ? null : replay.observer.entity_type,
       limit,
+      `{${modificationsMatching(replay.observer.event_type).join(",")}}`,
+      replay.observer.fk_customer_org,
     ],
   );
 }

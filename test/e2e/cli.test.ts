@@ -354,6 +354,10 @@ describe("pause and resume", () => {
     const usage = await cli("pause");
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("pause takes one observer");
+    // The name is an argument here, not an --observer option.
+    const unknown = await cli("resume", "no-such-observer");
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('resume: no observer named "no-such-observer"');
   });
 });
 

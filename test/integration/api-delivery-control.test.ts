@@ -147,6 +147,8 @@ describe("replay", () => {
       422,
     );
     expect(long.code).toBe("BACKTEST_RANGE_TOO_LONG");
+    // Says what the limit is about: the caller asked for a replay, not a backtest.
+    expect(long.detail).toMatch(/replay may cover at most 31 days/);
     // A range before the oldest retained change: nothing there to replay.
     const pruned = await problem(
       await call("POST", `/api/observers/${id}/replay`, {
@@ -156,6 +158,8 @@ describe("replay", () => {
       422,
     );
     expect(pruned.code).toBe("REPLAY_OUTSIDE_RETENTION");
+    // Not "still retained": nothing may ever have been captured there (a young database).
+    expect(pruned.detail).toMatch(/before the oldest change in the change log/);
     const started = await call("POST", `/api/observers/${id}/replay`, range);
     expect(started.status).toBe(202);
     const replay = (await started.json()) as { id: string; status: string; total: number };
@@ -184,6 +188,37 @@ describe("replay", () => {
   });
 });
 
+describe("replay bounds", () => {
+  it("keeps the microseconds of since and until (created_at has them)", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "micro",
+      event_type: "UPDATE",
+      condition_expression: "total == 6",
+      actions: log,
+    });
+    await change("60", "2026-03-03T00:00:00Z"); // an older change: the range is retained
+    await change("6", "2026-03-03T00:05:00.000500Z");
+    // Set as text: the client would read a string as a Date, to the millisecond.
+    await db.sql`UPDATE core.tb_entity_change_log
+      SET created_at = ${"2026-03-03T00:05:00.000500Z"}::text::timestamptz WHERE object_id = '6'`;
+    const count = async (since: string, until: string) => {
+      const response = await call("POST", `/api/observers/${id}/replay`, {
+        since,
+        until,
+        dry_run: true,
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { matched: number };
+      return body.matched;
+    };
+    // since is inclusive, until exclusive, to the microsecond.
+    expect(await count("2026-03-03T00:05:00.000500Z", "2026-03-03T00:05:00.000501Z")).toBe(1);
+    expect(await count("2026-03-03T00:05:00.000501Z", "2026-03-03T00:05:00.002Z")).toBe(0);
+    expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000600Z")).toBe(1);
+    expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000500Z")).toBe(0);
+  });
+});
+
 describe("bulk cancel", () => {
   it("needs a filter, and a tenant-bound key cancels only its tenant's", async () => {
     const mine = await insertObserver(db.sql, { name: "t7-obs", actions: log, fk_customer_org: 7 });
@@ -202,6 +237,21 @@ describe("bulk cancel", () => {
       await call("POST", "/api/observers/deliveries/cancel", { action_index: -1 }),
       400,
     );
+    // A filter that is not a UUID: a 400 naming it (not a 404 about an observer).
+    const notUuid = await problem(
+      await call("POST", "/api/observers/deliveries/cancel", { observer_id: "nope" }),
+      400,
+    );
+    expect(notUuid.issues?.map((issue) => issue.path)).toEqual(["observer_id"]);
+    // Instants PostgreSQL cannot read (year 0, or past 9999 once in UTC): a 400 naming the
+    // field, not a failed query.
+    for (const created_before of ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00"]) {
+      const bad = await problem(
+        await call("POST", "/api/observers/deliveries/cancel", { created_before }),
+        400,
+      );
+      expect(bad.issues?.map((issue) => issue.path)).toEqual(["created_before"]);
+    }
     const dry = await call(
       "POST",
       "/api/observers/deliveries/cancel",

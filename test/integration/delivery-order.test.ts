@@ -9,7 +9,9 @@ import {
   type ObserverRuntimeOptions,
 } from "../../src/runtime/index.ts";
 import { runReplayRound } from "../../src/runtime/replay-runner.ts";
+import { claimDeliveries } from "../../src/store/deliveries.ts";
 import { cancelDeliveries, setObserverPaused } from "../../src/store/delivery-control.ts";
+import { deleteObserver } from "../../src/store/observers.ts";
 import { cancelReplay, getReplay, startReplay } from "../../src/store/replays.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -278,6 +280,86 @@ describe("pause and resume", () => {
       expect(got.filter((s) => s.entity === entity).map((s) => s.total)).toEqual([1, 2, 3, 4]);
     }
   });
+
+  it("ends a paused observer's held deliveries when it is deleted, never sending them", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "paused-then-deleted",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/pd`)],
+    });
+    await startRuntime("paused-deleted");
+    await setObserverPaused(db.client, id, true);
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 3);
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
+      return held[0]?.n === 3 ? true : undefined;
+    }, "three deliveries held");
+    await deleteObserver(db.client, id);
+    // Not held until a resume that a deleted observer can never get: ended, logged, unsent.
+    await eventually(async () => {
+      const left = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery d
+        JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.id = ${id}`;
+      return left[0]?.n === 0 ? true : undefined;
+    }, "the held deliveries to end");
+    const logged = await db.sql<{ error_code: string }[]>`
+      SELECT l.error_code FROM core.tb_observer_log l
+      JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.id = ${id}`;
+    expect(logged.map((row) => row.error_code)).toEqual([
+      "OBSERVER_DELETED",
+      "OBSERVER_DELETED",
+      "OBSERVER_DELETED",
+    ]);
+    expect(receiver.requests.filter((r) => r.path === "/pd")).toHaveLength(0);
+  });
+
+  it("claims a backlog due at one instant oldest first", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "claim-order",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/co`)],
+    });
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 20);
+    // Twenty pending deliveries due at the same instant, as resume leaves a paused backlog.
+    await db.sql`INSERT INTO core.tb_observer_delivery (id, event_id, fk_observer,
+        fk_entity_change_log, action_index, next_attempt_at)
+      SELECT gen_random_uuid(), c.id, o.pk_observer, c.pk_entity_change_log, 0,
+        now() - interval '1 second'
+      FROM core.tb_observer o, core.tb_entity_change_log c
+      WHERE o.id = ${id} AND c.object_id = ${a as string} AND c.modification_type = 'UPDATE'
+      ORDER BY c.pk_entity_change_log`;
+    const claims = await claimDeliveries(db.client, "claim-order", 20, 60_000);
+    const changes = claims.map((claim) => Number(claim.origin.fk_entity_change_log));
+    expect(changes).toHaveLength(20);
+    expect(changes).toEqual([...changes].sort((x, y) => x - y));
+  });
+
+  it("resumes an unordered observer's backlog oldest first, not in any order", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "pausable-unordered",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/u`)],
+    });
+    await startRuntime("pause-unordered", { concurrency: 1 });
+    await setObserverPaused(db.client, id, true);
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 12);
+    await eventually(async () => {
+      const held = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
+      return held[0]?.n === 12 ? true : undefined;
+    }, "twelve deliveries held out of the due range");
+    await setObserverPaused(db.client, id, false);
+    await eventually(
+      () => (receiver.requests.filter((r) => r.path === "/u").length >= 12 ? true : undefined),
+      "twelve deliveries",
+    );
+    const totals = receiver.requests.filter((r) => r.path === "/u").map((r) => seen(r).total);
+    expect(totals).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  });
 });
 
 describe("replay", () => {
@@ -336,7 +418,14 @@ describe("replay", () => {
     });
     expect(first.created + rest.created).toBe(10);
     const done = await getReplay(db.client, replay.id);
-    expect(done).toMatchObject({ status: "done", matched: 10, created: 10, scanned: 20 });
+    // `scanned` counts what `total` counts (the 5 inserts are not the observer's): progress ends at 100%.
+    expect(done).toMatchObject({
+      status: "done",
+      matched: 10,
+      created: 10,
+      scanned: 15,
+      total: 15,
+    });
     await startRuntime("replay");
     await receiver.waitFor(10);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -350,6 +439,37 @@ describe("replay", () => {
       FROM core.tb_entity_change_log c, core.tb_observer o WHERE o.id = ${id}`;
     const originalIds = new Set(originals.map((row) => row.id));
     expect(got.some((s) => originalIds.has(s.id))).toBe(false);
+  });
+
+  it("reads only its tenant's changes: scanned ends at total", async () => {
+    const id = await insertObserver(db.sql, {
+      name: "tenant-replay",
+      event_type: "INSERT",
+      fk_customer_org: 31,
+      actions: [webhook(`${receiver.url}/t31`)],
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const since = new Date().toISOString();
+    await createOrders(3, 31);
+    await createOrders(4, 32);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const until = new Date().toISOString();
+    const replay = await startReplay(db.client, id, { since, until });
+    if ("dry_run" in replay) throw new Error("not a replay");
+    expect(replay.total).toBe(3);
+    await runReplayRound({
+      sql: db.client,
+      owner: "t",
+      leaseMs: 60_000,
+      stopped: () => false,
+    });
+    expect(await getReplay(db.client, replay.id)).toMatchObject({
+      status: "done",
+      matched: 3,
+      created: 3,
+      scanned: 3,
+      total: 3,
+    });
   });
 
   it("runs in the background on a runtime, once", async () => {
@@ -459,5 +579,19 @@ describe("bulk cancel", () => {
         AND entity_id = ${a as string}`;
     expect(logged).toEqual([{ status: "cancelled", error_code: "CANCELLED", entity_id: a }]);
     await expect(cancelDeliveries(db.client, {})).rejects.toThrow(/at least one filter/);
+    // A pending one a claim has locked at this instant is skipped: `more` says to call again
+    // (not "all done" while it stays pending and is delivered later).
+    const others = { observer_id: id, entity_id: b as string };
+    await db.sql.begin(async (claim) => {
+      await claim`SELECT 1 FROM core.tb_observer_delivery
+        WHERE pk_observer_delivery = (SELECT min(pk_observer_delivery)
+          FROM core.tb_observer_delivery d JOIN core.tb_entity_change_log c
+            ON c.pk_entity_change_log = d.fk_entity_change_log WHERE c.object_id = ${b as string})
+        FOR UPDATE`;
+      const skipped = await cancelDeliveries(db.client, others);
+      expect(skipped).toEqual({ dry_run: false, cancelled: 3, in_flight: 0, more: true });
+    });
+    const rest = await cancelDeliveries(db.client, others);
+    expect(rest).toEqual({ dry_run: false, cancelled: 1, in_flight: 0, more: false });
   });
 });

@@ -131,7 +131,7 @@ export function pageRequest(query: { page?: number | undefined; page_size?: numb
  * refuses year 0, and a year past 9999 (`9999-12-31T23:59:59-14:00`) is written `+010000-...`,
  * which it cannot read either. Outside that range, a 400 rather than a failed query.
  */
-const instant = z.iso.datetime({ offset: true }).refine((value) => {
+export const Instant = z.iso.datetime({ offset: true }).refine((value) => {
   const year = new Date(value).getUTCFullYear();
   // Not a timestamp at all: the format check says so.
   return Number.isNaN(year) || (year >= 1 && year <= 9999);
@@ -139,12 +139,12 @@ const instant = z.iso.datetime({ offset: true }).refine((value) => {
 
 /** `since` and `until` query parameters (or body fields): an ISO 8601 time range. */
 export const TimeRange = {
-  since: instant
-    .optional()
-    .openapi({ description: "Start of the time range (inclusive), ISO 8601 with a time zone" }),
-  until: instant
-    .optional()
-    .openapi({ description: "End of the time range (exclusive), ISO 8601 with a time zone" }),
+  since: Instant.optional().openapi({
+    description: "Start of the time range (inclusive), ISO 8601 with a time zone",
+  }),
+  until: Instant.optional().openapi({
+    description: "End of the time range (exclusive), ISO 8601 with a time zone",
+  }),
 };
 
 /** `true` or `false` in a query string. */

@@ -1,13 +1,13 @@
 import { z } from "@hono/zod-openapi";
-import { Timestamp } from "./common.ts";
+import { Instant, Timestamp } from "./common.ts";
 
 /** `POST /api/observers/{id}/replay`. */
 export const ReplayBodySchema = z
   .strictObject({
-    since: z.iso.datetime({ offset: true }).openapi({
+    since: Instant.openapi({
       description: "Start of the range of retained changes (inclusive), ISO 8601 with a time zone",
     }),
-    until: z.iso.datetime({ offset: true }).openapi({
+    until: Instant.openapi({
       description: "End of the range (exclusive), ISO 8601 with a time zone",
     }),
     dry_run: z.boolean().optional().openapi({
@@ -26,7 +26,10 @@ export const ReplaySchema = z
     status: z.enum(["running", "done", "cancelled", "failed"]),
     matched: z.number().int().openapi({ description: "Changes matched so far" }),
     created: z.number().int().openapi({ description: "Deliveries created so far" }),
-    scanned: z.number().int().openapi({ description: "Changes read so far" }),
+    scanned: z.number().int().openapi({
+      description:
+        "Changes of its entity and event types (and tenant) read so far: runs up to `total`",
+    }),
     total: z
       .number()
       .int()
@@ -54,11 +57,11 @@ export const ReplayDryRunSchema = z
 /** `POST /api/observers/deliveries/cancel`: which pending deliveries (at least one filter). */
 export const CancelBodySchema = z
   .strictObject({
-    observer_id: z.string().optional().openapi({ format: "uuid" }),
+    observer_id: z.guid("must be a UUID").optional().openapi({ format: "uuid" }),
     action_index: z.number().int().min(0).max(1000).optional(),
     entity_type: z.string().min(1).max(255).optional(),
     entity_id: z.string().min(1).max(1000).optional(),
-    created_before: z.iso.datetime({ offset: true }).optional().openapi({
+    created_before: Instant.optional().openapi({
       description: "Only deliveries created before this instant",
     }),
     dry_run: z.boolean().optional().openapi({ description: "Count only; cancel nothing" }),
