@@ -124,7 +124,6 @@ describe("decodeRow", () => {
           bin: new Uint8Array([0, 255]),
           big: 2n ** 64n,
           n: null,
-          set: ["a", "b"],
         },
       ),
     ).toEqual({
@@ -135,7 +134,47 @@ describe("decodeRow", () => {
       bin: "AP8=",
       big: "18446744073709551616",
       n: null,
-      set: ["a", "b"],
+    });
+  });
+
+  it("decodes SET as an array, the invalid ENUM value as '', YEAR 0000 as 0 and FLOAT as MySQL shows it", () => {
+    // As zongji hands them over: SET and ENUM columns are STRING (254) with the real type in the metadata.
+    const columns = [
+      { name: "s", type: 254, metadata: { type: 248 } },
+      { name: "empty", type: 254, metadata: { type: 248 } },
+      { name: "e", type: 254, metadata: { type: 247 } },
+      { name: "bad", type: 254, metadata: { type: 247 } },
+      { name: "y", type: 13 },
+      { name: "y0", type: 13 },
+      { name: "f", type: 4 },
+      { name: "tiny", type: 4 },
+      { name: "d", type: 5 },
+      { name: "n", type: 254, metadata: { type: 248 } },
+    ];
+    expect(
+      decodeRow(columns, {
+        s: "x,z",
+        empty: "",
+        e: "b",
+        bad: undefined,
+        y: 2026,
+        y0: 1900,
+        f: Math.fround(3.14),
+        tiny: Math.fround(1.0000001),
+        d: 0.1 + 0.2,
+        n: null,
+      }),
+    ).toEqual({
+      s: ["x", "z"],
+      empty: [],
+      e: "b",
+      bad: "",
+      y: 2026,
+      y0: 0,
+      f: 3.14,
+      tiny: 1.0000001,
+      d: 0.1 + 0.2,
+      n: null,
     });
   });
 });
