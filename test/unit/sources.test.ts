@@ -3,9 +3,11 @@
  * columns), the binlog value decoding, the URL's encryption at rest and its redaction from
  * failure messages.
  */
+
 import { describe, expect, it } from "vitest";
 import { decodeRow } from "../../adapters/drivers/mysql/decode.ts";
 import { classifyMysqlError } from "../../adapters/drivers/mysql/errors.ts";
+import { SourceCreateSchema } from "../../src/api/schemas/sources.ts";
 import { sourceChangeRows, tenantColumns } from "../../src/sources/change-rows.ts";
 import { describeFailure, redactUrl } from "../../src/sources/failure.ts";
 import { decryptSourceUrl, encryptSourceUrl } from "../../src/sources/url-secret.ts";
@@ -211,5 +213,37 @@ describe("the URL at rest", () => {
     expect(classifyMysqlError({ errno: 1045, code: "ER_ACCESS_DENIED_ERROR" }).transient).toBe(
       false,
     );
+  });
+});
+
+describe("POST /api/sources table names and URLs", () => {
+  const body = (kind: string, table: string, url = "") => ({
+    name: "s",
+    kind,
+    ...(url ? { url } : { url_env: "OBSERVERS_SECRET_X" }),
+    tables: [{ table, entity_type: "T" }],
+  });
+  const issues = (value: unknown) => {
+    const result = SourceCreateSchema.safeParse(value);
+    return result.success ? [] : result.error.issues.map((issue) => issue.path.join("."));
+  };
+  it("takes SQL Server's bracketed names, as docs/sqlserver.md writes them", () => {
+    expect(issues(body("sqlserver", "[sales].[Order Lines]"))).toEqual([]);
+    expect(issues(body("sqlserver", "dbo.orders"))).toEqual([]);
+    expect(issues(body("sqlserver", "dbo.a.b"))).toEqual(["tables.0.table"]);
+  });
+  it("takes MySQL names with spaces, refuses backquotes and a third part", () => {
+    expect(issues(body("mysql", "shop.order lines"))).toEqual([]);
+    expect(issues(body("mysql", "shop.o`rders"))).toEqual(["tables.0.table"]);
+    expect(issues(body("mysql", "a.b.c"))).toEqual(["tables.0.table"]);
+  });
+  it("refuses a URL of another scheme for SQL Server, takes a connection string", () => {
+    expect(issues(body("sqlserver", "dbo.orders", "mysql://u:p@h:3306"))).toEqual(["url"]);
+    expect(issues(body("sqlserver", "dbo.orders", "mssql://u:p@h:1433/shop"))).toEqual([]);
+    expect(
+      issues(
+        body("sqlserver", "dbo.orders", "Server=tcp:h,1433;Database=shop;User Id=u;Password=p"),
+      ),
+    ).toEqual([]);
   });
 });
