@@ -97,6 +97,32 @@ describe("misconfigurations: a stable code and a message saying what to change",
     });
   });
 
+  it("warns about configured columns the table does not have (entity id, tenant, columns)", async () => {
+    const warnings: string[] = [];
+    const abort = new AbortController();
+    await createMysqlReader().run({
+      url,
+      tables: [
+        { table: "app.orders", entityType: "Order", tenantColumn: "org", columns: ["id", "totl"] },
+        { table: "app.orders_gone", entityType: "Gone", idColumn: "nope" },
+      ],
+      position: null,
+      start: "now",
+      signal: abort.signal,
+      logger: {
+        log(level, message) {
+          if (level === "warn") warnings.push(message);
+        },
+      },
+      status: () => {},
+      commit: async () => abort.abort(),
+    });
+    expect(warnings).toEqual([
+      "source: a tracked table does not exist (yet)",
+      "source: a configured column does not exist: columns totl of app.orders",
+    ]);
+  });
+
   it("an unparsable URL", async () => {
     const { error } = await readOnce("http://not-mysql");
     expect(error?.code).toBe("SOURCE_URL_INVALID");

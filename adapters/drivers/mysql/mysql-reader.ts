@@ -26,6 +26,7 @@ import {
   type BinlogPosition,
   checkBinlogSettings,
   checkPrivileges,
+  missingColumns,
   missingTables,
   startPosition,
 } from "./preflight.ts";
@@ -158,6 +159,13 @@ async function run(options: SourceReaderOptions): Promise<void> {
       start = await startPosition(control, storedPosition(options.position), options.start);
       for (const table of await missingTables(control, options.tables)) {
         options.logger.log("warn", "source: a tracked table does not exist (yet)", { table });
+      }
+      for (const missing of await missingColumns(control, options.tables)) {
+        options.logger.log(
+          "warn",
+          `source: a configured column does not exist: ${missing.field} ${missing.column} of ${missing.table}`,
+          missing,
+        );
       }
     } finally {
       await control.end().catch(() => undefined);
