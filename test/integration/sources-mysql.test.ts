@@ -354,6 +354,49 @@ describe("the supervisor, misconfigured", () => {
   }, 30_000);
 });
 
+describe("the supervisor, recovered", () => {
+  it("clears the error once connected again, with no change to write (a quiet source)", async () => {
+    const env: Record<string, string> = {};
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const [row] = await db.sql<{ id: string }[]>`
+      INSERT INTO core.tb_source (name, kind, url_env, start, tables, position)
+      VALUES ('quiet', 'mysql', 'OBSERVERS_SECRET_QUIET', 'now',
+        '[{"table": "app.quiet", "entity_type": "Quiet"}]',
+        ${db.sql.json({ file: String(head?.File), pos: Number(head?.Position) })})
+      RETURNING id::text AS id`;
+    const created = createSourceSupervisor({
+      sql: db.client,
+      readers: () => createMysqlReader(),
+      clock: systemClock,
+      logger: silentLogger,
+      env,
+      policy: DEFAULT_ACTION_POLICY,
+      sourceKey: null,
+      pollIntervalMs: 100,
+      leaseMs: 3_000,
+      misconfiguredRetryMs: 200,
+    });
+    await created.start();
+    try {
+      await eventually(async () => {
+        const [found] =
+          await db.sql`SELECT last_error_code FROM core.tb_source WHERE id = ${String(row?.id)}::uuid`;
+        return found?.last_error_code === "SOURCE_URL_MISSING" ? true : undefined;
+      }, "the error stored");
+      env.OBSERVERS_SECRET_QUIET = url;
+      await eventually(async () => {
+        const [found] = await db.sql`SELECT connected, last_error_code FROM core.tb_source
+          WHERE id = ${String(row?.id)}::uuid`;
+        return found?.connected === true && found?.last_error_code === null ? true : undefined;
+      }, "connected, the error cleared");
+      expect(created.status()[0]?.last_error).toBeNull();
+    } finally {
+      await created.stop();
+      await db.sql`DELETE FROM core.tb_source WHERE id = ${String(row?.id)}::uuid`;
+    }
+  }, 30_000);
+});
+
 describe("/api/sources", () => {
   const onChange = { calls: 0 };
   const app = () =>
