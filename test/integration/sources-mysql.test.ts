@@ -354,6 +354,52 @@ describe("the supervisor, misconfigured", () => {
   }, 30_000);
 });
 
+describe("a quiet source's position", () => {
+  it("follows untracked transactions and the next binlog file, with no later transaction", async () => {
+    await maria.query("CREATE TABLE IF NOT EXISTS app.untracked (id INT PRIMARY KEY)");
+    const abort = new AbortController();
+    const positions: Record<string, unknown>[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        positions.push(transaction.position);
+      },
+    });
+    try {
+      // One untracked transaction, then nothing: its position is still recorded.
+      await maria.query("INSERT INTO app.untracked VALUES (1)");
+      const [after] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+      await eventually(
+        async () =>
+          positions.some((p) => p.file === after?.File && p.pos === Number(after?.Position))
+            ? true
+            : undefined,
+        "the untracked transaction's position",
+        15_000,
+      );
+      // The next binlog file, and nothing in it.
+      await maria.query("FLUSH BINARY LOGS");
+      const [rotated] = await maria.query<{ File: string }>("SHOW MASTER STATUS");
+      expect(rotated?.File).not.toBe(after?.File);
+      await eventually(
+        async () => (positions.some((p) => p.file === rotated?.File) ? true : undefined),
+        "a position in the new binlog file",
+        15_000,
+      );
+    } finally {
+      abort.abort();
+      await reading;
+    }
+  }, 40_000);
+});
+
 describe("the supervisor, recovered", () => {
   it("clears the error once connected again, with no change to write (a quiet source)", async () => {
     const env: Record<string, string> = {};

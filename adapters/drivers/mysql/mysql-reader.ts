@@ -7,7 +7,8 @@
  * memory stays bounded. Column names come from information_schema when zongji meets a table map
  * whose shape it has not seen, so a column added by ALTER TABLE appears in later events.
  * Transactions touching no tracked table only move the position, recorded at most every
- * `POSITION_ONLY_EVERY_MS`. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
+ * `POSITION_ONLY_EVERY_MS` and once reading goes quiet that long (so does the start of the next
+ * binlog file), so a quiet source's position never stays in a binlog the server purges. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
  * LONGTEXT with a `json_valid` check, found in information_schema (json-columns.ts) and parsed
  * before the transaction is committed. Both libraries are optional peers, loaded on first use.
  */
@@ -190,6 +191,9 @@ async function run(options: SourceReaderOptions): Promise<void> {
   let changes: SourceChange[] = [];
   let gtid: string | null = null;
   let lastCommitAt = 0;
+  /** A position-only transaction held back by `POSITION_ONLY_EVERY_MS`, written when reading goes quiet. */
+  let pending: SourceTransaction | null = null;
+  let quietTimer: ReturnType<typeof setInterval> | null = null;
   let draining = false;
   let paused = false;
   let settled = false;
@@ -199,6 +203,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     const finish = (error?: unknown, fromCommit = false) => {
       if (settled) return;
       settled = true;
+      if (quietTimer !== null) clearInterval(quietTimer);
       signal.removeEventListener("abort", onAbort);
       options.status({ connected: false });
       void jsonColumns.close();
@@ -243,6 +248,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     };
 
     const enqueue = (transaction: SourceTransaction) => {
+      pending = null;
       queue.push(transaction);
       lastCommitAt = Date.now();
       if (queue.length >= MAX_QUEUED && !paused) {
@@ -262,15 +268,21 @@ async function run(options: SourceReaderOptions): Promise<void> {
       const collected = changes;
       changes = [];
       gtid = null;
-      if (collected.length === 0 && Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) return;
       const source: Record<string, JsonValue> = { file, pos };
       if (id !== null) source.gtid = id;
-      enqueue({
+      const transaction: SourceTransaction = {
         changes: collected,
         position,
         committedAtMs: event.timestamp > 0 ? event.timestamp : null,
         source,
-      });
+      };
+      if (collected.length === 0 && Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) {
+        // Written with the next transaction, or when reading goes quiet: a position left behind
+        // on a quiet source would be purged with its binlog, and read as changes lost.
+        pending = transaction;
+        return;
+      }
+      enqueue(transaction);
     };
 
     zongji.on("error", (error) => finish(error ?? new Error("binlog connection failed")));
@@ -311,6 +323,20 @@ async function run(options: SourceReaderOptions): Promise<void> {
           }
           return;
         }
+        case "rotate": {
+          // The next binlog file (a restart, FLUSH, or the size limit): its start is a position
+          // between transactions. Not the dump's own first rotate, which names the start itself.
+          const rotate = event as BinlogEvent & { binlogName?: string; position?: number };
+          const next = rotate.binlogName;
+          if (changes.length > 0 || !next || next === start.file) return;
+          pending = {
+            changes: [],
+            position: { file: next, pos: rotate.position ?? 4 },
+            committedAtMs: null,
+            source: {},
+          };
+          return;
+        }
         case "mariadbgtid":
         case "gtid":
           gtid = gtidText(event.gtid);
@@ -341,6 +367,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
       () => {
         if (settled) return;
         lastCommitAt = Date.now();
+        quietTimer = setInterval(() => {
+          if (pending === null || settled || Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) {
+            return;
+          }
+          enqueue(pending);
+        }, POSITION_ONLY_EVERY_MS / 5);
         zongji.start({
           serverId: replicaServerId(),
           filename: start.file,
