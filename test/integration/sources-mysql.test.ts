@@ -435,7 +435,7 @@ describe("the supervisor, recovered", () => {
           WHERE id = ${String(row?.id)}::uuid`;
         return found?.connected === true && found?.last_error_code === null ? true : undefined;
       }, "connected, the error cleared");
-      expect(created.status()[0]?.last_error).toBeNull();
+      expect(created.status().find((entry) => entry.id === row?.id)?.last_error).toBeNull();
     } finally {
       await created.stop();
       await db.sql`DELETE FROM core.tb_source WHERE id = ${String(row?.id)}::uuid`;
@@ -495,7 +495,11 @@ describe("/api/sources", () => {
       code: "SECRET_NOT_ALLOWED",
       issues: [{ path: "url_env", variable: "DATABASE_URL" }],
     });
-    const sqlserver = await call("POST", "/api/sources", body({ kind: "sqlserver" }));
+    const sqlserver = await call(
+      "POST",
+      "/api/sources",
+      body({ kind: "sqlserver", url: "mssql://reader:pw@db.internal:1433/shop" }),
+    );
     expect(sqlserver.status).toBe(422);
     expect(await sqlserver.json()).toMatchObject({ code: "SOURCE_KIND_UNAVAILABLE" });
     const name = `dup-${randomUUID()}`;

@@ -19,7 +19,10 @@ export const SourceTableSchema = z
     table: z
       .string()
       .max(200, "must be at most 200 characters")
-      .min(3, 'must be "database.table" (MySQL) or "schema.table" (SQL Server)'),
+      .refine(
+        (table) => MYSQL_TABLE.test(table) || SQLSERVER_TABLE.test(table),
+        'must be "database.table" (MySQL) or "schema.table" (SQL Server)',
+      ),
     entity_type: z
       .string()
       .trim()
@@ -100,7 +103,9 @@ export const SourceCreateSchema = z
     }
     const tableName = body.kind === "sqlserver" ? SQLSERVER_TABLE : MYSQL_TABLE;
     body.tables.forEach((table, index) => {
-      if (!tableName.test(table.table)) {
+      // Either form passed the field's own check; here, the kind's.
+      const eitherForm = MYSQL_TABLE.test(table.table) || SQLSERVER_TABLE.test(table.table);
+      if (eitherForm && !tableName.test(table.table)) {
         ctx.addIssue({
           code: "custom",
           path: ["tables", index, "table"],
