@@ -557,7 +557,10 @@ describe("/api/sources", () => {
     const global = await insertApiKey(db.client, { name: `g-${randomUUID()}`, scope: "admin" });
     expect((await apiClient(api, tenant.token)("GET", "/api/sources")).status).toBe(403);
     expect((await apiClient(api, tenant.token)("POST", "/api/sources", body())).status).toBe(403);
-    expect((await apiClient(api, reader.token)("GET", "/api/sources")).status).toBe(403);
+    const read = await apiClient(api, reader.token)("GET", "/api/sources");
+    expect(read.status).toBe(403);
+    // The read key is bound to no tenant: the answer names what it lacks, the admin scope.
+    expect(((await read.json()) as { detail: string }).detail).toContain("read scope");
     expect((await apiClient(api, global.token)("GET", "/api/sources")).status).toBe(200);
   });
 });
