@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeRow } from "../../adapters/drivers/mysql/decode.ts";
 import { classifyMysqlError } from "../../adapters/drivers/mysql/errors.ts";
+import { connectionOptions } from "../../adapters/drivers/mysql/mysql-reader.ts";
 import { SourceCreateSchema } from "../../src/api/schemas/sources.ts";
 import { sourceChangeRows, tenantColumns } from "../../src/sources/change-rows.ts";
 import { describeFailure, redactUrl } from "../../src/sources/failure.ts";
@@ -236,6 +237,19 @@ describe("POST /api/sources table names and URLs", () => {
     expect(issues(body("mysql", "shop.order lines"))).toEqual([]);
     expect(issues(body("mysql", "shop.o`rders"))).toEqual(["tables.0.table"]);
     expect(issues(body("mysql", "a.b.c"))).toEqual(["tables.0.table"]);
+  });
+  it("refuses options on a MySQL URL (none is read: TLS would silently be off)", () => {
+    expect(issues(body("mysql", "shop.orders", "mysql://u:p@h:3306/shop?ssl=true"))).toEqual([
+      "url",
+    ]);
+    expect(issues(body("mysql", "shop.orders", "mysql://u:p%3F@h:3306/shop"))).toEqual([]);
+    expect(() => connectionOptions("mysql://u:p@h:3306?ssl-mode=REQUIRED")).toThrow(
+      expect.objectContaining({ code: "SOURCE_URL_INVALID" }),
+    );
+    expect(connectionOptions("mysql://u:p%3F@h:3306/shop")).toMatchObject({
+      password: "p?",
+      database: "shop",
+    });
   });
   it("refuses a URL of another scheme for SQL Server, takes a connection string", () => {
     expect(issues(body("sqlserver", "dbo.orders", "mysql://u:p@h:3306"))).toEqual(["url"]);

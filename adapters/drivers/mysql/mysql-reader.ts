@@ -54,6 +54,14 @@ export function connectionOptions(url: string) {
       false,
     );
   }
+  if (parsed.search !== "" || parsed.hash !== "") {
+    // No option is read from the URL (TLS included): refused rather than silently ignored.
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL takes no options (?...): mysql://user:password@host:3306[/database]",
+      false,
+    );
+  }
   return {
     host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
     port: parsed.port ? Number(parsed.port) : 3306,

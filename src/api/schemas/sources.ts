@@ -88,6 +88,12 @@ export const SourceCreateSchema = z
           path: ["url"],
           message: "must be a mysql:// URL (mysql://user:password@host:3306)",
         });
+      } else if (/[?#]/.test(body.url)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: "takes no options (?...): mysql://user:password@host:3306[/database]",
+        });
       }
     }
     if (body.url !== undefined && body.kind === "sqlserver" && body.url.includes("://")) {
