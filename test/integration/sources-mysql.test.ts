@@ -564,3 +564,44 @@ describe("/api/sources", () => {
     expect((await apiClient(api, global.token)("GET", "/api/sources")).status).toBe(200);
   });
 });
+
+describe("row images without every column, written after the reader's checks", () => {
+  it("stop the reader with SOURCE_BINLOG_ROW_IMAGE instead of passing nulls for the missing columns", async () => {
+    await maria.query(
+      "INSERT INTO app.orders VALUES (4242, 7, 1.5, 'full') ON DUPLICATE KEY UPDATE note = 'full'",
+    );
+    const abort = new AbortController();
+    const changes: unknown[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        changes.push(...transaction.changes);
+      },
+    });
+    const timer = setTimeout(() => abort.abort(), 15_000);
+    try {
+      // A session of its own with MINIMAL images (the global setting stays FULL).
+      await maria.query(
+        "SET SESSION binlog_row_image = 'MINIMAL'; UPDATE app.orders SET note = 'minimal' WHERE id = 4242; SET SESSION binlog_row_image = 'FULL'",
+      );
+      const error = await reading.then(
+        () => null,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(SourceError);
+      expect(error).toMatchObject({ code: "SOURCE_BINLOG_ROW_IMAGE", transient: false });
+      expect(String((error as Error).message)).toContain("app.orders");
+      expect(changes).toEqual([]);
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }, 30_000);
+});

@@ -92,6 +92,10 @@ interface BinlogEvent {
   tableId?: number;
   tableMap?: Record<number, TableMapEntry>;
   rows?: Record<string, unknown>[];
+  /** Which columns the row images hold (the after images of updates: `columns_present_bitmap2`). */
+  numberOfColumns?: number;
+  columns_present_bitmap?: Uint8Array;
+  columns_present_bitmap2?: Uint8Array;
   query?: string;
   gtid?: unknown;
 }
@@ -104,6 +108,18 @@ interface ZongJiLike {
   stop(): void;
   options: { filename?: string; position?: number };
   connection: { pause(): void; resume(): void; on(event: string, l: () => void): void } | null;
+}
+
+/** Whether a rows event's images lack a column (binlog_row_image MINIMAL or NOBLOB). */
+function partialImage(event: BinlogEvent): boolean {
+  const count = event.numberOfColumns ?? 0;
+  for (const bitmap of [event.columns_present_bitmap, event.columns_present_bitmap2]) {
+    if (!bitmap) continue;
+    for (let i = 0; i < count; i++) {
+      if (((bitmap[i >> 3] ?? 0) & (1 << (i & 7))) === 0) return true;
+    }
+  }
+  return false;
 }
 
 function gtidText(gtid: unknown): string | null {
@@ -306,6 +322,18 @@ async function run(options: SourceReaderOptions): Promise<void> {
           if (!table) return;
           const qualified = `${table.parentSchema}.${table.tableName}`;
           if (!tracked.has(qualified)) return;
+          if (partialImage(event)) {
+            // Read as they are, the missing columns would be nulls: wrong values, not changes.
+            finish(
+              new SourceError(
+                "SOURCE_BINLOG_ROW_IMAGE",
+                `the binlog holds a row image of ${qualified} without every column (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_row_image other than FULL (SET GLOBAL binlog_row_image = 'FULL', and reconnect the sessions, which keep their own setting). Those rows cannot be read faithfully: once every session writes FULL images, delete the source and create it again to start after them`,
+                false,
+              ),
+              true,
+            );
+            return;
+          }
           const columns = table.columns ?? [];
           for (const row of event.rows ?? []) {
             if (name === "updaterows") {
