@@ -605,3 +605,53 @@ describe("row images without every column, written after the reader's checks", (
     }
   }, 30_000);
 });
+
+describe("a statement in STATEMENT format, written after the reader's checks", () => {
+  async function readUntilFailure(sql: string): Promise<{ error: unknown; changes: unknown[] }> {
+    const abort = new AbortController();
+    const changes: unknown[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        changes.push(...transaction.changes);
+      },
+    });
+    const timer = setTimeout(() => abort.abort(), 8_000);
+    try {
+      await maria.query(sql);
+      const error = await reading.then(
+        () => null,
+        (failure: unknown) => failure,
+      );
+      return { error, changes };
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
+  it("stops the reader with SOURCE_BINLOG_FORMAT: the rows it changed are not in the binlog", async () => {
+    const { error, changes } = await readUntilFailure(
+      "SET SESSION binlog_format = 'STATEMENT'; UPDATE app.orders SET note = 'stmt' WHERE id = 4242; SET SESSION binlog_format = 'ROW'",
+    );
+    expect(error).toMatchObject({ code: "SOURCE_BINLOG_FORMAT", transient: false });
+    expect(String((error as Error).message)).toContain("app.orders");
+    expect(changes).toEqual([]);
+  }, 30_000);
+
+  it("leaves a statement on an untracked table alone", async () => {
+    await maria.query("CREATE TABLE IF NOT EXISTS app.orders_archive (id INT PRIMARY KEY)");
+    const { error } = await readUntilFailure(
+      "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO app.orders_archive VALUES (1) ON DUPLICATE KEY UPDATE id = 1; SET SESSION binlog_format = 'ROW'",
+    );
+    // Read on until the timer aborted it: no error.
+    expect(error).toBeNull();
+  }, 30_000);
+});

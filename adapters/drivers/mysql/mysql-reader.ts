@@ -122,6 +122,29 @@ function partialImage(event: BinlogEvent): boolean {
   return false;
 }
 
+const DML = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(?:INSERT|UPDATE|DELETE|REPLACE|LOAD\s+DATA)\b/i;
+
+/**
+ * The tracked table a data-changing statement logged as a statement (binlog_format STATEMENT or
+ * MIXED in its session) names, or null. In ROW format the binlog holds such statements as row
+ * events, never as text; a statement naming no tracked table is left alone.
+ */
+function statementDml(query: string, tracked: ReadonlySet<string>): string | null {
+  if (!DML.test(query)) return null;
+  const text = query.toLowerCase().replace(/[`"]/g, "");
+  for (const name of tracked) {
+    const table = name.slice(name.indexOf(".") + 1).toLowerCase();
+    if (
+      new RegExp(
+        `(^|[^a-z0-9_$])${table.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^a-z0-9_$])`,
+      ).test(text)
+    ) {
+      return name;
+    }
+  }
+  return null;
+}
+
 function gtidText(gtid: unknown): string | null {
   if (gtid === undefined || gtid === null) return null;
   if (typeof gtid === "string") return gtid;
@@ -380,10 +403,26 @@ async function run(options: SourceReaderOptions): Promise<void> {
         case "xid":
           endTransaction(event);
           return;
-        case "query":
+        case "query": {
           // Non-transactional tables (MyISAM) end their group with a COMMIT query, not an XID.
-          if (event.query?.trim().toUpperCase() === "COMMIT") endTransaction(event);
+          if (event.query?.trim().toUpperCase() === "COMMIT") {
+            endTransaction(event);
+            return;
+          }
+          const statement = statementDml(event.query ?? "", tracked);
+          if (statement !== null) {
+            // A session in STATEMENT (or MIXED) format: the rows it changed are not in the binlog.
+            finish(
+              new SourceError(
+                "SOURCE_BINLOG_FORMAT",
+                `the binlog holds a statement on ${statement} instead of its rows (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_format other than ROW (SET GLOBAL binlog_format = 'ROW', and reconnect the sessions, which keep their own setting). The rows it changed are not in the binlog: once every session writes ROW, delete the source and create it again to start after it`,
+                false,
+              ),
+              true,
+            );
+          }
           return;
+        }
         default:
           return;
       }
