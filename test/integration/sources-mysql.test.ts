@@ -589,7 +589,7 @@ describe("row images without every column, written after the reader's checks", (
     try {
       // A session of its own with MINIMAL images (the global setting stays FULL).
       await maria.query(
-        "SET SESSION binlog_row_image = 'MINIMAL'; UPDATE app.orders SET note = 'minimal' WHERE id = 4242; SET SESSION binlog_row_image = 'FULL'",
+        "UPDATE app.orders SET note = 'before' WHERE id = 4242; SET SESSION binlog_row_image = 'MINIMAL'; UPDATE app.orders SET note = 'minimal' WHERE id = 4242; SET SESSION binlog_row_image = 'FULL'",
       );
       const error = await reading.then(
         () => null,
@@ -598,7 +598,8 @@ describe("row images without every column, written after the reader's checks", (
       expect(error).toBeInstanceOf(SourceError);
       expect(error).toMatchObject({ code: "SOURCE_BINLOG_ROW_IMAGE", transient: false });
       expect(String((error as Error).message)).toContain("app.orders");
-      expect(changes).toEqual([]);
+      // The transaction before it is written (the position stops right before the partial one).
+      expect(changes).toMatchObject([{ op: "u", after: { id: 4242, note: "before" } }]);
     } finally {
       clearTimeout(timer);
       abort.abort();
@@ -639,11 +640,11 @@ describe("a statement in STATEMENT format, written after the reader's checks", (
 
   it("stops the reader with SOURCE_BINLOG_FORMAT: the rows it changed are not in the binlog", async () => {
     const { error, changes } = await readUntilFailure(
-      "SET SESSION binlog_format = 'STATEMENT'; UPDATE app.orders SET note = 'stmt' WHERE id = 4242; SET SESSION binlog_format = 'ROW'",
+      "UPDATE app.orders SET note = 'row' WHERE id = 4242; SET SESSION binlog_format = 'STATEMENT'; UPDATE app.orders SET note = 'stmt' WHERE id = 4242; SET SESSION binlog_format = 'ROW'",
     );
     expect(error).toMatchObject({ code: "SOURCE_BINLOG_FORMAT", transient: false });
     expect(String((error as Error).message)).toContain("app.orders");
-    expect(changes).toEqual([]);
+    expect(changes).toMatchObject([{ op: "u", after: { id: 4242, note: "row" } }]);
   }, 30_000);
 
   it("leaves a statement on an untracked table alone", async () => {

@@ -242,6 +242,8 @@ async function run(options: SourceReaderOptions): Promise<void> {
   let pending: SourceTransaction | null = null;
   let quietTimer: ReturnType<typeof setInterval> | null = null;
   let draining = false;
+  /** An event that cannot be read faithfully was met: stop once what came before it is written. */
+  let failing: SourceError | null = null;
   let paused = false;
   let settled = false;
 
@@ -287,11 +289,27 @@ async function run(options: SourceReaderOptions): Promise<void> {
         return;
       }
       draining = false;
+      if (failing !== null) {
+        // Everything read before the failure is written: now stop, at its position.
+        if (queue.length > 0 && !settled) void drain();
+        else finish(failing, true);
+        return;
+      }
       if (paused && !settled) {
         paused = false;
         zongji.connection?.resume();
       }
       if (queue.length > 0 && !settled) void drain();
+    };
+
+    /** Stops at an event that cannot be read faithfully, once the transactions before it are written. */
+    const failAfterQueued = (error: SourceError) => {
+      if (failing !== null) return;
+      failing = error;
+      changes = [];
+      pending = null;
+      if (!draining && queue.length === 0) finish(error, true);
+      else void drain();
     };
 
     const enqueue = (transaction: SourceTransaction) => {
@@ -335,7 +353,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     zongji.on("error", (error) => finish(error ?? new Error("binlog connection failed")));
     zongji.on("ready", () => options.status({ connected: true, lagMs: null }));
     zongji.on("binlog", (event) => {
-      if (settled) return;
+      if (settled || failing !== null) return;
       const name = event.getEventName();
       switch (name) {
         case "writerows":
@@ -347,13 +365,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
           if (!tracked.has(qualified)) return;
           if (partialImage(event)) {
             // Read as they are, the missing columns would be nulls: wrong values, not changes.
-            finish(
+            failAfterQueued(
               new SourceError(
                 "SOURCE_BINLOG_ROW_IMAGE",
                 `the binlog holds a row image of ${qualified} without every column (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_row_image other than FULL (SET GLOBAL binlog_row_image = 'FULL', and reconnect the sessions, which keep their own setting). Those rows cannot be read faithfully: once every session writes FULL images, delete the source and create it again to start after them`,
                 false,
               ),
-              true,
             );
             return;
           }
@@ -412,13 +429,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
           const statement = statementDml(event.query ?? "", tracked);
           if (statement !== null) {
             // A session in STATEMENT (or MIXED) format: the rows it changed are not in the binlog.
-            finish(
+            failAfterQueued(
               new SourceError(
                 "SOURCE_BINLOG_FORMAT",
                 `the binlog holds a statement on ${statement} instead of its rows (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_format other than ROW (SET GLOBAL binlog_format = 'ROW', and reconnect the sessions, which keep their own setting). The rows it changed are not in the binlog: once every session writes ROW, delete the source and create it again to start after it`,
                 false,
               ),
-              true,
             );
           }
           return;
