@@ -188,7 +188,11 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
             const changed = status.connected !== entry.status.connected;
             entry.status.connected = status.connected;
             entry.status.lag_ms = lag ?? null;
-            if (changed) void saveState(entry);
+            // Connected again (past the reader's checks): the error is over, even when no
+            // transaction comes to clear it (a quiet source stayed "connected" with an old error).
+            const recovered = status.connected && entry.status.last_error !== null;
+            if (recovered) entry.status.last_error = null;
+            if (changed || recovered) void saveState(entry, recovered ? null : undefined);
           },
           commit: (transaction) => writer.commit(transaction),
         });

@@ -97,6 +97,32 @@ describe("misconfigurations: a stable code and a message saying what to change",
     });
   });
 
+  it("warns about configured columns the table does not have (entity id, tenant, columns)", async () => {
+    const warnings: string[] = [];
+    const abort = new AbortController();
+    await createMysqlReader().run({
+      url,
+      tables: [
+        { table: "app.orders", entityType: "Order", tenantColumn: "org", columns: ["id", "totl"] },
+        { table: "app.orders_gone", entityType: "Gone", idColumn: "nope" },
+      ],
+      position: null,
+      start: "now",
+      signal: abort.signal,
+      logger: {
+        log(level, message) {
+          if (level === "warn") warnings.push(message);
+        },
+      },
+      status: () => {},
+      commit: async () => abort.abort(),
+    });
+    expect(warnings).toEqual([
+      "source: a tracked table does not exist (yet)",
+      "source: a configured column does not exist: columns totl of app.orders",
+    ]);
+  });
+
   it("an unparsable URL", async () => {
     const { error } = await readOnce("http://not-mysql");
     expect(error?.code).toBe("SOURCE_URL_INVALID");
@@ -328,6 +354,95 @@ describe("the supervisor, misconfigured", () => {
   }, 30_000);
 });
 
+describe("a quiet source's position", () => {
+  it("follows untracked transactions and the next binlog file, with no later transaction", async () => {
+    await maria.query("CREATE TABLE IF NOT EXISTS app.untracked (id INT PRIMARY KEY)");
+    const abort = new AbortController();
+    const positions: Record<string, unknown>[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        positions.push(transaction.position);
+      },
+    });
+    try {
+      // One untracked transaction, then nothing: its position is still recorded.
+      await maria.query("INSERT INTO app.untracked VALUES (1)");
+      const [after] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+      await eventually(
+        async () =>
+          positions.some((p) => p.file === after?.File && p.pos === Number(after?.Position))
+            ? true
+            : undefined,
+        "the untracked transaction's position",
+        15_000,
+      );
+      // The next binlog file, and nothing in it.
+      await maria.query("FLUSH BINARY LOGS");
+      const [rotated] = await maria.query<{ File: string }>("SHOW MASTER STATUS");
+      expect(rotated?.File).not.toBe(after?.File);
+      await eventually(
+        async () => (positions.some((p) => p.file === rotated?.File) ? true : undefined),
+        "a position in the new binlog file",
+        15_000,
+      );
+    } finally {
+      abort.abort();
+      await reading;
+    }
+  }, 40_000);
+});
+
+describe("the supervisor, recovered", () => {
+  it("clears the error once connected again, with no change to write (a quiet source)", async () => {
+    const env: Record<string, string> = {};
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const [row] = await db.sql<{ id: string }[]>`
+      INSERT INTO core.tb_source (name, kind, url_env, start, tables, position)
+      VALUES ('quiet', 'mysql', 'OBSERVERS_SECRET_QUIET', 'now',
+        '[{"table": "app.quiet", "entity_type": "Quiet"}]',
+        ${db.sql.json({ file: String(head?.File), pos: Number(head?.Position) })})
+      RETURNING id::text AS id`;
+    const created = createSourceSupervisor({
+      sql: db.client,
+      readers: () => createMysqlReader(),
+      clock: systemClock,
+      logger: silentLogger,
+      env,
+      policy: DEFAULT_ACTION_POLICY,
+      sourceKey: null,
+      pollIntervalMs: 100,
+      leaseMs: 3_000,
+      misconfiguredRetryMs: 200,
+    });
+    await created.start();
+    try {
+      await eventually(async () => {
+        const [found] =
+          await db.sql`SELECT last_error_code FROM core.tb_source WHERE id = ${String(row?.id)}::uuid`;
+        return found?.last_error_code === "SOURCE_URL_MISSING" ? true : undefined;
+      }, "the error stored");
+      env.OBSERVERS_SECRET_QUIET = url;
+      await eventually(async () => {
+        const [found] = await db.sql`SELECT connected, last_error_code FROM core.tb_source
+          WHERE id = ${String(row?.id)}::uuid`;
+        return found?.connected === true && found?.last_error_code === null ? true : undefined;
+      }, "connected, the error cleared");
+      expect(created.status().find((entry) => entry.id === row?.id)?.last_error).toBeNull();
+    } finally {
+      await created.stop();
+      await db.sql`DELETE FROM core.tb_source WHERE id = ${String(row?.id)}::uuid`;
+    }
+  }, 30_000);
+});
+
 describe("/api/sources", () => {
   const onChange = { calls: 0 };
   const app = () =>
@@ -380,7 +495,11 @@ describe("/api/sources", () => {
       code: "SECRET_NOT_ALLOWED",
       issues: [{ path: "url_env", variable: "DATABASE_URL" }],
     });
-    const sqlserver = await call("POST", "/api/sources", body({ kind: "sqlserver" }));
+    const sqlserver = await call(
+      "POST",
+      "/api/sources",
+      body({ kind: "sqlserver", url: "mssql://reader:pw@db.internal:1433/shop" }),
+    );
     expect(sqlserver.status).toBe(422);
     expect(await sqlserver.json()).toMatchObject({ code: "SOURCE_KIND_UNAVAILABLE" });
     const name = `dup-${randomUUID()}`;
@@ -438,7 +557,102 @@ describe("/api/sources", () => {
     const global = await insertApiKey(db.client, { name: `g-${randomUUID()}`, scope: "admin" });
     expect((await apiClient(api, tenant.token)("GET", "/api/sources")).status).toBe(403);
     expect((await apiClient(api, tenant.token)("POST", "/api/sources", body())).status).toBe(403);
-    expect((await apiClient(api, reader.token)("GET", "/api/sources")).status).toBe(403);
+    const read = await apiClient(api, reader.token)("GET", "/api/sources");
+    expect(read.status).toBe(403);
+    // The read key is bound to no tenant: the answer names what it lacks, the admin scope.
+    expect(((await read.json()) as { detail: string }).detail).toContain("read scope");
     expect((await apiClient(api, global.token)("GET", "/api/sources")).status).toBe(200);
   });
+});
+
+describe("row images without every column, written after the reader's checks", () => {
+  it("stop the reader with SOURCE_BINLOG_ROW_IMAGE instead of passing nulls for the missing columns", async () => {
+    await maria.query(
+      "INSERT INTO app.orders VALUES (4242, 7, 1.5, 'full') ON DUPLICATE KEY UPDATE note = 'full'",
+    );
+    const abort = new AbortController();
+    const changes: unknown[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        changes.push(...transaction.changes);
+      },
+    });
+    const timer = setTimeout(() => abort.abort(), 15_000);
+    try {
+      // A session of its own with MINIMAL images (the global setting stays FULL).
+      await maria.query(
+        "UPDATE app.orders SET note = 'before' WHERE id = 4242; SET SESSION binlog_row_image = 'MINIMAL'; UPDATE app.orders SET note = 'minimal' WHERE id = 4242; SET SESSION binlog_row_image = 'FULL'",
+      );
+      const error = await reading.then(
+        () => null,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(SourceError);
+      expect(error).toMatchObject({ code: "SOURCE_BINLOG_ROW_IMAGE", transient: false });
+      expect(String((error as Error).message)).toContain("app.orders");
+      // The transaction before it is written (the position stops right before the partial one).
+      expect(changes).toMatchObject([{ op: "u", after: { id: 4242, note: "before" } }]);
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }, 30_000);
+});
+
+describe("a statement in STATEMENT format, written after the reader's checks", () => {
+  async function readUntilFailure(sql: string): Promise<{ error: unknown; changes: unknown[] }> {
+    const abort = new AbortController();
+    const changes: unknown[] = [];
+    const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
+    const reading = createMysqlReader().run({
+      url,
+      tables: [{ table: "app.orders", entityType: "Order" }],
+      position: { file: String(head?.File), pos: Number(head?.Position) },
+      start: "now",
+      signal: abort.signal,
+      logger: silentLogger,
+      status: () => {},
+      commit: async (transaction) => {
+        changes.push(...transaction.changes);
+      },
+    });
+    const timer = setTimeout(() => abort.abort(), 8_000);
+    try {
+      await maria.query(sql);
+      const error = await reading.then(
+        () => null,
+        (failure: unknown) => failure,
+      );
+      return { error, changes };
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+  }
+
+  it("stops the reader with SOURCE_BINLOG_FORMAT: the rows it changed are not in the binlog", async () => {
+    const { error, changes } = await readUntilFailure(
+      "UPDATE app.orders SET note = 'row' WHERE id = 4242; SET SESSION binlog_format = 'STATEMENT'; UPDATE app.orders SET note = 'stmt' WHERE id = 4242; SET SESSION binlog_format = 'ROW'",
+    );
+    expect(error).toMatchObject({ code: "SOURCE_BINLOG_FORMAT", transient: false });
+    expect(String((error as Error).message)).toContain("app.orders");
+    expect(changes).toMatchObject([{ op: "u", after: { id: 4242, note: "row" } }]);
+  }, 30_000);
+
+  it("leaves a statement on an untracked table alone", async () => {
+    await maria.query("CREATE TABLE IF NOT EXISTS app.orders_archive (id INT PRIMARY KEY)");
+    const { error } = await readUntilFailure(
+      "SET SESSION binlog_format = 'STATEMENT'; INSERT INTO app.orders_archive VALUES (1) ON DUPLICATE KEY UPDATE id = 1; SET SESSION binlog_format = 'ROW'",
+    );
+    // Read on until the timer aborted it: no error.
+    expect(error).toBeNull();
+  }, 30_000);
 });

@@ -3,9 +3,12 @@
  * columns), the binlog value decoding, the URL's encryption at rest and its redaction from
  * failure messages.
  */
+
 import { describe, expect, it } from "vitest";
 import { decodeRow } from "../../adapters/drivers/mysql/decode.ts";
 import { classifyMysqlError } from "../../adapters/drivers/mysql/errors.ts";
+import { connectionOptions } from "../../adapters/drivers/mysql/mysql-reader.ts";
+import { SourceCreateSchema } from "../../src/api/schemas/sources.ts";
 import { sourceChangeRows, tenantColumns } from "../../src/sources/change-rows.ts";
 import { describeFailure, redactUrl } from "../../src/sources/failure.ts";
 import { decryptSourceUrl, encryptSourceUrl } from "../../src/sources/url-secret.ts";
@@ -124,7 +127,6 @@ describe("decodeRow", () => {
           bin: new Uint8Array([0, 255]),
           big: 2n ** 64n,
           n: null,
-          set: ["a", "b"],
         },
       ),
     ).toEqual({
@@ -135,7 +137,47 @@ describe("decodeRow", () => {
       bin: "AP8=",
       big: "18446744073709551616",
       n: null,
-      set: ["a", "b"],
+    });
+  });
+
+  it("decodes SET as an array, the invalid ENUM value as '', YEAR 0000 as 0 and FLOAT as MySQL shows it", () => {
+    // As zongji hands them over: SET and ENUM columns are STRING (254) with the real type in the metadata.
+    const columns = [
+      { name: "s", type: 254, metadata: { type: 248 } },
+      { name: "empty", type: 254, metadata: { type: 248 } },
+      { name: "e", type: 254, metadata: { type: 247 } },
+      { name: "bad", type: 254, metadata: { type: 247 } },
+      { name: "y", type: 13 },
+      { name: "y0", type: 13 },
+      { name: "f", type: 4 },
+      { name: "tiny", type: 4 },
+      { name: "d", type: 5 },
+      { name: "n", type: 254, metadata: { type: 248 } },
+    ];
+    expect(
+      decodeRow(columns, {
+        s: "x,z",
+        empty: "",
+        e: "b",
+        bad: undefined,
+        y: 2026,
+        y0: 1900,
+        f: Math.fround(3.14),
+        tiny: Math.fround(1.0000001),
+        d: 0.1 + 0.2,
+        n: null,
+      }),
+    ).toEqual({
+      s: ["x", "z"],
+      empty: [],
+      e: "b",
+      bad: "",
+      y: 2026,
+      y0: 0,
+      f: 3.14,
+      tiny: 1.0000001,
+      d: 0.1 + 0.2,
+      n: null,
     });
   });
 });
@@ -172,5 +214,50 @@ describe("the URL at rest", () => {
     expect(classifyMysqlError({ errno: 1045, code: "ER_ACCESS_DENIED_ERROR" }).transient).toBe(
       false,
     );
+  });
+});
+
+describe("POST /api/sources table names and URLs", () => {
+  const body = (kind: string, table: string, url = "") => ({
+    name: "s",
+    kind,
+    ...(url ? { url } : { url_env: "OBSERVERS_SECRET_X" }),
+    tables: [{ table, entity_type: "T" }],
+  });
+  const issues = (value: unknown) => {
+    const result = SourceCreateSchema.safeParse(value);
+    return result.success ? [] : result.error.issues.map((issue) => issue.path.join("."));
+  };
+  it("takes SQL Server's bracketed names, as docs/sqlserver.md writes them", () => {
+    expect(issues(body("sqlserver", "[sales].[Order Lines]"))).toEqual([]);
+    expect(issues(body("sqlserver", "dbo.orders"))).toEqual([]);
+    expect(issues(body("sqlserver", "dbo.a.b"))).toEqual(["tables.0.table"]);
+  });
+  it("takes MySQL names with spaces, refuses backquotes and a third part", () => {
+    expect(issues(body("mysql", "shop.order lines"))).toEqual([]);
+    expect(issues(body("mysql", "shop.o`rders"))).toEqual(["tables.0.table"]);
+    expect(issues(body("mysql", "a.b.c"))).toEqual(["tables.0.table"]);
+  });
+  it("refuses options on a MySQL URL (none is read: TLS would silently be off)", () => {
+    expect(issues(body("mysql", "shop.orders", "mysql://u:p@h:3306/shop?ssl=true"))).toEqual([
+      "url",
+    ]);
+    expect(issues(body("mysql", "shop.orders", "mysql://u:p%3F@h:3306/shop"))).toEqual([]);
+    expect(() => connectionOptions("mysql://u:p@h:3306?ssl-mode=REQUIRED")).toThrow(
+      expect.objectContaining({ code: "SOURCE_URL_INVALID" }),
+    );
+    expect(connectionOptions("mysql://u:p%3F@h:3306/shop")).toMatchObject({
+      password: "p?",
+      database: "shop",
+    });
+  });
+  it("refuses a URL of another scheme for SQL Server, takes a connection string", () => {
+    expect(issues(body("sqlserver", "dbo.orders", "mysql://u:p@h:3306"))).toEqual(["url"]);
+    expect(issues(body("sqlserver", "dbo.orders", "mssql://u:p@h:1433/shop"))).toEqual([]);
+    expect(
+      issues(
+        body("sqlserver", "dbo.orders", "Server=tcp:h,1433;Database=shop;User Id=u;Password=p"),
+      ),
+    ).toEqual([]);
   });
 });

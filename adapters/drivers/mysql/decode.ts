@@ -10,11 +10,29 @@ import type { JsonObject, JsonValue } from "../../../src/json.ts";
 /** MySQL column type codes (include/mysql_com.h, enum_field_types) this file distinguishes. */
 const TIMESTAMP = new Set([7, 17]);
 const DATETIME = new Set([12, 18]);
+const FLOAT = 4;
+const YEAR = 13;
+const ENUM = 247;
+const SET = 248;
 
-/** A column as zongji's table map describes it. */
+/**
+ * A column as zongji's table map describes it. ENUM and SET columns have type STRING (254) there;
+ * their real type is `metadata.type`.
+ */
 export interface BinlogColumn {
   name: string;
   type: number;
+  metadata?: { type?: number } | null;
+}
+
+/** The shortest decimal that reads back as the same 32-bit float (MySQL shows 3.14, not 3.140000104904175). */
+function shortestFloat32(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  for (let digits = 1; digits < 9; digits++) {
+    const candidate = Number(value.toPrecision(digits));
+    if (Math.fround(candidate) === value) return candidate;
+  }
+  return Number(value.toPrecision(9));
 }
 
 function isBytes(value: unknown): value is Uint8Array {
@@ -56,6 +74,17 @@ function toJson(value: unknown): JsonValue {
 
 /** One column's value. */
 export function decodeValue(column: BinlogColumn | undefined, value: unknown): JsonValue {
+  if (column && value !== null) {
+    const real = column.metadata?.type ?? column.type;
+    // zongji joins a SET's members with commas (which members cannot contain).
+    if (real === SET && typeof value === "string") return value === "" ? [] : value.split(",");
+    // The empty string a non-strict server stores for an invalid ENUM value has index 0, which
+    // zongji finds no member for.
+    if (real === ENUM && value === undefined) return "";
+    // YEAR stores 0 for 0000 (1901–2155 otherwise), which zongji reads as 1900 + 0.
+    if (real === YEAR && value === 1900) return 0;
+    if (real === FLOAT && typeof value === "number") return shortestFloat32(value);
+  }
   if (typeof value === "string" && column) {
     if (TIMESTAMP.has(column.type)) return isoDateTime(value, true);
     if (DATETIME.has(column.type)) return isoDateTime(value, false);

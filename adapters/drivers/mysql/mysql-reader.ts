@@ -7,7 +7,8 @@
  * memory stays bounded. Column names come from information_schema when zongji meets a table map
  * whose shape it has not seen, so a column added by ALTER TABLE appears in later events.
  * Transactions touching no tracked table only move the position, recorded at most every
- * `POSITION_ONLY_EVERY_MS`. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
+ * `POSITION_ONLY_EVERY_MS` and once reading goes quiet that long (so does the start of the next
+ * binlog file), so a quiet source's position never stays in a binlog the server purges. JSON columns: MySQL's binary JSON arrives decoded; MariaDB's JSON is
  * LONGTEXT with a `json_valid` check, found in information_schema (json-columns.ts) and parsed
  * before the transaction is committed. Both libraries are optional peers, loaded on first use.
  */
@@ -26,6 +27,7 @@ import {
   type BinlogPosition,
   checkBinlogSettings,
   checkPrivileges,
+  missingColumns,
   missingTables,
   startPosition,
 } from "./preflight.ts";
@@ -49,6 +51,14 @@ export function connectionOptions(url: string) {
     throw new SourceError(
       "SOURCE_URL_INVALID",
       "the source's URL must start with mysql:// or mariadb://",
+      false,
+    );
+  }
+  if (parsed.search !== "" || parsed.hash !== "") {
+    // No option is read from the URL (TLS included): refused rather than silently ignored.
+    throw new SourceError(
+      "SOURCE_URL_INVALID",
+      "the source's URL takes no options (?...): mysql://user:password@host:3306[/database]",
       false,
     );
   }
@@ -82,6 +92,10 @@ interface BinlogEvent {
   tableId?: number;
   tableMap?: Record<number, TableMapEntry>;
   rows?: Record<string, unknown>[];
+  /** Which columns the row images hold (the after images of updates: `columns_present_bitmap2`). */
+  numberOfColumns?: number;
+  columns_present_bitmap?: Uint8Array;
+  columns_present_bitmap2?: Uint8Array;
   query?: string;
   gtid?: unknown;
 }
@@ -94,6 +108,41 @@ interface ZongJiLike {
   stop(): void;
   options: { filename?: string; position?: number };
   connection: { pause(): void; resume(): void; on(event: string, l: () => void): void } | null;
+}
+
+/** Whether a rows event's images lack a column (binlog_row_image MINIMAL or NOBLOB). */
+function partialImage(event: BinlogEvent): boolean {
+  const count = event.numberOfColumns ?? 0;
+  for (const bitmap of [event.columns_present_bitmap, event.columns_present_bitmap2]) {
+    if (!bitmap) continue;
+    for (let i = 0; i < count; i++) {
+      if (((bitmap[i >> 3] ?? 0) & (1 << (i & 7))) === 0) return true;
+    }
+  }
+  return false;
+}
+
+const DML = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(?:INSERT|UPDATE|DELETE|REPLACE|LOAD\s+DATA)\b/i;
+
+/**
+ * The tracked table a data-changing statement logged as a statement (binlog_format STATEMENT or
+ * MIXED in its session) names, or null. In ROW format the binlog holds such statements as row
+ * events, never as text; a statement naming no tracked table is left alone.
+ */
+function statementDml(query: string, tracked: ReadonlySet<string>): string | null {
+  if (!DML.test(query)) return null;
+  const text = query.toLowerCase().replace(/[`"]/g, "");
+  for (const name of tracked) {
+    const table = name.slice(name.indexOf(".") + 1).toLowerCase();
+    if (
+      new RegExp(
+        `(^|[^a-z0-9_$])${table.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^a-z0-9_$])`,
+      ).test(text)
+    ) {
+      return name;
+    }
+  }
+  return null;
 }
 
 function gtidText(gtid: unknown): string | null {
@@ -159,6 +208,13 @@ async function run(options: SourceReaderOptions): Promise<void> {
       for (const table of await missingTables(control, options.tables)) {
         options.logger.log("warn", "source: a tracked table does not exist (yet)", { table });
       }
+      for (const missing of await missingColumns(control, options.tables)) {
+        options.logger.log(
+          "warn",
+          `source: a configured column does not exist: ${missing.field} ${missing.column} of ${missing.table}`,
+          missing,
+        );
+      }
     } finally {
       await control.end().catch(() => undefined);
     }
@@ -182,7 +238,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
   let changes: SourceChange[] = [];
   let gtid: string | null = null;
   let lastCommitAt = 0;
+  /** A position-only transaction held back by `POSITION_ONLY_EVERY_MS`, written when reading goes quiet. */
+  let pending: SourceTransaction | null = null;
+  let quietTimer: ReturnType<typeof setInterval> | null = null;
   let draining = false;
+  /** An event that cannot be read faithfully was met: stop once what came before it is written. */
+  let failing: SourceError | null = null;
   let paused = false;
   let settled = false;
 
@@ -191,6 +252,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
     const finish = (error?: unknown, fromCommit = false) => {
       if (settled) return;
       settled = true;
+      if (quietTimer !== null) clearInterval(quietTimer);
       signal.removeEventListener("abort", onAbort);
       options.status({ connected: false });
       void jsonColumns.close();
@@ -227,6 +289,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
         return;
       }
       draining = false;
+      if (failing !== null) {
+        // Everything read before the failure is written: now stop, at its position.
+        if (queue.length > 0 && !settled) void drain();
+        else finish(failing, true);
+        return;
+      }
       if (paused && !settled) {
         paused = false;
         zongji.connection?.resume();
@@ -234,7 +302,18 @@ async function run(options: SourceReaderOptions): Promise<void> {
       if (queue.length > 0 && !settled) void drain();
     };
 
+    /** Stops at an event that cannot be read faithfully, once the transactions before it are written. */
+    const failAfterQueued = (error: SourceError) => {
+      if (failing !== null) return;
+      failing = error;
+      changes = [];
+      pending = null;
+      if (!draining && queue.length === 0) finish(error, true);
+      else void drain();
+    };
+
     const enqueue = (transaction: SourceTransaction) => {
+      pending = null;
       queue.push(transaction);
       lastCommitAt = Date.now();
       if (queue.length >= MAX_QUEUED && !paused) {
@@ -254,21 +333,27 @@ async function run(options: SourceReaderOptions): Promise<void> {
       const collected = changes;
       changes = [];
       gtid = null;
-      if (collected.length === 0 && Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) return;
       const source: Record<string, JsonValue> = { file, pos };
       if (id !== null) source.gtid = id;
-      enqueue({
+      const transaction: SourceTransaction = {
         changes: collected,
         position,
         committedAtMs: event.timestamp > 0 ? event.timestamp : null,
         source,
-      });
+      };
+      if (collected.length === 0 && Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) {
+        // Written with the next transaction, or when reading goes quiet: a position left behind
+        // on a quiet source would be purged with its binlog, and read as changes lost.
+        pending = transaction;
+        return;
+      }
+      enqueue(transaction);
     };
 
     zongji.on("error", (error) => finish(error ?? new Error("binlog connection failed")));
     zongji.on("ready", () => options.status({ connected: true, lagMs: null }));
     zongji.on("binlog", (event) => {
-      if (settled) return;
+      if (settled || failing !== null) return;
       const name = event.getEventName();
       switch (name) {
         case "writerows":
@@ -278,6 +363,17 @@ async function run(options: SourceReaderOptions): Promise<void> {
           if (!table) return;
           const qualified = `${table.parentSchema}.${table.tableName}`;
           if (!tracked.has(qualified)) return;
+          if (partialImage(event)) {
+            // Read as they are, the missing columns would be nulls: wrong values, not changes.
+            failAfterQueued(
+              new SourceError(
+                "SOURCE_BINLOG_ROW_IMAGE",
+                `the binlog holds a row image of ${qualified} without every column (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_row_image other than FULL (SET GLOBAL binlog_row_image = 'FULL', and reconnect the sessions, which keep their own setting). Those rows cannot be read faithfully: once every session writes FULL images, delete the source and create it again to start after them`,
+                false,
+              ),
+            );
+            return;
+          }
           const columns = table.columns ?? [];
           for (const row of event.rows ?? []) {
             if (name === "updaterows") {
@@ -303,6 +399,20 @@ async function run(options: SourceReaderOptions): Promise<void> {
           }
           return;
         }
+        case "rotate": {
+          // The next binlog file (a restart, FLUSH, or the size limit): its start is a position
+          // between transactions. Not the dump's own first rotate, which names the start itself.
+          const rotate = event as BinlogEvent & { binlogName?: string; position?: number };
+          const next = rotate.binlogName;
+          if (changes.length > 0 || !next || next === start.file) return;
+          pending = {
+            changes: [],
+            position: { file: next, pos: rotate.position ?? 4 },
+            committedAtMs: null,
+            source: {},
+          };
+          return;
+        }
         case "mariadbgtid":
         case "gtid":
           gtid = gtidText(event.gtid);
@@ -310,10 +420,25 @@ async function run(options: SourceReaderOptions): Promise<void> {
         case "xid":
           endTransaction(event);
           return;
-        case "query":
+        case "query": {
           // Non-transactional tables (MyISAM) end their group with a COMMIT query, not an XID.
-          if (event.query?.trim().toUpperCase() === "COMMIT") endTransaction(event);
+          if (event.query?.trim().toUpperCase() === "COMMIT") {
+            endTransaction(event);
+            return;
+          }
+          const statement = statementDml(event.query ?? "", tracked);
+          if (statement !== null) {
+            // A session in STATEMENT (or MIXED) format: the rows it changed are not in the binlog.
+            failAfterQueued(
+              new SourceError(
+                "SOURCE_BINLOG_FORMAT",
+                `the binlog holds a statement on ${statement} instead of its rows (in ${zongji.options.filename ?? start.file}, after position ${zongji.options.position ?? "?"}): a session wrote it with binlog_format other than ROW (SET GLOBAL binlog_format = 'ROW', and reconnect the sessions, which keep their own setting). The rows it changed are not in the binlog: once every session writes ROW, delete the source and create it again to start after it`,
+                false,
+              ),
+            );
+          }
           return;
+        }
         default:
           return;
       }
@@ -333,6 +458,12 @@ async function run(options: SourceReaderOptions): Promise<void> {
       () => {
         if (settled) return;
         lastCommitAt = Date.now();
+        quietTimer = setInterval(() => {
+          if (pending === null || settled || Date.now() - lastCommitAt < POSITION_ONLY_EVERY_MS) {
+            return;
+          }
+          enqueue(pending);
+        }, POSITION_ONLY_EVERY_MS / 5);
         zongji.start({
           serverId: replicaServerId(),
           filename: start.file,

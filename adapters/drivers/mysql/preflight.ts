@@ -5,7 +5,7 @@
  * exist), else the head (`start: "now"`) or the oldest retained binlog (`"beginning"`).
  */
 import type { Connection } from "mysql2/promise";
-import { SourceError } from "../../../src/ports/source.ts";
+import { SourceError, type SourceTable } from "../../../src/ports/source.ts";
 
 /** Where reading starts. */
 export interface BinlogPosition {
@@ -143,4 +143,37 @@ export async function missingTables(
   );
   const names = new Set((found as { name: string }[]).map((row) => row.name));
   return tables.map((t) => t.table).filter((name) => !names.has(name));
+}
+
+/**
+ * The configured columns (`id_column`, default `id`; `tenant_column`; `columns`) that a tracked
+ * table information_schema shows does not have: read with them, its changes would carry no
+ * entity id or tenant, or fewer columns than asked for. Names are compared exactly, as the row
+ * images are keyed (`ID` does not find `id`).
+ */
+export async function missingColumns(
+  connection: Connection,
+  tables: readonly SourceTable[],
+): Promise<{ table: string; field: string; column: string }[]> {
+  const [found] = await connection.query(
+    "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME) AS name, COLUMN_NAME AS col FROM information_schema.COLUMNS",
+  );
+  const columns = new Map<string, Set<string>>();
+  for (const row of found as { name: string; col: string }[]) {
+    const set = columns.get(row.name) ?? new Set<string>();
+    set.add(row.col);
+    columns.set(row.name, set);
+  }
+  const missing: { table: string; field: string; column: string }[] = [];
+  for (const table of tables) {
+    const existing = columns.get(table.table);
+    if (!existing) continue;
+    const wanted: [string, string][] = [["id_column", table.idColumn ?? "id"]];
+    if (table.tenantColumn) wanted.push(["tenant_column", table.tenantColumn]);
+    for (const column of table.columns ?? []) wanted.push(["columns", column]);
+    for (const [field, column] of wanted) {
+      if (!existing.has(column)) missing.push({ table: table.table, field, column });
+    }
+  }
+  return missing;
 }

@@ -141,11 +141,18 @@ export function sourceView(row: SourceRow, now = Date.now()): z.infer<typeof Sou
 
 function guard(c: Context<ApiEnv>, options: SourcesApiOptions | undefined): SourcesApiOptions {
   const principal = c.var.principal;
-  if (principal.scope !== "admin" || principal.tenant !== null) {
+  if (principal.tenant !== null) {
     throw new HttpProblem(
       403,
       "FORBIDDEN",
       "sources belong to no tenant: use an admin key bound to no tenant",
+    );
+  }
+  if (principal.scope !== "admin") {
+    throw new HttpProblem(
+      403,
+      "FORBIDDEN",
+      "this key has the read scope: sources (their URLs reach other databases) need an admin key bound to no tenant",
     );
   }
   if (!options) {

@@ -2,6 +2,11 @@ import { z } from "@hono/zod-openapi";
 import { SOURCE_KINDS } from "../../ports/source.ts";
 import { Timestamp } from "./common.ts";
 
+/** MySQL: `database.table`, the names as they are (spaces allowed), without dots or backquotes. */
+const MYSQL_TABLE = /^[^.`]+\.[^.`]+$/;
+/** SQL Server: `schema.table`, each part a plain name or bracketed (`[sales].[Order Lines]`), as its reader splits it. */
+const SQLSERVER_TABLE = /^(\[(?:[^\]]|\]\])+\]|[^.[\]]+)\.(\[(?:[^\]]|\]\])+\]|[^.[\]]+)$/;
+
 const COLUMN = z
   .string()
   .min(1, "must not be empty")
@@ -14,8 +19,8 @@ export const SourceTableSchema = z
     table: z
       .string()
       .max(200, "must be at most 200 characters")
-      .regex(
-        /^[^.\s`]+\.[^.\s`]+$/,
+      .refine(
+        (table) => MYSQL_TABLE.test(table) || SQLSERVER_TABLE.test(table),
         'must be "database.table" (MySQL) or "schema.table" (SQL Server)',
       ),
     entity_type: z
@@ -83,8 +88,40 @@ export const SourceCreateSchema = z
           path: ["url"],
           message: "must be a mysql:// URL (mysql://user:password@host:3306)",
         });
+      } else if (/[?#]/.test(body.url)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message: "takes no options (?...): mysql://user:password@host:3306[/database]",
+        });
       }
     }
+    if (body.url !== undefined && body.kind === "sqlserver" && body.url.includes("://")) {
+      const protocol = URL.canParse(body.url) ? new URL(body.url).protocol : null;
+      if (protocol !== "mssql:" && protocol !== "sqlserver:") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["url"],
+          message:
+            "must be an mssql:// URL (mssql://user:password@host:1433/database) or a connection string (Server=host,1433;Database=...)",
+        });
+      }
+    }
+    const tableName = body.kind === "sqlserver" ? SQLSERVER_TABLE : MYSQL_TABLE;
+    body.tables.forEach((table, index) => {
+      // Either form passed the field's own check; here, the kind's.
+      const eitherForm = MYSQL_TABLE.test(table.table) || SQLSERVER_TABLE.test(table.table);
+      if (eitherForm && !tableName.test(table.table)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tables", index, "table"],
+          message:
+            body.kind === "sqlserver"
+              ? 'must be "schema.table" as SQL Server names it (dbo.orders, [sales].[Order Lines])'
+              : 'must be "database.table" (no backquotes; a name holding a dot cannot be tracked)',
+        });
+      }
+    });
     const seen = new Set<string>();
     body.tables.forEach((table, index) => {
       if (seen.has(table.table)) {
