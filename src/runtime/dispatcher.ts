@@ -163,6 +163,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             options.onError(e, "renew"),
           );
         }
+        options.gate?.tick();
         beat();
       },
       Math.max(1, Math.floor(options.leaseMs / 3)),

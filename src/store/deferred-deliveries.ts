@@ -50,3 +50,31 @@ export async function deferDeliveries(
     [owner, JSON.stringify(deferred), HELD_DUE_AT_PROBE, HELD_PARK_MS],
   );
 }
+
+/**
+ * Makes one delivery held for `destination` due now, if the destination's probe is overdue by
+ * `graceMs` and nobody holds it: every delivery that was due for the probe left (cancelled, say),
+ * and the rest of the backlog is parked. One row, found by the held index: a bounded nudge.
+ * Returns whether one was woken.
+ */
+export async function wakeOneForProbe(
+  sql: SqlExecutor,
+  destination: string,
+  graceMs: number,
+): Promise<boolean> {
+  const rows = await sql.query<{ pk: string }>(
+    `UPDATE core.tb_observer_delivery d SET next_attempt_at = now()
+     WHERE d.pk_observer_delivery = (
+       SELECT r.pk_observer_delivery FROM core.tb_observer_delivery r
+       WHERE r.held_destination = $1 AND r.next_attempt_at > now() AND r.lease_owner IS NULL
+         AND r.held IS NOT TRUE
+       ORDER BY r.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+       AND EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
+         AND h.state = 'open' AND h.disabled_at IS NULL
+         AND h.next_probe_at < now() - $2 * interval '1 millisecond'
+         AND (h.probe_owner IS NULL OR h.probe_until < now()))
+     RETURNING d.pk_observer_delivery::text AS pk`,
+    [destination, graceMs],
+  );
+  return rows.length > 0;
+}

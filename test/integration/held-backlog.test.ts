@@ -148,4 +148,56 @@ describe("a large backlog behind an open circuit", () => {
     expect(log?.charged).toBeLessThanOrEqual(RUNTIMES * 4 + 4);
     expect(await dueSoon()).toEqual({ held: 0, dueSoon: 0 });
   });
+
+  it("still probes when every delivery due for the probe is gone (cancelled), then delivers the parked rest", async () => {
+    let down = true;
+    const delivered = new Map<string, number>();
+    receiver = await startReceiver((request) => {
+      if (down) return { status: 503 };
+      const id = String(request.headers["webhook-id"]);
+      delivered.set(id, (delivered.get(id) ?? 0) + 1);
+      return { status: 204 };
+    });
+    await insertObserver(db.sql, {
+      name: "held-gone",
+      retry_config: { max_attempts: 100, initial_delay_ms: 10, max_delay_ms: 20 },
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    await startRuntimes("held-gone");
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 100) g`;
+    await eventually(
+      async () => {
+        const counts = await dueSoon();
+        return counts.held >= 98 && (await openCount()) >= 2 ? counts : undefined;
+      },
+      "the backlog held behind the open circuit",
+      30_000,
+    );
+    // The runtimes stop (so nothing is leased), everything not parked is removed, and they start
+    // again: the probe finds nothing due but the parked backlog.
+    await Promise.all(runtimes.map((r) => r.stop()));
+    runtimes = [];
+    const gone = await db.sql<{ n: number }[]>`
+      WITH gone AS (DELETE FROM core.tb_observer_delivery
+        WHERE next_attempt_at < now() + interval '1 minute' RETURNING 1)
+      SELECT count(*)::int AS n FROM gone`;
+    const [parked] = await db.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+    expect(gone[0]?.n).toBeGreaterThan(0);
+    expect(parked?.n).toBeGreaterThan(80);
+    await db.sql`DELETE FROM core.tb_observer_checkpoint WHERE listener_id = 'held-gone'`;
+    down = false;
+    await startRuntimes("held-gone");
+    // An overdue probe wakes one parked delivery; its success closes the circuit and wakes all.
+    await eventually(
+      async () => {
+        const [left] = await db.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+        return left?.n === 0 && delivered.size === parked?.n ? true : undefined;
+      },
+      "the parked backlog delivered",
+      20_000,
+    );
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+  });
 });
