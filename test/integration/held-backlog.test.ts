@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { deliveriesDeferred } from "../../src/metrics/destinations.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
-import { HELD_DUE_AT_PROBE } from "../../src/store/deferred-deliveries.ts";
+import { HELD_DUE_AT_PROBE, HELD_PARK_MS } from "../../src/store/deferred-deliveries.ts";
+import { resetDestination } from "../../src/store/destination-health.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -38,7 +39,7 @@ const RUNTIMES = 2;
 const BACKLOG = 500;
 const deferredByCircuit = deliveriesDeferred.labels("circuit");
 
-async function startRuntimes(listenerId: string): Promise<void> {
+async function startRuntimes(listenerId: string, probeDelayMs = 20): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
     FROM core.tb_entity_change_log`;
@@ -53,7 +54,12 @@ async function startRuntimes(listenerId: string): Promise<void> {
       leaseMs: 10_000,
       shutdownTimeoutMs: 500,
       // Probes every few tens of milliseconds: many probe cycles while the backlog waits.
-      circuits: { failureThreshold: 1, probeDelayMs: 20, maxProbeDelayMs: 40, disableAfterMs: 0 },
+      circuits: {
+        failureThreshold: 1,
+        probeDelayMs,
+        maxProbeDelayMs: probeDelayMs * 2,
+        disableAfterMs: 0,
+      },
       circuitCacheMs: 10,
     });
     runtimes.push(runtime);
@@ -198,6 +204,43 @@ describe("a large backlog behind an open circuit", () => {
       "the parked backlog delivered",
       20_000,
     );
+    expect([...delivered.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  it("is woken at once, parked deliveries too, by an operator's reset", async () => {
+    let down = true;
+    const delivered = new Map<string, number>();
+    receiver = await startReceiver((request) => {
+      if (down) return { status: 503 };
+      const id = String(request.headers["webhook-id"]);
+      delivered.set(id, (delivered.get(id) ?? 0) + 1);
+      return { status: 204 };
+    });
+    await insertObserver(db.sql, {
+      name: "held-reset",
+      retry_config: { max_attempts: 100, initial_delay_ms: 10, max_delay_ms: 20 },
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    // No probe during the test (the first is 5 to 10 minutes away): only the reset wakes them.
+    await startRuntimes("held-reset", 10 * 60_000);
+    await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, 60) g`;
+    const parked = await eventually(async () => {
+      const [row] = await db.sql<{ held: number; parked: number }[]>`
+          SELECT count(*) FILTER (WHERE held_destination IS NOT NULL)::int AS held,
+            count(*) FILTER (WHERE next_attempt_at > now() + ${HELD_PARK_MS / 2} * interval '1 millisecond')::int AS parked
+          FROM core.tb_observer_delivery`;
+      return row && row.held >= 59 ? row.parked : undefined;
+    }, "the backlog held behind the open circuit");
+    expect(parked).toBeGreaterThan(40);
+    const [row] = await db.sql<{ id: string }[]>`
+      SELECT id::text AS id FROM core.tb_observer_destination`;
+    down = false;
+    expect(await resetDestination(db.client, row?.id ?? "")).not.toBeNull();
+    await eventually(async () => {
+      const [left] = await db.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+      return left?.n === 0 && delivered.size === 60 ? true : undefined;
+    }, "the whole backlog delivered after the reset");
     expect([...delivered.values()].every((n) => n === 1)).toBe(true);
   });
 });
