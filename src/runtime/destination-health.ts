@@ -8,6 +8,7 @@ import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import { deliveriesDeferred } from "../metrics/destinations.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { wakeOneForProbe } from "../store/deferred-deliveries.ts";
 import type { ClaimedDelivery } from "../store/deliveries.ts";
 import {
   type CircuitSettings,
@@ -34,6 +35,11 @@ const DEFAULT_CACHE_MS = 1_000;
 const DISABLED_RECHECK_MS = 60 * 60_000;
 /** The shortest a delivery is put back for (so a waiting delivery is not claimed in a loop). */
 const MIN_DEFER_MS = 250;
+/**
+ * A probe overdue by this much, with nobody holding it, wakes one parked delivery (at most once
+ * per this period per destination and server): nothing was left due for it.
+ */
+const OVERDUE_PROBE_MS = 5_000;
 
 const deferredByCircuit = deliveriesDeferred.labels("circuit");
 const deferredByRate = deliveriesDeferred.labels("rate_limit");
@@ -76,6 +82,11 @@ export interface DeliveryGate {
   report(deliveryId: string, outcome: ExecutionOutcome): number | null;
   /** A tracked delivery ended without an attempt (its observer was deleted while it waited). */
   forget(deliveryId: string): void;
+  /**
+   * Called now and then (the dispatcher's lease heartbeat): reads the circuits if the view is
+   * stale, so an overdue probe with nothing due for it is noticed though nothing is claimed.
+   */
+  tick(): void;
 }
 
 /**
@@ -181,6 +192,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       .then((rows) => {
         known = merge(rows, startedAt);
         loadedAt = clock.now();
+        nudgeOverdueProbes(rows);
       })
       .catch((error: unknown) => {
         // Unknown health: deliveries run (the attempt's outcome is recorded either way).
@@ -191,6 +203,34 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         loading = null;
       });
     return loading;
+  }
+
+  /** When this runtime last woke a parked delivery for a destination's overdue probe. */
+  const nudgedAt = new Map<string, number>();
+
+  /**
+   * Parked backlogs (`deferDeliveries`) leave only a few deliveries due for each probe; should
+   * none be left (all cancelled), one parked delivery is woken so the probe still runs.
+   */
+  function nudgeOverdueProbes(rows: readonly DestinationHealth[]): void {
+    const now = clock.now();
+    for (const [destination, at] of nudgedAt)
+      if (now - at >= OVERDUE_PROBE_MS) nudgedAt.delete(destination);
+    for (const row of rows) {
+      const overdue =
+        row.state === "open" &&
+        row.disabled_at === null &&
+        row.next_probe_at !== null &&
+        row.next_probe_at < now - OVERDUE_PROBE_MS &&
+        (row.probe_owner === null || (row.probe_until ?? 0) < now);
+      if (!overdue || nudgedAt.has(row.destination) || probing.has(row.destination)) continue;
+      nudgedAt.set(row.destination, now);
+      wakeOneForProbe(sql, row.destination, OVERDUE_PROBE_MS)
+        .then((woken) => {
+          if (woken) options.onWake();
+        })
+        .catch((error: unknown) => options.onError(error, "circuit"));
+    }
   }
 
   /** Claims tracked until reported, by delivery id; `probe` once the attempt is the probe. */
@@ -360,6 +400,9 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
     },
     forget(deliveryId) {
       tracked.delete(deliveryId);
+    },
+    tick() {
+      if (circuits) void refresh();
     },
     report(deliveryId, outcome) {
       const entry = tracked.get(deliveryId);

@@ -155,6 +155,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   // Leases of claimed deliveries are renewed every third of their length until recorded.
   let heartbeat: unknown = null;
+  /** Whether the runtime asked for claims yet (it started). */
+  let pumped = false;
   function beat(): void {
     heartbeat = clock.setTimeout(
       () => {
@@ -163,6 +165,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
             options.onError(e, "renew"),
           );
         }
+        // Reads the circuits though nothing is claimed (an overdue probe with nothing due).
+        if (pumped && !stopping) options.gate?.tick();
         beat();
       },
       Math.max(1, Math.floor(options.leaseMs / 3)),
@@ -171,6 +175,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   beat();
 
   function pump(): void {
+    pumped = true;
     mayBeDue = true;
     claim();
   }

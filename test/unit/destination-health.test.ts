@@ -200,3 +200,97 @@ describe("a runtime's view of a circuit it opened", () => {
     });
   });
 });
+
+describe("a probe overdue with nothing due for it", () => {
+  const DESTINATION = "webhook:https://down.example.com";
+  /** The shared rows a read returns, and the wake-ups asked for (by destination). */
+  function overdueSql(row: Record<string, unknown>) {
+    const wakes: string[] = [];
+    const sql = {
+      async query(text: string, params?: readonly unknown[]) {
+        if (
+          text.includes("FROM core.tb_observer_destination") &&
+          text.includes("state <> 'closed'")
+        )
+          return [row];
+        if (text.includes("SET next_attempt_at = now()")) {
+          wakes.push(String(params?.[0]));
+          return [{ pk: "1" }];
+        }
+        throw new Error(`unexpected query ${text}`);
+      },
+    } as unknown as SqlExecutor;
+    return { sql, wakes };
+  }
+
+  const base = {
+    id: "d",
+    destination: DESTINATION,
+    state: "open",
+    consecutive_failures: 3,
+    open_count: 2,
+    opened_at: 0,
+    probe_owner: null,
+    probe_until: null,
+    failing_since: 0,
+    last_error_code: "HTTP_503",
+    last_http_status: 503,
+    disabled_at: null,
+    disabled_reason: null,
+  };
+
+  async function ticks(row: Record<string, unknown>, clock: ReturnType<typeof fakeClock>) {
+    const { sql, wakes } = overdueSql(row);
+    let woken = 0;
+    const gate = createDeliveryGate({
+      sql,
+      owner: "me",
+      clock,
+      cacheMs: 0,
+      onWake: () => woken++,
+      onError: (error) => {
+        throw error;
+      },
+    });
+    const tick = async (advance: number) => {
+      clock.advance(advance);
+      gate.tick();
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0));
+    };
+    return { wakes, tick, woken: () => woken };
+  }
+
+  it("wakes one parked delivery, at most once per period, when nobody holds the probe", async () => {
+    const clock = fakeClock();
+    const { wakes, tick, woken } = await ticks(
+      { ...base, next_probe_at: clock.now() - 60_000 },
+      clock,
+    );
+    await tick(0);
+    expect(wakes).toEqual([DESTINATION]);
+    expect(woken()).toBe(1);
+    await tick(1_000);
+    expect(wakes).toHaveLength(1);
+    await tick(5_000);
+    expect(wakes).toHaveLength(2);
+  });
+
+  it("wakes none while the probe is not overdue, is held, or the destination is disabled", async () => {
+    const clock = fakeClock();
+    for (const row of [
+      { ...base, next_probe_at: clock.now() - 1_000 },
+      { ...base, next_probe_at: clock.now() + 60_000 },
+      {
+        ...base,
+        next_probe_at: clock.now() - 60_000,
+        probe_owner: "other",
+        probe_until: clock.now() + 60_000,
+      },
+      { ...base, next_probe_at: clock.now() - 60_000, disabled_at: clock.now() - 1 },
+    ]) {
+      const { wakes, tick } = await ticks(row, clock);
+      await tick(0);
+      expect(wakes).toEqual([]);
+    }
+  });
+});
