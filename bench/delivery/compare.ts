@@ -114,8 +114,8 @@ const note = `Machine busy before each run (other work on the shared 2 cores): b
 writeResultFile("delivery.md", `${table}\n\n${note}\n`);
 
 const series = [
-  { name: "before", color: "#afb8c1" },
-  { name: "after (defaults)", color: "#0969da" },
+  { name: beforeLabel, color: "#afb8c1" },
+  { name: afterLabel, color: "#0969da" },
 ];
 const throughput = rows.filter((r) => r.field === "changes_per_sec");
 const latency = rows.filter((r) => r.field.endsWith("_ms"));
@@ -156,8 +156,8 @@ const height = 60 + panelHeight(throughput.length) + panelHeight(latency.length)
 writeResultFile(
   "delivery.svg",
   svgDocument(width, height, panels, {
-    title: "Delivery with default settings, before and after issue 20",
-    footnote: `bench/delivery.bench.ts: medians of ${before.length} + ${after.length} alternated runs on a shared, busy 2-core machine (bench/results/delivery.md).`,
+    title: `Delivery with default settings: ${beforeLabel} and ${afterLabel}`,
+    footnote: `bench/delivery.bench.ts: medians of ${before.length} + ${after.length} alternated runs on a shared 2-core machine, busy before each: ${busy(before)}; ${busy(after)} (bench/results/delivery.md).`,
   }),
 );
 writeResults("delivery", {

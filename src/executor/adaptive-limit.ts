@@ -7,7 +7,8 @@
  * round trip rises (the receiver queues our requests), the limit shrinks in proportion (at most
  * by half per sample, so an outlier cannot collapse it); an overload signal (timeout, 408/429/5xx,
  * a connection that failed) cuts it by a tenth per sample, so a receiver that stops answering falls
- * to one request at a time within a round or two. The long average is weighted by time, not by
+ * to one request at a time within a round or two; round trips alone never take it below 16 (or its
+ * start, if lower). The long average is weighted by time, not by
  * samples: by samples, a fast destination's thousands of samples a second would let it follow a
  * rising latency within milliseconds and the limit would creep up with it. Between 1 and the cap
  * (`OBSERVERS_PER_DESTINATION`). Pure: the caller passes the time; no timers.
@@ -63,6 +64,14 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions): AdaptiveLimi
   const longWindowMs = options.longWindowMs ?? 10_000;
   const shortWeight = 2 / ((options.shortWindow ?? 10) + 1);
   let estimate = Math.min(max, Math.max(1, options.initial ?? 16));
+  /**
+   * Round trips alone never take the limit below its start or 16, whichever is lower (Gradient2's
+   * `minLimit`): a round trip that rises because this process or its machine is busy, not the
+   * receiver, would otherwise hold one receiver to a few requests at once (bench/README.md,
+   * "Delivery with default settings": 4–12 under load, 7 000 changes/s end to end where a fixed
+   * limit reached 11 000). Overload signals still take it down to 1.
+   */
+  const floor = Math.min(estimate, 16);
   let longRtt = 0;
   let shortRtt = 0;
   let samples = 0;
@@ -96,7 +105,11 @@ export function createAdaptiveLimit(options: AdaptiveLimitOptions): AdaptiveLimi
       const gradient = Math.max(0.5, Math.min(1, (tolerance * longRtt) / shortRtt));
       const queue = Math.sqrt(estimate);
       const next = estimate * gradient + queue;
-      estimate = clamp(estimate * (1 - smoothing) + next * smoothing);
+      const smoothed = estimate * (1 - smoothing) + next * smoothing;
+      // Below the floor already (after overload signals): round trips may raise it, not lower it.
+      estimate = clamp(
+        smoothed < estimate ? Math.max(smoothed, Math.min(floor, estimate)) : smoothed,
+      );
       return Math.floor(estimate);
     },
   };

@@ -108,6 +108,35 @@ describe("createAdaptiveLimit", () => {
     expect(limit.limit).toBeGreaterThanOrEqual(1);
   });
 
+  it("never lets round trips alone take it below 16 (or its start, if lower)", () => {
+    for (const [initial, floor] of [
+      [100, 16],
+      [16, 16],
+      [4, 4],
+    ] as const) {
+      const limit = createAdaptiveLimit({ max: 200, initial });
+      let at = 0;
+      for (let i = 0; i < 200; i++)
+        limit.sample({ rttMs: 2, inflight: limit.limit, overloaded: false, at: at++ });
+      // The round trip rises fiftyfold and stays there: the limit shrinks, to the floor only.
+      for (let i = 0; i < 500; i++)
+        limit.sample({ rttMs: 100, inflight: limit.limit, overloaded: false, at: at++ });
+      expect(limit.limit).toBe(floor);
+    }
+  });
+
+  it("falls below 16 on overload signals, and round trips do not lower it further", () => {
+    const limit = createAdaptiveLimit({ max: 64 });
+    let at = 0;
+    for (let i = 0; i < 10; i++)
+      limit.sample({ rttMs: 5, inflight: 16, overloaded: true, at: at++ });
+    const overloaded = limit.limit;
+    expect(overloaded).toBeLessThan(16);
+    for (let i = 0; i < 200; i++)
+      limit.sample({ rttMs: 50 + i, inflight: limit.limit, overloaded: false, at: at++ });
+    expect(limit.limit).toBeGreaterThanOrEqual(overloaded);
+  });
+
   it("does not grow on samples that did not use the limit", () => {
     const limit = createAdaptiveLimit({ max: 100 });
     for (let i = 0; i < 500; i++) limit.sample({ rttMs: 1, inflight: 2, overloaded: false, at: i });
