@@ -1,7 +1,7 @@
 import { batchSettingsOf } from "../actions/batch.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import type { Executor } from "../executor/executor.ts";
-import type { Delivery } from "../executor/outcome.ts";
+import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
@@ -116,20 +116,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         ({ member, outcome }) => options.gate?.report(member.claim.id, outcome) ?? null,
       );
       const probeAt = reports.find((at) => at !== null) ?? null;
-      for (const [i, { member, outcome: reported }] of results.entries()) {
-        executing--;
+      for (const [i, { member, outcome }] of results.entries()) {
         const uncharged =
-          probeAt !== null && (reports[i] !== null || reported.failureKind === "transient");
-        const outcome = uncharged ? unchargedProbe(reported, probeAt) : reported;
-        if (outcome.deferred) {
-          defer(member.claim.pk, outcome.deferred.at, outcome.deferred.destination);
-          continue;
-        }
-        if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-          scheduleRetry(outcome.nextAttemptAt);
-        }
-        const record = outcomeRecord(member.claim, member.actionType, outcome);
-        pending.push({ ...record, batch_id: batch.id, batch_size: batch.size });
+          probeAt !== null && (reports[i] !== null || outcome.failureKind === "transient");
+        const record = ended(member.claim, member.actionType, outcome, uncharged ? probeAt : null);
+        if (record) pending.push({ ...record, batch_id: batch.id, batch_size: batch.size });
       }
       flush();
     },
@@ -256,19 +247,46 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   function execute(claim: ClaimedDelivery, delivery: Delivery, actionType: string | null): void {
-    void executor.execute(delivery).then((reported) => {
-      executing--;
-      const probeHeld = options.gate?.report(claim.id, reported) ?? null;
-      const outcome = probeHeld === null ? reported : unchargedProbe(reported, probeHeld);
-      if (outcome.deferred) {
-        defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
-        return;
-      }
-      if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
-        scheduleRetry(outcome.nextAttemptAt);
-      }
-      settle(outcomeRecord(claim, actionType, outcome));
+    void executor.execute(delivery).then((outcome) => {
+      const record = ended(
+        claim,
+        actionType,
+        outcome,
+        options.gate?.report(claim.id, outcome) ?? null,
+      );
+      if (record) settle(record);
     });
+  }
+
+  /**
+   * An attempt (alone or in a batch) ended with `reported`: a probe that failed (`probeAt`, from
+   * the gate) waits uncharged for the next probe, a deferral goes back to the table as it was;
+   * anything else is the record to write (null when deferred).
+   */
+  function ended(
+    claim: ClaimedDelivery,
+    actionType: string | null,
+    reported: ExecutionOutcome,
+    probeAt: number | null,
+  ): OutcomeRecord | null {
+    executing--;
+    const outcome = probeAt === null ? reported : unchargedProbe(reported, probeAt);
+    if (outcome.deferred) {
+      defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
+      return null;
+    }
+    if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
+      scheduleRetry(outcome.nextAttemptAt);
+    }
+    return outcomeRecord(claim, actionType, outcome);
+  }
+
+  /** A claimed delivery is no longer ours to run (recorded or put back): room for more. */
+  function release(pk: string): void {
+    const claim = inFlight.get(pk);
+    // Its deliveries skipped by claims while it was full may be due: claim after this.
+    if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
+    inFlight.delete(pk);
   }
 
   /**
@@ -286,11 +304,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         } catch (error: unknown) {
           options.onError(error, "defer");
         }
-        for (const { pk } of batch) {
-          const claim = inFlight.get(pk);
-          if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
-          inFlight.delete(pk);
-        }
+        for (const { pk } of batch) release(pk);
         options.onSettled?.(batch.map((d) => d.pk));
         options.onRoom?.();
       }
@@ -320,13 +334,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     flushing = recordOutcomesIsolating(sql, owner, batch)
       .then((result) => {
         const settled = result.recorded.concat(result.quarantined.map((q) => q.record));
-        for (const record of settled) {
-          if (record.pk === null) continue;
-          const claim = inFlight.get(record.pk);
-          // Its deliveries skipped by claims while it was full may be due: claim after this flush.
-          if (claim && tenants.remove(tenantOf(claim))) mayBeDue = true;
-          inFlight.delete(record.pk);
-        }
+        for (const record of settled) if (record.pk !== null) release(record.pk);
         for (const quarantined of result.quarantined) reportQuarantine(quarantined);
         if (options.onSettled && settled.length > 0) {
           const pks: string[] = [];
