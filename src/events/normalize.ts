@@ -13,7 +13,7 @@ const EVENT_TYPE_BY_MODIFICATION: Readonly<Record<string, EventType>> = {
   // Other FraiseQL producers write these for snapshot reads and no-op mutations.
   READ: "CUSTOM",
   NOOP: "CUSTOM",
-  // A scheduled event as a claim or a dead letter presents it (src/store/deliveries.ts).
+  // A scheduled event as a claim or a dead letter presents it (src/store/claims.ts).
   SCHEDULE: "SCHEDULE",
 };
 /** The event type a `modification_type` stands for (any case), or undefined when unknown. */

@@ -12,7 +12,7 @@ import type { BatchSettings } from "../actions/batch.ts";
 import type { Executor } from "../executor/executor.ts";
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import type { Clock } from "../ports/clock.ts";
-import type { ClaimedDelivery } from "../store/deliveries.ts";
+import type { ClaimedDelivery } from "../store/claims.ts";
 
 /** A claimed delivery waiting for its batch. */
 export interface BatchMember {

@@ -3,7 +3,7 @@ import { toObserversError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent, DeadLetterFailure } from "../events/types.ts";
 import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
-import type { ClaimedDelivery } from "../store/deliveries.ts";
+import type { ClaimedDelivery } from "../store/claims.ts";
 import { NO_ATTEMPT, type OutcomeRecord } from "../store/outcomes.ts";
 
 /** A claimed delivery turned into an executor `Delivery`, or the reason it cannot run. */

@@ -8,8 +8,8 @@ import type { Delivery, ExecutionOutcome } from "../executor/outcome.ts";
 import { deliveriesDeferred } from "../metrics/destinations.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import type { ClaimedDelivery } from "../store/claims.ts";
 import { wakeOneForProbe } from "../store/deferred-deliveries.ts";
-import type { ClaimedDelivery } from "../store/deliveries.ts";
 import {
   type CircuitSettings,
   type DestinationHealth,

@@ -6,14 +6,14 @@ import type { JsonValue } from "../json.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
-import { sqlState } from "../store/common.ts";
-import { deferDeliveries } from "../store/deferred-deliveries.ts";
 import {
   type ClaimedDelivery,
   claimDeliveries,
   observerDeleted,
   renewLeases,
-} from "../store/deliveries.ts";
+} from "../store/claims.ts";
+import { sqlState } from "../store/common.ts";
+import { deferDeliveries } from "../store/deferred-deliveries.ts";
 import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";

@@ -8,8 +8,8 @@ import type { Clock } from "../ports/clock.ts";
 import type { Logger } from "../ports/logger.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { type ChangeRow, readNextChanges } from "../store/change-log.ts";
+import type { ClaimedDelivery } from "../store/claims.ts";
 import {
-  type ClaimedDelivery,
   type LeasedDelivery,
   type NewDelivery,
   orderingKey,

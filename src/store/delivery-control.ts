@@ -1,12 +1,12 @@
 /**
  * Pausing an observer and cancelling pending deliveries (docs/delivery.md). A pause holds the
- * observer's deliveries in the table (claims skip them and hold them, src/store/deliveries.ts);
+ * observer's deliveries in the table (claims skip them and hold them, src/store/claims.ts);
  * a cancel removes pending ones, each with a `cancelled` log row.
  */
 import { ConfigError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { UNKNOWN_EVENT_ID } from "./claims.ts";
 import { isUuid, type TenantScope, tenantCondition } from "./common.ts";
-import { UNKNOWN_EVENT_ID } from "./deliveries.ts";
 import {
   OBSERVER_COLUMNS,
   type Observer,
@@ -32,7 +32,7 @@ export async function setObserverPaused(
   options: ControlOptions = {},
 ): Promise<Observer> {
   if (!isUuid(id)) throw notFound(id);
-  // Resumed, the deliveries claims held meanwhile are due at once (src/store/deliveries.ts).
+  // Resumed, the deliveries claims held meanwhile are due at once (src/store/claims.ts).
   const rows = await sql.query<StoredObserverRow>(
     `WITH o AS (
        UPDATE core.tb_observer

@@ -1,5 +1,5 @@
 import type { SqlExecutor } from "../ports/sql.ts";
-import { releaseNext } from "./deliveries.ts";
+import { releaseNext } from "./claims.ts";
 import { type ArrayValue, arrayColumn, arrayLiteral, storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";
 

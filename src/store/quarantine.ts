@@ -1,6 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
+import { releaseNext } from "./claims.ts";
 import { sqlState } from "./common.ts";
-import { releaseNext } from "./deliveries.ts";
 import { type OutcomeRecord, recordOutcomes } from "./outcomes.ts";
 import { storableText } from "./pg-array.ts";
 import { RELAXED_COMMIT_CTE } from "./relaxed-commit.ts";

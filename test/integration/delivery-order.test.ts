@@ -9,7 +9,7 @@ import {
   type ObserverRuntimeOptions,
 } from "../../src/runtime/index.ts";
 import { runReplayRound } from "../../src/runtime/replay-runner.ts";
-import { claimDeliveries } from "../../src/store/deliveries.ts";
+import { claimDeliveries } from "../../src/store/claims.ts";
 import { cancelDeliveries, setObserverPaused } from "../../src/store/delivery-control.ts";
 import { deleteObserver } from "../../src/store/observers.ts";
 import { cancelReplay, getReplay, startReplay } from "../../src/store/replays.ts";

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlExecutor } from "../../src/ports/sql.ts";
-import { claimDeliveries, writeIngest } from "../../src/store/deliveries.ts";
+import { claimDeliveries } from "../../src/store/claims.ts";
+import { writeIngest } from "../../src/store/deliveries.ts";
 import { createObserver } from "../../src/store/observers.ts";
 import { recordOutcomes } from "../../src/store/outcomes.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";

@@ -16,7 +16,7 @@ import {
   safeDestination,
 } from "../../src/runtime/destination-health.ts";
 import { createRateLimiter } from "../../src/runtime/rate-limiter.ts";
-import type { ClaimedDelivery } from "../../src/store/deliveries.ts";
+import type { ClaimedDelivery } from "../../src/store/claims.ts";
 import { fakeClock } from "../support/clock.ts";
 
 describe("probeDelay", () => {

@@ -11,7 +11,7 @@ import { defaultActionRegistry } from "../../src/actions/registry.ts";
 import { createExecutor, type Delivery } from "../../src/executor/index.ts";
 import { metrics } from "../../src/metrics/observers.ts";
 import { type BatchMember, createBatcher } from "../../src/runtime/batcher.ts";
-import type { ClaimedDelivery } from "../../src/store/deliveries.ts";
+import type { ClaimedDelivery } from "../../src/store/claims.ts";
 import { testDeliveryObserver, testEnvironment } from "../support/actions.ts";
 import { fakeClock } from "../support/clock.ts";
 import { insert } from "../support/events.ts";
