@@ -1,4 +1,5 @@
 /** Source failures as stored and logged: a stable code, and a message that never holds the URL. */
+import { createScrubber } from "../executor/scrub.ts";
 import { SourceError } from "../ports/source.ts";
 
 /** A failure as stored: a code and a message that never holds the URL. */
@@ -17,24 +18,23 @@ export function describeFailure(error: unknown, url: string | null): SourceError
     : new SourceError(failure.code, message, failure.transient);
 }
 
-/** `text` without `url`, nor its password or user info, in any form. */
+/**
+ * `text` without `url`, nor its password, in any form the shared scrubber knows (as is, URL- or
+ * JSON-encoded, in base64; src/executor/scrub.ts).
+ */
 export function redactUrl(text: string, url: string | null): string {
   if (url === null || url === "") return text;
   const secrets = [url];
   if (URL.canParse(url)) {
-    const parsed = new URL(url);
-    if (parsed.password) {
-      secrets.push(parsed.password);
+    const { password } = new URL(url);
+    if (password) {
+      secrets.push(password);
       try {
-        secrets.push(decodeURIComponent(parsed.password));
+        secrets.push(decodeURIComponent(password));
       } catch {
-        // An undecodable escape: the raw form is redacted already.
+        // An undecodable escape: the raw form is scrubbed already.
       }
     }
   }
-  let out = text;
-  for (const secret of secrets.sort((a, b) => b.length - a.length)) {
-    if (secret.length > 0) out = out.split(secret).join("[REDACTED]");
-  }
-  return out;
+  return createScrubber(secrets).scrub(text);
 }
