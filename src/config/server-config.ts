@@ -2,6 +2,7 @@ import * as v from "valibot";
 import type { ActionPolicy } from "../actions/policy.ts";
 import { DEFAULT_API_LIMITS as API, type ApiLimits } from "../api/limits.ts";
 import { ConfigError, type ConfigIssue } from "../errors.ts";
+import { DEFAULT_PER_DESTINATION } from "../executor/executor.ts";
 import { type IpRange, parseTrustedProxies } from "../net/client-address.ts";
 import { LOG_LEVELS, type LogLevel } from "../ports/logger.ts";
 import { STREAM_NAME_PATTERN, SUBJECT_PREFIX_PATTERN } from "../transport/subject.ts";
@@ -237,7 +238,7 @@ const envSchema = v.object({
   OBSERVERS_CIRCUIT_PROBE_DELAY_MS: integer(10, 3_600_000, 1_000),
   OBSERVERS_CIRCUIT_MAX_PROBE_DELAY_MS: integer(10, 86_400_000, 300_000),
   OBSERVERS_DESTINATION_DISABLE_AFTER_MS: integer(0, 31_536_000_000, 432_000_000),
-  OBSERVERS_PER_DESTINATION: integer(1, 10_000, 256),
+  OBSERVERS_PER_DESTINATION: integer(1, 10_000, DEFAULT_PER_DESTINATION),
   OBSERVERS_ADAPTIVE_CONCURRENCY: flag(true, "on or off"),
   OBSERVERS_LEASE_MS: integer(1000, 86_400_000, 30_000),
   OBSERVERS_SHUTDOWN_TIMEOUT_MS: integer(0, 600_000, 10_000),
