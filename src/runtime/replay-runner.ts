@@ -9,7 +9,7 @@ import {
   releaseReplay,
   takeReplay,
   writeReplayPage,
-} from "../store/replays.ts";
+} from "../store/replay-pages.ts";
 
 /** What a replay round needs from the runtime. */
 export interface ReplayRoundOptions {
@@ -33,7 +33,7 @@ export interface ReplayRound {
 }
 
 /**
- * Works one running replay (src/store/replays.ts) for a few pages: reads its range after the
+ * Works one running replay (src/store/replay-pages.ts) for a few pages: reads its range after the
  * cursor in commit order, matches each change against the observer's current entity type, event
  * type and condition (the matcher ingest uses), and writes each page's deliveries with the cursor.
  * A page the cursor check refuses (cancelled, or another runtime took the lease) ends the round.
