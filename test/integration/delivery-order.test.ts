@@ -154,7 +154,13 @@ describe("ordering: per_entity", () => {
       if (s.entity !== stuck || s.total !== 1) return { status: 204 };
       return { status: s.attempt === 1 ? 503 : 400 };
     });
-    const retry = { max_attempts: 3, initial_delay_ms: 60_000, max_delay_ms: 60_000 };
+    // Fixed: the default exponential backoff has full jitter, so "a minute" could be a second.
+    const retry = {
+      max_attempts: 3,
+      backoff_strategy: "fixed",
+      initial_delay_ms: 60_000,
+      max_delay_ms: 60_000,
+    };
     await insertObserver(db.sql, {
       name: "ordered-held",
       event_type: "UPDATE",
@@ -201,13 +207,16 @@ describe("ordering: per_entity", () => {
         JOIN core.tb_observer o ON o.pk_observer = d.fk_observer WHERE o.name = 'ordered-held'`;
       return waiting[0]?.n === 3 && waiting[0]?.keyed === 3 ? true : undefined;
     }, "three deliveries of the stuck entity waiting");
-    // Claims hold the two later ones out of the due range (for 30 s, behind a retry a minute
-    // away): only the outcome of the retrying one releases them within this test's wait.
+    // Claims hold the two later ones out of the due range for long (30 s, behind a retry a
+    // minute away; a hold behind a running delivery lasts 1 s): only the outcome of the retrying
+    // one releases them within this test's wait. A long hold that ran out is renewed by the next
+    // claim, so "more than 2 s left" is seen whenever this test gets there (on a loaded machine
+    // the steps above may take longer than a hold).
     await eventually(async () => {
       const held = await db.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM core.tb_observer_delivery d
         JOIN core.tb_observer o ON o.pk_observer = d.fk_observer
-        WHERE o.name = 'ordered-held' AND d.held AND d.next_attempt_at > now() + interval '20 seconds'`;
+        WHERE o.name = 'ordered-held' AND d.held AND d.next_attempt_at > now() + interval '2 seconds'`;
       return held[0]?.n === 2 ? true : undefined;
     }, "the later deliveries held");
     // The unordered observer's retrying delivery carries no ordering key.
