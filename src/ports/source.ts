@@ -79,6 +79,12 @@ export class SourceError extends Error {
 export interface SourceReaderOptions {
   /** The connection URL (a secret: never logged, never in an error text). */
   url: string;
+  /**
+   * A server environment variable the URL names (MySQL's `ssl-ca-env`), under the secret rules
+   * of `url_env`: throws a `SourceError` `SOURCE_URL_NOT_ALLOWED` for a name they refuse;
+   * undefined when it is unset or empty.
+   */
+  readEnv(name: string): string | undefined;
   tables: readonly SourceTable[];
   /**
    * The position committed with the last transaction written, or null on the first run: then

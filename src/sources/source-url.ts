@@ -1,8 +1,9 @@
 /**
  * A source's connection URL, where this server runs it: from the variable `url_env` names (under
  * the secret rules of actions' `*_env` fields, global scope, checked again before every read), or
- * decrypted with `OBSERVERS_SOURCE_KEY`. Failures are non-transient `SourceError`s saying what to
- * set; none holds the URL.
+ * decrypted with `OBSERVERS_SOURCE_KEY`; and the variables the URL itself names (a CA bundle),
+ * under the same rules. Failures are non-transient `SourceError`s saying what to set; none holds
+ * the URL.
  */
 import { type ActionPolicy, secretRefusal } from "../actions/policy.ts";
 import { SourceError } from "../ports/source.ts";
@@ -14,6 +15,23 @@ export interface SourceUrlOptions {
   env: Readonly<Record<string, string | undefined>>;
   policy: ActionPolicy;
   sourceKey: string | null;
+}
+
+/**
+ * A variable a source's URL names (MySQL's `ssl-ca-env`), under the same rules as `url_env`:
+ * a refused name throws `SOURCE_URL_NOT_ALLOWED`; unset or empty is undefined.
+ */
+export function readSourceEnv(name: string, options: SourceUrlOptions): string | undefined {
+  const refusal = secretRefusal(options.policy, name, null);
+  if (refusal) {
+    throw new SourceError(
+      "SOURCE_URL_NOT_ALLOWED",
+      `the source's URL names variable ${name}, which the secret rules refuse: ${refusal.message}`,
+      false,
+    );
+  }
+  const value = options.env[name];
+  return value === undefined || value === "" ? undefined : value;
 }
 
 /** The URL of source `row`; see the file comment. */

@@ -27,7 +27,7 @@ import {
   writeSourceState,
 } from "../store/sources.ts";
 import { describeFailure } from "./failure.ts";
-import { resolveSourceUrl } from "./source-url.ts";
+import { readSourceEnv, resolveSourceUrl } from "./source-url.ts";
 import { createSourceWriter } from "./writer.ts";
 
 const errorsTotal = metrics.counter(
@@ -178,6 +178,7 @@ export function createSourceSupervisor(options: SourceSupervisorOptions): Source
         });
         await reader.run({
           url,
+          readEnv: (name) => readSourceEnv(name, options),
           tables,
           position: current.position,
           start: current.start,

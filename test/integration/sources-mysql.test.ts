@@ -54,6 +54,7 @@ async function readOnce(
   try {
     await createMysqlReader().run({
       url: readerUrl,
+      readEnv: () => undefined,
       tables: [{ table: "app.orders", entityType: "Order" }],
       position,
       start,
@@ -102,6 +103,7 @@ describe("misconfigurations: a stable code and a message saying what to change",
     const abort = new AbortController();
     await createMysqlReader().run({
       url,
+      readEnv: () => undefined,
       tables: [
         { table: "app.orders", entityType: "Order", tenantColumn: "org", columns: ["id", "totl"] },
         { table: "app.orders_gone", entityType: "Gone", idColumn: "nope" },
@@ -362,6 +364,7 @@ describe("a quiet source's position", () => {
     const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
     const reading = createMysqlReader().run({
       url,
+      readEnv: () => undefined,
       tables: [{ table: "app.orders", entityType: "Order" }],
       position: { file: String(head?.File), pos: Number(head?.Position) },
       start: "now",
@@ -575,6 +578,7 @@ describe("row images without every column, written after the reader's checks", (
     const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
     const reading = createMysqlReader().run({
       url,
+      readEnv: () => undefined,
       tables: [{ table: "app.orders", entityType: "Order" }],
       position: { file: String(head?.File), pos: Number(head?.Position) },
       start: "now",
@@ -614,6 +618,7 @@ describe("a statement in STATEMENT format, written after the reader's checks", (
     const [head] = await maria.query<{ File: string; Position: number }>("SHOW MASTER STATUS");
     const reading = createMysqlReader().run({
       url,
+      readEnv: () => undefined,
       tables: [{ table: "app.orders", entityType: "Order" }],
       position: { file: String(head?.File), pos: Number(head?.Position) },
       start: "now",

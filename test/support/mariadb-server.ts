@@ -2,8 +2,11 @@
  * A real MariaDB of the test's own, on a free port with a temporary data directory (owned by the
  * `mysql` user, as mariadbd wants), that the test can kill, restart (with other settings) and
  * query as root over its socket. By default the binlog is on in ROW format with FULL row images;
- * `args` replace those for misconfiguration tests. The binaries are `mariadb-install-db` and
- * `mariadbd` on PATH (/usr/bin, /usr/sbin here); missing, the test fails loudly.
+ * `args` replace those for misconfiguration tests. With `tls`, it offers TLS with a throwaway CA
+ * of its own (test/support/tls-certs.ts; its certificate names `localhost` and 127.0.0.1), and with
+ * `tls: "required"` refuses connections without it (`--require-secure-transport`). The binaries
+ * are `mariadb-install-db` and `mariadbd` on PATH (/usr/bin, /usr/sbin here); missing, the test
+ * fails loudly.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
 import { freePort } from "./ports.ts";
+import { makeTestCertificates } from "./tls-certs.ts";
 
 /** The binlog settings a source needs. */
 export const BINLOG_ROW = ["--log-bin=bin", "--binlog-format=ROW", "--server-id=1"];
@@ -18,6 +22,8 @@ export const BINLOG_ROW = ["--log-bin=bin", "--binlog-format=ROW", "--server-id=
 /** A running (or stopped, restartable) MariaDB. */
 export interface MariaDbServer {
   port: number;
+  /** The PEM of the CA that signed its certificate, when started with `tls`. */
+  caPem: string | null;
   /** Creates user `name` (any host) with `password` and `grants` (e.g. `REPLICATION SLAVE`) on *.*, and SELECT on everything; returns its URL. */
   createUser(name: string, password: string, grants?: string): Promise<string>;
   /** Runs SQL as root (several statements allowed) and returns the last result's rows. */
@@ -33,12 +39,33 @@ export interface MariaDbServer {
 const INSTALL_DB = process.env.MARIADB_INSTALL_DB_BIN ?? "mariadb-install-db";
 const MARIADBD = process.env.MARIADBD_BIN ?? "mariadbd";
 
+/** Options of `startMariaDb`. */
+export interface MariaDbOptions {
+  /** Offer TLS (`"offered"`), or accept nothing else (`"required"`). Default: no TLS. */
+  tls?: "offered" | "required";
+}
+
 /** Installs a data directory and starts MariaDB with `args` (default `BINLOG_ROW`). */
-export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promise<MariaDbServer> {
+export async function startMariaDb(
+  args: readonly string[] = BINLOG_ROW,
+  options: MariaDbOptions = {},
+): Promise<MariaDbServer> {
   const port = await freePort();
   const parent = mkdtempSync(join(tmpdir(), "observers-mariadb-"));
   chmodSync(parent, 0o755);
-  execFileSync("chown", ["mysql:mysql", parent]);
+  let tlsArgs: string[] = [];
+  let caPem: string | null = null;
+  if (options.tls) {
+    const certs = makeTestCertificates(parent, "mariadb");
+    caPem = certs.caPem;
+    tlsArgs = [
+      `--ssl-ca=${certs.caFile}`,
+      `--ssl-cert=${certs.certFile}`,
+      `--ssl-key=${certs.keyFile}`,
+      ...(options.tls === "required" ? ["--require-secure-transport=ON"] : []),
+    ];
+  }
+  execFileSync("chown", ["-R", "mysql:mysql", parent]);
   const dataDir = join(parent, "data");
   // A temporary directory of its own: installs running at once share none of their files.
   const tmp = join(parent, "tmp");
@@ -82,6 +109,7 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
         "--innodb-buffer-pool-size=16M",
         "--innodb-log-file-size=8M",
         "--performance-schema=OFF",
+        ...tlsArgs,
         ...current,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
@@ -128,6 +156,7 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
   await launch();
   const server: MariaDbServer = {
     port,
+    caPem,
     async createUser(name, password, grants = "REPLICATION SLAVE, BINLOG MONITOR") {
       await server.query(
         `CREATE USER '${name}'@'%' IDENTIFIED BY '${password}'; GRANT SELECT ON *.* TO '${name}'@'%';` +

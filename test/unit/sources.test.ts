@@ -13,6 +13,8 @@ import { sourceChangeRows, tenantColumns } from "../../src/sources/change-rows.t
 import { describeFailure, redactUrl } from "../../src/sources/failure.ts";
 import { decryptSourceUrl, encryptSourceUrl } from "../../src/sources/url-secret.ts";
 
+const noEnv = () => undefined;
+
 describe("sourceChangeRows", () => {
   const transaction = {
     changes: [
@@ -238,15 +240,22 @@ describe("POST /api/sources table names and URLs", () => {
     expect(issues(body("mysql", "shop.o`rders"))).toEqual(["tables.0.table"]);
     expect(issues(body("mysql", "a.b.c"))).toEqual(["tables.0.table"]);
   });
-  it("refuses options on a MySQL URL (none is read: TLS would silently be off)", () => {
-    expect(issues(body("mysql", "shop.orders", "mysql://u:p@h:3306/shop?ssl=true"))).toEqual([
-      "url",
+  it("refuses unknown options on a MySQL URL, naming them (test/unit/mysql-url.test.ts has the rest)", () => {
+    const result = SourceCreateSchema.safeParse(
+      body("mysql", "shop.orders", "mysql://u:p@h:3306/shop?ssl=true"),
+    );
+    expect(result.success).toBe(false);
+    expect(result.error?.issues).toMatchObject([
+      { path: ["url"], message: expect.stringContaining('unknown option "ssl"') },
     ]);
+    expect(
+      issues(body("mysql", "shop.orders", "mysql://u:p@h/shop?ssl-mode=verify-identity")),
+    ).toEqual([]);
     expect(issues(body("mysql", "shop.orders", "mysql://u:p%3F@h:3306/shop"))).toEqual([]);
-    expect(() => connectionOptions("mysql://u:p@h:3306?ssl-mode=REQUIRED")).toThrow(
+    expect(() => connectionOptions("mysql://u:p@h:3306?ssl-mode=preferred", noEnv)).toThrow(
       expect.objectContaining({ code: "SOURCE_URL_INVALID" }),
     );
-    expect(connectionOptions("mysql://u:p%3F@h:3306/shop")).toMatchObject({
+    expect(connectionOptions("mysql://u:p%3F@h:3306/shop", noEnv)).toMatchObject({
       password: "p?",
       database: "shop",
     });

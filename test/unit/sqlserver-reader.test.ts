@@ -632,6 +632,7 @@ describe("sqlserver reader: errors", () => {
     const controller = new AbortController();
     const running = reader.run({
       url: "mssql://u:p@h/db",
+      readEnv: () => undefined,
       tables: TABLES,
       position: null,
       start: "now",
@@ -673,6 +674,7 @@ describe("sqlserver reader: errors", () => {
     await expect(
       reader.run({
         url: "mssql://u:p@h/db",
+        readEnv: () => undefined,
         tables: TABLES,
         position: { lsn: lsn(20) },
         start: "now",

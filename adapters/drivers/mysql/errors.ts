@@ -35,20 +35,78 @@ function serverText(error: DriverError): string {
   return error.sqlMessage ?? "";
 }
 
+/** How the connection that failed was made. */
+export interface MysqlErrorContext {
+  /** The URL asked for TLS (any `ssl-mode` but `disabled`). */
+  tls: boolean;
+}
+
+/**
+ * A TLS handshake's failure. mysql2 replaces the TLS error's code with `HANDSHAKE_SSL_ERROR`,
+ * so the certificate's failures are told apart by the TLS library's message (OpenSSL's and
+ * BoringSSL's verify texts all name the certificate, its issuer, or a self-signed one), and a
+ * name mismatch also by Node's `reason`.
+ */
+function tlsFailure(e: DriverError & { reason?: unknown }): SourceError {
+  const detail = e.message ?? "TLS handshake failed";
+  if (typeof e.reason === "string" || /Hostname\/IP does not match/i.test(detail)) {
+    return new SourceError(
+      "SOURCE_TLS_CERTIFICATE",
+      `the source's certificate is not for the host in the URL (${typeof e.reason === "string" ? e.reason : detail}): connect with a host name the certificate holds (ssl-mode=verify-identity checks it), or use ssl-mode=verify-ca to check only that a trusted CA signed it`,
+      false,
+    );
+  }
+  if (/certificate|self[- ]signed|issuer/i.test(detail)) {
+    return new SourceError(
+      "SOURCE_TLS_CERTIFICATE",
+      `the source's TLS certificate could not be verified (${detail}): give the CA that signed it in the variable the URL's ssl-ca-env names (its PEM text), or renew the server's certificate if it expired`,
+      false,
+    );
+  }
+  return new SourceError(
+    "SOURCE_TLS_HANDSHAKE",
+    `the TLS handshake with the source failed (${detail}): check the server's TLS setup (TLS 1.2 or later, its certificate and key)`,
+    true,
+  );
+}
+
 /** `error` (from mysql2 or zongji) as a `SourceError`. */
-export function classifyMysqlError(error: unknown): SourceError {
+export function classifyMysqlError(
+  error: unknown,
+  context: MysqlErrorContext = { tls: false },
+): SourceError {
   if (error instanceof SourceError) return error;
   const e = (typeof error === "object" && error !== null ? error : {}) as DriverError;
   const code = e.code ?? "";
   const text = serverText(e);
+  if (code === "HANDSHAKE_SSL_ERROR") return tlsFailure(e);
+  if (code === "HANDSHAKE_NO_SSL_SUPPORT") {
+    return new SourceError(
+      "SOURCE_TLS_UNAVAILABLE",
+      "the source's URL asks for TLS (ssl-mode) but the source does not offer it: enable TLS on the server (ssl_cert and ssl_key), or, on a private network only, remove ssl-mode from the URL",
+      false,
+    );
+  }
+  if (code === "ER_SECURE_TRANSPORT_REQUIRED" || e.errno === 3159) {
+    return new SourceError(
+      "SOURCE_TLS_REQUIRED",
+      "the source accepts only TLS connections (require_secure_transport): add ?ssl-mode=verify-identity to the source's URL (with ssl-ca-env naming a variable that holds its CA certificate when the CA is not a public one)",
+      false,
+    );
+  }
   if (
     code === "ER_ACCESS_DENIED_ERROR" ||
     code === "ER_DBACCESS_DENIED_ERROR" ||
     e.errno === 1045
   ) {
+    // MariaDB refuses a connection without TLS to a server or user that requires it
+    // (require_secure_transport, REQUIRE SSL) with this same error.
+    const plaintext = context.tls
+      ? ""
+      : "; or, if the source accepts only TLS connections (MariaDB answers them so too), add ?ssl-mode=verify-identity to the URL";
     return new SourceError(
       "SOURCE_AUTH_FAILED",
-      `the source refused the user name or password in the source's URL${text ? ` (${text})` : ""}`,
+      `the source refused the user name or password in the source's URL${text ? ` (${text})` : ""}: fix them${plaintext}`,
       false,
     );
   }

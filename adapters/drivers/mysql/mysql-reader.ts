@@ -20,6 +20,7 @@ import {
   type SourceReaderOptions,
   type SourceTransaction,
 } from "../../../src/ports/source.ts";
+import { parseMysqlUrl } from "../../../src/sources/mysql-url.ts";
 import { type BinlogColumn, decodeRow } from "./decode.ts";
 import { classifyMysqlError } from "./errors.ts";
 import { createJsonColumns } from "./json-columns.ts";
@@ -31,45 +32,27 @@ import {
   missingTables,
   startPosition,
 } from "./preflight.ts";
+import { tlsOptions } from "./tls.ts";
 
 /** Transactions of untracked tables move the stored position at most this often. */
 const POSITION_ONLY_EVERY_MS = 5_000;
 /** Transactions queued for `commit` beyond which the binlog connection is paused. */
 const MAX_QUEUED = 1_000;
 
-/** mysql2 connection options from a `mysql://user:password@host:port/db` URL. */
-export function connectionOptions(url: string) {
-  if (!URL.canParse(url)) {
-    throw new SourceError(
-      "SOURCE_URL_INVALID",
-      "the source's URL cannot be parsed: mysql://user:password@host:3306",
-      false,
-    );
-  }
-  const parsed = new URL(url);
-  if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
-    throw new SourceError(
-      "SOURCE_URL_INVALID",
-      "the source's URL must start with mysql:// or mariadb://",
-      false,
-    );
-  }
-  if (parsed.search !== "" || parsed.hash !== "") {
-    // No option is read from the URL (TLS included): refused rather than silently ignored.
-    throw new SourceError(
-      "SOURCE_URL_INVALID",
-      "the source's URL takes no options (?...): mysql://user:password@host:3306[/database]",
-      false,
-    );
-  }
+/**
+ * mysql2 connection options (also zongji's: it opens its connections with mysql2) from the
+ * source's URL, with its TLS settings; `readEnv` reads the variable `ssl-ca-env` names.
+ */
+export function connectionOptions(url: string, readEnv: (name: string) => string | undefined) {
+  const parsed = parseMysqlUrl(url);
+  const ssl = tlsOptions(parsed, readEnv);
   return {
-    host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
-    port: parsed.port ? Number(parsed.port) : 3306,
-    user: decodeURIComponent(parsed.username),
-    password: decodeURIComponent(parsed.password),
-    ...(parsed.pathname.length > 1
-      ? { database: decodeURIComponent(parsed.pathname.slice(1)) }
-      : {}),
+    host: parsed.host,
+    port: parsed.port,
+    user: parsed.user,
+    password: parsed.password,
+    ...(parsed.database === null ? {} : { database: parsed.database }),
+    ...(ssl === undefined ? {} : { ssl }),
     // Exact values: dates as text (TIMESTAMP in UTC), big numbers as text.
     dateStrings: true,
     timezone: "Z",
@@ -191,7 +174,8 @@ function replicaServerId(): number {
 async function run(options: SourceReaderOptions): Promise<void> {
   const { signal } = options;
   if (signal.aborted) return;
-  const connection = connectionOptions(options.url);
+  const connection = connectionOptions(options.url, options.readEnv);
+  const context = { tls: "ssl" in connection };
   const mysql = await import("mysql2/promise");
   const { default: ZongJi } = (await import("@vlasky/zongji")) as unknown as {
     default: new (dsn: unknown) => ZongJiLike;
@@ -219,7 +203,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
       await control.end().catch(() => undefined);
     }
   } catch (error) {
-    throw classifyMysqlError(error);
+    throw classifyMysqlError(error, context);
   }
   if (signal.aborted) return;
 
@@ -262,7 +246,7 @@ async function run(options: SourceReaderOptions): Promise<void> {
         // Stopping a half-started reader: nothing more to close.
       }
       if (error === undefined || signal.aborted) resolve();
-      else reject(fromCommit ? error : classifyMysqlError(error));
+      else reject(fromCommit ? error : classifyMysqlError(error, context));
     };
     const onAbort = () => finish();
     signal.addEventListener("abort", onAbort, { once: true });

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { secretRefusal } from "../../actions/policy.ts";
 import { ActionPolicyError, NotFoundError } from "../../errors.ts";
 import type { SourceKind } from "../../ports/source.ts";
+import { parseMysqlUrl } from "../../sources/mysql-url.ts";
 import type { LocalSourceStatus } from "../../sources/supervisor.ts";
 import { encryptSourceUrl } from "../../sources/url-secret.ts";
 import { isUuid } from "../../store/common.ts";
@@ -49,7 +50,7 @@ const create = createRoute({
   path: "/",
   tags,
   summary: "Create a source",
-  description: `${ADMIN_ONLY} The URL is a secret: \`url\` is stored encrypted (needs OBSERVERS_SOURCE_KEY on the server; 422 SOURCE_KEY_MISSING otherwise) and never returned, or \`url_env\` names a variable under the secret rules (422 SECRET_NOT_ALLOWED). A kind this server has no reader for answers 422 SOURCE_KIND_UNAVAILABLE; a taken name 409. Servers start reading within their poll interval (this one at once). Not available on Cloudflare Workers (501).`,
+  description: `${ADMIN_ONLY} The URL is a secret: \`url\` is stored encrypted (needs OBSERVERS_SOURCE_KEY on the server; 422 SOURCE_KEY_MISSING otherwise) and never returned, or \`url_env\` names a variable under the secret rules (422 SECRET_NOT_ALLOWED; so does a MySQL URL's \`ssl-ca-env\`). A MySQL URL takes the options \`ssl-mode\` and \`ssl-ca-env\` only (400 naming any other). A kind this server has no reader for answers 422 SOURCE_KIND_UNAVAILABLE; a taken name 409. Servers start reading within their poll interval (this one at once). Not available on Cloudflare Workers (501).`,
   request: { body: jsonBody(SourceCreateSchema) },
   responses: {
     201: jsonResponse(SourceSchema, "The source (never its URL)"),
@@ -194,6 +195,15 @@ export function sourceRoutes(deps: ApiDependencies, options: SourcesApiOptions |
             },
           ]);
         }
+      }
+      // The variable a MySQL URL names for its CA certificates obeys the same rules.
+      const caEnv =
+        body.url !== undefined && body.kind === "mysql" ? parseMysqlUrl(body.url).sslCaEnv : null;
+      const caRefusal = caEnv === null ? null : secretRefusal(deps.policy, caEnv, null);
+      if (caEnv !== null && caRefusal) {
+        throw new ActionPolicyError([
+          { path: "url", code: "SECRET_NOT_ALLOWED", variable: caEnv, ...caRefusal },
+        ]);
       }
       const id = crypto.randomUUID();
       let urlCiphertext: string | null = null;

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { SOURCE_KINDS } from "../../ports/source.ts";
+import { safeParseMysqlUrl } from "../../sources/mysql-url.ts";
 import { Timestamp } from "./common.ts";
 
 /** MySQL: `database.table`, the names as they are (spaces allowed), without dots or backquotes. */
@@ -53,7 +54,7 @@ export const SourceCreateSchema = z
       .optional()
       .openapi({
         description:
-          "The connection URL (`mysql://user:password@host:3306`): a secret, stored encrypted with OBSERVERS_SOURCE_KEY and never returned. Give this or url_env.",
+          "The connection URL (`mysql://user:password@host:3306[/database][?ssl-mode=verify-identity&ssl-ca-env=VARIABLE]`; options: `ssl-mode` disabled|required|verify-ca|verify-identity, `ssl-ca-env` the variable holding the CA certificates, under the secret rules): a secret, stored encrypted with OBSERVERS_SOURCE_KEY and never returned. Give this or url_env.",
       }),
     url_env: z
       .string()
@@ -81,20 +82,8 @@ export const SourceCreateSchema = z
       });
     }
     if (body.url !== undefined && body.kind === "mysql") {
-      const protocol = URL.canParse(body.url) ? new URL(body.url).protocol : null;
-      if (protocol !== "mysql:" && protocol !== "mariadb:") {
-        ctx.addIssue({
-          code: "custom",
-          path: ["url"],
-          message: "must be a mysql:// URL (mysql://user:password@host:3306)",
-        });
-      } else if (/[?#]/.test(body.url)) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["url"],
-          message: "takes no options (?...): mysql://user:password@host:3306[/database]",
-        });
-      }
+      const parsed = safeParseMysqlUrl(body.url);
+      if (!parsed.ok) ctx.addIssue({ code: "custom", path: ["url"], message: parsed.message });
     }
     if (body.url !== undefined && body.kind === "sqlserver" && body.url.includes("://")) {
       const protocol = URL.canParse(body.url) ? new URL(body.url).protocol : null;
