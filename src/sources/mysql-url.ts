@@ -4,8 +4,8 @@
  *
  * - `ssl-mode`: `disabled` (the default without options), `required` (encrypted, the server's
  *   certificate not checked), `verify-ca` (checked against the CAs), `verify-identity` (and its
- *   name against the host's: the recommended mode). MySQL's spelling (`VERIFY_IDENTITY`) is
- *   accepted. `preferred` is refused: it falls back to plaintext whenever the server offers no
+ *   name against the host's: the recommended mode; the host must then be a DNS name). MySQL's
+ *   spelling (`VERIFY_IDENTITY`) is accepted. `preferred` is refused: it falls back to plaintext whenever the server offers no
  *   TLS, which anyone on the path can arrange.
  * - `ssl-ca-env`: the environment variable holding the CA certificates (PEM) to check the
  *   server's certificate against, instead of the runtime's default trust store. Alone, it means
@@ -38,6 +38,8 @@ export type MysqlUrlResult = { ok: true; url: MysqlUrl } | { ok: false; message:
 const FORM = "mysql://user:password@host:3306[/database][?ssl-mode=verify-identity]";
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,254}$/;
 const OPTIONS = "ssl-mode and ssl-ca-env";
+/** An IPv4 address as `URL` normalises it, or an IPv6 one (the brackets removed). */
+const IP_ADDRESS = /^(\d{1,3}\.){3}\d{1,3}$|:/;
 
 function optionName(key: string): string {
   const shown = key.length > 40 ? `${key.slice(0, 40)}...` : key;
@@ -96,16 +98,25 @@ export function safeParseMysqlUrl(text: string): MysqlUrlResult {
       `ssl-ca-env is used only to check the server's certificate: with ssl-mode=${mode} it would be ignored; use ssl-mode=verify-identity (or verify-ca)`,
     );
   }
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  const resolvedMode = mode ?? (caEnv !== null ? "verify-identity" : "disabled");
+  if (resolvedMode === "verify-identity" && IP_ADDRESS.test(host)) {
+    // mysql2 (3.26) gives TLS no server name for an IP address, and Node (20) then checks the
+    // certificate against "localhost" instead: any certificate naming localhost would pass.
+    return fail(
+      `ssl-mode=verify-identity${mode === null ? " (what ssl-ca-env alone means)" : ""} checks the certificate's name against the URL's host, which must then be a DNS name: the MySQL driver cannot check an IP address. Connect by the name the certificate holds, or use ssl-mode=verify-ca`,
+    );
+  }
   try {
     return {
       ok: true,
       url: {
-        host: decodeURIComponent(parsed.hostname.replace(/^\[|\]$/g, "")),
+        host: decodeURIComponent(host),
         port: parsed.port ? Number(parsed.port) : 3306,
         user: decodeURIComponent(parsed.username),
         password: decodeURIComponent(parsed.password),
         database: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : null,
-        sslMode: mode ?? (caEnv !== null ? "verify-identity" : "disabled"),
+        sslMode: resolvedMode,
         sslCaEnv: caEnv,
       },
     };

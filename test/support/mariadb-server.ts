@@ -4,7 +4,8 @@
  * query as root over its socket. By default the binlog is on in ROW format with FULL row images;
  * `args` replace those for misconfiguration tests. With `tls`, it offers TLS with a throwaway CA
  * of its own (test/support/tls-certs.ts; its certificate names `localhost` and 127.0.0.1), and with
- * `tls: "required"` refuses connections without it (`--require-secure-transport`). The binaries
+ * `tls: "required"` refuses connections without it (`--require-secure-transport`; its socket,
+ * which the test's root queries use, stays open). The binaries
  * are `mariadb-install-db` and `mariadbd` on PATH (/usr/bin, /usr/sbin here); missing, the test
  * fails loudly.
  */
@@ -43,6 +44,8 @@ const MARIADBD = process.env.MARIADBD_BIN ?? "mariadbd";
 export interface MariaDbOptions {
   /** Offer TLS (`"offered"`), or accept nothing else (`"required"`). Default: no TLS. */
   tls?: "offered" | "required";
+  /** The names its certificate holds (default `localhost` and 127.0.0.1). */
+  tlsNames?: readonly string[];
 }
 
 /** Installs a data directory and starts MariaDB with `args` (default `BINLOG_ROW`). */
@@ -56,7 +59,7 @@ export async function startMariaDb(
   let tlsArgs: string[] = [];
   let caPem: string | null = null;
   if (options.tls) {
-    const certs = makeTestCertificates(parent, "mariadb");
+    const certs = makeTestCertificates(parent, "mariadb", options.tlsNames);
     caPem = certs.caPem;
     tlsArgs = [
       `--ssl-ca=${certs.caFile}`,

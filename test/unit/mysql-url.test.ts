@@ -108,6 +108,22 @@ describe("safeParseMysqlUrl", () => {
     }
   });
 
+  it("refuses verify-identity by an IP address (the driver would check another name)", () => {
+    for (const host of ["10.0.0.5", "[::1]", "[2001:db8::5]"]) {
+      expect(message(`mysql://u:s3cret@${host}:3306?ssl-mode=verify-identity`)).toContain(
+        "must then be a DNS name",
+      );
+    }
+    expect(message("mysql://u:s3cret@10.0.0.5?ssl-ca-env=OBSERVERS_SECRET_CA")).toContain(
+      "(what ssl-ca-env alone means)",
+    );
+    expect(parseMysqlUrl("mysql://u:p@10.0.0.5?ssl-mode=verify-ca").sslMode).toBe("verify-ca");
+    expect(parseMysqlUrl("mysql://u:p@10.0.0.5?ssl-mode=required").sslMode).toBe("required");
+    expect(parseMysqlUrl("mysql://u:p@db10.internal?ssl-mode=verify-identity").host).toBe(
+      "db10.internal",
+    );
+  });
+
   it("refuses other schemes and bad escapes; the throwing form says SOURCE_URL_INVALID", () => {
     expect(message("postgres://u:s3cret@h/db")).toContain("mysql://");
     expect(message("mysql://u:s3cret%zz@h/db")).toContain("%-escape");
