@@ -4,8 +4,10 @@
  * Exact values in before/after (DECIMAL, BIGINT beyond 2^53, DATETIME, TIMESTAMP, JSON, BLOB,
  * NULL), a multi-row statement, a rolled-back transaction (nothing), ALTER TABLE (the new column
  * appears), kill -9 of the server mid-stream then a new server (nothing lost, nothing written
- * twice), and a MariaDB killed and restarted (the error shows, then reading resumes). The URL's
- * password never appears in a response or the server's output.
+ * twice), and a MariaDB killed and restarted (the error shows, then reading resumes). Over TLS
+ * too: the MariaDB offers it, and a user that must use it (REQUIRE SSL) is read with
+ * `ssl-mode=verify-identity` and the CA in `ssl-ca-env`, on Bun and on Deno. The URL's password
+ * never appears in a response or the server's output.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -15,11 +17,14 @@ import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
 const PASSWORD = "e2e-s3cret-passw0rd";
+const CA_ENV = "OBSERVERS_SECRET_MARIA_CA";
 
 let maria: MariaDbServer;
 let db: TestDatabase;
 let receiver: Receiver;
 let url: string;
+/** A user that must use TLS, by the name its certificate holds, with verify-identity. */
+let tlsUrl: string;
 let env: Record<string, string>;
 const servers: ServerProcess[] = [];
 let sourceId = "";
@@ -58,15 +63,19 @@ async function sourceState(s: ServerProcess) {
 
 beforeAll(async () => {
   [maria, db, receiver] = await Promise.all([
-    startMariaDb(),
+    startMariaDb(undefined, { tls: "offered" }),
     createTestDatabase("sources_e2e"),
     startReceiver(),
   ]);
   url = await maria.createUser("observer", PASSWORD);
+  const secure = await maria.createUser("secure", PASSWORD);
+  await maria.query("ALTER USER 'secure'@'%' REQUIRE SSL");
+  tlsUrl = `${secure.replace("@127.0.0.1:", "@localhost:")}?ssl-mode=verify-identity&ssl-ca-env=${CA_ENV}`;
   await maria.query(`CREATE DATABASE app;
     CREATE TABLE app.orders (id BIGINT PRIMARY KEY, amount DECIMAL(30,10), big BIGINT,
       at DATETIME(3), ts TIMESTAMP(6) NULL, doc JSON, bin BLOB, note VARCHAR(50));
-    CREATE TABLE app.other (id INT PRIMARY KEY)`);
+    CREATE TABLE app.other (id INT PRIMARY KEY);
+    CREATE TABLE app.secure (id INT PRIMARY KEY, note VARCHAR(50))`);
   env = {
     DATABASE_URL: db.url,
     OBSERVERS_SOURCE_KEY: "e2e-source-key-0123456789abcdef0123456789",
@@ -75,6 +84,7 @@ beforeAll(async () => {
     OBSERVERS_LEASE_MS: "2000",
     OBSERVERS_POLL_INTERVAL_MS: "100",
     LOG_LEVEL: "info",
+    [CA_ENV]: maria.caPem ?? "",
   };
 }, 60_000);
 
@@ -157,6 +167,50 @@ describe("a MariaDB table tracked through /api/sources", () => {
     expect(update).toMatchObject({ event_type: "UPDATE", before: row, after: paid });
     expect(remove).toMatchObject({ event_type: "DELETE", before: paid, after: null });
   }, 30_000);
+
+  it("reads a source over TLS (verify-identity, the CA from ssl-ca-env): inserts and updates delivered", async () => {
+    const observer = await first.api("/api/observers", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "secure-hook",
+        entity_type: "Secure",
+        actions: [{ type: "webhook", url: `${receiver.url}/secure` }],
+        retry_config: { max_attempts: 10, initial_delay_ms: 50, max_delay_ms: 200 },
+      }),
+    });
+    expect(observer.status).toBe(201);
+    const created = await first.api("/api/sources", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "secure",
+        kind: "mysql",
+        url: tlsUrl,
+        tables: [{ table: "app.secure", entity_type: "Secure" }],
+      }),
+    });
+    const text = await created.text();
+    expect(created.status, text).toBe(201);
+    expect(text).not.toContain(PASSWORD);
+    expect(text).not.toContain("ssl-mode");
+    const secureId = (JSON.parse(text) as { id: string }).id;
+    await eventually(async () => {
+      const response = await first.api(`/api/sources/${secureId}`);
+      const body = (await response.json()) as { state: { connected: boolean } };
+      return body.state.connected ? true : undefined;
+    }, "the TLS source connected");
+    await maria.query("INSERT INTO app.secure VALUES (8001, 'sealed')");
+    await maria.query("UPDATE app.secure SET note = 'opened' WHERE id = 8001");
+    const got = await eventually(() => {
+      const found = hooksOf("8001");
+      return found.length >= 2 ? found : undefined;
+    }, "two webhooks for secure row 8001");
+    expect(got.find((hook) => hook.event_type === "UPDATE")).toMatchObject({
+      before: { id: 8001, note: "sealed" },
+      after: { id: 8001, note: "opened" },
+    });
+    // The later tests count this server's sources: this one goes.
+    expect((await first.api(`/api/sources/${secureId}`, { method: "DELETE" })).status).toBe(204);
+  }, 60_000);
 
   it("delivers each row of a multi-row statement, nothing of a rolled-back transaction or another table", async () => {
     await maria.query("BEGIN; INSERT INTO app.orders (id) VALUES (900); ROLLBACK");
@@ -252,7 +306,7 @@ describe("a MariaDB table tracked through /api/sources", () => {
     expect(row?.n).toBe(0);
   }, 30_000);
 
-  it("runs on the Deno server too", async () => {
+  it("runs on the Deno server too, over TLS", async () => {
     // Only the Deno server runs: it takes the new source's lease.
     for (const s of servers) await s.kill9();
     const deno = await server("deno");
@@ -261,7 +315,7 @@ describe("a MariaDB table tracked through /api/sources", () => {
       body: JSON.stringify({
         name: "shop-deno",
         kind: "mysql",
-        url,
+        url: tlsUrl,
         tables: [{ table: "app.orders", entity_type: "Order" }],
       }),
     });
