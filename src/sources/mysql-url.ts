@@ -5,8 +5,8 @@
  * - `ssl-mode`: `disabled` (the default without options), `required` (encrypted, the server's
  *   certificate not checked), `verify-ca` (checked against the CAs), `verify-identity` (and its
  *   name against the host's: the recommended mode; the host must then be a DNS name). MySQL's
- *   spelling (`VERIFY_IDENTITY`) is accepted. `preferred` is refused: it falls back to plaintext whenever the server offers no
- *   TLS, which anyone on the path can arrange.
+ *   spelling (`VERIFY_IDENTITY`) is accepted. `preferred` is refused: it falls back to plaintext
+ *   whenever the server offers no TLS, which anyone on the path can arrange.
  * - `ssl-ca-env`: the environment variable holding the CA certificates (PEM) to check the
  *   server's certificate against, instead of the runtime's default trust store. Alone, it means
  *   `verify-identity`.
@@ -48,7 +48,7 @@ function optionName(key: string): string {
 
 function unknownOption(key: string): string {
   // Other clients' names for the same settings: say which one this URL uses.
-  const hint = /^ssl|tls/i.test(key)
+  const hint = /ssl|tls/i.test(key)
     ? " (TLS is set with ssl-mode=disabled|required|verify-ca|verify-identity and ssl-ca-env=VARIABLE, the variable holding the CA certificates in PEM)"
     : "";
   return `unknown option ${optionName(key)}: a source URL takes only ${OPTIONS}${hint}`;

@@ -103,7 +103,7 @@ export function classifyMysqlError(
     // (require_secure_transport, REQUIRE SSL) with this same error.
     const plaintext = context.tls
       ? ""
-      : "; or, if the source accepts only TLS connections (MariaDB answers them so too), add ?ssl-mode=verify-identity to the URL";
+      : "; or, if the source accepts only TLS connections, add ?ssl-mode=verify-identity to the URL (MariaDB refuses a connection without TLS with this same error)";
     return new SourceError(
       "SOURCE_AUTH_FAILED",
       `the source refused the user name or password in the source's URL${text ? ` (${text})` : ""}: fix them${plaintext}`,
