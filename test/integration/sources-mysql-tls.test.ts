@@ -5,11 +5,13 @@
  * `ssl-ca-env` delivers inserts and updates into the change log (the checks' connection and
  * zongji's binlog connection both encrypted: the server refuses any other); verify-ca and
  * required connect by an address the certificate does not name, verify-identity refuses an
- * address (its name check is unit-tested: one loopback name cannot both match and not); a
+ * address, and (the server restarted with a certificate naming only its address) fails on a name
+ * the certificate does not hold; a
  * wrong CA gives SOURCE_TLS_CERTIFICATE on the source; no TLS gives a refusal pointing at
  * ssl-mode; the API refuses unknown options and refused variables; the URL and the CA never
  * appear in a response or a stored error.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +25,7 @@ import { SourceError } from "../../src/ports/source.ts";
 import { createSourceSupervisor, type SourceSupervisor } from "../../src/sources/supervisor.ts";
 import { apiClient, problem } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { type MariaDbServer, startMariaDb } from "../support/mariadb-server.ts";
+import { BINLOG_ROW, type MariaDbServer, startMariaDb } from "../support/mariadb-server.ts";
 import { eventually } from "../support/observers.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
 import { makeTestCertificates } from "../support/tls-certs.ts";
@@ -278,4 +280,30 @@ describe("sources over TLS through /api/sources and the supervisor", () => {
       WHERE name = 'tls-bad'`;
     expect(count?.n).toBe(0);
   });
+});
+
+describe("a certificate issued for another name (last: it restarts the server)", () => {
+  it("verify-identity fails with SOURCE_TLS_CERTIFICATE, verify-ca reads", async () => {
+    // The server's certificate now names only 127.0.0.1, not localhost (later options win).
+    const other = makeTestCertificates(certDir, "address-only", ["127.0.0.1"]);
+    execFileSync("chown", ["-R", "mysql:mysql", certDir]);
+    execFileSync("chmod", ["755", certDir]);
+    await maria.restart([
+      ...BINLOG_ROW,
+      `--ssl-ca=${other.caFile}`,
+      `--ssl-cert=${other.certFile}`,
+      `--ssl-key=${other.keyFile}`,
+    ]);
+    env.OBSERVERS_SECRET_ADDRESS_ONLY_CA = other.caPem;
+    const error = await readOnce(
+      `${byName}?ssl-mode=verify-identity&ssl-ca-env=OBSERVERS_SECRET_ADDRESS_ONLY_CA`,
+    );
+    expect(error).toMatchObject({ code: "SOURCE_TLS_CERTIFICATE", transient: false });
+    expect(error?.message).toContain("not for the host");
+    expect(error?.message).toContain("verify-ca");
+    expectNoSecret(error?.message ?? "");
+    expect(
+      await readOnce(`${byName}?ssl-mode=verify-ca&ssl-ca-env=OBSERVERS_SECRET_ADDRESS_ONLY_CA`),
+    ).toBeNull();
+  }, 60_000);
 });
