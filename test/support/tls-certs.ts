@@ -40,12 +40,8 @@ export function makeTestCertificates(
   const csr = join(dir, `${label}-server.csr`);
   const certFile = join(dir, `${label}-server.pem`);
   const ext = join(dir, `${label}-server.ext`);
-  openssl(
-    ["req", "-x509", ...EC, "-keyout", caKey, "-out", caFile, "-days", "1"].concat([
-      "-subj",
-      `/CN=fraiseql-observers test CA ${label}`,
-    ]),
-  );
+  const caName = `/CN=fraiseql-observers test CA ${label}`;
+  openssl(["req", "-x509", ...EC, "-keyout", caKey, "-out", caFile, "-days", "1", "-subj", caName]);
   openssl([
     "req",
     ...EC,
