@@ -61,11 +61,17 @@ export async function listDestinations(
   limit: number,
   offset: number,
 ): Promise<{ rows: DestinationHealth[]; total: number }> {
-  const rows = await sql.query<Row & { total: string }>(
-    `SELECT ${COLUMNS}, count(*) OVER ()::text AS total FROM core.tb_observer_destination
-     ORDER BY (state = 'open' OR disabled_at IS NOT NULL) DESC, updated_at DESC, pk_observer_destination
-     LIMIT $1 OFFSET $2`,
-    [limit, offset],
-  );
-  return { rows: rows.map(fromRow), total: Number(rows[0]?.total ?? 0) };
+  // Counted apart from the page: a window count over a page past the end has no row to carry it.
+  const [rows, counts] = await Promise.all([
+    sql.query<Row>(
+      `SELECT ${COLUMNS} FROM core.tb_observer_destination
+       ORDER BY (state = 'open' OR disabled_at IS NOT NULL) DESC, updated_at DESC, pk_observer_destination
+       LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    ),
+    sql.query<{ total: string }>(
+      "SELECT count(*)::text AS total FROM core.tb_observer_destination",
+    ),
+  ]);
+  return { rows: rows.map(fromRow), total: Number(counts[0]?.total ?? 0) };
 }

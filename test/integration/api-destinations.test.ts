@@ -79,6 +79,18 @@ describe("GET /api/observers/destinations", () => {
     });
   });
 
+  it("counts every destination on a page past the last one, as the other lists do", async () => {
+    await seedOpenDestination();
+    const response = await call("GET", "/api/observers/destinations?page=5");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      data: [],
+      page: 5,
+      total_count: 1,
+      total_pages: 1,
+    });
+  });
+
   it("reports each circuit in the metrics, labelled by destination only", async () => {
     await seedOpenDestination();
     const text = await (await call("GET", "/api/observers/metrics")).text();
