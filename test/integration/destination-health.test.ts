@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import type { CircuitSettings } from "../../src/store/destination-health.ts";
 import { resetDestination } from "../../src/store/destination-health.ts";
+import { heldForObserver } from "../../src/store/destination-views.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -319,6 +320,50 @@ describe("probes during a long outage", () => {
       const [after] = await db.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
       expect(after?.n).toBe(0);
+    },
+  );
+});
+
+describe("a probe that failed", () => {
+  it.each([
+    ["single", {}],
+    ["batched", { batch: { max_size: 5, max_wait_ms: 50 } }],
+  ])(
+    "waits held for its destination: the observer's held counts every waiting delivery (%s)",
+    async (kind, extra) => {
+      const CHANGES = 3;
+      let probed = false;
+      // The first requests open the circuit; the probe is asked to wait ten minutes, so the
+      // failed probe's deliveries sit in the table for the rest of the test.
+      receiver = await startReceiver(() =>
+        probed ? { status: 503, headers: { "retry-after": "600" } } : { status: 503 },
+      );
+      const observer = await insertObserver(db.sql, {
+        name: `failed-probe-${kind}`,
+        retry_config: MANY_RETRIES,
+        actions: [webhook(`${receiver.url}/hook`, extra)],
+      });
+      await startRuntimes(1, `failed-probe-${kind}`, {
+        failureThreshold: 1,
+        probeDelayMs: 20,
+        maxProbeDelayMs: 40,
+        disableAfterMs: 0,
+      });
+      await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, ${CHANGES}) g`;
+      await eventually(async () => {
+        const row = await destinationRow();
+        if (row?.state === "open") probed = true;
+        return row && row.open_count >= 2 ? true : undefined;
+      }, "a failed probe");
+      // Settled: nothing leased, every delivery waiting for the probe ten minutes away.
+      await eventually(async () => {
+        const [row] = await db.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM core.tb_observer_delivery
+          WHERE lease_owner IS NULL AND next_attempt_at > now() + interval '5 minutes'`;
+        return row?.n === CHANGES ? true : undefined;
+      }, "every delivery waiting for the next probe");
+      const held = await heldForObserver(db.client, observer);
+      expect(held).toEqual([expect.objectContaining({ state: "open", deliveries: CHANGES })]);
     },
   );
 });
