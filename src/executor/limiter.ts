@@ -271,13 +271,14 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
       semaphores: new Set(),
     };
     states.set(key, state);
-    if (state.limit) options.onLimit?.(keyOf(key), state.limit.limit);
+    // A fixed limit is reported too: the gauge shows what holds a destination back either way.
+    options.onLimit?.(keyOf(key), limitOfState(state));
     if (states.size > MAX_REMEMBERED_KEYS) {
       for (const [old, kept] of states) {
         if (states.size <= MAX_REMEMBERED_KEYS) break;
         if (kept.inflight > 0 || kept.semaphores.size > 0) continue;
         states.delete(old);
-        if (kept.limit) options.onLimit?.(keyOf(old), null);
+        options.onLimit?.(keyOf(old), null);
       }
     }
     return state;

@@ -242,4 +242,18 @@ describe("createKeyedLimiter, adaptive", () => {
     expect(seen.at(-1)).toBe(2);
     expect(limiter.limitOf("k")).toBe(2);
   });
+
+  it("reports a fixed limit too (OBSERVERS_ADAPTIVE_CONCURRENCY=off): the gauge is never missing", async () => {
+    const seen: [string, number | null][] = [];
+    const limiter = createKeyedLimiter({
+      limit: 100,
+      perKey: 8,
+      adaptive: false,
+      now: () => 0,
+      onLimit: (key, limit) => seen.push([key, limit]),
+    });
+    const release = await limiter.acquire("k", undefined, "tenant");
+    release?.("overloaded");
+    expect(seen).toEqual([["k", 8]]);
+  });
 });
