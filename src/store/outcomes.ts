@@ -47,6 +47,8 @@ export interface OutcomeRecord {
    * held for it like a deferred delivery, so the observer's `held` counts it and a close wakes it.
    */
   held_destination?: string | null;
+  /** The attempt was an `on_dead_letter` action's: its `action_index` indexes `on_dead_letter`. */
+  on_dead_letter?: boolean;
 }
 
 /** The attempt fields a record leaves empty unless it has them (no attempt ran, nothing answered). */
@@ -103,6 +105,7 @@ const LOG_COLUMNS: readonly [
   ["fk_customer_org", "bigint", (o) => o.fk_customer_org],
   ["batch_id", "uuid", (o) => o.batch_id ?? null],
   ["batch_size", "integer", (o) => o.batch_size ?? null],
+  ["on_dead_letter", "boolean", (o) => (o.on_dead_letter === true ? true : null)],
 ];
 const FIRST_LOG_PARAM = 9;
 const LOG_ROWS = `unnest(${LOG_COLUMNS.map(
@@ -285,9 +288,10 @@ export async function recordOutcomes(
        o.next_retry_at,
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
        o.http_status, o.trace_id, o.fk_customer_org,
-       -- A batched attempt's batch; the request itself is never stored.
-       CASE WHEN o.batch_id IS NOT NULL
-         THEN jsonb_build_object('batch_id', o.batch_id, 'batch_size', o.batch_size) END
+       -- A batched attempt's batch, and whether it was an on_dead_letter action's; the request
+       -- itself is never stored.
+       NULLIF(jsonb_strip_nulls(jsonb_build_object('batch_id', o.batch_id,
+         'batch_size', o.batch_size, 'on_dead_letter', o.on_dead_letter)), '{}')
      FROM relaxed, ${LOG_ROWS}`,
     [
       owner,
