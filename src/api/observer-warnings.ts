@@ -49,15 +49,17 @@ function literalTargets(action: JsonObject): { field: string; url: string }[] {
   return targets;
 }
 
+/** The observer's action lists, by field: on_dead_letter's actions fail the same ways. */
+type ActionList = "actions" | "on_dead_letter";
+
 function actionWarnings(
   action: JsonObject,
-  index: number,
+  at: (field: string) => string,
   tenant: string | null,
   environment: ActionEnvironment,
   deps: Pick<ApiDependencies, "policy">,
 ): ObserverWarning[] {
   const warnings: ObserverWarning[] = [];
-  const at = (field: string) => `actions.${index}.${field}`;
   if (!environment.allowPrivateTargets) {
     for (const { field, url } of literalTargets(action)) {
       const parsed = new URL(url);
@@ -111,15 +113,22 @@ export async function observerWarnings(
   const tenant = stored.fk_customer_org;
   const warnings: ObserverWarning[] = [];
   const { environment } = deps;
-  const actions: unknown = JSON.parse(stored.actions);
-  if (environment !== undefined && Array.isArray(actions)) {
-    actions.forEach((action, index) => {
-      if (isJsonObject(action)) {
-        warnings.push(...actionWarnings(action, index, tenant, environment, deps));
-      }
-    });
+  const lists: [ActionList, unknown][] = [
+    ["actions", JSON.parse(stored.actions)],
+    ["on_dead_letter", stored.on_dead_letter === null ? [] : JSON.parse(stored.on_dead_letter)],
+  ];
+  for (const [list, actions] of lists) {
+    if (!Array.isArray(actions)) continue;
+    if (environment !== undefined) {
+      actions.forEach((action, index) => {
+        if (isJsonObject(action)) {
+          const at = (field: string) => `${list}.${index}.${field}`;
+          warnings.push(...actionWarnings(action, at, tenant, environment, deps));
+        }
+      });
+    }
+    warnings.push(...(await graphileWorkerWarnings(sql, list, actions)));
   }
-  if (Array.isArray(actions)) warnings.push(...(await graphileWorkerWarnings(sql, actions)));
   if (
     stored.entity_type !== null &&
     !(await isEntityTypeCaptured(sql, stored.entity_type, tenant))
@@ -137,6 +146,7 @@ export async function observerWarnings(
 /** A `graphile-worker` job action's delivery fails (GRAPHILE_WORKER_MISSING) until the schema exists. */
 async function graphileWorkerWarnings(
   sql: SqlExecutor,
+  list: ActionList,
   actions: unknown[],
 ): Promise<ObserverWarning[]> {
   const indexes = actions.flatMap((action, index) =>
@@ -152,7 +162,7 @@ async function graphileWorkerWarnings(
   if (rows[0]?.present === true) return [];
   return indexes.map((index) => ({
     code: "GRAPHILE_WORKER_MISSING",
-    path: `actions.${index}.queue`,
+    path: `${list}.${index}.queue`,
     message:
       "graphile-worker's schema (graphile_worker.add_job) is missing in the observers' database: deliveries will fail with GRAPHILE_WORKER_MISSING (and wait in the dead-letter queue) until graphile-worker's migrations have run there (start a graphile-worker runner once)",
   }));

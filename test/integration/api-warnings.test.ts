@@ -184,6 +184,33 @@ describe("warnings on saving an observer", () => {
     ]);
   });
 
+  it("judge on_dead_letter's actions too, named by their own path", async () => {
+    const body = await saved(
+      await admin("POST", "/api/observers", {
+        ...observer(webhook({ url: "https://example.com/hook" })),
+        on_dead_letter: [
+          webhook({
+            url: "https://example.com/alert",
+            signing_secret_env: "OBSERVERS_SECRET_UNSET",
+          }),
+          webhook({ url: "http://127.0.0.1:9999/alert" }),
+        ],
+      }),
+    );
+    expect(body.warnings).toEqual([
+      {
+        code: "MISSING_SECRET",
+        path: "on_dead_letter.0.signing_secret_env",
+        message: expect.stringContaining("OBSERVERS_SECRET_UNSET is not set on this server"),
+      },
+      {
+        code: "TARGET_FORBIDDEN",
+        path: "on_dead_letter.1.url",
+        message: expect.stringContaining("127.0.0.1:9999 is a loopback"),
+      },
+    ]);
+  });
+
   it("name an entity type no tracked table and no recent change carries", async () => {
     const untracked = await saved(
       await admin(
