@@ -20,7 +20,12 @@ import type { ApiDependencies } from "./context.ts";
 /** One thing that will go wrong with a saved observer. */
 export interface ObserverWarning {
   /** The runtime failure it predicts. */
-  code: "TARGET_FORBIDDEN" | "MISSING_SECRET" | "ENTITY_TYPE_UNTRACKED" | "GRAPHILE_WORKER_MISSING";
+  code:
+    | "TARGET_FORBIDDEN"
+    | "INVALID_URL"
+    | "MISSING_SECRET"
+    | "ENTITY_TYPE_UNTRACKED"
+    | "GRAPHILE_WORKER_MISSING";
   /** The field, as validation issues name it (`actions.0.url`, `entity_type`). */
   path: string;
   message: string;
@@ -47,6 +52,16 @@ function literalTargets(action: JsonObject): { field: string; url: string }[] {
     }
   }
   return targets;
+}
+
+/** Why a URL read from a variable cannot be sent to (what the runtime's INVALID_URL says), or null. */
+function invalidUrlReason(value: string): string | null {
+  if (!isHttpUrlText(value)) return "is not an absolute http(s) URL";
+  const url = new URL(value);
+  if (url.username !== "" || url.password !== "") {
+    return "embeds credentials (user:password@), which are never sent: put them in a header";
+  }
+  return null;
 }
 
 /** The observer's action lists, by field: on_dead_letter's actions fail the same ways. */
@@ -85,7 +100,17 @@ function actionWarnings(
       });
       continue;
     }
-    // A URL given by variable: judged like a literal one, its value never repeated.
+    // A URL given by variable: judged like a literal one (which validation judged already), its
+    // value never repeated.
+    const invalid = field.endsWith("url_env") ? invalidUrlReason(value) : null;
+    if (invalid !== null) {
+      warnings.push({
+        code: "INVALID_URL",
+        path: at(field),
+        message: `the value of ${name} ${invalid}, so every delivery will fail with INVALID_URL`,
+      });
+      continue;
+    }
     if (field.endsWith("url_env") && !environment.allowPrivateTargets && isHttpUrlText(value)) {
       const reason = checkTarget(new URL(value));
       if (reason !== null) {
