@@ -385,9 +385,11 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       }
       // The receiver answered (a success, or a 4xx that is the delivery's own fault).
       if (!probe && !known.has(destination)) return;
-      if (await recordSuccess(sql, destination, probe ? owner : null)) {
+      const closed = await recordSuccess(sql, destination, probe ? owner : null);
+      if (closed) {
         setLocal(destination, null);
-        options.onTransition?.({ destination, state: "closed" });
+        // A count of failures reset below the threshold is no transition: the circuit was closed.
+        if (closed.wasOpen) options.onTransition?.({ destination, state: "closed" });
         options.onWake();
       }
     } catch (error: unknown) {

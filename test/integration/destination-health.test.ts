@@ -8,6 +8,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import type { CircuitSettings } from "../../src/store/destination-health.ts";
 import { resetDestination } from "../../src/store/destination-health.ts";
@@ -48,7 +49,7 @@ async function startRuntimes(
   count: number,
   listenerId: string,
   circuits: Partial<CircuitSettings>,
-  { perDestination = 4, circuitCacheMs = 20 } = {},
+  { perDestination = 4, circuitCacheMs = 20, logger = silentLogger } = {},
 ): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
@@ -56,7 +57,7 @@ async function startRuntimes(
   for (let i = 0; i < count; i++) {
     const runtime = createObserverRuntime({
       sql: db.client,
-      environment: testEnvironment(),
+      environment: testEnvironment({ logger }),
       listenerId,
       pollIntervalMs: 50,
       concurrency: 16,
@@ -243,6 +244,34 @@ describe("the attempt after the one that opens the circuit", () => {
       return row?.held === 10 ? true : undefined;
     }, "all ten deliveries held for the open circuit");
     expect(receiver.requests.length).toBe(1);
+  });
+});
+
+describe("a failure below the threshold, then a success", () => {
+  it("resets the count without logging a circuit that never opened as closed", async () => {
+    let fail = true;
+    receiver = await startReceiver(() => ({ status: fail ? 503 : 204 }));
+    await insertObserver(db.sql, {
+      name: "one-failure",
+      retry_config: { max_attempts: 5, backoff_strategy: "fixed", initial_delay_ms: 20 },
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    const lines: string[] = [];
+    await startRuntimes(
+      1,
+      "one-failure",
+      { failureThreshold: 5, disableAfterMs: 0 },
+      { logger: { log: (_level, message) => lines.push(message) } },
+    );
+    await db.sql`INSERT INTO orders (total) VALUES (1)`;
+    await receiver.waitFor(1);
+    fail = false;
+    await eventually(async () => {
+      const row = await destinationRow();
+      return row?.consecutive_failures === 0 ? true : undefined;
+    }, "the failure count reset by the success");
+    expect((await destinationRow())?.state).toBe("closed");
+    expect(lines.filter((line) => line.startsWith("destination circuit"))).toEqual([]);
   });
 });
 
