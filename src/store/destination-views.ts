@@ -41,7 +41,9 @@ export async function heldForObserver(
 ): Promise<HeldDeliveries[]> {
   const rows = await sql.query<HeldDeliveries & { deliveries: number | string }>(
     `SELECT h.id::text AS id, h.destination, h.state, h.disabled_at IS NOT NULL AS disabled, h.disabled_reason,
-       to_char(h.next_probe_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_probe_at,
+       -- A disabled destination is probed no more: no time to show.
+       CASE WHEN h.disabled_at IS NULL THEN to_char(h.next_probe_at AT TIME ZONE 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS next_probe_at,
        count(*)::int AS deliveries
      FROM core.tb_observer o
        JOIN core.tb_observer_delivery d ON d.fk_observer = o.pk_observer
