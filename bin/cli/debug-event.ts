@@ -17,6 +17,8 @@ interface Outcome {
   error_message: string | null;
   /** Absent from servers before batching. */
   batch_id?: string | null;
+  /** Absent from servers before it was reported. */
+  on_dead_letter?: boolean;
   created_at: string;
 }
 
@@ -121,8 +123,10 @@ debug-event --latest [--entity-type <name>] [--verbose]
           ? `  ${outcome.error_code}${outcome.error_message ? `: ${outcome.error_message}` : ""}`
           : "";
         const batch = outcome.batch_id ? `  in batch ${outcome.batch_id}` : "";
+        // Its index is in the observer's on_dead_letter, not in its actions.
+        const kind = outcome.on_dead_letter === true ? "on_dead_letter action" : "action";
         line(
-          `        action ${outcome.action_index ?? "-"} ${outcome.action_type ?? ""} attempt ${outcome.attempt_number}: ${status}${error}${batch}  ${colour.dim(outcome.created_at)}`,
+          `        ${kind} ${outcome.action_index ?? "-"} ${outcome.action_type ?? ""} attempt ${outcome.attempt_number}: ${status}${error}${batch}  ${colour.dim(outcome.created_at)}`,
         );
       }
     }

@@ -20,7 +20,12 @@ import type { ApiDependencies } from "./context.ts";
 /** One thing that will go wrong with a saved observer. */
 export interface ObserverWarning {
   /** The runtime failure it predicts. */
-  code: "TARGET_FORBIDDEN" | "MISSING_SECRET" | "ENTITY_TYPE_UNTRACKED" | "GRAPHILE_WORKER_MISSING";
+  code:
+    | "TARGET_FORBIDDEN"
+    | "INVALID_URL"
+    | "MISSING_SECRET"
+    | "ENTITY_TYPE_UNTRACKED"
+    | "GRAPHILE_WORKER_MISSING";
   /** The field, as validation issues name it (`actions.0.url`, `entity_type`). */
   path: string;
   message: string;
@@ -49,15 +54,27 @@ function literalTargets(action: JsonObject): { field: string; url: string }[] {
   return targets;
 }
 
+/** Why a URL read from a variable cannot be sent to (what the runtime's INVALID_URL says), or null. */
+function invalidUrlReason(value: string): string | null {
+  if (!isHttpUrlText(value)) return "is not an absolute http(s) URL";
+  const url = new URL(value);
+  if (url.username !== "" || url.password !== "") {
+    return "embeds credentials (user:password@), which are never sent: put them in a header";
+  }
+  return null;
+}
+
+/** The observer's action lists, by field: on_dead_letter's actions fail the same ways. */
+type ActionList = "actions" | "on_dead_letter";
+
 function actionWarnings(
   action: JsonObject,
-  index: number,
+  at: (field: string) => string,
   tenant: string | null,
   environment: ActionEnvironment,
   deps: Pick<ApiDependencies, "policy">,
 ): ObserverWarning[] {
   const warnings: ObserverWarning[] = [];
-  const at = (field: string) => `actions.${index}.${field}`;
   if (!environment.allowPrivateTargets) {
     for (const { field, url } of literalTargets(action)) {
       const parsed = new URL(url);
@@ -83,7 +100,17 @@ function actionWarnings(
       });
       continue;
     }
-    // A URL given by variable: judged like a literal one, its value never repeated.
+    // A URL given by variable: judged like a literal one (which validation judged already), its
+    // value never repeated.
+    const invalid = field.endsWith("url_env") ? invalidUrlReason(value) : null;
+    if (invalid !== null) {
+      warnings.push({
+        code: "INVALID_URL",
+        path: at(field),
+        message: `the value of ${name} ${invalid}, so every delivery will fail with INVALID_URL`,
+      });
+      continue;
+    }
     if (field.endsWith("url_env") && !environment.allowPrivateTargets && isHttpUrlText(value)) {
       const reason = checkTarget(new URL(value));
       if (reason !== null) {
@@ -111,15 +138,22 @@ export async function observerWarnings(
   const tenant = stored.fk_customer_org;
   const warnings: ObserverWarning[] = [];
   const { environment } = deps;
-  const actions: unknown = JSON.parse(stored.actions);
-  if (environment !== undefined && Array.isArray(actions)) {
-    actions.forEach((action, index) => {
-      if (isJsonObject(action)) {
-        warnings.push(...actionWarnings(action, index, tenant, environment, deps));
-      }
-    });
+  const lists: [ActionList, unknown][] = [
+    ["actions", JSON.parse(stored.actions)],
+    ["on_dead_letter", stored.on_dead_letter === null ? [] : JSON.parse(stored.on_dead_letter)],
+  ];
+  for (const [list, actions] of lists) {
+    if (!Array.isArray(actions)) continue;
+    if (environment !== undefined) {
+      actions.forEach((action, index) => {
+        if (isJsonObject(action)) {
+          const at = (field: string) => `${list}.${index}.${field}`;
+          warnings.push(...actionWarnings(action, at, tenant, environment, deps));
+        }
+      });
+    }
+    warnings.push(...(await graphileWorkerWarnings(sql, list, actions)));
   }
-  if (Array.isArray(actions)) warnings.push(...(await graphileWorkerWarnings(sql, actions)));
   if (
     stored.entity_type !== null &&
     !(await isEntityTypeCaptured(sql, stored.entity_type, tenant))
@@ -137,6 +171,7 @@ export async function observerWarnings(
 /** A `graphile-worker` job action's delivery fails (GRAPHILE_WORKER_MISSING) until the schema exists. */
 async function graphileWorkerWarnings(
   sql: SqlExecutor,
+  list: ActionList,
   actions: unknown[],
 ): Promise<ObserverWarning[]> {
   const indexes = actions.flatMap((action, index) =>
@@ -152,7 +187,7 @@ async function graphileWorkerWarnings(
   if (rows[0]?.present === true) return [];
   return indexes.map((index) => ({
     code: "GRAPHILE_WORKER_MISSING",
-    path: `actions.${index}.queue`,
+    path: `${list}.${index}.queue`,
     message:
       "graphile-worker's schema (graphile_worker.add_job) is missing in the observers' database: deliveries will fail with GRAPHILE_WORKER_MISSING (and wait in the dead-letter queue) until graphile-worker's migrations have run there (start a graphile-worker runner once)",
   }));

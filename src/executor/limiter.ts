@@ -233,6 +233,8 @@ const MAX_REMEMBERED_KEYS = 10_000;
 /** A key's adaptive limit, its in-flight count, and the semaphores (one per group) sized by it. */
 interface KeyState {
   limit: AdaptiveLimit | null;
+  /** The most its group could ever run at once against it (the fixed limit when not adaptive). */
+  cap: number;
   inflight: number;
   semaphores: Set<Semaphore>;
 }
@@ -245,7 +247,14 @@ interface KeyState {
  */
 export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   checkLimit("perKey", options.perKey);
-  const global = createGroupSemaphore(options.limit, options.perGroup ?? options.limit);
+  const perGroup = options.perGroup ?? options.limit;
+  const global = createGroupSemaphore(options.limit, perGroup);
+  /**
+   * A key's limit never passes what its group's global slots allow (`limit`, a tenant's share): a
+   * limit learnt above it could never be used, and the gauge would claim attempts that cannot run.
+   */
+  const capOf = (group: string | null) =>
+    Math.min(options.perKey, options.limit, group === null ? options.limit : perGroup);
   const byKey = new Map<string, Semaphore>();
   const states = new Map<string, KeyState>();
   const now = options.now ?? (() => performance.now());
@@ -253,17 +262,19 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
   let waiting = 0;
 
   /** The key's state, most recently used last; the oldest idle ones beyond the bound go. */
-  function stateOf(key: string): KeyState {
+  function stateOf(key: string, group: string | null): KeyState {
     let state = states.get(key);
     if (state) {
       states.delete(key);
       states.set(key, state);
       return state;
     }
+    const cap = capOf(group);
     state = {
+      cap,
       limit: adaptive
         ? createAdaptiveLimit({
-            max: options.perKey,
+            max: cap,
             ...(options.initialPerKey === undefined ? {} : { initial: options.initialPerKey }),
           })
         : null,
@@ -271,19 +282,20 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
       semaphores: new Set(),
     };
     states.set(key, state);
-    if (state.limit) options.onLimit?.(keyOf(key), state.limit.limit);
+    // A fixed limit is reported too: the gauge shows what holds a destination back either way.
+    options.onLimit?.(keyOf(key), limitOfState(state));
     if (states.size > MAX_REMEMBERED_KEYS) {
       for (const [old, kept] of states) {
         if (states.size <= MAX_REMEMBERED_KEYS) break;
         if (kept.inflight > 0 || kept.semaphores.size > 0) continue;
         states.delete(old);
-        if (kept.limit) options.onLimit?.(keyOf(old), null);
+        options.onLimit?.(keyOf(old), null);
       }
     }
     return state;
   }
 
-  const limitOfState = (state: KeyState) => state.limit?.limit ?? options.perKey;
+  const limitOfState = (state: KeyState) => state.limit?.limit ?? state.cap;
   /** The key of a group's slot key (`group NUL key`). */
   const keyOf = (slotKey: string) => slotKey.slice(slotKey.indexOf("\u0000") + 1);
 
@@ -314,7 +326,7 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
       // Learnt per tenant too: one tenant's failing requests to a shared host (its own bad path
       // answering 5xx) must not lower the other tenants' limit there.
       const slotKey = group === null ? destination : `${group}\u0000${destination}`;
-      const state = stateOf(slotKey);
+      const state = stateOf(slotKey, group);
       let local = byKey.get(slotKey);
       if (!local) {
         local = createSemaphore(limitOfState(state));
@@ -364,7 +376,7 @@ export function createKeyedLimiter(options: KeyedLimiterOptions): KeyedLimiter {
     },
     limitOf(key, group = null) {
       const state = states.get(group === null ? key : `${group}\u0000${key}`);
-      return state ? limitOfState(state) : options.perKey;
+      return state ? limitOfState(state) : capOf(group);
     },
     get active() {
       return global.active;

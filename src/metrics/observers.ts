@@ -44,7 +44,7 @@ export function startedAt(): number | null {
 
 const destinationLimit = metrics.gauge(
   "fraiseql_observer_destination_concurrency_limit",
-  "Attempts one destination may have in flight now: its adaptive limit (learnt from its round trips and overload signals, capped by OBSERVERS_PER_DESTINATION; per tenant, the last one changed). Destinations are origins (scheme://host:port), never paths or credentials.",
+  "Attempts one destination may have in flight now: its adaptive limit (learnt from its round trips and overload signals, capped by OBSERVERS_PER_DESTINATION and by the attempts that may run at once, OBSERVERS_CONCURRENCY or a tenant's share; per tenant, the last one changed), or that fixed cap with OBSERVERS_ADAPTIVE_CONCURRENCY=off. Destinations are origins (scheme://host:port), never paths or credentials.",
   ["destination"],
 );
 

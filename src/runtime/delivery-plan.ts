@@ -247,6 +247,7 @@ function recordOf(
     delivery_id: claim.id,
     action_index: claim.action_index,
     action_type: actionType,
+    ...(claim.dead_letter == null ? {} : { on_dead_letter: true }),
     ...changeFields(claim, fields.disposition),
   };
 }

@@ -76,10 +76,11 @@ export interface DeliveryGate {
   admit(delivery: Delivery, destination: string | null): Deferral | null | Promise<Deferral | null>;
   /**
    * Counts the attempt for its destination. Returns, when the attempt was the probe of an open
-   * circuit and failed transiently, when the next probe is due: the delivery waits for it
-   * uncharged (`unchargedProbe`), so an outage never spends deliveries' attempts on probes.
+   * circuit and failed transiently, the destination and when its next probe is due: the delivery
+   * waits for it uncharged (`unchargedProbe`) and held for that destination (the observer's
+   * `held` counts it), so an outage never spends deliveries' attempts on probes.
    */
-  report(deliveryId: string, outcome: ExecutionOutcome): number | null;
+  report(deliveryId: string, outcome: ExecutionOutcome): ProbeFailure | null;
   /** A tracked delivery ended without an attempt (its observer was deleted while it waited). */
   forget(deliveryId: string): void;
   /**
@@ -87,6 +88,12 @@ export interface DeliveryGate {
    * stale, so an overdue probe with nothing due for it is noticed though nothing is claimed.
    */
   tick(): void;
+}
+
+/** A probe that failed transiently: its destination, and when the next probe is due (ms). */
+export interface ProbeFailure {
+  destination: string;
+  at: number;
 }
 
 /**
@@ -378,9 +385,11 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       }
       // The receiver answered (a success, or a 4xx that is the delivery's own fault).
       if (!probe && !known.has(destination)) return;
-      if (await recordSuccess(sql, destination, probe ? owner : null)) {
+      const closed = await recordSuccess(sql, destination, probe ? owner : null);
+      if (closed) {
         setLocal(destination, null);
-        options.onTransition?.({ destination, state: "closed" });
+        // A count of failures reset below the threshold is no transition: the circuit was closed.
+        if (closed.wasOpen) options.onTransition?.({ destination, state: "closed" });
         options.onWake();
       }
     } catch (error: unknown) {
@@ -411,7 +420,8 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       // Synchronously counted (countLocally) before its first await: `known` has the next probe.
       void record(entry.destination, outcome, entry.probe);
       if (!entry.probe || outcome.failureKind !== "transient") return null;
-      return known.get(entry.destination)?.next_probe_at ?? null;
+      const at = known.get(entry.destination)?.next_probe_at ?? null;
+      return at === null ? null : { destination: entry.destination, at };
     },
   };
 }

@@ -18,7 +18,7 @@ import type { OutcomeRecord } from "../store/outcomes.ts";
 import { type QuarantinedOutcome, recordOutcomesIsolating } from "../store/quarantine.ts";
 import { createBatcher } from "./batcher.ts";
 import { ConfigCache, deletedRecord, outcomeRecord, planDelivery } from "./delivery-plan.ts";
-import { type DeliveryGate, unchargedProbe } from "./destination-health.ts";
+import { type DeliveryGate, type ProbeFailure, unchargedProbe } from "./destination-health.ts";
 import { createTenantWindow } from "./tenant-window.ts";
 
 /** The tenant a delivery counts against: its row's, which is what claims filter on. */
@@ -115,11 +115,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const reports = results.map(
         ({ member, outcome }) => options.gate?.report(member.claim.id, outcome) ?? null,
       );
-      const probeAt = reports.find((at) => at !== null) ?? null;
+      const probe = reports.find((report) => report !== null) ?? null;
       for (const [i, { member, outcome }] of results.entries()) {
         const uncharged =
-          probeAt !== null && (reports[i] !== null || outcome.failureKind === "transient");
-        const record = ended(member.claim, member.actionType, outcome, uncharged ? probeAt : null);
+          probe !== null && (reports[i] !== null || outcome.failureKind === "transient");
+        const record = ended(member.claim, member.actionType, outcome, uncharged ? probe : null);
         if (record) pending.push({ ...record, batch_id: batch.id, batch_size: batch.size });
       }
       flush();
@@ -259,18 +259,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   /**
-   * An attempt (alone or in a batch) ended with `reported`: a probe that failed (`probeAt`, from
-   * the gate) waits uncharged for the next probe, a deferral goes back to the table as it was;
-   * anything else is the record to write (null when deferred).
+   * An attempt (alone or in a batch) ended with `reported`: a probe that failed (`probe`, from
+   * the gate) waits uncharged and held for the next probe, a deferral goes back to the table as
+   * it was; anything else is the record to write (null when deferred).
    */
   function ended(
     claim: ClaimedDelivery,
     actionType: string | null,
     reported: ExecutionOutcome,
-    probeAt: number | null,
+    probe: ProbeFailure | null,
   ): OutcomeRecord | null {
     executing--;
-    const outcome = probeAt === null ? reported : unchargedProbe(reported, probeAt);
+    const outcome = probe === null ? reported : unchargedProbe(reported, probe.at);
     if (outcome.deferred) {
       defer(claim.pk, outcome.deferred.at, outcome.deferred.destination);
       return null;
@@ -278,7 +278,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (outcome.disposition === "retry" && outcome.nextAttemptAt !== null) {
       scheduleRetry(outcome.nextAttemptAt);
     }
-    return outcomeRecord(claim, actionType, outcome);
+    const record = outcomeRecord(claim, actionType, outcome);
+    return probe === null ? record : { ...record, held_destination: probe.destination };
   }
 
   /** A claimed delivery is no longer ours to run (recorded or put back): room for more. */

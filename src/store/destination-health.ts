@@ -165,32 +165,40 @@ async function disableIfFailingLong(
  * Closes `destination`'s circuit after a success (a probe's, or a delivery's while failures were
  * counted) and makes the deliveries it held due now. `probeOwner`: only if this runtime still holds
  * the probe (a probe whose lease ran out and was taken by another server does not close it).
- * Returns whether the row changed.
+ * Returns null when the row did not change, else whether the circuit was open (a transition)
+ * rather than closed with failures counted (a reset of the count).
  */
 export async function recordSuccess(
   sql: SqlExecutor,
   destination: string,
   probeOwner: string | null,
-): Promise<boolean> {
-  const rows = await sql.query<{ closed: boolean }>(
-    `WITH closed AS (
-       UPDATE core.tb_observer_destination
+): Promise<{ wasOpen: boolean } | null> {
+  const rows = await sql.query<{ closed: boolean; was_open: boolean }>(
+    `WITH before AS (
+       SELECT pk_observer_destination, state FROM core.tb_observer_destination
+       WHERE destination = $1 FOR UPDATE
+     ),
+     closed AS (
+       UPDATE core.tb_observer_destination d
        SET state = 'closed', consecutive_failures = 0, open_count = 0, failing_since = NULL,
          opened_at = NULL, next_probe_at = NULL, probe_owner = NULL, probe_until = NULL,
          updated_at = now()
-       WHERE destination = $1 AND disabled_at IS NULL
-         AND (consecutive_failures > 0 OR state <> 'closed')
-         AND ($2::text IS NULL OR state = 'closed' OR probe_owner = $2)
-       RETURNING destination
+       FROM before b
+       WHERE d.pk_observer_destination = b.pk_observer_destination AND d.disabled_at IS NULL
+         AND (d.consecutive_failures > 0 OR d.state <> 'closed')
+         AND ($2::text IS NULL OR d.state = 'closed' OR d.probe_owner = $2)
+       RETURNING d.destination, b.state <> 'closed' AS was_open
      ),
      woken AS (
        UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
        WHERE held_destination = ANY(ARRAY(SELECT destination FROM closed)) AND lease_owner IS NULL
      )
-     SELECT EXISTS (SELECT 1 FROM closed) AS closed`,
+     SELECT EXISTS (SELECT 1 FROM closed) AS closed,
+       coalesce((SELECT bool_or(was_open) FROM closed), false) AS was_open`,
     [destination, probeOwner],
   );
-  return rows[0]?.closed === true;
+  const row = rows[0];
+  return row?.closed === true ? { wasOpen: row.was_open } : null;
 }
 
 /**

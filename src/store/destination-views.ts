@@ -41,7 +41,9 @@ export async function heldForObserver(
 ): Promise<HeldDeliveries[]> {
   const rows = await sql.query<HeldDeliveries & { deliveries: number | string }>(
     `SELECT h.id::text AS id, h.destination, h.state, h.disabled_at IS NOT NULL AS disabled, h.disabled_reason,
-       to_char(h.next_probe_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS next_probe_at,
+       -- A disabled destination is probed no more: no time to show.
+       CASE WHEN h.disabled_at IS NULL THEN to_char(h.next_probe_at AT TIME ZONE 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS next_probe_at,
        count(*)::int AS deliveries
      FROM core.tb_observer o
        JOIN core.tb_observer_delivery d ON d.fk_observer = o.pk_observer
@@ -61,11 +63,17 @@ export async function listDestinations(
   limit: number,
   offset: number,
 ): Promise<{ rows: DestinationHealth[]; total: number }> {
-  const rows = await sql.query<Row & { total: string }>(
-    `SELECT ${COLUMNS}, count(*) OVER ()::text AS total FROM core.tb_observer_destination
-     ORDER BY (state = 'open' OR disabled_at IS NOT NULL) DESC, updated_at DESC, pk_observer_destination
-     LIMIT $1 OFFSET $2`,
-    [limit, offset],
-  );
-  return { rows: rows.map(fromRow), total: Number(rows[0]?.total ?? 0) };
+  // Counted apart from the page: a window count over a page past the end has no row to carry it.
+  const [rows, counts] = await Promise.all([
+    sql.query<Row>(
+      `SELECT ${COLUMNS} FROM core.tb_observer_destination
+       ORDER BY (state = 'open' OR disabled_at IS NOT NULL) DESC, updated_at DESC, pk_observer_destination
+       LIMIT $1 OFFSET $2`,
+      [limit, offset],
+    ),
+    sql.query<{ total: string }>(
+      "SELECT count(*)::text AS total FROM core.tb_observer_destination",
+    ),
+  ]);
+  return { rows: rows.map(fromRow), total: Number(counts[0]?.total ?? 0) };
 }

@@ -49,6 +49,8 @@ export interface EventOutcome {
   error_message: string | null;
   /** The batch this attempt went out in (a webhook with `batch`), else null. */
   batch_id: string | null;
+  /** An attempt of an `on_dead_letter` action: `action_index` indexes `on_dead_letter`. */
+  on_dead_letter: boolean;
   created_at: string;
 }
 
@@ -157,6 +159,7 @@ async function outcomesByObserver(
   const logs = await sql.query<LogRow>(
     `SELECT fk_observer::text AS fk_observer, action_index, action_type, status, attempt_number,
        error_code, error_message, request_payload ->> 'batch_id' AS batch_id,
+       coalesce((request_payload ->> 'on_dead_letter')::boolean, false) AS on_dead_letter,
        ${isoColumn("created_at")}
      FROM core.tb_observer_log WHERE event_id = $1::uuid
      ORDER BY created_at, pk_observer_log`,

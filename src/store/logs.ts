@@ -50,6 +50,8 @@ export interface ObserverLog {
   trace_id: string | null;
   /** The batch this attempt went out in (a webhook with `batch`), else null. */
   batch_id: string | null;
+  /** An attempt of an `on_dead_letter` action: `action_index` indexes `on_dead_letter`. */
+  on_dead_letter: boolean;
   /** The change's tenant: a number, or its text when beyond 2^53. */
   fk_customer_org: number | string | null;
   created_at: string;
@@ -90,13 +92,14 @@ interface LogRow extends Omit<ObserverLog, "pk_observer_log" | "fk_observer" | "
 }
 
 // request_payload and response_payload are left out on purpose (see ObserverLog); only the batch
-// id is read from request_payload, where a batched attempt records its batch.
+// id and the on_dead_letter mark are read from request_payload, where the attempt records them.
 const COLUMNS = `l.pk_observer_log::text AS pk_observer_log, l.id::text AS id,
   l.fk_observer::text AS fk_observer, o.id::text AS observer_id, l.delivery_id::text AS delivery_id,
   l.event_id::text AS event_id, l.entity_type, l.entity_id, l.event_type, l.status, l.action_index,
   l.action_type, ${isoColumn("l.started_at")}, ${isoColumn("l.completed_at")}, l.duration_ms,
   l.error_code, l.error_message, l.attempt_number, l.max_attempts, ${isoColumn("l.next_retry_at")},
   l.response_status_code, l.trace_id, l.request_payload ->> 'batch_id' AS batch_id,
+  coalesce((l.request_payload ->> 'on_dead_letter')::boolean, false) AS on_dead_letter,
   l.fk_customer_org::text AS fk_customer_org,
   ${isoColumn("l.created_at")}`;
 const FROM =

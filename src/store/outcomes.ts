@@ -42,6 +42,13 @@ export interface OutcomeRecord {
   /** The batch the attempt went out in (docs/delivery.md, "Batches"): its id and size. */
   batch_id?: string | null;
   batch_size?: number | null;
+  /**
+   * A retry that waits for its destination's next probe (a failed probe, put back uncharged):
+   * held for it like a deferred delivery, so the observer's `held` counts it and a close wakes it.
+   */
+  held_destination?: string | null;
+  /** The attempt was an `on_dead_letter` action's: its `action_index` indexes `on_dead_letter`. */
+  on_dead_letter?: boolean;
 }
 
 /** The attempt fields a record leaves empty unless it has them (no attempt ran, nothing answered). */
@@ -98,11 +105,14 @@ const LOG_COLUMNS: readonly [
   ["fk_customer_org", "bigint", (o) => o.fk_customer_org],
   ["batch_id", "uuid", (o) => o.batch_id ?? null],
   ["batch_size", "integer", (o) => o.batch_size ?? null],
+  ["on_dead_letter", "boolean", (o) => (o.on_dead_letter === true ? true : null)],
 ];
 const FIRST_LOG_PARAM = 9;
 const LOG_ROWS = `unnest(${LOG_COLUMNS.map(
   ([, type], i) => `$${FIRST_LOG_PARAM + i}::text::${type}[]`,
 ).join(", ")}) AS o(${LOG_COLUMNS.map(([name]) => name).join(", ")})`;
+/** The retries' held destinations, after the log columns (`OutcomeRecord.held_destination`). */
+const RETRY_HELD_PARAM = FIRST_LOG_PARAM + LOG_COLUMNS.length;
 
 /** What an ended delivery tells of its place in an entity's order (`releaseNext`'s heads). */
 const ORDERING_RETURNING = `fk_observer AS o_observer, action_index AS o_action,
@@ -172,10 +182,16 @@ export async function recordOutcomes(
   if (outcomes.length === 0) return;
   const done: string[] = [];
   const discarded: string[] = [];
-  const retried: { pk: string[]; attempt: (number | null)[]; at: (string | null)[] } = {
+  const retried: {
+    pk: string[];
+    attempt: (number | null)[];
+    at: (string | null)[];
+    held: (string | null)[];
+  } = {
     pk: [],
     attempt: [],
     at: [],
+    held: [],
   };
   const dead: OutcomeRecord[] = [];
   for (const o of outcomes) {
@@ -186,6 +202,7 @@ export async function recordOutcomes(
       retried.pk.push(o.pk);
       retried.attempt.push(o.next_attempt);
       retried.at.push(o.next_at);
+      retried.held.push(o.held_destination ?? null);
     } else if (o.disposition === "dead_letter") dead.push(o);
   }
   await sql.query(
@@ -211,8 +228,10 @@ export async function recordOutcomes(
      ),
      retried AS (
        UPDATE core.tb_observer_delivery d
-       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL, held_destination = NULL
-       FROM unnest($4::text::bigint[], $5::text::integer[], $6::text::timestamptz[]) AS r(pk, attempt, at)
+       SET attempt = r.attempt, next_attempt_at = r.at, lease_owner = NULL,
+         held_destination = r.held
+       FROM unnest($4::text::bigint[], $5::text::integer[], $6::text::timestamptz[],
+         $${RETRY_HELD_PARAM}::text::text[]) AS r(pk, attempt, at, held)
        WHERE d.pk_observer_delivery = ANY($4::text::bigint[]) AND d.pk_observer_delivery = r.pk
          AND d.lease_owner = $1
      ),
@@ -269,9 +288,10 @@ export async function recordOutcomes(
        o.next_retry_at,
        NULLIF(jsonb_strip_nulls(jsonb_build_object('message', o.message, 'excerpt', o.excerpt)), '{}'),
        o.http_status, o.trace_id, o.fk_customer_org,
-       -- A batched attempt's batch; the request itself is never stored.
-       CASE WHEN o.batch_id IS NOT NULL
-         THEN jsonb_build_object('batch_id', o.batch_id, 'batch_size', o.batch_size) END
+       -- A batched attempt's batch, and whether it was an on_dead_letter action's; the request
+       -- itself is never stored.
+       NULLIF(jsonb_strip_nulls(jsonb_build_object('batch_id', o.batch_id,
+         'batch_size', o.batch_size, 'on_dead_letter', o.on_dead_letter)), '{}')
      FROM relaxed, ${LOG_ROWS}`,
     [
       owner,
@@ -283,6 +303,7 @@ export async function recordOutcomes(
       JSON.stringify(dead.map(deadRow)),
       arrayLiteral(dead.map((o) => o.pk)),
       ...LOG_COLUMNS.map(([, , value]) => arrayColumn(outcomes, value)),
+      arrayLiteral(retried.held),
     ],
   );
 }

@@ -116,7 +116,9 @@ export async function readReplayPage(
     `SELECT ${CHANGE_COLUMNS} FROM core.tb_entity_change_log c
      WHERE (c.transaction_id, c.pk_entity_change_log) > ($1::text::xid8, $2::bigint)
        AND c.transaction_id <= $3::text::xid8
-       AND c.created_at >= $4::timestamptz AND c.created_at < $5::timestamptz
+       -- As text: a client would read a string as a Date, to the millisecond, and the range is
+       -- to the microsecond (created_at has them).
+       AND c.created_at >= $4::text::timestamptz AND c.created_at < $5::text::timestamptz
        AND ($6::text IS NULL OR c.object_type = $6::text)
        AND upper(c.modification_type) = ANY($8::text::text[])
        AND ($9::text IS NULL OR COALESCE(c.fk_customer_org::text, c.tenant_id::text) = $9::text)

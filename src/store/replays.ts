@@ -71,8 +71,19 @@ export interface ReplayDryRun {
 
 const DEFAULT_MAX_CHANGES = 100_000;
 
-const REPLAY_COLUMNS = `r.id::text AS id, o.id::text AS observer_id, ${isoColumn("r.since")},
-  ${isoColumn("r.until")}, r.status, r.matched::float8 AS matched, r.created::float8 AS created,
+/**
+ * A range bound as the caller gave it: milliseconds, or microseconds when it has them (as the dry
+ * run answers; `isoColumn` would show a range [.000500, .000501) as one instant).
+ */
+function boundColumn(column: string, alias: string): string {
+  const utc = `${column} AT TIME ZONE 'UTC'`;
+  return `CASE WHEN to_char(${utc}, 'US') LIKE '%000'
+    THEN to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    ELSE to_char(${utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END AS ${alias}`;
+}
+
+const REPLAY_COLUMNS = `r.id::text AS id, o.id::text AS observer_id, ${boundColumn("r.since", "since")},
+  ${boundColumn("r.until", "until")}, r.status, r.matched::float8 AS matched, r.created::float8 AS created,
   r.scanned::float8 AS scanned, r.total::float8 AS total, r.error, r.created_by,
   ${isoColumn("r.created_at")}, ${isoColumn("r.updated_at")}, ${isoColumn("r.finished_at")}`;
 

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createObserversApi } from "../../src/api/app.ts";
 import { silentLogger } from "../../src/ports/logger.ts";
+import { runReplayRound } from "../../src/runtime/replay-runner.ts";
 import { insertApiKey } from "../../src/store/api-keys.ts";
 import { apiClient, problem } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -216,6 +217,25 @@ describe("replay bounds", () => {
     expect(await count("2026-03-03T00:05:00.000501Z", "2026-03-03T00:05:00.002Z")).toBe(0);
     expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000600Z")).toBe(1);
     expect(await count("2026-03-03T00:04:00Z", "2026-03-03T00:05:00.000500Z")).toBe(0);
+
+    // The replay itself reads its pages to the microsecond too, finding what the count found.
+    const started = await call("POST", `/api/observers/${id}/replay`, {
+      since: "2026-03-03T00:05:00.000500Z",
+      until: "2026-03-03T00:05:00.000501Z",
+    });
+    expect(started.status).toBe(202);
+    const replay = (await started.json()) as { id: string; total: number };
+    expect(replay).toMatchObject({
+      total: 1,
+      since: "2026-03-03T00:05:00.000500Z",
+      until: "2026-03-03T00:05:00.000501Z",
+    });
+    await runReplayRound({ sql: db.client, owner: "test", leaseMs: 10_000, stopped: () => false });
+    const done = await call("GET", `/api/observers/replays/${replay.id}`);
+    expect(await done.json()).toMatchObject({ status: "done", scanned: 1, matched: 1, created: 1 });
+    // Left for the next tests: none of this observer's deliveries.
+    await db.sql`DELETE FROM core.tb_observer_delivery d USING core.tb_observer o
+      WHERE o.pk_observer = d.fk_observer AND o.id = ${id}`;
   });
 });
 

@@ -626,6 +626,7 @@ describe("GET /api/observers/events/{event_id}/explain", () => {
         error_code: "HTTP_STATUS",
         error_message: "HTTP 503",
         batch_id: null,
+        on_dead_letter: false,
         created_at: "2025-07-01T10:00:01.000Z",
       },
     ]);

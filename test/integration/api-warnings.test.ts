@@ -23,6 +23,8 @@ const policy = parseServerConfig({ OBSERVERS_TENANT_ENV_PREFIXES: "7=ACME_" }).a
 const env = {
   OBSERVERS_SECRET_HOOK: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
   OBSERVERS_SECRET_LOCAL_URL: "http://127.0.0.1:9999/secret-token-path",
+  OBSERVERS_SECRET_CRED_URL: "https://user:pa55word@hooks.example.com/in",
+  OBSERVERS_SECRET_NOT_URL: "hooks.example.com/in",
   ACME_HOOK: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 };
 
@@ -180,6 +182,56 @@ describe("warnings on saving an observer", () => {
         code: "MISSING_SECRET",
         path: "actions.0.signing_secret_env",
         message: expect.stringContaining("OBSERVERS_SECRET_UNSET is not set on this server"),
+      },
+    ]);
+  });
+
+  it("name a URL variable that cannot be sent to: credentials in it, or no URL at all", async () => {
+    const body = await saved(
+      await admin("POST", "/api/observers", {
+        ...observer(webhook({ url_env: "OBSERVERS_SECRET_CRED_URL" })),
+        on_dead_letter: [webhook({ url_env: "OBSERVERS_SECRET_NOT_URL" })],
+      }),
+    );
+    expect(body.warnings).toEqual([
+      {
+        code: "INVALID_URL",
+        path: "actions.0.url_env",
+        message: expect.stringContaining("OBSERVERS_SECRET_CRED_URL embeds credentials"),
+      },
+      {
+        code: "INVALID_URL",
+        path: "on_dead_letter.0.url_env",
+        message: expect.stringContaining("is not an absolute http(s) URL"),
+      },
+    ]);
+    expect(JSON.stringify(body)).not.toContain("pa55word");
+    expect(JSON.stringify(body)).not.toContain("hooks.example.com");
+  });
+
+  it("judge on_dead_letter's actions too, named by their own path", async () => {
+    const body = await saved(
+      await admin("POST", "/api/observers", {
+        ...observer(webhook({ url: "https://example.com/hook" })),
+        on_dead_letter: [
+          webhook({
+            url: "https://example.com/alert",
+            signing_secret_env: "OBSERVERS_SECRET_UNSET",
+          }),
+          webhook({ url: "http://127.0.0.1:9999/alert" }),
+        ],
+      }),
+    );
+    expect(body.warnings).toEqual([
+      {
+        code: "MISSING_SECRET",
+        path: "on_dead_letter.0.signing_secret_env",
+        message: expect.stringContaining("OBSERVERS_SECRET_UNSET is not set on this server"),
+      },
+      {
+        code: "TARGET_FORBIDDEN",
+        path: "on_dead_letter.1.url",
+        message: expect.stringContaining("127.0.0.1:9999 is a loopback"),
       },
     ]);
   });

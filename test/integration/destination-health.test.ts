@@ -8,9 +8,11 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/ports/logger.ts";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import type { CircuitSettings } from "../../src/store/destination-health.ts";
 import { resetDestination } from "../../src/store/destination-health.ts";
+import { heldForObserver } from "../../src/store/destination-views.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -47,7 +49,7 @@ async function startRuntimes(
   count: number,
   listenerId: string,
   circuits: Partial<CircuitSettings>,
-  { perDestination = 4, circuitCacheMs = 20 } = {},
+  { perDestination = 4, circuitCacheMs = 20, logger = silentLogger } = {},
 ): Promise<void> {
   await db.sql`INSERT INTO core.tb_observer_checkpoint (listener_id, last_transaction_id, last_processed_id)
     SELECT ${listenerId}, COALESCE(max(transaction_id), '0'), COALESCE(max(pk_entity_change_log), 0)
@@ -55,7 +57,7 @@ async function startRuntimes(
   for (let i = 0; i < count; i++) {
     const runtime = createObserverRuntime({
       sql: db.client,
-      environment: testEnvironment(),
+      environment: testEnvironment({ logger }),
       listenerId,
       pollIntervalMs: 50,
       concurrency: 16,
@@ -245,6 +247,34 @@ describe("the attempt after the one that opens the circuit", () => {
   });
 });
 
+describe("a failure below the threshold, then a success", () => {
+  it("resets the count without logging a circuit that never opened as closed", async () => {
+    let fail = true;
+    receiver = await startReceiver(() => ({ status: fail ? 503 : 204 }));
+    await insertObserver(db.sql, {
+      name: "one-failure",
+      retry_config: { max_attempts: 5, backoff_strategy: "fixed", initial_delay_ms: 20 },
+      actions: [webhook(`${receiver.url}/hook`)],
+    });
+    const lines: string[] = [];
+    await startRuntimes(
+      1,
+      "one-failure",
+      { failureThreshold: 5, disableAfterMs: 0 },
+      { logger: { log: (_level, message) => lines.push(message) } },
+    );
+    await db.sql`INSERT INTO orders (total) VALUES (1)`;
+    await receiver.waitFor(1);
+    fail = false;
+    await eventually(async () => {
+      const row = await destinationRow();
+      return row?.consecutive_failures === 0 ? true : undefined;
+    }, "the failure count reset by the success");
+    expect((await destinationRow())?.state).toBe("closed");
+    expect(lines.filter((line) => line.startsWith("destination circuit"))).toEqual([]);
+  });
+});
+
 describe("a receiver answering 429 with Retry-After", () => {
   it("is not probed before the time it asked for", async () => {
     receiver = await startReceiver(() => ({ status: 429, headers: { "retry-after": "600" } }));
@@ -319,6 +349,50 @@ describe("probes during a long outage", () => {
       const [after] = await db.sql<{ n: number }[]>`
         SELECT count(*)::int AS n FROM core.tb_observer_dlq`;
       expect(after?.n).toBe(0);
+    },
+  );
+});
+
+describe("a probe that failed", () => {
+  it.each([
+    ["single", {}],
+    ["batched", { batch: { max_size: 5, max_wait_ms: 50 } }],
+  ])(
+    "waits held for its destination: the observer's held counts every waiting delivery (%s)",
+    async (kind, extra) => {
+      const CHANGES = 3;
+      let probed = false;
+      // The first requests open the circuit; the probe is asked to wait ten minutes, so the
+      // failed probe's deliveries sit in the table for the rest of the test.
+      receiver = await startReceiver(() =>
+        probed ? { status: 503, headers: { "retry-after": "600" } } : { status: 503 },
+      );
+      const observer = await insertObserver(db.sql, {
+        name: `failed-probe-${kind}`,
+        retry_config: MANY_RETRIES,
+        actions: [webhook(`${receiver.url}/hook`, extra)],
+      });
+      await startRuntimes(1, `failed-probe-${kind}`, {
+        failureThreshold: 1,
+        probeDelayMs: 20,
+        maxProbeDelayMs: 40,
+        disableAfterMs: 0,
+      });
+      await db.sql`INSERT INTO orders (total) SELECT g FROM generate_series(1, ${CHANGES}) g`;
+      await eventually(async () => {
+        const row = await destinationRow();
+        if (row?.state === "open") probed = true;
+        return row && row.open_count >= 2 ? true : undefined;
+      }, "a failed probe");
+      // Settled: nothing leased, every delivery waiting for the probe ten minutes away.
+      await eventually(async () => {
+        const [row] = await db.sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM core.tb_observer_delivery
+          WHERE lease_owner IS NULL AND next_attempt_at > now() + interval '5 minutes'`;
+        return row?.n === CHANGES ? true : undefined;
+      }, "every delivery waiting for the next probe");
+      const held = await heldForObserver(db.client, observer);
+      expect(held).toEqual([expect.objectContaining({ state: "open", deliveries: CHANGES })]);
     },
   );
 });

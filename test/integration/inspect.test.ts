@@ -128,6 +128,7 @@ describe("explainStoredEvent", () => {
         error_code: "HTTP_503",
         error_message: "upstream unavailable",
         batch_id: null,
+        on_dead_letter: false,
         created_at: "2025-06-01T10:00:01.000Z",
       },
       {
@@ -138,6 +139,7 @@ describe("explainStoredEvent", () => {
         error_code: null,
         error_message: null,
         batch_id: null,
+        on_dead_letter: false,
         created_at: "2025-06-01T10:00:05.000Z",
       },
     ]);

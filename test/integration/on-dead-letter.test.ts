@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createObserverRuntime, type ObserverRuntime } from "../../src/runtime/index.ts";
 import { getDeadLetter } from "../../src/store/dead-letters.ts";
 import { retryDeadLetter } from "../../src/store/dlq-replay.ts";
+import { explainStoredEvent } from "../../src/store/inspect.ts";
+import { listLogs } from "../../src/store/logs.ts";
 import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
@@ -136,5 +138,34 @@ describe("on_dead_letter", () => {
     for (const request of chat.requests) {
       expect(JSON.parse(request.text).text).toMatch(/^alerting: HTTP_STATUS/);
     }
+  });
+
+  it("marks its attempts in the logs and the explanation: action 0 of on_dead_letter is not action 0", async () => {
+    const refusing = await receiver(400);
+    const onCall = await receiver(204);
+    const id = await observerWithAlerts("marked", `${refusing.url}/hook`, [
+      webhook(`${onCall.url}/page`),
+    ]);
+    await start();
+    await db.sql`INSERT INTO orders (total) VALUES (7)`;
+    await onCall.waitFor(1);
+    const rows = await eventually(async () => {
+      const page = await listLogs(db.client, { observerId: id, page: 1, pageSize: 10 });
+      return page.data.length === 2 ? page.data : undefined;
+    }, "both attempts logged");
+    // Both are action_index 0: one of actions (refused), one of on_dead_letter (delivered).
+    expect(rows.map((r) => [r.action_index, r.status, r.on_dead_letter]).sort()).toEqual([
+      [0, "failed", false],
+      [0, "success", true],
+    ]);
+    const [logged] = await db.sql<{ event_id: string }[]>`
+      SELECT event_id::text AS event_id FROM core.tb_observer_log l
+      JOIN core.tb_observer o ON o.pk_observer = l.fk_observer WHERE o.id = ${id}::uuid LIMIT 1`;
+    const explained = await explainStoredEvent(db.client, logged?.event_id ?? "", {});
+    const outcomes = explained.observers.find((o) => o.observer_id === id)?.outcomes ?? [];
+    expect(outcomes.map((o) => [o.status, o.on_dead_letter]).sort()).toEqual([
+      ["failed", false],
+      ["success", true],
+    ]);
   });
 });

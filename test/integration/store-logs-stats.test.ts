@@ -76,6 +76,7 @@ describe("listLogs", () => {
       response_status_code: null,
       trace_id: null,
       batch_id: null,
+      on_dead_letter: false,
       fk_customer_org: null,
       created_at: "2024-05-01T02:00:00.000Z",
     });

@@ -242,4 +242,41 @@ describe("createKeyedLimiter, adaptive", () => {
     expect(seen.at(-1)).toBe(2);
     expect(limiter.limitOf("k")).toBe(2);
   });
+
+  it("never learns a limit its global or tenant slots could not use: the gauge says what can run", async () => {
+    const limiter = createKeyedLimiter({
+      limit: 8,
+      perKey: 256,
+      perGroup: 4,
+      adaptive: true,
+      now: () => 0,
+    });
+    // Every answer a good one, at full use: the limit grows, but only to what can run at once.
+    for (let round = 0; round < 50; round++) {
+      const all = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(() => limiter.acquire("k")));
+      for (const release of all) release?.("answered");
+      const tenant = await Promise.all(
+        [1, 2, 3, 4].map(() => limiter.acquire("k", undefined, "t")),
+      );
+      for (const release of tenant) release?.("answered");
+    }
+    expect(limiter.limitOf("k")).toBe(8);
+    expect(limiter.limitOf("k", "t")).toBe(4);
+    const fixed = createKeyedLimiter({ limit: 8, perKey: 256, adaptive: false });
+    expect(fixed.limitOf("k")).toBe(8);
+  });
+
+  it("reports a fixed limit too (OBSERVERS_ADAPTIVE_CONCURRENCY=off): the gauge is never missing", async () => {
+    const seen: [string, number | null][] = [];
+    const limiter = createKeyedLimiter({
+      limit: 100,
+      perKey: 8,
+      adaptive: false,
+      now: () => 0,
+      onLimit: (key, limit) => seen.push([key, limit]),
+    });
+    const release = await limiter.acquire("k", undefined, "tenant");
+    release?.("overloaded");
+    expect(seen).toEqual([["k", 8]]);
+  });
 });

@@ -54,7 +54,8 @@ function view(health: DestinationHealth) {
     state: health.state,
     consecutive_failures: health.consecutive_failures,
     opened_at: iso(health.opened_at),
-    next_probe_at: iso(health.next_probe_at),
+    // A disabled destination is probed no more: no time to show (its row keeps the last one).
+    next_probe_at: health.disabled_at === null ? iso(health.next_probe_at) : null,
     probing: health.probe_owner !== null && (health.probe_until ?? 0) > Date.now(),
     failing_since: iso(health.failing_since),
     last_error_code: health.last_error_code,

@@ -31,6 +31,10 @@ export const ObserverLogSchema = z
       format: "uuid",
       description: "The batch (its webhook-id) this attempt went out in; null when not batched",
     }),
+    on_dead_letter: z.boolean().openapi({
+      description:
+        "An attempt of an on_dead_letter action: action_index indexes the observer's on_dead_letter",
+    }),
     fk_customer_org: TenantId,
     created_at: Timestamp,
   })

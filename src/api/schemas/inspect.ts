@@ -201,6 +201,7 @@ export const EventExplanationSchema = z
             error_code: z.string().nullable(),
             error_message: z.string().nullable(),
             batch_id: z.string().nullable(),
+            on_dead_letter: z.boolean(),
             created_at: Timestamp,
           }),
         ),
