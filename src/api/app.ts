@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { type ActionPolicy, DEFAULT_ACTION_POLICY } from "../actions/policy.ts";
 import type { ActionEnvironment, ActionRegistry } from "../actions/types.ts";
+import { quoted } from "../errors.ts";
 import { destinationSource } from "../metrics/destinations.ts";
 import { databaseSource, processSource } from "../metrics/scrape.ts";
 import type { TrustedProxies } from "../net/client-address.ts";
@@ -124,7 +125,7 @@ export function createObserversApi(options: ObserversApiOptions) {
   };
   const app = router();
   const notFound = (c: Context) =>
-    problemResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`);
+    problemResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${quoted(c.req.path)}`);
 
   app.onError((error, c) => errorResponse(error, logger, c.req.raw));
   // Standalone only: a host's route() keeps the host's not-found (own paths: the catch-all below).

@@ -1,5 +1,5 @@
 import { base64UrlEncode } from "../crypto/base64url.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, quoted } from "../errors.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
 import {
   bigintValue,
@@ -154,7 +154,7 @@ export async function deleteApiKey(
   id: string,
   scope: TenantScope = {},
 ): Promise<RevokedApiKey> {
-  const missing = new NotFoundError(`no API key with id ${JSON.stringify(id)}`);
+  const missing = new NotFoundError(`no API key with id ${quoted(id)}`);
   if (!isUuid(id)) throw missing;
   const rows = await sql.query<RevokedApiKey>(
     `UPDATE core.tb_api_key SET deleted_at = now()

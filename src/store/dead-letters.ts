@@ -1,4 +1,4 @@
-import { ConfigError, NotFoundError } from "../errors.ts";
+import { ConfigError, NotFoundError, quoted } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import {
   isoColumn,
@@ -72,7 +72,7 @@ export function inScope(n: number): string {
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError(`no dead letter with id ${JSON.stringify(id)}`);
+  return new NotFoundError(`no dead letter with id ${quoted(id)}`);
 }
 
 /** A page of dead letters, newest first. */

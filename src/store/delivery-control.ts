@@ -3,7 +3,7 @@
  * observer's deliveries in the table (claims skip them and hold them, src/store/claims.ts);
  * a cancel removes pending ones, each with a `cancelled` log row.
  */
-import { ConfigError, NotFoundError } from "../errors.ts";
+import { ConfigError, NotFoundError, quoted } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { UNKNOWN_EVENT_ID } from "./claims.ts";
 import { isUuid, type TenantScope, tenantCondition } from "./common.ts";
@@ -112,8 +112,17 @@ export async function cancelDeliveries(
       },
     ]);
   }
-  if (filter.observer_id !== undefined && !isUuid(filter.observer_id)) {
-    throw new NotFoundError(`no observer with id ${JSON.stringify(filter.observer_id)}`);
+  if (filter.observer_id !== undefined) {
+    // An observer that does not exist, or is another tenant's, is not found (as for pause):
+    // a 200 with nothing cancelled would read as "nothing was pending".
+    const id = filter.observer_id;
+    if (!isUuid(id)) throw notFound(id);
+    const found = await sql.query(
+      `SELECT 1 FROM core.tb_observer
+       WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}`,
+      [id, options.tenant ?? null],
+    );
+    if (found.length === 0) throw notFound(id);
   }
   const dry = options.dryRun === true;
   const matching = `FROM core.tb_observer_delivery d
@@ -208,5 +217,5 @@ export async function cancelDeliveries(
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+  return new NotFoundError(`no observer with id ${quoted(id)}`);
 }

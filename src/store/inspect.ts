@@ -4,7 +4,7 @@
  * one-off event, docs/time.md) with the one observer it belongs to. Backtests are in backtest.ts.
  */
 import type { ExplainResult } from "../dsl/explain.ts";
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, quoted } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import { explainMatch, type MatchExplanation, type MatchReason } from "../matcher/explain-match.ts";
@@ -14,7 +14,7 @@ import { bigintValue, isoColumn, isUuid, type TenantScope, tenantCondition } fro
 import { OBSERVER_COLUMNS, type StoredObserverRow } from "./observer-json.ts";
 
 function noChange(eventId: string): NotFoundError {
-  return new NotFoundError(`no change with event id ${JSON.stringify(eventId)}`);
+  return new NotFoundError(`no change with event id ${quoted(eventId)}`);
 }
 
 /**
@@ -109,9 +109,7 @@ export async function explainStoredEvent(
     if (!(error instanceof NotFoundError)) throw error;
     const scheduled = isUuid(eventId) ? await explainScheduledEvent(sql, eventId, scope) : null;
     if (scheduled === null) {
-      throw new NotFoundError(
-        `no change or scheduled event with event id ${JSON.stringify(eventId)}`,
-      );
+      throw new NotFoundError(`no change or scheduled event with event id ${quoted(eventId)}`);
     }
     return scheduled;
   }

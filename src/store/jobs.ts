@@ -3,7 +3,7 @@
  * API reads and changes (list, get, cancel, retry). Enqueueing is in job-enqueue.ts, the runner's
  * claims and leases in job-leases.ts.
  */
-import { ConflictError, NotFoundError } from "../errors.ts";
+import { ConflictError, NotFoundError, quoted } from "../errors.ts";
 import { parseJson } from "../events/parse-json.ts";
 import type { JsonValue } from "../json.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
@@ -118,13 +118,13 @@ export async function listJobs(
 
 /** One job; 404 for an unknown id or another tenant's. */
 export async function getJob(sql: SqlExecutor, id: string, scope: TenantScope): Promise<Job> {
-  if (!isUuid(id)) throw new NotFoundError(`job ${id} not found`);
+  if (!isUuid(id)) throw new NotFoundError(`job ${quoted(id)} not found`);
   const rows = await sql.query<JobRow>(
     `SELECT ${COLUMNS} ${FROM} WHERE j.id = $2::uuid AND ${tenantCondition("j.fk_customer_org", 1)}`,
     [scope.tenant ?? null, id],
   );
   const row = rows[0];
-  if (!row) throw new NotFoundError(`job ${id} not found`);
+  if (!row) throw new NotFoundError(`job ${quoted(id)} not found`);
   return toJob(row);
 }
 

@@ -8,6 +8,7 @@ import {
   LimitError,
   NotFoundError,
   type PolicyIssueReport,
+  quoted,
 } from "../errors.ts";
 import { isJsonObject } from "../json.ts";
 import { type ObserverDefinition, observerDefinitionSchemaFor } from "../observers/schema.ts";
@@ -194,7 +195,7 @@ function conflictOr(error: unknown, name: string): unknown {
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+  return new NotFoundError(`no observer with id ${quoted(id)}`);
 }
 
 /** Validates `body` (an observer, DESIGN section 3) and stores it; stamps the caller's tenant. */

@@ -9,7 +9,7 @@
  * dropped as a duplicate by exactly the receivers a replay is for; a digest (not a random id)
  * keeps a page written twice from making two.
  */
-import { ConfigError, ConflictError, LimitError, NotFoundError } from "../errors.ts";
+import { ConfigError, ConflictError, LimitError, NotFoundError, quoted } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import { type BacktestResult, backtestObserver } from "./backtest.ts";
 import {
@@ -171,7 +171,7 @@ export async function startReplay(
       [id, counted.since, counted.until, counted.considered, options.actor ?? null],
     );
     const row = rows[0];
-    if (!row) throw new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+    if (!row) throw new NotFoundError(`no observer with id ${quoted(id)}`);
     return replayOf(row);
   } catch (error) {
     if (sqlState(error) !== UNIQUE_VIOLATION) throw error;
@@ -281,5 +281,5 @@ function replayOf(row: Replay): Replay {
 }
 
 function replayNotFound(id: string): NotFoundError {
-  return new NotFoundError(`no replay with id ${JSON.stringify(id)}`);
+  return new NotFoundError(`no replay with id ${quoted(id)}`);
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../errors.ts";
+import { NotFoundError, quoted } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import {
   isoColumn,
@@ -124,7 +124,7 @@ function num(text: string | null): number | null {
 }
 
 function notFound(id: string): NotFoundError {
-  return new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+  return new NotFoundError(`no observer with id ${quoted(id)}`);
 }
 
 /**

@@ -295,4 +295,57 @@ describe("bulk cancel", () => {
     };
     expect(logs.data).toMatchObject([{ status: "cancelled", error_code: "CANCELLED" }]);
   });
+
+  it("answers 404 for an observer_id that does not exist, is deleted or is another tenant's", async () => {
+    const theirs = await insertObserver(db.sql, {
+      name: "t8-only",
+      actions: log,
+      fk_customer_org: 8,
+    });
+    const gone = await insertObserver(db.sql, { name: "deleted-one", actions: log });
+    await db.sql`UPDATE core.tb_observer SET deleted_at = now() WHERE id = ${gone}`;
+    const cases: [string, string][] = [
+      [crypto.randomUUID(), ADMIN],
+      [gone, ADMIN],
+      [theirs, tokens.t7],
+    ];
+    for (const [observer_id, token] of cases) {
+      for (const dry_run of [true, false]) {
+        const missing = await problem(
+          await call(
+            "POST",
+            "/api/observers/deliveries/cancel",
+            { observer_id, dry_run },
+            { token },
+          ),
+          404,
+        );
+        expect(missing.detail).toBe(`no observer with id "${observer_id}"`);
+      }
+    }
+    // Its own tenant's key, and an admin key, find it.
+    const found = await call(
+      "POST",
+      "/api/observers/deliveries/cancel",
+      { observer_id: theirs, dry_run: true },
+      { token: tokens.t8 },
+    );
+    expect(await found.json()).toEqual({ dry_run: true, cancelled: 0, in_flight: 0, more: false });
+  });
+});
+
+describe("not found", () => {
+  it("quotes at most 100 characters of an id from the path", async () => {
+    const id = "x".repeat(5_000);
+    for (const path of [
+      `/api/observers/${id}/pause`,
+      `/api/observers/replays/${id}`,
+      `/api/nowhere/${id}`,
+    ]) {
+      const response = await call(path.includes("pause") ? "POST" : "GET", path);
+      const body = await problem(response, 404);
+      expect(body.detail.length).toBeLessThan(200);
+      expect(body.detail).toMatch(/"[^"]{100}"\.\.\. \(\d{4} characters\)$/);
+    }
+  });
 });

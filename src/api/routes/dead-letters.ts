@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ConfigError, NotFoundError } from "../../errors.ts";
+import { ConfigError, NotFoundError, quoted } from "../../errors.ts";
 import {
   deadLetterStats,
   deleteDeadLetter,
@@ -143,7 +143,7 @@ export function deadLetterRoutes(deps: ApiDependencies) {
     .openapi(retry, async (c) => {
       const { id } = c.req.valid("param");
       const queued = await retryDeadLetter(sql, id, tenantOf(c.var.principal));
-      if (!queued) throw new NotFoundError(`no dead letter with id ${JSON.stringify(id)} to retry`);
+      if (!queued) throw new NotFoundError(`no dead letter with id ${quoted(id)} to retry`);
       runtime.wake();
       return c.json({ message: "Retry queued", id }, 202);
     });

@@ -95,7 +95,7 @@ const cancel = createRoute({
   tags,
   summary: "Cancel pending deliveries by filter",
   description:
-    "Removes the pending deliveries matching every filter given (at least one), each logged `cancelled` with error code `CANCELLED`; a dead letter one was replaying goes back to the queue. Deliveries running now are never cancelled (they finish, retry or dead-letter as usual; counted in `in_flight`). A tenant-bound key cancels only its tenant's observers' deliveries. At most 10 000 per call (`more` says when to call again).",
+    "Removes the pending deliveries matching every filter given (at least one), each logged `cancelled` with error code `CANCELLED`; a dead letter one was replaying goes back to the queue. Deliveries running now are never cancelled (they finish, retry or dead-letter as usual; counted in `in_flight`). A tenant-bound key cancels only its tenant's observers' deliveries; an `observer_id` that is unknown, deleted or another tenant's answers 404. At most 10 000 per call (`more` says when to call again).",
   request: { body: jsonBody(CancelBodySchema) },
   responses: {
     200: jsonResponse(CancelResultSchema, "What was (or, dry, would be) cancelled"),

@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { NotFoundError } from "../../errors.ts";
+import { NotFoundError, quoted } from "../../errors.ts";
 import { pageBounds, toPage } from "../../store/common.ts";
 import { type DestinationHealth, resetDestination } from "../../store/destination-health.ts";
 import { listDestinations } from "../../store/destination-views.ts";
@@ -66,7 +66,7 @@ function view(health: DestinationHealth) {
   };
 }
 
-const notFound = (id: string) => new NotFoundError(`no destination with id ${JSON.stringify(id)}`);
+const notFound = (id: string) => new NotFoundError(`no destination with id ${quoted(id)}`);
 
 /** `/api/observers/destinations` (docs/delivery.md): endpoint health, read and reset. */
 export function destinationRoutes(deps: ApiDependencies) {

@@ -2,7 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { defaultActionRegistry } from "../../actions/registry.ts";
 import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
-import { NotFoundError } from "../../errors.ts";
+import { NotFoundError, quoted } from "../../errors.ts";
 import type { JsonValue } from "../../json.ts";
 import { heldForObserver } from "../../store/destination-views.ts";
 import type { Observer } from "../../store/observer-json.ts";
@@ -242,7 +242,7 @@ export function observerRoutes(deps: ApiDependencies) {
         { runAt, payload: (body.payload ?? null) as JsonValue },
         callerScope(c.var.principal),
       );
-      if (!event) throw new NotFoundError(`no observer with id ${JSON.stringify(id)}`);
+      if (!event) throw new NotFoundError(`no observer with id ${quoted(id)}`);
       runtime.wake();
       return c.json(event, 201);
     });
