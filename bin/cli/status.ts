@@ -1,4 +1,7 @@
-/** `status`: the runtime's health and lag, how many observers and dead letters. */
+/**
+ * `status`: the runtime's health and lag, unhealthy destinations, the sources this server reads,
+ * how many observers and dead letters.
+ */
 
 import { displayUrl } from "./client.ts";
 import type { Command } from "./command.ts";
@@ -12,6 +15,26 @@ interface Health {
   events_processed: number;
   errors: number;
   lag: { pending_changes: number; due_deliveries: number; oldest_pending_ms: number };
+  destinations?: { open: number; disabled: number };
+  sources?: {
+    name: string;
+    kind: string;
+    connected: boolean;
+    lag_ms: number | null;
+    last_error_code: string | null;
+    changes: number;
+  }[];
+}
+
+/** One source as a line: its state, and what to read when it is failing. */
+function sourceLine(source: NonNullable<Health["sources"]>[number]): string {
+  const lag = source.lag_ms === null ? "" : `, lag ${source.lag_ms} ms`;
+  const state = source.last_error_code
+    ? colour.red(`failing: ${source.last_error_code}`)
+    : source.connected
+      ? colour.green("connected")
+      : colour.yellow("connecting");
+  return `${source.name} (${source.kind}) ${state}, ${source.changes} changes${lag}`;
 }
 
 interface Page {
@@ -20,7 +43,7 @@ interface Page {
 
 export const status: Command = {
   name: "status",
-  summary: "the runtime's health, lag, observers and dead letters",
+  summary: "the runtime's health, lag, destinations, sources, observers and dead letters",
   help: "status",
   async run(context) {
     const client = context.client();
@@ -39,6 +62,8 @@ export const status: Command = {
       server: displayUrl(client.base),
       healthy: health.status === 200,
       runtime: runtime ?? null,
+      destinations: runtime?.destinations ?? null,
+      sources: runtime?.sources ?? null,
       observers: { total: observers.total_count, enabled_loaded: runtime?.observer_count ?? null },
       dead_letters: { total: dlq.total_items, pending: dlq.pending, retrying: dlq.retrying },
     };
@@ -54,6 +79,17 @@ export const status: Command = {
         line(
           `lag:           ${runtime.lag.pending_changes} pending changes, ${runtime.lag.due_deliveries} due deliveries, oldest ${runtime.lag.oldest_pending_ms} ms`,
         );
+        const unhealthy = runtime.destinations;
+        if (unhealthy) {
+          const held = unhealthy.open + unhealthy.disabled > 0;
+          const counts = `${unhealthy.open} open, ${unhealthy.disabled} disabled`;
+          line(
+            `destinations:  ${held ? colour.yellow(counts) : counts}${held ? " (their deliveries wait: GET /api/observers/destinations names them)" : ""}`,
+          );
+        }
+        for (const [index, source] of (runtime.sources ?? []).entries()) {
+          line(`${index === 0 ? "sources:       " : "               "}${sourceLine(source)}`);
+        }
       }
       line(
         // The key's observers; the runtime's count is of every tenant's (a tenant key's 1 beside

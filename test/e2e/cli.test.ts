@@ -76,6 +76,21 @@ describe("status and errors", () => {
     expect(JSON.parse(json.stdout)).toMatchObject({ healthy: true, runtime: { running: true } });
   });
 
+  it("status counts open and disabled destinations", async () => {
+    await db.sql`INSERT INTO core.tb_observer_destination (destination, state, disabled_at, disabled_reason)
+      VALUES ('webhook:http://status-open.invalid', 'open', NULL, NULL),
+        ('webhook:http://status-disabled.invalid', 'open', now(), 'failing for 5 days')`;
+    try {
+      const text = await cli("status");
+      expect(text.code, text.stderr).toBe(0);
+      expect(text.stdout).toContain("destinations:  1 open, 1 disabled (their deliveries wait");
+      const json = await cli("status", "--format", "json");
+      expect(JSON.parse(json.stdout).destinations).toEqual({ open: 1, disabled: 1 });
+    } finally {
+      await db.sql`DELETE FROM core.tb_observer_destination WHERE destination LIKE '%status-%.invalid'`;
+    }
+  });
+
   it("exit 3 when the server is unreachable or refuses the token, which is never printed", async () => {
     const port = await freePort();
     const down = await runCli(["status", "--base-url", `http://127.0.0.1:${port}`]);

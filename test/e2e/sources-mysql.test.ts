@@ -10,6 +10,7 @@
  * never appears in a response or the server's output.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli-process.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { type MariaDbServer, startMariaDb } from "../support/mariadb-server.ts";
 import { eventually } from "../support/observers.ts";
@@ -275,6 +276,16 @@ describe("a MariaDB table tracked through /api/sources", () => {
       return state.last_error !== null && !state.connected ? state : undefined;
     }, "the error on the source");
     expect(["SOURCE_CONNECTION_LOST", "SOURCE_UNREACHABLE"]).toContain(failed.last_error?.code);
+    // The CLI's status says which source fails, and why (the code: the message is in the API).
+    const status = (args: string[]) =>
+      runCli(["status", "--base-url", current.url, "--admin-token", current.token, ...args]);
+    const failing = await eventually(async () => {
+      const out = await status(["--format", "json"]);
+      const sources = JSON.parse(out.stdout).sources as { last_error_code: string | null }[];
+      return sources?.[0]?.last_error_code ? out : undefined;
+    }, "the failing source in status");
+    expect(failing.code).toBe(0);
+    expect((await status([])).stdout).toMatch(/sources: +shop \(mysql\) failing: SOURCE_/);
     await maria.restart();
     await maria.query("INSERT INTO app.orders (id, note) VALUES (5000, 'after restart')");
     await eventually(() => (hooksOf("5000").length > 0 ? true : undefined), "the row", 60_000);
@@ -283,6 +294,7 @@ describe("a MariaDB table tracked through /api/sources", () => {
     const health = await fetch(`${current.url}/api/observers/runtime/health`);
     const body = (await health.json()) as { sources?: { name: string; connected: boolean }[] };
     expect(body.sources).toEqual([expect.objectContaining({ name: "shop", connected: true })]);
+    expect((await status([])).stdout).toMatch(/sources: +shop \(mysql\) connected, \d+ changes/);
     const metrics = await (await current.api("/metrics")).text();
     expect(metrics).toContain('fraiseql_observer_source_connected{source="shop"} 1');
     expect(metrics).toMatch(/fraiseql_observer_source_changes_total\{source="shop"\} [1-9]/);
