@@ -132,7 +132,14 @@ describe("one bad record never stops the pipeline", () => {
         name: "missing",
         event_type: "INSERT",
         actions: [webhook(`${receiver.url}/hook`)],
-        retry_config: { max_attempts: 3, initial_delay_ms: 1_500, max_delay_ms: 1_500 },
+        // Fixed: the default exponential backoff has full jitter, so the retry could come due
+        // (and fail again, maybe twice, dead-lettering) before the first runtime stops.
+        retry_config: {
+          max_attempts: 3,
+          backoff_strategy: "fixed",
+          initial_delay_ms: 3_000,
+          max_delay_ms: 3_000,
+        },
       });
       // The receiver refuses the first attempt of the 'doomed' order: it waits to be retried.
       receiver.reply((request) =>
