@@ -18,7 +18,7 @@ import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { logOnlyRecord } from "../support/outcomes.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, NOTHING_LISTENS } from "../support/ports.ts";
 import { useReceiver } from "../support/receiver.ts";
 
 const receiver = useReceiver(() => ({ status: 204 }));
@@ -522,7 +522,7 @@ describe("recordOutcomesIsolating", () => {
 
   it("hands a batch back whole when the database cannot be reached (nothing quarantined)", async () => {
     const port = await freePort();
-    const unreachable = createPostgresClient(`postgres://postgres@127.0.0.1:${port}/none`, {
+    const unreachable = createPostgresClient(`postgres://postgres@${NOTHING_LISTENS}:${port}/none`, {
       max: 1,
       connectTimeoutSeconds: 2,
     });

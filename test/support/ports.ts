@@ -12,3 +12,10 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A loopback address no test listens on (Linux routes all of 127/8 to lo): any port on it refuses
+ * connections. A free port of 127.0.0.1 does not stay free: another process may be given it
+ * before the test connects, and answer.
+ */
+export const NOTHING_LISTENS = "127.0.0.78";
