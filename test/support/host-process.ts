@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -86,9 +86,6 @@ await observers.start();
 console.log("HOST READY");
 `;
 }
-
-/** What a host prints when the port it was given was taken meanwhile (Bun, Deno). */
-const PORT_TAKEN = /Is port \d+ in use|Address already in use|AddrInUse|EADDRINUSE/;
 
 class PortTakenError extends Error {}
 

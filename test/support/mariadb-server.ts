@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 
 /** The binlog settings a source needs. */
 export const BINLOG_ROW = ["--log-bin=bin", "--binlog-format=ROW", "--server-id=1"];
@@ -35,7 +35,7 @@ const MARIADBD = process.env.MARIADBD_BIN ?? "mariadbd";
 
 /** Installs a data directory and starts MariaDB with `args` (default `BINLOG_ROW`). */
 export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promise<MariaDbServer> {
-  const port = await freePort();
+  let port = await freePort();
   const parent = mkdtempSync(join(tmpdir(), "observers-mariadb-"));
   chmodSync(parent, 0o755);
   execFileSync("chown", ["mysql:mysql", parent]);
@@ -125,7 +125,16 @@ export async function startMariaDb(args: readonly string[] = BINLOG_ROW): Promis
     await exited;
   }
 
-  await launch();
+  for (let tries = 1; ; tries++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (tries >= 3 || !PORT_TAKEN.test(String(error))) throw error;
+      port = await freePort();
+      printed = "";
+    }
+  }
   const server: MariaDbServer = {
     port,
     async createUser(name, password, grants = "REPLICATION SLAVE, BINLOG MONITOR") {

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** How each runtime starts the server (`npm run server`, `npm run server:deno`). */
@@ -35,9 +35,6 @@ export interface ServerProcess {
 }
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
-
-/** What a server prints when the port it was given was taken meanwhile (Bun, Deno, Node). */
-const PORT_TAKEN = /Is port \d+ in use|Address already in use|AddrInUse|EADDRINUSE/;
 
 /**
  * Starts the server with `env` on a free port and waits until its health answers 200. A port is
