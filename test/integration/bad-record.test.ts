@@ -522,10 +522,13 @@ describe("recordOutcomesIsolating", () => {
 
   it("hands a batch back whole when the database cannot be reached (nothing quarantined)", async () => {
     const port = await freePort();
-    const unreachable = createPostgresClient(`postgres://postgres@${NOTHING_LISTENS}:${port}/none`, {
-      max: 1,
-      connectTimeoutSeconds: 2,
-    });
+    const unreachable = createPostgresClient(
+      `postgres://postgres@${NOTHING_LISTENS}:${port}/none`,
+      {
+        max: 1,
+        connectTimeoutSeconds: 2,
+      },
+    );
     try {
       const batch = [record("x"), record("y")];
       const result = await recordOutcomesIsolating(unreachable, "test", batch);
