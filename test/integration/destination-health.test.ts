@@ -350,6 +350,13 @@ describe("a destination failing for longer than the configured time", () => {
     }, "the destination disabled");
     expect(row.disabled_reason).toMatch(/OBSERVERS_DESTINATION_DISABLE_AFTER_MS/);
     expect(row.disabled_reason).toMatch(/HTTP 503/);
+    // Attempts already running when it was disabled (admitted before the failure that disabled
+    // it) finish first, and fail: waited for, or one could arrive, or succeed, after `before`.
+    await eventually(async () => {
+      const [running] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+      return running?.n === 0 ? true : undefined;
+    }, "no attempt running");
     // The receiver recovers, but a disabled destination is not probed: nothing goes out.
     down = false;
     const before = receiver.requests.length;
