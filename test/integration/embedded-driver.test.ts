@@ -23,10 +23,12 @@ let client: EmbeddedClient;
 let socket: EmbeddedSocket | undefined;
 const notified: string[] = [];
 
+// PGlite starts and migrates in WebAssembly: seconds, more on a loaded machine than the 10 s a
+// hook gets by default (seen timing out there).
 beforeAll(async () => {
   client = await createEmbeddedClient({ memory: true });
   await client.listen("fraiseql_observers", { onNotify: (payload) => notified.push(payload) });
-});
+}, 60_000);
 afterAll(async () => {
   await socket?.close();
   await client?.close();
