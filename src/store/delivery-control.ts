@@ -54,7 +54,8 @@ export async function setObserverPaused(
      released AS (
        UPDATE core.tb_observer_delivery d
        SET next_attempt_at = now() + b.position * interval '1 microsecond', held = NULL
-       FROM backlog b WHERE d.pk_observer_delivery = b.pk
+       -- Still held (re-checked on a row that changed meanwhile: claimed, it is not touched).
+       FROM backlog b WHERE d.pk_observer_delivery = b.pk AND d.held
      )
      SELECT * FROM o`,
     [id, options.tenant ?? null, paused, options.actor ?? null],
