@@ -213,8 +213,11 @@ async function claimOnce(
        LIMIT $1 + ${SCAN_MARGIN}
        FOR UPDATE SKIP LOCKED
      ),
+     -- Among rows due at one instant (one ingest statement's, say), the oldest first: the scan
+     -- yields ties in their physical order, which row updates and vacuums shuffle.
      due AS (
-       SELECT * FROM scanned WHERE in_turn AND NOT paused ORDER BY next_attempt_at LIMIT $1
+       SELECT * FROM scanned WHERE in_turn AND NOT paused
+       ORDER BY next_attempt_at, pk_observer_delivery LIMIT $1
      ),
      -- The others are held (see migration 0017): out of the due range until released.
      held AS (

@@ -6,9 +6,9 @@ import type { SqlExecutor } from "../ports/sql.ts";
  */
 export const HELD_DUE_AT_PROBE = 3;
 /**
- * How long a parked held delivery waits at most: closing the circuit wakes it at once; this only
- * bounds how late it runs if a wake-up was missed (a close racing its put-back) or nothing else was
- * due for the probe. Each parked delivery costs one claim and put-back per period, not per probe.
+ * How long a parked held delivery waits at most: closing the circuit wakes it at once (a close
+ * racing its put-back included: see deferDeliveries); this only bounds how late it runs if nothing
+ * else was due for the probe. Each parked delivery costs one claim and put-back per period, not per probe.
  */
 export const HELD_PARK_MS = 15 * 60_000;
 
@@ -31,9 +31,12 @@ export async function deferDeliveries(
        next_attempt_at = CASE
          WHEN x.destination IS NULL THEN x.at
          -- A circuit closed meanwhile (its wake-up passed over these, still leased): due now.
+         -- FOR SHARE: a close not yet committed is waited for and then seen (a plain read would
+         -- see the circuit open and park these past its wake-up); a close coming after waits for
+         -- this put-back and wakes these (wakeHeldDeliveries, src/store/destination-health.ts).
          WHEN NOT EXISTS (
            SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = x.destination
-             AND (h.state = 'open' OR h.disabled_at IS NOT NULL)) THEN now()
+             AND (h.state = 'open' OR h.disabled_at IS NOT NULL) FOR SHARE) THEN now()
          -- A few wait for the probe: those already waiting for it (not leased, not held back by
          -- a claim for a pause or an entity's order), then these in order.
          WHEN x.n + (SELECT count(*) FROM (

@@ -32,7 +32,10 @@ export async function setObserverPaused(
   options: ControlOptions = {},
 ): Promise<Observer> {
   if (!isUuid(id)) throw notFound(id);
-  // Resumed, the deliveries claims held meanwhile are due at once (src/store/claims.ts).
+  // Resumed, the deliveries claims held meanwhile are due at once (src/store/claims.ts), oldest
+  // first: a microsecond apart in creation order, since claims take the soonest due and, among
+  // rows due at one instant, whichever the index yields first (their physical order, which row
+  // updates and vacuums shuffle), and a claim may take fewer than the backlog holds.
   const rows = await sql.query<StoredObserverRow>(
     `WITH o AS (
        UPDATE core.tb_observer
@@ -42,9 +45,17 @@ export async function setObserverPaused(
        WHERE id = $1::uuid AND deleted_at IS NULL AND ${tenantCondition("fk_customer_org", 2)}
        RETURNING pk_observer, ${OBSERVER_COLUMNS}
      ),
+     backlog AS (
+       SELECT d.pk_observer_delivery AS pk,
+         row_number() OVER (ORDER BY d.pk_observer_delivery) - 1 AS position
+       FROM core.tb_observer_delivery d JOIN o ON d.fk_observer = o.pk_observer
+       WHERE NOT $3::boolean AND d.held
+     ),
      released AS (
-       UPDATE core.tb_observer_delivery d SET next_attempt_at = now(), held = NULL
-       FROM o WHERE NOT $3::boolean AND d.fk_observer = o.pk_observer AND d.held
+       UPDATE core.tb_observer_delivery d
+       SET next_attempt_at = now() + b.position * interval '1 microsecond', held = NULL
+       -- Still held (re-checked on a row that changed meanwhile: claimed, it is not touched).
+       FROM backlog b WHERE d.pk_observer_delivery = b.pk AND d.held
      )
      SELECT * FROM o`,
     [id, options.tenant ?? null, paused, options.actor ?? null],

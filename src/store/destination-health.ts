@@ -198,7 +198,26 @@ export async function recordSuccess(
     [destination, probeOwner],
   );
   const row = rows[0];
-  return row?.closed === true ? { wasOpen: row.was_open } : null;
+  if (row?.closed !== true) return null;
+  await wakeHeldDeliveries(sql, destination);
+  return { wasOpen: row.was_open };
+}
+
+/**
+ * Makes the deliveries held for `destination` due now, unless its circuit is open (again) or it is
+ * disabled. Run after the statement that closed it, so with a snapshot taken after it: that
+ * statement's own wake-up sees the table as it was when it started, before it waited for a
+ * put-back in progress (deferDeliveries holds the destination's row FOR SHARE) to commit, and
+ * would miss the deliveries that put-back parked.
+ */
+async function wakeHeldDeliveries(sql: SqlExecutor, destination: string): Promise<void> {
+  await sql.query(
+    `UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
+     WHERE held_destination = $1 AND lease_owner IS NULL
+       AND NOT EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
+         AND (h.state = 'open' OR h.disabled_at IS NOT NULL))`,
+    [destination],
+  );
 }
 
 /**
@@ -250,5 +269,8 @@ export async function resetDestination(
     [id],
   );
   const row = rows[0];
-  return row ? fromRow(row) : null;
+  if (!row) return null;
+  const reset = fromRow(row);
+  await wakeHeldDeliveries(sql, reset.destination);
+  return reset;
 }

@@ -6,7 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import {
+  type AddressInfo,
+  createServer,
+  type Server,
+  type Socket,
+  connect as tcpConnect,
+} from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Webhook } from "standardwebhooks";
@@ -15,7 +21,7 @@ import { stringify } from "yaml";
 import { runCli, startCli } from "../support/cli-process.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually } from "../support/observers.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, NOTHING_LISTENS } from "../support/ports.ts";
 import { type Receiver, startReceiver } from "../support/receiver.ts";
 import { type ServerProcess, startServer } from "../support/server-process.ts";
 
@@ -93,9 +99,9 @@ describe("status and errors", () => {
 
   it("exit 3 when the server is unreachable or refuses the token, which is never printed", async () => {
     const port = await freePort();
-    const down = await runCli(["status", "--base-url", `http://127.0.0.1:${port}`]);
+    const down = await runCli(["status", "--base-url", `http://${NOTHING_LISTENS}:${port}`]);
     expect(down.code).toBe(3);
-    expect(down.stderr).toContain(`cannot reach the server at http://127.0.0.1:${port}/`);
+    expect(down.stderr).toContain(`cannot reach the server at http://${NOTHING_LISTENS}:${port}/`);
     const token = "wrong-token-4242424242424242";
     const refused = await runCli([
       "dlq",
@@ -583,8 +589,9 @@ async function startProxy(
     }
     client.pipe(upstream).pipe(client);
   });
-  const listenPort = await freePort();
-  await new Promise<void>((resolve) => proxy.listen(listenPort, "127.0.0.1", resolve));
+  // Port 0: the kernel's pick, bound at once (a port picked free and bound later may be taken).
+  await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+  const listenPort = (proxy.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${listenPort}`,
     /** Drops every connection and refuses new ones until `resume`. */

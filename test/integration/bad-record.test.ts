@@ -18,7 +18,7 @@ import { testEnvironment } from "../support/actions.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { logOnlyRecord } from "../support/outcomes.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, NOTHING_LISTENS } from "../support/ports.ts";
 import { useReceiver } from "../support/receiver.ts";
 
 const receiver = useReceiver(() => ({ status: 204 }));
@@ -132,7 +132,14 @@ describe("one bad record never stops the pipeline", () => {
         name: "missing",
         event_type: "INSERT",
         actions: [webhook(`${receiver.url}/hook`)],
-        retry_config: { max_attempts: 3, initial_delay_ms: 1_500, max_delay_ms: 1_500 },
+        // Fixed: the default exponential backoff has full jitter, so the retry could come due
+        // (and fail again, maybe twice, dead-lettering) before the first runtime stops.
+        retry_config: {
+          max_attempts: 3,
+          backoff_strategy: "fixed",
+          initial_delay_ms: 3_000,
+          max_delay_ms: 3_000,
+        },
       });
       // The receiver refuses the first attempt of the 'doomed' order: it waits to be retried.
       receiver.reply((request) =>
@@ -515,10 +522,13 @@ describe("recordOutcomesIsolating", () => {
 
   it("hands a batch back whole when the database cannot be reached (nothing quarantined)", async () => {
     const port = await freePort();
-    const unreachable = createPostgresClient(`postgres://postgres@127.0.0.1:${port}/none`, {
-      max: 1,
-      connectTimeoutSeconds: 2,
-    });
+    const unreachable = createPostgresClient(
+      `postgres://postgres@${NOTHING_LISTENS}:${port}/none`,
+      {
+        max: 1,
+        connectTimeoutSeconds: 2,
+      },
+    );
     try {
       const batch = [record("x"), record("y")];
       const result = await recordOutcomesIsolating(unreachable, "test", batch);

@@ -13,6 +13,9 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { createOrdersTable, eventually, insertObserver, webhook } from "../support/observers.ts";
 import { useReceiver } from "../support/receiver.ts";
 
+/** expect.poll waits 1 s unless told: too short for a notification on a loaded machine. */
+const POLL_MS = 15_000;
+
 const receiver = useReceiver(() => ({ status: 204 }));
 const databases: TestDatabase[] = [];
 let db: TestDatabase;
@@ -40,7 +43,9 @@ afterAll(async () => {
 async function captureNotifications(label: string, fn: () => Promise<unknown>): Promise<number> {
   const mark = async (marker: string) => {
     await db.sql`SELECT pg_notify('fraiseql_observers', ${marker})`;
-    await expect.poll(() => payloads.includes(marker), { interval: 5 }).toBe(true);
+    await expect
+      .poll(() => payloads.includes(marker), { interval: 5, timeout: POLL_MS })
+      .toBe(true);
   };
   await mark(`${label}:start`);
   await fn();
@@ -131,13 +136,17 @@ describe("migration 0015 on a database with tables tracked before it", () => {
     await old.sql.listen("fraiseql_observers", (payload) => heard.push(payload));
     await old.sql`INSERT INTO tracked_before (status) VALUES ('new')`;
     await old.sql`SELECT pg_notify('fraiseql_observers', 'after-insert')`;
-    await expect.poll(() => heard.includes("after-insert"), { interval: 5 }).toBe(true);
+    await expect
+      .poll(() => heard.includes("after-insert"), { interval: 5, timeout: POLL_MS })
+      .toBe(true);
     expect(heard.slice(0, heard.indexOf("after-insert"))).toEqual([""]);
     const [quiet] = await old.sql`SELECT core.fn_capture_quiet(60000)`;
     expect(quiet).toBeDefined();
     await old.sql`INSERT INTO tracked_before (status) VALUES ('new')`;
     await old.sql`SELECT pg_notify('fraiseql_observers', 'after-quiet')`;
-    await expect.poll(() => heard.includes("after-quiet"), { interval: 5 }).toBe(true);
+    await expect
+      .poll(() => heard.includes("after-quiet"), { interval: 5, timeout: POLL_MS })
+      .toBe(true);
     expect(heard.filter((p) => p === "")).toHaveLength(1);
     const [count] = await old.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM core.tb_entity_change_log`;

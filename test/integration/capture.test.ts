@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeChangeEvent } from "../../src/events/normalize.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
+/** expect.poll waits 1 s unless told: too short for a notification on a loaded machine. */
+const POLL_MS = 15_000;
+
 let db: TestDatabase;
 const payloads: string[] = [];
 
@@ -31,7 +34,7 @@ function changes(entity: string) {
 
 async function notified(marker: string): Promise<void> {
   await db.sql`SELECT pg_notify('fraiseql_observers', ${marker})`;
-  await expect.poll(() => payloads.includes(marker), { interval: 10 }).toBe(true);
+  await expect.poll(() => payloads.includes(marker), { interval: 10, timeout: POLL_MS }).toBe(true);
 }
 
 /** The notifications `fn` causes: everything between two markers (delivered in commit order). */

@@ -346,6 +346,45 @@ describe("pause and resume", () => {
     expect(changes).toEqual([...changes].sort((x, y) => x - y));
   });
 
+  it("claims a resumed backlog oldest first one at a time, whatever the rows' physical order", async () => {
+    // Regression: resume made a held backlog due at one instant, and a claim smaller than the
+    // backlog took, among rows due at one instant, whichever the index yielded first: their
+    // physical order, which row updates and vacuums shuffle. Here it is the reverse on purpose.
+    const id = await insertObserver(db.sql, {
+      name: "resume-physical-order",
+      event_type: "UPDATE",
+      actions: [webhook(`${receiver.url}/rpo`)],
+    });
+    const [a] = await createOrders(1);
+    await interleavedUpdates([a as string], 12);
+    await setObserverPaused(db.client, id, true);
+    const [top] = await db.sql<{ pk: string }[]>`
+      SELECT (COALESCE(max(pk_observer_delivery), 0) + 100)::text AS pk
+      FROM core.tb_observer_delivery`;
+    // Held deliveries of the 12 changes, the newest written (physically) first.
+    await db.sql`INSERT INTO core.tb_observer_delivery (pk_observer_delivery, id, event_id,
+        fk_observer, fk_entity_change_log, action_index, next_attempt_at, held)
+      OVERRIDING SYSTEM VALUE
+      SELECT ${top?.pk ?? "0"}::bigint + c.pk_entity_change_log, gen_random_uuid(), c.id,
+        o.pk_observer, c.pk_entity_change_log, 0, now() + interval '1 minute', true
+      FROM core.tb_observer o, core.tb_entity_change_log c
+      WHERE o.id = ${id} AND c.object_id = ${a as string} AND c.modification_type = 'UPDATE'
+      ORDER BY c.pk_entity_change_log DESC`;
+    const physical = await db.sql<{ change: string }[]>`
+      SELECT fk_entity_change_log::text AS change FROM core.tb_observer_delivery ORDER BY ctid`;
+    expect(physical.map((row) => Number(row.change))).toEqual(
+      physical.map((row) => Number(row.change)).sort((x, y) => y - x),
+    );
+    await setObserverPaused(db.client, id, false);
+    const changes: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const [claim] = await claimDeliveries(db.client, "one-at-a-time", 1, 60_000);
+      changes.push(Number(claim?.origin.fk_entity_change_log));
+    }
+    expect(changes).toHaveLength(12);
+    expect(changes).toEqual([...changes].sort((x, y) => x - y));
+  });
+
   it("resumes an unordered observer's backlog oldest first, not in any order", async () => {
     const id = await insertObserver(db.sql, {
       name: "pausable-unordered",
@@ -559,10 +598,12 @@ describe("bulk cancel", () => {
     await startRuntime("cancel");
     const [a, b] = await createOrders(2);
     await interleavedUpdates([a as string, b as string], 2);
+    // Held out of the due range by a claim (for a minute): until then the runtime's claims lock
+    // them now and then, and a cancel skips a locked one (SKIP LOCKED), which would change the
+    // counts below.
     await eventually(async () => {
-      const rows = await db.sql<
-        { n: number }[]
-      >`SELECT count(*)::int AS n FROM core.tb_observer_delivery`;
+      const rows = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n
+        FROM core.tb_observer_delivery WHERE held AND next_attempt_at > now()`;
       return rows[0]?.n === 8 ? true : undefined;
     }, "eight held deliveries");
     // One is running (leased, lease not expired): never cancelled.
@@ -574,8 +615,11 @@ describe("bulk cancel", () => {
     const filter = { observer_id: id, entity_id: a as string, action_index: 0 };
     const dry = await cancelDeliveries(db.client, filter, { dryRun: true });
     expect(dry).toEqual({ dry_run: true, cancelled: 1, in_flight: 1, more: false });
-    // Another tenant's key sees none of them.
-    const foreign = await cancelDeliveries(db.client, filter, { tenant: "99" });
+    // Another tenant's key does not see the observer, nor any of its deliveries.
+    await expect(cancelDeliveries(db.client, filter, { tenant: "99" })).rejects.toThrow(
+      `no observer with id "${id}"`,
+    );
+    const foreign = await cancelDeliveries(db.client, { entity_id: a as string }, { tenant: "99" });
     expect(foreign.cancelled).toBe(0);
     const done = await cancelDeliveries(db.client, filter, { actor: "tester" });
     expect(done).toEqual({ dry_run: false, cancelled: 1, in_flight: 1, more: false });

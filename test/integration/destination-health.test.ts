@@ -42,6 +42,8 @@ afterEach(async () => {
   receiver = undefined;
 });
 
+/** A loopback address only the "refusing connections" test binds (Linux routes 127/8 to lo). */
+const REFUSING_HOST = "127.0.0.77";
 const MANY_RETRIES = { max_attempts: 100, initial_delay_ms: 20, max_delay_ms: 50 };
 
 /** Starts `count` runtimes on the test database, sharing `listenerId`. */
@@ -175,15 +177,17 @@ describe("a receiver's outage, two runtimes on one database", () => {
   });
 
   it("treats a receiver refusing connections the same way, and delivers once it listens", async () => {
-    // A port nobody listens on, then a server on it.
+    // A port nobody listens on, then a server on it. On a loopback address of its own: between
+    // the two, any process of the machine binding 127.0.0.1 might be given the port (every other
+    // test server listens there), and would answer in the outage's place.
     const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => probe.listen(0, REFUSING_HOST, resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     await insertObserver(db.sql, {
       name: "refused",
       retry_config: MANY_RETRIES,
-      actions: [webhook(`http://127.0.0.1:${port}/hook`)],
+      actions: [webhook(`http://${REFUSING_HOST}:${port}/hook`)],
     });
     await startRuntimes(2, "refused", {
       failureThreshold: 2,
@@ -206,7 +210,7 @@ describe("a receiver's outage, two runtimes on one database", () => {
       req.resume();
       req.on("end", () => res.writeHead(204).end());
     });
-    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(port, REFUSING_HOST, resolve));
     try {
       await eventually(() => (ids.size === 20 ? true : undefined), "all twenty deliveries");
       await eventually(async () => {
@@ -420,6 +424,13 @@ describe("a destination failing for longer than the configured time", () => {
     }, "the destination disabled");
     expect(row.disabled_reason).toMatch(/OBSERVERS_DESTINATION_DISABLE_AFTER_MS/);
     expect(row.disabled_reason).toMatch(/HTTP 503/);
+    // Attempts already running when it was disabled (admitted before the failure that disabled
+    // it) finish first, and fail: waited for, or one could arrive, or succeed, after `before`.
+    await eventually(async () => {
+      const [running] = await db.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM core.tb_observer_delivery WHERE lease_owner IS NOT NULL`;
+      return running?.n === 0 ? true : undefined;
+    }, "no attempt running");
     // The receiver recovers, but a disabled destination is not probed: nothing goes out.
     down = false;
     const before = receiver.requests.length;

@@ -14,16 +14,21 @@ import { loadMigrations } from "../../adapters/drivers/postgres/migrations-dir.t
 import { normalizeChangeEvent } from "../../src/events/normalize.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 
+/** expect.poll waits 1 s unless told: too short for a notification on a loaded machine. */
+const POLL_MS = 15_000;
+
 const run = promisify(execFile);
 const migrations = loadMigrations();
 let client: EmbeddedClient;
 let socket: EmbeddedSocket | undefined;
 const notified: string[] = [];
 
+// PGlite starts and migrates in WebAssembly: seconds, more on a loaded machine than the 10 s a
+// hook gets by default (seen timing out there).
 beforeAll(async () => {
   client = await createEmbeddedClient({ memory: true });
   await client.listen("fraiseql_observers", { onNotify: (payload) => notified.push(payload) });
-});
+}, 60_000);
 afterAll(async () => {
   await socket?.close();
   await client?.close();
@@ -114,7 +119,7 @@ describe("the socket server", () => {
         tenant_id: "8",
       });
       // The capture's wake-up reaches the runtime's listener, not the client that wrote.
-      await expect.poll(() => notified.length).toBe(before + 1);
+      await expect.poll(() => notified.length, { timeout: POLL_MS }).toBe(before + 1);
       await sql`LISTEN elsewhere`;
       await sql`SELECT pg_notify('elsewhere', 'for the client')`;
       expect(seenBySocket).toEqual(["elsewhere"]);
@@ -139,7 +144,7 @@ describe("the socket server", () => {
         // Two round trips later the runtime's read still waits: it may not see uncommitted work.
         expect(runtimeDone).toBe(false);
       });
-      await expect.poll(() => runtimeDone).toBe(true);
+      await expect.poll(() => runtimeDone, { timeout: POLL_MS }).toBe(true);
       expect(runtimeRead).toEqual({ n: "2" });
     } finally {
       await sql.end();

@@ -10,6 +10,9 @@ import { parseJson } from "../../src/events/parse-json.ts";
 import type { Logger, LogLevel } from "../../src/ports/logger.ts";
 import { createTestDatabase, databaseUrl, type TestDatabase } from "../support/database.ts";
 
+/** expect.poll waits 1 s unless told: too short for a notification on a loaded machine. */
+const POLL_MS = 15_000;
+
 let db: TestDatabase;
 const clients: PostgresClient[] = [];
 
@@ -135,7 +138,7 @@ describe("listen", () => {
       onReconnect: () => reconnects++,
     });
     await db.sql`SELECT pg_notify('driver test', 'first')`;
-    await expect.poll(() => payloads).toEqual(["first"]);
+    await expect.poll(() => payloads, { timeout: POLL_MS }).toEqual(["first"]);
 
     // Refuse new connections while the listener's backend dies: re-listening fails until allowed.
     const admin = postgres(databaseUrl("postgres"), { max: 1, onnotice: () => {} });
@@ -143,7 +146,9 @@ describe("listen", () => {
     try {
       await killListeners();
       await expect
-        .poll(() => records.filter((r) => r.message === "re-LISTEN failed; trying again").length)
+        .poll(() => records.filter((r) => r.message === "re-LISTEN failed; trying again").length, {
+          timeout: POLL_MS,
+        })
         .toBeGreaterThan(0);
       expect(reconnects).toBe(0);
     } finally {
@@ -153,7 +158,7 @@ describe("listen", () => {
     await expect.poll(() => reconnects, { timeout: 15_000 }).toBe(1);
     expect(await listenerBackends()).toHaveLength(1);
     await db.sql`SELECT pg_notify('driver test', 'after')`;
-    await expect.poll(() => payloads).toEqual(["first", "after"]);
+    await expect.poll(() => payloads, { timeout: POLL_MS }).toEqual(["first", "after"]);
 
     await listener.close();
     expect(await listenerBackends()).toEqual([]);
@@ -173,7 +178,7 @@ describe("listen", () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     try {
       await killListeners();
-      await expect.poll(() => vi.getTimerCount()).toBe(1);
+      await expect.poll(() => vi.getTimerCount(), { timeout: POLL_MS }).toBe(1);
       await listener.close();
       await sql.close();
       expect(vi.getTimerCount()).toBe(0);

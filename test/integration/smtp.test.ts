@@ -8,7 +8,7 @@ import { createSmtpTransport, type SmtpTransport } from "../../adapters/drivers/
 import { emailAction } from "../../src/actions/email.ts";
 import { actionFailure, runAction, testEnvironment } from "../support/actions.ts";
 import { insert } from "../support/events.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, NOTHING_LISTENS } from "../support/ports.ts";
 import { type SmtpServer, startSmtpServer } from "../support/smtp-server.ts";
 
 const order = insert({
@@ -170,7 +170,7 @@ describe("email over SMTP (a real SMTP server)", () => {
 
 describe("SMTP failures without a working server", () => {
   it("maps a refused connection to transient SMTP_UNAVAILABLE", async () => {
-    const closed = createSmtpTransport({ host: "127.0.0.1", port: await freePort() });
+    const closed = createSmtpTransport({ host: NOTHING_LISTENS, port: await freePort() });
     try {
       const failure = await actionFailure(
         runAction(emailAction, config(), order, {

@@ -20,7 +20,7 @@ import { apiClient } from "../support/api-client.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { BINLOG_ROW, type MariaDbServer, startMariaDb } from "../support/mariadb-server.ts";
 import { eventually } from "../support/observers.ts";
-import { freePort } from "../support/ports.ts";
+import { freePort, NOTHING_LISTENS } from "../support/ports.ts";
 import { stubRuntime } from "../support/stub-runtime.ts";
 
 const ADMIN = "admin-token-for-sources-0123456789";
@@ -184,7 +184,7 @@ describe("misconfigurations: a stable code and a message saying what to change",
   });
 
   it("an unreachable host", async () => {
-    const { error } = await readOnce(`mysql://observer:x@127.0.0.1:${await freePort()}`);
+    const { error } = await readOnce(`mysql://observer:x@${NOTHING_LISTENS}:${await freePort()}`);
     expect(error?.code).toBe("SOURCE_UNREACHABLE");
     expect(error?.transient).toBe(true);
   });

@@ -91,8 +91,9 @@ describe("delay_ms", () => {
     }, "the waiting delivery");
     // Due exactly delay_ms after it was created (one statement, one now()).
     expect(Math.round((row?.due ?? 0) - (row?.created ?? 0))).toBe(3_000);
-    expect(receiver.requests).toHaveLength(0);
     const [request] = await receiver.waitFor(1);
+    // Not sent before it was due (a lower bound: a slow machine only makes it later).
+    expect(request?.receivedAt).toBeGreaterThanOrEqual(Math.floor(row?.due ?? Infinity));
     const timestamp = Number(request?.headers["webhook-timestamp"]);
     expect(timestamp).toBe(Math.floor((row?.due ?? 0) / 1000));
     // The signature covers that timestamp: the Standard Webhooks library verifies it (its
@@ -137,12 +138,11 @@ describe("run_at_template", () => {
     await startRuntime("run-at");
     const at = new Date(Date.now() + 2_500);
     await db.sql`INSERT INTO reminders (remind_at) VALUES (${at.toISOString()})`;
-    const [row] = await eventually(async () => {
-      const rows = await pending("remind");
-      return rows.length === 1 ? rows : undefined;
-    }, "the waiting delivery");
-    expect(row?.due).toBe(at.getTime());
+    // The waiting row is not looked for: on a loaded machine (or behind another test's open
+    // transaction holding the change log back) it may be created and sent before a poll sees it.
     const [request] = await receiver.waitFor(1);
+    // Not before the instant the change names (a lower bound: a slow machine only makes it later).
+    expect(request?.receivedAt).toBeGreaterThanOrEqual(at.getTime());
     expect(Number(request?.headers["webhook-timestamp"])).toBe(Math.floor(at.getTime() / 1000));
   });
 

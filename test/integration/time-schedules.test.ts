@@ -391,11 +391,18 @@ describe("the API", () => {
       actions: [{ type: "webhook", url: `${receiver.url}/disabled` }],
     });
     const { id } = (await created.json()) as { id: string };
-    const runAt = new Date(Date.now() + 1_000).toISOString();
+    // An hour away, then made due once the observer is disabled: a run_at a second away could
+    // come (and be delivered) before the disable on a loaded machine.
+    const runAt = new Date(Date.now() + 3_600_000).toISOString();
     const scheduled = await call("POST", `/api/observers/${id}/schedule`, { run_at: runAt });
     expect(scheduled.status).toBe(201);
     const event = (await scheduled.json()) as { id: string };
     expect((await call("POST", `/api/observers/${id}/disable`)).status).toBe(200);
+    const due = await db.sql`UPDATE core.tb_observer_delivery d SET next_attempt_at = now()
+      FROM core.tb_observer o WHERE o.pk_observer = d.fk_observer AND o.id = ${id}
+      RETURNING d.id`;
+    expect(due).toHaveLength(1);
+    runtime.wake();
     const refused = await call("POST", `/api/observers/${id}/schedule`, {
       run_at: new Date().toISOString(),
     });

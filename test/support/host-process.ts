@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -87,13 +87,28 @@ console.log("HOST READY");
 `;
 }
 
-/** Writes the host program, runs it, and waits until it says it is ready. */
+class PortTakenError extends Error {}
+
+/**
+ * Writes the host program, runs it, and waits until it says it is ready. A port is free when
+ * picked, not when the child binds it: another process may take it in between, and then the
+ * host starts again on another one.
+ */
 export async function startHost(options: HostOptions): Promise<HostProcess> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startHostOn(await freePort(), options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || tries >= 3) throw error;
+    }
+  }
+}
+
+async function startHostOn(port: number, options: HostOptions): Promise<HostProcess> {
   const dir = await mkdtemp(join(tmpdir(), `observers-host-${options.runtime}-`));
   await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
   await writeFile(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
   await writeFile(join(dir, "host.ts"), program(options));
-  const port = await freePort();
   const bin = join(ROOT, "node_modules/.bin", options.runtime);
   const args = options.runtime === "bun" ? ["host.ts"] : ["run", "-A", "host.ts"];
   const child = spawn(bin, args, {
@@ -126,7 +141,8 @@ export async function startHost(options: HostOptions): Promise<HostProcess> {
   while (!printed.includes("HOST READY")) {
     if (child.exitCode !== null) {
       await close();
-      throw new Error(`the host exited with ${child.exitCode} before it was ready:\n${printed}`);
+      const Failure = PORT_TAKEN.test(printed) ? PortTakenError : Error;
+      throw new Failure(`the host exited with ${child.exitCode} before it was ready:\n${printed}`);
     }
     if (Date.now() > deadline) {
       await close();

@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 import { makeTestCertificates } from "./tls-certs.ts";
 
 /** The binlog settings a source needs. */
@@ -53,7 +53,7 @@ export async function startMariaDb(
   args: readonly string[] = BINLOG_ROW,
   options: MariaDbOptions = {},
 ): Promise<MariaDbServer> {
-  const port = await freePort();
+  let port = await freePort();
   const parent = mkdtempSync(join(tmpdir(), "observers-mariadb-"));
   chmodSync(parent, 0o755);
   let tlsArgs: string[] = [];
@@ -156,7 +156,16 @@ export async function startMariaDb(
     await exited;
   }
 
-  await launch();
+  for (let tries = 1; ; tries++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      if (tries >= 3 || !PORT_TAKEN.test(String(error))) throw error;
+      port = await freePort();
+      printed = "";
+    }
+  }
   const server: MariaDbServer = {
     port,
     caPem,

@@ -12,3 +12,18 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A loopback address no test listens on (Linux routes all of 127/8 to lo): any port on it refuses
+ * connections. A free port of 127.0.0.1 does not stay free: another process may be given it
+ * before the test connects, and answer.
+ */
+export const NOTHING_LISTENS = "127.0.0.78";
+
+/**
+ * What a server prints when the port it was given was taken meanwhile (Bun, Deno, Node,
+ * nats-server, mariadbd): a port picked free may be given to another process before the child
+ * binds it, and then the child is started again on another one.
+ */
+export const PORT_TAKEN =
+  /Is port \d+ in use|[Aa]ddress already in use|AddrInUse|EADDRINUSE|Bind on TCP\/IP port/;

@@ -11,6 +11,8 @@ export interface ReceivedRequest {
   body: Buffer;
   /** The body as UTF-8 text. */
   text: string;
+  /** When the whole request had arrived (epoch ms, this machine's clock, as the database's). */
+  receivedAt: number;
 }
 
 /** What the receiver answers; a function may also write to `res` itself and return nothing. */
@@ -48,6 +50,7 @@ export async function startReceiver(handler?: ReceiverHandler): Promise<Receiver
         headers: req.headers,
         body,
         text: body.toString("utf8"),
+        receivedAt: Date.now(),
       };
       requests.push(received);
       for (const waiter of waiters.filter((w) => requests.length >= w.count)) {

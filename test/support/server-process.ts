@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { freePort, PORT_TAKEN } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** How each runtime starts the server (`npm run server`, `npm run server:deno`). */
@@ -36,12 +36,31 @@ export interface ServerProcess {
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789abcdef";
 
-/** Starts the server with `env` on a free port and waits until its health answers 200. */
+/**
+ * Starts the server with `env` on a free port and waits until its health answers 200. A port is
+ * free when picked, not when the child binds it: another process may take it in between, and
+ * then the server starts again on another one.
+ */
 export async function startServer(
   env: Record<string, string>,
   options: StartServerOptions = {},
 ): Promise<ServerProcess> {
-  const port = await freePort();
+  for (let tries = 1; ; tries++) {
+    try {
+      return await startServerOn(await freePort(), env, options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || tries >= 3) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startServerOn(
+  port: number,
+  env: Record<string, string>,
+  options: StartServerOptions,
+): Promise<ServerProcess> {
   const token = env.OBSERVERS_ADMIN_TOKEN ?? TEST_ADMIN_TOKEN;
   const [command, ...args] = COMMANDS[options.runtime ?? "bun"];
   const child = spawn(command, args, {
@@ -72,10 +91,14 @@ export async function startServer(
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) {
-      throw new Error(`server exited with ${child.exitCode} before it was healthy:\n${printed}`);
+      const Failure = PORT_TAKEN.test(printed) ? PortTakenError : Error;
+      throw new Failure(`server exited with ${child.exitCode} before it was healthy:\n${printed}`);
     }
     try {
-      const response = await fetch(`${url}/api/observers/runtime/health`);
+      // Bounded: whatever took the port may accept the connection and never answer.
+      const response = await fetch(`${url}/api/observers/runtime/health`, {
+        signal: AbortSignal.timeout(2_000),
+      });
       if (response.status === 200) break;
     } catch {}
     if (Date.now() > deadline) {
