@@ -113,19 +113,6 @@ export class ConfigError extends ObserversError {
   }
 }
 
-/** Longest part of a caller's value an error message repeats. */
-const QUOTED_MAX = 100;
-
-/**
- * A caller's value (an id from a path, a name) as an error message quotes it: JSON-quoted, and cut
- * to its first 100 characters, so a hostile 5 000-character id is not echoed back whole.
- */
-export function quoted(value: string): string {
-  return value.length > QUOTED_MAX
-    ? `${JSON.stringify(value.slice(0, QUOTED_MAX))}... (${value.length} characters)`
-    : JSON.stringify(value);
-}
-
 /** The thing asked for does not exist, or is not visible to the caller (another tenant's). */
 export class NotFoundError extends ObserversError {
   readonly code = "NOT_FOUND";

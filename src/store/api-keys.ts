@@ -1,6 +1,7 @@
 import { base64UrlEncode } from "../crypto/base64url.ts";
-import { NotFoundError, quoted } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import {
   bigintValue,
   isoColumn,

@@ -1,5 +1,6 @@
-import { ConfigError, NotFoundError, quoted } from "../errors.ts";
+import { ConfigError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import {
   isoColumn,
   isUuid,

@@ -3,8 +3,9 @@
  * observer's deliveries in the table (claims skip them and hold them, src/store/claims.ts);
  * a cancel removes pending ones, each with a `cancelled` log row.
  */
-import { ConfigError, NotFoundError, quoted } from "../errors.ts";
+import { ConfigError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import { UNKNOWN_EVENT_ID } from "./claims.ts";
 import { isUuid, type TenantScope, tenantCondition } from "./common.ts";
 import {

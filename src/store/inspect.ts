@@ -4,11 +4,12 @@
  * one-off event, docs/time.md) with the one observer it belongs to. Backtests are in backtest.ts.
  */
 import type { ExplainResult } from "../dsl/explain.ts";
-import { NotFoundError, quoted } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import { normalizeChangeEvent } from "../events/normalize.ts";
 import type { ChangeEvent } from "../events/types.ts";
 import { explainMatch, type MatchExplanation, type MatchReason } from "../matcher/explain-match.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import { CHANGE_COLUMNS, type ChangeRow } from "./change-log.ts";
 import { bigintValue, isoColumn, isUuid, type TenantScope, tenantCondition } from "./common.ts";
 import { OBSERVER_COLUMNS, type StoredObserverRow } from "./observer-json.ts";

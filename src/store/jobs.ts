@@ -3,10 +3,11 @@
  * API reads and changes (list, get, cancel, retry). Enqueueing is in job-enqueue.ts, the runner's
  * claims and leases in job-leases.ts.
  */
-import { ConflictError, NotFoundError, quoted } from "../errors.ts";
+import { ConflictError, NotFoundError } from "../errors.ts";
 import { parseJson } from "../events/parse-json.ts";
 import type { JsonValue } from "../json.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import {
   isoColumn,
   isUuid,

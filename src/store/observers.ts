@@ -8,11 +8,11 @@ import {
   LimitError,
   NotFoundError,
   type PolicyIssueReport,
-  quoted,
 } from "../errors.ts";
 import { isJsonObject } from "../json.ts";
 import { type ObserverDefinition, observerDefinitionSchemaFor } from "../observers/schema.ts";
 import type { SqlClient, SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import { safeParseConfig } from "../validation.ts";
 import {
   isUuid,

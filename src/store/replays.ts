@@ -9,8 +9,9 @@
  * dropped as a duplicate by exactly the receivers a replay is for; a digest (not a random id)
  * keeps a page written twice from making two.
  */
-import { ConfigError, ConflictError, LimitError, NotFoundError, quoted } from "../errors.ts";
+import { ConfigError, ConflictError, LimitError, NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import { type BacktestResult, backtestObserver } from "./backtest.ts";
 import {
   isoColumn,

@@ -1,5 +1,6 @@
-import { NotFoundError, quoted } from "../errors.ts";
+import { NotFoundError } from "../errors.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
+import { quoted } from "../quoted.ts";
 import {
   isoColumn,
   isUuid,

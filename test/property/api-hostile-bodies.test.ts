@@ -195,7 +195,7 @@ const VALID_BODIES: Readonly<Record<string, () => Body>> = {
     dry_run: true,
   }),
   "POST /api/observers/deliveries/cancel": () => ({
-    observer_id: randomUUID(),
+    observer_id: targetId,
     entity_type: "Order",
     entity_id: "42",
     action_index: 0,

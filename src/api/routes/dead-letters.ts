@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { ConfigError, NotFoundError, quoted } from "../../errors.ts";
+import { ConfigError, NotFoundError } from "../../errors.ts";
+import { quoted } from "../../quoted.ts";
 import {
   deadLetterStats,
   deleteDeadLetter,

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
-import { NotFoundError, quoted } from "../../errors.ts";
+import { NotFoundError } from "../../errors.ts";
+import { quoted } from "../../quoted.ts";
 import { pageBounds, toPage } from "../../store/common.ts";
 import { type DestinationHealth, resetDestination } from "../../store/destination-health.ts";
 import { listDestinations } from "../../store/destination-views.ts";

@@ -2,8 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { defaultActionRegistry } from "../../actions/registry.ts";
 import { parseInstant } from "../../actions/timing.ts";
 import type { ActionRegistry } from "../../actions/types.ts";
-import { NotFoundError, quoted } from "../../errors.ts";
+import { NotFoundError } from "../../errors.ts";
 import type { JsonValue } from "../../json.ts";
+import { quoted } from "../../quoted.ts";
 import { heldForObserver } from "../../store/destination-views.ts";
 import type { Observer } from "../../store/observer-json.ts";
 import {
