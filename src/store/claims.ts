@@ -53,17 +53,24 @@ const HOLD_RUNNING_S = 1;
  * Releases held deliveries: each `(observer, action, key, position)` of an ordered delivery that
  * left the table makes the next one of its entity due at once, if it was held. As SQL over `heads`
  * (columns `o_observer, o_action, o_key, o_txid, o_change, o_pk`).
+ *
+ * The next deliveries are found in an InitPlan (`ANY(ARRAY(...))`), which reads all of `heads`
+ * before the first row is locked. `heads` reads the statement's data-modifying CTEs; joined as a
+ * FROM item instead, they were read lazily, and a row locked while a claim or a resume was
+ * changing it (READ COMMITTED's recheck, EvalPlanQual) could make PostgreSQL read on into a CTE
+ * not finished yet, which it refuses: "ModifyTable should not be called during EvalPlanQual",
+ * failing the whole outcome batch.
  */
 export const releaseNext = (heads: string) => `UPDATE core.tb_observer_delivery n
        SET next_attempt_at = now(), held = NULL
-       FROM ${heads} h
-       WHERE n.pk_observer_delivery = (
-         SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
-         WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
-           AND e.ordering_key = h.o_key
-           AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
-             > (h.o_txid, h.o_change, h.o_pk)
-         ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+       WHERE n.pk_observer_delivery = ANY(ARRAY(
+         SELECT (SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
+           WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
+             AND e.ordering_key = h.o_key
+             AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+               > (h.o_txid, h.o_change, h.o_pk)
+           ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+         FROM ${heads} h))
          AND n.held`;
 
 /** A claimed delivery: the row, the change it is about, and the observer's current configuration. */
