@@ -333,7 +333,6 @@ function claimOf(row: ClaimRow): ClaimedDelivery {
   };
 }
 
-/** Extends the leases `owner` still holds on `pks` (attempts still running). */
 /**
  * Whether observer `fkObserver` (its row pk) is deleted: a batch's members waited after their
  * claim, so the runtime asks again before sending them (docs/delivery.md, "Batches").
@@ -347,6 +346,14 @@ export async function observerDeleted(sql: SqlExecutor, fkObserver: string): Pro
   return rows[0]?.deleted ?? true;
 }
 
+/**
+ * Extends the leases `owner` still holds on `pks` (attempts still running). Rows locked right now
+ * are skipped, not waited for: they are this runtime's own, being written by its outcome batch or
+ * put back by a deferral (which end the lease anyway), and waiting for them while holding the
+ * others, locked in another order, deadlocked with those statements (PostgreSQL aborted one of
+ * them). A row skipped while such a statement fails is renewed at the next beat, a third of a
+ * lease later.
+ */
 export async function renewLeases(
   sql: SqlExecutor,
   owner: string,
@@ -356,7 +363,10 @@ export async function renewLeases(
   if (pks.length === 0) return;
   await sql.query(
     `UPDATE core.tb_observer_delivery SET next_attempt_at = now() + $2 * interval '1 millisecond'
-     WHERE pk_observer_delivery = ANY($1::text::bigint[]) AND lease_owner = $3`,
+     WHERE pk_observer_delivery = ANY(ARRAY(
+       SELECT pk_observer_delivery FROM core.tb_observer_delivery
+       WHERE pk_observer_delivery = ANY($1::text::bigint[]) AND lease_owner = $3
+       FOR UPDATE SKIP LOCKED))`,
     [`{${pks.join(",")}}`, leaseMs, owner],
   );
 }
