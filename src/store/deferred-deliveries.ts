@@ -18,6 +18,12 @@ export const HELD_PARK_MS = 15 * 60_000;
  * `owner` change. Of the deliveries held for one destination, only `HELD_DUE_AT_PROBE` wait for
  * their `at` (the next probe); the others are parked for `HELD_PARK_MS` (unless `at` is later), so
  * a backlog behind an open circuit costs each probe a bounded number of claims, not the backlog.
+ *
+ * A row locked right now is skipped, not waited for. Statements waking held deliveries on other
+ * servers (a circuit's close above all) keep the lock of a row they find leased meanwhile, and
+ * waiting for it while holding the others deadlocked with them: PostgreSQL aborted one of the two
+ * ("runtime defer failed" / "runtime circuit failed: deadlock detected"). A skipped delivery stays
+ * leased until its lease runs out and then comes due again, as when this write fails.
  */
 export async function deferDeliveries(
   sql: SqlExecutor,
@@ -26,7 +32,14 @@ export async function deferDeliveries(
 ): Promise<void> {
   if (deferred.length === 0) return;
   await sql.query(
-    `UPDATE core.tb_observer_delivery d
+    `WITH mine AS (
+       SELECT pk_observer_delivery FROM core.tb_observer_delivery
+       WHERE pk_observer_delivery = ANY(ARRAY(
+           SELECT (e ->> 'pk')::bigint FROM jsonb_array_elements($2::text::jsonb) AS e))
+         AND lease_owner = $1
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE core.tb_observer_delivery d
      SET lease_owner = NULL, held_destination = x.destination,
        next_attempt_at = CASE
          WHEN x.destination IS NULL THEN x.at
@@ -46,7 +59,8 @@ export async function deferDeliveries(
        SELECT r.*, row_number() OVER (PARTITION BY r.destination ORDER BY r.at, r.pk) AS n
        FROM jsonb_to_recordset($2::text::jsonb) AS r(pk bigint, at timestamptz, destination text)
      ) AS x
-     WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1`,
+     WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1
+       AND d.pk_observer_delivery = ANY(ARRAY(SELECT pk_observer_delivery FROM mine))`,
     [owner, JSON.stringify(deferred), HELD_DUE_AT_PROBE, HELD_PARK_MS],
   );
 }
