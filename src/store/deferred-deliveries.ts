@@ -92,3 +92,25 @@ export async function wakeOneForProbe(
   );
   return rows.length > 0;
 }
+
+/**
+ * Makes the deliveries held for `destination` due now if its circuit is closed (and it is not
+ * disabled): what the close's own wake-up does, for those it could not see. A close wakes the
+ * deliveries held for the destination at that instant; one another server was putting back at
+ * the same moment was still leased to it then, and that deferral, not seeing the close yet,
+ * parked it for `HELD_PARK_MS`. Returns how many were woken.
+ */
+export async function wakeHeldIfClosed(sql: SqlExecutor, destination: string): Promise<number> {
+  const rows = await sql.query<{ n: string }>(
+    `WITH woken AS (
+       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
+       WHERE held_destination = $1 AND lease_owner IS NULL AND next_attempt_at > now()
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
+           AND (h.state = 'open' OR h.disabled_at IS NOT NULL))
+       RETURNING 1
+     )
+     SELECT count(*)::text AS n FROM woken`,
+    [destination],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
