@@ -18,12 +18,6 @@ export const HELD_PARK_MS = 15 * 60_000;
  * `owner` change. Of the deliveries held for one destination, only `HELD_DUE_AT_PROBE` wait for
  * their `at` (the next probe); the others are parked for `HELD_PARK_MS` (unless `at` is later), so
  * a backlog behind an open circuit costs each probe a bounded number of claims, not the backlog.
- *
- * A row locked right now is skipped, not waited for. Statements waking held deliveries on other
- * servers (a circuit's close above all) keep the lock of a row they find leased meanwhile, and
- * waiting for it while holding the others deadlocked with them: PostgreSQL aborted one of the two
- * ("runtime defer failed" / "runtime circuit failed: deadlock detected"). A skipped delivery stays
- * leased until its lease runs out and then comes due again, as when this write fails.
  */
 export async function deferDeliveries(
   sql: SqlExecutor,
@@ -32,14 +26,7 @@ export async function deferDeliveries(
 ): Promise<void> {
   if (deferred.length === 0) return;
   await sql.query(
-    `WITH mine AS (
-       SELECT pk_observer_delivery FROM core.tb_observer_delivery
-       WHERE pk_observer_delivery = ANY(ARRAY(
-           SELECT (e ->> 'pk')::bigint FROM jsonb_array_elements($2::text::jsonb) AS e))
-         AND lease_owner = $1
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE core.tb_observer_delivery d
+    `UPDATE core.tb_observer_delivery d
      SET lease_owner = NULL, held_destination = x.destination,
        next_attempt_at = CASE
          WHEN x.destination IS NULL THEN x.at
@@ -59,8 +46,7 @@ export async function deferDeliveries(
        SELECT r.*, row_number() OVER (PARTITION BY r.destination ORDER BY r.at, r.pk) AS n
        FROM jsonb_to_recordset($2::text::jsonb) AS r(pk bigint, at timestamptz, destination text)
      ) AS x
-     WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1
-       AND d.pk_observer_delivery = ANY(ARRAY(SELECT pk_observer_delivery FROM mine))`,
+     WHERE d.pk_observer_delivery = x.pk AND d.lease_owner = $1`,
     [owner, JSON.stringify(deferred), HELD_DUE_AT_PROBE, HELD_PARK_MS],
   );
 }
@@ -98,13 +84,17 @@ export async function wakeOneForProbe(
  * disabled): what the close's own wake-up does, for those it could not see. A close wakes the
  * deliveries held for the destination at that instant; one another server was putting back at
  * the same moment was still leased to it then, and that deferral, not seeing the close yet,
- * parked it for `HELD_PARK_MS`. Returns how many were woken.
+ * parked it for `HELD_PARK_MS`. Like the close's, it skips rows locked right now (being claimed or
+ * put back). Returns how many were woken.
  */
 export async function wakeHeldIfClosed(sql: SqlExecutor, destination: string): Promise<number> {
   const rows = await sql.query<{ n: string }>(
     `WITH woken AS (
        UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-       WHERE held_destination = $1 AND lease_owner IS NULL AND next_attempt_at > now()
+       WHERE pk_observer_delivery = ANY(ARRAY(
+         SELECT pk_observer_delivery FROM core.tb_observer_delivery
+         WHERE held_destination = $1 AND lease_owner IS NULL AND next_attempt_at > now()
+         FOR UPDATE SKIP LOCKED))
          AND NOT EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
            AND (h.state = 'open' OR h.disabled_at IS NOT NULL))
        RETURNING 1

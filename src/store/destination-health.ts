@@ -162,6 +162,22 @@ async function disableIfFailingLong(
 }
 
 /**
+ * The deliveries held for the destinations of `source` (a CTE with a `destination` column), due
+ * now. Rows locked right now are skipped, not waited for: a delivery being put back by another
+ * server at this instant (still leased, so not one to wake) has its row locked, and a wake-up
+ * waiting for it while keeping the locks it had taken deadlocked with that put-back (PostgreSQL
+ * aborted one of the two). The server putting it back wakes it itself once it reads the circuit
+ * closed (src/runtime/destination-health.ts).
+ */
+const wakeHeld = (source: string) => `UPDATE core.tb_observer_delivery
+       SET next_attempt_at = now(), held_destination = NULL
+       WHERE pk_observer_delivery = ANY(ARRAY(
+         SELECT pk_observer_delivery FROM core.tb_observer_delivery
+         WHERE held_destination = ANY(ARRAY(SELECT destination FROM ${source}))
+           AND lease_owner IS NULL
+         FOR UPDATE SKIP LOCKED))`;
+
+/**
  * Closes `destination`'s circuit after a success (a probe's, or a delivery's while failures were
  * counted) and makes the deliveries it held due now. `probeOwner`: only if this runtime still holds
  * the probe (a probe whose lease ran out and was taken by another server does not close it).
@@ -189,10 +205,7 @@ export async function recordSuccess(
          AND ($2::text IS NULL OR d.state = 'closed' OR d.probe_owner = $2)
        RETURNING d.destination, b.state <> 'closed' AS was_open
      ),
-     woken AS (
-       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-       WHERE held_destination = ANY(ARRAY(SELECT destination FROM closed)) AND lease_owner IS NULL
-     )
+     woken AS (${wakeHeld("closed")})
      SELECT EXISTS (SELECT 1 FROM closed) AS closed,
        coalesce((SELECT bool_or(was_open) FROM closed), false) AS was_open`,
     [destination, probeOwner],
@@ -242,10 +255,7 @@ export async function resetDestination(
        WHERE id::text = $1
        RETURNING *
      ),
-     woken AS (
-       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-       WHERE held_destination = ANY(ARRAY(SELECT destination FROM reset)) AND lease_owner IS NULL
-     )
+     woken AS (${wakeHeld("reset")})
      SELECT ${COLUMNS} FROM reset`,
     [id],
   );
