@@ -9,7 +9,7 @@ import { deliveriesDeferred } from "../metrics/destinations.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { SqlExecutor } from "../ports/sql.ts";
 import type { ClaimedDelivery } from "../store/claims.ts";
-import { wakeOneForProbe } from "../store/deferred-deliveries.ts";
+import { wakeHeldIfClosed, wakeOneForProbe } from "../store/deferred-deliveries.ts";
 import {
   type CircuitSettings,
   type DestinationHealth,
@@ -40,6 +40,13 @@ const MIN_DEFER_MS = 250;
  * per this period per destination and server): nothing was left due for it.
  */
 const OVERDUE_PROBE_MS = 5_000;
+
+/**
+ * After putting deliveries back for a destination, this runtime wakes them itself whenever it
+ * reads the circuit closed, until a read that started this long after its last put-back (by then
+ * the put-back was committed before the read, and a close after it woke them).
+ */
+const PARKED_SETTLE_MS = 5_000;
 
 const deferredByCircuit = deliveriesDeferred.labels("circuit");
 const deferredByRate = deliveriesDeferred.labels("rate_limit");
@@ -200,6 +207,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         known = merge(rows, startedAt);
         loadedAt = clock.now();
         nudgeOverdueProbes(rows);
+        wakeAfterClose(rows, startedAt);
       })
       .catch((error: unknown) => {
         // Unknown health: deliveries run (the attempt's outcome is recorded either way).
@@ -210,6 +218,32 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
         loading = null;
       });
     return loading;
+  }
+
+  /**
+   * Destinations this runtime put deliveries back for (deferred, or a failed probe's), and when
+   * last. A close wakes the deliveries held for its destination, but not one being put back at
+   * that instant (still leased): its deferral, not seeing the close yet, parked it for 15 minutes.
+   * Reading the circuit closed afterwards, this runtime wakes what it may have parked so.
+   */
+  const parkedFor = new Map<string, number>();
+
+  function wakeAfterClose(rows: readonly DestinationHealth[], readStartedAt: number): void {
+    if (parkedFor.size === 0) return;
+    const held = new Set(
+      rows
+        .filter((row) => row.state === "open" || row.disabled_at !== null)
+        .map((row) => row.destination),
+    );
+    for (const [destination, at] of parkedFor) {
+      if (held.has(destination)) continue;
+      if (at < readStartedAt - PARKED_SETTLE_MS) parkedFor.delete(destination);
+      wakeHeldIfClosed(sql, destination)
+        .then((woken) => {
+          if (woken > 0) options.onWake();
+        })
+        .catch((error: unknown) => options.onError(error, "circuit"));
+    }
   }
 
   /** When this runtime last woke a parked delivery for a destination's overdue probe. */
@@ -248,6 +282,7 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
 
   function defer(at: number, destination: string | null): Deferral {
     (destination === null ? deferredByRate : deferredByCircuit).inc();
+    if (destination !== null) parkedFor.set(destination, clock.now());
     return { at: Math.max(at, clock.now() + MIN_DEFER_MS), destination };
   }
 
@@ -421,7 +456,9 @@ export function createDeliveryGate(options: DeliveryGateOptions): DeliveryGate {
       void record(entry.destination, outcome, entry.probe);
       if (!entry.probe || outcome.failureKind !== "transient") return null;
       const at = known.get(entry.destination)?.next_probe_at ?? null;
-      return at === null ? null : { destination: entry.destination, at };
+      if (at === null) return null;
+      parkedFor.set(entry.destination, clock.now());
+      return { destination: entry.destination, at };
     },
   };
 }

@@ -53,17 +53,24 @@ const HOLD_RUNNING_S = 1;
  * Releases held deliveries: each `(observer, action, key, position)` of an ordered delivery that
  * left the table makes the next one of its entity due at once, if it was held. As SQL over `heads`
  * (columns `o_observer, o_action, o_key, o_txid, o_change, o_pk`).
+ *
+ * The next deliveries are found in an InitPlan (`ANY(ARRAY(...))`), which reads all of `heads`
+ * before the first row is locked. `heads` reads the statement's data-modifying CTEs; joined as a
+ * FROM item instead, they were read lazily, and a row locked while a claim or a resume was
+ * changing it (READ COMMITTED's recheck, EvalPlanQual) could make PostgreSQL read on into a CTE
+ * not finished yet, which it refuses: "ModifyTable should not be called during EvalPlanQual",
+ * failing the whole outcome batch.
  */
 export const releaseNext = (heads: string) => `UPDATE core.tb_observer_delivery n
        SET next_attempt_at = now(), held = NULL
-       FROM ${heads} h
-       WHERE n.pk_observer_delivery = (
-         SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
-         WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
-           AND e.ordering_key = h.o_key
-           AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
-             > (h.o_txid, h.o_change, h.o_pk)
-         ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+       WHERE n.pk_observer_delivery = ANY(ARRAY(
+         SELECT (SELECT e.pk_observer_delivery FROM core.tb_observer_delivery e
+           WHERE e.fk_observer = h.o_observer AND e.action_index = h.o_action
+             AND e.ordering_key = h.o_key
+             AND (e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery)
+               > (h.o_txid, h.o_change, h.o_pk)
+           ORDER BY e.ordering_txid, e.fk_entity_change_log, e.pk_observer_delivery LIMIT 1)
+         FROM ${heads} h))
          AND n.held`;
 
 /** A claimed delivery: the row, the change it is about, and the observer's current configuration. */
@@ -329,7 +336,6 @@ function claimOf(row: ClaimRow): ClaimedDelivery {
   };
 }
 
-/** Extends the leases `owner` still holds on `pks` (attempts still running). */
 /**
  * Whether observer `fkObserver` (its row pk) is deleted: a batch's members waited after their
  * claim, so the runtime asks again before sending them (docs/delivery.md, "Batches").
@@ -343,6 +349,14 @@ export async function observerDeleted(sql: SqlExecutor, fkObserver: string): Pro
   return rows[0]?.deleted ?? true;
 }
 
+/**
+ * Extends the leases `owner` still holds on `pks` (attempts still running). Rows locked right now
+ * are skipped, not waited for: they are this runtime's own, being written by its outcome batch or
+ * put back by a deferral (which end the lease anyway), and waiting for them while holding the
+ * others, locked in another order, deadlocked with those statements (PostgreSQL aborted one of
+ * them). A row skipped while such a statement fails is renewed at the next beat, a third of a
+ * lease later.
+ */
 export async function renewLeases(
   sql: SqlExecutor,
   owner: string,
@@ -352,7 +366,10 @@ export async function renewLeases(
   if (pks.length === 0) return;
   await sql.query(
     `UPDATE core.tb_observer_delivery SET next_attempt_at = now() + $2 * interval '1 millisecond'
-     WHERE pk_observer_delivery = ANY($1::text::bigint[]) AND lease_owner = $3`,
+     WHERE pk_observer_delivery = ANY(ARRAY(
+       SELECT pk_observer_delivery FROM core.tb_observer_delivery
+       WHERE pk_observer_delivery = ANY($1::text::bigint[]) AND lease_owner = $3
+       FOR UPDATE SKIP LOCKED))`,
     [`{${pks.join(",")}}`, leaseMs, owner],
   );
 }

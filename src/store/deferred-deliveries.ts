@@ -33,7 +33,7 @@ export async function deferDeliveries(
          -- A circuit closed meanwhile (its wake-up passed over these, still leased): due now.
          -- FOR SHARE: a close not yet committed is waited for and then seen (a plain read would
          -- see the circuit open and park these past its wake-up); a close coming after waits for
-         -- this put-back and wakes these (wakeHeldDeliveries, src/store/destination-health.ts).
+         -- this put-back and wakes these (wakeHeldIfClosed after the close, src/store/destination-health.ts).
          WHEN NOT EXISTS (
            SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = x.destination
              AND (h.state = 'open' OR h.disabled_at IS NOT NULL) FOR SHARE) THEN now()
@@ -80,4 +80,30 @@ export async function wakeOneForProbe(
     [destination, graceMs],
   );
   return rows.length > 0;
+}
+
+/**
+ * Makes the deliveries held for `destination` due now if its circuit is closed (and it is not
+ * disabled): what the close's own wake-up does, for those it could not see. A close wakes the
+ * deliveries held for the destination at that instant; one another server was putting back at
+ * the same moment was still leased to it then, and that deferral, not seeing the close yet,
+ * parked it for `HELD_PARK_MS`. Like the close's, it skips rows locked right now (being claimed or
+ * put back). Returns how many were woken.
+ */
+export async function wakeHeldIfClosed(sql: SqlExecutor, destination: string): Promise<number> {
+  const rows = await sql.query<{ n: string }>(
+    `WITH woken AS (
+       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
+       WHERE pk_observer_delivery = ANY(ARRAY(
+         SELECT pk_observer_delivery FROM core.tb_observer_delivery
+         WHERE held_destination = $1 AND lease_owner IS NULL AND next_attempt_at > now()
+         FOR UPDATE SKIP LOCKED))
+         AND NOT EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
+           AND (h.state = 'open' OR h.disabled_at IS NOT NULL))
+       RETURNING 1
+     )
+     SELECT count(*)::text AS n FROM woken`,
+    [destination],
+  );
+  return Number(rows[0]?.n ?? 0);
 }

@@ -1,5 +1,6 @@
 import type { SqlExecutor } from "../ports/sql.ts";
 import { isUuid } from "./common.ts";
+import { wakeHeldIfClosed } from "./deferred-deliveries.ts";
 
 /**
  * A destination's shared circuit (`core.tb_observer_destination`, docs/delivery.md). Timestamps
@@ -162,6 +163,22 @@ async function disableIfFailingLong(
 }
 
 /**
+ * The deliveries held for the destinations of `source` (a CTE with a `destination` column), due
+ * now. Rows locked right now are skipped, not waited for: a delivery being put back by another
+ * server at this instant (still leased, so not one to wake) has its row locked, and a wake-up
+ * waiting for it while keeping the locks it had taken deadlocked with that put-back (PostgreSQL
+ * aborted one of the two). The server putting it back wakes it itself once it reads the circuit
+ * closed (src/runtime/destination-health.ts).
+ */
+const wakeHeld = (source: string) => `UPDATE core.tb_observer_delivery
+       SET next_attempt_at = now(), held_destination = NULL
+       WHERE pk_observer_delivery = ANY(ARRAY(
+         SELECT pk_observer_delivery FROM core.tb_observer_delivery
+         WHERE held_destination = ANY(ARRAY(SELECT destination FROM ${source}))
+           AND lease_owner IS NULL
+         FOR UPDATE SKIP LOCKED))`;
+
+/**
  * Closes `destination`'s circuit after a success (a probe's, or a delivery's while failures were
  * counted) and makes the deliveries it held due now. `probeOwner`: only if this runtime still holds
  * the probe (a probe whose lease ran out and was taken by another server does not close it).
@@ -189,35 +206,18 @@ export async function recordSuccess(
          AND ($2::text IS NULL OR d.state = 'closed' OR d.probe_owner = $2)
        RETURNING d.destination, b.state <> 'closed' AS was_open
      ),
-     woken AS (
-       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-       WHERE held_destination = ANY(ARRAY(SELECT destination FROM closed)) AND lease_owner IS NULL
-     )
+     woken AS (${wakeHeld("closed")})
      SELECT EXISTS (SELECT 1 FROM closed) AS closed,
        coalesce((SELECT bool_or(was_open) FROM closed), false) AS was_open`,
     [destination, probeOwner],
   );
   const row = rows[0];
   if (row?.closed !== true) return null;
-  await wakeHeldDeliveries(sql, destination);
+  // Again, with a snapshot taken after the close: the statement's own wake-up sees the table as it
+  // was when it started, before it waited for a put-back in progress (deferDeliveries reads the
+  // destination's row FOR SHARE) to commit, and would miss the deliveries that put-back parked.
+  await wakeHeldIfClosed(sql, destination);
   return { wasOpen: row.was_open };
-}
-
-/**
- * Makes the deliveries held for `destination` due now, unless its circuit is open (again) or it is
- * disabled. Run after the statement that closed it, so with a snapshot taken after it: that
- * statement's own wake-up sees the table as it was when it started, before it waited for a
- * put-back in progress (deferDeliveries holds the destination's row FOR SHARE) to commit, and
- * would miss the deliveries that put-back parked.
- */
-async function wakeHeldDeliveries(sql: SqlExecutor, destination: string): Promise<void> {
-  await sql.query(
-    `UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-     WHERE held_destination = $1 AND lease_owner IS NULL
-       AND NOT EXISTS (SELECT 1 FROM core.tb_observer_destination h WHERE h.destination = $1
-         AND (h.state = 'open' OR h.disabled_at IS NOT NULL))`,
-    [destination],
-  );
 }
 
 /**
@@ -261,16 +261,14 @@ export async function resetDestination(
        WHERE id::text = $1
        RETURNING *
      ),
-     woken AS (
-       UPDATE core.tb_observer_delivery SET next_attempt_at = now(), held_destination = NULL
-       WHERE held_destination = ANY(ARRAY(SELECT destination FROM reset)) AND lease_owner IS NULL
-     )
+     woken AS (${wakeHeld("reset")})
      SELECT ${COLUMNS} FROM reset`,
     [id],
   );
   const row = rows[0];
   if (!row) return null;
   const reset = fromRow(row);
-  await wakeHeldDeliveries(sql, reset.destination);
+  // Again after the reset, as after a close (recordSuccess).
+  await wakeHeldIfClosed(sql, reset.destination);
   return reset;
 }
