@@ -243,7 +243,7 @@ describe("createKeyedLimiter, adaptive", () => {
     expect(limiter.limitOf("k")).toBe(2);
   });
 
-  it("never learns a limit its global or tenant slots could not use: the gauge says what can run", async () => {
+  it("never reports a limit its global or tenant slots could not use: the gauge says what can run", async () => {
     const limiter = createKeyedLimiter({
       limit: 8,
       perKey: 256,
