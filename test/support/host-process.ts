@@ -14,7 +14,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, PORT_TAKEN } from "./ports.ts";
+import { onFreePort } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
@@ -87,21 +87,13 @@ console.log("HOST READY");
 `;
 }
 
-class PortTakenError extends Error {}
-
 /**
  * Writes the host program, runs it, and waits until it says it is ready. A port is free when
  * picked, not when the child binds it: another process may take it in between, and then the
  * host starts again on another one.
  */
 export async function startHost(options: HostOptions): Promise<HostProcess> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await startHostOn(await freePort(), options);
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || tries >= 3) throw error;
-    }
-  }
+  return onFreePort((port) => startHostOn(port, options));
 }
 
 async function startHostOn(port: number, options: HostOptions): Promise<HostProcess> {
@@ -141,8 +133,7 @@ async function startHostOn(port: number, options: HostOptions): Promise<HostProc
   while (!printed.includes("HOST READY")) {
     if (child.exitCode !== null) {
       await close();
-      const Failure = PORT_TAKEN.test(printed) ? PortTakenError : Error;
-      throw new Failure(`the host exited with ${child.exitCode} before it was ready:\n${printed}`);
+      throw new Error(`the host exited with ${child.exitCode} before it was ready:\n${printed}`);
     }
     if (Date.now() > deadline) {
       await close();

@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
-import { freePort, PORT_TAKEN } from "./ports.ts";
+import { onFreePort } from "./ports.ts";
 import { makeTestCertificates } from "./tls-certs.ts";
 
 /** The binlog settings a source needs. */
@@ -53,7 +53,7 @@ export async function startMariaDb(
   args: readonly string[] = BINLOG_ROW,
   options: MariaDbOptions = {},
 ): Promise<MariaDbServer> {
-  let port = await freePort();
+  let port = 0;
   const parent = mkdtempSync(join(tmpdir(), "observers-mariadb-"));
   chmodSync(parent, 0o755);
   let tlsArgs: string[] = [];
@@ -156,16 +156,11 @@ export async function startMariaDb(
     await exited;
   }
 
-  for (let tries = 1; ; tries++) {
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      if (tries >= 3 || !PORT_TAKEN.test(String(error))) throw error;
-      port = await freePort();
-      printed = "";
-    }
-  }
+  await onFreePort(async (picked) => {
+    port = picked;
+    printed = "";
+    await launch();
+  });
   const server: MariaDbServer = {
     port,
     caPem,

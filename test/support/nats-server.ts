@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, PORT_TAKEN } from "./ports.ts";
+import { onFreePort } from "./ports.ts";
 
 /** A running (or stopped, restartable) NATS server. */
 export interface NatsServer {
@@ -31,7 +31,7 @@ const BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
 
 /** Starts `nats-server -js` (with `args`, e.g. `--user u --pass p`) and waits until it is ready. */
 export async function startNatsServer(args: readonly string[] = []): Promise<NatsServer> {
-  let port = await freePort();
+  let port = 0;
   const storeDir = mkdtempSync(join(tmpdir(), "observers-nats-"));
   let child: ChildProcess | null = null;
   let printed = "";
@@ -83,16 +83,11 @@ export async function startNatsServer(args: readonly string[] = []): Promise<Nat
     await exited;
   }
 
-  for (let tries = 1; ; tries++) {
-    try {
-      await launch();
-      break;
-    } catch (error) {
-      if (tries >= 3 || !PORT_TAKEN.test(String(error))) throw error;
-      port = await freePort();
-      printed = "";
-    }
-  }
+  await onFreePort(async (picked) => {
+    port = picked;
+    printed = "";
+    await launch();
+  });
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

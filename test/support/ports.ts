@@ -27,3 +27,19 @@ export const NOTHING_LISTENS = "127.0.0.78";
  */
 export const PORT_TAKEN =
   /Is port \d+ in use|[Aa]ddress already in use|AddrInUse|EADDRINUSE|Bind on TCP\/IP port/;
+
+/**
+ * `start` on a free port, and again on another (three tries at most) when the port was taken
+ * before the child bound it: the error's text matches `PORT_TAKEN` (starters put what the child
+ * printed in their errors).
+ */
+export async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (error) {
+      if (tries >= 3 || !PORT_TAKEN.test(String(error))) throw error;
+    }
+  }
+}

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { freePort, PORT_TAKEN } from "./ports.ts";
+import { onFreePort } from "./ports.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 /** How each runtime starts the server (`npm run server`, `npm run server:deno`). */
@@ -45,16 +45,8 @@ export async function startServer(
   env: Record<string, string>,
   options: StartServerOptions = {},
 ): Promise<ServerProcess> {
-  for (let tries = 1; ; tries++) {
-    try {
-      return await startServerOn(await freePort(), env, options);
-    } catch (error) {
-      if (!(error instanceof PortTakenError) || tries >= 3) throw error;
-    }
-  }
+  return onFreePort((port) => startServerOn(port, env, options));
 }
-
-class PortTakenError extends Error {}
 
 async function startServerOn(
   port: number,
@@ -91,8 +83,7 @@ async function startServerOn(
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) {
-      const Failure = PORT_TAKEN.test(printed) ? PortTakenError : Error;
-      throw new Failure(`server exited with ${child.exitCode} before it was healthy:\n${printed}`);
+      throw new Error(`server exited with ${child.exitCode} before it was healthy:\n${printed}`);
     }
     try {
       // Bounded: whatever took the port may accept the connection and never answer.
